@@ -1,0 +1,18 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both start with `make setup`.
+.PHONY: setup demo test typecheck bench clean
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	@bash scripts/demo.sh
+
+test: setup
+	npx tsc --noEmit
+	npx vitest run
+
+bench: setup
+	@for f in bench/*.ts; do echo "== $$f"; node --import tsx $$f || exit 1; done
+
+clean:
+	node bin/axtpu.js clean --outputs

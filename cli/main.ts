@@ -1,0 +1,64 @@
+import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from '../core/paths.ts';
+import { UserError, ToolError } from '../core/errors.ts';
+import { registerAll } from './commands/index.ts';
+
+const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
+
+export function buildProgram(): Command {
+  const program = new Command('axtpu')
+    .description('Approximate-computing TPU toolkit: approximate multiplier cells, systolic-array RTL, synthesis, energy and DNN accuracy')
+    .version(pkg.version, '-V, --version', 'print the axtpu version')
+    .option('--json', 'machine-readable JSON output on stdout')
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({ writeErr: () => {} });
+  registerAll(program);
+  // Subcommands inherit the exit override and quiet error writer.
+  const quiet = (cmd: Command) => {
+    cmd.exitOverride().configureOutput({ writeErr: () => {} });
+    cmd.commands.forEach(quiet);
+  };
+  program.commands.forEach(quiet);
+  return program;
+}
+
+/** Run the CLI; returns the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  if (argv.length === 0) {
+    process.stderr.write(program.helpInformation());
+    return 2;
+  }
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    return reportError(err);
+  }
+}
+
+export function reportError(err: unknown): number {
+  if (err instanceof CommanderError) {
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+    // One usage line: commander's message already names the bad command or flag.
+    const msg = err.message.replace(/^error:\s*/, '').split('\n')[0];
+    process.stderr.write(`axtpu: ${msg} (see 'axtpu --help')\n`);
+    return 2;
+  }
+  if (err instanceof UserError) {
+    process.stderr.write(`axtpu: ${err.message}\n`);
+    return 2;
+  }
+  if (err instanceof ToolError) {
+    process.stderr.write(`axtpu: ${err.message}\n`);
+    return 1;
+  }
+  const e = err as Error;
+  process.stderr.write(`axtpu: internal error: ${e?.message ?? String(err)}\n`);
+  if (process.env.AXTPU_DEBUG) process.stderr.write(`${e?.stack ?? ''}\n`);
+  else process.stderr.write('axtpu: set AXTPU_DEBUG=1 for a stack trace\n');
+  return 1;
+}
