@@ -1,0 +1,68 @@
+import { readFileSync, existsSync, statSync } from 'node:fs';
+import { writeFileAtomic } from '../core/atomic.ts';
+import { UserError } from '../core/errors.ts';
+
+/**
+ * Operand stream file (`.ab`): the workload a multiplier sees, as raw interleaved byte pairs
+ * a0 b0 a1 b1 ... with a = activation code, b = weight code (8-bit raw codes, the same codes
+ * that index the LUT). No header, so `cat` of two streams is a stream. Odd length is an error.
+ * The DNN engine writes one per layer; the energy estimator replays them through the netlist.
+ */
+export interface OperandStream {
+  a: Uint8Array;
+  b: Uint8Array;
+}
+
+export function encodeStream(s: OperandStream): Uint8Array {
+  if (s.a.length !== s.b.length) throw new Error('operand stream: a and b differ in length');
+  const out = new Uint8Array(s.a.length * 2);
+  for (let i = 0; i < s.a.length; i++) {
+    out[2 * i] = s.a[i]!;
+    out[2 * i + 1] = s.b[i]!;
+  }
+  return out;
+}
+
+export function decodeStream(bytes: Uint8Array, source = 'operand stream'): OperandStream {
+  if (bytes.length % 2 !== 0) throw new UserError(`${source}: odd length ${bytes.length} bytes (expected (a,b) byte pairs)`);
+  if (bytes.length === 0) throw new UserError(`${source}: empty`);
+  const n = bytes.length / 2;
+  const a = new Uint8Array(n);
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    a[i] = bytes[2 * i]!;
+    b[i] = bytes[2 * i + 1]!;
+  }
+  return { a, b };
+}
+
+export function writeOperandStream(path: string, s: OperandStream): void {
+  writeFileAtomic(path, encodeStream(s));
+}
+
+export function readOperandStream(path: string): OperandStream {
+  if (!existsSync(path) || !statSync(path).isFile()) throw new UserError(`operand stream not found: ${path}`);
+  return decodeStream(new Uint8Array(readFileSync(path)), `operand stream ${path}`);
+}
+
+/** Uniform random pairs from a seeded generator (the EvoApprox convention for catalogue energy). */
+export function uniformStream(n: number, seed = 1): OperandStream {
+  const a = new Uint8Array(n);
+  const b = new Uint8Array(n);
+  let x = seed >>> 0 || 1;
+  const next = () => {
+    // xorshift32: fast, seeded, reproducible across runs.
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x;
+  };
+  for (let i = 0; i < n; i++) {
+    const r = next();
+    a[i] = r & 0xff;
+    b[i] = (r >>> 8) & 0xff;
+  }
+  return { a, b };
+}
