@@ -1,5 +1,5 @@
 import { execa, type ResultPromise } from 'execa';
-import { mkdirSync, writeFileSync, readFileSync, existsSync, openSync } from 'node:fs';
+import { mkdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ToolError } from './errors.ts';
 
@@ -96,7 +96,6 @@ export async function runTool(run: ToolRun): Promise<ToolResult> {
 export function spawnTool(run: Omit<ToolRun, 'input' | 'okExitCodes'> & { logFile: string }): ResultPromise {
   mkdirSync(dirname(run.logFile), { recursive: true });
   writeFileSync(run.logFile, `$ ${commandLine(run.tool, run.args)}\n`);
-  const fd = openSync(run.logFile, 'a');
   return execa(run.tool, run.args, {
     cwd: run.cwd,
     env: run.env,
@@ -104,7 +103,7 @@ export function spawnTool(run: Omit<ToolRun, 'input' | 'okExitCodes'> & { logFil
     timeout: run.timeoutMs,
     stdin: 'pipe',
     stdout: 'pipe',
-    stderr: fd,
+    stderr: { file: run.logFile, append: true },
     encoding: 'buffer',
     buffer: false,
     reject: false,
