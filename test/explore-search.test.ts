@@ -1,0 +1,77 @@
+import { describe, it, expect } from 'vitest';
+import { paretoFront, hypervolume, dominates } from '../explore/pareto.ts';
+import { spearman, ranks } from '../explore/stats.ts';
+import { nsga2, nonDominatedSort } from '../explore/nsga2.ts';
+
+describe('pareto and hypervolume', () => {
+  it('keeps exactly the non-dominated points', () => {
+    const pts = [
+      { energy: 10, accuracy: 0.9 },
+      { energy: 5, accuracy: 0.8 },
+      { energy: 6, accuracy: 0.7 }, // dominated by (5, 0.8)
+      { energy: 12, accuracy: 0.9 }, // dominated by (10, 0.9)
+      { energy: 3, accuracy: 0.5 },
+    ];
+    expect(paretoFront(pts)).toEqual([pts[4], pts[1], pts[0]]);
+    expect(dominates(pts[1]!, pts[2]!)).toBe(true);
+    expect(dominates(pts[0]!, pts[0]!)).toBe(false);
+  });
+
+  it('computes 2-D hypervolume as a sum of rectangles', () => {
+    const ref = { energy: 10, accuracy: 0 };
+    // One point: a single rectangle.
+    expect(hypervolume([{ energy: 4, accuracy: 0.5 }], ref)).toBeCloseTo(6 * 0.5);
+    // Two points: staircase.
+    const hv = hypervolume([{ energy: 2, accuracy: 0.4 }, { energy: 6, accuracy: 0.9 }], ref);
+    expect(hv).toBeCloseTo((6 - 2) * 0.4 + (10 - 6) * 0.9);
+    // A dominated point adds nothing.
+    expect(hypervolume([{ energy: 2, accuracy: 0.4 }, { energy: 6, accuracy: 0.9 }, { energy: 7, accuracy: 0.3 }], ref)).toBeCloseTo(hv);
+  });
+});
+
+describe('rank statistics', () => {
+  it('averages ties and gives +-1 for monotone relations', () => {
+    expect(ranks([10, 20, 20, 5])).toEqual([2, 3.5, 3.5, 1]);
+    expect(spearman([1, 2, 3, 4], [10, 100, 1000, 10000])).toBeCloseTo(1);
+    expect(spearman([1, 2, 3, 4], [4, 3, 2, 1])).toBeCloseTo(-1);
+  });
+});
+
+describe('NSGA-II', () => {
+  it('sorts fronts correctly', () => {
+    const pop = [
+      { f: [1, 5] as [number, number], rank: -1 },
+      { f: [2, 2] as [number, number], rank: -1 },
+      { f: [3, 3] as [number, number], rank: -1 },
+      { f: [5, 1] as [number, number], rank: -1 },
+    ];
+    const fronts = nonDominatedSort(pop);
+    expect(fronts[0]!.sort()).toEqual([0, 1, 3]);
+    expect(fronts[1]).toEqual([2]);
+  });
+
+  it('finds the true Pareto front of a separable problem and is reproducible', async () => {
+    // 6 "layers", 4 "cells" each: cell c saves c energy units and costs loss c*w_i (layer weight).
+    const w = [0.1, 0.5, 1, 2, 4, 8];
+    const evaluate = (g: number[]) => ({
+      f: [g.reduce((s, c) => s + (3 - c), 0), g.reduce((s, c, i) => s + c * w[i]!, 0)] as [number, number],
+    });
+    const run = () => nsga2({ choices: w.map(() => 4), populationSize: 40, generations: 40, seed: 7, evaluate });
+    const r1 = await run();
+    const r2 = await run();
+    expect(r1.evaluated.map((e) => e.genome.join(''))).toEqual(r2.evaluated.map((e) => e.genome.join('')));
+    // Exhaustive optimum: for each energy level the least loss. NSGA-II must hit most of them.
+    const best = new Map<number, number>();
+    for (let i = 0; i < 4 ** 6; i++) {
+      const g = [0, 1, 2, 3, 4, 5].map((k) => Math.floor(i / 4 ** k) % 4);
+      const [e, l] = evaluate(g).f;
+      best.set(e, Math.min(best.get(e) ?? Infinity, l));
+    }
+    const found = new Map<number, number>();
+    for (const ind of r1.population) found.set(ind.f[0], Math.min(found.get(ind.f[0]) ?? Infinity, ind.f[1]));
+    let hits = 0;
+    for (const [e, l] of best) if (Math.abs((found.get(e) ?? Infinity) - l) < 1e-9) hits++;
+    expect(hits / best.size).toBeGreaterThanOrEqual(0.8);
+    expect(r1.evaluations).toBeLessThan(40 * 41);
+  });
+});
