@@ -75,3 +75,26 @@ describe('NSGA-II', () => {
     expect(r1.evaluations).toBeLessThan(40 * 41);
   });
 });
+
+import { xaiGreedy } from '../explore/greedy.ts';
+
+describe('XAI-guided greedy', () => {
+  it('approximates least-critical units first and respects the budget', async () => {
+    // 4 units; choice 0 = aggressive (loss 3*w), 1 = mild (loss w), 2 = exact (0).
+    const w = [0.001, 0.004, 0.002, 0.02];
+    const accuracyOf = (g: number[]) => 0.9 - g.reduce((s, c, i) => s + (c === 0 ? 3 * w[i]! : c === 1 ? w[i]! : 0), 0);
+    const r = await xaiGreedy({
+      units: 4,
+      criticality: w,
+      candidates: w.map(() => [0, 1, 2]),
+      initial: [2, 2, 2, 2],
+      accuracyOf,
+      baselineAccuracy: 0.9,
+      budget: 0.01,
+    });
+    expect(0.9 - r.accuracy).toBeLessThanOrEqual(0.01 + 1e-12);
+    // Order 0 (0.003), 2 (0.006 -> total 0.009), 1 (aggressive 0.012 too much; mild 0.004 too much), 3 stays exact.
+    expect(r.assignment).toEqual([0, 2, 0, 2]);
+    expect(r.trace[0]!.assignment).toEqual([0, 2, 2, 2]);
+  });
+});

@@ -1,0 +1,68 @@
+/**
+ * XAI-guided greedy search (the XAI-Gen idea): visit decision units (layers, filters or kernels)
+ * from least to most critical; give each the most aggressive (least-energy) candidate cell that
+ * keeps accuracy loss within the budget, given everything already approximated. Units approximated
+ * early absorb the budget where the network is least sensitive.
+ */
+export interface GreedyOptions {
+  /** Number of decision units (genes). */
+  units: number;
+  /** Criticality per unit (higher = more critical = approximated last). */
+  criticality: number[];
+  /** Candidate choices per unit, ordered from MOST aggressive (lowest energy) to least. The last
+   *  entry should be the exact cell, which always fits. Values are choice indices. */
+  candidates: number[][];
+  /** The starting assignment (usually all exact). */
+  initial: number[];
+  /** Accuracy of an assignment (memoized by the caller or here). */
+  accuracyOf: (assignment: number[]) => Promise<number> | number;
+  baselineAccuracy: number;
+  /** Allowed loss in accuracy (fraction, e.g. 0.01 = 1 percentage point). */
+  budget: number;
+  onStep?: (unit: number, choice: number, accuracy: number, accepted: boolean) => void;
+}
+
+export interface GreedyResult {
+  assignment: number[];
+  accuracy: number;
+  /** Every assignment evaluated (including rejected tries), in order. */
+  trace: { assignment: number[]; accuracy: number; accepted: boolean }[];
+  evaluations: number;
+}
+
+export async function xaiGreedy(o: GreedyOptions): Promise<GreedyResult> {
+  if (o.criticality.length !== o.units || o.candidates.length !== o.units || o.initial.length !== o.units)
+    throw new Error('xaiGreedy: criticality, candidates and initial must have one entry per unit');
+  const order = [...Array(o.units).keys()].sort((a, b) => o.criticality[a]! - o.criticality[b]! || a - b);
+  const memo = new Map<string, number>();
+  const trace: GreedyResult['trace'] = [];
+  const acc = async (g: number[]) => {
+    const k = g.join(',');
+    let v = memo.get(k);
+    if (v === undefined) {
+      v = await o.accuracyOf(g);
+      memo.set(k, v);
+    }
+    return v;
+  };
+  let current = [...o.initial];
+  let currentAcc = await acc(current);
+  const floor = o.baselineAccuracy - o.budget;
+  for (const u of order) {
+    for (const choice of o.candidates[u]!) {
+      if (choice === current[u]) break; // nothing more aggressive fits; keep what we have
+      const trial = [...current];
+      trial[u] = choice;
+      const a = await acc(trial);
+      const ok = a >= floor - 1e-12;
+      trace.push({ assignment: trial, accuracy: a, accepted: ok });
+      o.onStep?.(u, choice, a, ok);
+      if (ok) {
+        current = trial;
+        currentAcc = a;
+        break;
+      }
+    }
+  }
+  return { assignment: current, accuracy: currentAcc, trace, evaluations: memo.size };
+}
