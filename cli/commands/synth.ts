@@ -1,0 +1,85 @@
+import type { Command } from 'commander';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { UserError } from '../../core/errors.ts';
+import { emit, table } from '../../core/output.ts';
+import { defaultLiberty } from '../../core/paths.ts';
+import { globals } from '../context.ts';
+import { getCell } from '../../generators/multipliers/index.ts';
+import { synthesize, type SynthResult } from '../../synth/yosys.ts';
+import { loadLiberty } from '../../synth/liberty.ts';
+import { buildGateSim } from '../../synth/gatesim.ts';
+import { checkCellNetlist, type NetlistCheck } from '../../synth/power.ts';
+import { writeSynthReport, fmt } from '../../synth/report.ts';
+import { mapLimit } from '../../synth/pool.ts';
+
+interface SynthRow {
+  name: string;
+  top: string;
+  areaUm2: number;
+  cellCount: number;
+  cached: boolean;
+  check?: NetlistCheck;
+  report: string;
+  netlist: string;
+}
+
+/** Verilog files of a design directory and its top module (given, or the one module nobody instantiates). */
+export function readDesignDir(dir: string, top?: string): { top: string; sources: Record<string, string> } {
+  const files = readdirSync(dir).filter((f) => /\.s?v$/.test(f)).sort();
+  if (!files.length) throw new UserError(`design dir ${dir}: no .v/.sv files`);
+  const sources: Record<string, string> = {};
+  for (const f of files) sources[f] = readFileSync(join(dir, f), 'utf8');
+  if (top) return { top, sources };
+  const all = Object.values(sources).join('\n').replace(/\/\/.*$/gm, '').replace(/\/\*[\s\S]*?\*\//g, '');
+  const mods = [...all.matchAll(/\bmodule\s+([A-Za-z_]\w*)/g)].map((m) => m[1]!);
+  const tops = mods.filter((m) => (all.match(new RegExp(`\\b${m}\\b`, 'g')) ?? []).length === 1);
+  if (tops.length !== 1)
+    throw new UserError(`design dir ${dir}: cannot tell the top module (candidates: ${tops.join(', ') || 'none'}); pass --top`);
+  return { top: tops[0]!, sources };
+}
+
+export function registerSynth(program: Command): void {
+  program
+    .command('synth')
+    .description('synthesize cells (by id) or a design directory to liberty cells with Yosys; area, cell counts, netlist == model check')
+    .argument('<targets...>', 'cell ids (e.g. exact_u8 drum_k6_u8) or a directory of Verilog files')
+    .option('--liberty <file>', 'liberty library (default osu018 or $AXTPU_LIBERTY)')
+    .option('--top <module>', 'top module of a design directory')
+    .option('--no-check', 'skip the gate-level check of cell netlists against the model')
+    .action(async (targets: string[], o: { liberty?: string; top?: string; check: boolean }, cmd: Command) => {
+      const liberty = resolve(o.liberty ?? defaultLiberty());
+      const lib = loadLiberty(liberty);
+      const jobs = targets.map((t) => {
+        if (existsSync(t) && statSync(t).isDirectory()) {
+          const d = readDesignDir(t, o.top);
+          return { name: basename(resolve(t)), cell: undefined, ...d };
+        }
+        const cell = getCell(t);
+        return { name: cell.id, cell, top: cell.moduleName, sources: { [`${cell.moduleName}.v`]: cell.verilog() } };
+      });
+      const results = await mapLimit(jobs, 2, async (j): Promise<SynthRow> => {
+        const s: SynthResult = await synthesize({ top: j.top, sources: j.sources, liberty });
+        const check = j.cell && o.check ? checkCellNetlist(j.cell, buildGateSim(s.netlist, lib)) : undefined;
+        const rep = writeSynthReport(s, check);
+        return { name: j.name, top: j.top, areaUm2: s.areaUm2, cellCount: s.cellCount, cached: s.hit, check, report: rep.md, netlist: s.netlistJson };
+      });
+      emit(globals(cmd), { liberty, results }, (r) =>
+        [
+          `liberty ${r.liberty}`,
+          table(
+            ['design', 'area um^2', 'cells', 'netlist == model', 'cached', 'report'],
+            r.results.map((x) => [
+              x.name,
+              Number(fmt(x.areaUm2)),
+              x.cellCount,
+              x.check ? (x.check.mismatches === 0 ? `yes (${x.check.pairs} pairs)` : `NO: ${x.check.mismatches} mismatches`) : '-',
+              x.cached ? 'yes' : 'no',
+              x.report,
+            ]),
+          ),
+        ].join('\n'),
+      );
+      if (results.some((x) => x.check && x.check.mismatches > 0)) process.exitCode = 1;
+    });
+}

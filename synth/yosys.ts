@@ -1,0 +1,147 @@
+import { writeFileSync, readFileSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { cached } from '../core/cache.ts';
+import { runTool } from '../core/runner.ts';
+import { toolVersions } from '../core/tools.ts';
+import { render } from '../core/templates.ts';
+import { defaultLiberty } from '../core/paths.ts';
+import { UserError, ToolError } from '../core/errors.ts';
+import { loadLiberty, type Library } from './liberty.ts';
+import { readNetlistJson, checkNetlistAgainstLibrary, cellCounts, netlistArea, type Netlist } from './netlist.ts';
+
+/**
+ * Yosys flow: Verilog sources -> liberty cells (templates/synth/synth.ys.hbs). Cached by content:
+ * sources, top, options, the liberty file's hash and the Yosys version.
+ */
+export interface SynthesizeOptions {
+  top: string;
+  /** file name -> Verilog text (all modules the top needs). */
+  sources: Record<string, string>;
+  /** Liberty path (default: AXTPU_LIBERTY or osu018). */
+  liberty?: string;
+  /** Flatten the hierarchy before mapping (default true). */
+  flatten?: boolean;
+}
+
+export interface SynthResult {
+  top: string;
+  /** Cache directory holding netlist.json, netlist.v, stat.txt, stat.json, yosys.log. */
+  dir: string;
+  hash: string;
+  hit: boolean;
+  liberty: string;
+  libraryName: string;
+  /** Area from Yosys `stat -liberty` (um^2 for the OSU libraries); the whole design under top. */
+  areaUm2: number;
+  /** Area of each module's own cells (with flatten: false, e.g. the multiplier inside a PE). */
+  moduleAreas: Record<string, number>;
+  cellCount: number;
+  cellsByType: Record<string, number>;
+  netlistJson: string;
+  netlistVerilog: string;
+  netlist: Netlist;
+  durationMs: number;
+}
+
+const SYNTH_FLOW_VERSION = 1;
+
+export async function synthesize(opts: SynthesizeOptions): Promise<SynthResult> {
+  const liberty = resolve(opts.liberty ?? defaultLiberty());
+  const lib = loadLiberty(liberty);
+  if (!/^[A-Za-z_][\w$]*$/.test(opts.top)) throw new UserError(`synth: bad top module name '${opts.top}'`);
+  const names = Object.keys(opts.sources).sort();
+  if (names.length === 0) throw new UserError('synth: no Verilog sources');
+  for (const n of names) if (!/^[\w.-]+$/.test(n)) throw new UserError(`synth: bad source file name '${n}'`);
+  const flatten = opts.flatten ?? true;
+  const script = render('synth/synth.ys', { top: opts.top, liberty, sources: names.map((n) => `src/${n}`), flatten });
+  const t0 = Date.now();
+  const res = await cached(
+    {
+      kind: 'yosys-synth',
+      inputs: {
+        v: SYNTH_FLOW_VERSION,
+        top: opts.top,
+        sources: opts.sources,
+        script,
+        libertyHash: lib.hash,
+        tools: toolVersions(['yosys']),
+      },
+    },
+    async (dir) => {
+      mkdirSync(join(dir, 'src'), { recursive: true });
+      for (const n of names) writeFileSync(join(dir, 'src', n), opts.sources[n]!);
+      writeFileSync(join(dir, 'synth.ys'), script);
+      try {
+        await runTool({ tool: 'yosys', args: ['-q', '-s', 'synth.ys'], cwd: dir, logFile: join(dir, 'yosys.log'), timeoutMs: 900_000 });
+      } catch (err) {
+        throw userErrorFromYosys(err, opts.top, lib);
+      }
+    },
+  );
+  const netlistJson = join(res.dir, 'netlist.json');
+  const netlist = readNetlistJson(netlistJson, opts.top);
+  const modules = flatten ? [] : moduleNames(netlistJson);
+  checkNetlistAgainstLibrary(netlist, lib, modules);
+  const statText = readFileSync(join(res.dir, 'stat.txt'), 'utf8');
+  const areaUm2 = parseStatArea(statText) ?? netlistArea(netlist, lib);
+  const moduleAreas = parseModuleAreas(statText);
+  return {
+    top: opts.top,
+    dir: res.dir,
+    hash: res.hash,
+    hit: res.hit,
+    liberty,
+    libraryName: lib.name,
+    areaUm2,
+    moduleAreas,
+    cellCount: netlist.cells.length,
+    cellsByType: cellCounts(netlist),
+    netlistJson,
+    netlistVerilog: join(res.dir, 'netlist.v'),
+    netlist,
+    durationMs: Date.now() - t0,
+  };
+}
+
+/**
+ * `Chip area for module '\top': 11069.000000` / `Chip area for top module '\top': ...` (Yosys
+ * 0.23 text stat; its JSON has no area). The top-module line (hierarchical total) wins.
+ */
+export function parseStatArea(text: string): number | undefined {
+  const top = /Chip area for top module '[^']*':\s*([\d.eE+-]+)/.exec(text);
+  if (top) return Number(top[1]);
+  const all = [...text.matchAll(/Chip area for module '[^']*':\s*([\d.eE+-]+)/g)];
+  const last = all[all.length - 1];
+  return last ? Number(last[1]) : undefined;
+}
+
+export function parseModuleAreas(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/Chip area for module '\\?([^']*)':\s*([\d.eE+-]+)/g)) out[m[1]!] = Number(m[2]);
+  return out;
+}
+
+function moduleNames(netlistJson: string): string[] {
+  const data = JSON.parse(readFileSync(netlistJson, 'utf8')) as { modules?: Record<string, unknown> };
+  return Object.keys(data.modules ?? {});
+}
+
+export function libraryFor(path?: string): Library {
+  return loadLiberty(resolve(path ?? defaultLiberty()));
+}
+
+/** Yosys failures caused by the design itself (unknown module/cell, syntax) become one-line UserErrors. */
+function userErrorFromYosys(err: unknown, top: string, lib: Library): unknown {
+  if (!(err instanceof ToolError)) return err;
+  const missing = /Module `\\?([^']+)' referenced in module `\\?([^']+)'[^\n]*is not part of the design/.exec(err.logTail);
+  if (missing)
+    return new UserError(
+      `design ${top}: module ${missing[2]} instantiates ${missing[1]}, which is neither a module in the sources nor a cell of liberty ${lib.file}`,
+    );
+  const ff = /ERROR: FF \S+ \(type (\S+)\) cannot be legalized: (.*)/.exec(err.logTail);
+  if (ff)
+    return new UserError(`design ${top} needs a ${ff[1]} flip-flop but liberty ${lib.file} has no such cell (${ff[2]!.trim()})`);
+  const syntax = /ERROR: (.*(?:syntax error|Parser error|Can't open).*)/.exec(err.logTail);
+  if (syntax) return new UserError(`design ${top}: ${syntax[1]!.replace(/\s+$/, '')}`);
+  return err;
+}
