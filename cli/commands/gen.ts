@@ -1,0 +1,87 @@
+import type { Command } from 'commander';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { UserError } from '../../core/errors.ts';
+import { intOption } from '../../core/validate.ts';
+import { rtlOutDir } from '../../core/paths.ts';
+import { emit } from '../../core/output.ts';
+import { globals } from '../context.ts';
+import { resolveDesign, writeDesign } from '../../generators/array/index.ts';
+
+const MIN_DIM_MAX_DIM = '2..64';
+
+/** Inline JSON (starts with { or [) or a path to a JSON file. */
+export function jsonArg(value: string, flag: string): unknown {
+  const text = value.trim();
+  let src = text;
+  if (!text.startsWith('{') && !text.startsWith('[')) {
+    if (!existsSync(text)) throw new UserError(`${flag}: not inline JSON and no such file: ${text}`);
+    src = readFileSync(text, 'utf8');
+  }
+  try {
+    return JSON.parse(src);
+  } catch (err) {
+    throw new UserError(`${flag}: not valid JSON (${(err as Error).message.split('\n')[0]})`);
+  }
+}
+
+interface GenOpts {
+  rows: string;
+  cols: string;
+  cell?: string;
+  map?: string;
+  tiles?: string;
+  domains?: string;
+  psumBits: string;
+  name?: string;
+  out?: string;
+}
+
+export function registerGen(program: Command): void {
+  program
+    .command('gen')
+    .description('generate a weight-stationary systolic array: synthesis view, simulation view, UPF, config.json')
+    .requiredOption('--rows <n>', `array rows (${MIN_DIM_MAX_DIM})`)
+    .requiredOption('--cols <n>', `array columns (${MIN_DIM_MAX_DIM})`)
+    .option('--cell <id>', 'one cell for the whole array, e.g. exact_u8, drum_k6_u8')
+    .option('--map <json>', 'cell map (inline JSON or file): {"column":[..]} | {"row":[..]} | {"pe":[[..]]} | {"modes":[..]}')
+    .option('--tiles <json>', 'heterogeneous tiles: [{"name","rows","cols","cell"|"map","domains"}]')
+    .option('--domains <json>', 'voltage domains: {"levels":[{"name","volts"}],"domains":[{"name","columns":[..]}]}')
+    .option('--psum-bits <n>', 'partial-sum / accumulator width (16..32)', '32')
+    .option('--name <name>', 'design name (default derived from size and cells)')
+    .option('--out <dir>', 'output directory (default rtl-out/<name>)')
+    .action(async (o: GenOpts, cmd: Command) => {
+      const config: Record<string, unknown> = {
+        rows: intOption(o.rows, '--rows', 2, 64),
+        cols: intOption(o.cols, '--cols', 2, 64),
+        psumBits: intOption(o.psumBits, '--psum-bits', 16, 32),
+      };
+      if (o.name) config.name = o.name;
+      if (o.cell) config.cell = o.cell;
+      if (o.map) config.map = jsonArg(o.map, '--map');
+      if (o.tiles) config.tiles = jsonArg(o.tiles, '--tiles');
+      if (o.domains) config.domains = jsonArg(o.domains, '--domains');
+      const design = resolveDesign(config, 'axtpu gen');
+      const dir = o.out ? resolve(o.out) : join(rtlOutDir(), design.name);
+      const written = await writeDesign(design, dir);
+      const t = design.tiles;
+      const result = {
+        dir,
+        name: design.name,
+        tiles: t.map((x) => ({ name: x.name, rows: x.rows, cols: x.cols, domains: x.domains.map((d) => d.name) })),
+        cells: design.cellIds,
+        signed: design.signed,
+        psumBits: design.psumBits,
+        modes: design.modes,
+        files: written.files.length,
+      };
+      emit(globals(cmd), result, (r) =>
+        [
+          `wrote ${r.dir} (${r.files} files)`,
+          `design ${r.name}: ${r.tiles.map((x) => `${x.name} ${x.rows}x${x.cols} domains [${x.domains.join(', ')}]`).join('; ')}`,
+          `cells ${r.cells.join(', ')} (${r.signed ? 'signed' : 'unsigned'}), psum ${r.psumBits} bits${r.modes > 1 ? `, ${r.modes} runtime modes` : ''}`,
+          `synthesis view: synth.f   simulation view: sim.f   power intent: ${r.name}.upf`,
+        ].join('\n'),
+      );
+    });
+}

@@ -1,0 +1,195 @@
+import { z, parseOrThrow } from '../../core/validate.ts';
+import { UserError } from '../../core/errors.ts';
+import { cellInfo } from './cells.ts';
+
+/**
+ * The array configuration: ONE validated record from which the RTL (both views), the UPF,
+ * the bit-exact model `gemmModel` and the cycle model `cycleModel` are all derived.
+ *
+ * User-facing shape (what `axtpu gen` assembles from its flags and what config.json holds):
+ *   rows, cols      array size of the default tile (2..64 each)
+ *   psumBits        partial-sum / accumulator width (16..32, default 32)
+ *   cell            one cell for the whole array, or
+ *   map             {column:[C ids]} | {row:[R ids]} | {pe:[[C ids] x R]} | {modes:[cell-or-map, ...]}
+ *   tiles           [{name, rows?, cols?, cell?, map?, domains?}]  heterogeneous sub-arrays
+ *   domains         {levels:[{name, volts}], domains:[{name, columns:[...]}]}
+ */
+export const MIN_DIM = 2;
+export const MAX_DIM = 64;
+
+const cellId = z.string().min(1);
+const assignment = z.union([
+  cellId,
+  z.object({ column: z.array(cellId).min(1) }).strict(),
+  z.object({ row: z.array(cellId).min(1) }).strict(),
+  z.object({ pe: z.array(z.array(cellId).min(1)).min(1) }).strict(),
+]);
+export type Assignment = z.infer<typeof assignment>;
+
+const mapSchema = z.union([assignment, z.object({ modes: z.array(assignment).min(1).max(8) }).strict()]);
+export type CellMap = z.infer<typeof mapSchema>;
+
+const levelSchema = z.object({ name: z.string().regex(/^[A-Za-z]\w*$/, 'level names are identifiers'), volts: z.number().positive().max(5) }).strict();
+const domainSchema = z.object({
+  name: z.string().regex(/^[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)*$/, 'domain names are identifiers without double or trailing underscores'),
+  columns: z.array(z.number().int().min(0)).min(1),
+}).strict();
+export const domainsSchema = z.object({
+  levels: z.array(levelSchema).min(1).max(16).optional(),
+  domains: z.array(domainSchema).min(1),
+}).strict();
+export type DomainsSpec = z.infer<typeof domainsSchema>;
+
+const dim = z.number().int().min(MIN_DIM, `must be >= ${MIN_DIM}`).max(MAX_DIM, `must be <= ${MAX_DIM}`);
+const tileSchema = z.object({
+  name: z.string().regex(/^[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)*$/, 'tile names are identifiers without double or trailing underscores').optional(),
+  rows: dim.optional(),
+  cols: dim.optional(),
+  cell: cellId.optional(),
+  map: mapSchema.optional(),
+  domains: domainsSchema.optional(),
+}).strict();
+export const tilesSchema = z.array(tileSchema).min(1).max(8);
+
+export const arrayConfigSchema = z.object({
+  name: z.string().regex(/^[\w.-]+$/).optional(),
+  rows: dim,
+  cols: dim,
+  psumBits: z.number().int().min(16).max(32).default(32),
+  cell: cellId.optional(),
+  map: mapSchema.optional(),
+  tiles: tilesSchema.optional(),
+  domains: domainsSchema.optional(),
+}).strict();
+export type ArrayConfig = z.input<typeof arrayConfigSchema>;
+
+/** One sub-array after resolution: every PE's cell per runtime mode, every column's domain. */
+export interface TileSpec {
+  index: number;
+  name: string;
+  rows: number;
+  cols: number;
+  /** cells[mode][row][col] = cell id. One mode unless the design has runtime modes. */
+  cells: string[][][];
+  domains: { name: string; columns: number[] }[];
+  /** domain index (into `domains`) of each column. */
+  colDomain: number[];
+}
+
+export interface Level {
+  name: string;
+  volts: number;
+}
+
+export interface Design {
+  name: string;
+  psumBits: number;
+  signed: boolean;
+  /** Number of runtime modes (1 = no mode register). */
+  modes: number;
+  tiles: TileSpec[];
+  levels: Level[];
+  /** All cell ids used anywhere, sorted. */
+  cellIds: string[];
+  /** The validated user config this design came from (written as config.json). */
+  config: z.infer<typeof arrayConfigSchema>;
+}
+
+const DEFAULT_LEVELS: Level[] = [{ name: 'nominal', volts: 1.8 }];
+
+function expand(a: Assignment, rows: number, cols: number, where: string): string[][] {
+  if (typeof a === 'string') return grid(rows, cols, () => a);
+  if ('column' in a) {
+    if (a.column.length !== cols) throw new UserError(`${where}: column map has ${a.column.length} entries but the array has ${cols} columns`);
+    return grid(rows, cols, (_r, c) => a.column[c]!);
+  }
+  if ('row' in a) {
+    if (a.row.length !== rows) throw new UserError(`${where}: row map has ${a.row.length} entries but the array has ${rows} rows`);
+    return grid(rows, cols, (r) => a.row[r]!);
+  }
+  if (a.pe.length !== rows) throw new UserError(`${where}: pe map has ${a.pe.length} rows but the array has ${rows} rows`);
+  a.pe.forEach((row, r) => {
+    if (row.length !== cols) throw new UserError(`${where}: pe map row ${r} has ${row.length} entries but the array has ${cols} columns`);
+  });
+  return grid(rows, cols, (r, c) => a.pe[r]![c]!);
+}
+
+function grid<T>(rows: number, cols: number, f: (r: number, c: number) => T): T[][] {
+  return Array.from({ length: rows }, (_, r) => Array.from({ length: cols }, (_, c) => f(r, c)));
+}
+
+function resolveDomains(d: DomainsSpec | undefined, cols: number, where: string): { domains: { name: string; columns: number[] }[]; colDomain: number[] } {
+  if (!d) return { domains: [{ name: 'core', columns: Array.from({ length: cols }, (_, c) => c) }], colDomain: Array(cols).fill(0) };
+  const colDomain: number[] = Array(cols).fill(-1);
+  const names = new Set<string>();
+  d.domains.forEach((dom, i) => {
+    if (names.has(dom.name)) throw new UserError(`${where}: domain '${dom.name}' is defined twice`);
+    names.add(dom.name);
+    for (const c of dom.columns) {
+      if (c >= cols) throw new UserError(`${where}: domain '${dom.name}' names column ${c} but the array has ${cols} columns (0..${cols - 1})`);
+      if (colDomain[c] !== -1) throw new UserError(`${where}: column ${c} is in two domains`);
+      colDomain[c] = i;
+    }
+  });
+  const missing = colDomain.findIndex((x) => x === -1);
+  if (missing >= 0) throw new UserError(`${where}: column ${missing} belongs to no domain (every column needs one)`);
+  return { domains: d.domains.map((x) => ({ name: x.name, columns: [...x.columns].sort((a, b) => a - b) })), colDomain };
+}
+
+function resolveCells(cell: string | undefined, map: CellMap | undefined, rows: number, cols: number, where: string): string[][][] {
+  if (map && cell) throw new UserError(`${where}: give either a cell or a map, not both`);
+  if (!map) {
+    if (!cell) throw new UserError(`${where}: no cell given (use --cell <id> or --map <json>)`);
+    return [expand(cell, rows, cols, where)];
+  }
+  if (typeof map === 'object' && 'modes' in map) return map.modes.map((m, i) => expand(m, rows, cols, `${where} mode ${i}`));
+  return [expand(map, rows, cols, where)];
+}
+
+/** Validate a config and resolve it into the design every generator and model uses. */
+export function resolveDesign(input: unknown, source = 'array config'): Design {
+  const config = parseOrThrow(arrayConfigSchema, input, source);
+  const tilesIn = config.tiles ?? [{}];
+  if (config.tiles && (config.cell || config.map)) throw new UserError(`${source}: with tiles, give each tile its own cell or map`);
+  if (config.tiles && config.domains) throw new UserError(`${source}: with tiles, give domains per tile`);
+  const tiles: TileSpec[] = tilesIn.map((t, i) => {
+    const rows = t.rows ?? config.rows;
+    const cols = t.cols ?? config.cols;
+    const where = config.tiles ? `${source} tile ${i}` : source;
+    const cells = resolveCells(config.tiles ? t.cell : config.cell, config.tiles ? t.map : config.map, rows, cols, where);
+    const { domains, colDomain } = resolveDomains(config.tiles ? t.domains : config.domains, cols, where);
+    return { index: i, name: t.name ?? `tile${i}`, rows, cols, cells, domains, colDomain };
+  });
+  const tileNames = new Set(tiles.map((t) => t.name));
+  if (tileNames.size !== tiles.length) throw new UserError(`${source}: tile names must be unique`);
+  const modes = tiles[0]!.cells.length;
+  if (tiles.some((t) => t.cells.length !== modes)) throw new UserError(`${source}: every tile must have the same number of runtime modes`);
+  const ids = new Set<string>();
+  for (const t of tiles) for (const m of t.cells) for (const row of m) for (const id of row) ids.add(id);
+  const cellIds = [...ids].sort();
+  const infos = cellIds.map((id) => cellInfo(id));
+  const signed = infos[0]!.signed;
+  const odd = infos.find((c) => c.signed !== signed);
+  if (odd) throw new UserError(`${source}: cells disagree on signedness (${infos[0]!.id} is ${signed ? 'signed' : 'unsigned'}, ${odd.id} is not); all cells in one design must agree`);
+  const bad = infos.find((c) => c.bits !== 8);
+  if (bad) throw new UserError(`${source}: cell ${bad.id} is ${bad.bits}-bit; the array needs 8-bit cells`);
+  const levels = config.domains?.levels ?? config.tiles?.find((t) => t.domains?.levels)?.domains?.levels ?? DEFAULT_LEVELS;
+  const nDomains = tiles.reduce((s, t) => s + t.domains.length, 0);
+  if (nDomains > 200) throw new UserError(`${source}: at most 200 voltage domains, got ${nDomains}`);
+  return {
+    name: config.name ?? defaultName(tiles, cellIds),
+    psumBits: config.psumBits,
+    signed,
+    modes,
+    tiles,
+    levels,
+    cellIds,
+    config,
+  };
+}
+
+function defaultName(tiles: TileSpec[], cellIds: string[]): string {
+  const t = tiles[0]!;
+  const cells = cellIds.length === 1 ? cellIds[0]!.replace(/[^\w]/g, '_') : `mixed${cellIds.length}`;
+  return `ws${t.rows}x${t.cols}_${cells}${tiles.length > 1 ? `_t${tiles.length}` : ''}`;
+}

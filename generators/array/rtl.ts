@@ -1,0 +1,346 @@
+import { render } from '../../core/templates.ts';
+import type { Design, TileSpec } from './config.ts';
+import { cellInfo } from './cells.ts';
+import { latency } from './schedule.ts';
+
+/**
+ * RTL generation: one Design -> the synthesis view (structural cells), the fast simulation view
+ * (cells as shared LUT ROMs, sim-only injection hooks and activity taps), the gate-level
+ * simulation view (structural cells + sim hooks) and the UPF. Pure: returns file texts.
+ */
+export type ViewName = 'synth' | 'sim' | 'gate';
+
+export interface DesignViews {
+  /** File name -> text, in compile order. */
+  synth: Record<string, string>;
+  sim: Record<string, string>;
+  gate: Record<string, string>;
+  upf: string;
+  /** Instance hierarchy facts the checks and the harness use. */
+  layout: Layout;
+}
+
+export interface Layout {
+  maxRows: number;
+  maxCols: number;
+  totalPe: number;
+  modeBits: number;
+  tileBits: number;
+  levelBits: number;
+  cfgBits: number;
+  /** Per tile: first PE index in the harness activity tables (PEs are column-major inside a tile). */
+  peOffset: number[];
+  /** Global domain index of each tile's first domain. */
+  domainOffset: number[];
+  /** Instance path of every PE's cell per tile: pePath[t][r][c]. */
+  pePath: string[][][];
+  /** Module name instantiated for every PE per tile. */
+  peModule: string[][][];
+  /** Every domain in global order. */
+  domains: { tile: number; name: string; supply: string; columns: number[]; members: string[] }[];
+}
+
+export const TOP = 'axtpu_top';
+
+function clog2(n: number): number {
+  let b = 0;
+  while (1 << b < n) b++;
+  return b;
+}
+
+/** Module name of a tile and of its parts (one place, used by RTL, UPF and checks). */
+export const names = {
+  tile: (t: TileSpec) => `axtpu_tile_${t.name}`,
+  tileInst: (t: TileSpec) => `u_${t.name}`,
+  column: (t: TileSpec, c: number) => `axtpu_${t.name}_col${c}`,
+  domain: (t: TileSpec, d: string) => `axtpu_${t.name}_dom_${d}`,
+  supply: (t: TileSpec, d: string, multiTile: boolean) => (multiTile ? `${t.name}_${d}` : d),
+};
+
+interface PeKind {
+  module: string;
+  /** cell id per mode. */
+  cellsByMode: string[];
+  multi: boolean;
+}
+
+function peKinds(design: Design): { kinds: PeKind[]; peKind: number[][][] } {
+  const byKey = new Map<string, number>();
+  const kinds: PeKind[] = [];
+  const peKind = design.tiles.map((t) =>
+    Array.from({ length: t.rows }, (_, r) =>
+      Array.from({ length: t.cols }, (_, c) => {
+        const cellsByMode = t.cells.map((m) => m[r]![c]!);
+        const key = cellsByMode.join('|');
+        let k = byKey.get(key);
+        if (k === undefined) {
+          k = kinds.length;
+          byKey.set(key, k);
+          kinds.push({ module: `axtpu_pe${k}`, cellsByMode, multi: new Set(cellsByMode).size > 1 });
+        }
+        return k;
+      }),
+    ),
+  );
+  return { kinds, peKind };
+}
+
+function peText(kind: PeKind, design: Design, modeBits: number, dbg: boolean): string {
+  const pw = design.psumBits;
+  const unique = [...new Set(kind.cellsByMode)];
+  const cells = unique.map((id, i) => {
+    const modes = kind.cellsByMode.map((c, m) => (c === id ? m : -1)).filter((m) => m >= 0);
+    const active = modes.map((m) => `(mode == ${modeBits}'d${m})`).join(' || ');
+    return {
+      module: cellInfo(id).moduleName,
+      active,
+      aExpr: `a_in & {8{act${i}}}`,
+      bExpr: `b & {8{act${i}}}`,
+    };
+  });
+  const pext = pw === 16 ? 'p' : design.signed ? `{{${pw - 16}{p[15]}}, p}` : `{${pw - 16}'d0, p}`;
+  const orExpr = unique.map((_, i) => `(p${i} & {16{act${i}}})`).join(' | ');
+  return render('array/pe.sv', {
+    module: kind.module,
+    cellsComment: kind.multi ? kind.cellsByMode.map((c, m) => `mode ${m}: ${c}`).join(', ') : unique[0]!,
+    modeBits: kind.multi ? modeBits : 0,
+    multi: kind.multi,
+    cells,
+    orExpr,
+    pext,
+    pwm1: pw - 1,
+    dbg,
+  });
+}
+
+export interface ViewOptions {
+  /** Add per-PE activity taps (tap_a/b/p, Verilator public) to the simulation views. */
+  activity?: boolean;
+}
+
+interface Reg {
+  name: string;
+  width: number;
+  from: string;
+}
+
+/** A delay chain of separate stage registers; returns the last stage's name (or the input). */
+function chain(regs: Reg[], prefix: string, width: number, stages: number, input: string): string {
+  let prev = input;
+  for (let i = 0; i < stages; i++) {
+    const name = `${prefix}_${i}`;
+    regs.push({ name, width, from: prev });
+    prev = name;
+  }
+  return prev;
+}
+
+function tileTiming(t: TileSpec, pw: number) {
+  const R = t.rows;
+  const C = t.cols;
+  const regs: Reg[] = [];
+  // One shared control chain; column c taps stage c-1.
+  chain(regs, 'wctl', R + 1, C - 1, '{w_we, w_buf}');
+  const colList = Array.from({ length: C }, (_, c) => ({
+    col: c,
+    wctlSrc: c === 0 ? '{w_we, w_buf}' : `wctl_${c - 1}`,
+    wdSrc: chain(regs, `wd${c}`, 8, c, `w_data[${c * 8} +: 8]`),
+    outSrc: '',
+  }));
+  const rowList = Array.from({ length: R }, (_, r) => ({ row: r, src: chain(regs, `ask${r}`, 9, r, `{a_sel, a_gated[${r * 8} +: 8]}`) }));
+  for (const c of colList) c.outSrc = chain(regs, `dsk${c.col}`, pw, C - 1 - c.col, `col_out${c.col}`);
+  const hNets: { c: number; r: number }[] = [];
+  for (let c = 0; c <= C; c++) for (let r = 0; r < R; r++) hNets.push({ c, r });
+  const spillExpr = Array.from({ length: R }, (_, r) => `s_h_${C}_${r}, a_h_${C}_${r}`).join(', ');
+  const L = latency(t);
+  return { regs, colList, rowList, hNets, spillExpr, validNext: `{valid_pipe[${L - 2}:0], a_fire}` };
+}
+
+export function generateViews(design: Design, opts: ViewOptions = {}): DesignViews {
+  const pw = design.psumBits;
+  const multiTile = design.tiles.length > 1;
+  const { kinds, peKind } = peKinds(design);
+  const anyMulti = kinds.some((k) => k.multi);
+  const modeBits = anyMulti ? Math.max(1, clog2(design.modes)) : 0;
+  const tileBits = multiTile ? Math.max(1, clog2(design.tiles.length)) : 0;
+  const levelBits = Math.max(1, clog2(design.levels.length));
+  const cfgBits = Math.max(modeBits, tileBits, levelBits);
+  const maxRows = Math.max(...design.tiles.map((t) => t.rows));
+  const maxCols = Math.max(...design.tiles.map((t) => t.cols));
+  const peOffset: number[] = [];
+  const domainOffset: number[] = [];
+  let pes = 0;
+  let doms = 0;
+  for (const t of design.tiles) {
+    peOffset.push(pes);
+    domainOffset.push(doms);
+    pes += t.rows * t.cols;
+    doms += t.domains.length;
+  }
+  const tileNeedsMode = design.tiles.map((t) => peKind[t.index]!.some((row) => row.some((k) => kinds[k]!.multi)));
+  const colNeedsMode = (t: TileSpec, c: number) => peKind[t.index]!.some((row) => kinds[row[c]!]!.multi);
+
+  const domains: Layout['domains'] = [];
+  for (const t of design.tiles)
+    for (const d of t.domains)
+      domains.push({
+        tile: t.index,
+        name: d.name,
+        supply: names.supply(t, d.name, multiTile),
+        columns: d.columns,
+        members: d.columns.map((c) => `${names.tileInst(t)}/u_dom_${d.name}/u_col${c}`),
+      });
+
+  const layout: Layout = {
+    maxRows,
+    maxCols,
+    totalPe: pes,
+    modeBits,
+    tileBits,
+    levelBits,
+    cfgBits,
+    peOffset,
+    domainOffset,
+    pePath: design.tiles.map((t) =>
+      Array.from({ length: t.rows }, (_, r) =>
+        Array.from({ length: t.cols }, (_, c) => {
+          const d = t.domains[t.colDomain[c]!]!.name;
+          return `${TOP}.${names.tileInst(t)}.u_dom_${d}.u_col${c}.u_pe${r}`;
+        }),
+      ),
+    ),
+    peModule: design.tiles.map((t) => peKind[t.index]!.map((row) => row.map((k) => kinds[k]!.module))),
+    domains,
+  };
+
+  const arrayFiles = (sim: boolean) => {
+    const parts: Record<string, string> = {};
+    for (const t of design.tiles) {
+      for (let c = 0; c < t.cols; c++) {
+        parts[`${names.column(t, c)}.sv`] = render('array/column.sv', {
+            module: names.column(t, c),
+            col: c,
+            tile: t.name,
+            rows: t.rows,
+            modeBits: colNeedsMode(t, c) ? modeBits : 0,
+            pwm1: pw - 1,
+            pes: Array.from({ length: t.rows }, (_, r) => ({
+              row: r,
+              module: kinds[peKind[t.index]![r]![c]!]!.module,
+              multi: kinds[peKind[t.index]![r]![c]!]!.multi,
+              psumIn: r === 0 ? "'0" : `psum_${r - 1}`,
+            })),
+          });
+      }
+      for (const d of t.domains) {
+        parts[`${names.domain(t, d.name)}.sv`] = render('array/domain.sv', {
+            module: names.domain(t, d.name),
+            name: d.name,
+            tile: t.name,
+            supply: names.supply(t, d.name, multiTile),
+            columnList: d.columns,
+            rows: t.rows,
+            modeBits: d.columns.some((c) => colNeedsMode(t, c)) ? modeBits : 0,
+            pwm1: pw - 1,
+            sim,
+            rowList: Array.from({ length: t.rows }, (_, r) => ({ row: r })),
+            cols: d.columns.map((c) => ({ col: c, module: names.column(t, c), modeBits: colNeedsMode(t, c) ? modeBits : 0 })),
+          });
+      }
+      const cellSummary = [...new Set(t.cells.flat(2))].join(', ');
+      parts[`${names.tile(t)}.sv`] = render('array/tile.sv', {
+          module: names.tile(t),
+          name: t.name,
+          rows: t.rows,
+          cols: t.cols,
+          rowBits: Math.max(1, clog2(t.rows)),
+          psumBits: pw,
+          npe: t.rows * t.cols,
+          latency: latency(t),
+          cellSummary,
+          modeBits: tileNeedsMode[t.index] ? modeBits : 0,
+          sim,
+          ...tileTiming(t, pw),
+          domains: t.domains.map((d) => ({
+            name: d.name,
+            module: names.domain(t, d.name),
+            modeBits: d.columns.some((c) => colNeedsMode(t, c)) ? modeBits : 0,
+            cols: d.columns.map((c) => ({ col: c })),
+          })),
+        });
+    }
+    return parts;
+  };
+
+  const lutCells = design.cellIds.map((id) => ({ id, module: cellInfo(id).moduleName }));
+  const topText = (view: ViewName) =>
+    render('array/top.sv', {
+      design: design.name,
+      viewName: view === 'synth' ? 'synthesis' : view === 'sim' ? 'simulation (LUT cells)' : 'gate-level simulation',
+      tiles: design.tiles.map((t) => ({
+        index: t.index,
+        name: t.name,
+        module: names.tile(t),
+        rows: t.rows,
+        cols: t.cols,
+        npe: t.rows * t.cols,
+        peOffset: peOffset[t.index]!,
+        enExpr: multiTile ? `tile_sel == ${tileBits}'d${t.index}` : `1'b1`,
+        modeBits: tileNeedsMode[t.index] ? modeBits : 0,
+      })),
+      psumBits: pw,
+      signed: design.signed,
+      cfgBits,
+      maxRows,
+      maxCols,
+      totalPe: pes,
+      nDomains: domains.length,
+      levelBits,
+      modeBits,
+      tileBits,
+      domainList: domains,
+      sim: view !== 'synth',
+      lutCells: view === 'sim' ? lutCells : [],
+    });
+
+  // One module per file (file name = module name), as -Wall's DECLFILENAME asks.
+  const common = { 'axtpu_ctrl.sv': render('array/ctrl.sv', {}) };
+  const structural = Object.fromEntries(design.cellIds.map((id) => [`${cellInfo(id).moduleName}.v`, cellInfo(id).verilog()]));
+  const lutFiles = Object.fromEntries(lutCells.map((c) => [`${c.module}.sv`, render('array/cell_lut.sv', c)]));
+  const peFiles = (dbg: boolean) => Object.fromEntries(kinds.map((k) => [`${k.module}.sv`, peText(k, design, modeBits, dbg)]));
+
+  const synth: Record<string, string> = {
+    ...structural,
+    ...common,
+    ...peFiles(false),
+    ...arrayFiles(false),
+    'axtpu_top.sv': topText('synth'),
+  };
+  const dbg = Boolean(opts.activity);
+  const simArray = arrayFiles(true);
+  const simPe = peFiles(dbg);
+  const sim: Record<string, string> = {
+    'axtpu_lut_pkg.sv': render('array/lut_pkg.sv', { lutCells }),
+    ...lutFiles,
+    ...common,
+    ...simPe,
+    ...simArray,
+    'axtpu_top.sv': topText('sim'),
+  };
+  const gate: Record<string, string> = {
+    ...structural,
+    ...common,
+    ...simPe,
+    ...simArray,
+    'axtpu_top.sv': topText('gate'),
+  };
+  const nominal = design.levels[0]!.volts;
+  const upf = render('array/design.upf', {
+    design: design.name,
+    nominalVolts: nominal,
+    levels: design.levels,
+    domains: domains.map((d, i) => ({ ...d, tile: design.tiles[d.tile]!.name, columnList: d.columns, levelAddrHex: (16 + i).toString(16) })),
+    pstRows: design.levels.map((l) => ({ name: `all_${l.name}`, states: domains.map(() => l.name) })),
+  });
+  return { synth, sim, gate, upf, layout };
+}

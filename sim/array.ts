@@ -1,0 +1,286 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { cached } from '../core/cache.ts';
+import { render } from '../core/templates.ts';
+import { runTool, spawnTool, toolErrorFor } from '../core/runner.ts';
+import { scratchDir } from '../core/atomic.ts';
+import { buildVerilatorModel } from './verilator.ts';
+import type { Design } from '../generators/array/config.ts';
+import { generateViews, TOP, type DesignViews } from '../generators/array/rtl.ts';
+import { cellInfo, cellLut } from '../generators/array/cells.ts';
+import type { GemmOut, Mat8 } from '../generators/array/model.ts';
+
+/**
+ * The array's Verilator harness: one C++ testbench (templates/array/harness.cpp) built once per
+ * design and view (content-cached), driven over a binary stdin/stdout protocol so one process
+ * runs many GEMMs. See the protocol description at the top of the template.
+ */
+export interface HarnessOptions {
+  /** 'sim' = cells as shared LUT ROMs (fast, default); 'gate' = structural cells (slow cross-check). */
+  view?: 'sim' | 'gate';
+  /** Build the VCD-capable variant (separate cache entry). */
+  trace?: boolean;
+  /** Build the variant with per-PE activity taps (separate cache entry, slower). */
+  activity?: boolean;
+}
+
+export interface BuiltHarness {
+  exe: string;
+  args: string[];
+  hit: boolean;
+  buildMs: number;
+  views: DesignViews;
+}
+
+function harnessSource(design: Design, views: DesignViews, activity: boolean): string {
+  const colOffsets: number[] = [];
+  let cols = 0;
+  for (const t of design.tiles) {
+    colOffsets.push(cols);
+    cols += t.cols;
+  }
+  const colDomain = design.tiles.flatMap((t) => t.colDomain.map((d) => views.layout.domainOffset[t.index]! + d));
+  return render('array/harness.cpp', {
+    design: design.name,
+    psumBits: design.psumBits,
+    tiles: design.tiles.map((t) => ({ rows: t.rows, cols: t.cols, peOffset: views.layout.peOffset[t.index]!, colOffset: colOffsets[t.index]! })),
+    nDomains: views.layout.domains.length,
+    nLevels: design.levels.length,
+    modeBits: views.layout.modeBits,
+    tileBits: views.layout.tileBits,
+    maxCols: views.layout.maxCols,
+    maxRows: views.layout.maxRows,
+    activity,
+    // Verilator's flattened names of every PE (column-major per tile), for the activity taps.
+    taps: design.tiles.flatMap((t) =>
+      Array.from({ length: t.rows * t.cols }, (_, i) => views.layout.pePath[t.index]![i % t.rows]![Math.floor(i / t.rows)]!.replace(/\./g, '__DOT__')),
+    ),
+    colDomain,
+  });
+}
+
+/** One LUT hex file per cell (cached by the LUT's content); returns plusargs for the sim view. */
+async function lutArgs(design: Design): Promise<string[]> {
+  const args: string[] = [];
+  for (const id of design.cellIds) {
+    const words = cellLut(id);
+    const mod = cellInfo(id).moduleName;
+    const res = await cached({ kind: 'array-lut', inputs: { id, words } }, (dir) => {
+      const lines: string[] = new Array(words.length);
+      for (let i = 0; i < words.length; i++) lines[i] = words[i]!.toString(16).padStart(4, '0');
+      writeFileSync(join(dir, `${mod}.hex`), lines.join('\n') + '\n');
+    });
+    args.push(`+lut_${mod}=${join(res.dir, `${mod}.hex`)}`);
+  }
+  return args;
+}
+
+export async function buildHarness(design: Design, opts: HarnessOptions = {}): Promise<BuiltHarness> {
+  const activity = Boolean(opts.activity);
+  const views = generateViews(design, { activity });
+  const view = opts.view ?? 'sim';
+  const t0 = Date.now();
+  const built = await buildVerilatorModel({
+    top: TOP,
+    sources: views[view],
+    cppSources: { 'harness.cpp': harnessSource(design, views, activity) },
+    // Verilator's generated Makefile compiles the model with -Os unless told otherwise. The fast
+    // view gets -O2; the slow debug variants (gate-level, trace) compile quicker at -O1.
+    flags: ['-MAKEFLAGS', view === 'gate' || opts.trace ? 'OPT_FAST=-O1 OPT_SLOW=-O0' : 'OPT_FAST=-O2 OPT_SLOW=-O1', ...(opts.trace ? ['--trace'] : [])],
+    // Hardware popcount for the activity counters (libgcc's software fallback was 37 % of the run).
+    cflags: process.arch === 'x64' ? ['-O2', '-mpopcnt'] : ['-O2'],
+  });
+  const args = view === 'sim' ? await lutArgs(design) : [];
+  return { exe: built.exe, args, hit: built.hit, buildMs: Date.now() - t0, views };
+}
+
+export interface GemmRunOptions {
+  tile?: number;
+  mode?: number;
+  seed?: number;
+  /** Count transitions at every PE's a, b and p. */
+  activity?: boolean;
+  /** Apply the injection model (set with setInjection) at the domain outputs. */
+  inject?: boolean;
+  /** Level index per global domain (default all 0 = first level). */
+  levels?: number[];
+  /** Dump a VCD of cycles [from, to) to path (needs a trace build). */
+  trace?: { from: number; to: number; path: string };
+}
+
+export interface PeActivity {
+  /** Transitions per PE, indexed [tileRow][tileCol]. */
+  a: number[][];
+  b: number[][];
+  p: number[][];
+}
+
+export interface GemmRun {
+  out: GemmOut;
+  cycles: number;
+  /** Harness-internal wall time for the cycle loop (ns). */
+  ns: number;
+  /** Harness CPU time for the cycle loop (ns): unaffected by other processes on the machine. */
+  cpuNs: number;
+  activity?: PeActivity;
+}
+
+/** A running harness process. */
+export class ArraySim {
+  private chunks: Buffer[] = [];
+  private have = 0;
+  private waiter: { n: number; resolve: (b: Buffer) => void; reject: (e: Error) => void } | undefined;
+  private dead: Error | undefined;
+  private busy: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    readonly design: Design,
+    readonly built: BuiltHarness,
+    private readonly proc: ReturnType<typeof spawnTool>,
+    private readonly run: { tool: string; args: string[]; logFile: string },
+  ) {
+    const out = proc.stdout as Readable;
+    out.on('data', (b: Buffer) => {
+      this.chunks.push(b);
+      this.have += b.length;
+      this.pump();
+    });
+    void proc.then((r) => {
+      this.dead = toolErrorFor(this.run, `harness exited (code ${r.exitCode ?? r.signal ?? '?'})`);
+      if (this.waiter) this.waiter.reject(this.dead);
+      this.waiter = undefined;
+    });
+  }
+
+  static async open(design: Design, opts: HarnessOptions = {}): Promise<ArraySim> {
+    const built = await buildHarness(design, opts);
+    const logFile = join(scratchDir('array-sim'), 'harness.log');
+    const run = { tool: built.exe, args: built.args, logFile };
+    const proc = spawnTool(run);
+    return new ArraySim(design, built, proc, run);
+  }
+
+  private pump(): void {
+    const w = this.waiter;
+    if (!w || this.have < w.n) return;
+    const all = Buffer.concat(this.chunks);
+    this.chunks = [all.subarray(w.n)];
+    this.have = all.length - w.n;
+    this.waiter = undefined;
+    w.resolve(all.subarray(0, w.n));
+  }
+
+  private read(n: number): Promise<Buffer> {
+    if (this.dead) return Promise.reject(this.dead);
+    return new Promise((resolve, reject) => {
+      this.waiter = { n, resolve, reject };
+      this.pump();
+    });
+  }
+
+  private write(b: Buffer): void {
+    (this.proc.stdin as Writable).write(b);
+  }
+
+  private serial<T>(f: () => Promise<T>): Promise<T> {
+    const p = this.busy.then(f, f);
+    this.busy = p.catch(() => undefined);
+    return p;
+  }
+
+  private async status(): Promise<void> {
+    const s = (await this.read(4)).readUInt32LE(0);
+    if (s !== 0) {
+      const len = (await this.read(4)).readUInt32LE(0);
+      const msg = (await this.read(len)).toString('utf8');
+      throw new Error(`array harness: ${msg}`);
+    }
+  }
+
+  /** Per-level, per-bit flip probabilities at the domain outputs: prob[level][bit]. */
+  setInjection(prob: number[][]): Promise<void> {
+    return this.serial(async () => {
+      const pw = this.design.psumBits;
+      const b = Buffer.alloc(8 + prob.length * pw * 8);
+      b.writeUInt32LE(1, 0);
+      b.writeUInt32LE(prob.length, 4);
+      prob.forEach((row, l) => {
+        for (let i = 0; i < pw; i++) b.writeDoubleLE(row[i] ?? 0, 8 + (l * pw + i) * 8);
+      });
+      this.write(b);
+      await this.status();
+    });
+  }
+
+  gemm(A: Mat8, W: Mat8, o: GemmRunOptions = {}): Promise<GemmRun> {
+    if (A.cols !== W.rows) throw new Error(`gemm: A is ${A.rows}x${A.cols} but W is ${W.rows}x${W.cols}`);
+    if (A.rows < 1 || A.cols < 1 || W.cols < 1) throw new Error(`gemm: empty operand (M=${A.rows}, K=${A.cols}, N=${W.cols})`);
+    if (A.data.length !== A.rows * A.cols || W.data.length !== W.rows * W.cols) throw new Error('gemm: operand data length does not match its shape');
+    return this.serial(async () => {
+      const tile = o.tile ?? 0;
+      const t = this.design.tiles[tile];
+      if (!t) throw new Error(`gemm: no tile ${tile}`);
+      const nd = this.built.views.layout.domains.length;
+      const path = Buffer.from(o.trace?.path ?? '', 'utf8');
+      const flags = (o.activity ? 1 : 0) | (o.trace ? 2 : 0) | (o.inject ? 4 : 0);
+      const head = Buffer.alloc(40);
+      [2, tile, o.mode ?? 0, A.rows, A.cols, W.cols, flags, (o.seed ?? 1) >>> 0, o.trace?.from ?? 0, o.trace?.to ?? 0].forEach((v, i) =>
+        head.writeUInt32LE(v, i * 4),
+      );
+      const len = Buffer.alloc(4);
+      len.writeUInt32LE(path.length, 0);
+      const levels = Buffer.alloc(nd);
+      for (let d = 0; d < nd; d++) levels[d] = o.levels?.[d] ?? 0;
+      this.write(Buffer.concat([head, len, path, levels, Buffer.from(A.data.buffer, A.data.byteOffset, A.data.length), Buffer.from(W.data.buffer, W.data.byteOffset, W.data.length)]));
+      await this.status();
+      const cn = await this.read(24);
+      const cycles = Number(cn.readBigUInt64LE(0));
+      const ns = Number(cn.readBigUInt64LE(8));
+      const cpuNs = Number(cn.readBigUInt64LE(16));
+      const M = A.rows;
+      const N = W.cols;
+      const ob = await this.read(M * N * 4);
+      const raw = new Uint32Array(M * N);
+      for (let i = 0; i < M * N; i++) raw[i] = ob.readUInt32LE(i * 4);
+      let activity: PeActivity | undefined;
+      if (o.activity) {
+        const npe = t.rows * t.cols;
+        const ab = await this.read(npe * 24);
+        const mk = () => Array.from({ length: t.rows }, () => new Array<number>(t.cols).fill(0));
+        activity = { a: mk(), b: mk(), p: mk() };
+        for (let i = 0; i < npe; i++) {
+          // PEs are column-major in the debug buses.
+          const c = Math.floor(i / t.rows);
+          const r = i % t.rows;
+          activity.a[r]![c] = Number(ab.readBigUInt64LE(i * 24));
+          activity.b[r]![c] = Number(ab.readBigUInt64LE(i * 24 + 8));
+          activity.p[r]![c] = Number(ab.readBigUInt64LE(i * 24 + 16));
+        }
+      }
+      return { out: { rows: M, cols: N, raw }, cycles, ns, cpuNs, activity };
+    });
+  }
+
+  async close(): Promise<void> {
+    const b = Buffer.alloc(4);
+    (this.proc.stdin as Writable).end(b);
+    await this.proc;
+  }
+}
+
+/** Run one GEMM in RTL (opens and closes a harness; use ArraySim.open for many). */
+export async function runGemm(design: Design, A: Mat8, W: Mat8, o: GemmRunOptions & HarnessOptions = {}): Promise<GemmRun> {
+  const sim = await ArraySim.open(design, { view: o.view, trace: Boolean(o.trace), activity: Boolean(o.activity) });
+  try {
+    return await sim.gemm(A, W, o);
+  } finally {
+    await sim.close();
+  }
+}
+
+/** Bare reference loop in the same binary: cycles/s of the model with nothing else around it. */
+export async function bareSpeed(built: BuiltHarness, cycles: number): Promise<{ cycles: number; ns: number; cpuNs: number }> {
+  const r = await runTool({ tool: built.exe, args: [...built.args, '--bare', String(cycles)], timeoutMs: 600_000 });
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as { cycles: number; ns: number; cpuNs: number };
+}
