@@ -1,0 +1,63 @@
+import type { Command } from 'commander';
+import { emit, table } from '../../core/output.ts';
+import { intOption, numberOption } from '../../core/validate.ts';
+import { UserError } from '../../core/errors.ts';
+import { evaluate, type EvalReport } from '../../nn/evaluate.ts';
+import { globals } from '../context.ts';
+
+function human(r: EvalReport): string {
+  const pct = (x: number | null) => (x === null ? 'n/a' : `${(100 * x).toFixed(2)} %`);
+  const lines = [
+    `model ${r.model}  dataset ${r.dataset}  images ${r.images}  scheme ${r.scheme}  cells ${r.cells.join(', ')}`,
+    `accuracy ${pct(r.accuracy)}   float accuracy (onnxruntime) ${pct(r.floatAccuracy)}   agreement with float ${pct(r.agreementWithFloat)}`,
+    '',
+    table(
+      ['layer', 'kind', 'MACs/image', 'cells', 'act zero %'],
+      r.layers.map((l) => [l.name, l.kind, l.macsPerImage, Object.keys(l.cells).join(' '), l.aZeroFraction === undefined ? '-' : (100 * l.aZeroFraction).toFixed(1)]),
+    ),
+    `total MACs/image ${r.macsPerImage}`,
+    '',
+    'confusion matrix (rows = label, columns = prediction):',
+    table(['', ...r.confusion.map((_, i) => String(i))], r.confusion.map((row, i) => [String(i), ...row])),
+    '',
+    `time: quantize ${r.seconds.quantize.toFixed(1)} s, engine ${r.seconds.engine.toFixed(1)} s on ${r.workers} worker(s) ` +
+      `(${((r.macsPerImage * r.images) / r.seconds.engine / 1e9).toFixed(2)} G MAC/s)` +
+      (r.seconds.float === null ? '' : `, onnxruntime ${r.seconds.float.toFixed(1)} s`),
+  ];
+  return lines.join('\n');
+}
+
+export function registerEval(program: Command): void {
+  program
+    .command('eval')
+    .description('accuracy of a DNN with every conv/dense multiply through approximate cells (bit-exact int8 LUT engine)')
+    .requiredOption('--model <path>', 'float ONNX model (e.g. models/lenet5-fmnist.onnx) or a quantized model directory')
+    .option('--cell <id>', 'one cell for every layer (default exact_s8)')
+    .option('--assign <json>', 'per-layer / per-filter / per-kernel cell assignment (see docs/nn.md)')
+    .option('--dataset <name>', 'fmnist | mnist | <IDX directory>', 'fmnist')
+    .option('--limit <n>', 'first N test images')
+    .option('--workers <n>', 'worker threads (default: all cores)')
+    .option('--calibration <method>', 'max | percentile', 'max')
+    .option('--percentile <p>', 'percentile for --calibration percentile', '99.99')
+    .option('--calib-images <n>', 'training images for calibration', '256')
+    .option('--streams <dir>', 'write a sampled (a,b) operand stream per layer (<layer>.ab)')
+    .option('--no-float', 'skip the onnxruntime float reference')
+    .action(async (opts: Record<string, string | boolean | undefined>, cmd: Command) => {
+      const method = String(opts.calibration);
+      if (method !== 'max' && method !== 'percentile') throw new UserError(`--calibration must be max or percentile, got '${method}'`);
+      const report = await evaluate({
+        model: String(opts.model),
+        cell: opts.cell as string | undefined,
+        assign: opts.assign as string | undefined,
+        dataset: String(opts.dataset),
+        limit: opts.limit === undefined ? undefined : intOption(String(opts.limit), '--limit', 1, 10_000_000),
+        workers: opts.workers === undefined ? undefined : intOption(String(opts.workers), '--workers', 1, 64),
+        calibration: method,
+        percentile: numberOption(String(opts.percentile), '--percentile', 50.0001, 100),
+        calibImages: intOption(String(opts.calibImages), '--calib-images', 1, 60000),
+        streamsDir: opts.streams as string | undefined,
+        noFloat: opts.float === false,
+      });
+      emit(globals(cmd), report, human);
+    });
+}

@@ -1,0 +1,46 @@
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { emit, table } from '../../core/output.ts';
+import { intOption, numberOption } from '../../core/validate.ts';
+import { UserError } from '../../core/errors.ts';
+import { importOnnx } from '../../nn/onnx.ts';
+import { loadDataset, limitDataset } from '../../nn/dataset.ts';
+import { quantizeGraph } from '../../nn/quantize.ts';
+import { saveQuantModel } from '../../nn/qio.ts';
+import { checkShapes } from '../../nn/evaluate.ts';
+import { convLayers } from '../../nn/qmodel.ts';
+import { globals } from '../context.ts';
+
+export function registerQuantize(program: Command): void {
+  program
+    .command('quantize')
+    .description('post-training int8 quantization of an ONNX model; writes <out>/model.json + model.bin')
+    .requiredOption('--model <path>', 'float ONNX model')
+    .requiredOption('--out <dir>', 'output directory')
+    .option('--scheme <s>', 'signed (int8 x int8, signed cells) | unsigned (uint8 codes + zero points, unsigned cells)', 'signed')
+    .option('--dataset <name>', 'calibration data: fmnist | mnist | <IDX directory> (training split)', 'fmnist')
+    .option('--calibration <method>', 'max | percentile', 'max')
+    .option('--percentile <p>', 'percentile for --calibration percentile', '99.99')
+    .option('--calib-images <n>', 'training images for calibration', '256')
+    .action(async (opts: Record<string, string>, cmd: Command) => {
+      if (opts.scheme !== 'signed' && opts.scheme !== 'unsigned') throw new UserError(`--scheme must be signed or unsigned, got '${opts.scheme}'`);
+      if (opts.calibration !== 'max' && opts.calibration !== 'percentile') throw new UserError(`--calibration must be max or percentile, got '${opts.calibration}'`);
+      const graph = importOnnx(opts.model!);
+      const ds = limitDataset(loadDataset(opts.dataset, 'train'), intOption(opts.calibImages!, '--calib-images', 1, 60000));
+      checkShapes(graph.inputShape, ds, opts.model!);
+      const q = quantizeGraph(graph, ds, {
+        method: opts.calibration,
+        percentile: numberOption(opts.percentile!, '--percentile', 50.0001, 100),
+        scheme: opts.scheme,
+      });
+      const out = resolve(opts.out!);
+      await saveQuantModel(out, q);
+      const layers = convLayers(q).map((l) => ({ name: l.name, kind: l.kind, oc: l.oc, K: l.K, inScale: q.tensors[l.input]!.scale, inZero: q.tensors[l.input]!.zeroPoint, outScale: q.tensors[l.output]!.scale, outZero: q.tensors[l.output]!.zeroPoint }));
+      emit(globals(cmd), { out, scheme: q.scheme, calibration: q.calibration, layers }, (r) =>
+        [
+          `wrote ${r.out}/model.json + model.bin (${r.scheme} scheme, ${r.calibration.method} calibration on ${r.calibration.images} images)`,
+          table(['layer', 'kind', 'oc', 'K', 'in scale', 'in zp', 'out scale', 'out zp'], r.layers.map((l) => [l.name, l.kind, l.oc, l.K, l.inScale.toExponential(3), l.inZero, l.outScale.toExponential(3), l.outZero])),
+        ].join('\n'),
+      );
+    });
+}

@@ -1,0 +1,108 @@
+import { UserError } from '../core/errors.ts';
+import { readJsonFile, parseOrThrow, z } from '../core/validate.ts';
+import { getCell, productTable } from '../generators/multipliers/index.ts';
+import type { QuantModel, Scheme } from './qmodel.ts';
+import { convLayers } from './qmodel.ts';
+
+/**
+ * Which cell computes which multiply. Granularity per layer:
+ *   "<layer>": "<cell id>"                                   layer level
+ *   "<layer>": { "filters": ["<id>", ...] }                  one cell per output channel (array column)
+ *   "<layer>": { "kernels": [["<id>", ...], ...] }           one per (output, input channel) (per PE)
+ * `default` covers layers not listed. Layer names are the ONNX node names `axtpu eval` prints.
+ */
+const cellId = z.string().min(1);
+export const assignmentSchema = z
+  .object({
+    default: cellId.optional(),
+    layers: z.record(z.union([cellId, z.object({ filters: z.array(cellId).min(1) }).strict(), z.object({ kernels: z.array(z.array(cellId).min(1)).min(1) }).strict()])).default({}),
+  })
+  .strict();
+export type Assignment = z.infer<typeof assignmentSchema>;
+
+export function readAssignment(path: string): Assignment {
+  return readJsonFile(assignmentSchema, path, 'assignment');
+}
+
+export function uniformAssignment(id: string): Assignment {
+  return { default: id, layers: {} };
+}
+
+/** All cell ids an assignment uses (validated: known ids, one signedness, 8-bit). */
+export function assignmentCells(a: Assignment): { ids: string[]; signed: boolean } {
+  const ids = new Set<string>();
+  if (a.default) ids.add(a.default);
+  for (const v of Object.values(a.layers)) {
+    if (typeof v === 'string') ids.add(v);
+    else if ('filters' in v) v.filters.forEach((x) => ids.add(x));
+    else v.kernels.forEach((r) => r.forEach((x) => ids.add(x)));
+  }
+  if (ids.size === 0) throw new UserError('assignment names no cell (give "default" or "layers")');
+  const list = [...ids].sort();
+  const cells = list.map((id) => getCell(id));
+  for (const c of cells) if (c.bits !== 8) throw new UserError(`cell '${c.id}' is ${c.bits}-bit; the DNN engine needs 8-bit cells`);
+  const signed = cells[0]!.signed;
+  const odd = cells.find((c) => c.signed !== signed);
+  if (odd) throw new UserError(`assignment mixes signed and unsigned cells ('${cells[0]!.id}' vs '${odd.id}'); one quantization scheme per run`);
+  return { ids: list, signed };
+}
+
+export const schemeFor = (signed: boolean): Scheme => (signed ? 'signed' : 'unsigned');
+
+/** The LUT bank plus per-layer row offsets for `gemmLut` (see nn/gemm.ts). */
+export interface ResolvedAssignment {
+  ids: string[];
+  table: Int32Array;
+  rowOffsets: Record<string, Int32Array>;
+  /** Per layer: multiplies per cell id (per image), for reports. */
+  usage: Record<string, Record<string, number>>;
+}
+
+export function resolveAssignment(m: QuantModel, a: Assignment): ResolvedAssignment {
+  const { ids, signed } = assignmentCells(a);
+  if (schemeFor(signed) !== m.scheme) throw new UserError(`assignment uses ${signed ? 'signed' : 'unsigned'} cells but the model is quantized with the ${m.scheme} scheme`);
+  const convs = convLayers(m);
+  const names = new Set(convs.map((l) => l.name));
+  for (const name of Object.keys(a.layers))
+    if (!names.has(name)) throw new UserError(`assignment names layer '${name}' which is not a conv/dense layer of ${m.name} (layers: ${[...names].join(', ')})`);
+  const index = new Map(ids.map((id, i) => [id, i]));
+  // Transposed tables: T[c * 65536 + b * 256 + a] = product(a, b).
+  const table = new Int32Array(ids.length * 65536);
+  ids.forEach((id, c) => {
+    const t = productTable(getCell(id));
+    for (let x = 0; x < 256; x++) for (let w = 0; w < 256; w++) table[c * 65536 + w * 256 + x] = t[(x << 8) | w]!;
+  });
+  const rowOffsets: Record<string, Int32Array> = {};
+  const usage: Record<string, Record<string, number>> = {};
+  for (const l of convs) {
+    const spec = a.layers[l.name] ?? a.default;
+    if (spec === undefined) throw new UserError(`assignment has no cell for layer '${l.name}' and no "default"`);
+    const khw = l.kh * l.kw;
+    const outPos = m.shapes[l.output]!.h * m.shapes[l.output]!.w;
+    let cellOf: (o: number, ic: number) => string;
+    if (typeof spec === 'string') cellOf = () => spec;
+    else if ('filters' in spec) {
+      if (spec.filters.length !== l.oc) throw new UserError(`assignment layer '${l.name}': filters has ${spec.filters.length} entries, layer has ${l.oc} output channels`);
+      cellOf = (o) => spec.filters[o]!;
+    } else {
+      if (spec.kernels.length !== l.oc || spec.kernels.some((r) => r.length !== l.ic))
+        throw new UserError(`assignment layer '${l.name}': kernels must be ${l.oc} x ${l.ic} (output x input channels)`);
+      cellOf = (o, ic) => spec.kernels[o]![ic]!;
+    }
+    const ro = new Int32Array(l.oc * l.K);
+    const use: Record<string, number> = {};
+    for (let o = 0; o < l.oc; o++)
+      for (let k = 0; k < l.K; k++) {
+        const id = cellOf(o, Math.floor(k / khw));
+        ro[o * l.K + k] = index.get(id)! * 65536 + (l.weights[o * l.K + k]! & 0xff) * 256;
+        use[id] = (use[id] ?? 0) + outPos;
+      }
+    rowOffsets[l.name] = ro;
+    usage[l.name] = use;
+  }
+  return { ids, table, rowOffsets, usage };
+}
+
+export function parseAssignment(data: unknown, source: string): Assignment {
+  return parseOrThrow(assignmentSchema, data, source);
+}

@@ -1,0 +1,94 @@
+/**
+ * The float network after ONNX import: a topologically ordered list of layers over named
+ * tensors. Every tensor is one image's C x H x W block (batch is outside); a dense layer is a
+ * 1x1 convolution on a C x 1 x 1 tensor, so Flatten / Reshape move no data (CHW layout).
+ */
+export interface Shape {
+  c: number;
+  h: number;
+  w: number;
+}
+
+export const size = (s: Shape): number => s.c * s.h * s.w;
+
+/** Conv (with folded BatchNorm) or dense (Gemm, MatMul + Add); optional fused ReLU. */
+export interface ConvLayer {
+  op: 'conv';
+  name: string;
+  /** 'dense' layers come from Gemm / MatMul; the arithmetic is the same. */
+  kind: 'conv' | 'dense';
+  input: string;
+  output: string;
+  ic: number;
+  oc: number;
+  kh: number;
+  kw: number;
+  stride: [number, number];
+  /** top, left, bottom, right */
+  pads: [number, number, number, number];
+  /** oc x ic x kh x kw */
+  weight: Float32Array;
+  bias: Float32Array;
+  relu: boolean;
+}
+
+export interface PoolLayer {
+  op: 'maxpool' | 'avgpool';
+  name: string;
+  input: string;
+  output: string;
+  kh: number;
+  kw: number;
+  stride: [number, number];
+  pads: [number, number, number, number];
+  relu: boolean;
+}
+
+export interface AddLayer {
+  op: 'add';
+  name: string;
+  inputs: [string, string];
+  output: string;
+  relu: boolean;
+}
+
+export interface ReluLayer {
+  op: 'relu';
+  name: string;
+  input: string;
+  output: string;
+}
+
+/** Flatten / Reshape: same data, new shape. */
+export interface ReshapeLayer {
+  op: 'reshape';
+  name: string;
+  input: string;
+  output: string;
+}
+
+export type Layer = ConvLayer | PoolLayer | AddLayer | ReluLayer | ReshapeLayer;
+
+export interface FloatGraph {
+  name: string;
+  input: string;
+  inputShape: Shape;
+  output: string;
+  layers: Layer[];
+  shapes: Record<string, Shape>;
+}
+
+export function layerInputs(l: Layer): string[] {
+  return l.op === 'add' ? [...l.inputs] : [l.input];
+}
+
+export function outShapeConv(s: Shape, l: { kh: number; kw: number; stride: [number, number]; pads: [number, number, number, number] }, oc: number): Shape {
+  const h = Math.floor((s.h + l.pads[0] + l.pads[2] - l.kh) / l.stride[0]) + 1;
+  const w = Math.floor((s.w + l.pads[1] + l.pads[3] - l.kw) / l.stride[1]) + 1;
+  return { c: oc, h, w };
+}
+
+/** Multiply-accumulates per image for a conv/dense layer. */
+export function layerMacs(l: ConvLayer, out: Shape): number {
+  return out.h * out.w * l.oc * l.ic * l.kh * l.kw;
+}

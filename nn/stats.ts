@@ -1,0 +1,95 @@
+import type { GemmOperands } from './gemm.ts';
+import type { QConvLayer } from './qmodel.ts';
+
+/**
+ * Per-layer operand statistics (what each multiplier sees) and a seeded sample of (a, b) code
+ * pairs per layer, for the energy estimator (synth/stream.ts `.ab` format).
+ */
+export interface LayerOperandStats {
+  name: string;
+  macs: number;
+  /** Histograms of raw 8-bit codes over all multiplies (a = activation, b = weight). */
+  aHist: number[];
+  bHist: number[];
+  /** Sampled (a, b) pairs, in order. */
+  sampleA: number[];
+  sampleB: number[];
+}
+
+export class StatsCollector {
+  readonly layers = new Map<string, LayerOperandStats>();
+  private rng: number;
+  constructor(readonly samplesPerBatch = 2048, readonly maxSamples = 65536, seed = 1) {
+    this.rng = seed >>> 0 || 1;
+  }
+
+  private next(): number {
+    // xorshift32: seeded, reproducible.
+    let x = this.rng;
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    this.rng = x;
+    return x;
+  }
+
+  observe(l: QConvLayer, g: GemmOperands): void {
+    let s = this.layers.get(l.name);
+    if (!s) {
+      s = { name: l.name, macs: 0, aHist: new Array(256).fill(0), bHist: new Array(256).fill(0), sampleA: [], sampleB: [] };
+      this.layers.set(l.name, s);
+    }
+    const { K, P, a } = g;
+    s.macs += K * P * l.oc;
+    // Every activation code meets all oc filters; every weight code meets all P columns.
+    const ah = new Float64Array(256);
+    for (let i = 0; i < K * P; i++) ah[a[i]!]! += 1;
+    for (let c = 0; c < 256; c++) s.aHist[c]! += ah[c]! * l.oc;
+    for (let i = 0; i < l.oc * K; i++) s.bHist[l.weights[i]! & 0xff]! += P;
+    const room = this.maxSamples - s.sampleA.length;
+    const n = Math.min(room, this.samplesPerBatch);
+    for (let i = 0; i < n; i++) {
+      const k = this.next() % K;
+      const p = this.next() % P;
+      const o = this.next() % l.oc;
+      s.sampleA.push(a[k * P + p]!);
+      s.sampleB.push(l.weights[o * K + k]! & 0xff);
+    }
+  }
+
+  /** Fold another collector's results in (worker results, in worker order). */
+  merge(other: Iterable<LayerOperandStats>): void {
+    for (const o of other) {
+      const s = this.layers.get(o.name);
+      if (!s) {
+        this.layers.set(o.name, { ...o, aHist: [...o.aHist], bHist: [...o.bHist], sampleA: [...o.sampleA], sampleB: [...o.sampleB] });
+        continue;
+      }
+      s.macs += o.macs;
+      for (let c = 0; c < 256; c++) {
+        s.aHist[c]! += o.aHist[c]!;
+        s.bHist[c]! += o.bHist[c]!;
+      }
+      const room = this.maxSamples - s.sampleA.length;
+      s.sampleA.push(...o.sampleA.slice(0, room));
+      s.sampleB.push(...o.sampleB.slice(0, room));
+    }
+  }
+}
+
+/** Summary numbers for reports. */
+export function summarize(s: LayerOperandStats, signed: boolean) {
+  const total = s.aHist.reduce((x, y) => x + y, 0) || 1;
+  const mean = (h: number[]) => h.reduce((acc, n, c) => acc + n * (signed ? (c << 24) >> 24 : c), 0) / total;
+  return {
+    name: s.name,
+    macs: s.macs,
+    aZeroFraction: s.aHist[0]! / total,
+    bZeroFraction: s.bHist[0]! / total,
+    aMean: mean(s.aHist),
+    bMean: mean(s.bHist),
+    samples: s.sampleA.length,
+  };
+}
