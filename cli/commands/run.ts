@@ -1,0 +1,125 @@
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { emit, table } from '../../core/output.ts';
+import { intOption, numberOption } from '../../core/validate.ts';
+import { UserError } from '../../core/errors.ts';
+import { synthReportsDir } from '../../core/paths.ts';
+import { runFlow, layerRows, LAYER_HEADERS, type FlowReport } from '../../flow/run.ts';
+import { jsonArg } from './gen.ts';
+import { globals } from '../context.ts';
+
+interface RunOpts {
+  model: string;
+  design?: string;
+  rows?: string;
+  cols?: string;
+  cell?: string;
+  map?: string;
+  psumBits?: string;
+  dataset: string;
+  limit?: string;
+  batch: string;
+  mode: string;
+  assign?: string;
+  vcd?: string;
+  activity: string;
+  clock: string;
+  domains?: string;
+  levels?: string;
+  energy: boolean;
+}
+
+function human(r: FlowReport): string {
+  const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
+  const e = r.energy;
+  return [
+    `model ${r.model}  design ${r.design}  dataset ${r.dataset}  images ${r.images}`,
+    `accuracy ${pct(r.accuracy)} (array)   ${pct(r.engineAccuracy)} (software engine)   predictions differing ${r.predMismatches}   accumulator words differing ${r.layerMismatches}`,
+    `cycles/inference ${r.cyclesPerInference.toFixed(1)} (cycleModel ${r.modelCyclesPerInference.toFixed(1)}${r.cyclesMatchModel ? ', equal per layer' : ', DIFFERENT'})   analytical path ${r.analyticalMatchesRtl ? 'equals' : 'DIFFERS from'} the RTL run`,
+    e
+      ? `energy/inference ${(e.pjPerInference.total / 1e6).toFixed(3)} uJ (cell ${(e.pjPerInference.cell / 1e6).toFixed(3)}, PE ${(e.pjPerInference.pe / 1e6).toFixed(3)}, leakage ${(e.pjPerInference.leakage / 1e6).toFixed(4)})   ${e.pjPerMac.toFixed(3)} pJ/MAC at ${e.vdd} V, ${e.clockMHz} MHz`
+      : 'energy not estimated (--no-energy)',
+    '',
+    table(LAYER_HEADERS, layerRows(r)),
+    '',
+    `harness ${(r.harness.cyclesPerSecond / 1e6).toFixed(3)} M cycles/s over all GEMMs` +
+      (r.harness.plainCyclesPerSecond ? `, ${(r.harness.plainCyclesPerSecond / 1e6).toFixed(3)} M on the plain build` : '') +
+      `; total ${r.seconds.total.toFixed(1)} s (RTL ${r.seconds.rtl.toFixed(1)} s, energy ${r.seconds.energy.toFixed(1)} s)`,
+    ...(r.vcd ? [`vcd ${r.vcd}`] : []),
+    ...(r.reportDir ? [`report ${r.reportDir}/run.md`] : []),
+  ].join('\n');
+}
+
+/** --vcd layer:from:to (layer names contain '/', so split from the right). */
+function parseVcd(v: string, dir: string): { layer: string; from: number; to: number; path: string } {
+  const m = /^(.+):(\d+):(\d+)$/.exec(v);
+  if (!m) throw new UserError(`--vcd must be <layer>:<from>:<to> (cycles), got '${v}'`);
+  const from = Number(m[2]);
+  const to = Number(m[3]);
+  if (!(to > from)) throw new UserError(`--vcd: window end ${to} must be after its start ${from}`);
+  if (to - from > 100_000) throw new UserError(`--vcd: window of ${to - from} cycles is too large (at most 100000; VCDs are ~26 KB per cycle)`);
+  return { layer: m[1]!, from, to, path: resolve(dir, `${m[1]!.replace(/[^\w.-]+/g, '_')}_${from}_${to}.vcd`) };
+}
+
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .description('RTL-in-the-loop inference: every conv/dense layer on the generated array (Verilator), per-layer cycles and energy')
+    .requiredOption('--model <path>', 'float ONNX model (quantized for the design\'s cells) or a quantized model directory')
+    .option('--design <dir>', 'design directory written by `axtpu gen` (rtl-out/<name>)')
+    .option('--rows <n>', 'or generate: array rows')
+    .option('--cols <n>', 'array columns')
+    .option('--cell <id>', 'one cell for the whole array')
+    .option('--map <json>', 'column map {"column":[..]} (inline JSON or file)')
+    .option('--psum-bits <n>', 'partial-sum width (16..32)', '32')
+    .option('--dataset <name>', 'fmnist | mnist | <IDX directory>', 'fmnist')
+    .option('--limit <n>', 'first N test images')
+    .option('--batch <n>', 'images per GEMM batch (M = images x output positions)', '250')
+    .option('--mode <n>', 'runtime mode of multi-mode designs', '0')
+    .option('--assign <json>', 'assignment the design must hold (checked per multiply; exit 2 if it cannot)')
+    .option('--vcd <layer:from:to>', 'dump a VCD of cycles [from,to) of that layer\'s first GEMM into the report directory')
+    .option('--activity <how>', 'per-PE activity counters: sample (first batch) | all | off', 'sample')
+    .option('--domains <json>', 'with generator flags: voltage domains {"levels":[..],"domains":[..]} (see axtpu gen)')
+    .option('--levels <list>', 'voltage level index per domain, comma separated (default all 0)')
+    .option('--clock <MHz>', 'clock for energy (leakage per cycle)', '100')
+    .option('--no-energy', 'skip the energy estimate')
+    .action(async (o: RunOpts, cmd: Command) => {
+      let design: string | Record<string, unknown>;
+      if (o.design) {
+        if (o.rows || o.cols || o.cell || o.map || o.domains) throw new UserError('give either --design <dir> or generator flags (--rows --cols --cell|--map), not both');
+        design = o.design;
+      } else {
+        if (!o.rows || !o.cols || (!o.cell && !o.map)) throw new UserError('give --design <dir>, or --rows, --cols and --cell (or --map)');
+        design = { rows: intOption(o.rows, '--rows', 2, 64), cols: intOption(o.cols, '--cols', 2, 64), psumBits: intOption(o.psumBits ?? '32', '--psum-bits', 16, 32) };
+        if (o.cell) design.cell = o.cell;
+        if (o.map) design.map = jsonArg(o.map, '--map');
+        if (o.domains) design.domains = jsonArg(o.domains, '--domains');
+      }
+      if (!['sample', 'all', 'off'].includes(o.activity)) throw new UserError(`--activity must be sample, all or off, got '${o.activity}'`);
+      const report = await runFlow({
+        model: o.model,
+        design,
+        dataset: o.dataset,
+        limit: o.limit === undefined ? undefined : intOption(o.limit, '--limit', 1, 10_000_000),
+        batch: intOption(o.batch, '--batch', 1, 100_000),
+        mode: intOption(o.mode, '--mode', 0, 255),
+        assign: o.assign,
+        vcd: o.vcd ? parseVcd(o.vcd, synthReportsDir()) : undefined,
+        activity: o.activity as 'sample' | 'all' | 'off',
+        levels: o.levels === undefined ? undefined : o.levels.split(',').map((x) => intOption(x, '--levels', 0, 15)),
+        clockMHz: numberOption(o.clock, '--clock', 0.001, 10_000),
+        noEnergy: o.energy === false,
+        onBatch: globals(cmd).json || !process.stderr.isTTY ? undefined : (d, t) => process.stderr.write(`\rbatch ${d}/${t}${d === t ? '\n' : ''}`),
+      });
+      emit(globals(cmd), report, human);
+      // Later layers are fed from the software engine's activations, which is only the hardware's
+      // pipeline while every array result equals the engine's: any difference fails the run.
+      if (report.layerMismatches > 0 || report.predMismatches > 0 || !report.cyclesMatchModel) {
+        process.stderr.write(
+          `axtpu: array and software engine disagree (${report.layerMismatches} accumulator words, ${report.predMismatches} predictions` +
+            `${report.cyclesMatchModel ? '' : ', cycles differ from cycleModel'}); see the per-layer mismatch column\n`,
+        );
+        process.exitCode = 1;
+      }
+    });
+}

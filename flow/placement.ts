@@ -1,0 +1,118 @@
+import { UserError } from '../core/errors.ts';
+import type { Design } from '../generators/array/config.ts';
+import { foldPlan } from '../generators/array/schedule.ts';
+import { cellTable } from '../generators/array/cells.ts';
+import { resolveAssignment, type Assignment, type ResolvedAssignment } from '../nn/assign.ts';
+import { convLayers, type QConvLayer, type QuantModel } from '../nn/qmodel.ts';
+
+/**
+ * How a model runs on a design (the ONE definition both the RTL flow and the software engine
+ * use, so they compute the same thing):
+ *  - conv/dense layer j (in model order) runs on tile j mod T, in runtime mode `mode` (default 0);
+ *  - its GEMM is A (M = images x output positions, K = ic*kh*kw) times W (K x N = oc); the array
+ *    puts reduction index k on PE row k mod R and filter f on column f mod C, so a per-column cell
+ *    map is a filter-level assignment: filter f uses the cell of column f mod C.
+ * Row and per-PE maps would make the cell depend on k mod R, which the engine's assignment
+ * (layer / filter / kernel = output x input channel) cannot express: rejected with one line.
+ */
+export interface LayerPlacement {
+  layer: string;
+  tile: number;
+  mode: number;
+  /** Cell id of every filter (output channel). */
+  filterCells: string[];
+}
+
+export interface Placement {
+  layers: LayerPlacement[];
+  /** The software engine's assignment derived from the design. */
+  assignment: Assignment;
+  resolved: ResolvedAssignment;
+}
+
+export interface PlacementOptions {
+  mode?: number;
+  /** An assignment the user wants; the design must hold it exactly (per multiply). */
+  want?: Assignment;
+}
+
+/** Column-uniform cell of a tile/mode column, or undefined if rows differ (row / pe maps). */
+function columnCell(design: Design, tile: number, mode: number, col: number): string | undefined {
+  const cells = design.tiles[tile]!.cells[mode]!;
+  const id = cells[0]![col]!;
+  return cells.every((row) => row[col] === id) ? id : undefined;
+}
+
+export function placeModel(model: QuantModel, design: Design, opts: PlacementOptions = {}): Placement {
+  const scheme = design.signed ? 'signed' : 'unsigned';
+  if (model.scheme !== scheme)
+    throw new UserError(`model ${model.name} is quantized for ${model.scheme} cells but design ${design.name} has ${scheme} cells`);
+  const mode = opts.mode ?? 0;
+  if (!Number.isInteger(mode) || mode < 0 || mode >= design.modes) throw new UserError(`--mode ${mode}: design ${design.name} has ${design.modes} runtime mode(s) (0..${design.modes - 1})`);
+  const convs = convLayers(model);
+  const T = design.tiles.length;
+  const layers: LayerPlacement[] = convs.map((l, j) => {
+    const tile = j % T;
+    const t = design.tiles[tile]!;
+    const colCells = Array.from({ length: t.cols }, (_, c) => columnCell(design, tile, mode, c));
+    const bad = colCells.findIndex((x) => x === undefined);
+    if (bad >= 0)
+      throw new UserError(
+        `design ${design.name} tile ${t.name}: column ${bad} mixes cells across rows (row / per-PE map); the flow maps filters to columns and needs one cell per column`,
+      );
+    return { layer: l.name, tile, mode, filterCells: Array.from({ length: l.oc }, (_, f) => colCells[f % t.cols]!) };
+  });
+  const assignment: Assignment = { layers: {} };
+  for (const p of layers) {
+    const uniform = p.filterCells.every((x) => x === p.filterCells[0]);
+    assignment.layers[p.layer] = uniform ? p.filterCells[0]! : { filters: p.filterCells };
+  }
+  if (opts.want) checkHolds(model, design, layers, opts.want);
+  for (const l of convs) checkPsum(l, design, layers.find((p) => p.layer === l.name)!);
+  return { layers, assignment, resolved: resolveAssignment(model, assignment) };
+}
+
+/** The design must compute exactly the multiply-to-cell map the user asked for. */
+function checkHolds(model: QuantModel, design: Design, layers: LayerPlacement[], want: Assignment): void {
+  const convs = convLayers(model);
+  for (const name of Object.keys(want.layers))
+    if (!convs.some((l) => l.name === name)) throw new UserError(`assignment names layer '${name}' which is not a conv/dense layer of ${model.name}`);
+  for (const l of convs) {
+    const spec = want.layers[l.name] ?? want.default;
+    if (spec === undefined) throw new UserError(`assignment has no cell for layer '${l.name}' and no "default"`);
+    const p = layers.find((x) => x.layer === l.name)!;
+    const cols = design.tiles[p.tile]!.cols;
+    for (let f = 0; f < l.oc; f++) {
+      const have = p.filterCells[f]!;
+      let need: string[];
+      if (typeof spec === 'string') need = [spec];
+      else if ('filters' in spec) {
+        if (spec.filters.length !== l.oc) throw new UserError(`assignment layer '${l.name}': filters has ${spec.filters.length} entries, layer has ${l.oc} output channels`);
+        need = [spec.filters[f]!];
+      } else need = [...new Set(spec.kernels[f] ?? [])];
+      const miss = need.find((x) => x !== have);
+      if (miss !== undefined)
+        throw new UserError(
+          `design ${design.name} cannot hold the assignment: layer '${l.name}' filter ${f} needs cell ${miss} but it runs on tile ${design.tiles[p.tile]!.name} column ${f % cols} (mode ${p.mode}), which has ${have}`,
+        );
+    }
+  }
+}
+
+/** Worst-case partial sum of the layer on its columns must fit the design's psum width. */
+function checkPsum(l: QConvLayer, design: Design, p: LayerPlacement): void {
+  const t = design.tiles[p.tile]!;
+  const Kp = foldPlan(t, l.K, l.oc).kFolds * t.rows;
+  let worst = 0;
+  for (const id of new Set(p.filterCells)) {
+    const tab = cellTable(id);
+    let m = 0;
+    for (let i = 0; i < tab.length; i++) m = Math.max(m, Math.abs(tab[i]!));
+    worst = Math.max(worst, m * Kp);
+  }
+  const limit = design.signed ? 2 ** (design.psumBits - 1) - 1 : 2 ** design.psumBits - 1;
+  if (worst > limit)
+    throw new UserError(
+      `design ${design.name} cannot hold layer '${l.name}': worst-case partial sum ${worst} (K=${l.K}) exceeds the ${design.psumBits}-bit psum`,
+    );
+}

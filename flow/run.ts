@@ -1,0 +1,236 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { UserError } from '../core/errors.ts';
+import { shortHash } from '../core/hash.ts';
+import { writeDirAtomic } from '../core/atomic.ts';
+import { synthReportsDir } from '../core/paths.ts';
+import { render } from '../core/templates.ts';
+import { markdownTable } from '../core/output.ts';
+import { loadDesign, resolveDesign, type Design } from '../generators/array/index.ts';
+import { importOnnx } from '../nn/onnx.ts';
+import { loadQuantModel } from '../nn/qio.ts';
+import { quantizeCached, isQuantizedDir, checkShapes } from '../nn/evaluate.ts';
+import { loadDataset, limitDataset } from '../nn/dataset.ts';
+import { readAssignment, type Assignment } from '../nn/assign.ts';
+import type { QuantModel } from '../nn/qmodel.ts';
+import { placeModel, type Placement } from './placement.ts';
+import { runRtl, type LayerTrace, type RtlRunOptions } from './rtl.ts';
+import { opEnergies, layerEnergy, type LayerEnergy, type OpEnergies } from './energy.ts';
+import { analyticalRun, type AnalyticalLayer } from './analytical.ts';
+import { existsSync, statSync } from 'node:fs';
+
+export interface FlowOptions {
+  model: string;
+  /** Design directory (rtl-out/<name>) or an inline array config (gen flags). */
+  design: string | Record<string, unknown>;
+  dataset?: string;
+  limit?: number;
+  batch?: number;
+  mode?: number;
+  assign?: string;
+  vcd?: RtlRunOptions['vcd'];
+  activity?: RtlRunOptions['activity'];
+  /** Voltage level index per global voltage domain (default all 0). */
+  levels?: number[];
+  clockMHz?: number;
+  /** Skip the energy estimate (cycles and equality only). */
+  noEnergy?: boolean;
+  /** Write the report directory (default true). */
+  write?: boolean;
+  onBatch?: RtlRunOptions['onBatch'];
+}
+
+export interface FlowLayerRow extends LayerTrace {
+  energy?: LayerEnergy;
+}
+
+export interface FlowReport {
+  model: string;
+  design: string;
+  designConfig: unknown;
+  dataset: string;
+  images: number;
+  batch: number;
+  accuracy: number;
+  engineAccuracy: number;
+  predMismatches: number;
+  layerMismatches: number;
+  cyclesPerInference: number;
+  modelCyclesPerInference: number;
+  cyclesMatchModel: boolean;
+  energy?: {
+    vdd: number;
+    clockMHz: number;
+    pjPerInference: { cell: number; pe: number; leakage: number; total: number };
+    pjPerMac: number;
+    ops: OpEnergies;
+  };
+  macsPerInference: number;
+  layers: FlowLayerRow[];
+  analytical: AnalyticalLayer[];
+  analyticalMatchesRtl: boolean;
+  harness: { built: boolean; buildMs: number; cycles: number; loopSeconds: number; cyclesPerSecond: number; plainCyclesPerSecond: number | null; plainExe?: string };
+  seconds: { total: number; rtl: number; energy: number };
+  /** VCD written by --vcd. */
+  vcd?: string;
+  reportDir?: string;
+}
+
+export async function loadModelFor(modelPath: string, design: Design): Promise<{ model: QuantModel; source: string }> {
+  if (!existsSync(modelPath)) throw new UserError(`--model: no such file or directory: ${modelPath}`);
+  if (isQuantizedDir(modelPath)) return { model: loadQuantModel(modelPath), source: modelPath };
+  if (statSync(modelPath).isDirectory()) throw new UserError(`--model ${modelPath}: a directory without model.json (not a quantized model)`);
+  const graph = importOnnx(modelPath);
+  const scheme = design.signed ? 'signed' : 'unsigned';
+  // Same calibration defaults as `axtpu eval`, so both share the cached quantized model.
+  const q = await quantizeCached(modelPath, graph, scheme, { method: 'max', scheme, images: 256, dataset: 'fmnist' });
+  return { model: q.model, source: q.dir };
+}
+
+export function designFrom(spec: FlowOptions['design']): Design {
+  if (typeof spec === 'string') return loadDesign(spec);
+  return resolveDesign(spec, 'array flags');
+}
+
+function checkLevels(design: Design, levels: number[] | undefined): void {
+  if (!levels) return;
+  const nd = design.tiles.reduce((s, t) => s + t.domains.length, 0);
+  if (levels.length > nd) throw new UserError(`--levels has ${levels.length} entries but design ${design.name} has ${nd} voltage domain(s)`);
+  const bad = levels.find((l) => !Number.isInteger(l) || l < 0 || l >= design.levels.length);
+  if (bad !== undefined) throw new UserError(`--levels: level ${bad} out of range (design ${design.name} has ${design.levels.length} level(s): ${design.levels.map((l) => `${l.name} ${l.volts} V`).join(', ')})`);
+}
+
+export async function runFlow(o: FlowOptions): Promise<FlowReport> {
+  const t0 = performance.now();
+  const design = designFrom(o.design);
+  const { model } = await loadModelFor(o.model, design);
+  const want: Assignment | undefined = o.assign ? readAssignment(o.assign) : undefined;
+  const placement: Placement = placeModel(model, design, { mode: o.mode, want });
+  checkLevels(design, o.levels);
+  const ds = limitDataset(loadDataset(o.dataset ?? 'fmnist', 'test'), o.limit);
+  checkShapes(model.inputShape, ds, o.model);
+  const batch = o.batch ?? 250;
+  const rtl = await runRtl(model, design, placement, ds, { batch, vcd: o.vcd, onBatch: o.onBatch, activity: o.activity, levels: o.levels });
+  const tRtl = performance.now();
+  let ops: OpEnergies | undefined;
+  if (!o.noEnergy) ops = await opEnergies({ design, layers: placement.layers, streams: rtl.streams, clockMHz: o.clockMHz });
+  const tEnergy = performance.now();
+  const layers: FlowLayerRow[] = rtl.layers.map((t) => {
+    const p = placement.layers.find((x) => x.layer === t.layer)!;
+    return ops ? { ...t, energy: layerEnergy(design, p, t, t.macsByCell, ops, o.levels) } : { ...t };
+  });
+  const analytical = analyticalRun(model, design, placement, ds.count, batch, ops, o.levels);
+  const n = ds.count;
+  let correct = 0;
+  let engineCorrect = 0;
+  for (let i = 0; i < n; i++) {
+    if (rtl.pred[i] === ds.labels[i]) correct++;
+    if (rtl.enginePred[i] === ds.labels[i]) engineCorrect++;
+  }
+  const cycles = layers.reduce((s, l) => s + l.cycles, 0);
+  const modelCycles = layers.reduce((s, l) => s + l.modelCycles, 0);
+  const macs = layers.reduce((s, l) => s + l.macs, 0);
+  const analyticalMatchesRtl = analytical.every((a, i) => {
+    const r = layers[i]!;
+    const sameE = !ops || (a.energy!.totalPj === r.energy!.totalPj && a.energy!.cellPj === r.energy!.cellPj);
+    return a.cycles === r.cycles && a.macs === r.macs && sameE && JSON.stringify(a.macsByCell) === JSON.stringify(r.macsByCell);
+  });
+  const sum = (f: (e: LayerEnergy) => number) => layers.reduce((s, l) => s + (l.energy ? f(l.energy) : 0), 0) / n;
+  const report: FlowReport = {
+    model: o.model,
+    design: design.name,
+    designConfig: design.config,
+    dataset: ds.name,
+    images: n,
+    batch,
+    accuracy: correct / n,
+    engineAccuracy: engineCorrect / n,
+    predMismatches: rtl.predMismatches,
+    layerMismatches: layers.reduce((s, l) => s + l.mismatches, 0),
+    cyclesPerInference: cycles / n,
+    modelCyclesPerInference: modelCycles / n,
+    cyclesMatchModel: layers.every((l) => l.cycles === l.modelCycles),
+    energy: ops
+      ? {
+          vdd: ops.vdd,
+          clockMHz: ops.clockMHz,
+          pjPerInference: { cell: sum((e) => e.cellPj), pe: sum((e) => e.pePj), leakage: sum((e) => e.leakagePj), total: sum((e) => e.totalPj) },
+          pjPerMac: (sum((e) => e.totalPj) * n) / macs,
+          ops,
+        }
+      : undefined,
+    macsPerInference: macs / n,
+    layers,
+    analytical,
+    analyticalMatchesRtl,
+    harness: {
+      built: rtl.harness.built,
+      buildMs: rtl.harness.buildMs,
+      cycles: rtl.harness.cycles,
+      loopSeconds: rtl.harness.loopNs / 1e9,
+      cyclesPerSecond: rtl.harness.cycles / (rtl.harness.loopNs / 1e9),
+      plainCyclesPerSecond: rtl.harness.plainNs > 0 ? rtl.harness.plainCycles / (rtl.harness.plainNs / 1e9) : null,
+      plainExe: rtl.harness.plainExe,
+    },
+    seconds: { total: (performance.now() - t0) / 1000, rtl: (tRtl - t0) / 1000, energy: (tEnergy - tRtl) / 1000 },
+    vcd: o.vcd?.path,
+  };
+  if (o.write !== false) report.reportDir = await writeFlowReport(report);
+  return report;
+}
+
+const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : String(x));
+
+export function layerRows(r: FlowReport): (string | number)[][] {
+  const n = r.images;
+  return r.layers.map((l) => [
+    l.layer,
+    l.kind,
+    `t${l.tile}/m${l.mode}`,
+    Object.keys(l.macsByCell).join(' '),
+    Math.round(l.macs / n),
+    f(l.cycles / n, 1),
+    f(l.fillCycles / n, 1),
+    f(l.drainCycles / n, 1),
+    f(l.stallCycles / n, 1),
+    f(100 * l.mappingEfficiency, 1),
+    f(100 * l.utilization, 1),
+    l.energy ? f(l.energy.cellPj / n, 1) : '-',
+    l.energy ? f(l.energy.pePj / n, 1) : '-',
+    l.energy ? f(l.energy.leakagePj / n, 1) : '-',
+    l.energy ? f(l.energy.totalPj / n, 1) : '-',
+    l.mismatches,
+  ]);
+}
+
+export const LAYER_HEADERS = ['layer', 'kind', 'tile/mode', 'cells', 'MACs/inf', 'cycles/inf', 'fill', 'drain', 'stall', 'map eff %', 'util %', 'cell pJ', 'PE pJ', 'leak pJ', 'total pJ', 'mismatch'];
+
+export function activityRows(r: FlowReport): (string | number)[][] {
+  const rows: (string | number)[][] = [];
+  for (const l of r.layers)
+    for (const [id, a] of Object.entries(l.activity?.perCell ?? {})) rows.push([l.layer, id, a.pes, f(a.a, 3), f(a.b, 3), f(a.p, 3)]);
+  return rows;
+}
+
+async function writeFlowReport(r: FlowReport): Promise<string> {
+  const hash = shortHash({ model: r.model, design: r.designConfig, images: r.images, batch: r.batch, dataset: r.dataset });
+  const dir = join(synthReportsDir(), `run-${hash}`);
+  const md = render('flow/report.md', {
+    ...r,
+    accuracyPct: f(100 * r.accuracy),
+    engineAccuracyPct: f(100 * r.engineAccuracy),
+    cycles: f(r.cyclesPerInference, 1),
+    modelCycles: f(r.modelCyclesPerInference, 1),
+    energyText: r.energy
+      ? `${f(r.energy.pjPerInference.total, 1)} pJ/inference (cell ${f(r.energy.pjPerInference.cell, 1)}, PE ${f(r.energy.pjPerInference.pe, 1)}, leakage ${f(r.energy.pjPerInference.leakage, 1)}), ${f(r.energy.pjPerMac, 4)} pJ/MAC at ${r.energy.vdd} V, ${r.energy.clockMHz} MHz`
+      : 'not estimated (--no-energy)',
+    layerTable: markdownTable(LAYER_HEADERS, layerRows(r)),
+    activityTable: markdownTable(['layer', 'cell', 'PEs', 'a toggles/PE/cycle', 'b', 'p'], activityRows(r)),
+    cps: f(r.harness.cyclesPerSecond / 1e6, 3),
+  });
+  await writeDirAtomic(dir, (tmp) => {
+    writeFileSync(join(tmp, 'run.json'), JSON.stringify(r, null, 2) + '\n');
+    writeFileSync(join(tmp, 'run.md'), md);
+  });
+  return dir;
+}

@@ -1,0 +1,62 @@
+import { cellTable } from '../generators/array/cells.ts';
+import type { GemmOperands } from '../nn/gemm.ts';
+import type { QConvLayer } from '../nn/qmodel.ts';
+
+/**
+ * What one PE holding a cell sees while a layer runs, recorded from the layer's real operands:
+ * weight-stationary, so a PE keeps one weight b = w[f][k] for a whole fold while the activation
+ * codes a[k][p] of consecutive output positions p stream past, and its adder receives the
+ * partial sum of the rows above it in the same fold. A stream is a concatenation of such runs
+ * over seeded random (k, f, p0), restricted to filters f whose column holds the cell.
+ */
+export interface PeStream {
+  a: Uint8Array;
+  b: Uint8Array;
+  /** Partial sum entering the PE (sum of the products of the rows above it in its fold). */
+  psumIn: Float64Array;
+}
+
+export type CellStreams = Record<string, PeStream>;
+
+export const RUN_LENGTH = 256;
+/** Pairs sampled per (layer, cell). */
+export const DEFAULT_STREAM_PAIRS = 32768;
+
+export function sampleLayerStreams(l: QConvLayer, g: GemmOperands, filterCells: string[], rows: number, pairs: number, seed = 1): CellStreams {
+  const { K, P, a } = g;
+  let x = seed >>> 0 || 1;
+  const rnd = (n: number) => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x % n;
+  };
+  const out: CellStreams = {};
+  for (const id of [...new Set(filterCells)].sort()) {
+    const filters = filterCells.flatMap((c, f) => (c === id ? [f] : []));
+    const tab = cellTable(id);
+    const sa = new Uint8Array(pairs);
+    const sb = new Uint8Array(pairs);
+    const ps = new Float64Array(pairs);
+    const run = Math.min(RUN_LENGTH, P);
+    for (let i = 0; i < pairs; ) {
+      const f = filters[rnd(filters.length)]!;
+      const k = rnd(K);
+      const p0 = rnd(P - run + 1);
+      const k0 = k - (k % rows);
+      const b = l.weights[f * K + k]! & 0xff;
+      for (let j = 0; j < run && i < pairs; j++, i++) {
+        const p = p0 + j;
+        let s = 0;
+        for (let kk = k0; kk < k; kk++) s += tab[(a[kk * P + p]! << 8) | (l.weights[f * K + kk]! & 0xff)]!;
+        sa[i] = a[k * P + p]!;
+        sb[i] = b;
+        ps[i] = s;
+      }
+    }
+    out[id] = { a: sa, b: sb, psumIn: ps };
+  }
+  return out;
+}

@@ -1,0 +1,73 @@
+import type { Design } from '../generators/array/config.ts';
+import { cycleModel, latency } from '../generators/array/schedule.ts';
+
+/**
+ * Cycle accounting of GEMMs on a tile (sums over a layer's GEMMs):
+ *   stream = folds x M             cycles an activation row enters the array
+ *   fill   = first fold's stream start (the first weight tile loading, nothing to overlap with)
+ *   drain  = R + C - 1             the last row's trip through the array
+ *   stall  = cycles - stream - fill - drain   weight loads the double buffer could not hide
+ * mapping efficiency = K N / (folds R C) (SCALE-Sim), utilization = useful MACs / (R C cycles).
+ */
+export interface LayerTiming {
+  gemms: number;
+  cycles: number;
+  streamCycles: number;
+  fillCycles: number;
+  drainCycles: number;
+  stallCycles: number;
+  folds: number;
+  macs: number;
+  /** Sums behind the two ratios. */
+  usefulWeightSlots: number;
+  weightSlots: number;
+  peCycles: number;
+  mappingEfficiency: number;
+  utilization: number;
+}
+
+export function emptyTiming(): LayerTiming {
+  return { gemms: 0, cycles: 0, streamCycles: 0, fillCycles: 0, drainCycles: 0, stallCycles: 0, folds: 0, macs: 0, usefulWeightSlots: 0, weightSlots: 0, peCycles: 0, mappingEfficiency: 0, utilization: 0 };
+}
+
+/** Timing of one GEMM; `cycles` = the RTL's count if given, else the cycle model's. */
+export function gemmTiming(design: Design, tile: number, M: number, K: number, N: number, cycles?: number): LayerTiming {
+  const t = design.tiles[tile]!;
+  const cm = cycleModel(design, M, K, N, tile);
+  const total = cycles ?? cm.cycles;
+  const stream = cm.folds * M;
+  const fill = cm.streamStart[0]!;
+  const drain = latency(t);
+  const pes = t.rows * t.cols;
+  return {
+    gemms: 1,
+    cycles: total,
+    streamCycles: stream,
+    fillCycles: fill,
+    drainCycles: drain,
+    stallCycles: total - stream - fill - drain,
+    folds: cm.folds,
+    macs: cm.macs,
+    usefulWeightSlots: K * N,
+    weightSlots: cm.folds * pes,
+    peCycles: pes * total,
+    mappingEfficiency: (K * N) / (cm.folds * pes),
+    utilization: cm.macs / (pes * total),
+  };
+}
+
+export function addTiming(into: LayerTiming, x: LayerTiming): void {
+  into.gemms += x.gemms;
+  into.cycles += x.cycles;
+  into.streamCycles += x.streamCycles;
+  into.fillCycles += x.fillCycles;
+  into.drainCycles += x.drainCycles;
+  into.stallCycles += x.stallCycles;
+  into.folds += x.folds;
+  into.macs += x.macs;
+  into.usefulWeightSlots += x.usefulWeightSlots;
+  into.weightSlots += x.weightSlots;
+  into.peCycles += x.peCycles;
+  into.mappingEfficiency = into.usefulWeightSlots / into.weightSlots;
+  into.utilization = into.macs / into.peCycles;
+}
