@@ -1,0 +1,126 @@
+import { existsSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { emit, table } from '../../core/output.ts';
+import { intOption } from '../../core/validate.ts';
+import { UserError } from '../../core/errors.ts';
+import { modelsDir } from '../../core/paths.ts';
+import { explore, parseBudget, type ExploreResult, type SearchKind } from '../../explore/run.ts';
+import { checkGranularity } from '../../explore/units.ts';
+import { expandCells, groupCandidates, DEFAULT_CELLS } from '../../explore/candidates.ts';
+import { verifyWinner, type WinnerRtl } from '../../explore/winner.ts';
+import { writeOutputs } from '../../explore/report.ts';
+import { globals } from '../context.ts';
+
+const pct = (x: number | undefined, d = 2) => (x === undefined ? '-' : (100 * x).toFixed(d));
+
+function human(r: ExploreResult, rtl: WinnerRtl | null, rtlNote: string, paths: Record<string, string>): string {
+  const lines: string[] = [];
+  for (const g of r.groups) {
+    lines.push(
+      `${g.scheme}: exact ${g.exact} val ${pct(g.baseline.valAccuracy)} % test ${pct(g.baseline.testAccuracy)} %, ${g.baseline.energyPj.toFixed(0)} pJ/inf (multipliers); ` +
+        `Spearman vs sensitivity: conductance ${g.spearman.conductance.toFixed(3)}, grad x act ${g.spearman.gradTimesActivation.toFixed(3)}; evaluations: search ${g.evaluations.search}, sensitivity ${g.evaluations.sensitivity}, test ${g.evaluations.test}`,
+    );
+    lines.push(
+      table(
+        ['unit', 'XAI', 'winner cell'],
+        g.units.map((u, i) => [u.name, u.criticality.toFixed(2), g.winner.cells[i]!]),
+      ),
+    );
+    lines.push(
+      `winner: ${pct(g.winner.saving, 1)} % multiplier energy saved, val loss ${pct(g.winner.valLoss)} pp, test ${pct(g.winner.testAccuracy)} % (loss ${pct(g.winner.testLoss)} pp); front ${g.front.length} points of ${g.points.length}`,
+    );
+  }
+  if (rtl)
+    lines.push(
+      `RTL (${rtl.designDir}, ${rtl.images} test images): accuracy ${pct(rtl.rtlAccuracy)} % vs software ${pct(rtl.softwareEstimate)} % -> ${rtl.equal ? 'EQUAL' : 'DIFFERENT'}; ` +
+        `${rtl.cyclesPerInference.toFixed(0)} cycles/inf${rtl.energy ? `, ${(rtl.energy.pjPerInference.total / 1e3).toFixed(1)} nJ/inf (cell+PE+leak)` : ''}`,
+    );
+  else lines.push(`RTL verification: not run (${rtlNote})`);
+  lines.push(`journal ${r.journal.entries} points (${r.journal.fresh} new), ${r.seconds.toFixed(1)} s`);
+  lines.push(`report: ${paths.html}`);
+  return lines.join('\n');
+}
+
+export function registerExplore(program: Command): void {
+  program
+    .command('explore')
+    .description('closed-loop exploration: least-energy cell assignment within an accuracy budget (XAI-guided), Pareto front, HTML report, winner verified in RTL')
+    .option('--model <onnx>', 'float ONNX model')
+    .option('--dataset <name>', 'fmnist | mnist | <IDX directory>', 'fmnist')
+    .option('--cells <list>', `candidate cell ids or globs, comma-separated (default '${DEFAULT_CELLS}')`)
+    .option('--budget <loss>', 'allowed accuracy loss vs the exact design: 1% or 0.01', '1%')
+    .option('--granularity <g>', 'layer | filter | kernel', 'layer')
+    .option('--search <s>', 'xai-greedy | nsga2 | exhaustive', 'xai-greedy')
+    .option('--rows <n>', 'array rows', '16')
+    .option('--cols <n>', 'array columns', '16')
+    .option('--out <dir>', 'output directory (report, front, journal)')
+    .option('--val-images <n>', 'validation hold-out (last N training images)', '1000')
+    .option('--test-images <n>', 'test images for final numbers and RTL (default: all)')
+    .option('--calib-images <n>', 'training images for the XAI criticality', '64')
+    .option('--xai-metric <m>', 'conductance | gxa (greedy order)', 'conductance')
+    .option('--probe <cell>', 'cell for the one-layer-at-a-time sensitivity (default: median-energy candidate)')
+    .option('--no-prune', 'keep candidates dominated in (energy, MAE)')
+    .option('--population <n>', 'NSGA-II population', '16')
+    .option('--generations <n>', 'NSGA-II generations', '10')
+    .option('--seed <n>', 'NSGA-II seed', '1')
+    .option('--front-test <n>', 'front points re-measured on the test split, the winner included (default 3; 1 with --demo)')
+    .option('--workers <n>', 'engine worker threads (default: all cores)')
+    .option('--no-rtl', 'skip generating and verifying the winner in RTL')
+    .option('--no-energy', 'RTL run without the synthesized per-op energy estimate')
+    .option('--demo', 'preset: shipped LeNet-5, Fashion-MNIST, 1% budget, layer granularity, default cells, --front-test 1, out explore-demo/')
+    .action(async (o: Record<string, string | boolean | undefined>, cmd: Command) => {
+      if (o.demo) {
+        o.model ??= join(modelsDir, 'lenet5-fmnist.onnx');
+        o.out ??= 'explore-demo';
+      }
+      if (!o.model) throw new UserError("required option '--model <onnx>' not specified (or use --demo)");
+      if (!o.out) throw new UserError("required option '--out <dir>' not specified");
+      const model = String(o.model);
+      if (!existsSync(model) || !statSync(model).isFile()) throw new UserError(`--model: no such file: ${model}`);
+      // Cheap validation first: every bad input fails before any heavy step.
+      const budget = parseBudget(String(o.budget));
+      const granularity = checkGranularity(String(o.granularity));
+      const search = String(o.search);
+      if (search !== 'xai-greedy' && search !== 'nsga2' && search !== 'exhaustive') throw new UserError(`--search '${search}': expected xai-greedy, nsga2 or exhaustive`);
+      const metric = String(o.xaiMetric);
+      if (metric !== 'conductance' && metric !== 'gxa') throw new UserError(`--xai-metric '${metric}': expected conductance or gxa`);
+      const cells = o.cells === undefined ? DEFAULT_CELLS : String(o.cells);
+      groupCandidates(expandCells(cells));
+      const rows = intOption(String(o.rows), '--rows', 2, 64);
+      const cols = intOption(String(o.cols), '--cols', 2, 64);
+      const out = resolve(String(o.out));
+      const testImages = o.testImages === undefined ? undefined : intOption(String(o.testImages), '--test-images', 1, 10_000_000);
+      const r = await explore({
+        model,
+        dataset: String(o.dataset),
+        cells,
+        budget,
+        granularity,
+        search: search as SearchKind,
+        rows,
+        cols,
+        out,
+        valImages: intOption(String(o.valImages), '--val-images', 10, 30_000),
+        testImages,
+        calibImages: intOption(String(o.calibImages), '--calib-images', 1, 10_000),
+        xaiMetric: metric,
+        probe: o.probe as string | undefined,
+        prune: o.prune !== false,
+        nsgaPopulation: intOption(String(o.population), '--population', 4, 1000),
+        nsgaGenerations: intOption(String(o.generations), '--generations', 1, 1000),
+        seed: intOption(String(o.seed), '--seed', 0, 2 ** 31),
+        frontTestMax: intOption(String(o.frontTest ?? (o.demo ? 1 : 3)), '--front-test', 1, 1000),
+        workers: o.workers === undefined ? undefined : intOption(String(o.workers), '--workers', 1, 64),
+      });
+      let rtl: WinnerRtl | null = null;
+      let rtlNote = '';
+      const g = r.groups[r.winnerGroup]!;
+      if (o.rtl === false) rtlNote = '--no-rtl';
+      else if (g.winner.cells.every((c) => c === g.exact)) rtlNote = 'no approximate assignment fits the budget; the winner is the exact design';
+      else rtl = await verifyWinner(g, { model, dataset: String(o.dataset), testImages: r.testImages, noEnergy: o.energy === false });
+      const paths = writeOutputs(out, r, rtl, rtlNote);
+      emit(globals(cmd), { ...r, rtl, rtlNote, outputs: paths }, () => human(r, rtl, rtlNote, paths));
+      if (rtl && !rtl.equal) process.exitCode = 1;
+    });
+}

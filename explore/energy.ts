@@ -1,0 +1,111 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { cached } from '../core/cache.ts';
+import { defaultLiberty } from '../core/paths.ts';
+import { cellEnergy } from '../synth/power.ts';
+import { runQuantBatch } from '../nn/engine.ts';
+import type { GemmOperands } from '../nn/gemm.ts';
+import type { StatsCollector } from '../nn/stats.ts';
+import { convLayers, type QConvLayer, type QuantModel } from '../nn/qmodel.ts';
+import type { Dataset } from '../nn/dataset.ts';
+import { sampleLayerStreams, type PeStream } from '../flow/streams.ts';
+import type { UnitPlan } from './units.ts';
+
+/**
+ * Multiplier energy of a candidate, the search's energy objective (pJ per inference):
+ *   E = sum over layers, filters of  MACs(filter) x e(layer, cell of the filter)
+ * with e(layer, cell) the cell's dynamic energy per multiply from synth/ `cellEnergy`
+ * (Yosys netlist, bit-parallel gate simulation, liberty tables) driven by THIS layer's operand
+ * stream as a weight-stationary PE sees it (flow/streams.ts `sampleLayerStreams`, the same
+ * sampler the RTL flow's energy uses). The table is computed once per (layer, cell) and cached,
+ * so a candidate's energy is a sum, free next to its accuracy.
+ *
+ * This is deliberately the multiplier energy only (what approximation changes, and what the
+ * acceptance compares); the winner's full energy (PE overhead, leakage, fill/drain cycles) comes
+ * from the RTL flow (flow/energy.ts). Duplication risk: both call `cellEnergy` on streams from
+ * `sampleLayerStreams`; if flow/ changes its per-op model, this table must follow it.
+ */
+export interface EnergyTable {
+  /** pJ per multiply: perOp[layer][cell]. */
+  perOp: Record<string, Record<string, number>>;
+  /** Area of each cell (um^2, from the same synthesis). */
+  area: Record<string, number>;
+  clockMHz: number;
+  liberty: string;
+  pairs: number;
+}
+
+/** Operands of every conv/dense layer for a few images (the engine's own im2col). */
+export function layerOperands(m: QuantModel, ds: Dataset, images: number): Map<string, { l: QConvLayer; g: GemmOperands }> {
+  const out = new Map<string, { l: QConvLayer; g: GemmOperands }>();
+  const n = Math.min(images, ds.count);
+  const per = ds.channels * ds.height * ds.width;
+  const observer = { observe: (l: QConvLayer, g: GemmOperands) => out.set(l.name, { l, g }) } as unknown as StatsCollector;
+  runQuantBatch({ model: m }, ds.pixels.subarray(0, n * per), n, observer);
+  return out;
+}
+
+export async function energyTable(m: QuantModel, plan: UnitPlan, ds: Dataset, cells: string[], opts: { images?: number; pairs?: number; clockMHz?: number; liberty?: string; onCell?: () => void } = {}): Promise<EnergyTable> {
+  const pairs = opts.pairs ?? 8192;
+  const clockMHz = opts.clockMHz ?? 100;
+  const liberty = resolve(opts.liberty ?? defaultLiberty());
+  const ops = layerOperands(m, ds, opts.images ?? 8);
+  const perOp: EnergyTable['perOp'] = {};
+  const area: EnergyTable['area'] = {};
+  for (const l of convLayers(m)) {
+    const { g } = ops.get(l.name)!;
+    // The stream's a/b do not depend on the cell (only psumIn does), so one stream per layer.
+    const s = sampleLayerStreams(l, g, Array(l.oc).fill(cells[0]!), plan.rows, pairs)[cells[0]!]!;
+    perOp[l.name] = {};
+    for (const id of cells) {
+      const r = await cellOpEnergy(id, s, clockMHz, liberty);
+      perOp[l.name]![id] = r.dynamic;
+      area[id] = r.area;
+      opts.onCell?.();
+    }
+  }
+  return { perOp, area, clockMHz, liberty, pairs };
+}
+
+async function cellOpEnergy(id: string, s: PeStream, clockMHz: number, liberty: string): Promise<{ dynamic: number; area: number }> {
+  const h = createHash('sha256').update(s.a).update(s.b).digest('hex');
+  let value: { dynamic: number; area: number } | undefined;
+  const res = await cached({ kind: 'explore-cell-energy', inputs: { v: 1, id, stream: h, clockMHz, liberty } }, async (dir) => {
+    const r = await cellEnergy(id, { stream: { a: s.a, b: s.b }, clockMHz, liberty });
+    value = { dynamic: r.energy.perOpPj.dynamic, area: r.areaUm2 };
+    writeFileSync(join(dir, 'result.json'), JSON.stringify(value));
+  });
+  return value ?? (JSON.parse(readFileSync(join(res.dir, 'result.json'), 'utf8')) as { dynamic: number; area: number });
+}
+
+/** unitEnergy[u][cell] = pJ per inference of unit u's multiplies on that cell. */
+export function unitEnergies(plan: UnitPlan, table: EnergyTable, cells: string[]): Record<string, number>[] {
+  return plan.units.map((u) => {
+    const e: Record<string, number> = {};
+    for (const id of cells) {
+      let s = 0;
+      for (const [layer, macs] of Object.entries(u.macs)) s += macs * table.perOp[layer]![id]!;
+      e[id] = s;
+    }
+    return e;
+  });
+}
+
+/** Energy of a gene vector (plus the fixed energy of columns that are not decisions: none). */
+export function candidateEnergy(unitE: Record<string, number>[], cells: string[]): number {
+  let s = 0;
+  cells.forEach((id, u) => (s += unitE[u]![id]!));
+  return s;
+}
+
+/** Per-layer multiplier energy of a gene vector (for the report's bars). */
+export function layerEnergies(plan: UnitPlan, table: EnergyTable, filterCells: Record<string, string[]>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const l of plan.layers) {
+    let s = 0;
+    for (const id of filterCells[l.name]!) s += l.positions * l.K * table.perOp[l.name]![id]!;
+    out[l.name] = s;
+  }
+  return out;
+}

@@ -1,0 +1,216 @@
+import { basename, join } from 'node:path';
+import { writeFileAtomic } from '../core/atomic.ts';
+import { render, registerPartial } from '../core/templates.ts';
+import type { ExplorePoint, ExploreResult, GroupResult } from './run.ts';
+import type { WinnerRtl } from './winner.ts';
+
+/**
+ * Output directory of `axtpu explore`:
+ *   summary.json   everything (ExploreResult + the RTL verification of the winner)
+ *   front.json     Pareto front points (validation accuracy; test accuracy where measured)
+ *   front.csv      the same as CSV
+ *   report.html    self-contained report with SVG plots (templates/explore/)
+ *   journal.jsonl  every evaluated point (resume)
+ * SVG geometry is computed here; the markup comes from templates/explore/partials/.
+ */
+const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+const pct = (x: number | undefined, d = 2) => (x === undefined ? '-' : f(100 * x, d));
+
+function niceTicks(lo: number, hi: number, n = 5): number[] {
+  if (!(hi > lo)) return [lo];
+  const raw = (hi - lo) / n;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? raw;
+  const out: number[] = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9 * step; v += step) out.push(v);
+  return out;
+}
+
+const tip = (p: ExplorePoint) => `#${p.id} ${p.source}: ${f(p.energyPj / 1e3, 1)} nJ, val ${pct(p.valAccuracy)} %${p.testAccuracy !== undefined ? `, test ${pct(p.testAccuracy)} %` : ''} | ${p.cells.join(' ')}`;
+
+export function frontPlot(g: GroupResult, budget: number) {
+  const width = 760;
+  const height = 380;
+  const box = { x: 70, y: 15, w: width - 90, h: height - 70 };
+  const pts = g.points;
+  const es = pts.map((p) => p.energyPj / 1e3);
+  const as = pts.map((p) => 100 * p.valAccuracy);
+  const floor = 100 * (g.baseline.valAccuracy - budget);
+  let eLo = Math.min(...es);
+  let eHi = Math.max(...es);
+  let aLo = Math.min(...as, floor);
+  let aHi = Math.max(...as);
+  if (eHi === eLo) [eLo, eHi] = [eLo * 0.95, eHi * 1.05 + 1e-9];
+  if (aHi === aLo) [aLo, aHi] = [aLo - 1, aHi + 1];
+  const padE = (eHi - eLo) * 0.05;
+  const padA = (aHi - aLo) * 0.05;
+  eLo -= padE;
+  eHi += padE;
+  aLo -= padA;
+  aHi += padA;
+  const X = (e: number) => box.x + ((e - eLo) / (eHi - eLo)) * box.w;
+  const Y = (a: number) => box.y + box.h - ((a - aLo) / (aHi - aLo)) * box.h;
+  const at = (p: ExplorePoint) => ({ x: f(X(p.energyPj / 1e3)), y: f(Y(100 * p.valAccuracy)), tip: tip(p) });
+  const onFront = new Set(g.front.map((p) => p.id));
+  return {
+    title: `energy vs validation accuracy (${g.scheme})`,
+    width,
+    height,
+    box,
+    xticks: niceTicks(eLo, eHi).map((v) => ({ x: f(X(v)), y: box.y + box.h, label_y: box.y + box.h + 14, label: String(+v.toPrecision(4)) })),
+    yticks: niceTicks(aLo, aHi).map((v) => ({ x: box.x + box.w, y: f(Y(v)), label_x: box.x - 6, label: String(+v.toPrecision(4)) })),
+    budgetLine: { y: f(Y(floor)), x2: box.x + box.w, ty: f(Y(floor) - 4), label: `budget: ${f(floor)} %` },
+    points: pts.filter((p) => !onFront.has(p.id)).map((p) => ({ ...at(p), color: p.feasible ? '#5a9' : '#999' })),
+    front: g.front.map(at),
+    frontPath: g.front.map((p) => `${f(X(p.energyPj / 1e3))},${f(Y(100 * p.valAccuracy))}`).join(' '),
+    winner: at(g.winner),
+    xlabel: { x: box.x + box.w / 2, y: height - 18, text: 'multiplier energy per inference (nJ)' },
+    ylabel: { x: 18, y: box.y + box.h / 2, text: 'validation accuracy (%)' },
+  };
+}
+
+interface Series {
+  label: string;
+  color: string;
+}
+
+/** Horizontal grouped bars: rows x series, each series scaled to its own maximum. */
+export function barsPlot(title: string, series: Series[], rows: { label: string; values: number[]; texts: string[] }[], sharedScale = false) {
+  const width = 760;
+  const labelX = 150;
+  const barH = 12;
+  const rowH = series.length * barH + 10;
+  const top = 28;
+  const maxW = width - labelX - 120;
+  const perSeries = series.map((_, s) => Math.max(1e-30, ...rows.map((r) => Math.abs(r.values[s]!))));
+  const max = sharedScale ? perSeries.map(() => Math.max(...perSeries)) : perSeries;
+  return {
+    title,
+    width,
+    height: top + rows.length * rowH + 6,
+    labelX: labelX - 8,
+    legend: series.map((s, i) => ({ x: labelX + i * 220, tx: labelX + i * 220 + 16, color: s.color, label: s.label })),
+    rows: rows.map((r, i) => {
+      const y0 = top + i * rowH;
+      return {
+        label: r.label,
+        ly: y0 + (series.length * barH) / 2,
+        bars: series.map((s, j) => {
+          const w = (Math.max(0, r.values[j]!) / max[j]!) * maxW;
+          return { x: labelX, y: y0 + j * barH, w: f(w), h: barH - 2, color: s.color, tip: `${s.label}: ${r.texts[j]}`, tx: f(labelX + w + 4), ty: y0 + j * barH + (barH - 2) / 2, text: r.texts[j] };
+        }),
+      };
+    }),
+  };
+}
+
+export function frontCsv(r: ExploreResult): string {
+  const lines = ['scheme,id,source,energy_pj,saving,val_accuracy,val_loss,test_accuracy,test_loss,feasible,cells'];
+  for (const g of r.groups)
+    for (const p of g.front)
+      lines.push([g.scheme, p.id, p.source, f(p.energyPj, 3), f(p.saving, 6), f(p.valAccuracy, 6), f(p.valLoss, 6), p.testAccuracy === undefined ? '' : f(p.testAccuracy, 6), p.testLoss === undefined ? '' : f(p.testLoss, 6), p.feasible, p.cells.join(' ')].join(','));
+  return lines.join('\n') + '\n';
+}
+
+let partialsReady = false;
+
+export function renderHtml(r: ExploreResult, rtl: WinnerRtl | null, rtlNote: string): string {
+  if (!partialsReady) {
+    registerPartial('explore/partials/scatter.svg');
+    registerPartial('explore/partials/bars.svg');
+    partialsReady = true;
+  }
+  const groups = r.groups.map((g) => ({
+    scheme: g.scheme,
+    exact: g.exact,
+    baselineE: f(g.baseline.energyPj, 0),
+    baselineVal: pct(g.baseline.valAccuracy),
+    baselineTest: pct(g.baseline.testAccuracy),
+    winnerE: f(g.winner.energyPj, 0),
+    winnerSaving: pct(g.winner.saving, 1),
+    winnerVal: pct(g.winner.valAccuracy),
+    winnerTest: pct(g.winner.testAccuracy),
+    winnerCells: g.winner.cells.join(' '),
+    evaluations: g.evaluations,
+    candidateCount: g.candidates.length,
+    prunedCount: g.pruned.length,
+    pruned: g.pruned,
+    hv: f(g.hypervolume, 1),
+    probe: g.probe,
+    rhoCond: f(g.spearman.conductance, 3),
+    rhoGxa: f(g.spearman.gradTimesActivation, 3),
+    frontPlot: frontPlot(g, r.budget),
+    assignRows: g.winnerLayers.map((l) => ({
+      layer: l.layer,
+      tile: g.layers.find((x) => x.layer === l.layer)?.tile ?? '-',
+      macs: g.layers.find((x) => x.layer === l.layer)?.macsPerImage ?? '-',
+      cells: Object.entries(l.cells).map(([id, n]) => `${id} x${n}`).join(', '),
+      e: f(l.energyPj, 0),
+      ex: f(l.exactEnergyPj, 0),
+    })),
+    energyPlot: barsPlot(
+      'per-layer multiplier energy (pJ per inference)',
+      [
+        { label: 'exact', color: '#999' },
+        { label: 'winner', color: '#1f5fa8' },
+      ],
+      g.winnerLayers.map((l) => {
+        const m = Math.max(l.exactEnergyPj, l.energyPj);
+        return { label: l.layer, values: [l.exactEnergyPj / m, l.energyPj / m].map((v) => v * m), texts: [f(l.exactEnergyPj, 0), f(l.energyPj, 0)] };
+      }),
+      true,
+    ),
+    xaiPlot: barsPlot(
+      'XAI criticality vs measured sensitivity',
+      [
+        { label: 'conductance', color: '#7a5195' },
+        { label: 'grad x activation', color: '#ef5675' },
+        { label: 'sensitivity (acc. loss)', color: '#ffa600' },
+      ],
+      g.layers.map((l) => ({ label: l.layer, values: [l.conductance, l.gradTimesActivation, l.sensitivity], texts: [f(l.conductance, 2), f(l.gradTimesActivation, 2), `${pct(l.sensitivity)} pp`] })),
+    ),
+    frontRows: g.front.map((p) => ({ id: p.id, source: p.source, e: f(p.energyPj, 0), saving: pct(p.saving, 1), val: pct(p.valAccuracy), test: p.testAccuracy === undefined ? '-' : `${pct(p.testAccuracy)} %`, cells: p.cells.join(' ') })),
+  }));
+  const rtlCtx = rtl
+    ? {
+        designDir: rtl.designDir,
+        images: rtl.images,
+        rtlPct: pct(rtl.rtlAccuracy),
+        swPct: pct(rtl.softwareEstimate),
+        equal: rtl.equal,
+        predMismatches: rtl.predMismatches,
+        cycles: f(rtl.cyclesPerInference, 0),
+        energyText: rtl.energy
+          ? `${f(rtl.energy.pjPerInference.total / 1e3, 1)} nJ (cell ${f(rtl.energy.pjPerInference.cell / 1e3, 1)}, PE ${f(rtl.energy.pjPerInference.pe / 1e3, 1)}, leakage ${f(rtl.energy.pjPerInference.leakage / 1e3, 2)}) at ${rtl.energy.vdd} V, ${rtl.energy.clockMHz} MHz`
+          : 'not estimated',
+        areaText: `${f(rtl.multiplierAreaUm2, 0)} / ${f(rtl.exactMultiplierAreaUm2, 0)} um^2`,
+      }
+    : false;
+  return render('explore/report.html', {
+    modelName: basename(r.model),
+    budgetPct: f(100 * r.budget, 2),
+    granularity: r.granularity,
+    search: r.search,
+    rows: r.rows,
+    cols: r.cols,
+    valImages: r.valImages,
+    testImages: r.testImages,
+    dataset: r.dataset,
+    calibImages: r.calibImages,
+    xaiMetric: r.xaiMetric,
+    seconds: f(r.seconds, 1),
+    journal: r.journal,
+    rtl: rtlCtx,
+    rtlNote,
+    groups,
+  });
+}
+
+export function writeOutputs(dir: string, r: ExploreResult, rtl: WinnerRtl | null, rtlNote: string): { summary: string; frontJson: string; frontCsv: string; html: string } {
+  const paths = { summary: join(dir, 'summary.json'), frontJson: join(dir, 'front.json'), frontCsv: join(dir, 'front.csv'), html: join(dir, 'report.html') };
+  writeFileAtomic(paths.summary, JSON.stringify({ ...r, rtl, rtlNote }, null, 2) + '\n');
+  writeFileAtomic(paths.frontJson, JSON.stringify(r.groups.map((g) => ({ scheme: g.scheme, exact: g.exact, baseline: g.baseline, units: g.units.map((u) => u.name), front: g.front })), null, 2) + '\n');
+  writeFileAtomic(paths.frontCsv, frontCsv(r));
+  writeFileAtomic(paths.html, renderHtml(r, rtl, rtlNote));
+  return paths;
+}

@@ -1,0 +1,81 @@
+import { join } from 'node:path';
+import { rtlOutDir } from '../core/paths.ts';
+import { Progress } from '../core/progress.ts';
+import { resolveDesign, writeDesign } from '../generators/array/index.ts';
+import { runFlow } from '../flow/run.ts';
+import type { GroupResult } from './run.ts';
+
+/**
+ * The chosen design as hardware: the array config that realizes the winner's assignment is
+ * written to rtl-out/<name>/ (generators/array), then the whole test split runs through the
+ * generated RTL (flow/, Verilator, LUT cells) with per-op energies from synthesized cells and
+ * PEs. The RTL accuracy must equal the software estimate measured during the search.
+ */
+export interface WinnerRtl {
+  designDir: string;
+  designName: string;
+  rtlAccuracy: number;
+  engineAccuracy: number;
+  softwareEstimate: number;
+  equal: boolean;
+  predMismatches: number;
+  layerMismatches: number;
+  images: number;
+  cyclesPerInference: number;
+  energy?: { pjPerInference: { cell: number; pe: number; leakage: number; total: number }; pjPerMac: number; vdd: number; clockMHz: number };
+  /** Sum over all PEs of the synthesized multiplier cell's area (um^2). */
+  multiplierAreaUm2: number;
+  exactMultiplierAreaUm2: number;
+  flowReportDir?: string;
+  seconds: number;
+}
+
+export async function verifyWinner(g: GroupResult, o: { model: string; dataset?: string; testImages: number; batch?: number; noEnergy?: boolean }): Promise<WinnerRtl> {
+  const t0 = performance.now();
+  const design = resolveDesign(g.winnerDesign, 'explore winner');
+  const dir = join(rtlOutDir(), design.name);
+  await writeDesign(design, dir);
+  const total = Math.ceil(o.testImages / (o.batch ?? 250));
+  const p = new Progress('RTL-in-the-loop (winner, test split)', total);
+  let last = 0;
+  const r = await runFlow({
+    model: o.model,
+    design: dir,
+    dataset: o.dataset,
+    limit: o.testImages,
+    batch: o.batch,
+    noEnergy: o.noEnergy,
+    // One Verilator build (no activity taps): the energy streams come from the operands anyway.
+    activity: 'off',
+    onBatch: (done) => {
+      p.tick(done - last);
+      last = done;
+    },
+  });
+  let area = 0;
+  let exactArea = 0;
+  for (const t of design.tiles)
+    for (const row of t.cells[0]!)
+      for (const id of row) {
+        area += g.energy.area[id] ?? 0;
+        exactArea += g.energy.area[g.exact] ?? 0;
+      }
+  const est = g.winner.testAccuracy ?? NaN;
+  return {
+    designDir: dir,
+    designName: design.name,
+    rtlAccuracy: r.accuracy,
+    engineAccuracy: r.engineAccuracy,
+    softwareEstimate: est,
+    equal: r.accuracy === est && r.predMismatches === 0,
+    predMismatches: r.predMismatches,
+    layerMismatches: r.layerMismatches,
+    images: r.images,
+    cyclesPerInference: r.cyclesPerInference,
+    energy: r.energy ? { pjPerInference: r.energy.pjPerInference, pjPerMac: r.energy.pjPerMac, vdd: r.energy.vdd, clockMHz: r.energy.clockMHz } : undefined,
+    multiplierAreaUm2: area,
+    exactMultiplierAreaUm2: exactArea,
+    flowReportDir: r.reportDir,
+    seconds: (performance.now() - t0) / 1000,
+  };
+}

@@ -1,0 +1,78 @@
+import { describe, it, expect } from 'vitest';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from './helpers/cli.ts';
+import { dominates } from '../explore/pareto.ts';
+import type { ExploreResult } from '../explore/run.ts';
+
+const LENET = 'models/lenet5-fmnist.onnx';
+const CELLS = 'drum_k4_u8,drum_k6_u8,bam_h0_v8_u8,trunc_a2_b2_u8';
+const env = { AXTPU_QUIET: '1' };
+
+describe('axtpu explore (LeNet-5, small candidate set, 300 validation images)', () => {
+  const out = mkdtempSync(join(tmpdir(), 'axtpu-explore-'));
+  const args = ['explore', '--model', LENET, '--cells', CELLS, '--budget', '1%', '--granularity', 'layer', '--val-images', '300', '--test-images', '300', '--calib-images', '16', '--out', out, '--no-rtl', '--json'];
+
+  it('finds a front within budget, writes the report, and resumes from its journal', async () => {
+    const r1 = await runCli(args, env);
+    expect(r1.stderr).toBe('');
+    expect(r1.code).toBe(0);
+    const s1 = JSON.parse(r1.stdout) as ExploreResult & { outputs: Record<string, string> };
+    const g = s1.groups[0]!;
+    expect(g.scheme).toBe('unsigned');
+    // Budget holds on the validation split the search used.
+    expect(g.winner.valLoss).toBeLessThanOrEqual(0.01 + 1e-12);
+    expect(g.winner.feasible).toBe(true);
+    expect(g.winner.energyPj).toBeLessThanOrEqual(g.baseline.energyPj);
+    expect(g.winner.testAccuracy).toBeTypeOf('number');
+    // The front is non-dominated among every evaluated point, and sorted by energy.
+    for (const p of g.front)
+      for (const q of g.points) expect(dominates({ energy: q.energyPj, accuracy: q.valAccuracy }, { energy: p.energyPj, accuracy: p.valAccuracy })).toBe(false);
+    for (let i = 1; i < g.front.length; i++) expect(g.front[i]!.energyPj).toBeGreaterThan(g.front[i - 1]!.energyPj);
+    // XAI vs sensitivity measured for every layer.
+    expect(g.layers).toHaveLength(5);
+    expect(Number.isFinite(g.spearman.conductance)).toBe(true);
+    expect(s1.journal.fresh).toBeGreaterThan(0);
+    // Output files.
+    for (const f of ['summary.json', 'front.json', 'front.csv', 'report.html', 'journal.jsonl']) expect(existsSync(join(out, f))).toBe(true);
+    const html = readFileSync(join(out, 'report.html'), 'utf8');
+    expect((html.match(/<svg /g) ?? []).length).toBe(3);
+    expect(html).toContain('energy vs validation accuracy');
+    expect(html).toContain('per-layer multiplier energy');
+    expect(html).toContain('XAI criticality vs measured sensitivity');
+    expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/); // self-contained
+    const csv = readFileSync(join(out, 'front.csv'), 'utf8').trim().split('\n');
+    expect(csv.length).toBe(g.front.length + 1);
+    const journalLines = readFileSync(join(out, 'journal.jsonl'), 'utf8').trim().split('\n').length;
+
+    // Second run: everything comes from the journal.
+    const r2 = await runCli(args, env);
+    expect(r2.code).toBe(0);
+    const s2 = JSON.parse(r2.stdout) as ExploreResult;
+    expect(s2.journal.fresh).toBe(0);
+    expect(readFileSync(join(out, 'journal.jsonl'), 'utf8').trim().split('\n').length).toBe(journalLines);
+    expect(s2.groups[0]!.winner.cells).toEqual(g.winner.cells);
+  });
+});
+
+describe('axtpu explore: bad input -> one line, exit 2', () => {
+  const base = ['explore', '--model', LENET, '--out', join(tmpdir(), 'axtpu-explore-bad')];
+  const cases: [string, string[], RegExp][] = [
+    ['budget above 100 %', ['--budget', '150%'], /--budget 150%: out of range/],
+    ['budget of zero', ['--budget', '0'], /out of range/],
+    ['budget not a number', ['--budget', 'lots'], /--budget 'lots'/],
+    ['glob matching nothing', ['--cells', 'nosuchfamily_*'], /matches no 8-bit cell/],
+    ['only exact cells', ['--cells', 'exact_u8'], /no approximate 8-bit cell/],
+    ['kernel granularity', ['--granularity', 'kernel'], /cannot realize per-kernel cells/],
+    ['unknown granularity', ['--granularity', 'pixel'], /expected layer, filter or kernel/],
+    ['unknown search', ['--search', 'random'], /expected xai-greedy, nsga2 or exhaustive/],
+  ];
+  for (const [name, extra, re] of cases)
+    it(name, async () => {
+      const r = await runCli([...base, ...extra], env);
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(re);
+    });
+});
