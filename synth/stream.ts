@@ -45,13 +45,10 @@ export function readOperandStream(path: string): OperandStream {
   return decodeStream(new Uint8Array(readFileSync(path)), `operand stream ${path}`);
 }
 
-/** Uniform random pairs from a seeded generator (the EvoApprox convention for catalogue energy). */
-export function uniformStream(n: number, seed = 1): OperandStream {
-  const a = new Uint8Array(n);
-  const b = new Uint8Array(n);
+/** xorshift32: fast, seeded, reproducible across runs (0 seeds as 1). Returns a uint32 generator. */
+export function xorshift32(seed: number): () => number {
   let x = seed >>> 0 || 1;
-  const next = () => {
-    // xorshift32: fast, seeded, reproducible across runs.
+  return () => {
     x ^= x << 13;
     x >>>= 0;
     x ^= x >>> 17;
@@ -59,6 +56,13 @@ export function uniformStream(n: number, seed = 1): OperandStream {
     x >>>= 0;
     return x;
   };
+}
+
+/** Uniform random pairs from a seeded generator (the EvoApprox convention for catalogue energy). */
+export function uniformStream(n: number, seed = 1): OperandStream {
+  const a = new Uint8Array(n);
+  const b = new Uint8Array(n);
+  const next = xorshift32(seed);
   for (let i = 0; i < n; i++) {
     const r = next();
     a[i] = r & 0xff;

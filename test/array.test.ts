@@ -1,22 +1,13 @@
 import { describe, it, expect, afterAll } from 'vitest';
 import { resolveDesign, gemmModel, cycleModel, type Design, type Mat8 } from '../generators/array/index.ts';
 import { ArraySim } from '../sim/array.ts';
+import { xorshift32 } from '../synth/stream.ts';
 
 /**
  * RTL (Verilator, LUT cells) vs the bit-exact TS model and the cycle model, on a handful of
  * designs (one build each, content-cached) and many random (shape, seed) GEMMs per design.
  */
-function rng(seed: number) {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
+const rng = xorshift32;
 
 function mat(rows: number, cols: number, next: () => number): Mat8 {
   return { rows, cols, data: Uint8Array.from({ length: rows * cols }, () => next() & 0xff) };
