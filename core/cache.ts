@@ -32,10 +32,6 @@ function safeKind(kind: string): string {
   return kind.replace(/[^\w.-]/g, '_');
 }
 
-export function isCached(key: CacheKey): boolean {
-  return existsSync(join(cacheDirFor(key).dir, DONE));
-}
-
 export async function cached(key: CacheKey, build: (dir: string) => Promise<void> | void): Promise<CacheResult> {
   const { dir, hash } = cacheDirFor(key);
   if (existsSync(join(dir, DONE))) return { dir, hash, hit: true };

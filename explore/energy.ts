@@ -1,15 +1,12 @@
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { createHash } from 'node:crypto';
-import { cached } from '../core/cache.ts';
+import { resolve } from 'node:path';
 import { defaultLiberty } from '../core/paths.ts';
-import { cellEnergy } from '../synth/power.ts';
+import { cellStreamEnergy } from '../flow/energy.ts';
 import { runQuantBatch } from '../nn/engine.ts';
 import type { GemmOperands } from '../nn/gemm.ts';
 import type { StatsCollector } from '../nn/stats.ts';
 import { convLayers, type QConvLayer, type QuantModel } from '../nn/qmodel.ts';
 import type { Dataset } from '../nn/dataset.ts';
-import { sampleLayerStreams, type PeStream } from '../flow/streams.ts';
+import { sampleLayerStreams } from '../flow/streams.ts';
 import type { UnitPlan } from './units.ts';
 
 /**
@@ -23,8 +20,7 @@ import type { UnitPlan } from './units.ts';
  *
  * This is deliberately the multiplier energy only (what approximation changes, and what the
  * acceptance compares); the winner's full energy (PE overhead, leakage, fill/drain cycles) comes
- * from the RTL flow (flow/energy.ts). Duplication risk: both call `cellEnergy` on streams from
- * `sampleLayerStreams`; if flow/ changes its per-op model, this table must follow it.
+ * from the RTL flow (flow/energy.ts), whose `cellStreamEnergy` prices each multiply here too.
  */
 export interface EnergyTable {
   /** pJ per multiply: perOp[layer][cell]. */
@@ -59,24 +55,13 @@ export async function energyTable(m: QuantModel, plan: UnitPlan, ds: Dataset, ce
     const s = sampleLayerStreams(l, g, Array(l.oc).fill(cells[0]!), plan.rows, pairs)[cells[0]!]!;
     perOp[l.name] = {};
     for (const id of cells) {
-      const r = await cellOpEnergy(id, s, clockMHz, liberty);
+      const r = await cellStreamEnergy(id, s, { clockMHz, liberty });
       perOp[l.name]![id] = r.dynamic;
       area[id] = r.area;
       opts.onCell?.();
     }
   }
   return { perOp, area, clockMHz, liberty, pairs };
-}
-
-async function cellOpEnergy(id: string, s: PeStream, clockMHz: number, liberty: string): Promise<{ dynamic: number; area: number }> {
-  const h = createHash('sha256').update(s.a).update(s.b).digest('hex');
-  let value: { dynamic: number; area: number } | undefined;
-  const res = await cached({ kind: 'explore-cell-energy', inputs: { v: 1, id, stream: h, clockMHz, liberty } }, async (dir) => {
-    const r = await cellEnergy(id, { stream: { a: s.a, b: s.b }, clockMHz, liberty });
-    value = { dynamic: r.energy.perOpPj.dynamic, area: r.areaUm2 };
-    writeFileSync(join(dir, 'result.json'), JSON.stringify(value));
-  });
-  return value ?? (JSON.parse(readFileSync(join(res.dir, 'result.json'), 'utf8')) as { dynamic: number; area: number });
 }
 
 /** unitEnergy[u][cell] = pJ per inference of unit u's multiplies on that cell. */

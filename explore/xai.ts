@@ -1,5 +1,5 @@
 import { runFloat } from '../nn/float.ts';
-import { size, type ConvLayer, type FloatGraph, type Layer, type PoolLayer } from '../nn/graph.ts';
+import { size, windowBounds, type ConvLayer, type FloatGraph, type Layer, type PoolLayer } from '../nn/graph.ts';
 
 /**
  * Layer criticality for the XAI-guided search (the XAI-Gen idea), on the float model.
@@ -24,7 +24,6 @@ export function forwardAll(g: FloatGraph, input: Float32Array, batch: number): T
   const acts: Tensors = new Map();
   runFloat(g, input, batch, (name, v) => acts.set(name, v));
   for (const l of g.layers) if (l.op === 'reshape') acts.set(l.output, acts.get(l.input)!);
-  acts.set(g.input, input);
   return acts;
 }
 
@@ -116,33 +115,32 @@ function poolBackward(g: FloatGraph, l: PoolLayer, x: Float32Array, gz: Float32A
   const s = g.shapes[l.input]!;
   const o = g.shapes[l.output]!;
   const isMax = l.op === 'maxpool';
+  const w = new Int32Array(4);
   for (let b = 0; b < batch; b++)
     for (let c = 0; c < s.c; c++)
       for (let oy = 0; oy < o.h; oy++)
         for (let ox = 0; ox < o.w; ox++) {
           const go = gz[b * size(o) + (c * o.h + oy) * o.w + ox]!;
           if (go === 0) continue;
-          let best = -1;
-          let m = -Infinity;
-          const idx: number[] = [];
-          for (let ky = 0; ky < l.kh; ky++) {
-            const iy = oy * l.stride[0] - l.pads[0] + ky;
-            if (iy < 0 || iy >= s.h) continue;
-            for (let kx = 0; kx < l.kw; kx++) {
-              const ix = ox * l.stride[1] - l.pads[1] + kx;
-              if (ix < 0 || ix >= s.w) continue;
-              const i = b * size(s) + (c * s.h + iy) * s.w + ix;
-              // Same tie rule as the forward pass: the first maximum wins.
-              if (x[i]! > m) {
-                m = x[i]!;
-                best = i;
-              }
-              idx.push(i);
-            }
-          }
+          windowBounds(l, s, oy, ox, w);
+          const plane = b * size(s) + c * s.h * s.w;
           if (isMax) {
+            // Same tie rule as the forward pass: the first maximum wins.
+            let best = -1;
+            let m = -Infinity;
+            for (let iy = w[0]!; iy < w[1]!; iy++)
+              for (let ix = w[2]!; ix < w[3]!; ix++) {
+                const i = plane + iy * s.w + ix;
+                if (x[i]! > m) {
+                  m = x[i]!;
+                  best = i;
+                }
+              }
             if (best >= 0) gx[best] = gx[best]! + go;
-          } else for (const i of idx) gx[i] = gx[i]! + go / idx.length;
+          } else {
+            const share = go / ((w[1]! - w[0]!) * (w[3]! - w[2]!));
+            for (let iy = w[0]!; iy < w[1]!; iy++) for (let ix = w[2]!; ix < w[3]!; ix++) gx[plane + iy * s.w + ix] = gx[plane + iy * s.w + ix]! + share;
+          }
         }
 }
 

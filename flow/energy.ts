@@ -65,11 +65,26 @@ async function cachedJson<T>(kind: string, inputs: unknown, f: () => Promise<T>)
   return value ?? (JSON.parse(readFileSync(join(res.dir, 'result.json'), 'utf8')) as T);
 }
 
-async function cellOpEnergy(id: string, s: PeStream, vdd: number, clockMHz: number, liberty: string) {
-  return cachedJson('flow-cell-energy', { v: 1, id, stream: streamHash(s), vdd, clockMHz, liberty }, async () => {
-    const r = await cellEnergy(id, { stream: { a: s.a, b: s.b }, vdd, clockMHz, liberty });
-    return { dynamic: r.energy.perOpPj.dynamic, leakage: r.energy.perOpPj.leakage };
+/**
+ * Energy per multiply (pJ) and area of one cell on one operand stream, cached. The cell sees only
+ * its a and b operands, so only those key the cache. Shared by the RTL flow and exploration's
+ * energy table, so both price a multiply the same way.
+ */
+export async function cellStreamEnergy(
+  id: string,
+  s: { a: Uint8Array; b: Uint8Array },
+  o: { vdd?: number; clockMHz: number; liberty: string },
+): Promise<{ dynamic: number; leakage: number; area: number }> {
+  const stream = createHash('sha256').update(s.a).update(s.b).digest('hex');
+  return cachedJson('cell-stream-energy', { v: 1, id, stream, ...o }, async () => {
+    const r = await cellEnergy(id, { stream: { a: s.a, b: s.b }, ...o });
+    return { dynamic: r.energy.perOpPj.dynamic, leakage: r.energy.perOpPj.leakage, area: r.areaUm2 };
   });
+}
+
+async function cellOpEnergy(id: string, s: PeStream, vdd: number, clockMHz: number, liberty: string) {
+  const { dynamic, leakage } = await cellStreamEnergy(id, s, { vdd, clockMHz, liberty });
+  return { dynamic, leakage };
 }
 
 /** PE-minus-cell energies of the PE module holding `cell` on a tile, for one stream. */

@@ -1,4 +1,4 @@
-import { size, type Shape } from './graph.ts';
+import { size, windowBounds, type Shape } from './graph.ts';
 import { lowerLayerToGemm, gemmLut, gemmExact, finishLayer } from './gemm.ts';
 import { multiplyByQuantizedMultiplier } from './fixedpoint.ts';
 import { valueRange, type QAddLayer, type QPoolLayer, type QuantModel } from './qmodel.ts';
@@ -85,25 +85,22 @@ function pool(l: QPoolLayer, x: Uint8Array, s: Shape, o: Shape, batch: number, z
   const outSize = size(o);
   const out = new Uint8Array(batch * outSize);
   const isMax = l.op === 'maxpool';
+  const w = new Int32Array(4);
   for (let b = 0; b < batch; b++)
     for (let c = 0; c < s.c; c++)
       for (let oy = 0; oy < o.h; oy++)
         for (let ox = 0; ox < o.w; ox++) {
+          windowBounds(l, s, oy, ox, w);
           let m = -32768;
           let sum = 0;
           let n = 0;
-          for (let ky = 0; ky < l.kh; ky++) {
-            const iy = oy * l.stride[0] - l.pads[0] + ky;
-            if (iy < 0 || iy >= s.h) continue;
-            for (let kx = 0; kx < l.kw; kx++) {
-              const ix = ox * l.stride[1] - l.pads[1] + kx;
-              if (ix < 0 || ix >= s.w) continue;
+          for (let iy = w[0]!; iy < w[1]!; iy++)
+            for (let ix = w[2]!; ix < w[3]!; ix++) {
               const v = decode(x[b * inSize + (c * s.h + iy) * s.w + ix]!, signed);
               if (v > m) m = v;
               sum += v;
               n++;
             }
-          }
           // Average in the zero-point-free domain so rounding is symmetric about real zero.
           let y = isMax ? m : zero + roundDiv(sum - n * zero, n);
           if (l.relu && y < zero) y = zero;

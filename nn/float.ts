@@ -1,4 +1,4 @@
-import { size, type ConvLayer, type FloatGraph, type PoolLayer, type Shape } from './graph.ts';
+import { size, windowBounds, type ConvLayer, type FloatGraph, type PoolLayer, type Shape } from './graph.ts';
 
 /**
  * Float reference path (float32 storage, float64 accumulation) over a batch of images.
@@ -72,25 +72,22 @@ function convFloat(l: ConvLayer, x: Float32Array, s: Shape, o: Shape, batch: num
 function poolFloat(l: PoolLayer, x: Float32Array, s: Shape, o: Shape, batch: number): Float32Array {
   const out = new Float32Array(batch * size(o));
   const isMax = l.op === 'maxpool';
+  const w = new Int32Array(4);
   for (let b = 0; b < batch; b++)
     for (let c = 0; c < s.c; c++)
       for (let oy = 0; oy < o.h; oy++)
         for (let ox = 0; ox < o.w; ox++) {
+          windowBounds(l, s, oy, ox, w);
           let m = -Infinity;
           let sum = 0;
           let n = 0;
-          for (let ky = 0; ky < l.kh; ky++) {
-            const iy = oy * l.stride[0] - l.pads[0] + ky;
-            if (iy < 0 || iy >= s.h) continue;
-            for (let kx = 0; kx < l.kw; kx++) {
-              const ix = ox * l.stride[1] - l.pads[1] + kx;
-              if (ix < 0 || ix >= s.w) continue;
+          for (let iy = w[0]!; iy < w[1]!; iy++)
+            for (let ix = w[2]!; ix < w[3]!; ix++) {
               const v = x[b * size(s) + (c * s.h + iy) * s.w + ix]!;
               if (v > m) m = v;
               sum += v;
               n++;
             }
-          }
           out[b * size(o) + (c * o.h + oy) * o.w + ox] = isMax ? m : sum / n;
         }
   return out;

@@ -88,6 +88,26 @@ export function outShapeConv(s: Shape, l: { kh: number; kw: number; stride: [num
   return { c: oc, h, w };
 }
 
+/**
+ * The input rows [y0, y1) and columns [x0, x1) a window at output (oy, ox) covers, clipped to the
+ * image: padding positions read nothing. Written into `out` (no allocation per window). One
+ * definition for the engine's pools, the float reference and the XAI backward pass.
+ */
+export function windowBounds(
+  l: { kh: number; kw: number; stride: [number, number]; pads: [number, number, number, number] },
+  s: Shape,
+  oy: number,
+  ox: number,
+  out: Int32Array,
+): void {
+  const y = oy * l.stride[0] - l.pads[0];
+  const x = ox * l.stride[1] - l.pads[1];
+  out[0] = Math.max(0, y);
+  out[1] = Math.min(s.h, y + l.kh);
+  out[2] = Math.max(0, x);
+  out[3] = Math.min(s.w, x + l.kw);
+}
+
 /** Multiply-accumulates per image for a conv/dense layer. */
 export function layerMacs(l: ConvLayer, out: Shape): number {
   return out.h * out.w * l.oc * l.ic * l.kh * l.kw;
