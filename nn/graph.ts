@@ -11,8 +11,8 @@ export interface Shape {
 
 export const size = (s: Shape): number => s.c * s.h * s.w;
 
-/** Conv (with folded BatchNorm) or dense (Gemm, MatMul + Add); optional fused ReLU. */
-export interface ConvLayer {
+/** Geometry of a conv or dense layer, shared by the float and the integer network. */
+export interface ConvGeometry {
   op: 'conv';
   name: string;
   /** 'dense' layers come from Gemm / MatMul; the arithmetic is the same. */
@@ -26,10 +26,14 @@ export interface ConvLayer {
   stride: [number, number];
   /** top, left, bottom, right */
   pads: [number, number, number, number];
+  relu: boolean;
+}
+
+/** Conv (with folded BatchNorm) or dense (Gemm, MatMul + Add); optional fused ReLU. */
+export interface ConvLayer extends ConvGeometry {
   /** oc x ic x kh x kw */
   weight: Float32Array;
   bias: Float32Array;
-  relu: boolean;
 }
 
 export interface PoolLayer {

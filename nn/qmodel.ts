@@ -1,4 +1,4 @@
-import type { Shape } from './graph.ts';
+import type { AddLayer, ConvGeometry, PoolLayer, Shape } from './graph.ts';
 
 /**
  * The integer network: what the LUT engine runs and what the RTL flow reads. All arithmetic on
@@ -26,19 +26,7 @@ export interface FixedMultiplier {
   shift: number;
 }
 
-export interface QConvLayer {
-  op: 'conv';
-  name: string;
-  kind: 'conv' | 'dense';
-  input: string;
-  output: string;
-  ic: number;
-  oc: number;
-  kh: number;
-  kw: number;
-  stride: [number, number];
-  pads: [number, number, number, number];
-  relu: boolean;
+export interface QConvLayer extends ConvGeometry {
   /** Reduction length K = ic * kh * kw. */
   K: number;
   /** oc x K weight values (k = (ic, ky, kx)); code = value & 0xff. */
@@ -54,25 +42,11 @@ export interface QConvLayer {
   shift: Int32Array;
 }
 
-export interface QPoolLayer {
-  op: 'maxpool' | 'avgpool';
-  name: string;
-  input: string;
-  output: string;
-  kh: number;
-  kw: number;
-  stride: [number, number];
-  pads: [number, number, number, number];
-  relu: boolean;
-}
+/** Pooling is integer-exact on codes; its geometry is the float layer's. */
+export type QPoolLayer = PoolLayer;
 
 /** TFLite-style quantized add: both inputs scaled to a common 2^leftShift-times finer grid. */
-export interface QAddLayer {
-  op: 'add';
-  name: string;
-  inputs: [string, string];
-  output: string;
-  relu: boolean;
+export interface QAddLayer extends AddLayer {
   leftShift: number;
   in0: FixedMultiplier;
   in1: FixedMultiplier;
