@@ -20,6 +20,7 @@ import { runQuantBatch } from '../nn/engine.ts';
 import { runDataset } from '../nn/parallel.ts';
 import { ortPredict } from '../nn/ort.ts';
 import { convLayers, type QuantModel, type Scheme } from '../nn/qmodel.ts';
+import { prepareNativeKernels } from '../nn/native.ts';
 
 const quick = process.argv.includes('--quick');
 // --only=throughput,full,accuracy,uniform runs a subset and merges into the existing results file.
@@ -29,6 +30,9 @@ const want = (s: string) => !only || only.has(s);
 const MODELS = ['lenet5-fmnist', 'resnet8-fmnist', 'mlp-fmnist'];
 const test = loadDataset('fmnist', 'test');
 const log = (s: string) => process.stderr.write(s + '\n');
+// Native kernels (nn/native.ts) unless AXTPU_NN_NATIVE=0; the JS reference is timed separately below.
+const native = await prepareNativeKernels();
+log(`native kernels: ${native.ok ? `${native.simd} (${native.path})` : `unavailable: ${native.reason}`}`);
 
 function macsPerImage(q: QuantModel): number {
   return convLayers(q).reduce((a, l) => a + l.oc * l.K * q.shapes[l.output]!.h * q.shapes[l.output]!.w, 0);
@@ -42,8 +46,21 @@ function accuracy(pred: Uint8Array, ds: Dataset): number {
   for (let i = 0; i < ds.count; i++) if (pred[i] === ds.labels[i]) c++;
   return c / ds.count;
 }
-/** One thread: wall seconds and CPU seconds (the machine is shared; CPU time is the per-core cost). */
-function timeInThread(q: QuantModel, ds: Dataset, cell: string | undefined, batch = 64): { wall: number; cpu: number } {
+/**
+ * One thread: wall seconds and CPU seconds (the machine is shared; CPU time is the per-core cost).
+ * `js` times the JS reference kernels instead of the native ones.
+ */
+function timeInThread(q: QuantModel, ds: Dataset, cell: string | undefined, batch = 64, js = false): { wall: number; cpu: number } {
+  const prev = process.env.AXTPU_NN_NATIVE;
+  if (js) process.env.AXTPU_NN_NATIVE = '0';
+  try {
+    return timeBatches(q, ds, cell, batch);
+  } finally {
+    if (prev === undefined) delete process.env.AXTPU_NN_NATIVE;
+    else process.env.AXTPU_NN_NATIVE = prev;
+  }
+}
+function timeBatches(q: QuantModel, ds: Dataset, cell: string | undefined, batch: number): { wall: number; cpu: number } {
   const r = cell ? resolveAssignment(q, uniformAssignment(cell)) : undefined;
   const cfg = r ? { model: q, table: r.table, rowOffsets: r.rowOffsets } : { model: q };
   const per = ds.channels * ds.height * ds.width;
@@ -71,6 +88,7 @@ if (want('throughput')) for (const [name, n] of [['lenet5-fmnist', quick ? 500 :
   const macs = macsPerImage(q) * n;
   const lut = timeInThread(q, ds, 'drum_k6_u8');
   const exact = timeInThread(q, ds, undefined);
+  const lutJs = timeInThread(q, ds, 'drum_k6_u8', 64, true);
   await ortPredict(join(repoRoot, 'models', `${name}.onnx`), limitDataset(ds, 64)); // warm-up
   const c0 = process.cpuUsage();
   const f = await ortPredict(join(repoRoot, 'models', `${name}.onnx`), ds);
@@ -78,13 +96,15 @@ if (want('throughput')) for (const [name, n] of [['lenet5-fmnist', quick ? 500 :
   const ortCpu = (cf.user + cf.system) / 1e6;
   const row = {
     model: name, cell: 'drum_k6_u8', images: n, macsPerImage: macsPerImage(q), loadAverage1m: loadavg()[0],
+    kernels: native.ok ? `native ${native.simd}` : 'js', seconds: { lut: lut, exactInt8: exact, lutJsReference: lutJs },
     wall: {
       lutGMacPerS: macs / lut.wall / 1e9, exactInt8GMacPerS: macs / exact.wall / 1e9, onnxruntimeFloatGMacPerS: macs / f.seconds / 1e9,
     },
     perCpuSecond: {
       lutGMacPerS: macs / lut.cpu / 1e9, exactInt8GMacPerS: macs / exact.cpu / 1e9, onnxruntimeFloatGMacPerS: macs / ortCpu / 1e9,
+      lutJsReferenceGMacPerS: macs / lutJs.cpu / 1e9,
     },
-    ratiosCpu: { lutOverExactInt8: exact.cpu / lut.cpu, lutOverOnnxruntimeFloat: ortCpu / lut.cpu },
+    ratiosCpu: { lutOverExactInt8: exact.cpu / lut.cpu, lutOverOnnxruntimeFloat: ortCpu / lut.cpu, lutOverLutJsReference: lutJs.cpu / lut.cpu },
   };
   log(JSON.stringify(row));
   throughput.push(row);
@@ -96,12 +116,14 @@ if (want('full')) {
   const q = await quantized('resnet8-fmnist', 'unsigned');
   const r = resolveAssignment(q, uniformAssignment('drum_k6_u8'));
   const ds = quick ? limitDataset(test, 1000) : test;
+  const load0 = loadavg()[0];
   const c0 = process.cpuUsage();
   const run = await runDataset({ model: q, table: r.table, rowOffsets: r.rowOffsets }, ds, {});
   const c = process.cpuUsage(c0);
   const cpu = (c.user + c.system) / 1e6;
   results.resnet8Full = {
-    cell: 'drum_k6_u8', images: ds.count, workers: run.workers, wallSeconds: run.seconds, cpuSeconds: cpu, loadAverage1m: loadavg()[0],
+    cell: 'drum_k6_u8', images: ds.count, workers: run.workers, kernels: native.ok ? `native ${native.simd}` : 'js',
+    wallSeconds: run.seconds, cpuSeconds: cpu, loadAverage1mBefore: load0, loadAverage1m: loadavg()[0],
     accuracy: accuracy(run.pred, ds), gMacPerWallSecond: (macsPerImage(q) * ds.count) / run.seconds / 1e9, gMacPerCpuSecond: (macsPerImage(q) * ds.count) / cpu / 1e9,
   };
   log(JSON.stringify(results.resnet8Full));

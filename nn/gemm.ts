@@ -2,6 +2,7 @@ import type { Shape } from './graph.ts';
 import { multiplyByQuantizedMultiplier, roundingDivideByPOT } from './fixedpoint.ts';
 import type { QConvLayer, Scheme } from './qmodel.ts';
 import { valueRange } from './qmodel.ts';
+import { nativeKernels, splitBank, uninitBytes, uninitInt32 } from './native-load.ts';
 
 /**
  * A conv/dense layer in integers is exactly
@@ -29,7 +30,24 @@ export interface GemmOperands {
   sumA: Int32Array | undefined;
 }
 
+/*
+ * Each public kernel runs natively when the addon is loaded (nn/native.ts) and otherwise in JS;
+ * the JS versions (`...Js`) are the reference the native ones are tested against bit for bit.
+ */
 export function lowerLayerToGemm(l: QConvLayer, x: Uint8Array, inShape: Shape, outShape: Shape, batch: number, inputZero: number): GemmOperands {
+  const n = nativeKernels();
+  if (!n) return lowerLayerToGemmJs(l, x, inShape, outShape, batch, inputZero);
+  const positions = outShape.h * outShape.w;
+  const P = batch * positions;
+  // The native kernels write every element: no zero-fill needed (see uninitBytes).
+  const a = uninitBytes(l.K * P);
+  const sumA = l.weightZero !== 0 ? uninitInt32(P) : undefined;
+  const dims = Int32Array.of(l.ic, l.kh, l.kw, inShape.h, inShape.w, outShape.h, outShape.w, l.stride[0], l.stride[1], l.pads[0], l.pads[1], batch, inputZero & 0xff);
+  n.im2col(x, a, sumA ?? null, dims);
+  return { K: l.K, P, positions, batch, a, sumA };
+}
+
+export function lowerLayerToGemmJs(l: QConvLayer, x: Uint8Array, inShape: Shape, outShape: Shape, batch: number, inputZero: number): GemmOperands {
   const positions = outShape.h * outShape.w;
   const P = batch * positions;
   const K = l.K;
@@ -86,6 +104,15 @@ export function lowerLayerToGemm(l: QConvLayer, x: Uint8Array, inShape: Shape, o
  * filter and kernel granularity alike.
  */
 export function gemmLut(rowOffset: Int32Array, table: Int32Array, g: GemmOperands, oc: number): Int32Array {
+  const n = nativeKernels();
+  if (!n) return gemmLutJs(rowOffset, table, g, oc);
+  const acc = uninitInt32(oc * g.P);
+  const bank = splitBank(table);
+  n.gemmLut(table, bank?.bytes ?? null, bank?.offset ?? 0, rowOffset, g.a, acc, g.K, g.P, oc);
+  return acc;
+}
+
+export function gemmLutJs(rowOffset: Int32Array, table: Int32Array, g: GemmOperands, oc: number): Int32Array {
   const { K, P, a } = g;
   // Pad the output channels to a multiple of 8 so every pass takes the fast 8-channel kernel;
   // padded rows read row 0 of the bank and their sums are dropped.
@@ -158,6 +185,14 @@ function lutPass8(ro: Int32Array, table: Int32Array, a: Uint8Array, acc: Int32Ar
  * cell's LUT path must match, and the "exact int8" speed baseline. Same 8 x 4 blocking as gemmLut.
  */
 export function gemmExact(l: QConvLayer, g: GemmOperands, scheme: Scheme): Int32Array {
+  const n = nativeKernels();
+  if (!n) return gemmExactJs(l, g, scheme);
+  const acc = uninitInt32(l.oc * g.P);
+  n.gemmExact(l.weights, g.a, scheme === 'signed' ? 1 : 0, acc, g.K, g.P, l.oc);
+  return acc;
+}
+
+export function gemmExactJs(l: QConvLayer, g: GemmOperands, scheme: Scheme): Int32Array {
   const { K, P, a } = g;
   const acc = new Int32Array(l.oc * P);
   // Signed codes read through an Int8Array view are the int8 values.
@@ -202,6 +237,33 @@ function mulPass8(w: Int32Array, a: Int8Array | Uint8Array, acc: Int32Array, K: 
  * (acc * inputScale * weightScale[oc]) there: the classifier's argmax uses them.
  */
 export function finishLayer(
+  l: QConvLayer, acc: Int32Array, g: GemmOperands, inputZero: number, outputZero: number, scheme: Scheme,
+  logits?: { out: Float64Array; inputScale: number },
+): Uint8Array {
+  const n = nativeKernels();
+  // The classifier layer (logits) is tiny: it stays in JS.
+  if (!n || logits) return finishLayerJs(l, acc, g, inputZero, outputZero, scheme, logits);
+  const out = uninitBytes(g.batch * l.oc * g.positions);
+  const [qmin0, qmax] = valueRange(scheme);
+  const qmin = l.relu ? Math.max(qmin0, outputZero) : qmin0;
+  const dims = Int32Array.of(l.oc, g.positions, g.batch, l.weightZero, outputZero, qmin, qmax);
+  n.finish(acc, g.sumA ?? null, out, l.multiplier, l.shift, layerConstant(l, inputZero), dims);
+  return out;
+}
+
+/** Per output channel: bias - za * weightSum + K * za * zw (exact integers in doubles). */
+const constants = new WeakMap<QConvLayer, { inputZero: number; c: Float64Array }>();
+function layerConstant(l: QConvLayer, inputZero: number): Float64Array {
+  const hit = constants.get(l);
+  if (hit && hit.inputZero === inputZero) return hit.c;
+  const kzz = l.K * inputZero * l.weightZero;
+  const c = new Float64Array(l.oc);
+  for (let o = 0; o < l.oc; o++) c[o] = l.bias[o]! - inputZero * l.weightSum[o]! + kzz;
+  constants.set(l, { inputZero, c });
+  return c;
+}
+
+export function finishLayerJs(
   l: QConvLayer, acc: Int32Array, g: GemmOperands, inputZero: number, outputZero: number, scheme: Scheme,
   logits?: { out: Float64Array; inputScale: number },
 ): Uint8Array {

@@ -3,6 +3,8 @@ import { availableParallelism } from 'node:os';
 import type { Dataset } from './dataset.ts';
 import { runQuantBatch, type EngineConfig } from './engine.ts';
 import { StatsCollector, type LayerOperandStats } from './stats.ts';
+import { loadNativeAddon, nativeKernels, nativeStatus } from './native-load.ts';
+import { convLayers } from './qmodel.ts';
 
 /**
  * Run the integer engine over a dataset: contiguous image ranges per worker thread, batches of
@@ -32,6 +34,8 @@ export interface WorkerJob {
   stats: boolean;
   samplesPerLayer: number;
   seed: number;
+  /** Built native kernel addon to load in this thread (nn/native.ts); absent = JS kernels. */
+  nativeAddon?: string;
 }
 
 export interface WorkerReply {
@@ -41,6 +45,7 @@ export interface WorkerReply {
 }
 
 export function runJob(job: WorkerJob): WorkerReply {
+  if (job.nativeAddon) loadNativeAddon(job.nativeAddon);
   const pred = new Uint8Array(job.count);
   const batches = Math.max(1, Math.ceil(job.count / job.batch));
   const collector = job.stats ? new StatsCollector(Math.ceil(job.samplesPerLayer / batches), job.samplesPerLayer, job.seed) : undefined;
@@ -56,11 +61,27 @@ export function defaultWorkers(): number {
   return Math.max(1, Math.min(availableParallelism(), 8));
 }
 
+/**
+ * Default worker count: all cores, but one more worker only per MACS_PER_WORKER of work. A worker
+ * thread costs ~0.3-0.6 CPU-s to start (tsx + module load), about what the native kernels need
+ * for 2 G MACs, so small runs (tests, --limit 1000 on LeNet-5) stay in this thread.
+ */
+const MACS_PER_WORKER = 2e9;
+function autoWorkers(cfg: EngineConfig, images: number): number {
+  const m = cfg.model;
+  const perImage = convLayers(m).reduce((a, l) => a + l.oc * l.K * m.shapes[l.output]!.h * m.shapes[l.output]!.w, 0);
+  return Math.max(1, Math.min(defaultWorkers(), Math.floor((perImage * images) / MACS_PER_WORKER)));
+}
+
 export async function runDataset(cfg: EngineConfig, ds: Dataset, opts: RunOptions = {}): Promise<RunResult> {
   const perImage = ds.channels * ds.height * ds.width;
   const batch = opts.batch ?? 128;
   const samplesPerLayer = opts.samplesPerLayer ?? 65536;
-  const workers = Math.max(1, Math.min(opts.workers ?? defaultWorkers(), Math.ceil(ds.count / batch)));
+  const workers = Math.max(1, Math.min(opts.workers ?? autoWorkers(cfg, ds.count), Math.ceil(ds.count / batch)));
+  // Build/load the native kernels here, before any worker starts (workers only load the file).
+  // Imported lazily: the builder pulls in the tool runner, which worker threads do not need.
+  await (await import('./native.ts')).prepareNativeKernels();
+  const nativeAddon = nativeKernels() ? nativeStatus()?.path : undefined;
   const t0 = performance.now();
   const jobs: WorkerJob[] = [];
   const per = Math.ceil(ds.count / workers);
@@ -70,7 +91,7 @@ export async function runDataset(cfg: EngineConfig, ds: Dataset, opts: RunOption
     if (count === 0) continue;
     jobs.push({
       cfg, pixels: ds.pixels.subarray(start * perImage, (start + count) * perImage), count, perImage, batch,
-      stats: Boolean(opts.stats), samplesPerLayer: Math.ceil(samplesPerLayer / workers), seed: 1 + w,
+      stats: Boolean(opts.stats), samplesPerLayer: Math.ceil(samplesPerLayer / workers), seed: 1 + w, nativeAddon,
     });
   }
   let replies: WorkerReply[];

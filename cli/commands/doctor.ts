@@ -3,6 +3,7 @@ import { TOOLS, toolStatus, libertyStatus, datasetStatus, type ToolStatus, type 
 import { cacheRoot } from '../../core/paths.ts';
 import { emit, table } from '../../core/output.ts';
 import { globals } from '../context.ts';
+import { nativeDoctorStatus } from '../../nn/native.ts';
 
 export interface DoctorReport {
   ok: boolean;
@@ -12,6 +13,8 @@ export interface DoctorReport {
   datasets: DataStatus[];
   cache: string;
   missingPackages: string[];
+  /** DNN engine native kernels (optional: JS fallback). */
+  nnNative: { ok: boolean; detail: string };
 }
 
 export function doctorReport(): DoctorReport {
@@ -27,6 +30,7 @@ export function doctorReport(): DoctorReport {
     datasets,
     cache: cacheRoot(),
     missingPackages: [...new Set(missing)],
+    nnNative: nativeDoctorStatus(),
   };
 }
 
@@ -46,6 +50,7 @@ function human(r: DoctorReport): string {
     ),
   );
   lines.push('', `node ${r.node}; build cache ${r.cache}`);
+  lines.push(`DNN native kernels: ${r.nnNative.ok ? 'ok' : 'unavailable'}, ${r.nnNative.detail}`);
   if (!r.ok) {
     lines.push(
       '',

@@ -1,0 +1,103 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cached } from '../core/cache.ts';
+import { runTool } from '../core/runner.ts';
+import { toolVersions } from '../core/tools.ts';
+import { render } from '../core/templates.ts';
+import { loadNativeAddon, nativeDisabled, setNativeStatus, type NativeStatus } from './native-load.ts';
+
+export { nativeKernels, nativeStatus, nativeDisabled, loadNativeAddon, splitBank, type NativeKernels, type NativeStatus } from './native-load.ts';
+
+/**
+ * Native twins of the engine's hot kernels (im2col, LUT GEMM, exact GEMM, requantization): a C++ N-API
+ * addon rendered from templates/nn/kernels.cpp.hbs, compiled with g++ through runTool and cached
+ * by content. The JS kernels in nn/gemm.ts stay the reference and the fallback: when the addon
+ * cannot be built (no g++, no node headers) the engine warns once on stderr and runs in JS.
+ *
+ * Lifecycle: `prepareNativeKernels()` (async, main thread) builds + loads it; worker threads get
+ * the built path and call `loadNativeAddon(path)` synchronously (the module is context-aware).
+ * AXTPU_NN_NATIVE=0 forces the JS kernels (reference runs, A/B measurements).
+ * The loaded state lives in nn/native-load.ts (light: imported by gemm.ts and the workers).
+ */
+export const NODE_HEADERS = '/usr/include/node';
+/**
+ * VBMI kernel blocking: output channels per pass x 64-position tiles sharing one load of a table
+ * row (4 zmm accumulators each). Measured (G lookups per CPU-second, loaded machine, 3 layer
+ * shapes): 4 x 1 5-10, 4 x 2 8-12, 2 x 2 9-12, 1 x 4 10-13, 1 x 5 and 2 x 3 the same as 1 x 4:
+ * the 512-byte row loads from L2, not the byte permutes, were the limit.
+ */
+const OC_BLOCK = 1;
+const TILES = 4;
+const CXX_FLAGS = ['-std=c++17', '-O3', '-march=native', '-fwrapv', '-shared', '-fPIC', '-fvisibility=hidden', '-Wall', '-Wno-unused-function'];
+
+/** -march=native code depends on the CPU: key the cache on its model and feature flags. */
+function cpuSignature(): string {
+  try {
+    const info = readFileSync('/proc/cpuinfo', 'utf8');
+    const model = /^model name\s*:\s*(.*)$/m.exec(info)?.[1] ?? '';
+    const flags = /^flags\s*:\s*(.*)$/m.exec(info)?.[1] ?? '';
+    return `${model} | ${flags}`;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export function kernelSource(): string {
+  return render('nn/kernels.cpp', { ocBlock: OC_BLOCK, tiles: TILES });
+}
+
+async function build(): Promise<{ path: string; hit: boolean }> {
+  if (!existsSync(join(NODE_HEADERS, 'node_api.h'))) throw new Error(`Node-API headers not found in ${NODE_HEADERS} (Debian package libnode-dev)`);
+  const source = kernelSource();
+  const res = await cached(
+    { kind: 'nn-native', inputs: { v: 1, source, flags: CXX_FLAGS, node: process.versions.node, napi: process.versions.napi, tools: toolVersions(['c++']), cpu: cpuSignature() } },
+    async (dir) => {
+      writeFileSync(join(dir, 'kernels.cpp'), source);
+      await runTool({ tool: 'g++', args: [...CXX_FLAGS, `-I${NODE_HEADERS}`, '-o', 'axtpu_nn.node', 'kernels.cpp'], cwd: dir, logFile: join(dir, 'build.log'), timeoutMs: 180_000 });
+    },
+  );
+  return { path: join(res.dir, 'axtpu_nn.node'), hit: res.hit };
+}
+
+let preparing: Promise<NativeStatus> | undefined;
+let warned = false;
+
+/**
+ * Build (cached) and load the addon in this thread. Never throws: on failure it prints one
+ * warning line on stderr (once per process) and the engine keeps its JS kernels.
+ */
+export function prepareNativeKernels(): Promise<NativeStatus> {
+  if (nativeDisabled()) return Promise.resolve({ ok: false, reason: 'disabled by AXTPU_NN_NATIVE=0' });
+  preparing ??= (async () => {
+    let status: NativeStatus;
+    try {
+      const { path, hit } = await build();
+      const k = loadNativeAddon(path);
+      status = { ok: true, path, simd: k.simd, hit };
+      setNativeStatus(status);
+    } catch (err) {
+      const reason = ((err as Error).message ?? String(err)).split('\n')[0]!;
+      status = { ok: false, reason };
+      setNativeStatus(status);
+      if (!warned) {
+        warned = true;
+        process.stderr.write(`axtpu: warning: native DNN kernels unavailable (${reason}); using the slower JS kernels\n`);
+      }
+    }
+    return status;
+  })();
+  return preparing;
+}
+
+/**
+ * For `axtpu doctor` (synchronous, builds nothing): can the addon be built on this machine?
+ * Informational: without it the engine still runs, on the slower JS kernels.
+ */
+export function nativeDoctorStatus(): { ok: boolean; detail: string } {
+  if (nativeDisabled()) return { ok: false, detail: 'disabled by AXTPU_NN_NATIVE=0 (JS kernels)' };
+  const cxx = toolVersions(['c++'])['c++'];
+  if (!cxx || cxx === 'missing') return { ok: false, detail: 'g++ not found: the DNN engine falls back to its JS kernels' };
+  if (!existsSync(join(NODE_HEADERS, 'node_api.h'))) return { ok: false, detail: `no Node-API headers in ${NODE_HEADERS} (libnode-dev): JS kernels` };
+  const simd = /\bavx512vbmi\b/.test(cpuSignature()) ? 'AVX-512 VBMI LUT kernel' : 'scalar LUT kernel';
+  return { ok: true, detail: `buildable with g++ ${cxx} (${simd}); built on first use, cached` };
+}
