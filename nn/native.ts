@@ -47,7 +47,7 @@ export function kernelSource(): string {
 }
 
 async function build(): Promise<{ path: string; hit: boolean }> {
-  if (!existsSync(join(NODE_HEADERS, 'node_api.h'))) throw new Error(`Node-API headers not found in ${NODE_HEADERS} (Debian package libnode-dev)`);
+  if (!existsSync(join(NODE_HEADERS, 'node_api.h'))) throw new Error(`Node-API headers not found in ${NODE_HEADERS} (they ship with the nodejs package)`);
   const source = kernelSource();
   const res = await cached(
     { kind: 'nn-native', inputs: { v: 1, source, flags: CXX_FLAGS, node: process.versions.node, napi: process.versions.napi, tools: toolVersions(['c++']), cpu: cpuSignature() } },
@@ -97,7 +97,7 @@ export function nativeDoctorStatus(): { ok: boolean; detail: string } {
   if (nativeDisabled()) return { ok: false, detail: 'disabled by AXTPU_NN_NATIVE=0 (JS kernels)' };
   const cxx = toolVersions(['c++'])['c++'];
   if (!cxx || cxx === 'missing') return { ok: false, detail: 'g++ not found: the DNN engine falls back to its JS kernels' };
-  if (!existsSync(join(NODE_HEADERS, 'node_api.h'))) return { ok: false, detail: `no Node-API headers in ${NODE_HEADERS} (libnode-dev): JS kernels` };
+  if (!existsSync(join(NODE_HEADERS, 'node_api.h'))) return { ok: false, detail: `no Node-API headers in ${NODE_HEADERS} (they ship with the nodejs package): JS kernels` };
   const simd = /\bavx512vbmi\b/.test(cpuSignature()) ? 'AVX-512 VBMI LUT kernel' : 'scalar LUT kernel';
   return { ok: true, detail: `buildable with g++ ${cxx} (${simd}); built on first use, cached` };
 }

@@ -36,7 +36,7 @@ export function registerEval(program: Command): void {
     .option('--assign <json>', 'per-layer / per-filter / per-kernel cell assignment (see docs/nn.md)')
     .option('--dataset <name>', 'fmnist | mnist | <IDX directory>', 'fmnist')
     .option('--limit <n>', 'first N test images')
-    .option('--workers <n>', 'worker threads (default: all cores)')
+    .option('--workers <n>', 'worker threads (default: one per 2 G MACs of work, up to the core count)')
     .option('--calibration <method>', 'max | percentile', 'max')
     .option('--percentile <p>', 'percentile for --calibration percentile', '99.99')
     .option('--calib-images <n>', 'training images for calibration', '256')
