@@ -8,7 +8,7 @@
  *  - the ratio harness / bare, and the harness with per-PE activity counting on.
  * Writes bench/results/array.json.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir, loadavg } from 'node:os';
 import { writeFileAtomic } from '../core/atomic.ts';
@@ -25,10 +25,27 @@ const design = resolveDesign({ rows, cols, cell });
 
 const cache = mkdtempSync(join(tmpdir(), 'axtpu-bench-array-'));
 process.env.AXTPU_CACHE = cache;
+/**
+ * CPU seconds used by this process's finished children (verilator, make, g++ and what they
+ * waited for): /proc/self/stat cutime + cstime, in clock ticks (100 Hz on Linux).
+ */
+function childCpuSeconds(): number {
+  try {
+    const f = readFileSync('/proc/self/stat', 'utf8');
+    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return (Number(rest[13]) + Number(rest[14])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
 try {
   const t0 = Date.now();
+  const cpu0 = childCpuSeconds();
   const sim = await ArraySim.open(design);
   const buildS = (Date.now() - t0) / 1000;
+  const buildCpuS = childCpuSeconds() - cpu0;
+  const buildLoad = loadavg()[0];
 
   let seed = 12345;
   const rnd = () => {
@@ -82,6 +99,9 @@ try {
     cols,
     cell,
     buildSeconds: Number(buildS.toFixed(2)),
+    // Wall time depends on the machine's load; the CPU time of the build's processes does not.
+    buildCpuSeconds: Number(buildCpuS.toFixed(2)),
+    buildLoadAverage1m: buildLoad,
     gemm: { M, K, N, cycles: plain.run.cycles, cycleModel: model.cycles, outputsEqualModel: equal, utilization: model.utilization },
     harnessCyclesPerSecWall: Math.round(harnessWallRate),
     harnessCyclesPerSecLoop: Math.round(harnessLoopRate),

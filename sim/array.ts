@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { endianness } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { cached } from '../core/cache.ts';
 import { render } from '../core/templates.ts';
@@ -10,6 +11,8 @@ import type { Design } from '../generators/array/config.ts';
 import { generateViews, TOP, type DesignViews } from '../generators/array/rtl.ts';
 import { cellInfo, cellLut } from '../generators/array/cells.ts';
 import type { GemmOut, Mat8 } from '../generators/array/model.ts';
+
+const LITTLE_ENDIAN = endianness() === 'LE';
 
 /**
  * The array's Verilator harness: one C++ testbench (templates/array/harness.cpp) built once per
@@ -89,7 +92,10 @@ export async function buildHarness(design: Design, opts: HarnessOptions = {}): P
     // view gets -O2; the slow debug variants (gate-level, trace) compile quicker at -O1.
     flags: ['-MAKEFLAGS', view === 'gate' || opts.trace ? 'OPT_FAST=-O1 OPT_SLOW=-O0' : 'OPT_FAST=-O2 OPT_SLOW=-O1', ...(opts.trace ? ['--trace'] : [])],
     // Hardware popcount for the activity counters (libgcc's software fallback was 37 % of the run).
-    cflags: process.arch === 'x64' ? ['-O2', '-mpopcnt'] : ['-O2'],
+    // The model's eval is one huge straight-line function; capping GCC's alias-query budget halves
+    // its compile time (16x16: 6.8 -> 3.8 CPU-s) at no measurable simulation cost (2.17 vs 2.16 M
+    // cycles per CPU-second, bare loop).
+    cflags: [...(process.arch === 'x64' ? ['-O2', '-mpopcnt'] : ['-O2']), '--param=sccvn-max-alias-queries-per-access=100'],
   });
   const args = view === 'sim' ? await lutArgs(design) : [];
   return { exe: built.exe, args, hit: built.hit, buildMs: Date.now() - t0, views };
@@ -241,8 +247,15 @@ export class ArraySim {
       const M = A.rows;
       const N = W.cols;
       const ob = await this.read(M * N * 4);
-      const raw = new Uint32Array(M * N);
-      for (let i = 0; i < M * N; i++) raw[i] = ob.readUInt32LE(i * 4);
+      let raw: Uint32Array;
+      if (LITTLE_ENDIAN) {
+        // One copy into an aligned buffer instead of M*N readUInt32LE calls.
+        raw = new Uint32Array(M * N);
+        new Uint8Array(raw.buffer).set(ob);
+      } else {
+        raw = new Uint32Array(M * N);
+        for (let i = 0; i < M * N; i++) raw[i] = ob.readUInt32LE(i * 4);
+      }
       let activity: PeActivity | undefined;
       if (o.activity) {
         const npe = t.rows * t.cols;

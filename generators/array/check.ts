@@ -2,6 +2,7 @@ import { writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
 import { runTool } from '../../core/runner.ts';
+import { render } from '../../core/templates.ts';
 import { scratchDir } from '../../core/atomic.ts';
 import type { Design } from './config.ts';
 import { generateViews, names, TOP } from './rtl.ts';
@@ -75,6 +76,57 @@ export async function checkDesignXml(design: Design, rtl?: Record<string, string
       }
     }
     return { problems, pesChecked, domainsChecked };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The simulation views write the PE's weight mux in a form Verilator compiles faster than the
+ * synthesis view's `sel ? w1 : w0` (see templates/array/pe.sv.hbs). Prove, per PE module, that
+ * the simulation PE (without activity taps) equals the synthesis PE with Yosys' equivalence
+ * checker (`equiv_make` / `equiv_simple` / `equiv_induct`).
+ */
+export interface PeEquivalence {
+  /** PE modules proven equivalent. */
+  proven: string[];
+  /** One line per PE module that is not. */
+  problems: string[];
+}
+
+export async function provePeViewsEquivalent(design: Design, simSources?: Record<string, string>): Promise<PeEquivalence> {
+  const views = generateViews(design);
+  const sim = simSources ?? views.sim;
+  const dir = scratchDir('array-pe-equiv');
+  try {
+    // Cells are the same module in both PEs; an injective stand-in (p = {a, b}) proves they get
+    // the same operands, which is what differs between the two PE texts.
+    const cells = design.cellIds.map((id) => {
+      const f = join(dir, `${cellInfo(id).moduleName}.sv`);
+      writeFileSync(f, render('array/cell_stub.sv', { module: cellInfo(id).moduleName }));
+      return f;
+    });
+    const proven: string[] = [];
+    const problems: string[] = [];
+    for (const file of Object.keys(views.synth).filter((n) => /^axtpu_pe\d+\.sv$/.test(n))) {
+      const mod = file.replace(/\.sv$/, '');
+      const simText = sim[file];
+      if (simText === undefined) {
+        problems.push(`${mod}: missing from the simulation view`);
+        continue;
+      }
+      const rename = (text: string, to: string) => text.replace(new RegExp(`\\bmodule ${mod}\\b`), `module ${to}`);
+      const goldFile = join(dir, `${mod}_synth.sv`);
+      const gateFile = join(dir, `${mod}_sim.sv`);
+      writeFileSync(goldFile, rename(views.synth[file]!, `${mod}_synth`));
+      writeFileSync(gateFile, rename(simText, `${mod}_sim`));
+      const script = join(dir, `${mod}.ys`);
+      writeFileSync(script, render('array/pe_equiv.ys', { gold: `${mod}_synth`, gate: `${mod}_sim`, goldFile, gateFile, cells }));
+      const r = await runTool({ tool: 'yosys', args: ['-q', '-s', script], cwd: dir, logFile: join(dir, `${mod}.log`), okExitCodes: [0, 1], timeoutMs: 300_000 });
+      if (r.exitCode === 0) proven.push(mod);
+      else problems.push(`${mod}: ${(r.all.match(/ERROR: .*/) ?? ['not proven'])[0]}`);
+    }
+    return { proven, problems };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

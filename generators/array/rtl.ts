@@ -85,7 +85,11 @@ function peKinds(design: Design): { kinds: PeKind[]; peKind: number[][][] } {
   return { kinds, peKind };
 }
 
-function peText(kind: PeKind, design: Design, modeBits: number, dbg: boolean): string {
+/**
+ * `sim`: the PE for the simulation views (weight mux in Verilator's fast form, optional activity
+ * taps); otherwise the synthesis PE. Both come from one template and are proven equivalent.
+ */
+function peText(kind: PeKind, design: Design, modeBits: number, dbg: boolean, sim: boolean): string {
   const pw = design.psumBits;
   const unique = [...new Set(kind.cellsByMode)];
   const cells = unique.map((id, i) => {
@@ -110,6 +114,7 @@ function peText(kind: PeKind, design: Design, modeBits: number, dbg: boolean): s
     pext,
     pwm1: pw - 1,
     dbg,
+    fastMux: sim,
   });
 }
 
@@ -135,20 +140,54 @@ function chain(regs: Reg[], prefix: string, width: number, stages: number, input
   return prev;
 }
 
+/**
+ * Delay signals by different amounts (a skew or de-skew) with one register vector per stage:
+ * stage i holds every signal that still needs more than i cycles, longest delays in the low
+ * lanes, so each stage is a truncating copy of the one before. The flops are exactly those of
+ * one chain per signal; Verilator copies a stage as contiguous words, which the C++ compiler
+ * vectorizes, instead of one load and store per signal and stage. Returns each signal's
+ * delayed expression (delay 0: the input itself).
+ */
+function staircase(regs: Reg[], prefix: string, laneWidth: number, signals: { expr: string; delay: number }[]): string[] {
+  const order = signals.map((s, k) => ({ ...s, k })).sort((x, y) => y.delay - x.delay || x.k - y.k);
+  const stages = order[0]?.delay ?? 0;
+  for (let i = 0; i < stages; i++) {
+    const lanes = order.filter((s) => s.delay > i).length;
+    const from =
+      i === 0
+        ? `{${order
+            .slice(0, lanes)
+            .reverse()
+            .map((s) => s.expr)
+            .join(', ')}}`
+        : `${prefix}_${i - 1}[${lanes * laneWidth - 1}:0]`;
+    regs.push({ name: `${prefix}_${i}`, width: lanes * laneWidth, from });
+  }
+  const out = signals.map((s) => s.expr);
+  order.forEach((s, lane) => {
+    if (s.delay > 0) out[s.k] = `${prefix}_${s.delay - 1}[${lane * laneWidth} +: ${laneWidth}]`;
+  });
+  return out;
+}
+
 function tileTiming(t: TileSpec, pw: number) {
   const R = t.rows;
   const C = t.cols;
   const regs: Reg[] = [];
   // One shared control chain; column c taps stage c-1.
   chain(regs, 'wctl', R + 1, C - 1, '{w_we, w_buf}');
+  // Weight data of column c: c cycles late. Activation row r (+ buffer select): r cycles late.
+  // Result of column c: C-1-c cycles late, so a whole output row leaves at once.
+  const wd = staircase(regs, 'wd', 8, Array.from({ length: C }, (_, c) => ({ expr: `w_data[${c * 8} +: 8]`, delay: c })));
+  const ask = staircase(regs, 'ask', 9, Array.from({ length: R }, (_, r) => ({ expr: `{a_sel, a_gated[${r * 8} +: 8]}`, delay: r })));
+  const dsk = staircase(regs, 'dsk', pw, Array.from({ length: C }, (_, c) => ({ expr: `col_out${c}`, delay: C - 1 - c })));
   const colList = Array.from({ length: C }, (_, c) => ({
     col: c,
     wctlSrc: c === 0 ? '{w_we, w_buf}' : `wctl_${c - 1}`,
-    wdSrc: chain(regs, `wd${c}`, 8, c, `w_data[${c * 8} +: 8]`),
-    outSrc: '',
+    wdSrc: wd[c]!,
+    outSrc: dsk[c]!,
   }));
-  const rowList = Array.from({ length: R }, (_, r) => ({ row: r, src: chain(regs, `ask${r}`, 9, r, `{a_sel, a_gated[${r * 8} +: 8]}`) }));
-  for (const c of colList) c.outSrc = chain(regs, `dsk${c.col}`, pw, C - 1 - c.col, `col_out${c.col}`);
+  const rowList = Array.from({ length: R }, (_, r) => ({ row: r, src: ask[r]! }));
   const hNets: { c: number; r: number }[] = [];
   for (let c = 0; c <= C; c++) for (let r = 0; r < R; r++) hNets.push({ c, r });
   const spillExpr = Array.from({ length: R }, (_, r) => `s_h_${C}_${r}, a_h_${C}_${r}`).join(', ');
@@ -307,18 +346,18 @@ export function generateViews(design: Design, opts: ViewOptions = {}): DesignVie
   const common = { 'axtpu_ctrl.sv': render('array/ctrl.sv', {}) };
   const structural = Object.fromEntries(design.cellIds.map((id) => [`${cellInfo(id).moduleName}.v`, cellInfo(id).verilog()]));
   const lutFiles = Object.fromEntries(lutCells.map((c) => [`${c.module}.sv`, render('array/cell_lut.sv', c)]));
-  const peFiles = (dbg: boolean) => Object.fromEntries(kinds.map((k) => [`${k.module}.sv`, peText(k, design, modeBits, dbg)]));
+  const peFiles = (dbg: boolean, sim: boolean) => Object.fromEntries(kinds.map((k) => [`${k.module}.sv`, peText(k, design, modeBits, dbg, sim)]));
 
   const synth: Record<string, string> = {
     ...structural,
     ...common,
-    ...peFiles(false),
+    ...peFiles(false, false),
     ...arrayFiles(false),
     'axtpu_top.sv': topText('synth'),
   };
   const dbg = Boolean(opts.activity);
   const simArray = arrayFiles(true);
-  const simPe = peFiles(dbg);
+  const simPe = peFiles(dbg, true);
   const sim: Record<string, string> = {
     'axtpu_lut_pkg.sv': render('array/lut_pkg.sv', { lutCells }),
     ...lutFiles,
