@@ -1,10 +1,12 @@
 /**
  * DNN engine measurements -> bench/results/nn.json (numbers quoted in docs/nn.md).
- *   node --import tsx bench/nn.ts [--quick] [--only=throughput,full,accuracy,uniform]
+ *   node --import tsx bench/nn.ts [--quick] [--only=throughput,full,accuracy,uniform,pool,stats]
  * 1. Throughput on one core, in one run: approximate-LUT path, exact int8 path, onnxruntime float.
  * 2. Full 10k Fashion-MNIST through ResNet-8 with an approximate cell on all cores (workers).
  * 3. Accuracy: float (onnxruntime), our float path agreement, int8 exact (both schemes).
  * 4. Uniform approximation: DRUM (unsigned) and ROUP (signed) families on LeNet-5 and ResNet-8.
+ * 5. Worker pool: many small runDataset calls (exploration's pattern), fresh threads vs the pool.
+ * 6. Operand statistics: engine CPU with and without `stats` (what `axtpu eval` collects).
  */
 import { join } from 'node:path';
 import { loadavg } from 'node:os';
@@ -17,7 +19,7 @@ import { runFloat, pixelsToFloat, argmaxRows } from '../nn/float.ts';
 import { quantizeCached } from '../nn/evaluate.ts';
 import { resolveAssignment, uniformAssignment } from '../nn/assign.ts';
 import { runQuantBatch } from '../nn/engine.ts';
-import { runDataset } from '../nn/parallel.ts';
+import { runDataset, poolInfo } from '../nn/parallel.ts';
 import { ortPredict } from '../nn/ort.ts';
 import { convLayers, type QuantModel, type Scheme } from '../nn/qmodel.ts';
 import { prepareNativeKernels } from '../nn/native.ts';
@@ -172,6 +174,75 @@ if (want('uniform')) for (const name of ['lenet5-fmnist', 'resnet8-fmnist']) {
   }
 }
 if (want('uniform')) results.uniformApproximation = uniform;
+
+// 5. Worker pool. Exploration's pattern: a fresh LUT bank per call (a new assignment), the same
+// model, a few hundred images. Variants: fresh threads per call (pool: false, the old path); the
+// pool with the model re-sent every call (a structured clone of it per call, as if not cached);
+// the pool as it runs (model sent once per worker); and one thread (no workers).
+const cpuNow = () => {
+  const c = process.cpuUsage();
+  return (c.user + c.system) / 1e6;
+};
+if (want('pool')) {
+  const q = await quantized('lenet5-fmnist', 'unsigned');
+  const calls = quick ? 10 : 50;
+  const images = 500;
+  const ds = limitDataset(test, images);
+  const clones = Array.from({ length: calls }, () => structuredClone(q));
+  const variants: [string, (i: number) => Promise<unknown>][] = [
+    ['freshThreadsPerCall', (i) => runDataset(bankFor(q, i), ds, { workers: 2, pool: false })],
+    ['poolModelResentEachCall', (i) => runDataset(bankFor(clones[i]!, i), ds, { workers: 2 })],
+    ['pool', (i) => runDataset(bankFor(q, i), ds, { workers: 2 })],
+    ['oneThread', (i) => runDataset(bankFor(q, i), ds, { workers: 1 })],
+  ];
+  const rows: Record<string, unknown>[] = [];
+  for (const [variant, call] of variants) {
+    const load0 = loadavg()[0];
+    const spawned0 = poolInfo().spawned;
+    const c0 = cpuNow();
+    const t0 = performance.now();
+    for (let i = 0; i < calls; i++) await call(i);
+    const wall = (performance.now() - t0) / 1000;
+    const cpu = cpuNow() - c0;
+    const row = {
+      variant, calls, images, workers: variant === 'oneThread' ? 1 : 2, wallSeconds: wall, cpuSeconds: cpu,
+      cpuSecondsPerCall: cpu / calls, wallSecondsPerCall: wall / calls,
+      threadsStarted: variant === 'freshThreadsPerCall' ? 2 * calls : poolInfo().spawned - spawned0, loadAverage1mBefore: load0, loadAverage1m: loadavg()[0],
+    };
+    log(JSON.stringify(row));
+    rows.push(row);
+  }
+  results.pool = { model: 'lenet5-fmnist', cells: 'drum_k5_u8 / drum_k6_u8 alternating, bank re-resolved every call', rows };
+}
+function bankFor(q: QuantModel, i: number) {
+  // A new bank object per call, alternating two cells (exploration never repeats a bank).
+  const r = resolveAssignment(q, uniformAssignment(i % 2 ? 'drum_k6_u8' : 'drum_k5_u8'));
+  return { model: q, table: r.table, rowOffsets: r.rowOffsets };
+}
+
+// 6. Operand statistics overhead: ResNet-8 in one thread, with and without stats.
+if (want('stats')) {
+  const q = await quantized('resnet8-fmnist', 'unsigned');
+  const ds = limitDataset(test, quick ? 500 : 2000);
+  const cfg = bankFor(q, 1);
+  await runDataset(cfg, limitDataset(test, 64), { workers: 1, stats: true }); // warm-up
+  const rows: Record<string, unknown>[] = [];
+  for (const stats of [false, true, false, true]) {
+    const load0 = loadavg()[0];
+    const c0 = cpuNow();
+    const t0 = performance.now();
+    await runDataset(cfg, ds, { workers: 1, stats });
+    const row = { stats, images: ds.count, wallSeconds: (performance.now() - t0) / 1000, cpuSeconds: cpuNow() - c0, loadAverage1mBefore: load0 };
+    log(JSON.stringify(row));
+    rows.push(row);
+  }
+  const mean = (on: boolean) => rows.filter((r) => r.stats === on).reduce((a, r) => a + (r.cpuSeconds as number), 0) / 2;
+  results.operandStats = {
+    model: 'resnet8-fmnist', cell: 'drum_k6_u8', kernels: native.ok ? `native ${native.simd}` : 'js', rows,
+    cpuOverheadFraction: mean(true) / mean(false) - 1,
+  };
+  log(JSON.stringify(results.operandStats));
+}
 
 writeFileAtomic(resultsPath, JSON.stringify(results, null, 2) + '\n');
 log('wrote bench/results/nn.json');

@@ -9,6 +9,8 @@ export interface NativeKernels {
   gemmLut(table: Int32Array, bank: Uint8Array | null, offset: number, rowOffset: Int32Array, a: Uint8Array, acc: Int32Array, K: number, P: number, oc: number): void;
   gemmExact(weights: Int16Array, a: Uint8Array, signed: number, acc: Int32Array, K: number, P: number, oc: number): void;
   finish(acc: Int32Array, sumA: Int32Array | null, out: Uint8Array, multiplier: Int32Array, shift: Int32Array, constant: Float64Array, dims: Int32Array): void;
+  /** counts[c] += number of bytes equal to c (counts: 256 entries). */
+  histogram(bytes: Uint8Array, counts: Float64Array): void;
   /** 'avx512vbmi' (byte-permute LUT kernel) or 'scalar'. */
   simd: string;
 }

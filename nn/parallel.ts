@@ -1,21 +1,34 @@
-import { Worker } from 'node:worker_threads';
+import { Worker, parentPort } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
+import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { Dataset } from './dataset.ts';
 import { runQuantBatch, type EngineConfig } from './engine.ts';
 import { StatsCollector, type LayerOperandStats } from './stats.ts';
 import { loadNativeAddon, nativeKernels, nativeStatus } from './native-load.ts';
-import { convLayers } from './qmodel.ts';
+import { convLayers, type QuantModel } from './qmodel.ts';
 
 /**
  * Run the integer engine over a dataset: contiguous image ranges per worker thread, batches of
  * `batch` images inside each. Results are assembled in image order, so the output does not
  * depend on the worker count (the operand-stream sample does: it is seeded per worker).
+ *
+ * Worker threads live in a process-wide pool and are reused by every call (exploration calls
+ * this hundreds of times; a fresh thread costs ~0.3-0.6 CPU-s to start). Each worker keeps the
+ * last few models and LUT banks it was sent, keyed by object identity, so a model crosses the
+ * thread boundary once, not per call: treat an EngineConfig's arrays as immutable once used.
+ * Idle workers are unref'ed (they never keep the process alive); a worker that dies fails the
+ * call it was running with an error and is replaced on demand.
  */
 export interface RunOptions {
   workers?: number;
   batch?: number;
   stats?: boolean;
   samplesPerLayer?: number;
+  /** false: fresh worker threads for this call only (the pre-pool behaviour, for A/B measurements). */
+  pool?: boolean;
 }
 
 export interface RunResult {
@@ -62,22 +75,264 @@ export function defaultWorkers(): number {
 }
 
 /**
- * Default worker count: all cores, but one more worker only per MACS_PER_WORKER of work. A worker
- * thread costs ~0.3-0.6 CPU-s to start (tsx + module load), about what the native kernels need
- * for 2 G MACs, so small runs (tests, --limit 1000 on LeNet-5) stay in this thread.
+ * Default worker count: all cores, but one more worker only per MACS_PER_WORKER of work. Starting
+ * a worker thread costs ~0.3-0.6 CPU-s (tsx + module load), about what the native kernels need
+ * for 2 G MACs, so small runs stay in this thread. Workers already alive in the pool cost only a
+ * message per call (~POOLED_MACS_PER_WORKER of work), so they are used for smaller runs too.
  */
 const MACS_PER_WORKER = 2e9;
-function autoWorkers(cfg: EngineConfig, images: number): number {
+const POOLED_MACS_PER_WORKER = 5e7;
+function autoWorkers(cfg: EngineConfig, images: number, pooled: boolean): number {
   const m = cfg.model;
   const perImage = convLayers(m).reduce((a, l) => a + l.oc * l.K * m.shapes[l.output]!.h * m.shapes[l.output]!.w, 0);
-  return Math.max(1, Math.min(defaultWorkers(), Math.floor((perImage * images) / MACS_PER_WORKER)));
+  const work = perImage * images;
+  const cold = Math.floor(work / MACS_PER_WORKER);
+  const warm = pooled ? Math.min(liveWorkers(), Math.floor(work / POOLED_MACS_PER_WORKER)) : 0;
+  return Math.max(1, Math.min(defaultWorkers(), Math.max(cold, warm)));
+}
+
+// ------------------------------------------------------------------ pool protocol (both threads)
+
+/** Models and banks a worker keeps (FIFO; the main thread mirrors it to know what was sent). */
+const MODEL_SLOTS = 4;
+const BANK_SLOTS = 8;
+
+interface PoolRequest {
+  id: number;
+  modelKey: number;
+  /** Present the first time this worker sees modelKey. */
+  model?: QuantModel;
+  /** 0 = exact engine (no LUT bank). */
+  bankKey: number;
+  bank?: { table: Int32Array; rowOffsets: Record<string, Int32Array> };
+  pixels: Uint8Array;
+  count: number;
+  perImage: number;
+  batch: number;
+  stats: boolean;
+  samplesPerLayer: number;
+  seed: number;
+  nativeAddon?: string;
+}
+
+interface PoolReply extends WorkerReply {
+  id: number;
+}
+
+/** Insert into a FIFO-bounded map (the same policy on both sides keeps them in step). */
+function remember<K, V>(m: Map<K, V>, key: K, value: V, slots: number): void {
+  m.set(key, value);
+  if (m.size > slots) m.delete(m.keys().next().value as K);
+}
+
+/** Worker-thread side: serve jobs until terminated (started by the pool's entry module). */
+export function poolWorkerMain(): void {
+  const port = parentPort;
+  if (!port) throw new Error('poolWorkerMain runs in a worker thread');
+  const models = new Map<number, QuantModel>();
+  const banks = new Map<number, NonNullable<PoolRequest['bank']>>();
+  port.on('message', (req: PoolRequest) => {
+    try {
+      if (req.model) remember(models, req.modelKey, req.model, MODEL_SLOTS);
+      if (req.bank) remember(banks, req.bankKey, req.bank, BANK_SLOTS);
+      const model = models.get(req.modelKey);
+      const bank = req.bankKey ? banks.get(req.bankKey) : undefined;
+      if (!model || (req.bankKey && !bank)) throw new Error(`pool worker lost model ${req.modelKey} / bank ${req.bankKey}`);
+      // The main thread decides native vs JS per call (AXTPU_NN_NATIVE may change between calls);
+      // process.env is this thread's own copy.
+      if (req.nativeAddon) delete process.env.AXTPU_NN_NATIVE;
+      else process.env.AXTPU_NN_NATIVE = '0';
+      const r = runJob({ ...req, cfg: { model, table: bank?.table, rowOffsets: bank?.rowOffsets } });
+      const reply: PoolReply = { id: req.id, ...r };
+      port.postMessage(reply, [r.pred.buffer as ArrayBuffer]);
+    } catch (err) {
+      const reply: PoolReply = { id: req.id, pred: new Uint8Array(0), error: (err as Error).message ?? String(err) };
+      port.postMessage(reply);
+    }
+  });
+}
+
+// ------------------------------------------------------------------ pool (main thread)
+
+interface PoolWorker {
+  worker: Worker;
+  /** Keys this worker holds, mirroring its FIFO caches. */
+  models: Map<number, true>;
+  banks: Map<number, true>;
+  job?: { id: number; resolve: (r: WorkerReply) => void; reject: (e: Error) => void };
+  /** Handed to a caller (from acquire until its reply): not idle even before its job is posted. */
+  busy: boolean;
+  dead: boolean;
+}
+
+const pool: PoolWorker[] = [];
+const waiting: ((w: PoolWorker) => void)[] = [];
+let nextKey = 1;
+let nextJob = 1;
+let spawned = 0;
+const modelKeys = new WeakMap<QuantModel, number>();
+const bankKeys = new WeakMap<Int32Array, WeakMap<object, number>>();
+
+function keyOf<T extends object>(m: WeakMap<T, number>, o: T): number {
+  let k = m.get(o);
+  if (k === undefined) m.set(o, (k = nextKey++));
+  return k;
+}
+
+function bankKeyOf(cfg: EngineConfig): number {
+  if (!cfg.table) return 0;
+  let inner = bankKeys.get(cfg.table);
+  if (!inner) bankKeys.set(cfg.table, (inner = new WeakMap()));
+  return keyOf(inner, cfg.rowOffsets ?? bankKeys);
+}
+
+/**
+ * Absolute URL of tsx's ESM API (a data: URL module cannot resolve bare specifiers). Read from
+ * tsx's package.json exports: import.meta.resolve is not available under vitest's transform.
+ */
+function tsxApiUrl(): string {
+  const pkgPath = createRequire(import.meta.url).resolve('tsx/package.json');
+  const pkg = JSON.parse(readFileSync(pkgPath, 'utf8')) as { exports: Record<string, { import?: { default?: string } }> };
+  const rel = pkg.exports['./esm/api']?.import?.default;
+  if (!rel) throw new Error(`cannot find tsx/esm/api in ${pkgPath}`);
+  return pathToFileURL(join(dirname(pkgPath), rel)).href;
+}
+
+let entryUrl: URL | undefined;
+/** Worker entry: registers tsx in the new thread (threads do not inherit the loader), then serves. */
+function poolEntry(): URL {
+  if (!entryUrl) {
+    const tsx = tsxApiUrl();
+    const self = import.meta.url;
+    const src = `import { register } from ${JSON.stringify(tsx)};\nregister();\nconst m = await import(${JSON.stringify(self)});\nm.poolWorkerMain();\n`;
+    entryUrl = new URL(`data:text/javascript,${encodeURIComponent(src)}`);
+  }
+  return entryUrl;
+}
+
+function retire(w: PoolWorker, err: Error): void {
+  if (w.dead) return;
+  w.dead = true;
+  const i = pool.indexOf(w);
+  if (i >= 0) pool.splice(i, 1);
+  const job = w.job;
+  w.job = undefined;
+  job?.reject(err);
+  void w.worker.terminate();
+  // A caller waiting for a free worker gets a fresh one instead of this one.
+  const next = waiting.shift();
+  if (next) next(spawn());
+}
+
+function spawn(): PoolWorker {
+  const w: PoolWorker = { worker: new Worker(poolEntry()), models: new Map(), banks: new Map(), busy: true, dead: false };
+  spawned++;
+  pool.push(w);
+  w.worker.on('message', (r: PoolReply) => {
+    const job = w.job;
+    if (!job || job.id !== r.id) return;
+    w.job = undefined;
+    if (r.error) job.reject(new Error(`engine worker: ${r.error}`));
+    else job.resolve(r);
+    release(w);
+  });
+  w.worker.on('error', (err) => retire(w, new Error(`engine worker failed: ${err.message}`)));
+  w.worker.on('messageerror', (err) => retire(w, new Error(`engine worker message error: ${err.message}`)));
+  w.worker.on('exit', (code) => retire(w, new Error(`engine worker exited with code ${code}`)));
+  return w;
+}
+
+function release(w: PoolWorker): void {
+  if (w.dead) return;
+  const next = waiting.shift();
+  if (next) next(w); // stays busy: handed straight to the next caller
+  else {
+    w.busy = false;
+    w.worker.unref();
+  }
+}
+
+/** An idle worker, a new one (below `limit`), or the next one released. Returned busy. */
+function acquire(limit: number): Promise<PoolWorker> {
+  const idle = pool.find((w) => !w.busy && !w.dead);
+  if (idle) {
+    idle.busy = true;
+    return Promise.resolve(idle);
+  }
+  if (pool.length < limit) return Promise.resolve(spawn());
+  return new Promise((resolve) => waiting.push(resolve));
+}
+
+function runPooled(w: PoolWorker, cfg: EngineConfig, job: Omit<PoolRequest, 'id' | 'modelKey' | 'bankKey' | 'model' | 'bank'>): Promise<WorkerReply> {
+  return new Promise<WorkerReply>((resolve, reject) => {
+    if (w.dead) return reject(new Error('engine worker exited before its job started'));
+    const modelKey = keyOf(modelKeys, cfg.model);
+    const bankKey = bankKeyOf(cfg);
+    const req: PoolRequest = { ...job, id: nextJob++, modelKey, bankKey };
+    if (!w.models.has(modelKey)) {
+      req.model = cfg.model;
+      remember(w.models, modelKey, true, MODEL_SLOTS);
+    }
+    if (bankKey && !w.banks.has(bankKey)) {
+      req.bank = { table: cfg.table!, rowOffsets: cfg.rowOffsets ?? {} };
+      remember(w.banks, bankKey, true, BANK_SLOTS);
+    }
+    w.job = { id: req.id, resolve, reject };
+    w.worker.ref();
+    try {
+      // The pixel slice is this job's own copy: transfer it instead of cloning.
+      w.worker.postMessage(req, [req.pixels.buffer as ArrayBuffer]);
+    } catch (err) {
+      // Not sent (e.g. an uncloneable config): the cache mirror is now wrong, so drop the worker.
+      retire(w, new Error(`engine worker: cannot send the job: ${(err as Error).message}`));
+    }
+  });
+}
+
+/** Workers alive in the pool. */
+export function liveWorkers(): number {
+  return pool.length;
+}
+
+/** Pool counters (tests, benches): workers alive, running a job, threads started since the process began. */
+export function poolInfo(): { alive: number; busy: number; spawned: number; threadIds: number[] } {
+  return { alive: pool.length, busy: pool.filter((w) => w.job).length, spawned, threadIds: pool.map((w) => w.worker.threadId) };
+}
+
+/** Terminate every pooled worker (not needed before exit: idle workers never keep the process alive). */
+export async function closePool(): Promise<void> {
+  const all = [...pool];
+  for (const w of all) retire(w, new Error('engine worker pool closed'));
+  await Promise.all(all.map((w) => w.worker.terminate()));
+}
+
+/** Test hook: kill one pooled worker the hard way (what a crash in native code looks like). */
+export function killPoolWorkerForTest(i = 0): Promise<number> | undefined {
+  return pool[i]?.worker.terminate();
+}
+
+/** The old one-shot path: a fresh thread per job, terminated after it (pool: false). */
+function runFresh(job: WorkerJob): Promise<WorkerReply> {
+  return new Promise<WorkerReply>((resolve, reject) => {
+    const worker = new Worker(new URL('./worker.mjs', import.meta.url), { workerData: job });
+    worker.once('message', (r: WorkerReply) => {
+      void worker.terminate();
+      if (r.error) reject(new Error(`engine worker: ${r.error}`));
+      else resolve(r);
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`engine worker exited with code ${code}`));
+    });
+  });
 }
 
 export async function runDataset(cfg: EngineConfig, ds: Dataset, opts: RunOptions = {}): Promise<RunResult> {
   const perImage = ds.channels * ds.height * ds.width;
   const batch = opts.batch ?? 128;
   const samplesPerLayer = opts.samplesPerLayer ?? 65536;
-  const workers = Math.max(1, Math.min(opts.workers ?? autoWorkers(cfg, ds.count), Math.ceil(ds.count / batch)));
+  const usePool = opts.pool ?? true;
+  const workers = Math.max(1, Math.min(opts.workers ?? autoWorkers(cfg, ds.count, usePool), Math.ceil(ds.count / batch)));
   // Build/load the native kernels here, before any worker starts (workers only load the file).
   // Imported lazily: the builder pulls in the tool runner, which worker threads do not need.
   await (await import('./native.ts')).prepareNativeKernels();
@@ -96,23 +351,15 @@ export async function runDataset(cfg: EngineConfig, ds: Dataset, opts: RunOption
   }
   let replies: WorkerReply[];
   if (jobs.length <= 1) replies = jobs.map(runJob);
+  else if (!usePool) replies = await Promise.all(jobs.map(runFresh));
   else {
+    const limit = Math.max(defaultWorkers(), jobs.length);
     replies = await Promise.all(
-      jobs.map(
-        (job) =>
-          new Promise<WorkerReply>((resolve, reject) => {
-            const worker = new Worker(new URL('./worker.mjs', import.meta.url), { workerData: job });
-            worker.once('message', (r: WorkerReply) => {
-              void worker.terminate();
-              if (r.error) reject(new Error(`engine worker: ${r.error}`));
-              else resolve(r);
-            });
-            worker.once('error', reject);
-            worker.once('exit', (code) => {
-              if (code !== 0) reject(new Error(`engine worker exited with code ${code}`));
-            });
-          }),
-      ),
+      jobs.map(async ({ cfg: c, pixels, ...rest }) => {
+        const w = await acquire(limit);
+        // slice(): a copy of just this range (a subarray would clone the whole dataset buffer).
+        return runPooled(w, c, { ...rest, pixels: pixels.slice() });
+      }),
     );
   }
   const pred = new Uint8Array(ds.count);

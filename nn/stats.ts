@@ -1,5 +1,6 @@
 import type { GemmOperands } from './gemm.ts';
 import type { QConvLayer } from './qmodel.ts';
+import { nativeKernels } from './native-load.ts';
 
 /**
  * Per-layer operand statistics (what each multiplier sees) and a seeded sample of (a, b) code
@@ -45,7 +46,7 @@ export class StatsCollector {
     s.macs += K * P * l.oc;
     // Every activation code meets all oc filters; every weight code meets all P columns.
     const ah = new Float64Array(256);
-    for (let i = 0; i < K * P; i++) ah[a[i]!]! += 1;
+    byteHistogram(a.subarray(0, K * P), ah);
     for (let c = 0; c < 256; c++) s.aHist[c]! += ah[c]! * l.oc;
     for (let i = 0; i < l.oc * K; i++) s.bHist[l.weights[i]! & 0xff]! += P;
     const room = this.maxSamples - s.sampleA.length;
@@ -77,6 +78,21 @@ export class StatsCollector {
       s.sampleB.push(...o.sampleB.slice(0, room));
     }
   }
+}
+
+/**
+ * counts[c] += occurrences of byte c in `bytes`. The code matrix is oc times smaller than the
+ * layer's MACs but still the bulk of the statistics' cost, so it runs in the native addon when
+ * loaded (templates/nn/kernels.cpp.hbs `histogram`); `byteHistogramJs` is the reference.
+ */
+export function byteHistogram(bytes: Uint8Array, counts: Float64Array): void {
+  const n = nativeKernels();
+  if (n) n.histogram(bytes, counts);
+  else byteHistogramJs(bytes, counts);
+}
+
+export function byteHistogramJs(bytes: Uint8Array, counts: Float64Array): void {
+  for (let i = 0; i < bytes.length; i++) counts[bytes[i]!]! += 1;
 }
 
 /** Summary numbers for reports. */

@@ -6,6 +6,7 @@ import { execa } from 'execa';
 import { prepareNativeKernels, nativeKernels, splitBank, type NativeStatus } from '../nn/native.ts';
 import { lowerLayerToGemm, lowerLayerToGemmJs, gemmLut, gemmLutJs, gemmExact, gemmExactJs, finishLayer, finishLayerJs } from '../nn/gemm.ts';
 import { runDataset, runJob } from '../nn/parallel.ts';
+import { byteHistogramJs, StatsCollector } from '../nn/stats.ts';
 import { loadDataset, limitDataset } from '../nn/dataset.ts';
 import { importOnnx } from '../nn/onnx.ts';
 import { quantizeCached } from '../nn/evaluate.ts';
@@ -186,6 +187,49 @@ describe('native DNN kernels (C++ N-API addon)', () => {
     const constant = Float64Array.from(d.bias, (b, o) => b - t.inputZero * d.weightSum[o]! + d.K * t.inputZero * d.weightZero);
     n.finish(accJs, gJs.sumA ?? null, dirtyOut, d.multiplier, d.shift, constant, Int32Array.of(c.oc, gJs.positions, c.batch, d.weightZero, t.outputZero, qmin, qmax));
     expect(Buffer.from(dirtyOut).equals(Buffer.from(outJs))).toBe(true);
+  });
+
+  it('operand histogram: native equals JS bit for bit (lengths, runs, accumulation)', () => {
+    const n = nativeKernels()!;
+    for (const len of [0, 1, 7, 8, 9, 63, 64, 65, 1000, 100_003]) {
+      const bytes = new Uint8Array(len);
+      for (let i = 0; i < len; i++) bytes[i] = i % 97 < 40 ? 0 : i % 5 === 0 ? 255 : rnd(256); // runs like im2col padding
+      // Both start from the same non-zero counts: the kernel adds, it does not overwrite.
+      const js = Float64Array.from({ length: 256 }, (_, c) => c * 3);
+      const nat = Float64Array.from(js);
+      byteHistogramJs(bytes, js);
+      n.histogram(bytes, nat);
+      expect(Array.from(nat), `length ${len}`).toEqual(Array.from(js));
+    }
+    // Unaligned view (an im2col prefix inside a larger buffer).
+    const big = Uint8Array.from({ length: 5000 }, () => rnd(256));
+    const view = big.subarray(3, 4003);
+    const js = new Float64Array(256);
+    const nat = new Float64Array(256);
+    byteHistogramJs(view, js);
+    n.histogram(view, nat);
+    expect(Array.from(nat)).toEqual(Array.from(js));
+    expect(() => n.histogram(big, new Float64Array(255))).toThrow(/256 entries/);
+  });
+
+  it('operand statistics of a layer are the same with the native and the JS histogram', () => {
+    const t = makeCase(CASES[0]!);
+    const g = lowerLayerToGemmJs(t.l, t.x, t.inShape, t.outShape, 3, t.inputZero);
+    const collect = () => {
+      const c = new StatsCollector(64, 1000, 7);
+      c.observe(t.l, g);
+      return [...c.layers.values()];
+    };
+    const nat = collect();
+    const prev = process.env.AXTPU_NN_NATIVE;
+    process.env.AXTPU_NN_NATIVE = '0';
+    try {
+      expect(nat).toEqual(collect());
+    } finally {
+      if (prev === undefined) delete process.env.AXTPU_NN_NATIVE;
+      else process.env.AXTPU_NN_NATIVE = prev;
+    }
+    expect(nat[0]!.aHist.reduce((a, b) => a + b, 0)).toBe(g.K * g.P * t.l.oc);
   });
 
   it('rejects a row offset outside the bank instead of reading past it', () => {
