@@ -3,7 +3,7 @@ import { convLayers, type QuantModel } from '../nn/qmodel.ts';
 import type { Placement } from './placement.ts';
 import { addTiming, emptyTiming, gemmTiming, type LayerTiming } from './timing.ts';
 import { layerEnergy, opEnergies, type LayerEnergy, type OpEnergies } from './energy.ts';
-import { hostBatch } from './host.ts';
+import { batchOperands } from './host.ts';
 import { sampleLayerStreams, DEFAULT_STREAM_PAIRS, type CellStreams } from './streams.ts';
 import type { Dataset } from '../nn/dataset.ts';
 
@@ -42,12 +42,11 @@ export async function analyticalEstimate(
   o: { clockMHz?: number; liberty?: string; levels?: number[]; streamPairs?: number } = {},
 ): Promise<{ layers: AnalyticalLayer[]; ops: OpEnergies }> {
   const perImage = ds.channels * ds.height * ds.width;
-  const hb = hostBatch({ model, table: placement.resolved.table, rowOffsets: placement.resolved.rowOffsets, pixels: ds.pixels, perImage }, 0, Math.min(batch, ds.count));
+  const setup = { model, table: placement.resolved.table, rowOffsets: placement.resolved.rowOffsets, pixels: ds.pixels, perImage };
   const streams: Record<string, CellStreams> = {};
-  for (const { name, g } of hb.layers) {
-    const p = placement.layers.find((x) => x.layer === name)!;
-    const l = convLayers(model).find((x) => x.name === name)!;
-    streams[name] = sampleLayerStreams(l, g, p.filterCells, design.tiles[p.tile]!.rows, o.streamPairs ?? DEFAULT_STREAM_PAIRS);
+  for (const { layer: l, g } of batchOperands(setup, 0, Math.min(batch, ds.count))) {
+    const p = placement.layers.find((x) => x.layer === l.name)!;
+    streams[l.name] = sampleLayerStreams(l, g, p.filterCells, design.tiles[p.tile]!.rows, o.streamPairs ?? DEFAULT_STREAM_PAIRS);
   }
   const ops = await opEnergies({ design, layers: placement.layers, streams, clockMHz: o.clockMHz, liberty: o.liberty });
   return { layers: analyticalRun(model, design, placement, ds.count, batch, ops, o.levels), ops };

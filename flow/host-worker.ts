@@ -1,11 +1,13 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { hostBatch, transferList, type HostSetup } from './host.ts';
+import { referenceBatch, transferList, type HostSetup } from './host.ts';
+import { loadNativeAddon } from '../nn/native-load.ts';
 
-/** Host-side work of one batch at a time, off the thread that feeds the harness pipe. */
+/** The software reference, one batch at a time, off the thread that drives the harness. */
 const setup = workerData as HostSetup;
+if (setup.nativeAddon) loadNativeAddon(setup.nativeAddon);
 parentPort!.on('message', (m: { s: number; n: number }) => {
   try {
-    const r = hostBatch(setup, m.s, m.n);
+    const r = referenceBatch(setup, m.s, m.n);
     parentPort!.postMessage(r, transferList(r));
   } catch (err) {
     parentPort!.postMessage({ error: (err as Error).message });

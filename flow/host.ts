@@ -1,16 +1,13 @@
 import { Worker } from 'node:worker_threads';
-import type { Mat8 } from '../generators/array/model.ts';
-import { runQuantBatch } from '../nn/engine.ts';
-import { gemmLut, type GemmOperands } from '../nn/gemm.ts';
-import { StatsCollector } from '../nn/stats.ts';
+import { engineSteps, engineGemm, type BatchResult } from '../nn/engine.ts';
+import type { GemmOperands } from '../nn/gemm.ts';
 import type { QConvLayer, QuantModel } from '../nn/qmodel.ts';
-import { activationMatrix } from './operands.ts';
 
 /**
- * The host side of one batch: the software engine (unchanged) with a collector that captures
- * every conv/dense layer's im2col operands, the array-layout activation matrix of each, and the
- * engine's GEMM on the same operands (the reference the array must equal). Runs in a worker
- * thread so the main thread stays free to stream the previous batch through the harness pipe.
+ * The software reference of the RTL run: the engine's own layer loop (nn/engine.ts
+ * `engineSteps`) with its own GEMMs through the SAME LUT bank the design's cells define, keeping
+ * every conv/dense layer's accumulators so the array's can be compared word for word. Runs in a
+ * worker thread so it costs the thread that drives the harness nothing.
  */
 export interface HostSetup {
   model: QuantModel;
@@ -18,53 +15,68 @@ export interface HostSetup {
   rowOffsets: Record<string, Int32Array>;
   pixels: Uint8Array;
   perImage: number;
+  /** Built native kernel addon for the worker to load (nn/native.ts), if available. */
+  nativeAddon?: string;
 }
 
-export interface HostLayer {
+export interface ReferenceLayer {
   name: string;
-  g: GemmOperands;
-  A: Mat8;
-  ref: Int32Array;
+  /** acc[oc * P + p] from the engine's GEMM (may carry padded channels beyond oc * P). */
+  acc: Int32Array;
 }
 
-export interface HostBatch {
+export interface ReferenceBatch {
   s: number;
   n: number;
   pred: Uint8Array;
-  layers: HostLayer[];
+  layers: ReferenceLayer[];
   error?: string;
 }
 
-class OperandCapture extends StatsCollector {
-  captured: { l: QConvLayer; g: GemmOperands }[] = [];
-  override observe(l: QConvLayer, g: GemmOperands): void {
-    this.captured.push({ l, g });
+/** Drive the engine over images [s, s + n) with its own GEMMs; `onLayer` sees every layer. */
+export function engineBatch(x: HostSetup, s: number, n: number, onLayer: (l: QConvLayer, g: GemmOperands, acc: Int32Array) => void): BatchResult {
+  const cfg = { model: x.model, table: x.table, rowOffsets: x.rowOffsets };
+  const steps = engineSteps(x.model, x.pixels.subarray(s * x.perImage, (s + n) * x.perImage), n);
+  let r = steps.next();
+  while (!r.done) {
+    const { layer, g } = r.value;
+    const acc = engineGemm(cfg, layer, g);
+    onLayer(layer, g, acc);
+    r = steps.next(acc);
   }
+  return r.value;
 }
 
-export function hostBatch(x: HostSetup, s: number, n: number): HostBatch {
-  const cap = new OperandCapture();
-  const sw = runQuantBatch({ model: x.model, table: x.table, rowOffsets: x.rowOffsets }, x.pixels.subarray(s * x.perImage, (s + n) * x.perImage), n, cap);
-  const layers = cap.captured.map(({ l, g }) => ({ name: l.name, g, A: activationMatrix(g), ref: gemmLut(x.rowOffsets[l.name]!, x.table, g, l.oc) }));
-  return { s, n, pred: sw.pred, layers };
+export function referenceBatch(x: HostSetup, s: number, n: number): ReferenceBatch {
+  const layers: ReferenceLayer[] = [];
+  const r = engineBatch(x, s, n, (l, _g, acc) => layers.push({ name: l.name, acc }));
+  return { s, n, pred: r.pred, layers };
 }
 
-export function transferList(r: HostBatch): ArrayBuffer[] {
+/** The engine's im2col operands of every conv/dense layer for images [s, s + n). */
+export function batchOperands(x: HostSetup, s: number, n: number): { layer: QConvLayer; g: GemmOperands }[] {
+  const out: { layer: QConvLayer; g: GemmOperands }[] = [];
+  engineBatch(x, s, n, (layer, g) => out.push({ layer, g }));
+  return out;
+}
+
+export function transferList(r: ReferenceBatch): ArrayBuffer[] {
   const out = new Set<ArrayBuffer>();
-  for (const l of r.layers) for (const b of [l.g.a, l.g.sumA, l.A.data, l.ref]) if (b && b.buffer instanceof ArrayBuffer) out.add(b.buffer);
+  for (const l of r.layers) if (l.acc.buffer instanceof ArrayBuffer) out.add(l.acc.buffer);
+  out.add(r.pred.buffer as ArrayBuffer);
   return [...out];
 }
 
-/** One batch ahead: request(s, n) starts the work, the promise resolves with it. */
-export class HostPipeline {
+/** request(s, n) queues a reference batch; replies come back in request order. */
+export class ReferencePipeline {
   private worker: Worker | undefined;
-  private waiting: ((r: HostBatch) => void)[] = [];
+  private waiting: ((r: ReferenceBatch) => void)[] = [];
   private failed: ((e: Error) => void)[] = [];
 
   constructor(private readonly setup: HostSetup, threaded: boolean) {
     if (!threaded) return;
     this.worker = new Worker(new URL('./host-worker.mjs', import.meta.url), { workerData: setup });
-    this.worker.on('message', (r: HostBatch) => {
+    this.worker.on('message', (r: ReferenceBatch) => {
       const ok = this.waiting.shift();
       const bad = this.failed.shift();
       if (r.error) bad?.(new Error(`flow host worker: ${r.error}`));
@@ -77,9 +89,15 @@ export class HostPipeline {
     });
   }
 
-  request(s: number, n: number): Promise<HostBatch> {
-    if (!this.worker) return Promise.resolve(hostBatch(this.setup, s, n));
-    // Replies come back in request order (the worker handles one message at a time).
+  request(s: number, n: number): Promise<ReferenceBatch> {
+    if (!this.worker) {
+      try {
+        return Promise.resolve(referenceBatch(this.setup, s, n));
+      } catch (e) {
+        return Promise.reject(e as Error);
+      }
+    }
+    // The worker handles one message at a time, so replies arrive in request order.
     return new Promise((resolve, reject) => {
       this.waiting.push(resolve);
       this.failed.push(reject);

@@ -2,25 +2,28 @@ import { UserError } from '../core/errors.ts';
 import type { Design } from '../generators/array/config.ts';
 import type { Mat8 } from '../generators/array/model.ts';
 import { ArraySim, type PeActivity } from '../sim/array.ts';
-import { finishLayer } from '../nn/gemm.ts';
-import { size } from '../nn/graph.ts';
+import { runQuantBatchAsync } from '../nn/engine.ts';
+import { prepareNativeKernels } from '../nn/native.ts';
 import { convLayers, type QuantModel } from '../nn/qmodel.ts';
 import type { Dataset } from '../nn/dataset.ts';
 import type { Placement } from './placement.ts';
 import { activationMatrix, weightMatrix, padBias, toAccumulator } from './operands.ts';
-import { HostPipeline, hostBatch, type HostBatch } from './host.ts';
+import { ReferencePipeline, batchOperands, type HostSetup } from './host.ts';
 import { gemmTiming, emptyTiming, addTiming, type LayerTiming } from './timing.ts';
 import { sampleLayerStreams, DEFAULT_STREAM_PAIRS, type CellStreams } from './streams.ts';
 
 /**
- * RTL-in-the-loop inference. The software engine (nn/engine.ts `runQuantBatch`, unchanged) runs
- * each batch; a collector hooked into it hands over every conv/dense layer's im2col operands,
- * which go through the generated array in the Verilator harness. For every layer and batch the
- * array's accumulators (after exact pad removal) must equal the engine's GEMM on the SAME
- * operands, bit for bit; the host then finishes the output layer from the ARRAY's accumulators
- * with the engine's own `finishLayer`, so the reported predictions are the hardware's. Because
- * every earlier layer's array result is checked equal, the activations each layer receives are
- * what an array-fed pipeline produces; any mismatch is counted per layer and fails the run.
+ * RTL-in-the-loop inference. The engine's layer loop (nn/engine.ts `engineSteps`, driven by
+ * `runQuantBatchAsync`) runs each batch on the host; every conv/dense GEMM it asks for goes
+ * through the generated array in the Verilator harness, and the array's accumulators (sign-decoded,
+ * pad-corrected) are what the engine finishes and feeds to the next layer. Predictions are the
+ * array's. Independently, the software reference (the same engine with its own GEMMs through the
+ * same LUT bank, in a worker thread) runs the same batch; every layer's accumulators are compared
+ * word for word and differences counted per layer.
+ *
+ * Within a batch the layers are serial (each needs the previous one's array result), so several
+ * batches are kept in flight: while the harness computes one batch's layer, this thread lowers or
+ * finishes another's (the harness queues GEMMs in order).
  */
 export interface RtlRunOptions {
   batch?: number;
@@ -34,12 +37,26 @@ export interface RtlRunOptions {
   vcd?: { layer: string; from: number; to: number; path: string };
   /** Operand-stream pairs sampled per (layer, cell) for the energy estimate. */
   streamPairs?: number;
-  /** Voltage level index per global domain (harness input; matters to injection runs). */
+  /** Voltage level index per global domain (harness input; selects the injection row). */
   levels?: number[];
-  /** Host work in a worker thread one batch ahead (default: when there is more than one batch). */
+  /**
+   * Error injection at the domain outputs: flip probability per level and psum bit
+   * (`ArraySim.setInjection`). Each GEMM gets its own seed (batch, layer), so runs reproduce.
+   */
+  flip?: number[][];
+  /** Reference engine in a worker thread (default: when there is more than one batch). */
   threaded?: boolean;
+  /**
+   * Plain-build harness processes (default 2: on a loaded 2-core machine one process gets one
+   * scheduler share, and even unloaded the host's work overlaps a second harness).
+   */
+  harnesses?: number;
+  /** Batches in flight (default 2 per harness); batch loop i uses harness i mod harnesses. */
+  inFlight?: number;
   /** Called after each batch (progress). */
   onBatch?: (done: number, total: number) => void;
+  /** Every array result as the next layer receives it (first image s of its batch). */
+  onGemm?: (s: number, layer: string, acc: Int32Array) => void;
 }
 
 export interface LayerActivity {
@@ -62,6 +79,7 @@ export interface LayerTrace extends LayerTiming {
   modelCycles: number;
   /** Useful MACs per cell (all images). */
   macsByCell: Record<string, number>;
+  /** Accumulator words where the array-fed run differs from the software reference. */
   mismatches: number;
   activity?: LayerActivity;
 }
@@ -69,17 +87,21 @@ export interface LayerTrace extends LayerTiming {
 export interface RtlRunResult {
   images: number;
   batch: number;
+  /** The array-fed pipeline's predictions. */
   pred: Uint8Array;
+  /** The software reference's (same engine, same LUT bank, its own GEMMs). */
   enginePred: Uint8Array;
   /** Images whose array prediction differs from the engine's. */
   predMismatches: number;
+  /** First layer (model order) with differing accumulator words, if any. */
+  firstMismatchLayer: string | null;
+  injection: boolean;
   layers: LayerTrace[];
   streams: Record<string, CellStreams>;
   /** loopNs / cycles over all GEMMs; plain* over the GEMMs run on the plain (no activity taps) build. */
-  harness: { exe: string; built: boolean; buildMs: number; loopNs: number; cycles: number; plainNs: number; plainCycles: number; plainExe?: string };
+  harness: { exe: string; built: boolean; buildMs: number; loopNs: number; loopCpuNs: number; cycles: number; plainNs: number; plainCycles: number; plainExe?: string };
   seconds: number;
 }
-
 
 export async function runRtl(model: QuantModel, design: Design, placement: Placement, ds: Dataset, o: RtlRunOptions = {}): Promise<RtlRunResult> {
   const t0 = performance.now();
@@ -90,6 +112,7 @@ export async function runRtl(model: QuantModel, design: Design, placement: Place
   const place = new Map(placement.layers.map((p) => [p.layer, p]));
   if (o.vcd && !place.has(o.vcd.layer)) throw new UserError(`--vcd: no conv/dense layer '${o.vcd.layer}' (layers: ${convs.map((l) => l.name).join(', ')})`);
   const weights = new Map<string, Mat8>(convs.map((l) => [l.name, weightMatrix(l)]));
+  const layerIndex = new Map(convs.map((l, i) => [l.name, i]));
   const pads = new Map(convs.map((l) => {
     const p = place.get(l.name)!;
     return [l.name, padBias(design, p.tile, p.mode, l.K, l.oc)] as const;
@@ -101,83 +124,112 @@ export async function runRtl(model: QuantModel, design: Design, placement: Place
     }),
   );
   const perImage = ds.channels * ds.height * ds.width;
-  const outShape = model.shapes[model.output]!;
-  const classes = size(outShape);
   const pred = new Uint8Array(ds.count);
   const enginePred = new Uint8Array(ds.count);
   const streams: Record<string, CellStreams> = {};
+  // Host-side im2col / requant and the reference GEMMs run on the engine's native kernels (JS
+  // fallback with one warning); the reference worker loads the same built addon.
+  const native = await prepareNativeKernels();
+  const setup: HostSetup = { model, table, rowOffsets, pixels: ds.pixels, perImage, nativeAddon: native.ok ? native.path : undefined };
 
-  // Open the plain build first, so a cold cache builds both before any batch runs.
-  const plain = activityMode === 'all' ? undefined : await ArraySim.open(design, { activity: false });
-  const probe = activityMode === 'off' ? undefined : await ArraySim.open(design, { activity: true });
-  const sims = [plain, probe].filter((x): x is ArraySim => x !== undefined);
-  let hostRef: HostPipeline | undefined;
-  let next: Promise<HostBatch> | undefined;
-  const byName = new Map(convs.map((l) => [l.name, l]));
+  const total = Math.ceil(ds.count / batch);
+  // Open the plain build first, so a cold cache builds both before any batch runs; further plain
+  // processes reuse the cached build.
+  const plains: ArraySim[] = [];
+  let probe: ArraySim | undefined;
+  const nPlain = activityMode === 'all' ? 0 : Math.max(1, Math.min(o.harnesses ?? 2, total - (activityMode === 'sample' ? 1 : 0)));
+  try {
+    for (let i = 0; i < nPlain; i++) plains.push(await ArraySim.open(design, { activity: false }));
+    if (activityMode !== 'off') probe = await ArraySim.open(design, { activity: true });
+  } catch (e) {
+    for (const s of plains) await s.close();
+    throw e;
+  }
+  const plain = plains[0];
+  const sims = [...plains, probe].filter((x): x is ArraySim => x !== undefined);
+  let reference: ReferencePipeline | undefined;
   let loopNs = 0;
+  let loopCpuNs = 0;
   let cycles = 0;
   let plainNs = 0;
   let plainCycles = 0;
-  try {
-    if (o.vcd) await dumpVcd(model, design, placement, ds, o.vcd, Math.min(batch, ds.count));
-    const total = Math.ceil(ds.count / batch);
-    // The host works one batch ahead in a worker thread while this thread feeds the harness.
-    const host = new HostPipeline({ model, table, rowOffsets, pixels: ds.pixels, perImage }, o.threaded ?? total > 1);
-    hostRef = host;
-    next = host.request(0, Math.min(batch, ds.count));
-    for (let bi = 0, s = 0; s < ds.count; bi++, s += batch) {
-      const n = Math.min(batch, ds.count - s);
-      const cur: HostBatch = await next!;
-      next = s + batch < ds.count ? host.request(s + batch, Math.min(batch, ds.count - s - batch)) : undefined;
-      enginePred.set(cur.pred, s);
-      let outLogits: Float64Array | undefined;
-      for (const { name, g, A, ref } of cur.layers) {
-        const l = byName.get(name)!;
-        const p = place.get(l.name)!;
-        const tr = traces.get(l.name)!;
-        const activity = bi === 0 && probe !== undefined;
-        const sim = activity || !plain ? probe! : plain;
-        const run = await sim.gemm(A, weights.get(l.name)!, { tile: p.tile, mode: p.mode, activity, levels: o.levels });
-        loopNs += run.ns;
-        cycles += run.cycles;
-        if (sim === plain) {
-          plainNs += run.ns;
-          plainCycles += run.cycles;
-        }
-        const acc = toAccumulator(design, run.out.raw, g.P, l.oc, pads.get(l.name)!);
-        let bad = 0;
-        for (let i = 0; i < acc.length; i++) if (acc[i] !== ref[i]) bad++;
-        tr.mismatches += bad;
-        addTiming(tr, gemmTiming(design, p.tile, g.P, l.K, l.oc, run.cycles));
-        tr.modelCycles += gemmTiming(design, p.tile, g.P, l.K, l.oc).cycles;
-        for (let f = 0; f < l.oc; f++) {
-          const id = p.filterCells[f]!;
-          tr.macsByCell[id] = (tr.macsByCell[id] ?? 0) + g.P * l.K;
-        }
-        if (run.activity) addActivity(tr, design, p.tile, p.mode, run.activity, run.cycles);
-        if (bi === 0) streams[l.name] = sampleLayerStreams(l, g, p.filterCells, design.tiles[p.tile]!.rows, o.streamPairs ?? DEFAULT_STREAM_PAIRS);
-        if (l.output === model.output) {
-          // The classifier reads the ARRAY's accumulators through the engine's finishing code.
-          const inQ = model.tensors[l.input]!;
-          outLogits = new Float64Array(n * classes);
-          finishLayer(l, acc, g, inQ.zeroPoint, model.tensors[l.output]!.zeroPoint, model.scheme, { out: outLogits, inputScale: inQ.scale });
-        }
+  let done = 0;
+  let failed = false;
+
+  /** One batch through the engine's layer loop with every GEMM on the array. */
+  const runBatch = async (bi: number, lane: number): Promise<void> => {
+    const s = bi * batch;
+    const n = Math.min(batch, ds.count - s);
+    const ref = reference!.request(s, n);
+    ref.catch(() => undefined); // awaited below; a failure elsewhere must not leave it unhandled
+    const activity = bi === 0 && probe !== undefined;
+    const sim = activity || !plain ? probe! : plains[lane % plains.length]!;
+    const got = new Map<string, Int32Array>();
+    const r = await runQuantBatchAsync(model, ds.pixels.subarray(s * perImage, (s + n) * perImage), n, async (l, g) => {
+      if (failed) throw new Error('stopped: another batch failed');
+      const p = place.get(l.name)!;
+      const tr = traces.get(l.name)!;
+      const run = await sim.gemm(activationMatrix(g), weights.get(l.name)!, {
+        tile: p.tile, mode: p.mode, activity, levels: o.levels, inject: o.flip !== undefined, seed: bi * 4096 + layerIndex.get(l.name)! + 1,
+      });
+      loopNs += run.ns;
+      loopCpuNs += run.cpuNs;
+      cycles += run.cycles;
+      if (sim !== probe) {
+        plainNs += run.ns;
+        plainCycles += run.cycles;
       }
-      for (let b = 0; b < n; b++) {
-        if (!outLogits) {
-          pred[s + b] = cur.pred[b]!;
-          continue;
-        }
-        let best = 0;
-        for (let i = 1; i < classes; i++) if (outLogits[b * classes + i]! > outLogits[b * classes + best]!) best = i;
-        pred[s + b] = best;
+      addTiming(tr, gemmTiming(design, p.tile, g.P, l.K, l.oc, run.cycles));
+      tr.modelCycles += gemmTiming(design, p.tile, g.P, l.K, l.oc).cycles;
+      for (let f = 0; f < l.oc; f++) {
+        const id = p.filterCells[f]!;
+        tr.macsByCell[id] = (tr.macsByCell[id] ?? 0) + g.P * l.K;
       }
-      o.onBatch?.(bi + 1, total);
+      if (run.activity) addActivity(tr, design, p.tile, p.mode, run.activity, run.cycles);
+      if (bi === 0) streams[l.name] = sampleLayerStreams(l, g, p.filterCells, design.tiles[p.tile]!.rows, o.streamPairs ?? DEFAULT_STREAM_PAIRS);
+      // What the next layer receives: the array's psum words in the engine's layout.
+      const acc = toAccumulator(design, run.out.raw, g.P, l.oc, pads.get(l.name)!);
+      got.set(l.name, acc);
+      o.onGemm?.(s, l.name, acc);
+      return acc;
+    });
+    pred.set(r.pred, s);
+    const sw = await ref;
+    enginePred.set(sw.pred, s);
+    for (const { name, acc } of sw.layers) {
+      const hw = got.get(name)!;
+      let bad = 0;
+      for (let i = 0; i < hw.length; i++) if (hw[i] !== acc[i]) bad++;
+      traces.get(name)!.mismatches += bad;
     }
+    o.onBatch?.(++done, total);
+  };
+
+  try {
+    if (o.vcd) await dumpVcd(design, placement, setup, o.vcd, Math.min(batch, ds.count));
+    if (o.flip) for (const sim of sims) await sim.setInjection(o.flip);
+    reference = new ReferencePipeline(setup, o.threaded ?? total > 1);
+    // Batch loops share the harnesses (loop i on harness i mod H); each takes the next batch.
+    let next = 0;
+    const lane = async (_: unknown, i: number): Promise<void> => {
+      while (next < total && !failed) {
+        const bi = next++;
+        try {
+          await runBatch(bi, i);
+        } catch (e) {
+          failed = true;
+          throw e;
+        }
+      }
+    };
+    const lanes = Array.from({ length: Math.max(1, Math.min(o.inFlight ?? 2 * Math.max(1, plains.length), total)) }, lane);
+    const settled = await Promise.allSettled(lanes);
+    const err = settled.find((x): x is PromiseRejectedResult => x.status === 'rejected' && !String((x.reason as Error)?.message).startsWith('stopped:'));
+    if (err) throw err.reason;
+    const any = settled.find((x): x is PromiseRejectedResult => x.status === 'rejected');
+    if (any) throw any.reason;
   } finally {
-    // A batch still in flight when something failed: its result is not needed.
-    next?.catch(() => undefined);
-    await hostRef?.close();
+    await reference?.close();
     for (const s of sims) await s.close();
   }
   let predMismatches = 0;
@@ -190,9 +242,11 @@ export async function runRtl(model: QuantModel, design: Design, placement: Place
     pred,
     enginePred,
     predMismatches,
+    firstMismatchLayer: layers.find((l) => l.mismatches > 0)?.layer ?? null,
+    injection: o.flip !== undefined,
     layers,
     streams,
-    harness: { exe: sims[0]!.built.exe, built: sims.some((s) => !s.built.hit), buildMs: sims.reduce((t, s) => t + s.built.buildMs, 0), loopNs, cycles, plainNs, plainCycles, plainExe: plain?.built.exe },
+    harness: { exe: sims[0]!.built.exe, built: sims.some((s) => !s.built.hit), buildMs: sims.reduce((t, s) => t + s.built.buildMs, 0), loopNs, loopCpuNs, cycles, plainNs, plainCycles, plainExe: plain?.built.exe },
     seconds: (performance.now() - t0) / 1000,
   };
 }
@@ -240,15 +294,12 @@ function finishActivity(tr: LayerTrace): void {
 }
 
 /** One layer's first-batch GEMM in a tracing build, dumping cycles [from, to) as VCD. */
-async function dumpVcd(model: QuantModel, design: Design, placement: Placement, ds: Dataset, vcd: NonNullable<RtlRunOptions['vcd']>, n: number): Promise<void> {
-  const l = convLayers(model).find((x) => x.name === vcd.layer)!;
+async function dumpVcd(design: Design, placement: Placement, setup: HostSetup, vcd: NonNullable<RtlRunOptions['vcd']>, n: number): Promise<void> {
   const p = placement.layers.find((x) => x.layer === vcd.layer)!;
-  const perImage = ds.channels * ds.height * ds.width;
-  const hb = hostBatch({ model, table: placement.resolved.table, rowOffsets: placement.resolved.rowOffsets, pixels: ds.pixels, perImage }, 0, n);
-  const g = hb.layers.find((c) => c.name === l.name)!.g;
+  const { layer, g } = batchOperands(setup, 0, n).find((c) => c.layer.name === vcd.layer)!;
   const sim = await ArraySim.open(design, { trace: true });
   try {
-    await sim.gemm(activationMatrix(g), weightMatrix(l), { tile: p.tile, mode: p.mode, trace: vcd });
+    await sim.gemm(activationMatrix(g), weightMatrix(layer), { tile: p.tile, mode: p.mode, trace: vcd });
   } finally {
     await sim.close();
   }

@@ -18,6 +18,7 @@ import { runRtl, type LayerTrace, type RtlRunOptions } from './rtl.ts';
 import { opEnergies, layerEnergy, type LayerEnergy, type OpEnergies } from './energy.ts';
 import { analyticalRun, type AnalyticalLayer } from './analytical.ts';
 import { existsSync, statSync } from 'node:fs';
+import { parseOrThrow, z } from '../core/validate.ts';
 
 export interface FlowOptions {
   model: string;
@@ -32,12 +33,22 @@ export interface FlowOptions {
   activity?: RtlRunOptions['activity'];
   /** Voltage level index per global voltage domain (default all 0). */
   levels?: number[];
+  /**
+   * Error injection at the domain outputs: flip probability per level name, one number for every
+   * psum bit or one per bit (as `axtpu sim gemm --flip`). Mismatches against the clean software
+   * reference are then the injected errors' effect, reported rather than failing the run.
+   */
+  flip?: Record<string, number | number[]>;
+  /** Plain harness processes and batches in flight (flow/rtl.ts defaults: 2 and 2 per harness). */
+  harnesses?: number;
+  inFlight?: number;
   clockMHz?: number;
   /** Skip the energy estimate (cycles and equality only). */
   noEnergy?: boolean;
   /** Write the report directory (default true). */
   write?: boolean;
   onBatch?: RtlRunOptions['onBatch'];
+  onGemm?: RtlRunOptions['onGemm'];
 }
 
 export interface FlowLayerRow extends LayerTrace {
@@ -55,6 +66,12 @@ export interface FlowReport {
   engineAccuracy: number;
   predMismatches: number;
   layerMismatches: number;
+  /** First layer (model order) whose array accumulators differ from the reference's. */
+  firstMismatchLayer: string | null;
+  /** Error injection was on (mismatches are its effect, not a failure). */
+  injection: boolean;
+  /** The --flip model of an injection run. */
+  flip?: Record<string, number | number[]>;
   cyclesPerInference: number;
   modelCyclesPerInference: number;
   cyclesMatchModel: boolean;
@@ -69,7 +86,7 @@ export interface FlowReport {
   layers: FlowLayerRow[];
   analytical: AnalyticalLayer[];
   analyticalMatchesRtl: boolean;
-  harness: { built: boolean; buildMs: number; cycles: number; loopSeconds: number; cyclesPerSecond: number; plainCyclesPerSecond: number | null; plainExe?: string };
+  harness: { built: boolean; buildMs: number; cycles: number; loopSeconds: number; loopCpuSeconds: number; cyclesPerSecond: number; plainCyclesPerSecond: number | null; plainExe?: string };
   seconds: { total: number; rtl: number; energy: number };
   /** VCD written by --vcd. */
   vcd?: string;
@@ -92,6 +109,20 @@ export function designFrom(spec: FlowOptions['design']): Design {
   return resolveDesign(spec, 'array flags');
 }
 
+/** {"<level>": p | [p per psum bit]} -> flip probability table [level][bit] for the harness. */
+export function flipTable(design: Design, spec: unknown, what = '--flip'): number[][] {
+  const prob = z.number().min(0).max(1);
+  const obj = parseOrThrow(z.record(z.union([prob, z.array(prob)])), spec, what);
+  const table = design.levels.map(() => new Array<number>(design.psumBits).fill(0));
+  for (const [level, v] of Object.entries(obj)) {
+    const l = design.levels.findIndex((x) => x.name === level);
+    if (l < 0) throw new UserError(`${what}: no level '${level}' (levels: ${design.levels.map((x) => x.name).join(', ')})`);
+    if (Array.isArray(v) && v.length !== design.psumBits) throw new UserError(`${what}: level '${level}' needs ${design.psumBits} per-bit probabilities, got ${v.length}`);
+    table[l] = Array.isArray(v) ? v : new Array<number>(design.psumBits).fill(v);
+  }
+  return table;
+}
+
 function checkLevels(design: Design, levels: number[] | undefined): void {
   if (!levels) return;
   const nd = design.tiles.reduce((s, t) => s + t.domains.length, 0);
@@ -107,10 +138,11 @@ export async function runFlow(o: FlowOptions): Promise<FlowReport> {
   const want: Assignment | undefined = o.assign ? readAssignment(o.assign) : undefined;
   const placement: Placement = placeModel(model, design, { mode: o.mode, want });
   checkLevels(design, o.levels);
+  const flip = o.flip === undefined ? undefined : flipTable(design, o.flip);
   const ds = limitDataset(loadDataset(o.dataset ?? 'fmnist', 'test'), o.limit);
   checkShapes(model.inputShape, ds, o.model);
   const batch = o.batch ?? 250;
-  const rtl = await runRtl(model, design, placement, ds, { batch, vcd: o.vcd, onBatch: o.onBatch, activity: o.activity, levels: o.levels });
+  const rtl = await runRtl(model, design, placement, ds, { batch, vcd: o.vcd, onBatch: o.onBatch, onGemm: o.onGemm, activity: o.activity, levels: o.levels, flip, inFlight: o.inFlight, harnesses: o.harnesses });
   const tRtl = performance.now();
   let ops: OpEnergies | undefined;
   if (!o.noEnergy) ops = await opEnergies({ design, layers: placement.layers, streams: rtl.streams, clockMHz: o.clockMHz });
@@ -147,6 +179,9 @@ export async function runFlow(o: FlowOptions): Promise<FlowReport> {
     engineAccuracy: engineCorrect / n,
     predMismatches: rtl.predMismatches,
     layerMismatches: layers.reduce((s, l) => s + l.mismatches, 0),
+    firstMismatchLayer: rtl.firstMismatchLayer,
+    injection: rtl.injection,
+    flip: o.flip,
     cyclesPerInference: cycles / n,
     modelCyclesPerInference: modelCycles / n,
     cyclesMatchModel: layers.every((l) => l.cycles === l.modelCycles),
@@ -168,6 +203,7 @@ export async function runFlow(o: FlowOptions): Promise<FlowReport> {
       buildMs: rtl.harness.buildMs,
       cycles: rtl.harness.cycles,
       loopSeconds: rtl.harness.loopNs / 1e9,
+      loopCpuSeconds: rtl.harness.loopCpuNs / 1e9,
       cyclesPerSecond: rtl.harness.cycles / (rtl.harness.loopNs / 1e9),
       plainCyclesPerSecond: rtl.harness.plainNs > 0 ? rtl.harness.plainCycles / (rtl.harness.plainNs / 1e9) : null,
       plainExe: rtl.harness.plainExe,
@@ -213,7 +249,7 @@ export function activityRows(r: FlowReport): (string | number)[][] {
 }
 
 async function writeFlowReport(r: FlowReport): Promise<string> {
-  const hash = shortHash({ model: r.model, design: r.designConfig, images: r.images, batch: r.batch, dataset: r.dataset });
+  const hash = shortHash({ model: r.model, design: r.designConfig, images: r.images, batch: r.batch, dataset: r.dataset, ...(r.flip ? { flip: r.flip } : {}) });
   const dir = join(synthReportsDir(), `run-${hash}`);
   const md = render('flow/report.md', {
     ...r,

@@ -1,7 +1,7 @@
 import { size, windowBounds, type Shape } from './graph.ts';
-import { lowerLayerToGemm, gemmLut, gemmExact, finishLayer } from './gemm.ts';
+import { lowerLayerToGemm, gemmLut, gemmExact, finishLayer, type GemmOperands } from './gemm.ts';
 import { multiplyByQuantizedMultiplier } from './fixedpoint.ts';
-import { valueRange, type QAddLayer, type QPoolLayer, type QuantModel } from './qmodel.ts';
+import { valueRange, type QAddLayer, type QConvLayer, type QPoolLayer, type QuantModel } from './qmodel.ts';
 import { StatsCollector } from './stats.ts';
 
 /**
@@ -35,8 +35,22 @@ export function quantizeInput(m: QuantModel, pixels: Uint8Array): Uint8Array {
   return out;
 }
 
-export function runQuantBatch(cfg: EngineConfig, pixels: Uint8Array, batch: number, stats?: StatsCollector): BatchResult {
-  const m = cfg.model;
+/** One conv/dense layer's GEMM, as the layer loop asks for it (see `engineSteps`). */
+export interface GemmRequest {
+  layer: QConvLayer;
+  g: GemmOperands;
+}
+
+/**
+ * The layer loop, written once, as a step machine: it yields every conv/dense layer's GEMM
+ * request (im2col operands) and must be resumed with that GEMM's int32 accumulators, laid out
+ * acc[oc * P + p] (what `gemmLut` returns; extra padded channels are ignored). Everything else
+ * (zero-point correction, requantization, pooling, residual adds, ReLU, the classifier's scores)
+ * happens here, so a driver that computes the GEMMs elsewhere (the RTL flow's systolic array)
+ * gets exactly the engine's semantics around them. Returns the batch's predictions.
+ */
+export function* engineSteps(model: QuantModel, pixels: Uint8Array, batch: number, stats?: StatsCollector): Generator<GemmRequest, BatchResult, Int32Array> {
+  const m = model;
   const vals = new Map<string, Uint8Array>();
   const signed = m.scheme === 'signed';
   vals.set(m.input, quantizeInput(m, pixels));
@@ -48,8 +62,9 @@ export function runQuantBatch(cfg: EngineConfig, pixels: Uint8Array, batch: numb
       const inQ = m.tensors[l.input]!;
       const outQ = m.tensors[l.output]!;
       const g = lowerLayerToGemm(l, vals.get(l.input)!, m.shapes[l.input]!, m.shapes[l.output]!, batch, inQ.zeroPoint);
-      const acc = cfg.table ? gemmLut(cfg.rowOffsets![l.name]!, cfg.table, g, l.oc) : gemmExact(l, g, m.scheme);
       stats?.observe(l, g);
+      const acc = yield { layer: l, g };
+      if (!acc || acc.length < l.oc * g.P) throw new Error(`engine: layer ${l.name} needs ${l.oc * g.P} accumulators, got ${acc?.length ?? 'none'}`);
       const isOut = l.output === m.output;
       if (isOut) scores = new Float64Array(batch * classes);
       vals.set(l.output, finishLayer(l, acc, g, inQ.zeroPoint, outQ.zeroPoint, m.scheme, isOut ? { out: scores!, inputScale: inQ.scale } : undefined));
@@ -74,6 +89,32 @@ export function runQuantBatch(cfg: EngineConfig, pixels: Uint8Array, batch: numb
     pred[b] = best;
   }
   return { pred, scores };
+}
+
+/** The engine's own GEMM for a layer: LUT bank if configured, else plain integer multiplies. */
+export function engineGemm(cfg: EngineConfig, l: QConvLayer, g: GemmOperands): Int32Array {
+  return cfg.table ? gemmLut(cfg.rowOffsets![l.name]!, cfg.table, g, l.oc) : gemmExact(l, g, cfg.model.scheme);
+}
+
+/** Synchronous driver: every GEMM in software (LUT bank or exact). */
+export function runQuantBatch(cfg: EngineConfig, pixels: Uint8Array, batch: number, stats?: StatsCollector): BatchResult {
+  const steps = engineSteps(cfg.model, pixels, batch, stats);
+  let r = steps.next();
+  while (!r.done) r = steps.next(engineGemm(cfg, r.value.layer, r.value.g));
+  return r.value;
+}
+
+/**
+ * Asynchronous driver: `gemm` computes each conv/dense layer's accumulators (e.g. on the RTL
+ * array) and its result is what the rest of the network receives.
+ */
+export async function runQuantBatchAsync(
+  model: QuantModel, pixels: Uint8Array, batch: number, gemm: (layer: QConvLayer, g: GemmOperands) => Promise<Int32Array>, stats?: StatsCollector,
+): Promise<BatchResult> {
+  const steps = engineSteps(model, pixels, batch, stats);
+  let r = steps.next();
+  while (!r.done) r = steps.next(await gemm(r.value.layer, r.value.g));
+  return r.value;
 }
 
 /** Max pool on values; average pool rounds half away from zero (TFLite reference kernels). */

@@ -3,12 +3,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runFlow, type FlowReport } from '../flow/run.ts';
-import { designFrom, loadModelFor } from '../flow/run.ts';
+import { designFrom, loadModelFor, flipTable } from '../flow/run.ts';
 import { placeModel } from '../flow/placement.ts';
 import { analyticalRun, analyticalEstimate } from '../flow/analytical.ts';
 import { loadDataset, limitDataset } from '../nn/dataset.ts';
 import { cycleModel } from '../generators/array/index.ts';
 import { runCli } from './helpers/cli.ts';
+import { runRtl } from '../flow/rtl.ts';
+import { runQuantBatch, runQuantBatchAsync } from '../nn/engine.ts';
 
 /**
  * RTL-in-the-loop on LeNet-5 (Fashion-MNIST, first 200 test images) through 16x16 arrays:
@@ -137,6 +139,58 @@ describe('flow: LeNet-5 on 16x16 RTL', () => {
     // conv1's 6 filters all sit in the left (nominal) domain: its cell energy does not move.
     expect(split[0]!.energy!.cellPj).toBeCloseTo(nominal[0]!.energy!.cellPj, 6);
     expect(split[1]!.energy!.cellPj).toBeLessThan(nominal[1]!.energy!.cellPj);
+  });
+});
+
+describe('flow: array results feed the next layer (error injection)', () => {
+  // Bit flips at the psum outputs (bits 12..17, p = 2e-5 per bit per word) make the array's
+  // accumulators differ from the software engine's, so the feed-forward is observable.
+  const flip = { nominal: Array.from({ length: 32 }, (_, i) => (i >= 12 && i <= 17 ? 2e-5 : 0)) };
+  const N = 200;
+  const BATCH = 100;
+
+  it('array-fed predictions are the engine driven with the array accumulators, not the clean engine', async () => {
+    const design = designFrom(designs.exact!);
+    const { model: q } = await loadModelFor(model, design);
+    const placement = placeModel(q, design);
+    const ds = limitDataset(loadDataset('fmnist', 'test'), N);
+    const seen = new Map<string, Int32Array>();
+    const r = await runRtl(q, design, placement, ds, {
+      batch: BATCH, activity: 'off', flip: flipTable(design, flip), onGemm: (s, layer, acc) => seen.set(`${s}:${layer}`, acc),
+    });
+    expect(r.injection).toBe(true);
+    expect(r.firstMismatchLayer).toBe('/c1/Conv');
+    // Corrupted conv1 words are few; everything downstream of them differs far more, because the
+    // next layers received the corrupted activations.
+    const [c1, c2] = r.layers;
+    expect(c1!.mismatches).toBeGreaterThan(0);
+    expect(c2!.mismatches).toBeGreaterThan(10 * c1!.mismatches);
+    for (const l of r.layers) expect(l.cycles).toBe(l.modelCycles);
+    const cfg = { model: q, table: placement.resolved.table, rowOffsets: placement.resolved.rowOffsets };
+    let differsFromClean = 0;
+    for (let s = 0; s < N; s += BATCH) {
+      const px = ds.pixels.subarray(s * 784, (s + BATCH) * 784);
+      // The engine's layer loop fed with exactly the accumulators the array produced.
+      const replay = await runQuantBatchAsync(q, px, BATCH, async (l) => seen.get(`${s}:${l.name}`)!);
+      expect([...replay.pred]).toEqual([...r.pred.subarray(s, s + BATCH)]);
+      const clean = runQuantBatch(cfg, px, BATCH);
+      expect([...clean.pred]).toEqual([...r.enginePred.subarray(s, s + BATCH)]);
+      for (let b = 0; b < BATCH; b++) if (clean.pred[b] !== r.pred[s + b]) differsFromClean++;
+    }
+    expect(differsFromClean).toBe(r.predMismatches);
+    expect(differsFromClean).toBeGreaterThan(0);
+  });
+
+  it('axtpu run --flip reports the differences and the first differing layer, and exits 0', async () => {
+    const r = await runCli(
+      ['run', '--model', model, '--rows', '16', '--cols', '16', '--cell', 'exact_s8', '--limit', '100', '--no-energy', '--activity', 'off', '--flip', JSON.stringify(flip), '--json'],
+      { AXTPU_SYNTH_REPORTS: join(tmp, 'inject') },
+    );
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout) as FlowReport;
+    expect(j.injection).toBe(true);
+    expect(j.layerMismatches).toBeGreaterThan(0);
+    expect(j.firstMismatchLayer).toBe('/c1/Conv');
   });
 });
 

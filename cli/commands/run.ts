@@ -26,6 +26,9 @@ interface RunOpts {
   clock: string;
   domains?: string;
   levels?: string;
+  flip?: string;
+  inFlight?: string;
+  harnesses: string;
   energy: boolean;
 }
 
@@ -35,6 +38,11 @@ function human(r: FlowReport): string {
   return [
     `model ${r.model}  design ${r.design}  dataset ${r.dataset}  images ${r.images}`,
     `accuracy ${pct(r.accuracy)} (array)   ${pct(r.engineAccuracy)} (software engine)   predictions differing ${r.predMismatches}   accumulator words differing ${r.layerMismatches}`,
+    ...(r.injection
+      ? [`error injection on (--flip): differences from the clean software engine are the injected errors' effect` + (r.firstMismatchLayer ? `, first in layer ${r.firstMismatchLayer}` : ', none occurred')]
+      : r.firstMismatchLayer
+        ? [`FIRST DIFFERING LAYER ${r.firstMismatchLayer}`]
+        : []),
     `cycles/inference ${r.cyclesPerInference.toFixed(1)} (cycleModel ${r.modelCyclesPerInference.toFixed(1)}${r.cyclesMatchModel ? ', equal per layer' : ', DIFFERENT'})   analytical path ${r.analyticalMatchesRtl ? 'equals' : 'DIFFERS from'} the RTL run`,
     e
       ? `energy/inference ${(e.pjPerInference.total / 1e6).toFixed(3)} uJ (cell ${(e.pjPerInference.cell / 1e6).toFixed(3)}, PE ${(e.pjPerInference.pe / 1e6).toFixed(3)}, leakage ${(e.pjPerInference.leakage / 1e6).toFixed(4)})   ${e.pjPerMac.toFixed(3)} pJ/MAC at ${e.vdd} V, ${e.clockMHz} MHz`
@@ -81,6 +89,9 @@ export function registerRun(program: Command): void {
     .option('--activity <how>', 'per-PE activity counters: sample (first batch) | all | off', 'sample')
     .option('--domains <json>', 'with generator flags: voltage domains {"levels":[..],"domains":[..]} (see axtpu gen)')
     .option('--levels <list>', 'voltage level index per domain, comma separated (default all 0)')
+    .option('--flip <json>', 'error injection at domain outputs: per-level bit-flip probability, e.g. {"nominal":[0,..,0.01,..]} (mismatches reported, not fatal)')
+    .option('--harnesses <n>', 'plain-build harness processes running batches side by side', '2')
+    .option('--in-flight <n>', 'batches in flight (default 2 per harness)')
     .option('--clock <MHz>', 'clock for energy (leakage per cycle)', '100')
     .option('--no-energy', 'skip the energy estimate')
     .action(async (o: RunOpts, cmd: Command) => {
@@ -107,17 +118,21 @@ export function registerRun(program: Command): void {
         vcd: o.vcd ? parseVcd(o.vcd, synthReportsDir()) : undefined,
         activity: o.activity as 'sample' | 'all' | 'off',
         levels: o.levels === undefined ? undefined : o.levels.split(',').map((x) => intOption(x, '--levels', 0, 15)),
+        flip: o.flip === undefined ? undefined : (jsonArg(o.flip, '--flip') as Record<string, number | number[]>),
+        harnesses: intOption(o.harnesses, '--harnesses', 1, 8),
+        inFlight: o.inFlight === undefined ? undefined : intOption(o.inFlight, '--in-flight', 1, 32),
         clockMHz: numberOption(o.clock, '--clock', 0.001, 10_000),
         noEnergy: o.energy === false,
         onBatch: globals(cmd).json || !process.stderr.isTTY ? undefined : (d, t) => process.stderr.write(`\rbatch ${d}/${t}${d === t ? '\n' : ''}`),
       });
       emit(globals(cmd), report, human);
-      // Later layers are fed from the software engine's activations, which is only the hardware's
-      // pipeline while every array result equals the engine's: any difference fails the run.
-      if (report.layerMismatches > 0 || report.predMismatches > 0 || !report.cyclesMatchModel) {
+      // Without injection the array must compute exactly what the software engine computes: any
+      // difference fails the run. With --flip, differences are the asked-for effect (reported).
+      const mismatch = !report.injection && (report.layerMismatches > 0 || report.predMismatches > 0);
+      if (mismatch || !report.cyclesMatchModel) {
         process.stderr.write(
           `axtpu: array and software engine disagree (${report.layerMismatches} accumulator words, ${report.predMismatches} predictions` +
-            `${report.cyclesMatchModel ? '' : ', cycles differ from cycleModel'}); see the per-layer mismatch column\n`,
+            `${report.firstMismatchLayer ? `, first in layer ${report.firstMismatchLayer}` : ''}${report.cyclesMatchModel ? '' : ', cycles differ from cycleModel'}); see the per-layer mismatch column\n`,
         );
         process.exitCode = 1;
       }
