@@ -1,57 +1,112 @@
 import { resolveAssignment, type Assignment } from '../nn/assign.ts';
 import { runDataset } from '../nn/parallel.ts';
 import type { Dataset } from '../nn/dataset.ts';
-import type { QuantModel } from '../nn/qmodel.ts';
 import { stableStringify } from '../core/hash.ts';
 import type { Journal } from './journal.ts';
 
 /**
- * Accuracy of an assignment on a split, through the bit-exact LUT engine, memoized in the run's
- * journal: the key is the problem id, the split and the per-layer cell map, so a resumed run (or
- * another search on the same problem) never evaluates the same point twice.
+ * Per-image correctness of an assignment on an image range of a split, through the bit-exact LUT
+ * engine, memoized in the run's journal. The key is the problem id, the split, the image range and
+ * the per-layer cell map, so a resumed run (or another search on the same problem) never evaluates
+ * the same images twice. Correctness is kept per image (a bitset) because the decision rule pairs
+ * a candidate with the exact design image by image (explore/stats.ts pairedLoss).
  */
 export interface AccuracyRecord {
   accuracy: number;
   images: number;
+  /** Per-image correctness, 1 bit per image (LSB first), base64. */
+  correct: string;
+}
+
+export function packBits(bits: Uint8Array): string {
+  const out = new Uint8Array(Math.ceil(bits.length / 8));
+  for (let i = 0; i < bits.length; i++) if (bits[i]) out[i >> 3]! |= 1 << (i & 7);
+  return Buffer.from(out).toString('base64');
+}
+
+export function unpackBits(b64: string, n: number): Uint8Array {
+  const raw = Buffer.from(b64, 'base64');
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = (raw[i >> 3]! >> (i & 7)) & 1;
+  return out;
 }
 
 export class Evaluator {
+  /** Range evaluations computed / replayed, and images pushed through the engine. */
   fresh = 0;
   hits = 0;
+  images = 0;
 
   constructor(
-    private readonly model: QuantModel,
     private readonly journal: Journal<AccuracyRecord>,
     private readonly problem: string,
-    private readonly workers?: number,
+    private readonly runner: (a: Assignment, ds: Dataset) => Promise<Uint8Array>,
   ) {}
 
-  key(split: string, a: Assignment): string {
-    return `${this.problem}:${split}:${stableStringify(a)}`;
+  key(split: string, start: number, end: number, a: Assignment): string {
+    return `${this.problem}:${split}[${start},${end}):${stableStringify(a)}`;
   }
 
-  async accuracy(split: string, ds: Dataset, a: Assignment): Promise<number> {
-    const k = this.key(split, a);
+  /** Correctness of images [start, end) of `ds`. */
+  async range(split: string, ds: Dataset, start: number, end: number, a: Assignment): Promise<Uint8Array> {
+    const k = this.key(split, start, end, a);
     const hit = this.journal.get(k);
-    if (hit) {
+    if (hit && typeof hit.correct === 'string') {
       this.hits++;
-      return hit.accuracy;
+      return unpackBits(hit.correct, end - start);
     }
-    const r = resolveAssignment(this.model, a);
-    const run = await runDataset({ model: this.model, table: r.table, rowOffsets: r.rowOffsets }, ds, { workers: this.workers });
+    const pred = await this.runner(a, sliceDataset(ds, start, end));
+    const bits = new Uint8Array(end - start);
     let correct = 0;
-    for (let i = 0; i < ds.count; i++) if (run.pred[i] === ds.labels[i]) correct++;
-    const rec = { accuracy: correct / ds.count, images: ds.count };
-    this.journal.record(k, rec);
+    for (let i = 0; i < bits.length; i++) {
+      bits[i] = pred[i] === ds.labels[start + i] ? 1 : 0;
+      correct += bits[i]!;
+    }
+    this.journal.record(k, { accuracy: correct / bits.length, images: bits.length, correct: packBits(bits) });
     this.fresh++;
-    return rec.accuracy;
+    this.images += bits.length;
+    return bits;
   }
+
+  /** Correctness of the first `count` images, assembled from fixed stage ranges (`stages` are the
+   *  range boundaries, ascending, ending at or beyond `count`) so prefixes share work. */
+  async prefix(split: string, ds: Dataset, count: number, a: Assignment, stages: number[] = [count]): Promise<Uint8Array> {
+    const out = new Uint8Array(count);
+    let start = 0;
+    for (const end of stages) {
+      if (start >= count) break;
+      if (end > count) throw new Error(`Evaluator.prefix: ${count} is not a stage boundary (${stages.join(', ')})`);
+      out.set(await this.range(split, ds, start, end, a), start);
+      start = end;
+    }
+    if (start !== count) throw new Error(`Evaluator.prefix: ${count} is not a stage boundary (${stages.join(', ')})`);
+    return out;
+  }
+}
+
+export function accuracyOf(bits: Uint8Array): number {
+  let s = 0;
+  for (const b of bits) s += b;
+  return bits.length ? s / bits.length : 0;
+}
+
+/** Engine runner: predictions of an assignment on a dataset (all worker threads). */
+export function engineRunner(model: Parameters<typeof resolveAssignment>[0], workers?: number) {
+  return async (a: Assignment, ds: Dataset): Promise<Uint8Array> => {
+    const r = resolveAssignment(model, a);
+    const run = await runDataset({ model, table: r.table, rowOffsets: r.rowOffsets }, ds, { workers });
+    return run.pred;
+  };
+}
+
+/** Images [start, end) of a dataset (views, no copy). */
+export function sliceDataset(ds: Dataset, start: number, end: number): Dataset {
+  const per = ds.channels * ds.height * ds.width;
+  return { ...ds, count: end - start, pixels: ds.pixels.subarray(start * per, end * per), labels: ds.labels.subarray(start, end) };
 }
 
 /** The last `count` images of a split (the validation hold-out of the train split). */
 export function tailDataset(ds: Dataset, count: number): Dataset {
   const n = Math.min(count, ds.count);
-  const per = ds.channels * ds.height * ds.width;
-  const start = ds.count - n;
-  return { ...ds, count: n, pixels: ds.pixels.subarray(start * per), labels: ds.labels.subarray(start) };
+  return sliceDataset(ds, ds.count - n, ds.count);
 }

@@ -19,6 +19,9 @@ export interface GreedyOptions {
   baselineAccuracy: number;
   /** Allowed loss in accuracy (fraction, e.g. 0.01 = 1 percentage point). */
   budget: number;
+  /** Decision rule: does this assignment keep the budget? Default: accuracy >= baseline - budget.
+   *  (explore/run.ts passes a paired confidence bound vs the exact design.) */
+  accepts?: (assignment: number[], accuracy: number) => boolean;
   onStep?: (unit: number, choice: number, accuracy: number, accepted: boolean) => void;
 }
 
@@ -54,7 +57,7 @@ export async function xaiGreedy(o: GreedyOptions): Promise<GreedyResult> {
       const trial = [...current];
       trial[u] = choice;
       const a = await acc(trial);
-      const ok = a >= floor - 1e-12;
+      const ok = o.accepts ? o.accepts(trial, a) : a >= floor - 1e-12;
       trace.push({ assignment: trial, accuracy: a, accepted: ok });
       o.onStep?.(u, choice, a, ok);
       if (ok) {

@@ -105,10 +105,10 @@ export function barsPlot(title: string, series: Series[], rows: { label: string;
 }
 
 export function frontCsv(r: ExploreResult): string {
-  const lines = ['scheme,id,source,energy_pj,saving,val_accuracy,val_loss,test_accuracy,test_loss,feasible,cells'];
+  const lines = ['scheme,id,source,energy_pj,saving,val_accuracy,val_loss,val_loss_upper,val_images,test_accuracy,test_loss,feasible,cells'];
   for (const g of r.groups)
     for (const p of g.front)
-      lines.push([g.scheme, p.id, p.source, f(p.energyPj, 3), f(p.saving, 6), f(p.valAccuracy, 6), f(p.valLoss, 6), p.testAccuracy === undefined ? '' : f(p.testAccuracy, 6), p.testLoss === undefined ? '' : f(p.testLoss, 6), p.feasible, p.cells.join(' ')].join(','));
+      lines.push([g.scheme, p.id, p.source, f(p.energyPj, 3), f(p.saving, 6), f(p.valAccuracy, 6), f(p.valLoss, 6), f(p.valLossUpper, 6), p.valImages, p.testAccuracy === undefined ? '' : f(p.testAccuracy, 6), p.testLoss === undefined ? '' : f(p.testLoss, 6), p.feasible, p.cells.join(' ')].join(','));
   return lines.join('\n') + '\n';
 }
 
@@ -189,6 +189,7 @@ export function renderHtml(r: ExploreResult, rtl: WinnerRtl | null, rtlNote: str
   return render('explore/report.html', {
     modelName: basename(r.model),
     budgetPct: f(100 * r.budget, 2),
+    confidencePct: f(100 * r.confidence, 0),
     granularity: r.granularity,
     search: r.search,
     rows: r.rows,
@@ -197,6 +198,8 @@ export function renderHtml(r: ExploreResult, rtl: WinnerRtl | null, rtlNote: str
     testImages: r.testImages,
     dataset: r.dataset,
     calibImages: r.calibImages,
+    splits: r.splits,
+    screenImages: r.screenImages,
     xaiMetric: r.xaiMetric,
     seconds: f(r.seconds, 1),
     journal: r.journal,

@@ -15,12 +15,12 @@ import { expandCells, groupCandidates, DEFAULT_CELLS, type CandidateGroup } from
 import { planUnits, toAssignment, toArrayConfig, singleLayerAssignment, filterCells, type UnitPlan, type Granularity } from './units.ts';
 import { energyTable, unitEnergies, candidateEnergy, layerEnergies, type EnergyTable } from './energy.ts';
 import { unitCriticality, type XaiMetric, type CriticalityResult } from './criticality.ts';
-import { Evaluator, tailDataset, type AccuracyRecord } from './evaluator.ts';
+import { Evaluator, tailDataset, engineRunner, accuracyOf, type AccuracyRecord } from './evaluator.ts';
 import { Journal } from './journal.ts';
 import { xaiGreedy } from './greedy.ts';
 import { nsga2 } from './nsga2.ts';
 import { paretoFront, hypervolume } from './pareto.ts';
-import { spearman } from './stats.ts';
+import { spearman, pairedLoss, type PairedLoss } from './stats.ts';
 
 /**
  * The closed loop (issue 8): criticality -> sensitivity -> search on a validation hold-out ->
@@ -53,6 +53,13 @@ export interface ExploreOptions {
   /** Most front points re-measured on the test split (the winner always is). */
   frontTestMax?: number;
   maxExhaustive?: number;
+  /** One-sided confidence of the paired loss bound a design must keep within the budget
+   *  (0.5 = point estimate). Default 0.9. */
+  confidence?: number;
+  /** Validation images of the screening stage (greedy rejects a trial early when even the lower
+   *  confidence bound of its loss exceeds the budget; also the sensitivity probes' images).
+   *  0 = no screening. Default: a quarter of the validation split. */
+  screenImages?: number;
   workers?: number;
   quiet?: boolean;
 }
@@ -64,10 +71,17 @@ export interface ExplorePoint {
   cells: string[];
   energyPj: number;
   saving: number;
+  /** Validation accuracy: exact baseline minus the paired loss estimate (on valImages images). */
   valAccuracy: number;
   valLoss: number;
+  /** One-sided upper confidence bound on the validation loss (the decision rule). */
+  valLossUpper: number;
+  /** Validation images the point was measured on (fewer = rejected at the screening stage). */
+  valImages: number;
   testAccuracy?: number;
   testLoss?: number;
+  /** Upper confidence bound of the paired test loss vs exact (same confidence). */
+  testLossUpper?: number;
   feasible: boolean;
 }
 
@@ -98,7 +112,8 @@ export interface GroupResult {
   /** The array config (generators/array) that realizes the winner, and the engine assignment. */
   winnerDesign: Record<string, unknown>;
   winnerAssignment: ReturnType<typeof toAssignment>;
-  evaluations: { search: number; sensitivity: number; test: number };
+  /** Designs evaluated per step, and images pushed through the engine by the search. */
+  evaluations: { search: number; sensitivity: number; test: number; searchImages: number; screenedOut: number };
   hypervolume: number;
   energy: { clockMHz: number; liberty: string; pairs: number; perOp: EnergyTable['perOp']; area: EnergyTable['area'] };
   cellMetrics: Record<string, { maePct: number; mrePct: number; wcePct: number }>;
@@ -116,6 +131,10 @@ export interface ExploreResult {
   valImages: number;
   testImages: number;
   calibImages: number;
+  confidence: number;
+  screenImages: number;
+  /** Which images each step uses (the validation split is disjoint from both calibration sets). */
+  splits: { quantCalibration: string; xaiCalibration: string; validation: string; test: string };
   xaiMetric: XaiMetric;
   groups: GroupResult[];
   /** Index into groups of the overall winner (least energy among feasible winners). */
@@ -151,9 +170,16 @@ export async function explore(o: ExploreOptions): Promise<ExploreResult> {
   const train = loadDataset(o.dataset, 'train');
   const test = limitDataset(loadDataset(o.dataset, 'test'), o.testImages);
   checkShapes(graph.inputShape, test, o.model);
-  const valImages = Math.min(o.valImages ?? 1000, Math.floor(train.count / 2));
-  const val = tailDataset(train, valImages);
   const calibImages = o.calibImages ?? 64;
+  // Quantization calibrates on train[0, 256) (flow/run.ts loadModelFor), XAI on train[0, calib):
+  // the validation hold-out is the tail of the train split and must not overlap either.
+  const headUsed = Math.max(QUANT_CALIBRATION_IMAGES, calibImages);
+  const valImages = o.valImages ?? 2000;
+  if (valImages > train.count - headUsed)
+    throw new UserError(`--val-images ${valImages}: the validation hold-out (last images of the train split) would overlap the ${headUsed} calibration images; at most ${train.count - headUsed}`);
+  const val = tailDataset(train, valImages);
+  const confidence = o.confidence ?? 0.9;
+  const screenImages = Math.min(o.screenImages ?? Math.floor(valImages / 4), valImages);
   const calib = limitDataset(train, calibImages);
   const xaiMetric = o.xaiMetric ?? 'conductance';
   const modelHash = createHash('sha256').update(readFileSync(o.model)).digest('hex');
@@ -162,7 +188,7 @@ export async function explore(o: ExploreOptions): Promise<ExploreResult> {
   const results: GroupResult[] = [];
   let fresh = 0;
   for (const group of groups) {
-    const r = await exploreGroup(o, group, { graph, val, test, calib, xaiMetric, modelHash, journal });
+    const r = await exploreGroup(o, group, { graph, val, test, calib, xaiMetric, modelHash, journal, confidence, screenImages });
     fresh += r.fresh;
     results.push(r.result);
   }
@@ -182,6 +208,14 @@ export async function explore(o: ExploreOptions): Promise<ExploreResult> {
     valImages: val.count,
     testImages: test.count,
     calibImages: calib.count,
+    confidence,
+    screenImages,
+    splits: {
+      quantCalibration: `train[0, ${QUANT_CALIBRATION_IMAGES})`,
+      xaiCalibration: `train[0, ${calib.count})`,
+      validation: `train[${train.count - val.count}, ${train.count})`,
+      test: `test[0, ${test.count})`,
+    },
     xaiMetric,
     groups: results,
     winnerGroup,
@@ -198,7 +232,12 @@ interface Shared {
   xaiMetric: XaiMetric;
   modelHash: string;
   journal: Journal<AccuracyRecord>;
+  confidence: number;
+  screenImages: number;
 }
+
+/** Images of the train split flow/run.ts loadModelFor calibrates quantization on (its first ones). */
+const QUANT_CALIBRATION_IMAGES = 256;
 
 async function exploreGroup(o: ExploreOptions, group: CandidateGroup, s: Shared): Promise<{ result: GroupResult; fresh: number }> {
   const seconds: Record<string, number> = {};
@@ -215,8 +254,9 @@ async function exploreGroup(o: ExploreOptions, group: CandidateGroup, s: Shared)
   if (o.granularity === 'kernel') throw new UserError('--granularity kernel is not realizable by the array');
   const plan = planUnits(q, o.granularity, o.rows, o.cols);
   const exact = group.exact;
-  const problem = shortHash({ v: 1, model: s.modelHash, scheme: q.scheme, calib: q.calibration, dataset: s.test.name, val: s.val.count, test: s.test.count });
-  const ev = new Evaluator(q, s.journal, problem, o.workers);
+  // The journal key names image ranges, so the problem is the model, scheme and dataset only.
+  const problem = shortHash({ v: 2, model: s.modelHash, scheme: q.scheme, calib: q.calibration, dataset: s.test.name, val: s.val.count });
+  const ev = new Evaluator(s.journal, problem, engineRunner(q, o.workers));
   lap('setup');
 
   // 1. Energy table (per layer, per cell) and candidate pruning.
@@ -262,53 +302,92 @@ async function exploreGroup(o: ExploreOptions, group: CandidateGroup, s: Shared)
   lap('xai');
 
   // 3. Baseline and empirical sensitivity (one layer approximated at a time with the probe cell).
+  // Every design is judged by its paired loss vs the exact design on the same validation images.
+  const conf = s.confidence;
+  const V = s.val.count;
+  const stages = s.screenImages > 0 && s.screenImages < V ? [s.screenImages, V] : [V];
   const exactGenes = plan.units.map(() => exact);
-  const accOf = (cells: string[]) => ev.accuracy('val', s.val, toAssignment(plan, cells, exact));
-  const baseVal = await accOf(exactGenes);
+  const baseBits = await ev.prefix('val', s.val, V, toAssignment(plan, exactGenes, exact), stages);
+  const baseVal = accuracyOf(baseBits);
+  interface ValJudgement {
+    acc: number;
+    loss: PairedLoss;
+    fits: boolean;
+  }
+  /** Designs judged (each counts once however many image ranges it took). */
+  const designs = { count: 0, screenedOut: 0 };
+  /** Judge a design; with `screen`, stop after the first stage when even the lower bound of the
+   *  loss exceeds the budget (clearly infeasible: most greedy trials). */
+  const judge = async (cells: string[], screen: boolean): Promise<ValJudgement> => {
+    const a = toAssignment(plan, cells, exact);
+    designs.count++;
+    if (screen && stages.length > 1) {
+      const n1 = stages[0]!;
+      const l1 = pairedLoss(baseBits.subarray(0, n1), await ev.prefix('val', s.val, n1, a, stages), conf);
+      if (l1.lower > o.budget) {
+        designs.screenedOut++;
+        return { acc: baseVal - l1.loss, loss: l1, fits: false };
+      }
+    }
+    const l = pairedLoss(baseBits, await ev.prefix('val', s.val, V, a, stages), conf);
+    return { acc: baseVal - l.loss, loss: l, fits: l.upper <= o.budget + 1e-12 };
+  };
   const byEnergy = [...kept].sort((a, b) => uniformE(a) - uniformE(b));
   const probe = o.probe ?? byEnergy[Math.floor(byEnergy.length / 2)]!;
-  const sensEvals0 = ev.fresh + ev.hits;
+  const sensEvals0 = designs.count;
   const ps = new Progress('sensitivity (one layer at a time)', plan.layers.length);
   const layers: LayerRow[] = [];
+  const n1 = stages[0]!;
   for (const l of plan.layers) {
-    const a = await ev.accuracy('val', s.val, singleLayerAssignment(plan, l.name, probe, exact));
+    // A ranking measurement: the screening images are enough.
+    designs.count++;
+    const bits = await ev.prefix('val', s.val, n1, singleLayerAssignment(plan, l.name, probe, exact), stages);
+    const loss = pairedLoss(baseBits.subarray(0, n1), bits, conf).loss;
     const c = crit.layers.find((x) => x.layer === l.name)!;
-    layers.push({ layer: l.name, macsPerImage: l.macsPerImage, tile: l.tile, gradTimesActivation: c.gradTimesActivation, conductance: c.conductance, probeAccuracy: a, sensitivity: baseVal - a });
+    layers.push({ layer: l.name, macsPerImage: l.macsPerImage, tile: l.tile, gradTimesActivation: c.gradTimesActivation, conductance: c.conductance, probeAccuracy: accuracyOf(bits), sensitivity: loss });
     ps.tick(1, l.name);
   }
-  const sensitivityEvals = ev.fresh + ev.hits - sensEvals0;
+  const sensitivityEvals = designs.count - sensEvals0;
   const rho = (k: 'gradTimesActivation' | 'conductance') =>
     layers.length >= 2 ? spearman(layers.map((l) => l[k]), layers.map((l) => l.sensitivity)) : 0;
   lap('sensitivity');
-  log(`baseline val accuracy ${(100 * baseVal).toFixed(2)} %, probe ${probe}, Spearman(conductance, sensitivity) ${rho('conductance').toFixed(3)}`);
+  log(`baseline val accuracy ${(100 * baseVal).toFixed(2)} % (${V} images), probe ${probe}, Spearman(conductance, sensitivity) ${rho('conductance').toFixed(3)}`);
 
   // 4. Search on the validation hold-out.
-  const evaluated = new Map<string, { cells: string[]; acc: number; source: string }>();
-  const note = (cells: string[], acc: number, source: string) => {
+  const evaluated = new Map<string, { cells: string[]; j: ValJudgement; source: string }>();
+  const note = (cells: string[], j: ValJudgement, source: string) => {
     const k = cells.join('|');
-    if (!evaluated.has(k)) evaluated.set(k, { cells, acc, source });
+    const prev = evaluated.get(k);
+    // A later full measurement replaces a screened one.
+    if (!prev || prev.j.loss.images < j.loss.images) evaluated.set(k, { cells, j, source: prev?.source ?? source });
   };
-  note(exactGenes, baseVal, 'baseline');
+  note(exactGenes, { acc: baseVal, loss: pairedLoss(baseBits, baseBits, conf), fits: true }, 'baseline');
   // Per unit: cells that save energy ON THAT UNIT (a cell can cost more than exact on one
   // layer's operand statistics), most aggressive first, exact last.
   const choicesPerUnit = plan.units.map((_, u) =>
     kept.filter((id) => unitE[u]![id]! < unitE[u]![exact]!).sort((a, b) => unitE[u]![a]! - unitE[u]![b]! || (a < b ? -1 : 1)).concat(exact),
   );
-  const searchEvals0 = ev.fresh + ev.hits;
+  const cellsOf = (g: number[]) => g.map((i, u) => choicesPerUnit[u]![i]!);
+  const searchEvals0 = designs.count;
+  const screened0 = designs.screenedOut;
+  const images0 = ev.images;
   if (o.search === 'xai-greedy') {
     const pg = new Progress('xai-greedy', plan.units.length);
     let lastUnit = -1;
-    const r = await xaiGreedy({
+    const fits = new Map<string, boolean>();
+    await xaiGreedy({
       units: plan.units.length,
       criticality: crit.units,
       candidates: choicesPerUnit.map((c) => c.map((_, i) => i)),
       initial: choicesPerUnit.map((c) => c.length - 1),
       accuracyOf: async (g) => {
-        const cells = g.map((i, u) => choicesPerUnit[u]![i]!);
-        const a = await accOf(cells);
-        note(cells, a, 'xai-greedy');
-        return a;
+        const cells = cellsOf(g);
+        const j = await judge(cells, true);
+        note(cells, j, 'xai-greedy');
+        fits.set(g.join(','), j.fits);
+        return j.acc;
       },
+      accepts: (g) => fits.get(g.join(',')) === true,
       baselineAccuracy: baseVal,
       budget: o.budget,
       onStep: (u) => {
@@ -316,7 +395,6 @@ async function exploreGroup(o: ExploreOptions, group: CandidateGroup, s: Shared)
         lastUnit = u;
       },
     });
-    void r;
   } else if (o.search === 'nsga2') {
     const pop = o.nsgaPopulation ?? 16;
     const gens = o.nsgaGenerations ?? 10;
@@ -328,10 +406,10 @@ async function exploreGroup(o: ExploreOptions, group: CandidateGroup, s: Shared)
       seed: o.seed ?? 1,
       seeds: [choicesPerUnit.map((c) => c.length - 1), choicesPerUnit.map(() => 0)],
       evaluate: async (g) => {
-        const cells = g.map((i, u) => choicesPerUnit[u]![i]!);
-        const a = await accOf(cells);
-        note(cells, a, 'nsga2');
-        return { f: [candidateEnergy(unitE, cells), 1 - a] };
+        const cells = cellsOf(g);
+        const j = await judge(cells, false);
+        note(cells, j, 'nsga2');
+        return { f: [candidateEnergy(unitE, cells), 1 - j.acc] };
       },
       onGeneration: () => pg.tick(),
     });
@@ -343,34 +421,52 @@ async function exploreGroup(o: ExploreOptions, group: CandidateGroup, s: Shared)
       throw new UserError(`--search exhaustive: ${total} assignments (${choices.join(' x ')}) exceed the limit of ${cap}; use xai-greedy or nsga2, or fewer cells`);
     const pg = new Progress('exhaustive', total);
     for (const g of allGenomes(choices)) {
-      const cells = g.map((i, u) => choicesPerUnit[u]![i]!);
-      note(cells, await accOf(cells), 'exhaustive');
+      const cells = cellsOf(g);
+      note(cells, await judge(cells, false), 'exhaustive');
       pg.tick();
     }
   }
-  const searchEvals = ev.fresh + ev.hits - searchEvals0;
+  const searchEvals = designs.count - searchEvals0;
+  const screenedOut = designs.screenedOut - screened0;
+  const searchImages = ev.images - images0;
   lap('search');
 
   // 5. Points, front, winner; final numbers on the test split.
-  const floor = baseVal - o.budget - 1e-12;
   const points: ExplorePoint[] = [...evaluated.values()].map((p, id) => {
     const e = candidateEnergy(unitE, p.cells);
-    return { id, source: p.source, cells: p.cells, energyPj: e, saving: 1 - e / exactE, valAccuracy: p.acc, valLoss: baseVal - p.acc, feasible: p.acc >= floor };
+    return {
+      id,
+      source: p.source,
+      cells: p.cells,
+      energyPj: e,
+      saving: 1 - e / exactE,
+      valAccuracy: p.j.acc,
+      valLoss: p.j.loss.loss,
+      valLossUpper: p.j.loss.upper,
+      valImages: p.j.loss.images,
+      feasible: p.j.fits,
+    };
   });
-  // Single-layer probes are measurements, not designs: they stay out of the front.
-  const front = paretoFront(points.map((p) => ({ ...p, energy: p.energyPj, accuracy: p.valAccuracy }))).map((p) => points[p.id]!);
+  // Screened-out points were measured on fewer images: they stay out of the front.
+  const full = points.filter((p) => p.valImages === V);
+  const front = paretoFront(full.map((p) => ({ ...p, energy: p.energyPj, accuracy: p.valAccuracy }))).map((p) => points[p.id]!);
   const feasible = points.filter((p) => p.feasible).sort((a, b) => a.energyPj - b.energyPj || b.valAccuracy - a.valAccuracy);
   const winner = feasible[0]!; // the all-exact baseline is always feasible
   const testEvals0 = ev.fresh + ev.hits;
-  const baseTest = await ev.accuracy('test', s.test, toAssignment(plan, exactGenes, exact));
+  const T = s.test.count;
+  const baseTestBits = await ev.range('test', s.test, 0, T, toAssignment(plan, exactGenes, exact));
+  const baseTest = accuracyOf(baseTestBits);
   const frontMax = o.frontTestMax ?? 3;
   const toTest = new Set<ExplorePoint>([winner]);
   const step = Math.max(1, Math.ceil(front.length / frontMax));
   for (let i = 0; i < front.length && toTest.size < frontMax; i += step) toTest.add(front[i]!);
   const pt = new Progress('test split (front points)', toTest.size);
   for (const p of toTest) {
-    p.testAccuracy = await ev.accuracy('test', s.test, toAssignment(plan, p.cells, exact));
-    p.testLoss = baseTest - p.testAccuracy;
+    const bits = await ev.range('test', s.test, 0, T, toAssignment(plan, p.cells, exact));
+    const l = pairedLoss(baseTestBits, bits, conf);
+    p.testAccuracy = accuracyOf(bits);
+    p.testLoss = l.loss;
+    p.testLossUpper = l.upper;
     pt.tick();
   }
   const testEvals = ev.fresh + ev.hits - testEvals0;
@@ -384,7 +480,7 @@ async function exploreGroup(o: ExploreOptions, group: CandidateGroup, s: Shared)
     for (const id of wf[l.name]!) cells[id] = (cells[id] ?? 0) + 1;
     return { layer: l.name, cells, energyPj: we[l.name]!, exactEnergyPj: xe[l.name]! };
   });
-  const hv = hypervolume(points.map((p) => ({ energy: p.energyPj, accuracy: p.valAccuracy })), { energy: exactE * 1.0001, accuracy: baseVal - 4 * o.budget });
+  const hv = hypervolume(full.map((p) => ({ energy: p.energyPj, accuracy: p.valAccuracy })), { energy: exactE * 1.0001, accuracy: baseVal - 4 * o.budget });
   log(`winner: ${(100 * winner.saving).toFixed(1)} % multiplier energy saved, val loss ${(100 * winner.valLoss).toFixed(2)} pp, test ${(100 * (winner.testAccuracy ?? 0)).toFixed(2)} % (exact ${(100 * baseTest).toFixed(2)} %)`);
   return {
     fresh: ev.fresh,
@@ -404,7 +500,7 @@ async function exploreGroup(o: ExploreOptions, group: CandidateGroup, s: Shared)
       winnerLayers,
       winnerDesign: toArrayConfig(plan, winner.cells, exact, `explore_${problem.slice(0, 8)}_${q.scheme}`),
       winnerAssignment: toAssignment(plan, winner.cells, exact),
-      evaluations: { search: searchEvals, sensitivity: sensitivityEvals, test: testEvals },
+      evaluations: { search: searchEvals, sensitivity: sensitivityEvals, test: testEvals, searchImages, screenedOut },
       hypervolume: hv,
       energy: { clockMHz: table.clockMHz, liberty: table.liberty, pairs: table.pairs, perOp: table.perOp, area: table.area },
       cellMetrics: metrics,

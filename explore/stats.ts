@@ -35,3 +35,55 @@ export function pearson(x: number[], y: number[]): number {
 export function spearman(x: number[], y: number[]): number {
   return pearson(ranks(x), ranks(y));
 }
+
+/** Inverse of the standard normal CDF (Acklam's rational approximation, |error| < 1.2e-9). */
+export function normalQuantile(p: number): number {
+  if (!(p > 0 && p < 1)) throw new Error(`normalQuantile: p must be in (0, 1), got ${p}`);
+  const a = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.38357751867269e2, -3.066479806614716e1, 2.506628277459239];
+  const b = [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];
+  const c = [-7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+  const d = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];
+  const lo = 0.02425;
+  if (p < lo) {
+    const q = Math.sqrt(-2 * Math.log(p));
+    return (((((c[0]! * q + c[1]!) * q + c[2]!) * q + c[3]!) * q + c[4]!) * q + c[5]!) / ((((d[0]! * q + d[1]!) * q + d[2]!) * q + d[3]!) * q + 1);
+  }
+  if (p > 1 - lo) return -normalQuantile(1 - p);
+  const q = p - 0.5;
+  const r = q * q;
+  return ((((((a[0]! * r + a[1]!) * r + a[2]!) * r + a[3]!) * r + a[4]!) * r + a[5]!) * q) / (((((b[0]! * r + b[1]!) * r + b[2]!) * r + b[3]!) * r + b[4]!) * r + 1);
+}
+
+/**
+ * Accuracy loss of a candidate vs a reference on the SAME images, from per-image correctness
+ * (1 = correct): d_i = ref_i - cand_i. Pairing cancels the image-sampling noise both designs share
+ * (most images are right or wrong for both), so the bound is far tighter than comparing two
+ * accuracies. `upper`/`lower` are one-sided normal bounds at confidence `conf` on the mean of d.
+ */
+export interface PairedLoss {
+  images: number;
+  loss: number;
+  se: number;
+  upper: number;
+  lower: number;
+  /** Images where exactly one of the two designs is right. */
+  discordant: number;
+}
+
+export function pairedLoss(ref: Uint8Array, cand: Uint8Array, conf: number): PairedLoss {
+  const n = Math.min(ref.length, cand.length);
+  if (n === 0) throw new Error('pairedLoss: no images');
+  let sum = 0;
+  let disc = 0;
+  for (let i = 0; i < n; i++) {
+    const d = ref[i]! - cand[i]!;
+    sum += d;
+    if (d !== 0) disc++;
+  }
+  const mean = sum / n;
+  // d is in {-1, 0, 1}: sum of squares = discordant count.
+  const variance = n > 1 ? (disc - n * mean * mean) / (n - 1) : 0;
+  const se = Math.sqrt(Math.max(0, variance) / n);
+  const z = conf <= 0.5 ? 0 : normalQuantile(conf);
+  return { images: n, loss: mean, se, upper: mean + z * se, lower: mean - z * se, discordant: disc };
+}

@@ -11,7 +11,11 @@ import { convLayers, type QuantModel } from '../nn/qmodel.ts';
  *           share a tile (only when the model has more than 8 conv/dense layers) share its cell.
  *   filter  one unit per (tile, column): a per-column cell map in every tile.
  *   kernel  (output x input channel) needs a cell per PE that depends on the input channel, but a
- *           PE row holds reduction index k mod R, so the array cannot realize it: rejected.
+ *           PE row holds reduction indices k = r (mod R) across folds, and k runs over (input
+ *           channel, ky, kx): with K > R one PE serves several input channels, so the array cannot
+ *           realize it. Only a layer with K <= R and oc <= C alone on a tile could; in the shipped
+ *           models at 16x16 that is ResNet-8's stem, whose single input channel makes kernel =
+ *           filter. Rejected.
  */
 export type Granularity = 'layer' | 'filter' | 'kernel';
 export const MAX_TILES = 8;
@@ -48,7 +52,7 @@ export function checkGranularity(g: string): Exclude<Granularity, 'kernel'> {
   if (g === 'layer' || g === 'filter') return g;
   if (g === 'kernel')
     throw new UserError(
-      '--granularity kernel: the array cannot realize per-kernel cells (a PE row holds reduction index k mod R, not an input channel); use layer (one tile per layer) or filter (per-column map)',
+      '--granularity kernel: the array cannot realize per-kernel cells: PE row r multiplies reduction indices k = r, r+R, r+2R... (k runs over input channel x kernel window), so in a layer with K > R rows one PE serves several input channels in successive folds; use layer (one tile per layer) or filter (per-column map)',
     );
   throw new UserError(`--granularity '${g}': expected layer, filter or kernel`);
 }

@@ -23,12 +23,22 @@ describe('axtpu explore (LeNet-5, small candidate set, 300 validation images)', 
     expect(g.scheme).toBe('unsigned');
     // Budget holds on the validation split the search used.
     expect(g.winner.valLoss).toBeLessThanOrEqual(0.01 + 1e-12);
+    // ...and so does its paired upper confidence bound (the decision rule), over all 300 images.
+    expect(s1.confidence).toBe(0.9);
+    expect(g.winner.valLossUpper).toBeLessThanOrEqual(0.01 + 1e-12);
+    expect(g.winner.valLossUpper).toBeGreaterThanOrEqual(g.winner.valLoss);
+    expect(g.winner.valImages).toBe(300);
     expect(g.winner.feasible).toBe(true);
+    // The hold-out is the tail of the train split, disjoint from both calibration sets.
+    expect(s1.splits).toEqual({ quantCalibration: 'train[0, 256)', xaiCalibration: 'train[0, 16)', validation: 'train[59700, 60000)', test: 'test[0, 300)' });
+    // Every infeasible point is either screened out on the first 75 images or over budget at 90 %.
+    for (const p of g.points) if (!p.feasible) expect(p.valImages === 75 || p.valLossUpper > 0.01).toBe(true);
+    expect(g.evaluations.screenedOut).toBe(g.points.filter((p) => p.valImages === 75).length);
     expect(g.winner.energyPj).toBeLessThanOrEqual(g.baseline.energyPj);
     expect(g.winner.testAccuracy).toBeTypeOf('number');
-    // The front is non-dominated among every evaluated point, and sorted by energy.
+    // The front is non-dominated among every fully measured point, and sorted by energy.
     for (const p of g.front)
-      for (const q of g.points) expect(dominates({ energy: q.energyPj, accuracy: q.valAccuracy }, { energy: p.energyPj, accuracy: p.valAccuracy })).toBe(false);
+      for (const q of g.points.filter((x) => x.valImages === 300)) expect(dominates({ energy: q.energyPj, accuracy: q.valAccuracy }, { energy: p.energyPj, accuracy: p.valAccuracy })).toBe(false);
     for (let i = 1; i < g.front.length; i++) expect(g.front[i]!.energyPj).toBeGreaterThan(g.front[i - 1]!.energyPj);
     // XAI vs sensitivity measured for every layer.
     expect(g.layers).toHaveLength(5);
@@ -64,7 +74,9 @@ describe('axtpu explore: bad input -> one line, exit 2', () => {
     ['budget not a number', ['--budget', 'lots'], /--budget 'lots'/],
     ['glob matching nothing', ['--cells', 'nosuchfamily_*'], /matches no 8-bit cell/],
     ['only exact cells', ['--cells', 'exact_u8'], /no approximate 8-bit cell/],
-    ['kernel granularity', ['--granularity', 'kernel'], /cannot realize per-kernel cells/],
+    ['kernel granularity', ['--granularity', 'kernel'], /cannot realize per-kernel cells: PE row r multiplies reduction indices/],
+    ['validation split overlapping calibration', ['--val-images', '59800'], /--val-images 59800: .*overlap the 256 calibration images; at most 59744/],
+    ['confidence out of range', ['--confidence', '1'], /--confidence must be in 0.5..0.9999/],
     ['unknown granularity', ['--granularity', 'pixel'], /expected layer, filter or kernel/],
     ['unknown search', ['--search', 'random'], /expected xai-greedy, nsga2 or exhaustive/],
   ];

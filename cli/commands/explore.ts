@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { emit, table } from '../../core/output.ts';
-import { intOption } from '../../core/validate.ts';
+import { intOption, numberOption } from '../../core/validate.ts';
 import { UserError } from '../../core/errors.ts';
 import { modelsDir } from '../../core/paths.ts';
 import { explore, parseBudget, type ExploreResult, type SearchKind } from '../../explore/run.ts';
@@ -28,7 +28,7 @@ function human(r: ExploreResult, rtl: WinnerRtl | null, rtlNote: string, paths: 
       ),
     );
     lines.push(
-      `winner: ${pct(g.winner.saving, 1)} % multiplier energy saved, val loss ${pct(g.winner.valLoss)} pp, test ${pct(g.winner.testAccuracy)} % (loss ${pct(g.winner.testLoss)} pp); front ${g.front.length} points of ${g.points.length}`,
+      `winner: ${pct(g.winner.saving, 1)} % multiplier energy saved, val loss ${pct(g.winner.valLoss)} pp (${Math.round(100 * r.confidence)} % bound ${pct(g.winner.valLossUpper)} pp, ${r.valImages} images), test ${pct(g.winner.testAccuracy)} % (loss ${pct(g.winner.testLoss)} pp); front ${g.front.length} points of ${g.points.length}`,
     );
   }
   if (rtl)
@@ -55,7 +55,9 @@ export function registerExplore(program: Command): void {
     .option('--rows <n>', 'array rows', '16')
     .option('--cols <n>', 'array columns', '16')
     .option('--out <dir>', 'output directory (report, front, journal)')
-    .option('--val-images <n>', 'validation hold-out (last N training images)', '1000')
+    .option('--val-images <n>', 'validation hold-out (last N training images, disjoint from the calibration images)', '2000')
+    .option('--confidence <p>', 'one-sided confidence that a design\'s paired validation loss vs exact is within the budget (0.5 = point estimate)', '0.9')
+    .option('--screen-images <n>', 'first-stage validation images: greedy drops a trial early when it is confidently over budget (0 = off; default val/4)')
     .option('--test-images <n>', 'test images for final numbers and RTL (default: all)')
     .option('--calib-images <n>', 'training images for the XAI criticality', '64')
     .option('--xai-metric <m>', 'conductance | gxa (greedy order)', 'conductance')
@@ -101,7 +103,9 @@ export function registerExplore(program: Command): void {
         rows,
         cols,
         out,
-        valImages: intOption(String(o.valImages), '--val-images', 10, 30_000),
+        valImages: intOption(String(o.valImages), '--val-images', 10, 10_000_000),
+        confidence: numberOption(String(o.confidence), '--confidence', 0.5, 0.9999),
+        screenImages: o.screenImages === undefined ? undefined : intOption(String(o.screenImages), '--screen-images', 0, 10_000_000),
         testImages,
         calibImages: intOption(String(o.calibImages), '--calib-images', 1, 10_000),
         xaiMetric: metric,
