@@ -13,7 +13,8 @@ import { convLayers, type QuantModel } from './qmodel.ts';
 /**
  * Run the integer engine over a dataset: contiguous image ranges per worker thread, batches of
  * `batch` images inside each. Results are assembled in image order, so the output does not
- * depend on the worker count (the operand-stream sample does: it is seeded per worker).
+ * depend on the worker count; neither does the operand-stream sample (seeded per batch by its first
+ * image's index, workers split at batch boundaries, merged in image order).
  *
  * Worker threads live in a process-wide pool and are reused by every call (exploration calls
  * this hundreds of times; a fresh thread costs ~0.3-0.6 CPU-s to start). Each worker keeps the
@@ -38,17 +39,24 @@ export interface RunResult {
   workers: number;
 }
 
-export interface WorkerJob {
-  cfg: EngineConfig;
+/** What one engine call needs besides the model and LUT bank (shared by both worker paths). */
+interface JobParams {
   pixels: Uint8Array;
   count: number;
   perImage: number;
   batch: number;
   stats: boolean;
+  /** Global index of this job's first image (batches are seeded by it). */
+  first: number;
+  samplesPerBatch: number;
   samplesPerLayer: number;
   seed: number;
   /** Built native kernel addon to load in this thread (nn/native.ts); absent = JS kernels. */
   nativeAddon?: string;
+}
+
+export interface WorkerJob extends JobParams {
+  cfg: EngineConfig;
 }
 
 export interface WorkerReply {
@@ -60,10 +68,10 @@ export interface WorkerReply {
 export function runJob(job: WorkerJob): WorkerReply {
   if (job.nativeAddon) loadNativeAddon(job.nativeAddon);
   const pred = new Uint8Array(job.count);
-  const batches = Math.max(1, Math.ceil(job.count / job.batch));
-  const collector = job.stats ? new StatsCollector(Math.ceil(job.samplesPerLayer / batches), job.samplesPerLayer, job.seed) : undefined;
+  const collector = job.stats ? new StatsCollector(job.samplesPerBatch, job.samplesPerLayer, job.seed) : undefined;
   for (let s = 0; s < job.count; s += job.batch) {
     const n = Math.min(job.batch, job.count - s);
+    collector?.startBatch(job.first + s);
     const r = runQuantBatch(job.cfg, job.pixels.subarray(s * job.perImage, (s + n) * job.perImage), n, collector);
     pred.set(r.pred, s);
   }
@@ -97,7 +105,7 @@ function autoWorkers(cfg: EngineConfig, images: number, pooled: boolean): number
 const MODEL_SLOTS = 4;
 const BANK_SLOTS = 8;
 
-interface PoolRequest {
+interface PoolRequest extends JobParams {
   id: number;
   modelKey: number;
   /** Present the first time this worker sees modelKey. */
@@ -105,14 +113,6 @@ interface PoolRequest {
   /** 0 = exact engine (no LUT bank). */
   bankKey: number;
   bank?: { table: Int32Array; rowOffsets: Record<string, Int32Array> };
-  pixels: Uint8Array;
-  count: number;
-  perImage: number;
-  batch: number;
-  stats: boolean;
-  samplesPerLayer: number;
-  seed: number;
-  nativeAddon?: string;
 }
 
 interface PoolReply extends WorkerReply {
@@ -339,14 +339,18 @@ export async function runDataset(cfg: EngineConfig, ds: Dataset, opts: RunOption
   const nativeAddon = nativeKernels() ? nativeStatus()?.path : undefined;
   const t0 = performance.now();
   const jobs: WorkerJob[] = [];
-  const per = Math.ceil(ds.count / workers);
+  // Workers split at batch boundaries, so every batch (and its stream sample) is the same
+  // whatever the worker count.
+  const batches = Math.ceil(ds.count / batch);
+  const per = Math.ceil(batches / workers) * batch;
+  const samplesPerBatch = Math.ceil(samplesPerLayer / Math.max(1, batches));
   for (let w = 0; w < workers; w++) {
     const start = w * per;
     const count = Math.max(0, Math.min(per, ds.count - start));
     if (count === 0) continue;
     jobs.push({
       cfg, pixels: ds.pixels.subarray(start * perImage, (start + count) * perImage), count, perImage, batch,
-      stats: Boolean(opts.stats), samplesPerLayer: Math.ceil(samplesPerLayer / workers), seed: 1 + w, nativeAddon,
+      stats: Boolean(opts.stats), first: start, samplesPerBatch, samplesPerLayer, seed: 1, nativeAddon,
     });
   }
   let replies: WorkerReply[];

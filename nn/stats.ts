@@ -20,8 +20,27 @@ export interface LayerOperandStats {
 export class StatsCollector {
   readonly layers = new Map<string, LayerOperandStats>();
   private rng: number;
-  constructor(readonly samplesPerBatch = 2048, readonly maxSamples = 65536, seed = 1) {
+  constructor(readonly samplesPerBatch = 2048, readonly maxSamples = 65536, private readonly seed = 1) {
     this.rng = seed >>> 0 || 1;
+  }
+
+  private batchFirst: number | undefined;
+
+  /**
+   * Seed the sampler by the batch whose first image has global index `firstImage` (and, in
+   * `observe`, by the layer): the sample then depends only on the images, never on how a run is
+   * split over workers or where the sample cap cuts it.
+   */
+  startBatch(firstImage: number): void {
+    this.batchFirst = firstImage;
+  }
+
+  private reseed(firstImage: number, layer: number): void {
+    // splitmix-style mix of (seed, image, layer) into a non-zero xorshift32 state.
+    let x = (Math.imul(this.seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(firstImage + 1, 0xc2b2ae35) ^ Math.imul(layer + 1, 0x27d4eb2f)) >>> 0;
+    x = Math.imul(x ^ (x >>> 16), 0x7feb352d) >>> 0;
+    x = Math.imul(x ^ (x >>> 15), 0x846ca68b) >>> 0;
+    this.rng = (x ^ (x >>> 16)) >>> 0 || 1;
   }
 
   private next(): number {
@@ -51,6 +70,7 @@ export class StatsCollector {
     for (let i = 0; i < l.oc * K; i++) s.bHist[l.weights[i]! & 0xff]! += P;
     const room = this.maxSamples - s.sampleA.length;
     const n = Math.min(room, this.samplesPerBatch);
+    if (this.batchFirst !== undefined) this.reseed(this.batchFirst, [...this.layers.keys()].indexOf(l.name));
     for (let i = 0; i < n; i++) {
       const k = this.next() % K;
       const p = this.next() % P;
@@ -60,12 +80,13 @@ export class StatsCollector {
     }
   }
 
-  /** Fold another collector's results in (worker results, in worker order). */
+  /** Fold another collector's results in (worker results, in image order: the sample cap keeps the first pairs). */
   merge(other: Iterable<LayerOperandStats>): void {
     for (const o of other) {
       const s = this.layers.get(o.name);
       if (!s) {
-        this.layers.set(o.name, { ...o, aHist: [...o.aHist], bHist: [...o.bHist], sampleA: [...o.sampleA], sampleB: [...o.sampleB] });
+        const n = Math.min(o.sampleA.length, this.maxSamples);
+        this.layers.set(o.name, { ...o, aHist: [...o.aHist], bHist: [...o.bHist], sampleA: o.sampleA.slice(0, n), sampleB: o.sampleB.slice(0, n) });
         continue;
       }
       s.macs += o.macs;

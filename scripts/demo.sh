@@ -9,5 +9,3 @@ axtpu doctor
 echo
 echo "== axtpu explore --demo (LeNet-5, Fashion-MNIST, 1 % budget, layer granularity, default cells)"
 axtpu explore --demo --out synth-reports/demo
-echo
-echo "report: synth-reports/demo/report.html"

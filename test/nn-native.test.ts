@@ -251,7 +251,7 @@ describe('native DNN kernels (C++ N-API addon)', () => {
     const prev = process.env.AXTPU_NN_NATIVE;
     process.env.AXTPU_NN_NATIVE = '0';
     try {
-      const js = runJob({ cfg, pixels: ds.pixels, count: ds.count, perImage: 784, batch: 64, stats: false, samplesPerLayer: 0, seed: 1 });
+      const js = runJob({ cfg, pixels: ds.pixels, count: ds.count, perImage: 784, batch: 64, stats: false, first: 0, samplesPerBatch: 0, samplesPerLayer: 0, seed: 1 });
       expect(Array.from(native.pred)).toEqual(Array.from(js.pred));
     } finally {
       if (prev === undefined) delete process.env.AXTPU_NN_NATIVE;

@@ -24,7 +24,7 @@ const bank = (model: QuantModel, cell: string): EngineConfig => {
   return { model, table: r.table, rowOffsets: r.rowOffsets };
 };
 /** The same images in this thread, the reference for every pooled run. */
-const inThread = (cfg: EngineConfig, ds: Dataset) => runJob({ cfg, pixels: ds.pixels, count: ds.count, perImage: 784, batch: 64, stats: false, samplesPerLayer: 0, seed: 1 }).pred;
+const inThread = (cfg: EngineConfig, ds: Dataset) => runJob({ cfg, pixels: ds.pixels, count: ds.count, perImage: 784, batch: 64, stats: false, first: 0, samplesPerBatch: 0, samplesPerLayer: 0, seed: 1 }).pred;
 
 describe('engine worker pool (nn/parallel.ts)', () => {
   it('reuses its threads across calls, with the same predictions and statistics as one thread', async () => {
@@ -40,8 +40,17 @@ describe('engine worker pool (nn/parallel.ts)', () => {
       expect(two.stats!.map((s) => s.aHist)).toEqual(one.stats!.map((s) => s.aHist));
       expect(two.stats!.map((s) => s.bHist)).toEqual(one.stats!.map((s) => s.bHist));
       expect(two.stats!.map((s) => s.macs)).toEqual(one.stats!.map((s) => s.macs));
+      // The sampled operand stream too: seeded per batch, so independent of the split.
+      expect(two.stats!.map((s) => s.sampleA)).toEqual(one.stats!.map((s) => s.sampleA));
+      expect(two.stats!.map((s) => s.sampleB)).toEqual(one.stats!.map((s) => s.sampleB));
       for (const id of poolInfo().threadIds) ids.add(id);
     }
+    // An uneven split (7 batches over 3 workers) samples the same stream as one thread.
+    const one7 = await runDataset(cfg, ds, { workers: 1, batch: 30, stats: true, samplesPerLayer: 500 });
+    const three = await runDataset(cfg, ds, { workers: 3, batch: 30, stats: true, samplesPerLayer: 500, pool: false });
+    expect(three.workers).toBe(3);
+    expect(three.stats!.map((s) => s.sampleA.length)).toEqual(one7.stats!.map(() => 500));
+    expect(three.stats!.map((s) => [s.sampleA, s.sampleB])).toEqual(one7.stats!.map((s) => [s.sampleA, s.sampleB]));
     // At most the two threads of the first call were started; later calls reused them.
     expect(poolInfo().spawned - spawned0).toBeLessThanOrEqual(2);
     expect(ids.size).toBe(2);

@@ -67,14 +67,14 @@ export function registerExplore(program: Command): void {
     .option('--generations <n>', 'NSGA-II generations', '10')
     .option('--seed <n>', 'NSGA-II seed', '1')
     .option('--front-test <n>', 'front points re-measured on the test split, the winner included (default 3; 1 with --demo)')
-    .option('--workers <n>', 'engine worker threads (default: all cores)')
+    .option('--workers <n>', 'engine worker threads (default: one per 2 G MACs of work, up to the core count)')
     .option('--no-rtl', 'skip generating and verifying the winner in RTL')
     .option('--no-energy', 'RTL run without the synthesized per-op energy estimate')
-    .option('--demo', 'preset: shipped LeNet-5, Fashion-MNIST, 1% budget, layer granularity, default cells, --front-test 1, out explore-demo/')
+    .option('--demo', 'preset: shipped LeNet-5, Fashion-MNIST, 1% budget, layer granularity, default cells, --front-test 1, out synth-reports/demo/')
     .action(async (o: Record<string, string | boolean | undefined>, cmd: Command) => {
       if (o.demo) {
         o.model ??= join(modelsDir, 'lenet5-fmnist.onnx');
-        o.out ??= 'explore-demo';
+        o.out ??= 'synth-reports/demo';
       }
       if (!o.model) throw new UserError("required option '--model <onnx>' not specified (or use --demo)");
       if (!o.out) throw new UserError("required option '--out <dir>' not specified");
