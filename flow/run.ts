@@ -15,10 +15,10 @@ import { readAssignment, type Assignment } from '../nn/assign.ts';
 import type { QuantModel } from '../nn/qmodel.ts';
 import { placeModel, type Placement } from './placement.ts';
 import { runRtl, type LayerTrace, type RtlRunOptions } from './rtl.ts';
+import { flipTable } from '../sim/array.ts';
 import { opEnergies, layerEnergy, type LayerEnergy, type OpEnergies } from './energy.ts';
 import { analyticalRun, type AnalyticalLayer } from './analytical.ts';
 import { existsSync, statSync } from 'node:fs';
-import { parseOrThrow, z } from '../core/validate.ts';
 
 export interface FlowOptions {
   model: string;
@@ -107,20 +107,6 @@ export async function loadModelFor(modelPath: string, design: Design): Promise<{
 export function designFrom(spec: FlowOptions['design']): Design {
   if (typeof spec === 'string') return loadDesign(spec);
   return resolveDesign(spec, 'array flags');
-}
-
-/** {"<level>": p | [p per psum bit]} -> flip probability table [level][bit] for the harness. */
-export function flipTable(design: Design, spec: unknown, what = '--flip'): number[][] {
-  const prob = z.number().min(0).max(1);
-  const obj = parseOrThrow(z.record(z.union([prob, z.array(prob)])), spec, what);
-  const table = design.levels.map(() => new Array<number>(design.psumBits).fill(0));
-  for (const [level, v] of Object.entries(obj)) {
-    const l = design.levels.findIndex((x) => x.name === level);
-    if (l < 0) throw new UserError(`${what}: no level '${level}' (levels: ${design.levels.map((x) => x.name).join(', ')})`);
-    if (Array.isArray(v) && v.length !== design.psumBits) throw new UserError(`${what}: level '${level}' needs ${design.psumBits} per-bit probabilities, got ${v.length}`);
-    table[l] = Array.isArray(v) ? v : new Array<number>(design.psumBits).fill(v);
-  }
-  return table;
 }
 
 function checkLevels(design: Design, levels: number[] | undefined): void {

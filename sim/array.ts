@@ -7,6 +7,8 @@ import { render } from '../core/templates.ts';
 import { runTool, spawnTool, toolErrorFor } from '../core/runner.ts';
 import { scratchDir } from '../core/atomic.ts';
 import { buildVerilatorModel } from './verilator.ts';
+import { UserError } from '../core/errors.ts';
+import { parseOrThrow, z } from '../core/validate.ts';
 import type { Design } from '../generators/array/config.ts';
 import { generateViews, TOP, type DesignViews } from '../generators/array/rtl.ts';
 import { cellInfo, cellLut } from '../generators/array/cells.ts';
@@ -296,4 +298,18 @@ export async function runGemm(design: Design, A: Mat8, W: Mat8, o: GemmRunOption
 export async function bareSpeed(built: BuiltHarness, cycles: number): Promise<{ cycles: number; ns: number; cpuNs: number }> {
   const r = await runTool({ tool: built.exe, args: [...built.args, '--bare', String(cycles)], timeoutMs: 600_000 });
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as { cycles: number; ns: number; cpuNs: number };
+}
+
+/** {"<level>": p | [p per psum bit]} -> flip probability table [level][bit] for the harness. */
+export function flipTable(design: Design, spec: unknown, what = '--flip'): number[][] {
+  const prob = z.number().min(0).max(1);
+  const obj = parseOrThrow(z.record(z.union([prob, z.array(prob)])), spec, what);
+  const table = design.levels.map(() => new Array<number>(design.psumBits).fill(0));
+  for (const [level, v] of Object.entries(obj)) {
+    const l = design.levels.findIndex((x) => x.name === level);
+    if (l < 0) throw new UserError(`${what}: no level '${level}' (levels: ${design.levels.map((x) => x.name).join(', ')})`);
+    if (Array.isArray(v) && v.length !== design.psumBits) throw new UserError(`${what}: level '${level}' needs ${design.psumBits} per-bit probabilities, got ${v.length}`);
+    table[l] = Array.isArray(v) ? v : new Array<number>(design.psumBits).fill(v);
+  }
+  return table;
 }

@@ -6,7 +6,7 @@ import { globals } from '../context.ts';
 import { loadDesign, gemmModel, cycleModel, generateViews, type Mat8, type Design } from '../../generators/array/index.ts';
 import { parseOrThrow, z } from '../../core/validate.ts';
 import { jsonArg } from './gen.ts';
-import { ArraySim } from '../../sim/array.ts';
+import { ArraySim, flipTable } from '../../sim/array.ts';
 import { join, resolve } from 'node:path';
 
 interface GemmOpts {
@@ -39,19 +39,6 @@ function parseLevels(design: Design, json: string | undefined, supplies: string[
 }
 
 /** --flip {"<level>": p | [p per psum bit]} -> per-level, per-bit flip probabilities. */
-function parseFlip(design: Design, json: string): number[][] {
-  const prob = z.number().min(0).max(1);
-  const obj = parseOrThrow(z.record(z.union([prob, z.array(prob)])), jsonArg(json, '--flip'), '--flip');
-  const table = design.levels.map(() => new Array<number>(design.psumBits).fill(0));
-  for (const [level, v] of Object.entries(obj)) {
-    const l = design.levels.findIndex((x) => x.name === level);
-    if (l < 0) throw new UserError(`--flip: no level '${level}' (levels: ${design.levels.map((x) => x.name).join(', ')})`);
-    if (Array.isArray(v) && v.length !== design.psumBits) throw new UserError(`--flip: level '${level}' needs ${design.psumBits} per-bit probabilities, got ${v.length}`);
-    table[l] = Array.isArray(v) ? v : new Array<number>(design.psumBits).fill(v);
-  }
-  return table;
-}
-
 /** Deterministic operand matrices from a seed (xorshift32), raw 8-bit codes. */
 export function randomMat(rows: number, cols: number, seed: number): Mat8 {
   let x = seed >>> 0 || 0x9e3779b9;
@@ -106,7 +93,7 @@ export function registerSim(program: Command): void {
       const win = o.vcd ? parseWindow(o.vcd) : undefined;
       const supplies = generateViews(design).layout.domains.map((d) => d.supply);
       const levels = parseLevels(design, o.levels, supplies);
-      const flip = o.flip ? parseFlip(design, o.flip) : undefined;
+      const flip = o.flip ? flipTable(design, jsonArg(o.flip, '--flip')) : undefined;
       const A = randomMat(M, K, seed);
       const W = randomMat(K, N, seed ^ 0x5bd1e995);
       const vcdPath = win ? join(resolve(dir), `gemm_${M}x${K}x${N}_s${seed}_${win.from}-${win.to}.vcd`) : undefined;
