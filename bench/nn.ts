@@ -21,7 +21,7 @@ import { resolveAssignment, uniformAssignment } from '../nn/assign.ts';
 import { runQuantBatch } from '../nn/engine.ts';
 import { runDataset, poolInfo } from '../nn/parallel.ts';
 import { ortPredict } from '../nn/ort.ts';
-import { convLayers, type QuantModel, type Scheme } from '../nn/qmodel.ts';
+import { macsPerImage, type QuantModel, type Scheme } from '../nn/qmodel.ts';
 import { prepareNativeKernels } from '../nn/native.ts';
 
 const quick = process.argv.includes('--quick');
@@ -36,9 +36,6 @@ const log = (s: string) => process.stderr.write(s + '\n');
 const native = await prepareNativeKernels();
 log(`native kernels: ${native.ok ? `${native.simd} (${native.path})` : `unavailable: ${native.reason}`}`);
 
-function macsPerImage(q: QuantModel): number {
-  return convLayers(q).reduce((a, l) => a + l.oc * l.K * q.shapes[l.output]!.h * q.shapes[l.output]!.w, 0);
-}
 async function quantized(name: string, scheme: Scheme) {
   const path = join(repoRoot, 'models', `${name}.onnx`);
   return (await quantizeCached(path, importOnnx(path), scheme, { method: 'max', scheme, images: 256, dataset: 'fmnist' })).model;

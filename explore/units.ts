@@ -1,6 +1,7 @@
 import { UserError } from '../core/errors.ts';
 import type { Assignment } from '../nn/assign.ts';
 import { convLayers, type QuantModel } from '../nn/qmodel.ts';
+import { layerMacs } from '../nn/graph.ts';
 
 /**
  * Decision units of the search (one gene each) and how a gene vector becomes both the software
@@ -63,7 +64,7 @@ export function planUnits(m: QuantModel, granularity: Exclude<Granularity, 'kern
   const layers: LayerInfo[] = convs.map((l, j) => {
     const o = m.shapes[l.output]!;
     const positions = o.h * o.w;
-    return { name: l.name, index: j, oc: l.oc, K: l.K, positions, macsPerImage: positions * l.K * l.oc, tile: j % tiles };
+    return { name: l.name, index: j, oc: l.oc, K: l.K, positions, macsPerImage: layerMacs(l, o), tile: j % tiles };
   });
   const units: Unit[] = [];
   for (let t = 0; t < tiles; t++) {

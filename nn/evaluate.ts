@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { writeOperandStream } from '../synth/stream.ts';
 import { loadDataset, limitDataset, type Dataset } from './dataset.ts';
 import { importOnnx } from './onnx.ts';
-import type { FloatGraph } from './graph.ts';
+import { layerMacs, type FloatGraph } from './graph.ts';
 import { quantizeGraph, type CalibrationOptions } from './quantize.ts';
 import { loadQuantModel, writeQuantModelFiles } from './qio.ts';
 import { convLayers, type QuantModel, type Scheme } from './qmodel.ts';
@@ -148,7 +148,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
   const layers: LayerReport[] = convLayers(q).map((l) => {
     const out = q.shapes[l.output]!;
     const s = statsByName.get(l.name);
-    const rep: LayerReport = { name: l.name, kind: l.kind, macsPerImage: out.h * out.w * l.oc * l.K, cells: resolved.usage[l.name]! };
+    const rep: LayerReport = { name: l.name, kind: l.kind, macsPerImage: layerMacs(l, out), cells: resolved.usage[l.name]! };
     if (s) {
       const sum = summarize(s, q.scheme === 'signed');
       rep.aZeroFraction = sum.aZeroFraction;

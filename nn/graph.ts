@@ -113,6 +113,6 @@ export function windowBounds(
 }
 
 /** Multiply-accumulates per image for a conv/dense layer. */
-export function layerMacs(l: ConvLayer, out: Shape): number {
+export function layerMacs(l: ConvGeometry, out: Shape): number {
   return out.h * out.w * l.oc * l.ic * l.kh * l.kw;
 }

@@ -8,7 +8,7 @@ import type { Dataset } from './dataset.ts';
 import { runQuantBatch, type EngineConfig } from './engine.ts';
 import { StatsCollector, type LayerOperandStats } from './stats.ts';
 import { loadNativeAddon, nativeKernels, nativeStatus } from './native-load.ts';
-import { convLayers, type QuantModel } from './qmodel.ts';
+import { macsPerImage, type QuantModel } from './qmodel.ts';
 
 /**
  * Run the integer engine over a dataset: contiguous image ranges per worker thread, batches of
@@ -91,9 +91,7 @@ export function defaultWorkers(): number {
 const MACS_PER_WORKER = 2e9;
 const POOLED_MACS_PER_WORKER = 5e7;
 function autoWorkers(cfg: EngineConfig, images: number, pooled: boolean): number {
-  const m = cfg.model;
-  const perImage = convLayers(m).reduce((a, l) => a + l.oc * l.K * m.shapes[l.output]!.h * m.shapes[l.output]!.w, 0);
-  const work = perImage * images;
+  const work = macsPerImage(cfg.model) * images;
   const cold = Math.floor(work / MACS_PER_WORKER);
   const warm = pooled ? Math.min(liveWorkers(), Math.floor(work / POOLED_MACS_PER_WORKER)) : 0;
   return Math.max(1, Math.min(defaultWorkers(), Math.max(cold, warm)));

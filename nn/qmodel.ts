@@ -1,4 +1,4 @@
-import type { AddLayer, ConvGeometry, PoolLayer, Shape } from './graph.ts';
+import { layerMacs, type AddLayer, type ConvGeometry, type PoolLayer, type Shape } from './graph.ts';
 
 /**
  * The integer network: what the LUT engine runs and what the RTL flow reads. All arithmetic on
@@ -79,4 +79,9 @@ export const valueRange = (scheme: Scheme): [number, number] => (scheme === 'sig
 
 export function convLayers(m: QuantModel): QConvLayer[] {
   return m.layers.filter((l): l is QConvLayer => l.op === 'conv');
+}
+
+/** Multiply-accumulates per image over all conv/dense layers. */
+export function macsPerImage(m: QuantModel): number {
+  return convLayers(m).reduce((a, l) => a + layerMacs(l, m.shapes[l.output]!), 0);
 }
