@@ -1,6 +1,7 @@
 import { resolveAssignment, type Assignment } from '../nn/assign.ts';
 import { runDataset } from '../nn/parallel.ts';
 import type { Dataset } from '../nn/dataset.ts';
+import type { QuantModel } from '../nn/qmodel.ts';
 import { stableStringify } from '../core/hash.ts';
 import type { Journal } from './journal.ts';
 
@@ -91,7 +92,7 @@ export function accuracyOf(bits: Uint8Array): number {
 }
 
 /** Engine runner: predictions of an assignment on a dataset (all worker threads). */
-export function engineRunner(model: Parameters<typeof resolveAssignment>[0], workers?: number) {
+export function engineRunner(model: QuantModel, workers?: number) {
   return async (a: Assignment, ds: Dataset): Promise<Uint8Array> => {
     const r = resolveAssignment(model, a);
     const run = await runDataset({ model, table: r.table, rowOffsets: r.rowOffsets }, ds, { workers });

@@ -12,7 +12,7 @@ import { checkShapes } from '../nn/evaluate.ts';
 import { loadDataset, limitDataset, type Dataset } from '../nn/dataset.ts';
 import type { QuantModel } from '../nn/qmodel.ts';
 import { expandCells, groupCandidates, DEFAULT_CELLS, type CandidateGroup } from './candidates.ts';
-import { planUnits, toAssignment, toArrayConfig, singleLayerAssignment, filterCells, type UnitPlan, type Granularity } from './units.ts';
+import { planUnits, checkGranularity, toAssignment, toArrayConfig, singleLayerAssignment, filterCells, type UnitPlan, type Granularity } from './units.ts';
 import { energyTable, unitEnergies, candidateEnergy, layerEnergies, type EnergyTable } from './energy.ts';
 import { unitCriticality, type XaiMetric, type CriticalityResult } from './criticality.ts';
 import { Evaluator, tailDataset, engineRunner, accuracyOf, type AccuracyRecord } from './evaluator.ts';
@@ -166,6 +166,7 @@ export async function explore(o: ExploreOptions): Promise<ExploreResult> {
   const t0 = performance.now();
   const groups = groupCandidates(expandCells(o.cells ?? DEFAULT_CELLS));
   if (o.probe) getCell(o.probe);
+  const granularity = checkGranularity(o.granularity);
   const graph = importOnnx(o.model);
   const train = loadDataset(o.dataset, 'train');
   const test = limitDataset(loadDataset(o.dataset, 'test'), o.testImages);
@@ -188,7 +189,7 @@ export async function explore(o: ExploreOptions): Promise<ExploreResult> {
   const results: GroupResult[] = [];
   let fresh = 0;
   for (const group of groups) {
-    const r = await exploreGroup(o, group, { graph, val, test, calib, xaiMetric, modelHash, journal, confidence, screenImages });
+    const r = await exploreGroup(o, group, { graph, val, test, calib, xaiMetric, modelHash, journal, confidence, screenImages, granularity });
     fresh += r.fresh;
     results.push(r.result);
   }
@@ -234,6 +235,7 @@ interface Shared {
   journal: Journal<AccuracyRecord>;
   confidence: number;
   screenImages: number;
+  granularity: Exclude<Granularity, 'kernel'>;
 }
 
 /** Images of the train split flow/run.ts loadModelFor calibrates quantization on (its first ones). */
@@ -251,8 +253,7 @@ async function exploreGroup(o: ExploreOptions, group: CandidateGroup, s: Shared)
     if (!o.quiet && !process.env.AXTPU_QUIET) process.stderr.write(`explore [${group.signed ? 'signed' : 'unsigned'}]: ${msg}\n`);
   };
   const { model: q } = await loadModelFor(o.model, { signed: group.signed } as Design);
-  if (o.granularity === 'kernel') throw new UserError('--granularity kernel is not realizable by the array');
-  const plan = planUnits(q, o.granularity, o.rows, o.cols);
+  const plan = planUnits(q, s.granularity, o.rows, o.cols);
   const exact = group.exact;
   // The journal key names image ranges, so the problem is the model, scheme and dataset only.
   const problem = shortHash({ v: 2, model: s.modelHash, scheme: q.scheme, calib: q.calibration, dataset: s.test.name, val: s.val.count });
