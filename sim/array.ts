@@ -1,6 +1,5 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { endianness } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { cached } from '../core/cache.ts';
 import { render } from '../core/templates.ts';
@@ -13,8 +12,6 @@ import type { Design } from '../generators/array/config.ts';
 import { generateViews, TOP, type DesignViews } from '../generators/array/rtl.ts';
 import { cellInfo, cellLut } from '../generators/array/cells.ts';
 import type { GemmOut, Mat8 } from '../generators/array/model.ts';
-
-const LITTLE_ENDIAN = endianness() === 'LE';
 
 /**
  * The array's Verilator harness: one C++ testbench (templates/array/harness.cpp) built once per
@@ -249,15 +246,10 @@ export class ArraySim {
       const M = A.rows;
       const N = W.cols;
       const ob = await this.read(M * N * 4);
-      let raw: Uint32Array;
-      if (LITTLE_ENDIAN) {
-        // One copy into an aligned buffer instead of M*N readUInt32LE calls.
-        raw = new Uint32Array(M * N);
-        new Uint8Array(raw.buffer).set(ob);
-      } else {
-        raw = new Uint32Array(M * N);
-        for (let i = 0; i < M * N; i++) raw[i] = ob.readUInt32LE(i * 4);
-      }
+      // The wire's little-endian words are host order (the harness only builds on little-endian
+      // hosts: static_assert), so one copy into an aligned buffer decodes them.
+      const raw = new Uint32Array(M * N);
+      new Uint8Array(raw.buffer).set(ob);
       let activity: PeActivity | undefined;
       if (o.activity) {
         const npe = t.rows * t.cols;

@@ -102,8 +102,9 @@ export async function provePeViewsEquivalent(design: Design, simSources?: Record
     // Cells are the same module in both PEs; an injective stand-in (p = {a, b}) proves they get
     // the same operands, which is what differs between the two PE texts.
     const cells = design.cellIds.map((id) => {
-      const f = join(dir, `${cellInfo(id).moduleName}.sv`);
-      writeFileSync(f, render('array/cell_stub.sv', { module: cellInfo(id).moduleName }));
+      const module = cellInfo(id).moduleName;
+      const f = join(dir, `${module}.sv`);
+      writeFileSync(f, render('array/cell_stub.sv', { module }));
       return f;
     });
     const proven: string[] = [];
