@@ -11,22 +11,27 @@ export interface Shape {
 
 export const size = (s: Shape): number => s.c * s.h * s.w;
 
-/** Geometry of a conv or dense layer, shared by the float and the integer network. */
-export interface ConvGeometry {
-  op: 'conv';
+/** A sliding-window layer over one input tensor (conv or pool): window, stride, padding. */
+interface WindowGeometry {
   name: string;
-  /** 'dense' layers come from Gemm / MatMul; the arithmetic is the same. */
-  kind: 'conv' | 'dense';
   input: string;
   output: string;
-  ic: number;
-  oc: number;
   kh: number;
   kw: number;
   stride: [number, number];
   /** top, left, bottom, right */
   pads: [number, number, number, number];
+  /** ReLU fused at the output. */
   relu: boolean;
+}
+
+/** Geometry of a conv or dense layer, shared by the float and the integer network. */
+export interface ConvGeometry extends WindowGeometry {
+  op: 'conv';
+  /** 'dense' layers come from Gemm / MatMul; the arithmetic is the same. */
+  kind: 'conv' | 'dense';
+  ic: number;
+  oc: number;
 }
 
 /** Conv (with folded BatchNorm) or dense (Gemm, MatMul + Add); optional fused ReLU. */
@@ -36,16 +41,8 @@ export interface ConvLayer extends ConvGeometry {
   bias: Float32Array;
 }
 
-export interface PoolLayer {
+export interface PoolLayer extends WindowGeometry {
   op: 'maxpool' | 'avgpool';
-  name: string;
-  input: string;
-  output: string;
-  kh: number;
-  kw: number;
-  stride: [number, number];
-  pads: [number, number, number, number];
-  relu: boolean;
 }
 
 export interface AddLayer {

@@ -95,7 +95,6 @@ export function splitBank(table: Int32Array): SplitBank | undefined {
   return bank;
 }
 
-
 /**
  * Uninitialized arrays for outputs a native kernel overwrites completely (im2col codes, GEMM
  * accumulators, requantized codes). A large zero-filled typed array costs fresh pages and
