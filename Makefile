@@ -1,5 +1,5 @@
 # Two commands on a fresh machine: `make demo` and `make test`. Both start with `make setup`.
-.PHONY: setup demo test typecheck bench clean
+.PHONY: setup demo test test-unit lint format typecheck bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -7,9 +7,16 @@ setup:
 demo: setup
 	@bash scripts/demo.sh
 
-test: setup
+test: setup lint
 	npx tsc --noEmit
 	npx vitest run
+
+# Lint and format check (biome.json); `make format` rewrites the files.
+lint: setup
+	npx biome check .
+
+format: setup
+	npx biome check --write .
 
 bench: setup
 	@for f in bench/*.ts; do echo "== $$f"; node --import tsx $$f || exit 1; done

@@ -9,13 +9,13 @@
  * Writes bench/results/array.json.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tmpdir, loadavg } from 'node:os';
 import { writeFileAtomic } from '../core/atomic.ts';
 import { repoRoot } from '../core/paths.ts';
 import { resolveDesign } from '../generators/array/config.ts';
-import { cycleModel } from '../generators/array/schedule.ts';
 import { gemmModel } from '../generators/array/model.ts';
+import { cycleModel } from '../generators/array/schedule.ts';
 import { ArraySim, bareSpeed } from '../sim/array.ts';
 
 const rows = Number(process.argv[2] ?? 16);
@@ -115,7 +115,7 @@ try {
     loadAverage1m: loadavg()[0],
     measuredAt: new Date().toISOString(),
   };
-  writeFileAtomic(join(repoRoot, 'bench/results/array.json'), JSON.stringify(result, null, 2) + '\n');
+  writeFileAtomic(join(repoRoot, 'bench/results/array.json'), `${JSON.stringify(result, null, 2)}\n`);
   console.log(JSON.stringify(result, null, 2));
 } finally {
   rmSync(cache, { recursive: true, force: true });

@@ -12,12 +12,12 @@
  *   (a --groups other than the part's default writes <part>-<groups>.json and its own journal)
  */
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic.ts';
 import { repoRoot } from '../core/paths.ts';
-import { explore, type GroupResult, type SearchKind } from '../explore/run.ts';
 import { hypervolume } from '../explore/pareto.ts';
+import { explore, type GroupResult, type SearchKind } from '../explore/run.ts';
 
 const arg = (name: string, def: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -64,19 +64,41 @@ const save = () => {
   results.cpuSeconds = (c.user + c.system) / 1e6;
   results.loadAverage1m = loadavg()[0];
   results.cores = cpus().length;
-  writeFileAtomic(join(runDir, `${tag}.json`), JSON.stringify(results, null, 2) + '\n');
+  writeFileAtomic(join(runDir, `${tag}.json`), `${JSON.stringify(results, null, 2)}\n`);
   const merged: Record<string, unknown> = {
     note: 'merged from bench/results/explore-run/<part>.json by bench/explore.ts',
     updated: new Date().toISOString(),
   };
-  for (const f of readdirSync(runDir).filter((x) => x.endsWith('.json')).sort()) merged[f.slice(0, -5)] = JSON.parse(readFileSync(join(runDir, f), 'utf8'));
-  writeFileAtomic(resultPath, JSON.stringify(merged, null, 2) + '\n');
+  for (const f of readdirSync(runDir)
+    .filter((x) => x.endsWith('.json'))
+    .sort())
+    merged[f.slice(0, -5)] = JSON.parse(readFileSync(join(runDir, f), 'utf8'));
+  writeFileAtomic(resultPath, `${JSON.stringify(merged, null, 2)}\n`);
 };
 
 async function run(cells: string, budget: number, search: SearchKind) {
   const t0 = performance.now();
   const c0 = process.cpuUsage();
-  const r = await explore({ model, cells, budget, granularity: 'layer', search, rows: 16, cols: 16, out, valImages: val, testImages: test, calibImages: 32, xaiSteps: 8, nsgaPopulation: pop, nsgaGenerations: gens, seed: 1, frontTestMax: 1, confidence, quiet: false });
+  const r = await explore({
+    model,
+    cells,
+    budget,
+    granularity: 'layer',
+    search,
+    rows: 16,
+    cols: 16,
+    out,
+    valImages: val,
+    testImages: test,
+    calibImages: 32,
+    xaiSteps: 8,
+    nsgaPopulation: pop,
+    nsgaGenerations: gens,
+    seed: 1,
+    frontTestMax: 1,
+    confidence,
+    quiet: false,
+  });
   const c = process.cpuUsage(c0);
   return { r, g: r.groups[0]!, seconds: (performance.now() - t0) / 1000, cpuSeconds: (c.user + c.system) / 1e6, load1m: loadavg()[0] ?? 0 };
 }
@@ -126,7 +148,9 @@ for (const scheme of groups) {
       load1m,
     };
     save();
-    console.log(`${part} ${scheme} greedy ${budget * 100}%: saving ${(100 * g.winner.saving).toFixed(1)} %, val loss ${(100 * g.winner.valLoss).toFixed(2)} pp (bound ${(100 * g.winner.valLossUpper).toFixed(2)}), test loss ${((g.winner.testLoss ?? NaN) * 100).toFixed(2)} pp, ${g.evaluations.search} designs (${g.evaluations.screenedOut} screened out), ${seconds.toFixed(0)} s wall, ${cpuSeconds.toFixed(0)} CPU-s, load ${load1m.toFixed(1)}`);
+    console.log(
+      `${part} ${scheme} greedy ${budget * 100}%: saving ${(100 * g.winner.saving).toFixed(1)} %, val loss ${(100 * g.winner.valLoss).toFixed(2)} pp (bound ${(100 * g.winner.valLossUpper).toFixed(2)}), test loss ${((g.winner.testLoss ?? NaN) * 100).toFixed(2)} pp, ${g.evaluations.search} designs (${g.evaluations.screenedOut} screened out), ${seconds.toFixed(0)} s wall, ${cpuSeconds.toFixed(0)} CPU-s, load ${load1m.toFixed(1)}`,
+    );
   }
   // Greedy is path-dependent: with a larger budget it can spend it on the first (least critical)
   // units and end below the smaller budget's winner. The best design within X % is the least
@@ -152,7 +176,16 @@ for (const scheme of groups) {
     const p = n.points.filter((x) => x.valLossUpper <= loss + 1e-12).sort((a, b) => a.energyPj - b.energyPj)[0]!;
     return { saving: p.saving, valLoss: p.valLoss, valLossUpper: p.valLossUpper, cells: p.cells };
   };
-  entry.nsga2 = { population: pop, generations: gens, evaluations: n.evaluations, best1pct: bestWithin(0.01), best4pct: bestWithin(0.04), seconds, cpuSeconds, load1m };
+  entry.nsga2 = {
+    population: pop,
+    generations: gens,
+    evaluations: n.evaluations,
+    best1pct: bestWithin(0.01),
+    best4pct: bestWithin(0.04),
+    seconds,
+    cpuSeconds,
+    load1m,
+  };
   entry.comparison = {
     ...cmp,
     evaluationsGreedy: greedyEvals,
@@ -165,7 +198,9 @@ for (const scheme of groups) {
   };
   save();
   const c = cmp as Record<string, { hypervolumeRatio: number }>;
-  console.log(`${part} ${scheme} NSGA-II: ${n.evaluations.search} designs; HV greedy/NSGA-II = ${c['ref_minus_4pp']!.hypervolumeRatio.toFixed(3)} (ref -4 pp), ${c['ref_minus_10pp']!.hypervolumeRatio.toFixed(3)} (ref -10 pp); designs ${greedyEvals}/${n.evaluations.search}, ${seconds.toFixed(0)} s wall`);
+  console.log(
+    `${part} ${scheme} NSGA-II: ${n.evaluations.search} designs; HV greedy/NSGA-II = ${c.ref_minus_4pp!.hypervolumeRatio.toFixed(3)} (ref -4 pp), ${c.ref_minus_10pp!.hypervolumeRatio.toFixed(3)} (ref -10 pp); designs ${greedyEvals}/${n.evaluations.search}, ${seconds.toFixed(0)} s wall`,
+  );
 }
 results.finished = new Date().toISOString();
 save();

@@ -5,13 +5,13 @@
  * speed. Results are written after every case (bench/results/flow.json).
  *   node --import tsx bench/flow.ts [lenet|resnet|all] [lenet images] [resnet images] [design]
  */
-import { mkdirSync, existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic.ts';
 import { repoRoot } from '../core/paths.ts';
-import { runFlow, designFrom, type FlowReport } from '../flow/run.ts';
-import { buildHarness, bareSpeed } from '../sim/array.ts';
+import { designFrom, type FlowReport, runFlow } from '../flow/run.ts';
+import { bareSpeed, buildHarness } from '../sim/array.ts';
 
 const which = process.argv[2] ?? 'all';
 const lenetImages = Number(process.argv[3] ?? 10_000);
@@ -38,7 +38,18 @@ const same = (a: Row, b: Row) => a.model === b.model && a.design === b.design;
 const save = () => {
   const rows = readRows().filter((r) => !mine.some((m) => same(m, r)));
   rows.push(...mine);
-  writeFileAtomic(out, JSON.stringify({ measuredAt: new Date().toISOString(), note: 'machine (2 cores) shared with other engineers; loadAverageStart / loadAverage (end) are the 1-minute load averages; speeds are lower bounds', results: rows }, null, 2) + '\n');
+  writeFileAtomic(
+    out,
+    `${JSON.stringify(
+      {
+        measuredAt: new Date().toISOString(),
+        note: 'machine (2 cores) shared with other engineers; loadAverageStart / loadAverage (end) are the 1-minute load averages; speeds are lower bounds',
+        results: rows,
+      },
+      null,
+      2,
+    )}\n`,
+  );
 };
 
 async function bare(design: Record<string, unknown>) {
@@ -51,7 +62,16 @@ async function one(modelName: string, modelPath: string, designName: string, ima
   const load0 = loadavg()[0];
   const t0 = performance.now();
   const c0 = process.cpuUsage();
-  const r: FlowReport = await runFlow({ model: modelPath, design: designs[designName]!, limit: images, batch: 250, noEnergy: !energy, activity: 'sample', inFlight, harnesses });
+  const r: FlowReport = await runFlow({
+    model: modelPath,
+    design: designs[designName]!,
+    limit: images,
+    batch: 250,
+    noEnergy: !energy,
+    activity: 'sample',
+    inFlight,
+    harnesses,
+  });
   const wall = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(c0);
   const load1 = loadavg()[0];
@@ -89,7 +109,15 @@ async function one(modelName: string, modelPath: string, designName: string, ima
     plainBuildLoopCyclesPerSecond: r.harness.plainCyclesPerSecond,
     bareCyclesPerSecond: bareCps,
     ratioWallToBare: r.harness.cycles / (wall - r.harness.buildMs / 1000) / bareCps,
-    layers: r.layers.map((l) => ({ layer: l.layer, cycles: l.cycles, modelCycles: l.modelCycles, mismatches: l.mismatches, utilization: l.utilization, mappingEfficiency: l.mappingEfficiency, energyPj: l.energy?.totalPj })),
+    layers: r.layers.map((l) => ({
+      layer: l.layer,
+      cycles: l.cycles,
+      modelCycles: l.modelCycles,
+      mismatches: l.mismatches,
+      utilization: l.utilization,
+      mappingEfficiency: l.mappingEfficiency,
+      energyPj: l.energy?.totalPj,
+    })),
     reportDir: r.reportDir,
   };
   mine.push({ ...row, measuredAt: new Date().toISOString(), loadAverage: load1 });
@@ -99,5 +127,7 @@ async function one(modelName: string, modelPath: string, designName: string, ima
 
 const lenet = join(repoRoot, 'models/lenet5-fmnist.onnx');
 const resnet = join(repoRoot, 'models/resnet8-fmnist.onnx');
-if (which === 'lenet' || which === 'all') for (const d of Object.keys(designs).filter((x) => !only || x === only)) await one('lenet5-fmnist', lenet, d, lenetImages, d === 'exact');
-if (which === 'resnet' || which === 'all') for (const d of Object.keys(designs).filter((x) => !only || x === only)) await one('resnet8-fmnist', resnet, d, resnetImages, d === 'exact');
+if (which === 'lenet' || which === 'all')
+  for (const d of Object.keys(designs).filter((x) => !only || x === only)) await one('lenet5-fmnist', lenet, d, lenetImages, d === 'exact');
+if (which === 'resnet' || which === 'all')
+  for (const d of Object.keys(designs).filter((x) => !only || x === only)) await one('resnet8-fmnist', resnet, d, resnetImages, d === 'exact');

@@ -5,14 +5,15 @@
  * metrics over the LUT. Writes bench/results/mult.json.
  * Run: node --import tsx bench/mult.ts
  */
-import { execa } from 'execa';
+
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { writeFileAtomic } from '../core/atomic.ts';
 import { repoRoot } from '../core/paths.ts';
 import { CATALOGUE_IDS } from '../generators/multipliers/catalogue.ts';
-import { getCell, productTable, cellMetrics } from '../generators/multipliers/index.ts';
+import { cellMetrics, getCell, productTable } from '../generators/multipliers/index.ts';
 import { computeMetrics } from '../generators/multipliers/metrics.ts';
 import type { NetlistCell } from '../generators/multipliers/registry.ts';
 
@@ -64,5 +65,16 @@ const result = {
     cells: perCell,
   },
 };
-writeFileAtomic(join(repoRoot, 'bench', 'results', 'mult.json'), JSON.stringify(result, null, 2) + '\n');
-console.log(JSON.stringify({ verifyAll: result.verifyAll, modelMs: result.perCell.modelMs, metricsMs: result.perCell.metricsMs, modelPlusMetricsMs: result.perCell.modelPlusMetricsMs }, null, 2));
+writeFileAtomic(join(repoRoot, 'bench', 'results', 'mult.json'), `${JSON.stringify(result, null, 2)}\n`);
+console.log(
+  JSON.stringify(
+    {
+      verifyAll: result.verifyAll,
+      modelMs: result.perCell.modelMs,
+      metricsMs: result.perCell.metricsMs,
+      modelPlusMetricsMs: result.perCell.modelPlusMetricsMs,
+    },
+    null,
+    2,
+  ),
+);

@@ -8,21 +8,22 @@
  * 5. Worker pool: many small runDataset calls (exploration's pattern), fresh threads vs the pool.
  * 6. Operand statistics: engine CPU with and without `stats` (what `axtpu eval` collects).
  */
-import { join } from 'node:path';
-import { loadavg } from 'node:os';
+
 import { existsSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic.ts';
 import { repoRoot } from '../core/paths.ts';
-import { loadDataset, limitDataset, type Dataset } from '../nn/dataset.ts';
-import { importOnnx } from '../nn/onnx.ts';
-import { runFloat, pixelsToFloat, argmaxRows } from '../nn/float.ts';
-import { quantizeCached } from '../nn/evaluate.ts';
 import { resolveAssignment, uniformAssignment } from '../nn/assign.ts';
+import { type Dataset, limitDataset, loadDataset } from '../nn/dataset.ts';
 import { runQuantBatch } from '../nn/engine.ts';
-import { runDataset, poolInfo } from '../nn/parallel.ts';
-import { ortPredict } from '../nn/ort.ts';
-import { macsPerImage, type QuantModel, type Scheme } from '../nn/qmodel.ts';
+import { quantizeCached } from '../nn/evaluate.ts';
+import { argmaxRows, pixelsToFloat, runFloat } from '../nn/float.ts';
 import { prepareNativeKernels } from '../nn/native.ts';
+import { importOnnx } from '../nn/onnx.ts';
+import { ortPredict } from '../nn/ort.ts';
+import { poolInfo, runDataset } from '../nn/parallel.ts';
+import { macsPerImage, type QuantModel, type Scheme } from '../nn/qmodel.ts';
 
 const quick = process.argv.includes('--quick');
 // --only=throughput,full,accuracy,uniform runs a subset and merges into the existing results file.
@@ -31,7 +32,7 @@ const only = onlyArg ? new Set(onlyArg.slice(7).split(',')) : undefined;
 const want = (s: string) => !only || only.has(s);
 const MODELS = ['lenet5-fmnist', 'resnet8-fmnist', 'mlp-fmnist'];
 const test = loadDataset('fmnist', 'test');
-const log = (s: string) => process.stderr.write(s + '\n');
+const log = (s: string) => process.stderr.write(`${s}\n`);
 // Native kernels (nn/native.ts) unless AXTPU_NN_NATIVE=0; the JS reference is timed separately below.
 const native = await prepareNativeKernels();
 log(`native kernels: ${native.ok ? `${native.simd} (${native.path})` : `unavailable: ${native.reason}`}`);
@@ -81,33 +82,46 @@ results.quick = quick;
 
 // 1. Throughput, one core.
 const throughput: Record<string, unknown>[] = [];
-if (want('throughput')) for (const [name, n] of [['lenet5-fmnist', quick ? 500 : 2000], ['resnet8-fmnist', quick ? 100 : 300]] as const) {
-  const q = await quantized(name, 'unsigned');
-  const ds = limitDataset(test, n);
-  const macs = macsPerImage(q) * n;
-  const lut = timeInThread(q, ds, 'drum_k6_u8');
-  const exact = timeInThread(q, ds, undefined);
-  const lutJs = timeInThread(q, ds, 'drum_k6_u8', 64, true);
-  await ortPredict(join(repoRoot, 'models', `${name}.onnx`), limitDataset(ds, 64)); // warm-up
-  const c0 = process.cpuUsage();
-  const f = await ortPredict(join(repoRoot, 'models', `${name}.onnx`), ds);
-  const cf = process.cpuUsage(c0);
-  const ortCpu = (cf.user + cf.system) / 1e6;
-  const row = {
-    model: name, cell: 'drum_k6_u8', images: n, macsPerImage: macsPerImage(q), loadAverage1m: loadavg()[0],
-    kernels: native.ok ? `native ${native.simd}` : 'js', seconds: { lut: lut, exactInt8: exact, lutJsReference: lutJs },
-    wall: {
-      lutGMacPerS: macs / lut.wall / 1e9, exactInt8GMacPerS: macs / exact.wall / 1e9, onnxruntimeFloatGMacPerS: macs / f.seconds / 1e9,
-    },
-    perCpuSecond: {
-      lutGMacPerS: macs / lut.cpu / 1e9, exactInt8GMacPerS: macs / exact.cpu / 1e9, onnxruntimeFloatGMacPerS: macs / ortCpu / 1e9,
-      lutJsReferenceGMacPerS: macs / lutJs.cpu / 1e9,
-    },
-    ratiosCpu: { lutOverExactInt8: exact.cpu / lut.cpu, lutOverOnnxruntimeFloat: ortCpu / lut.cpu, lutOverLutJsReference: lutJs.cpu / lut.cpu },
-  };
-  log(JSON.stringify(row));
-  throughput.push(row);
-}
+if (want('throughput'))
+  for (const [name, n] of [
+    ['lenet5-fmnist', quick ? 500 : 2000],
+    ['resnet8-fmnist', quick ? 100 : 300],
+  ] as const) {
+    const q = await quantized(name, 'unsigned');
+    const ds = limitDataset(test, n);
+    const macs = macsPerImage(q) * n;
+    const lut = timeInThread(q, ds, 'drum_k6_u8');
+    const exact = timeInThread(q, ds, undefined);
+    const lutJs = timeInThread(q, ds, 'drum_k6_u8', 64, true);
+    await ortPredict(join(repoRoot, 'models', `${name}.onnx`), limitDataset(ds, 64)); // warm-up
+    const c0 = process.cpuUsage();
+    const f = await ortPredict(join(repoRoot, 'models', `${name}.onnx`), ds);
+    const cf = process.cpuUsage(c0);
+    const ortCpu = (cf.user + cf.system) / 1e6;
+    const row = {
+      model: name,
+      cell: 'drum_k6_u8',
+      images: n,
+      macsPerImage: macsPerImage(q),
+      loadAverage1m: loadavg()[0],
+      kernels: native.ok ? `native ${native.simd}` : 'js',
+      seconds: { lut: lut, exactInt8: exact, lutJsReference: lutJs },
+      wall: {
+        lutGMacPerS: macs / lut.wall / 1e9,
+        exactInt8GMacPerS: macs / exact.wall / 1e9,
+        onnxruntimeFloatGMacPerS: macs / f.seconds / 1e9,
+      },
+      perCpuSecond: {
+        lutGMacPerS: macs / lut.cpu / 1e9,
+        exactInt8GMacPerS: macs / exact.cpu / 1e9,
+        onnxruntimeFloatGMacPerS: macs / ortCpu / 1e9,
+        lutJsReferenceGMacPerS: macs / lutJs.cpu / 1e9,
+      },
+      ratiosCpu: { lutOverExactInt8: exact.cpu / lut.cpu, lutOverOnnxruntimeFloat: ortCpu / lut.cpu, lutOverLutJsReference: lutJs.cpu / lut.cpu },
+    };
+    log(JSON.stringify(row));
+    throughput.push(row);
+  }
 if (want('throughput')) results.throughputOneCore = throughput;
 
 // 2. Full test set through ResNet-8, approximate cell, all cores.
@@ -121,34 +135,52 @@ if (want('full')) {
   const c = process.cpuUsage(c0);
   const cpu = (c.user + c.system) / 1e6;
   results.resnet8Full = {
-    cell: 'drum_k6_u8', images: ds.count, workers: run.workers, kernels: native.ok ? `native ${native.simd}` : 'js',
-    wallSeconds: run.seconds, cpuSeconds: cpu, loadAverage1mBefore: load0, loadAverage1m: loadavg()[0],
-    accuracy: accuracy(run.pred, ds), gMacPerWallSecond: (macsPerImage(q) * ds.count) / run.seconds / 1e9, gMacPerCpuSecond: (macsPerImage(q) * ds.count) / cpu / 1e9,
+    cell: 'drum_k6_u8',
+    images: ds.count,
+    workers: run.workers,
+    kernels: native.ok ? `native ${native.simd}` : 'js',
+    wallSeconds: run.seconds,
+    cpuSeconds: cpu,
+    loadAverage1mBefore: load0,
+    loadAverage1m: loadavg()[0],
+    accuracy: accuracy(run.pred, ds),
+    gMacPerWallSecond: (macsPerImage(q) * ds.count) / run.seconds / 1e9,
+    gMacPerCpuSecond: (macsPerImage(q) * ds.count) / cpu / 1e9,
   };
   log(JSON.stringify(results.resnet8Full));
 }
 
 // 3. Accuracy of every shipped model.
 const acc: Record<string, unknown>[] = [];
-if (want('accuracy')) for (const name of MODELS) {
-  const path = join(repoRoot, 'models', `${name}.onnx`);
-  const ds = quick ? limitDataset(test, 1000) : test;
-  const f = await ortPredict(path, ds);
-  const g = importOnnx(path);
-  const agreeSet = name.startsWith('resnet') && !quick ? limitDataset(test, 2000) : ds;
-  const ours = argmaxRows(runFloat(g, pixelsToFloat(agreeSet.pixels), agreeSet.count), agreeSet.count, 10);
-  let agree = 0;
-  for (let i = 0; i < agreeSet.count; i++) if (ours[i] === f.pred[i]) agree++;
-  const row: Record<string, unknown> = { model: name, images: ds.count, floatAccuracy: accuracy(f.pred, ds), floatPathAgreement: agree / agreeSet.count, agreementImages: agreeSet.count };
-  for (const [scheme, cell] of [['signed', 'exact_s8'], ['unsigned', 'exact_u8']] as const) {
-    const q = await quantized(name, scheme);
-    const r = resolveAssignment(q, uniformAssignment(cell));
-    const run = await runDataset({ model: q, table: r.table, rowOffsets: r.rowOffsets }, ds, {});
-    row[`int8_${scheme}`] = accuracy(run.pred, ds);
+if (want('accuracy'))
+  for (const name of MODELS) {
+    const path = join(repoRoot, 'models', `${name}.onnx`);
+    const ds = quick ? limitDataset(test, 1000) : test;
+    const f = await ortPredict(path, ds);
+    const g = importOnnx(path);
+    const agreeSet = name.startsWith('resnet') && !quick ? limitDataset(test, 2000) : ds;
+    const ours = argmaxRows(runFloat(g, pixelsToFloat(agreeSet.pixels), agreeSet.count), agreeSet.count, 10);
+    let agree = 0;
+    for (let i = 0; i < agreeSet.count; i++) if (ours[i] === f.pred[i]) agree++;
+    const row: Record<string, unknown> = {
+      model: name,
+      images: ds.count,
+      floatAccuracy: accuracy(f.pred, ds),
+      floatPathAgreement: agree / agreeSet.count,
+      agreementImages: agreeSet.count,
+    };
+    for (const [scheme, cell] of [
+      ['signed', 'exact_s8'],
+      ['unsigned', 'exact_u8'],
+    ] as const) {
+      const q = await quantized(name, scheme);
+      const r = resolveAssignment(q, uniformAssignment(cell));
+      const run = await runDataset({ model: q, table: r.table, rowOffsets: r.rowOffsets }, ds, {});
+      row[`int8_${scheme}`] = accuracy(run.pred, ds);
+    }
+    log(JSON.stringify(row));
+    acc.push(row);
   }
-  log(JSON.stringify(row));
-  acc.push(row);
-}
 if (want('accuracy')) results.accuracy = acc;
 
 // 4. Uniform approximation tables.
@@ -157,19 +189,20 @@ const families = {
   roup: ['exact_s8', 'roup_p0_r2_s8', 'roup_p0_r4_s8', 'roup_p1_r4_s8', 'roup_p1_r6_s8', 'roup_p2_r4_s8', 'roup_p2_r6_s8'],
 };
 const uniform: Record<string, unknown>[] = [];
-if (want('uniform')) for (const name of ['lenet5-fmnist', 'resnet8-fmnist']) {
-  const ds = limitDataset(test, quick ? 500 : name.startsWith('resnet') ? 2000 : 10000);
-  for (const [fam, ids] of Object.entries(families)) {
-    const q = await quantized(name, fam === 'drum' ? 'unsigned' : 'signed');
-    for (const id of ids) {
-      const r = resolveAssignment(q, uniformAssignment(id));
-      const run = await runDataset({ model: q, table: r.table, rowOffsets: r.rowOffsets }, ds, {});
-      const row = { model: name, family: fam, cell: id, images: ds.count, accuracy: accuracy(run.pred, ds) };
-      log(JSON.stringify(row));
-      uniform.push(row);
+if (want('uniform'))
+  for (const name of ['lenet5-fmnist', 'resnet8-fmnist']) {
+    const ds = limitDataset(test, quick ? 500 : name.startsWith('resnet') ? 2000 : 10000);
+    for (const [fam, ids] of Object.entries(families)) {
+      const q = await quantized(name, fam === 'drum' ? 'unsigned' : 'signed');
+      for (const id of ids) {
+        const r = resolveAssignment(q, uniformAssignment(id));
+        const run = await runDataset({ model: q, table: r.table, rowOffsets: r.rowOffsets }, ds, {});
+        const row = { model: name, family: fam, cell: id, images: ds.count, accuracy: accuracy(run.pred, ds) };
+        log(JSON.stringify(row));
+        uniform.push(row);
+      }
     }
   }
-}
 if (want('uniform')) results.uniformApproximation = uniform;
 
 // 5. Worker pool. Exploration's pattern: a fresh LUT bank per call (a new assignment), the same
@@ -202,9 +235,17 @@ if (want('pool')) {
     const wall = (performance.now() - t0) / 1000;
     const cpu = cpuNow() - c0;
     const row = {
-      variant, calls, images, workers: variant === 'oneThread' ? 1 : 2, wallSeconds: wall, cpuSeconds: cpu,
-      cpuSecondsPerCall: cpu / calls, wallSecondsPerCall: wall / calls,
-      threadsStarted: variant === 'freshThreadsPerCall' ? 2 * calls : poolInfo().spawned - spawned0, loadAverage1mBefore: load0, loadAverage1m: loadavg()[0],
+      variant,
+      calls,
+      images,
+      workers: variant === 'oneThread' ? 1 : 2,
+      wallSeconds: wall,
+      cpuSeconds: cpu,
+      cpuSecondsPerCall: cpu / calls,
+      wallSecondsPerCall: wall / calls,
+      threadsStarted: variant === 'freshThreadsPerCall' ? 2 * calls : poolInfo().spawned - spawned0,
+      loadAverage1mBefore: load0,
+      loadAverage1m: loadavg()[0],
     };
     log(JSON.stringify(row));
     rows.push(row);
@@ -235,11 +276,14 @@ if (want('stats')) {
   }
   const mean = (on: boolean) => rows.filter((r) => r.stats === on).reduce((a, r) => a + (r.cpuSeconds as number), 0) / 2;
   results.operandStats = {
-    model: 'resnet8-fmnist', cell: 'drum_k6_u8', kernels: native.ok ? `native ${native.simd}` : 'js', rows,
+    model: 'resnet8-fmnist',
+    cell: 'drum_k6_u8',
+    kernels: native.ok ? `native ${native.simd}` : 'js',
+    rows,
     cpuOverheadFraction: mean(true) / mean(false) - 1,
   };
   log(JSON.stringify(results.operandStats));
 }
 
-writeFileAtomic(resultsPath, JSON.stringify(results, null, 2) + '\n');
+writeFileAtomic(resultsPath, `${JSON.stringify(results, null, 2)}\n`);
 log('wrote bench/results/nn.json');

@@ -8,20 +8,21 @@
  * - the numbers the acceptance criteria name (exact_u8 area/energy, the OpenSTA gate-bank check).
  * Run: node --import tsx bench/synth.ts
  */
-import { execa } from 'execa';
+
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir, cpus } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { writeFileAtomic } from '../core/atomic.ts';
-import { repoRoot, LIBERTY } from '../core/paths.ts';
+import { LIBERTY, repoRoot } from '../core/paths.ts';
 import { builtinCatalogue, getCell } from '../generators/multipliers/index.ts';
-import { loadLiberty } from '../synth/liberty.ts';
-import { synthesizeCell, cellStimulus, cellEnergy } from '../synth/power.ts';
-import { buildGateSim, runGateSim } from '../synth/gatesim.ts';
-import { estimateEnergy } from '../synth/energy.ts';
-import { uniformStream } from '../synth/stream.ts';
 import { gateBankCrossCheck } from '../synth/crosscheck.ts';
+import { estimateEnergy } from '../synth/energy.ts';
+import { buildGateSim, runGateSim } from '../synth/gatesim.ts';
+import { loadLiberty } from '../synth/liberty.ts';
 import { mapLimit } from '../synth/pool.ts';
+import { cellEnergy, cellStimulus, synthesizeCell } from '../synth/power.ts';
+import { uniformStream } from '../synth/stream.ts';
 
 const cache = mkdtempSync(join(tmpdir(), 'axtpu-bench-synth-cache-'));
 const reports = mkdtempSync(join(tmpdir(), 'axtpu-bench-synth-reports-'));
@@ -64,7 +65,10 @@ const cachedMs = ms(c1);
 
 // 3. The whole catalogue table through the CLI, cache warm.
 const p0 = performance.now();
-const all = await execa('node', [join(repoRoot, 'bin/axtpu.js'), '--json', 'power', '--all'], { env: { AXTPU_CACHE: cache, AXTPU_SYNTH_REPORTS: reports }, reject: false });
+const all = await execa('node', [join(repoRoot, 'bin/axtpu.js'), '--json', 'power', '--all'], {
+  env: { AXTPU_CACHE: cache, AXTPU_SYNTH_REPORTS: reports },
+  reject: false,
+});
 const powerAllMs = ms(p0);
 if (all.exitCode !== 0) throw new Error(`power --all failed: ${all.stderr}`);
 const table = (JSON.parse(all.stdout) as { rows: { id: string; energyPj: number; areaUm2: number }[] }).rows;
@@ -114,5 +118,5 @@ const result = {
   drumFamily: Object.fromEntries(table.filter((r) => /^drum_k\d_u8$/.test(r.id)).map((r) => [r.id, +r.energyPj.toFixed(3)])),
   openStaGateBank: { osu018: rel(bank018), osu035: rel(bank035) },
 };
-writeFileAtomic(join(repoRoot, 'bench/results/synth.json'), JSON.stringify(result, null, 2) + '\n');
+writeFileAtomic(join(repoRoot, 'bench/results/synth.json'), `${JSON.stringify(result, null, 2)}\n`);
 console.log(JSON.stringify(result, null, 2));

@@ -1,8 +1,8 @@
-import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { ToolError, UserError } from '../core/errors.ts';
 import { repoRoot } from '../core/paths.ts';
-import { UserError, ToolError } from '../core/errors.ts';
 import { registerAll } from './commands/index.ts';
 
 const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string };

@@ -1,7 +1,7 @@
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cacheRoot } from './paths.ts';
 import { shortHash, stableStringify } from './hash.ts';
+import { cacheRoot } from './paths.ts';
 
 /**
  * Content-addressed build cache. A key is (kind, generated sources, tool versions, options);
@@ -40,8 +40,8 @@ export async function cached(key: CacheKey, build: (dir: string) => Promise<void
   const scratch = mkdtempSync(join(parent, `.${hash}.build-`));
   try {
     await build(scratch);
-    writeFileSync(join(scratch, 'key.json'), stableStringify({ kind: key.kind, hash }) + '\n');
-    writeFileSync(join(scratch, DONE), new Date().toISOString() + '\n');
+    writeFileSync(join(scratch, 'key.json'), `${stableStringify({ kind: key.kind, hash })}\n`);
+    writeFileSync(join(scratch, DONE), `${new Date().toISOString()}\n`);
     if (existsSync(dir)) {
       // Another run finished the same key first (or a stale incomplete dir): keep a complete one.
       if (existsSync(join(dir, DONE))) {
@@ -101,4 +101,3 @@ export function clearCache(kind?: string): CacheStats {
   rmSync(target, { recursive: true, force: true });
   return before;
 }
-

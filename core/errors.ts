@@ -20,11 +20,7 @@ export class ToolError extends Error {
     readonly logTail: string,
     readonly reason: string,
   ) {
-    super(
-      `${tool} failed (${reason})\n  command: ${commandLine}\n` +
-        (logFile ? `  log: ${logFile}\n` : '') +
-        `  last lines of log:\n${indent(logTail, '    ')}`,
-    );
+    super(`${tool} failed (${reason})\n  command: ${commandLine}\n${logFile ? `  log: ${logFile}\n` : ''}  last lines of log:\n${indent(logTail, '    ')}`);
     this.name = 'ToolError';
   }
 }

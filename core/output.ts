@@ -4,10 +4,10 @@ export interface OutputOptions {
 }
 
 export function emit<T>(opts: OutputOptions, result: T, human: (r: T) => string): void {
-  if (opts.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+  if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   else {
     const text = human(result);
-    if (text) process.stdout.write(text.endsWith('\n') ? text : text + '\n');
+    if (text) process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
   }
 }
 
@@ -17,7 +17,10 @@ export function table(headers: string[], rows: (string | number)[][]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)));
   const isNum = headers.map((_, i) => rows.length > 0 && rows.every((r) => typeof r[i] === 'number'));
   const fmt = (r: string[]) =>
-    r.map((c, i) => (isNum[i] ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
+    r
+      .map((c, i) => (isNum[i] ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
   return [fmt(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(fmt)].join('\n');
 }
 

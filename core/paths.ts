@@ -1,6 +1,6 @@
+import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { homedir } from 'node:os';
 
 /** Repository root (the folder holding package.json). */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -12,9 +12,7 @@ export function rtlOutDir(): string {
   return process.env.AXTPU_RTL_OUT ? resolve(process.env.AXTPU_RTL_OUT) : join(repoRoot, 'rtl-out');
 }
 export function synthReportsDir(): string {
-  return process.env.AXTPU_SYNTH_REPORTS
-    ? resolve(process.env.AXTPU_SYNTH_REPORTS)
-    : join(repoRoot, 'synth-reports');
+  return process.env.AXTPU_SYNTH_REPORTS ? resolve(process.env.AXTPU_SYNTH_REPORTS) : join(repoRoot, 'synth-reports');
 }
 
 /** Content-addressed build cache (Verilator models, Yosys results). XDG convention. */

@@ -24,7 +24,9 @@ export class Progress {
       const width = 24;
       const fill = Math.round((width * this.done) / this.total);
       process.stderr.write(
-        `\r${this.label} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${this.done}/${this.total} ${elapsed.toFixed(0)}s eta ${eta.toFixed(0)}s ${note}`.padEnd(100) ,
+        `\r${this.label} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${this.done}/${this.total} ${elapsed.toFixed(0)}s eta ${eta.toFixed(0)}s ${note}`.padEnd(
+          100,
+        ),
       );
       if (this.done === this.total) process.stderr.write('\n');
     } else if (pct >= this.lastPct + 10 || this.done === this.total) {

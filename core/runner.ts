@@ -1,6 +1,6 @@
-import { execa, type ResultPromise } from 'execa';
-import { mkdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { execa, type ResultPromise } from 'execa';
 import { ToolError } from './errors.ts';
 
 /**

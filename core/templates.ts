@@ -1,6 +1,6 @@
-import Handlebars from 'handlebars';
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Handlebars from 'handlebars';
 import { templatesDir } from './paths.ts';
 
 /**

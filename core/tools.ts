@@ -1,7 +1,7 @@
-import { execaSync } from 'execa';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { defaultLiberty, LIBERTY, FASHION_MNIST_DIR } from './paths.ts';
+import { execaSync } from 'execa';
+import { defaultLiberty, FASHION_MNIST_DIR, LIBERTY } from './paths.ts';
 
 /** External tools axtpu drives, the Debian package that ships each, and how to ask its version. */
 export interface ToolSpec {
@@ -123,11 +123,8 @@ export interface DataStatus {
 
 export function libertyStatus(): DataStatus[] {
   const inUse = defaultLiberty();
-  const out: DataStatus[] = [
-    { name: 'liberty (in use)', path: inUse, pkg: 'qflow-tech-osu018', ok: existsSync(inUse) },
-  ];
-  if (inUse !== LIBERTY.osu035)
-    out.push({ name: 'liberty osu035', path: LIBERTY.osu035, pkg: 'qflow-tech-osu035', ok: existsSync(LIBERTY.osu035) });
+  const out: DataStatus[] = [{ name: 'liberty (in use)', path: inUse, pkg: 'qflow-tech-osu018', ok: existsSync(inUse) }];
+  if (inUse !== LIBERTY.osu035) out.push({ name: 'liberty osu035', path: LIBERTY.osu035, pkg: 'qflow-tech-osu035', ok: existsSync(LIBERTY.osu035) });
   return out;
 }
 

@@ -1,5 +1,5 @@
-import { z, type ZodTypeAny } from 'zod';
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { type ZodTypeAny, z } from 'zod';
 import { UserError } from './errors.ts';
 
 /**
@@ -10,7 +10,7 @@ export function parseOrThrow<S extends ZodTypeAny>(schema: S, data: unknown, sou
   const r = schema.safeParse(data);
   if (r.success) return r.data;
   const issue = r.error.issues[0];
-  const where = issue && issue.path.length ? ` at ${issue.path.join('.')}` : '';
+  const where = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
   throw new UserError(`${source}: invalid${where}: ${issue?.message ?? 'bad value'}`);
 }
 

@@ -1,5 +1,5 @@
 import { UserError } from '../core/errors.ts';
-import { builtinCatalogue, getCell, listExternalIds, type Cell } from '../generators/multipliers/index.ts';
+import { builtinCatalogue, type Cell, getCell, listExternalIds } from '../generators/multipliers/index.ts';
 
 /**
  * Candidate cells from a comma-separated list of ids and globs (`*`, `?`) matched against the
@@ -9,7 +9,10 @@ import { builtinCatalogue, getCell, listExternalIds, type Cell } from '../genera
 export const DEFAULT_CELLS = 'drum_*_u8,bam_*_u8,trunc_*_u8,mitchell_w*_u8';
 
 function globToRegex(glob: string): RegExp {
-  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const body = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${body}$`);
 }
 
@@ -21,7 +24,10 @@ export interface CandidateGroup {
 }
 
 export function expandCells(spec: string): Cell[] {
-  const parts = spec.split(',').map((s) => s.trim()).filter(Boolean);
+  const parts = spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (parts.length === 0) throw new UserError('--cells: empty candidate list');
   const pool = [...builtinCatalogue().map((c) => c.id), ...safeExternal()];
   const ids = new Set<string>();
@@ -35,7 +41,10 @@ export function expandCells(spec: string): Cell[] {
       ids.add(p);
     }
   }
-  const cells = [...ids].sort().map((id) => getCell(id)).filter((c) => c.bits === 8);
+  const cells = [...ids]
+    .sort()
+    .map((id) => getCell(id))
+    .filter((c) => c.bits === 8);
   if (cells.length === 0) throw new UserError(`--cells '${spec}' matches no 8-bit cell (see 'axtpu mult list')`);
   return cells;
 }

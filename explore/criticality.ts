@@ -1,6 +1,6 @@
-import { size, type ConvLayer, type FloatGraph } from '../nn/graph.ts';
-import { backward, forwardAll, layerCriticality, targetSeed, type LayerCriticality } from './xai.ts';
+import { type ConvLayer, type FloatGraph, size } from '../nn/graph.ts';
 import type { UnitPlan } from './units.ts';
+import { backward, forwardAll, type LayerCriticality, layerCriticality, targetSeed } from './xai.ts';
 
 /**
  * Criticality of the search's decision units from the XAI scores (explore/xai.ts):
@@ -27,7 +27,16 @@ export function channelShares(g: FloatGraph, inputs: Float32Array, targets: Arra
     const n = Math.min(chunk, count - s);
     const x = inputs.subarray(s * inSize, (s + n) * inSize);
     const acts = forwardAll(g, x, n);
-    const grads = backward(g, acts, n, targetSeed(n, classes, Array.from({ length: n }, (_, i) => targets[s + i]!)));
+    const grads = backward(
+      g,
+      acts,
+      n,
+      targetSeed(
+        n,
+        classes,
+        Array.from({ length: n }, (_, i) => targets[s + i]!),
+      ),
+    );
     for (const l of convs) {
       const a = acts.get(l.output)!;
       const d = grads.get(l.output)!;
@@ -53,7 +62,15 @@ export function channelShares(g: FloatGraph, inputs: Float32Array, targets: Arra
   return out;
 }
 
-export function unitCriticality(plan: UnitPlan, g: FloatGraph, inputs: Float32Array, targets: ArrayLike<number>, count: number, metric: XaiMetric, steps: number): CriticalityResult {
+export function unitCriticality(
+  plan: UnitPlan,
+  g: FloatGraph,
+  inputs: Float32Array,
+  targets: ArrayLike<number>,
+  count: number,
+  metric: XaiMetric,
+  steps: number,
+): CriticalityResult {
   const layers = layerCriticality(g, inputs, targets, count, { steps });
   const score = (name: string) => {
     const l = layers.find((x) => x.layer === name)!;

@@ -1,12 +1,12 @@
 import { resolve } from 'node:path';
 import { defaultLiberty } from '../core/paths.ts';
 import { cellStreamEnergy } from '../flow/energy.ts';
+import { sampleLayerStreams } from '../flow/streams.ts';
+import type { Dataset } from '../nn/dataset.ts';
 import { runQuantBatch } from '../nn/engine.ts';
 import type { GemmOperands } from '../nn/gemm.ts';
-import type { StatsCollector } from '../nn/stats.ts';
 import { convLayers, type QConvLayer, type QuantModel } from '../nn/qmodel.ts';
-import type { Dataset } from '../nn/dataset.ts';
-import { sampleLayerStreams } from '../flow/streams.ts';
+import type { StatsCollector } from '../nn/stats.ts';
 import type { UnitPlan } from './units.ts';
 
 /**
@@ -42,7 +42,13 @@ export function layerOperands(m: QuantModel, ds: Dataset, images: number): Map<s
   return out;
 }
 
-export async function energyTable(m: QuantModel, plan: UnitPlan, ds: Dataset, cells: string[], opts: { images?: number; pairs?: number; clockMHz?: number; liberty?: string; onCell?: () => void } = {}): Promise<EnergyTable> {
+export async function energyTable(
+  m: QuantModel,
+  plan: UnitPlan,
+  ds: Dataset,
+  cells: string[],
+  opts: { images?: number; pairs?: number; clockMHz?: number; liberty?: string; onCell?: () => void } = {},
+): Promise<EnergyTable> {
   const pairs = opts.pairs ?? 8192;
   const clockMHz = opts.clockMHz ?? 100;
   const liberty = resolve(opts.liberty ?? defaultLiberty());
@@ -80,7 +86,9 @@ export function unitEnergies(plan: UnitPlan, table: EnergyTable, cells: string[]
 /** Energy of a gene vector (plus the fixed energy of columns that are not decisions: none). */
 export function candidateEnergy(unitE: Record<string, number>[], cells: string[]): number {
   let s = 0;
-  cells.forEach((id, u) => (s += unitE[u]![id]!));
+  cells.forEach((id, u) => {
+    s += unitE[u]![id]!;
+  });
   return s;
 }
 

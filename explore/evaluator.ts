@@ -1,8 +1,8 @@
-import { resolveAssignment, type Assignment } from '../nn/assign.ts';
-import { runDataset } from '../nn/parallel.ts';
-import type { Dataset } from '../nn/dataset.ts';
-import type { QuantModel } from '../nn/qmodel.ts';
 import { stableStringify } from '../core/hash.ts';
+import { type Assignment, resolveAssignment } from '../nn/assign.ts';
+import type { Dataset } from '../nn/dataset.ts';
+import { runDataset } from '../nn/parallel.ts';
+import type { QuantModel } from '../nn/qmodel.ts';
 import type { Journal } from './journal.ts';
 
 /**

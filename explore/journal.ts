@@ -39,7 +39,7 @@ export class Journal<V> {
   record(key: string, value: V): void {
     if (this.done.has(key)) return;
     this.done.set(key, value);
-    appendFileSync(this.path, JSON.stringify({ key, value }) + '\n');
+    appendFileSync(this.path, `${JSON.stringify({ key, value })}\n`);
   }
 
   /** Memoize an evaluation through the journal. */

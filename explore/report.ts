@@ -1,6 +1,6 @@
 import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic.ts';
-import { render, registerPartial } from '../core/templates.ts';
+import { registerPartial, render } from '../core/templates.ts';
 import type { ExplorePoint, ExploreResult, GroupResult } from './run.ts';
 import type { WinnerRtl } from './winner.ts';
 
@@ -26,7 +26,8 @@ function niceTicks(lo: number, hi: number, n = 5): number[] {
   return out;
 }
 
-const tip = (p: ExplorePoint) => `#${p.id} ${p.source}: ${f(p.energyPj / 1e3, 1)} nJ, val ${pct(p.valAccuracy)} %${p.testAccuracy !== undefined ? `, test ${pct(p.testAccuracy)} %` : ''} | ${p.cells.join(' ')}`;
+const tip = (p: ExplorePoint) =>
+  `#${p.id} ${p.source}: ${f(p.energyPj / 1e3, 1)} nJ, val ${pct(p.valAccuracy)} %${p.testAccuracy !== undefined ? `, test ${pct(p.testAccuracy)} %` : ''} | ${p.cells.join(' ')}`;
 
 export function frontPlot(g: GroupResult, budget: number) {
   const width = 760;
@@ -97,7 +98,17 @@ export function barsPlot(title: string, series: Series[], rows: { label: string;
         ly: y0 + (series.length * barH) / 2,
         bars: series.map((s, j) => {
           const w = (Math.max(0, r.values[j]!) / max[j]!) * maxW;
-          return { x: labelX, y: y0 + j * barH, w: f(w), h: barH - 2, color: s.color, tip: `${s.label}: ${r.texts[j]}`, tx: f(labelX + w + 4), ty: y0 + j * barH + (barH - 2) / 2, text: r.texts[j] };
+          return {
+            x: labelX,
+            y: y0 + j * barH,
+            w: f(w),
+            h: barH - 2,
+            color: s.color,
+            tip: `${s.label}: ${r.texts[j]}`,
+            tx: f(labelX + w + 4),
+            ty: y0 + j * barH + (barH - 2) / 2,
+            text: r.texts[j],
+          };
         }),
       };
     }),
@@ -108,8 +119,24 @@ export function frontCsv(r: ExploreResult): string {
   const lines = ['scheme,id,source,energy_pj,saving,val_accuracy,val_loss,val_loss_upper,val_images,test_accuracy,test_loss,feasible,cells'];
   for (const g of r.groups)
     for (const p of g.front)
-      lines.push([g.scheme, p.id, p.source, f(p.energyPj, 3), f(p.saving, 6), f(p.valAccuracy, 6), f(p.valLoss, 6), f(p.valLossUpper, 6), p.valImages, p.testAccuracy === undefined ? '' : f(p.testAccuracy, 6), p.testLoss === undefined ? '' : f(p.testLoss, 6), p.feasible, p.cells.join(' ')].join(','));
-  return lines.join('\n') + '\n';
+      lines.push(
+        [
+          g.scheme,
+          p.id,
+          p.source,
+          f(p.energyPj, 3),
+          f(p.saving, 6),
+          f(p.valAccuracy, 6),
+          f(p.valLoss, 6),
+          f(p.valLossUpper, 6),
+          p.valImages,
+          p.testAccuracy === undefined ? '' : f(p.testAccuracy, 6),
+          p.testLoss === undefined ? '' : f(p.testLoss, 6),
+          p.feasible,
+          p.cells.join(' '),
+        ].join(','),
+      );
+  return `${lines.join('\n')}\n`;
 }
 
 let partialsReady = false;
@@ -144,7 +171,9 @@ export function renderHtml(r: ExploreResult, rtl: WinnerRtl | null, rtlNote: str
       layer: l.layer,
       tile: g.layers.find((x) => x.layer === l.layer)?.tile ?? '-',
       macs: g.layers.find((x) => x.layer === l.layer)?.macsPerImage ?? '-',
-      cells: Object.entries(l.cells).map(([id, n]) => `${id} x${n}`).join(', '),
+      cells: Object.entries(l.cells)
+        .map(([id, n]) => `${id} x${n}`)
+        .join(', '),
       e: f(l.energyPj, 0),
       ex: f(l.exactEnergyPj, 0),
     })),
@@ -167,9 +196,21 @@ export function renderHtml(r: ExploreResult, rtl: WinnerRtl | null, rtlNote: str
         { label: 'grad x activation', color: '#ef5675' },
         { label: 'sensitivity (acc. loss)', color: '#ffa600' },
       ],
-      g.layers.map((l) => ({ label: l.layer, values: [l.conductance, l.gradTimesActivation, l.sensitivity], texts: [f(l.conductance, 2), f(l.gradTimesActivation, 2), `${pct(l.sensitivity)} pp`] })),
+      g.layers.map((l) => ({
+        label: l.layer,
+        values: [l.conductance, l.gradTimesActivation, l.sensitivity],
+        texts: [f(l.conductance, 2), f(l.gradTimesActivation, 2), `${pct(l.sensitivity)} pp`],
+      })),
     ),
-    frontRows: g.front.map((p) => ({ id: p.id, source: p.source, e: f(p.energyPj, 0), saving: pct(p.saving, 1), val: pct(p.valAccuracy), test: p.testAccuracy === undefined ? '-' : `${pct(p.testAccuracy)} %`, cells: p.cells.join(' ') })),
+    frontRows: g.front.map((p) => ({
+      id: p.id,
+      source: p.source,
+      e: f(p.energyPj, 0),
+      saving: pct(p.saving, 1),
+      val: pct(p.valAccuracy),
+      test: p.testAccuracy === undefined ? '-' : `${pct(p.testAccuracy)} %`,
+      cells: p.cells.join(' '),
+    })),
   }));
   const rtlCtx = rtl
     ? {
@@ -209,10 +250,22 @@ export function renderHtml(r: ExploreResult, rtl: WinnerRtl | null, rtlNote: str
   });
 }
 
-export function writeOutputs(dir: string, r: ExploreResult, rtl: WinnerRtl | null, rtlNote: string): { summary: string; frontJson: string; frontCsv: string; html: string } {
+export function writeOutputs(
+  dir: string,
+  r: ExploreResult,
+  rtl: WinnerRtl | null,
+  rtlNote: string,
+): { summary: string; frontJson: string; frontCsv: string; html: string } {
   const paths = { summary: join(dir, 'summary.json'), frontJson: join(dir, 'front.json'), frontCsv: join(dir, 'front.csv'), html: join(dir, 'report.html') };
-  writeFileAtomic(paths.summary, JSON.stringify({ ...r, rtl, rtlNote }, null, 2) + '\n');
-  writeFileAtomic(paths.frontJson, JSON.stringify(r.groups.map((g) => ({ scheme: g.scheme, exact: g.exact, baseline: g.baseline, units: g.units.map((u) => u.name), front: g.front })), null, 2) + '\n');
+  writeFileAtomic(paths.summary, `${JSON.stringify({ ...r, rtl, rtlNote }, null, 2)}\n`);
+  writeFileAtomic(
+    paths.frontJson,
+    `${JSON.stringify(
+      r.groups.map((g) => ({ scheme: g.scheme, exact: g.exact, baseline: g.baseline, units: g.units.map((u) => u.name), front: g.front })),
+      null,
+      2,
+    )}\n`,
+  );
   writeFileAtomic(paths.frontCsv, frontCsv(r));
   writeFileAtomic(paths.html, renderHtml(r, rtl, rtlNote));
   return paths;

@@ -4,23 +4,22 @@ import { join, resolve } from 'node:path';
 import { UserError } from '../core/errors.ts';
 import { shortHash } from '../core/hash.ts';
 import { Progress } from '../core/progress.ts';
-import { cellMetrics, getCell } from '../generators/multipliers/index.ts';
-import type { Design } from '../generators/array/config.ts';
 import { loadModelFor } from '../flow/run.ts';
-import { importOnnx } from '../nn/onnx.ts';
+import type { Design } from '../generators/array/config.ts';
+import { cellMetrics, getCell } from '../generators/multipliers/index.ts';
+import { type Dataset, limitDataset, loadDataset } from '../nn/dataset.ts';
 import { checkShapes } from '../nn/evaluate.ts';
-import { loadDataset, limitDataset, type Dataset } from '../nn/dataset.ts';
-import type { QuantModel } from '../nn/qmodel.ts';
-import { expandCells, groupCandidates, DEFAULT_CELLS, type CandidateGroup } from './candidates.ts';
-import { planUnits, checkGranularity, toAssignment, toArrayConfig, singleLayerAssignment, filterCells, type UnitPlan, type Granularity } from './units.ts';
-import { energyTable, unitEnergies, candidateEnergy, layerEnergies, type EnergyTable } from './energy.ts';
-import { unitCriticality, type XaiMetric, type CriticalityResult } from './criticality.ts';
-import { Evaluator, tailDataset, engineRunner, accuracyOf, type AccuracyRecord } from './evaluator.ts';
-import { Journal } from './journal.ts';
+import { importOnnx } from '../nn/onnx.ts';
+import { type CandidateGroup, DEFAULT_CELLS, expandCells, groupCandidates } from './candidates.ts';
+import { type CriticalityResult, unitCriticality, type XaiMetric } from './criticality.ts';
+import { candidateEnergy, type EnergyTable, energyTable, layerEnergies, unitEnergies } from './energy.ts';
+import { type AccuracyRecord, accuracyOf, Evaluator, engineRunner, tailDataset } from './evaluator.ts';
 import { xaiGreedy } from './greedy.ts';
+import { Journal } from './journal.ts';
 import { nsga2 } from './nsga2.ts';
-import { paretoFront, hypervolume } from './pareto.ts';
-import { spearman, pairedLoss, type PairedLoss } from './stats.ts';
+import { hypervolume, paretoFront } from './pareto.ts';
+import { type PairedLoss, pairedLoss, spearman } from './stats.ts';
+import { checkGranularity, filterCells, type Granularity, planUnits, singleLayerAssignment, toArrayConfig, toAssignment, type UnitPlan } from './units.ts';
 
 /**
  * The closed loop (issue 8): criticality -> sensitivity -> search on a validation hold-out ->
@@ -177,7 +176,9 @@ export async function explore(o: ExploreOptions): Promise<ExploreResult> {
   const headUsed = Math.max(QUANT_CALIBRATION_IMAGES, calibImages);
   const valImages = o.valImages ?? 2000;
   if (valImages > train.count - headUsed)
-    throw new UserError(`--val-images ${valImages}: the validation hold-out (last images of the train split) would overlap the ${headUsed} calibration images; at most ${train.count - headUsed}`);
+    throw new UserError(
+      `--val-images ${valImages}: the validation hold-out (last images of the train split) would overlap the ${headUsed} calibration images; at most ${train.count - headUsed}`,
+    );
   const val = tailDataset(train, valImages);
   const confidence = o.confidence ?? 0.9;
   const screenImages = Math.min(o.screenImages ?? Math.floor(valImages / 4), valImages);
@@ -265,7 +266,11 @@ async function exploreGroup(o: ExploreOptions, group: CandidateGroup, s: Shared)
   const pe = new Progress('energy (layer x cell)', plan.layers.length * allCells.length);
   const table = await energyTable(q, plan, s.val, allCells, { onCell: () => pe.tick() });
   const unitE = unitEnergies(plan, table, allCells);
-  const uniformE = (id: string) => candidateEnergy(unitE, plan.units.map(() => id));
+  const uniformE = (id: string) =>
+    candidateEnergy(
+      unitE,
+      plan.units.map(() => id),
+    );
   const exactE = uniformE(exact);
   const metrics: GroupResult['cellMetrics'] = {};
   for (const id of allCells) {
@@ -345,14 +350,29 @@ async function exploreGroup(o: ExploreOptions, group: CandidateGroup, s: Shared)
     const bits = await ev.prefix('val', s.val, n1, singleLayerAssignment(plan, l.name, probe, exact), stages);
     const loss = pairedLoss(baseBits.subarray(0, n1), bits, conf).loss;
     const c = crit.layers.find((x) => x.layer === l.name)!;
-    layers.push({ layer: l.name, macsPerImage: l.macsPerImage, tile: l.tile, gradTimesActivation: c.gradTimesActivation, conductance: c.conductance, probeAccuracy: accuracyOf(bits), sensitivity: loss });
+    layers.push({
+      layer: l.name,
+      macsPerImage: l.macsPerImage,
+      tile: l.tile,
+      gradTimesActivation: c.gradTimesActivation,
+      conductance: c.conductance,
+      probeAccuracy: accuracyOf(bits),
+      sensitivity: loss,
+    });
     ps.tick(1, l.name);
   }
   const sensitivityEvals = designs.count - sensEvals0;
   const rho = (k: 'gradTimesActivation' | 'conductance') =>
-    layers.length >= 2 ? spearman(layers.map((l) => l[k]), layers.map((l) => l.sensitivity)) : 0;
+    layers.length >= 2
+      ? spearman(
+          layers.map((l) => l[k]),
+          layers.map((l) => l.sensitivity),
+        )
+      : 0;
   lap('sensitivity');
-  log(`baseline val accuracy ${(100 * baseVal).toFixed(2)} % (${V} images), probe ${probe}, Spearman(conductance, sensitivity) ${rho('conductance').toFixed(3)}`);
+  log(
+    `baseline val accuracy ${(100 * baseVal).toFixed(2)} % (${V} images), probe ${probe}, Spearman(conductance, sensitivity) ${rho('conductance').toFixed(3)}`,
+  );
 
   // 4. Search on the validation hold-out.
   const evaluated = new Map<string, { cells: string[]; j: ValJudgement; source: string }>();
@@ -366,7 +386,10 @@ async function exploreGroup(o: ExploreOptions, group: CandidateGroup, s: Shared)
   // Per unit: cells that save energy ON THAT UNIT (a cell can cost more than exact on one
   // layer's operand statistics), most aggressive first, exact last.
   const choicesPerUnit = plan.units.map((_, u) =>
-    kept.filter((id) => unitE[u]![id]! < unitE[u]![exact]!).sort((a, b) => unitE[u]![a]! - unitE[u]![b]! || (a < b ? -1 : 1)).concat(exact),
+    kept
+      .filter((id) => unitE[u]![id]! < unitE[u]![exact]!)
+      .sort((a, b) => unitE[u]![a]! - unitE[u]![b]! || (a < b ? -1 : 1))
+      .concat(exact),
   );
   const cellsOf = (g: number[]) => g.map((i, u) => choicesPerUnit[u]![i]!);
   const searchEvals0 = designs.count;
@@ -419,7 +442,9 @@ async function exploreGroup(o: ExploreOptions, group: CandidateGroup, s: Shared)
     const total = choices.reduce((a, b) => a * b, 1);
     const cap = o.maxExhaustive ?? 4096;
     if (total > cap)
-      throw new UserError(`--search exhaustive: ${total} assignments (${choices.join(' x ')}) exceed the limit of ${cap}; use xai-greedy or nsga2, or fewer cells`);
+      throw new UserError(
+        `--search exhaustive: ${total} assignments (${choices.join(' x ')}) exceed the limit of ${cap}; use xai-greedy or nsga2, or fewer cells`,
+      );
     const pg = new Progress('exhaustive', total);
     for (const g of allGenomes(choices)) {
       const cells = cellsOf(g);
@@ -481,8 +506,13 @@ async function exploreGroup(o: ExploreOptions, group: CandidateGroup, s: Shared)
     for (const id of wf[l.name]!) cells[id] = (cells[id] ?? 0) + 1;
     return { layer: l.name, cells, energyPj: we[l.name]!, exactEnergyPj: xe[l.name]! };
   });
-  const hv = hypervolume(full.map((p) => ({ energy: p.energyPj, accuracy: p.valAccuracy })), { energy: exactE * 1.0001, accuracy: baseVal - 4 * o.budget });
-  log(`winner: ${(100 * winner.saving).toFixed(1)} % multiplier energy saved, val loss ${(100 * winner.valLoss).toFixed(2)} pp, test ${(100 * (winner.testAccuracy ?? 0)).toFixed(2)} % (exact ${(100 * baseTest).toFixed(2)} %)`);
+  const hv = hypervolume(
+    full.map((p) => ({ energy: p.energyPj, accuracy: p.valAccuracy })),
+    { energy: exactE * 1.0001, accuracy: baseVal - 4 * o.budget },
+  );
+  log(
+    `winner: ${(100 * winner.saving).toFixed(1)} % multiplier energy saved, val loss ${(100 * winner.valLoss).toFixed(2)} pp, test ${(100 * (winner.testAccuracy ?? 0)).toFixed(2)} % (exact ${(100 * baseTest).toFixed(2)} %)`,
+  );
   return {
     fresh: ev.fresh,
     result: {
@@ -491,7 +521,13 @@ async function exploreGroup(o: ExploreOptions, group: CandidateGroup, s: Shared)
       candidates: kept,
       pruned,
       probe,
-      units: plan.units.map((u, i) => ({ name: u.name, tile: u.tile, column: u.column, criticality: crit.units[i]!, macsPerImage: Object.values(u.macs).reduce((a, b) => a + b, 0) })),
+      units: plan.units.map((u, i) => ({
+        name: u.name,
+        tile: u.tile,
+        column: u.column,
+        criticality: crit.units[i]!,
+        macsPerImage: Object.values(u.macs).reduce((a, b) => a + b, 0),
+      })),
       layers,
       spearman: { gradTimesActivation: rho('gradTimesActivation'), conductance: rho('conductance') },
       baseline: { energyPj: exactE, valAccuracy: baseVal, testAccuracy: baseTest },

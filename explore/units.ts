@@ -1,7 +1,7 @@
 import { UserError } from '../core/errors.ts';
 import type { Assignment } from '../nn/assign.ts';
-import { convLayers, type QuantModel } from '../nn/qmodel.ts';
 import { layerMacs } from '../nn/graph.ts';
+import { convLayers, type QuantModel } from '../nn/qmodel.ts';
 
 /**
  * Decision units of the search (one gene each) and how a gene vector becomes both the software

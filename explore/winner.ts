@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { rtlOutDir } from '../core/paths.ts';
 import { Progress } from '../core/progress.ts';
-import { resolveDesign, writeDesign } from '../generators/array/index.ts';
 import { runFlow } from '../flow/run.ts';
+import { resolveDesign, writeDesign } from '../generators/array/index.ts';
 import type { GroupResult } from './run.ts';
 
 /**
@@ -30,7 +30,10 @@ export interface WinnerRtl {
   seconds: number;
 }
 
-export async function verifyWinner(g: GroupResult, o: { model: string; dataset?: string; testImages: number; batch?: number; noEnergy?: boolean }): Promise<WinnerRtl> {
+export async function verifyWinner(
+  g: GroupResult,
+  o: { model: string; dataset?: string; testImages: number; batch?: number; noEnergy?: boolean },
+): Promise<WinnerRtl> {
   const t0 = performance.now();
   const design = resolveDesign(g.winnerDesign, 'explore winner');
   const dir = join(rtlOutDir(), design.name);

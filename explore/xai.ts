@@ -1,5 +1,5 @@
 import { runFloat } from '../nn/float.ts';
-import { size, windowBounds, type ConvLayer, type FloatGraph, type Layer, type PoolLayer } from '../nn/graph.ts';
+import { type ConvLayer, type FloatGraph, type Layer, type PoolLayer, size, windowBounds } from '../nn/graph.ts';
 
 /**
  * Layer criticality for the XAI-guided search (the XAI-Gen idea), on the float model.
@@ -168,7 +168,13 @@ export interface CriticalityOptions {
  * Criticality scores of every conv/dense layer, averaged over the given images.
  * `inputs` holds `count` images in the model's CHW float layout; `targets` their classes.
  */
-export function layerCriticality(g: FloatGraph, inputs: Float32Array, targets: ArrayLike<number>, count: number, opts: CriticalityOptions = {}): LayerCriticality[] {
+export function layerCriticality(
+  g: FloatGraph,
+  inputs: Float32Array,
+  targets: ArrayLike<number>,
+  count: number,
+  opts: CriticalityOptions = {},
+): LayerCriticality[] {
   const steps = opts.steps ?? 16;
   const chunk = opts.chunk ?? 32;
   const convs = g.layers.filter((l): l is ConvLayer => l.op === 'conv');
@@ -212,7 +218,16 @@ export function layerConductance(g: FloatGraph, x: Float32Array, n: number, targ
     for (let i = 0; i < n * inSize; i++) path[k * n * inSize + i] = t * x[i]!;
   }
   const acts = forwardAll(g, path, steps * n);
-  const grads = backward(g, acts, steps * n, targetSeed(steps * n, classes, Array.from({ length: steps * n }, (_, i) => targets[i % n]!)));
+  const grads = backward(
+    g,
+    acts,
+    steps * n,
+    targetSeed(
+      steps * n,
+      classes,
+      Array.from({ length: steps * n }, (_, i) => targets[i % n]!),
+    ),
+  );
   const zeroActs = forwardAll(g, new Float32Array(inSize), 1);
   const out = new Map<string, Float64Array>();
   for (const l of g.layers) {

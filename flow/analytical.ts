@@ -1,11 +1,11 @@
 import type { Design } from '../generators/array/config.ts';
-import { convLayers, type QuantModel } from '../nn/qmodel.ts';
-import type { Placement } from './placement.ts';
-import { addTiming, emptyTiming, gemmTiming, type LayerTiming } from './timing.ts';
-import { layerEnergy, opEnergies, type LayerEnergy, type OpEnergies } from './energy.ts';
-import { batchOperands } from './host.ts';
-import { sampleLayerStreams, DEFAULT_STREAM_PAIRS, type CellStreams } from './streams.ts';
 import type { Dataset } from '../nn/dataset.ts';
+import { convLayers, type QuantModel } from '../nn/qmodel.ts';
+import { type LayerEnergy, layerEnergy, type OpEnergies, opEnergies } from './energy.ts';
+import { batchOperands } from './host.ts';
+import type { Placement } from './placement.ts';
+import { type CellStreams, DEFAULT_STREAM_PAIRS, sampleLayerStreams } from './streams.ts';
+import { addTiming, emptyTiming, gemmTiming, type LayerTiming } from './timing.ts';
 
 /**
  * The fast path exploration uses: the same GEMM decomposition as the RTL run (batches of
@@ -18,7 +18,15 @@ export interface AnalyticalLayer extends LayerTiming {
   energy?: LayerEnergy;
 }
 
-export function analyticalRun(model: QuantModel, design: Design, placement: Placement, images: number, batch: number, e?: OpEnergies, levels: number[] = []): AnalyticalLayer[] {
+export function analyticalRun(
+  model: QuantModel,
+  design: Design,
+  placement: Placement,
+  images: number,
+  batch: number,
+  e?: OpEnergies,
+  levels: number[] = [],
+): AnalyticalLayer[] {
   return convLayers(model).map((l) => {
     const p = placement.layers.find((x) => x.layer === l.name)!;
     const positions = model.shapes[l.output]!.h * model.shapes[l.output]!.w;
@@ -38,7 +46,11 @@ export function analyticalRun(model: QuantModel, design: Design, placement: Plac
  * per-op energies are the same cached numbers), then `analyticalRun`.
  */
 export async function analyticalEstimate(
-  model: QuantModel, design: Design, placement: Placement, ds: Dataset, batch: number,
+  model: QuantModel,
+  design: Design,
+  placement: Placement,
+  ds: Dataset,
+  batch: number,
   o: { clockMHz?: number; liberty?: string; levels?: number[]; streamPairs?: number } = {},
 ): Promise<{ layers: AnalyticalLayer[]; ops: OpEnergies }> {
   const perImage = ds.channels * ds.height * ds.width;

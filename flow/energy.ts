@@ -1,17 +1,17 @@
+import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { createHash } from 'node:crypto';
 import { cached } from '../core/cache.ts';
 import { defaultLiberty } from '../core/paths.ts';
 import type { Design } from '../generators/array/config.ts';
 import { generateViews } from '../generators/array/rtl.ts';
-import { cellEnergy, designEnergy } from '../synth/power.ts';
-import { synthesize } from '../synth/yosys.ts';
-import { loadLiberty } from '../synth/liberty.ts';
 import { buildGateSim, runGateSim } from '../synth/gatesim.ts';
+import { loadLiberty } from '../synth/liberty.ts';
+import { cellEnergy, designEnergy } from '../synth/power.ts';
+import { defaultVoltageModel, voltageScale } from '../synth/voltage.ts';
+import { synthesize } from '../synth/yosys.ts';
 import type { CellStreams, PeStream } from './streams.ts';
 import type { LayerTiming } from './timing.ts';
-import { defaultVoltageModel, voltageScale } from '../synth/voltage.ts';
 
 /**
  * Energy per inference from per-operation energies (all pJ):
@@ -92,7 +92,8 @@ async function peOpEnergy(design: Design, tile: number, mode: number, id: string
   const views = generateViews(design);
   const t = design.tiles[tile]!;
   let module = '';
-  for (let r = 0; r < t.rows && !module; r++) for (let c = 0; c < t.cols && !module; c++) if (t.cells[mode]![r]![c] === id) module = views.layout.peModule[tile]![r]![c]!;
+  for (let r = 0; r < t.rows && !module; r++)
+    for (let c = 0; c < t.cols && !module; c++) if (t.cells[mode]![r]![c] === id) module = views.layout.peModule[tile]![r]![c]!;
   const sources = views.synth;
   const key = { v: 1, module, src: createHash('sha256').update(JSON.stringify(sources)).digest('hex'), stream: streamHash(s), vdd, clockMHz, liberty, mode };
   return cachedJson('flow-pe-energy', key, async () => {
@@ -104,7 +105,11 @@ async function peOpEnergy(design: Design, tile: number, mode: number, id: string
     const stim = (active: boolean) => {
       const p: Record<string, Uint32Array | Uint8Array> = {};
       const z8 = () => new Uint8Array(n);
-      const aIn = z8(), we = z8(), buf = z8(), sel = z8(), wd = z8();
+      const aIn = z8(),
+        we = z8(),
+        buf = z8(),
+        sel = z8(),
+        wd = z8();
       const psum = new Uint32Array(n);
       if (active)
         for (let i = 0; i < n; i++) {
@@ -208,7 +213,8 @@ export function layerEnergy(
   for (let c = 0; c < tile.cols; c++) {
     if (pe) pePj += tile.rows * (activePerPe * pe.active + otherPerPe * pe.idle) * dyn[c]!;
     // Leakage: every PE (its own cell's leakage plus the PE overhead) every cycle.
-    for (let r = 0; r < tile.rows; r++) leakagePj += ((cells[tile.cells[layer.mode]![r]![c]!] ?? anyCell)?.leakage ?? 0) * t.cycles * leak[c]! + (pe?.leakage ?? 0) * t.cycles * leak[c]!;
+    for (let r = 0; r < tile.rows; r++)
+      leakagePj += ((cells[tile.cells[layer.mode]![r]![c]!] ?? anyCell)?.leakage ?? 0) * t.cycles * leak[c]! + (pe?.leakage ?? 0) * t.cycles * leak[c]!;
   }
   return { layer: layer.layer, cellPj, pePj, leakagePj, totalPj: cellPj + pePj + leakagePj };
 }

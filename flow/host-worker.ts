@@ -1,6 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { referenceBatch, transferList, type HostSetup } from './host.ts';
 import { loadNativeAddon } from '../nn/native-load.ts';
+import { type HostSetup, referenceBatch, transferList } from './host.ts';
 
 /** The software reference, one batch at a time, off the thread that drives the harness. */
 const setup = workerData as HostSetup;

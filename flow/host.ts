@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { engineSteps, engineGemm, type BatchResult } from '../nn/engine.ts';
+import { type BatchResult, engineGemm, engineSteps } from '../nn/engine.ts';
 import type { GemmOperands } from '../nn/gemm.ts';
 import type { QConvLayer, QuantModel } from '../nn/qmodel.ts';
 
@@ -73,7 +73,10 @@ export class ReferencePipeline {
   private waiting: ((r: ReferenceBatch) => void)[] = [];
   private failed: ((e: Error) => void)[] = [];
 
-  constructor(private readonly setup: HostSetup, threaded: boolean) {
+  constructor(
+    private readonly setup: HostSetup,
+    threaded: boolean,
+  ) {
     if (!threaded) return;
     this.worker = new Worker(new URL('./host-worker.mjs', import.meta.url), { workerData: setup });
     this.worker.on('message', (r: ReferenceBatch) => {

@@ -1,7 +1,7 @@
+import { cellTable } from '../generators/array/cells.ts';
 import type { Design } from '../generators/array/config.ts';
 import type { Mat8 } from '../generators/array/model.ts';
 import { foldPlan } from '../generators/array/schedule.ts';
-import { cellTable } from '../generators/array/cells.ts';
 import type { GemmOperands } from '../nn/gemm.ts';
 import type { QConvLayer } from '../nn/qmodel.ts';
 

@@ -1,8 +1,8 @@
 import { UserError } from '../core/errors.ts';
+import { cellTable } from '../generators/array/cells.ts';
 import type { Design } from '../generators/array/config.ts';
 import { foldPlan } from '../generators/array/schedule.ts';
-import { cellTable } from '../generators/array/cells.ts';
-import { resolveAssignment, type Assignment, type ResolvedAssignment } from '../nn/assign.ts';
+import { type Assignment, type ResolvedAssignment, resolveAssignment } from '../nn/assign.ts';
 import { convLayers, type QConvLayer, type QuantModel } from '../nn/qmodel.ts';
 
 /**
@@ -45,17 +45,17 @@ function columnCell(design: Design, tile: number, mode: number, col: number): st
 
 export function placeModel(model: QuantModel, design: Design, opts: PlacementOptions = {}): Placement {
   const scheme = design.signed ? 'signed' : 'unsigned';
-  if (model.scheme !== scheme)
-    throw new UserError(`model ${model.name} is quantized for ${model.scheme} cells but design ${design.name} has ${scheme} cells`);
+  if (model.scheme !== scheme) throw new UserError(`model ${model.name} is quantized for ${model.scheme} cells but design ${design.name} has ${scheme} cells`);
   const mode = opts.mode ?? 0;
-  if (!Number.isInteger(mode) || mode < 0 || mode >= design.modes) throw new UserError(`--mode ${mode}: design ${design.name} has ${design.modes} runtime mode(s) (0..${design.modes - 1})`);
+  if (!Number.isInteger(mode) || mode < 0 || mode >= design.modes)
+    throw new UserError(`--mode ${mode}: design ${design.name} has ${design.modes} runtime mode(s) (0..${design.modes - 1})`);
   const convs = convLayers(model);
   const T = design.tiles.length;
   const layers: LayerPlacement[] = convs.map((l, j) => {
     const tile = j % T;
     const t = design.tiles[tile]!;
     const colCells = Array.from({ length: t.cols }, (_, c) => columnCell(design, tile, mode, c));
-    const bad = colCells.findIndex((x) => x === undefined);
+    const bad = colCells.indexOf(undefined);
     if (bad >= 0)
       throw new UserError(
         `design ${design.name} tile ${t.name}: column ${bad} mixes cells across rows (row / per-PE map); the flow maps filters to columns and needs one cell per column`,
@@ -87,7 +87,8 @@ function checkHolds(model: QuantModel, design: Design, layers: LayerPlacement[],
       let need: string[];
       if (typeof spec === 'string') need = [spec];
       else if ('filters' in spec) {
-        if (spec.filters.length !== l.oc) throw new UserError(`assignment layer '${l.name}': filters has ${spec.filters.length} entries, layer has ${l.oc} output channels`);
+        if (spec.filters.length !== l.oc)
+          throw new UserError(`assignment layer '${l.name}': filters has ${spec.filters.length} entries, layer has ${l.oc} output channels`);
         need = [spec.filters[f]!];
       } else need = [...new Set(spec.kernels[f] ?? [])];
       const miss = need.find((x) => x !== have);

@@ -1,16 +1,16 @@
 import { UserError } from '../core/errors.ts';
 import type { Design } from '../generators/array/config.ts';
 import type { Mat8 } from '../generators/array/model.ts';
-import { ArraySim, type PeActivity } from '../sim/array.ts';
+import type { Dataset } from '../nn/dataset.ts';
 import { runQuantBatchAsync } from '../nn/engine.ts';
 import { prepareNativeKernels } from '../nn/native.ts';
 import { convLayers, type QuantModel } from '../nn/qmodel.ts';
-import type { Dataset } from '../nn/dataset.ts';
+import { ArraySim, type PeActivity } from '../sim/array.ts';
+import { batchOperands, type HostSetup, ReferencePipeline } from './host.ts';
+import { activationMatrix, padBias, toAccumulator, weightMatrix } from './operands.ts';
 import type { Placement } from './placement.ts';
-import { activationMatrix, weightMatrix, padBias, toAccumulator } from './operands.ts';
-import { ReferencePipeline, batchOperands, type HostSetup } from './host.ts';
-import { gemmTiming, emptyTiming, addTiming, type LayerTiming } from './timing.ts';
-import { sampleLayerStreams, DEFAULT_STREAM_PAIRS, type CellStreams } from './streams.ts';
+import { type CellStreams, DEFAULT_STREAM_PAIRS, sampleLayerStreams } from './streams.ts';
+import { addTiming, emptyTiming, gemmTiming, type LayerTiming } from './timing.ts';
 
 /**
  * RTL-in-the-loop inference. The engine's layer loop (nn/engine.ts `engineSteps`, driven by
@@ -99,7 +99,17 @@ export interface RtlRunResult {
   layers: LayerTrace[];
   streams: Record<string, CellStreams>;
   /** loopNs / cycles over all GEMMs; plain* over the GEMMs run on the plain (no activity taps) build. */
-  harness: { exe: string; built: boolean; buildMs: number; loopNs: number; loopCpuNs: number; cycles: number; plainNs: number; plainCycles: number; plainExe?: string };
+  harness: {
+    exe: string;
+    built: boolean;
+    buildMs: number;
+    loopNs: number;
+    loopCpuNs: number;
+    cycles: number;
+    plainNs: number;
+    plainCycles: number;
+    plainExe?: string;
+  };
   seconds: number;
 }
 
@@ -113,14 +123,19 @@ export async function runRtl(model: QuantModel, design: Design, placement: Place
   if (o.vcd && !place.has(o.vcd.layer)) throw new UserError(`--vcd: no conv/dense layer '${o.vcd.layer}' (layers: ${convs.map((l) => l.name).join(', ')})`);
   const weights = new Map<string, Mat8>(convs.map((l) => [l.name, weightMatrix(l)]));
   const layerIndex = new Map(convs.map((l, i) => [l.name, i]));
-  const pads = new Map(convs.map((l) => {
-    const p = place.get(l.name)!;
-    return [l.name, padBias(design, p.tile, p.mode, l.K, l.oc)] as const;
-  }));
+  const pads = new Map(
+    convs.map((l) => {
+      const p = place.get(l.name)!;
+      return [l.name, padBias(design, p.tile, p.mode, l.K, l.oc)] as const;
+    }),
+  );
   const traces = new Map<string, LayerTrace>(
     convs.map((l) => {
       const p = place.get(l.name)!;
-      return [l.name, { layer: l.name, kind: l.kind, tile: p.tile, mode: p.mode, K: l.K, N: l.oc, modelCycles: 0, macsByCell: {}, mismatches: 0, ...emptyTiming() }];
+      return [
+        l.name,
+        { layer: l.name, kind: l.kind, tile: p.tile, mode: p.mode, K: l.K, N: l.oc, modelCycles: 0, macsByCell: {}, mismatches: 0, ...emptyTiming() },
+      ];
     }),
   );
   const perImage = ds.channels * ds.height * ds.width;
@@ -170,7 +185,12 @@ export async function runRtl(model: QuantModel, design: Design, placement: Place
       const p = place.get(l.name)!;
       const tr = traces.get(l.name)!;
       const run = await sim.gemm(activationMatrix(g), weights.get(l.name)!, {
-        tile: p.tile, mode: p.mode, activity, levels: o.levels, inject: o.flip !== undefined, seed: bi * 4096 + layerIndex.get(l.name)! + 1,
+        tile: p.tile,
+        mode: p.mode,
+        activity,
+        levels: o.levels,
+        inject: o.flip !== undefined,
+        seed: bi * 4096 + layerIndex.get(l.name)! + 1,
       });
       loopNs += run.ns;
       loopCpuNs += run.cpuNs;
@@ -246,7 +266,17 @@ export async function runRtl(model: QuantModel, design: Design, placement: Place
     injection: o.flip !== undefined,
     layers,
     streams,
-    harness: { exe: sims[0]!.built.exe, built: sims.some((s) => !s.built.hit), buildMs: sims.reduce((t, s) => t + s.built.buildMs, 0), loopNs, loopCpuNs, cycles, plainNs, plainCycles, plainExe: plain?.built.exe },
+    harness: {
+      exe: sims[0]!.built.exe,
+      built: sims.some((s) => !s.built.hit),
+      buildMs: sims.reduce((t, s) => t + s.built.buildMs, 0),
+      loopNs,
+      loopCpuNs,
+      cycles,
+      plainNs,
+      plainCycles,
+      plainExe: plain?.built.exe,
+    },
     seconds: (performance.now() - t0) / 1000,
   };
 }
@@ -263,7 +293,8 @@ function addActivity(tr: LayerTrace, design: Design, tile: number, mode: number,
       col.b += act.b[r]![c]!;
       col.p += act.p[r]![c]!;
       const id = t.cells[mode]![r]![c]!;
-      const e = (A.perCell[id] ??= { pes: 0, a: 0, b: 0, p: 0 });
+      A.perCell[id] ??= { pes: 0, a: 0, b: 0, p: 0 };
+      const e = A.perCell[id]!;
       e.a += act.a[r]![c]!;
       e.b += act.b[r]![c]!;
       e.p += act.p[r]![c]!;

@@ -1,24 +1,23 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeDirAtomic } from '../core/atomic.ts';
 import { UserError } from '../core/errors.ts';
 import { shortHash } from '../core/hash.ts';
-import { writeDirAtomic } from '../core/atomic.ts';
+import { markdownTable } from '../core/output.ts';
 import { synthReportsDir } from '../core/paths.ts';
 import { render } from '../core/templates.ts';
-import { markdownTable } from '../core/output.ts';
-import { loadDesign, resolveDesign, type Design } from '../generators/array/index.ts';
+import { type Design, loadDesign, resolveDesign } from '../generators/array/index.ts';
+import { type Assignment, readAssignment } from '../nn/assign.ts';
+import { limitDataset, loadDataset } from '../nn/dataset.ts';
+import { checkShapes, isQuantizedDir, quantizeCached } from '../nn/evaluate.ts';
 import { importOnnx } from '../nn/onnx.ts';
 import { loadQuantModel } from '../nn/qio.ts';
-import { quantizeCached, isQuantizedDir, checkShapes } from '../nn/evaluate.ts';
-import { loadDataset, limitDataset } from '../nn/dataset.ts';
-import { readAssignment, type Assignment } from '../nn/assign.ts';
 import type { QuantModel } from '../nn/qmodel.ts';
-import { placeModel, type Placement } from './placement.ts';
-import { runRtl, type LayerTrace, type RtlRunOptions } from './rtl.ts';
 import { flipTable } from '../sim/array.ts';
-import { opEnergies, layerEnergy, type LayerEnergy, type OpEnergies } from './energy.ts';
-import { analyticalRun, type AnalyticalLayer } from './analytical.ts';
-import { existsSync, statSync } from 'node:fs';
+import { type AnalyticalLayer, analyticalRun } from './analytical.ts';
+import { type LayerEnergy, layerEnergy, type OpEnergies, opEnergies } from './energy.ts';
+import { type Placement, placeModel } from './placement.ts';
+import { type LayerTrace, type RtlRunOptions, runRtl } from './rtl.ts';
 
 export interface FlowOptions {
   model: string;
@@ -86,7 +85,16 @@ export interface FlowReport {
   layers: FlowLayerRow[];
   analytical: AnalyticalLayer[];
   analyticalMatchesRtl: boolean;
-  harness: { built: boolean; buildMs: number; cycles: number; loopSeconds: number; loopCpuSeconds: number; cyclesPerSecond: number; plainCyclesPerSecond: number | null; plainExe?: string };
+  harness: {
+    built: boolean;
+    buildMs: number;
+    cycles: number;
+    loopSeconds: number;
+    loopCpuSeconds: number;
+    cyclesPerSecond: number;
+    plainCyclesPerSecond: number | null;
+    plainExe?: string;
+  };
   seconds: { total: number; rtl: number; energy: number };
   /** VCD written by --vcd. */
   vcd?: string;
@@ -114,7 +122,10 @@ function checkLevels(design: Design, levels: number[] | undefined): void {
   const nd = design.tiles.reduce((s, t) => s + t.domains.length, 0);
   if (levels.length > nd) throw new UserError(`--levels has ${levels.length} entries but design ${design.name} has ${nd} voltage domain(s)`);
   const bad = levels.find((l) => !Number.isInteger(l) || l < 0 || l >= design.levels.length);
-  if (bad !== undefined) throw new UserError(`--levels: level ${bad} out of range (design ${design.name} has ${design.levels.length} level(s): ${design.levels.map((l) => `${l.name} ${l.volts} V`).join(', ')})`);
+  if (bad !== undefined)
+    throw new UserError(
+      `--levels: level ${bad} out of range (design ${design.name} has ${design.levels.length} level(s): ${design.levels.map((l) => `${l.name} ${l.volts} V`).join(', ')})`,
+    );
 }
 
 export async function runFlow(o: FlowOptions): Promise<FlowReport> {
@@ -128,7 +139,17 @@ export async function runFlow(o: FlowOptions): Promise<FlowReport> {
   const ds = limitDataset(loadDataset(o.dataset ?? 'fmnist', 'test'), o.limit);
   checkShapes(model.inputShape, ds, o.model);
   const batch = o.batch ?? 250;
-  const rtl = await runRtl(model, design, placement, ds, { batch, vcd: o.vcd, onBatch: o.onBatch, onGemm: o.onGemm, activity: o.activity, levels: o.levels, flip, inFlight: o.inFlight, harnesses: o.harnesses });
+  const rtl = await runRtl(model, design, placement, ds, {
+    batch,
+    vcd: o.vcd,
+    onBatch: o.onBatch,
+    onGemm: o.onGemm,
+    activity: o.activity,
+    levels: o.levels,
+    flip,
+    inFlight: o.inFlight,
+    harnesses: o.harnesses,
+  });
   const tRtl = performance.now();
   let ops: OpEnergies | undefined;
   if (!o.noEnergy) ops = await opEnergies({ design, layers: placement.layers, streams: rtl.streams, clockMHz: o.clockMHz });
@@ -225,12 +246,28 @@ export function layerRows(r: FlowReport): (string | number)[][] {
   ]);
 }
 
-export const LAYER_HEADERS = ['layer', 'kind', 'tile/mode', 'cells', 'MACs/inf', 'cycles/inf', 'fill', 'drain', 'stall', 'map eff %', 'util %', 'cell pJ', 'PE pJ', 'leak pJ', 'total pJ', 'mismatch'];
+export const LAYER_HEADERS = [
+  'layer',
+  'kind',
+  'tile/mode',
+  'cells',
+  'MACs/inf',
+  'cycles/inf',
+  'fill',
+  'drain',
+  'stall',
+  'map eff %',
+  'util %',
+  'cell pJ',
+  'PE pJ',
+  'leak pJ',
+  'total pJ',
+  'mismatch',
+];
 
 export function activityRows(r: FlowReport): (string | number)[][] {
   const rows: (string | number)[][] = [];
-  for (const l of r.layers)
-    for (const [id, a] of Object.entries(l.activity?.perCell ?? {})) rows.push([l.layer, id, a.pes, f(a.a, 3), f(a.b, 3), f(a.p, 3)]);
+  for (const l of r.layers) for (const [id, a] of Object.entries(l.activity?.perCell ?? {})) rows.push([l.layer, id, a.pes, f(a.a, 3), f(a.b, 3), f(a.p, 3)]);
   return rows;
 }
 
@@ -251,7 +288,7 @@ async function writeFlowReport(r: FlowReport): Promise<string> {
     cps: f(r.harness.cyclesPerSecond / 1e6, 3),
   });
   await writeDirAtomic(dir, (tmp) => {
-    writeFileSync(join(tmp, 'run.json'), JSON.stringify(r, null, 2) + '\n');
+    writeFileSync(join(tmp, 'run.json'), `${JSON.stringify(r, null, 2)}\n`);
     writeFileSync(join(tmp, 'run.md'), md);
   });
   return dir;

@@ -27,7 +27,21 @@ export interface LayerTiming {
 }
 
 export function emptyTiming(): LayerTiming {
-  return { gemms: 0, cycles: 0, streamCycles: 0, fillCycles: 0, drainCycles: 0, stallCycles: 0, folds: 0, macs: 0, usefulWeightSlots: 0, weightSlots: 0, peCycles: 0, mappingEfficiency: 0, utilization: 0 };
+  return {
+    gemms: 0,
+    cycles: 0,
+    streamCycles: 0,
+    fillCycles: 0,
+    drainCycles: 0,
+    stallCycles: 0,
+    folds: 0,
+    macs: 0,
+    usefulWeightSlots: 0,
+    weightSlots: 0,
+    peCycles: 0,
+    mappingEfficiency: 0,
+    utilization: 0,
+  };
 }
 
 /** Timing of one GEMM; `cycles` = the RTL's count if given, else the cycle model's. */

@@ -1,5 +1,5 @@
 import { UserError } from '../core/errors.ts';
-import { readJsonFile, parseOrThrow, z } from '../core/validate.ts';
+import { parseOrThrow, readJsonFile, z } from '../core/validate.ts';
 import { getCell, productTable } from '../generators/multipliers/index.ts';
 import type { QuantModel, Scheme } from './qmodel.ts';
 import { convLayers } from './qmodel.ts';
@@ -15,7 +15,9 @@ const cellId = z.string().min(1);
 export const assignmentSchema = z
   .object({
     default: cellId.optional(),
-    layers: z.record(z.union([cellId, z.object({ filters: z.array(cellId).min(1) }).strict(), z.object({ kernels: z.array(z.array(cellId).min(1)).min(1) }).strict()])).default({}),
+    layers: z
+      .record(z.union([cellId, z.object({ filters: z.array(cellId).min(1) }).strict(), z.object({ kernels: z.array(z.array(cellId).min(1)).min(1) }).strict()]))
+      .default({}),
   })
   .strict();
 export type Assignment = z.infer<typeof assignmentSchema>;
@@ -34,8 +36,8 @@ export function assignmentCells(a: Assignment): { ids: string[]; signed: boolean
   if (a.default) ids.add(a.default);
   for (const v of Object.values(a.layers)) {
     if (typeof v === 'string') ids.add(v);
-    else if ('filters' in v) v.filters.forEach((x) => ids.add(x));
-    else v.kernels.forEach((r) => r.forEach((x) => ids.add(x)));
+    else if ('filters' in v) for (const x of v.filters) ids.add(x);
+    else for (const x of v.kernels.flat()) ids.add(x);
   }
   if (ids.size === 0) throw new UserError('assignment names no cell (give "default" or "layers")');
   const list = [...ids].sort();
@@ -60,11 +62,13 @@ export interface ResolvedAssignment {
 
 export function resolveAssignment(m: QuantModel, a: Assignment): ResolvedAssignment {
   const { ids, signed } = assignmentCells(a);
-  if (schemeFor(signed) !== m.scheme) throw new UserError(`assignment uses ${signed ? 'signed' : 'unsigned'} cells but the model is quantized with the ${m.scheme} scheme`);
+  if (schemeFor(signed) !== m.scheme)
+    throw new UserError(`assignment uses ${signed ? 'signed' : 'unsigned'} cells but the model is quantized with the ${m.scheme} scheme`);
   const convs = convLayers(m);
   const names = new Set(convs.map((l) => l.name));
   for (const name of Object.keys(a.layers))
-    if (!names.has(name)) throw new UserError(`assignment names layer '${name}' which is not a conv/dense layer of ${m.name} (layers: ${[...names].join(', ')})`);
+    if (!names.has(name))
+      throw new UserError(`assignment names layer '${name}' which is not a conv/dense layer of ${m.name} (layers: ${[...names].join(', ')})`);
   const index = new Map(ids.map((id, i) => [id, i]));
   // Transposed tables: T[c * 65536 + b * 256 + a] = product(a, b).
   const table = new Int32Array(ids.length * 65536);
@@ -82,7 +86,8 @@ export function resolveAssignment(m: QuantModel, a: Assignment): ResolvedAssignm
     let cellOf: (o: number, ic: number) => string;
     if (typeof spec === 'string') cellOf = () => spec;
     else if ('filters' in spec) {
-      if (spec.filters.length !== l.oc) throw new UserError(`assignment layer '${l.name}': filters has ${spec.filters.length} entries, layer has ${l.oc} output channels`);
+      if (spec.filters.length !== l.oc)
+        throw new UserError(`assignment layer '${l.name}': filters has ${spec.filters.length} entries, layer has ${l.oc} output channels`);
       cellOf = (o) => spec.filters[o]!;
     } else {
       if (spec.kernels.length !== l.oc || spec.kernels.some((r) => r.length !== l.ic))

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { UserError } from '../core/errors.ts';
 import { FASHION_MNIST_DIR } from '../core/paths.ts';
 
@@ -71,8 +71,7 @@ export function loadIdxDir(dir: string, split: Split, name = dir): Dataset {
     pixels = new Uint8Array(img.data.length);
     const hw = height * width;
     for (let n = 0; n < count; n++)
-      for (let p = 0; p < hw; p++)
-        for (let c = 0; c < channels; c++) pixels[n * hw * channels + c * hw + p] = img.data[(n * hw + p) * channels + c]!;
+      for (let p = 0; p < hw; p++) for (let c = 0; c < channels; c++) pixels[n * hw * channels + c * hw + p] = img.data[(n * hw + p) * channels + c]!;
   }
   return { name, count, channels, height, width, pixels, labels: lbl.data };
 }

@@ -1,8 +1,8 @@
-import { size, windowBounds, type Shape } from './graph.ts';
-import { lowerLayerToGemm, gemmLut, gemmExact, finishLayer, type GemmOperands } from './gemm.ts';
 import { multiplyByQuantizedMultiplier } from './fixedpoint.ts';
-import { valueRange, type QAddLayer, type QConvLayer, type QPoolLayer, type QuantModel } from './qmodel.ts';
-import { StatsCollector } from './stats.ts';
+import { finishLayer, type GemmOperands, gemmExact, gemmLut, lowerLayerToGemm } from './gemm.ts';
+import { type Shape, size, windowBounds } from './graph.ts';
+import { type QAddLayer, type QConvLayer, type QPoolLayer, type QuantModel, valueRange } from './qmodel.ts';
+import type { StatsCollector } from './stats.ts';
 
 /**
  * Bit-exact integer inference over a batch of images. With a LUT bank every multiply of every
@@ -74,7 +74,10 @@ export function* engineSteps(model: QuantModel, pixels: Uint8Array, batch: numbe
       vals.set(l.output, add(l, vals.get(l.inputs[0])!, vals.get(l.inputs[1])!, m));
     } else if (l.op === 'relu') {
       const z = m.tensors[l.input]!.zeroPoint;
-      vals.set(l.output, vals.get(l.input)!.map((c) => (decode(c, signed) < z ? z & 0xff : c)));
+      vals.set(
+        l.output,
+        vals.get(l.input)!.map((c) => (decode(c, signed) < z ? z & 0xff : c)),
+      );
     } else vals.set(l.output, vals.get(l.input)!);
   }
   if (!scores) {
@@ -109,7 +112,11 @@ export function runQuantBatch(cfg: EngineConfig, pixels: Uint8Array, batch: numb
  * array) and its result is what the rest of the network receives.
  */
 export async function runQuantBatchAsync(
-  model: QuantModel, pixels: Uint8Array, batch: number, gemm: (layer: QConvLayer, g: GemmOperands) => Promise<Int32Array>, stats?: StatsCollector,
+  model: QuantModel,
+  pixels: Uint8Array,
+  batch: number,
+  gemm: (layer: QConvLayer, g: GemmOperands) => Promise<Int32Array>,
+  stats?: StatsCollector,
 ): Promise<BatchResult> {
   const steps = engineSteps(model, pixels, batch, stats);
   let r = steps.next();
@@ -187,7 +194,7 @@ function addTable(l: QAddLayer, m: QuantModel): Uint8Array {
   for (let a = 0; a < 256; a++)
     for (let b = 0; b < 256; b++) {
       let v = zo + multiplyByQuantizedMultiplier(t0[a]! + t1[b]!, l.out.multiplier, l.out.shift);
-      v = v < qmin ? qmin : v > qmax ? qmax : v;
+      v = v < qmin ? qmin : Math.min(v, qmax);
       table[(a << 8) | b] = v & 0xff;
     }
   addTables.set(l, table);

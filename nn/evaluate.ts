@@ -1,18 +1,18 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { UserError } from '../core/errors.ts';
 import { cached } from '../core/cache.ts';
-import { createHash } from 'node:crypto';
+import { UserError } from '../core/errors.ts';
 import { writeOperandStream } from '../synth/stream.ts';
-import { loadDataset, limitDataset, type Dataset } from './dataset.ts';
+import { type Assignment, assignmentCells, readAssignment, resolveAssignment, schemeFor, uniformAssignment } from './assign.ts';
+import { type Dataset, limitDataset, loadDataset } from './dataset.ts';
+import { type FloatGraph, layerMacs } from './graph.ts';
 import { importOnnx } from './onnx.ts';
-import { layerMacs, type FloatGraph } from './graph.ts';
-import { quantizeGraph, type CalibrationOptions } from './quantize.ts';
+import { ortPredict } from './ort.ts';
+import { runDataset } from './parallel.ts';
 import { loadQuantModel, writeQuantModelFiles } from './qio.ts';
 import { convLayers, type QuantModel, type Scheme } from './qmodel.ts';
-import { assignmentCells, resolveAssignment, schemeFor, uniformAssignment, readAssignment, type Assignment } from './assign.ts';
-import { runDataset } from './parallel.ts';
-import { ortPredict } from './ort.ts';
+import { type CalibrationOptions, quantizeGraph } from './quantize.ts';
 import { summarize } from './stats.ts';
 
 export interface EvalOptions {
@@ -71,7 +71,12 @@ export function checkShapes(inputShape: { c: number; h: number; w: number }, ds:
 }
 
 /** Quantize (or reuse the cached quantization of) an ONNX model for a scheme. */
-export async function quantizeCached(modelPath: string, graph: FloatGraph, scheme: Scheme, calib: CalibrationOptions & { images: number; dataset?: string }): Promise<{ model: QuantModel; dir: string; hit: boolean }> {
+export async function quantizeCached(
+  modelPath: string,
+  graph: FloatGraph,
+  scheme: Scheme,
+  calib: CalibrationOptions & { images: number; dataset?: string },
+): Promise<{ model: QuantModel; dir: string; hit: boolean }> {
   const modelHash = createHash('sha256').update(readFileSync(modelPath)).digest('hex');
   const calibSet = calib.dataset ?? 'fmnist';
   const res = await cached(
@@ -109,9 +114,16 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
     checkShapes(graph.inputShape, ds, o.model);
     // Validate layer names before the (slower) calibration.
     const names = new Set(graph.layers.filter((l) => l.op === 'conv').map((l) => l.name));
-    for (const n of Object.keys(assignment.layers)) if (!names.has(n)) throw new UserError(`assignment names layer '${n}' which is not a conv/dense layer of ${o.model} (layers: ${[...names].join(', ')})`);
-    const calibSet = o.dataset === 'mnist' ? 'mnist' : o.dataset ?? 'fmnist';
-    const r = await quantizeCached(o.model, graph, scheme, { method: o.calibration ?? 'max', percentile: o.percentile, scheme, images: o.calibImages ?? 256, dataset: calibSet });
+    for (const n of Object.keys(assignment.layers))
+      if (!names.has(n)) throw new UserError(`assignment names layer '${n}' which is not a conv/dense layer of ${o.model} (layers: ${[...names].join(', ')})`);
+    const calibSet = o.dataset === 'mnist' ? 'mnist' : (o.dataset ?? 'fmnist');
+    const r = await quantizeCached(o.model, graph, scheme, {
+      method: o.calibration ?? 'max',
+      percentile: o.percentile,
+      scheme,
+      images: o.calibImages ?? 256,
+      dataset: calibSet,
+    });
     q = r.model;
     qdir = r.dir;
     onnxPath = o.model;

@@ -29,10 +29,19 @@ export function quantizeMultiplier(real: number): QuantizedMultiplier {
   // frexp: real = q * 2^e with q in [0.5, 1)
   let e = Math.floor(Math.log2(real)) + 1;
   let q = real / 2 ** e;
-  if (q >= 1) { q /= 2; e += 1; }
-  if (q < 0.5) { q *= 2; e -= 1; }
+  if (q >= 1) {
+    q /= 2;
+    e += 1;
+  }
+  if (q < 0.5) {
+    q *= 2;
+    e -= 1;
+  }
   let m = Math.round(q * TWO31);
-  if (m === TWO31) { m /= 2; e += 1; }
+  if (m === TWO31) {
+    m /= 2;
+    e += 1;
+  }
   // Below 2^-31 the result rounds to zero for every int32 input (TFLite does the same).
   if (e < -31) return { multiplier: 0, shift: 0 };
   if (e > 30) throw new Error(`requantization multiplier ${real} too large`);
@@ -54,7 +63,7 @@ export function saturatingRoundingDoublingHighMul(a: number, b: number): number 
   const lo = a * bl;
   const hq = Math.floor(hi / 32768);
   const hr = hi - hq * 32768;
-  const nudge = (a >= 0) === (b >= 0) || a === 0 || b === 0 ? 1073741824 : 1 - 1073741824;
+  const nudge = a >= 0 === b >= 0 || a === 0 || b === 0 ? 1073741824 : 1 - 1073741824;
   const rem = hr * 65536 + lo + nudge; // exact: |rem| < 2^48
   const rq = Math.floor(rem / TWO31);
   const r = rem - rq * TWO31; // in [0, 2^31)
@@ -72,12 +81,12 @@ export function roundingDivideByPOT(x: number, exponent: number): number {
 }
 
 function saturateInt32(x: number): number {
-  return x > INT32_MAX ? INT32_MAX : x < INT32_MIN ? INT32_MIN : x;
+  return x > INT32_MAX ? INT32_MAX : Math.max(x, INT32_MIN);
 }
 
 /** TFLite MultiplyByQuantizedMultiplier(x, multiplier, shift) on an int32 x. */
 export function multiplyByQuantizedMultiplier(x: number, multiplier: number, shift: number): number {
-  const left = shift > 0 ? shift : 0;
+  const left = Math.max(shift, 0);
   const right = shift > 0 ? 0 : -shift;
   const xs = left ? saturateInt32(x * 2 ** left) : x;
   return roundingDivideByPOT(saturatingRoundingDoublingHighMul(xs, multiplier), right);

@@ -1,4 +1,4 @@
-import { size, windowBounds, type ConvLayer, type FloatGraph, type PoolLayer, type Shape } from './graph.ts';
+import { type ConvLayer, type FloatGraph, type PoolLayer, type Shape, size, windowBounds } from './graph.ts';
 
 /**
  * Float reference path (float32 storage, float64 accumulation) over a batch of images.

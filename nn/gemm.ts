@@ -1,8 +1,8 @@
-import type { Shape } from './graph.ts';
 import { multiplyByQuantizedMultiplier, roundingDivideByPOT } from './fixedpoint.ts';
+import type { Shape } from './graph.ts';
+import { nativeKernels, splitBank, uninitBytes, uninitInt32 } from './native-load.ts';
 import type { QConvLayer, Scheme } from './qmodel.ts';
 import { valueRange } from './qmodel.ts';
-import { nativeKernels, splitBank, uninitBytes, uninitInt32 } from './native-load.ts';
 
 /**
  * A conv/dense layer in integers is exactly
@@ -42,7 +42,21 @@ export function lowerLayerToGemm(l: QConvLayer, x: Uint8Array, inShape: Shape, o
   // The native kernels write every element: no zero-fill needed (see uninitBytes).
   const a = uninitBytes(l.K * P);
   const sumA = l.weightZero !== 0 ? uninitInt32(P) : undefined;
-  const dims = Int32Array.of(l.ic, l.kh, l.kw, inShape.h, inShape.w, outShape.h, outShape.w, l.stride[0], l.stride[1], l.pads[0], l.pads[1], batch, inputZero & 0xff);
+  const dims = Int32Array.of(
+    l.ic,
+    l.kh,
+    l.kw,
+    inShape.h,
+    inShape.w,
+    outShape.h,
+    outShape.w,
+    l.stride[0],
+    l.stride[1],
+    l.pads[0],
+    l.pads[1],
+    batch,
+    inputZero & 0xff,
+  );
   n.im2col(x, a, sumA ?? null, dims);
   return { K: l.K, P, positions, batch, a, sumA };
 }
@@ -139,18 +153,64 @@ const GEMM_TILE = 4096;
  * 8 oc x 1 k 0.85, 8 x 2 1.16, 8 x 4 1.93 G lookups/s. No closures, monomorphic typed arrays.
  */
 function lutPass8(ro: Int32Array, table: Int32Array, a: Uint8Array, acc: Int32Array, K: number, P: number, o: number, p0: number, p1: number): void {
-  const P2 = 2 * P, P3 = 3 * P, P4 = 4 * P, P5 = 5 * P, P6 = 6 * P, P7 = 7 * P;
+  const P2 = 2 * P,
+    P3 = 3 * P,
+    P4 = 4 * P,
+    P5 = 5 * P,
+    P6 = 6 * P,
+    P7 = 7 * P;
   const base = o * P;
-  const o0 = o * K, o1 = o0 + K, o2 = o1 + K, o3 = o2 + K, o4 = o3 + K, o5 = o4 + K, o6 = o5 + K, o7 = o6 + K;
+  const o0 = o * K,
+    o1 = o0 + K,
+    o2 = o1 + K,
+    o3 = o2 + K,
+    o4 = o3 + K,
+    o5 = o4 + K,
+    o6 = o5 + K,
+    o7 = o6 + K;
   let k = 0;
   for (; k + 3 < K; k += 4) {
-    const r0 = ro[o0 + k]!, r1 = ro[o1 + k]!, r2 = ro[o2 + k]!, r3 = ro[o3 + k]!, r4 = ro[o4 + k]!, r5 = ro[o5 + k]!, r6 = ro[o6 + k]!, r7 = ro[o7 + k]!;
-    const s0 = ro[o0 + k + 1]!, s1 = ro[o1 + k + 1]!, s2 = ro[o2 + k + 1]!, s3 = ro[o3 + k + 1]!, s4 = ro[o4 + k + 1]!, s5 = ro[o5 + k + 1]!, s6 = ro[o6 + k + 1]!, s7 = ro[o7 + k + 1]!;
-    const t0 = ro[o0 + k + 2]!, t1 = ro[o1 + k + 2]!, t2 = ro[o2 + k + 2]!, t3 = ro[o3 + k + 2]!, t4 = ro[o4 + k + 2]!, t5 = ro[o5 + k + 2]!, t6 = ro[o6 + k + 2]!, t7 = ro[o7 + k + 2]!;
-    const u0 = ro[o0 + k + 3]!, u1 = ro[o1 + k + 3]!, u2 = ro[o2 + k + 3]!, u3 = ro[o3 + k + 3]!, u4 = ro[o4 + k + 3]!, u5 = ro[o5 + k + 3]!, u6 = ro[o6 + k + 3]!, u7 = ro[o7 + k + 3]!;
-    const ra = k * P, rb = ra + P, rc = rb + P, rd = rc + P;
+    const r0 = ro[o0 + k]!,
+      r1 = ro[o1 + k]!,
+      r2 = ro[o2 + k]!,
+      r3 = ro[o3 + k]!,
+      r4 = ro[o4 + k]!,
+      r5 = ro[o5 + k]!,
+      r6 = ro[o6 + k]!,
+      r7 = ro[o7 + k]!;
+    const s0 = ro[o0 + k + 1]!,
+      s1 = ro[o1 + k + 1]!,
+      s2 = ro[o2 + k + 1]!,
+      s3 = ro[o3 + k + 1]!,
+      s4 = ro[o4 + k + 1]!,
+      s5 = ro[o5 + k + 1]!,
+      s6 = ro[o6 + k + 1]!,
+      s7 = ro[o7 + k + 1]!;
+    const t0 = ro[o0 + k + 2]!,
+      t1 = ro[o1 + k + 2]!,
+      t2 = ro[o2 + k + 2]!,
+      t3 = ro[o3 + k + 2]!,
+      t4 = ro[o4 + k + 2]!,
+      t5 = ro[o5 + k + 2]!,
+      t6 = ro[o6 + k + 2]!,
+      t7 = ro[o7 + k + 2]!;
+    const u0 = ro[o0 + k + 3]!,
+      u1 = ro[o1 + k + 3]!,
+      u2 = ro[o2 + k + 3]!,
+      u3 = ro[o3 + k + 3]!,
+      u4 = ro[o4 + k + 3]!,
+      u5 = ro[o5 + k + 3]!,
+      u6 = ro[o6 + k + 3]!,
+      u7 = ro[o7 + k + 3]!;
+    const ra = k * P,
+      rb = ra + P,
+      rc = rb + P,
+      rd = rc + P;
     for (let p = p0; p < p1; p++) {
-      const av = a[ra + p]!, bv = a[rb + p]!, cv = a[rc + p]!, dv = a[rd + p]!;
+      const av = a[ra + p]!,
+        bv = a[rb + p]!,
+        cv = a[rc + p]!,
+        dv = a[rd + p]!;
       const q = base + p;
       acc[q]! += table[r0 + av]! + table[s0 + bv]! + table[t0 + cv]! + table[u0 + dv]!;
       acc[q + P]! += table[r1 + av]! + table[s1 + bv]! + table[t1 + cv]! + table[u1 + dv]!;
@@ -163,7 +223,14 @@ function lutPass8(ro: Int32Array, table: Int32Array, a: Uint8Array, acc: Int32Ar
     }
   }
   for (; k < K; k++) {
-    const r0 = ro[o0 + k]!, r1 = ro[o1 + k]!, r2 = ro[o2 + k]!, r3 = ro[o3 + k]!, r4 = ro[o4 + k]!, r5 = ro[o5 + k]!, r6 = ro[o6 + k]!, r7 = ro[o7 + k]!;
+    const r0 = ro[o0 + k]!,
+      r1 = ro[o1 + k]!,
+      r2 = ro[o2 + k]!,
+      r3 = ro[o3 + k]!,
+      r4 = ro[o4 + k]!,
+      r5 = ro[o5 + k]!,
+      r6 = ro[o6 + k]!,
+      r7 = ro[o7 + k]!;
     const row = k * P;
     for (let p = p0; p < p1; p++) {
       const av = a[row + p]!;
@@ -219,8 +286,14 @@ function mulPass8(w: Int32Array, a: Int8Array | Uint8Array, acc: Int32Array, K: 
     const qb = base + j * P;
     let k = 0;
     for (; k + 3 < K; k += 4) {
-      const w0 = w[ob + k]!, w1 = w[ob + k + 1]!, w2 = w[ob + k + 2]!, w3 = w[ob + k + 3]!;
-      const ra = k * P, rb = ra + P, rc = rb + P, rd = rc + P;
+      const w0 = w[ob + k]!,
+        w1 = w[ob + k + 1]!,
+        w2 = w[ob + k + 2]!,
+        w3 = w[ob + k + 3]!;
+      const ra = k * P,
+        rb = ra + P,
+        rc = rb + P,
+        rd = rc + P;
       for (let p = 0; p < P; p++) acc[qb + p]! += w0 * a[ra + p]! + w1 * a[rb + p]! + w2 * a[rc + p]! + w3 * a[rd + p]!;
     }
     for (; k < K; k++) {
@@ -237,7 +310,12 @@ function mulPass8(w: Int32Array, a: Int8Array | Uint8Array, acc: Int32Array, K: 
  * (acc * inputScale * weightScale[oc]) there: the classifier's argmax uses them.
  */
 export function finishLayer(
-  l: QConvLayer, acc: Int32Array, g: GemmOperands, inputZero: number, outputZero: number, scheme: Scheme,
+  l: QConvLayer,
+  acc: Int32Array,
+  g: GemmOperands,
+  inputZero: number,
+  outputZero: number,
+  scheme: Scheme,
   logits?: { out: Float64Array; inputScale: number },
 ): Uint8Array {
   const n = nativeKernels();
@@ -264,7 +342,12 @@ function layerConstant(l: QConvLayer, inputZero: number): Float64Array {
 }
 
 export function finishLayerJs(
-  l: QConvLayer, acc: Int32Array, g: GemmOperands, inputZero: number, outputZero: number, scheme: Scheme,
+  l: QConvLayer,
+  acc: Int32Array,
+  g: GemmOperands,
+  inputZero: number,
+  outputZero: number,
+  scheme: Scheme,
   logits?: { out: Float64Array; inputScale: number },
 ): Uint8Array {
   const { P, positions, batch } = g;
@@ -294,7 +377,7 @@ export function finishLayerJs(
           r = roundingDivideByPOT(hi | 0, -sh);
         } else r = multiplyByQuantizedMultiplier(v, M, sh);
         let y = outputZero + r;
-        y = y < qmin ? qmin : y > qmax ? qmax : y;
+        y = y < qmin ? qmin : Math.min(y, qmax);
         out[dst + pos] = y & 0xff;
         if (logits) logits.out[dst + pos] = v * realScale;
       }

@@ -6,7 +6,17 @@
  */
 export interface NativeKernels {
   im2col(x: Uint8Array, a: Uint8Array, sumA: Int32Array | null, dims: Int32Array): void;
-  gemmLut(table: Int32Array, bank: Uint8Array | null, offset: number, rowOffset: Int32Array, a: Uint8Array, acc: Int32Array, K: number, P: number, oc: number): void;
+  gemmLut(
+    table: Int32Array,
+    bank: Uint8Array | null,
+    offset: number,
+    rowOffset: Int32Array,
+    a: Uint8Array,
+    acc: Int32Array,
+    K: number,
+    P: number,
+    oc: number,
+  ): void;
   gemmExact(weights: Int16Array, a: Uint8Array, signed: number, acc: Int32Array, K: number, P: number, oc: number): void;
   finish(acc: Int32Array, sumA: Int32Array | null, out: Uint8Array, multiplier: Int32Array, shift: Int32Array, constant: Float64Array, dims: Int32Array): void;
   /** counts[c] += number of bytes equal to c (counts: 256 entries). */

@@ -2,11 +2,11 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cached } from '../core/cache.ts';
 import { runTool } from '../core/runner.ts';
-import { toolVersions } from '../core/tools.ts';
 import { render } from '../core/templates.ts';
-import { loadNativeAddon, nativeDisabled, setNativeStatus, type NativeStatus } from './native-load.ts';
+import { toolVersions } from '../core/tools.ts';
+import { loadNativeAddon, type NativeStatus, nativeDisabled, setNativeStatus } from './native-load.ts';
 
-export { nativeKernels, nativeStatus, nativeDisabled, loadNativeAddon, splitBank, type NativeKernels, type NativeStatus } from './native-load.ts';
+export { loadNativeAddon, type NativeKernels, type NativeStatus, nativeDisabled, nativeKernels, nativeStatus, splitBank } from './native-load.ts';
 
 /**
  * Native twins of the engine's hot kernels (im2col, LUT GEMM, exact GEMM, requantization): a C++ N-API
@@ -50,10 +50,19 @@ async function build(): Promise<{ path: string; hit: boolean }> {
   if (!existsSync(join(NODE_HEADERS, 'node_api.h'))) throw new Error(`Node-API headers not found in ${NODE_HEADERS} (they ship with the nodejs package)`);
   const source = kernelSource();
   const res = await cached(
-    { kind: 'nn-native', inputs: { v: 1, source, flags: CXX_FLAGS, node: process.versions.node, napi: process.versions.napi, tools: toolVersions(['c++']), cpu: cpuSignature() } },
+    {
+      kind: 'nn-native',
+      inputs: { v: 1, source, flags: CXX_FLAGS, node: process.versions.node, napi: process.versions.napi, tools: toolVersions(['c++']), cpu: cpuSignature() },
+    },
     async (dir) => {
       writeFileSync(join(dir, 'kernels.cpp'), source);
-      await runTool({ tool: 'g++', args: [...CXX_FLAGS, `-I${NODE_HEADERS}`, '-o', 'axtpu_nn.node', 'kernels.cpp'], cwd: dir, logFile: join(dir, 'build.log'), timeoutMs: 180_000 });
+      await runTool({
+        tool: 'g++',
+        args: [...CXX_FLAGS, `-I${NODE_HEADERS}`, '-o', 'axtpu_nn.node', 'kernels.cpp'],
+        cwd: dir,
+        logFile: join(dir, 'build.log'),
+        timeoutMs: 180_000,
+      });
     },
   );
   return { path: join(res.dir, 'axtpu_nn.node'), hit: res.hit };
@@ -97,7 +106,8 @@ export function nativeDoctorStatus(): { ok: boolean; detail: string } {
   if (nativeDisabled()) return { ok: false, detail: 'disabled by AXTPU_NN_NATIVE=0 (JS kernels)' };
   const cxx = toolVersions(['c++'])['c++'];
   if (!cxx || cxx === 'missing') return { ok: false, detail: 'g++ not found: the DNN engine falls back to its JS kernels' };
-  if (!existsSync(join(NODE_HEADERS, 'node_api.h'))) return { ok: false, detail: `no Node-API headers in ${NODE_HEADERS} (they ship with the nodejs package): JS kernels` };
+  if (!existsSync(join(NODE_HEADERS, 'node_api.h')))
+    return { ok: false, detail: `no Node-API headers in ${NODE_HEADERS} (they ship with the nodejs package): JS kernels` };
   const simd = /\bavx512vbmi\b/.test(cpuSignature()) ? 'AVX-512 VBMI LUT kernel' : 'scalar LUT kernel';
   return { ok: true, detail: `buildable with g++ ${cxx} (${simd}); built on first use, cached` };
 }

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import onnxPkg from 'onnx-proto';
 import { UserError } from '../core/errors.ts';
-import { outShapeConv, type ConvLayer, type FloatGraph, type Layer, type Shape } from './graph.ts';
+import { type ConvLayer, type FloatGraph, type Layer, outShapeConv, type Shape } from './graph.ts';
 
 /**
  * ONNX import (onnx-proto = the official onnx.proto compiled with protobufjs) into the float
@@ -20,13 +20,14 @@ interface Const {
   data: Float64Array;
 }
 
-const num = (v: unknown): number => (typeof v === 'number' ? v : v && typeof (v as { toNumber?: () => number }).toNumber === 'function' ? (v as { toNumber: () => number }).toNumber() : Number(v));
+const num = (v: unknown): number =>
+  typeof v === 'number' ? v : v && typeof (v as { toNumber?: () => number }).toNumber === 'function' ? (v as { toNumber: () => number }).toNumber() : Number(v);
 
 function tensorData(t: TensorProto, where: string): Const {
   const dims = (t.dims ?? []).map(num);
   const n = dims.reduce((a, b) => a * b, 1);
   const DT = onnx.TensorProto.DataType;
-  const raw = t.rawData && t.rawData.length ? t.rawData : undefined;
+  const raw = t.rawData?.length ? t.rawData : undefined;
   const out = new Float64Array(n);
   const view = raw ? new DataView(raw.buffer, raw.byteOffset, raw.byteLength) : undefined;
   const need = (bytes: number) => {
@@ -63,7 +64,7 @@ function attrs(node: NodeProto): Map<string, { i?: number; f?: number; ints?: nu
       i: a.i !== undefined && a.i !== null ? num(a.i) : undefined,
       f: a.f ?? undefined,
       ints: (a.ints ?? []).map(num),
-      s: a.s && a.s.length ? new TextDecoder().decode(a.s) : undefined,
+      s: a.s?.length ? new TextDecoder().decode(a.s) : undefined,
     });
   }
   return m;
@@ -95,7 +96,9 @@ export function graphFromModel(model: InstanceType<typeof onnx.ModelProto>, name
   const realInputs = (g.input ?? []).filter((i) => !consts.has(i.name ?? ''));
   if (realInputs.length !== 1) throw new UserError(`model ${where}: expected exactly one data input, got ${realInputs.length}`);
   const inp = realInputs[0]!;
-  const dims = (inp.type?.tensorType?.shape?.dim ?? []).map((d) => (d.dimValue !== undefined && d.dimValue !== null && num(d.dimValue) > 0 ? num(d.dimValue) : -1));
+  const dims = (inp.type?.tensorType?.shape?.dim ?? []).map((d) =>
+    d.dimValue !== undefined && d.dimValue !== null && num(d.dimValue) > 0 ? num(d.dimValue) : -1,
+  );
   let inputShape: Shape;
   if (dims.length === 4 && dims.slice(1).every((d) => d > 0)) inputShape = { c: dims[1]!, h: dims[2]!, w: dims[3]! };
   else if (dims.length === 2 && dims[1]! > 0) inputShape = { c: dims[1]!, h: 1, w: 1 };
@@ -158,10 +161,20 @@ export function graphFromModel(model: InstanceType<typeof onnx.ModelProto>, name
         const pd = a.get('pads')?.ints ?? [];
         const b = ins[2] ? (constOf(ins[2]) ?? bad('bias must be an initializer')) : undefined;
         const l: ConvLayer = {
-          op: 'conv', name: nm, kind: 'conv', input: resolve(ins[0]!), output: out, ic, oc, kh, kw,
+          op: 'conv',
+          name: nm,
+          kind: 'conv',
+          input: resolve(ins[0]!),
+          output: out,
+          ic,
+          oc,
+          kh,
+          kw,
           stride: [st[0] ?? 1, st[1] ?? 1],
           pads: [pd[0] ?? 0, pd[1] ?? 0, pd[2] ?? 0, pd[3] ?? 0],
-          weight: Float32Array.from(w.data), bias: b ? Float32Array.from(b.data) : new Float32Array(oc), relu: false,
+          weight: Float32Array.from(w.data),
+          bias: b ? Float32Array.from(b.data) : new Float32Array(oc),
+          relu: false,
         };
         const os = outShapeConv(s, l, oc);
         if (os.h < 1 || os.w < 1) bad('output would be empty');
@@ -170,7 +183,7 @@ export function graphFromModel(model: InstanceType<typeof onnx.ModelProto>, name
       }
       case 'BatchNormalization': {
         const prev = producer.get(resolve(ins[0]!));
-        if (!prev || prev.op !== 'conv' || uses.get(ins[0]!) !== 1) bad('BatchNormalization must directly follow a Conv whose output it alone reads');
+        if (prev?.op !== 'conv' || uses.get(ins[0]!) !== 1) bad('BatchNormalization must directly follow a Conv whose output it alone reads');
         const conv = prev as ConvLayer;
         const [gamma, beta, mean, vr] = ins.slice(1, 5).map((t) => constOf(t) ?? bad('parameters must be initializers'));
         const eps = a.get('epsilon')?.f ?? 1e-5;
@@ -212,7 +225,25 @@ export function graphFromModel(model: InstanceType<typeof onnx.ModelProto>, name
           push({ op: 'reshape', name: `${nm}_flatten`, input, output: r }, { c: k, h: 1, w: 1 });
           input = r;
         }
-        push({ op: 'conv', name: nm, kind: 'dense', input, output: out, ic: inN, oc: outN, kh: 1, kw: 1, stride: [1, 1], pads: [0, 0, 0, 0], weight, bias, relu: false }, { c: outN, h: 1, w: 1 });
+        push(
+          {
+            op: 'conv',
+            name: nm,
+            kind: 'dense',
+            input,
+            output: out,
+            ic: inN,
+            oc: outN,
+            kh: 1,
+            kw: 1,
+            stride: [1, 1],
+            pads: [0, 0, 0, 0],
+            weight,
+            bias,
+            relu: false,
+          },
+          { c: outN, h: 1, w: 1 },
+        );
         return;
       }
       case 'Add': {
@@ -222,7 +253,7 @@ export function graphFromModel(model: InstanceType<typeof onnx.ModelProto>, name
           const t = c0 ? ins[1]! : ins[0]!;
           const c = (c0 ?? c1)!;
           const prev = producer.get(resolve(t));
-          if (!prev || prev.op !== 'conv' || uses.get(t) !== 1) bad('adding a constant is only supported as the bias of a preceding MatMul/Gemm/Conv');
+          if (prev?.op !== 'conv' || uses.get(t) !== 1) bad('adding a constant is only supported as the bias of a preceding MatMul/Gemm/Conv');
           const conv = prev as ConvLayer;
           const n = c.data.length;
           const perChannel = n === conv.oc && (c.dims.length === 1 || (c.dims.length <= 4 && conv.kind === 'dense') || c.dims[c.dims.length - 3] === conv.oc);
@@ -252,13 +283,26 @@ export function graphFromModel(model: InstanceType<typeof onnx.ModelProto>, name
         const pd = a.get('pads')?.ints ?? [];
         const pads: [number, number, number, number] = [pd[0] ?? 0, pd[1] ?? 0, pd[2] ?? 0, pd[3] ?? 0];
         if (op === 'AveragePool' && pads.some((p) => p !== 0)) bad('padded AveragePool is not supported');
-        const l = { op: op === 'MaxPool' ? ('maxpool' as const) : ('avgpool' as const), name: nm, input: resolve(ins[0]!), output: out, kh: k[0]!, kw: k[1]!, stride: [st[0] ?? 1, st[1] ?? 1] as [number, number], pads, relu: false };
+        const l = {
+          op: op === 'MaxPool' ? ('maxpool' as const) : ('avgpool' as const),
+          name: nm,
+          input: resolve(ins[0]!),
+          output: out,
+          kh: k[0]!,
+          kw: k[1]!,
+          stride: [st[0] ?? 1, st[1] ?? 1] as [number, number],
+          pads,
+          relu: false,
+        };
         push(l, outShapeConv(s, l, s.c));
         return;
       }
       case 'GlobalAveragePool': {
         const s = shapeOf(ins[0]!, node);
-        push({ op: 'avgpool', name: nm, input: resolve(ins[0]!), output: out, kh: s.h, kw: s.w, stride: [1, 1], pads: [0, 0, 0, 0], relu: false }, { c: s.c, h: 1, w: 1 });
+        push(
+          { op: 'avgpool', name: nm, input: resolve(ins[0]!), output: out, kh: s.h, kw: s.w, stride: [1, 1], pads: [0, 0, 0, 0], relu: false },
+          { c: s.c, h: 1, w: 1 },
+        );
         return;
       }
       case 'Flatten':
@@ -278,7 +322,8 @@ export function graphFromModel(model: InstanceType<typeof onnx.ModelProto>, name
           const rest = d.slice(1);
           const known = rest.filter((x) => x > 0).reduce((p, q) => p * q, 1);
           const fixed = rest.map((x) => (x === -1 ? total / known : x));
-          if (fixed.some((x) => !Number.isInteger(x) || x <= 0) || fixed.reduce((p, q) => p * q, 1) !== total) bad(`shape [${d.join(',')}] does not match ${total} elements`);
+          if (fixed.some((x) => !Number.isInteger(x) || x <= 0) || fixed.reduce((p, q) => p * q, 1) !== total)
+            bad(`shape [${d.join(',')}] does not match ${total} elements`);
           if (fixed.length === 1) ns = { c: fixed[0]!, h: 1, w: 1 };
           else if (fixed.length === 3) ns = { c: fixed[0]!, h: fixed[1]!, w: fixed[2]! };
           else bad(`only reshapes to [N,X] or [N,C,H,W] are supported`);
@@ -296,7 +341,13 @@ export function graphFromModel(model: InstanceType<typeof onnx.ModelProto>, name
   for (const l of layers) {
     if (l.op === 'relu') {
       const prev = fused[fused.length - 1];
-      if (prev && prev.output === l.input && (prev.op === 'conv' || prev.op === 'add' || prev.op === 'maxpool' || prev.op === 'avgpool') && uses.get(l.input) === 1 && !hasAliasUse(alias, l.input, uses)) {
+      if (
+        prev &&
+        prev.output === l.input &&
+        (prev.op === 'conv' || prev.op === 'add' || prev.op === 'maxpool' || prev.op === 'avgpool') &&
+        uses.get(l.input) === 1 &&
+        !hasAliasUse(alias, l.input, uses)
+      ) {
         prev.relu = true;
         alias.set(l.output, prev.output);
         shapes[l.output] = shapes[prev.output]!;

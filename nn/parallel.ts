@@ -1,14 +1,14 @@
-import { Worker, parentPort } from 'node:worker_threads';
-import { availableParallelism } from 'node:os';
-import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { parentPort, Worker } from 'node:worker_threads';
 import type { Dataset } from './dataset.ts';
-import { runQuantBatch, type EngineConfig } from './engine.ts';
-import { StatsCollector, type LayerOperandStats } from './stats.ts';
+import { type EngineConfig, runQuantBatch } from './engine.ts';
 import { loadNativeAddon, nativeKernels, nativeStatus } from './native-load.ts';
 import { macsPerImage, type QuantModel } from './qmodel.ts';
+import { type LayerOperandStats, StatsCollector } from './stats.ts';
 
 /**
  * Run the integer engine over a dataset: contiguous image ranges per worker thread, batches of
@@ -173,14 +173,20 @@ const bankKeys = new WeakMap<Int32Array, WeakMap<object, number>>();
 
 function keyOf<T extends object>(m: WeakMap<T, number>, o: T): number {
   let k = m.get(o);
-  if (k === undefined) m.set(o, (k = nextKey++));
+  if (k === undefined) {
+    k = nextKey++;
+    m.set(o, k);
+  }
   return k;
 }
 
 function bankKeyOf(cfg: EngineConfig): number {
   if (!cfg.table) return 0;
   let inner = bankKeys.get(cfg.table);
-  if (!inner) bankKeys.set(cfg.table, (inner = new WeakMap()));
+  if (!inner) {
+    inner = new WeakMap();
+    bankKeys.set(cfg.table, inner);
+  }
   return keyOf(inner, cfg.rowOffsets ?? bankKeys);
 }
 
@@ -243,7 +249,8 @@ function spawn(): PoolWorker {
 function release(w: PoolWorker): void {
   if (w.dead) return;
   const next = waiting.shift();
-  if (next) next(w); // stays busy: handed straight to the next caller
+  if (next)
+    next(w); // stays busy: handed straight to the next caller
   else {
     w.busy = false;
     w.worker.unref();
@@ -347,8 +354,17 @@ export async function runDataset(cfg: EngineConfig, ds: Dataset, opts: RunOption
     const count = Math.max(0, Math.min(per, ds.count - start));
     if (count === 0) continue;
     jobs.push({
-      cfg, pixels: ds.pixels.subarray(start * perImage, (start + count) * perImage), count, perImage, batch,
-      stats: Boolean(opts.stats), first: start, samplesPerBatch, samplesPerLayer, seed: 1, nativeAddon,
+      cfg,
+      pixels: ds.pixels.subarray(start * perImage, (start + count) * perImage),
+      count,
+      perImage,
+      batch,
+      stats: Boolean(opts.stats),
+      first: start,
+      samplesPerBatch,
+      samplesPerLayer,
+      seed: 1,
+      nativeAddon,
     });
   }
   let replies: WorkerReply[];

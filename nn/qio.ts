@@ -1,8 +1,8 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { UserError } from '../core/errors.ts';
 import { writeDirAtomic } from '../core/atomic.ts';
-import { z, parseOrThrow } from '../core/validate.ts';
+import { UserError } from '../core/errors.ts';
+import { parseOrThrow, z } from '../core/validate.ts';
 import type { QuantModel } from './qmodel.ts';
 
 /**
@@ -46,19 +46,21 @@ export function writeQuantModelFiles(d: string, m: QuantModel): void {
     bin.set(c, at);
     at += c.length;
   }
-  writeFileSync(join(d, 'model.json'), json + '\n');
+  writeFileSync(join(d, 'model.json'), `${json}\n`);
   writeFileSync(join(d, 'model.bin'), bin);
 }
 
-const headerSchema = z.object({
-  format: z.literal('axtpu-qmodel-1'),
-  name: z.string(),
-  scheme: z.enum(['signed', 'unsigned']),
-  input: z.string(),
-  output: z.string(),
-  layers: z.array(z.object({ op: z.enum(['conv', 'maxpool', 'avgpool', 'add', 'relu', 'reshape']), name: z.string() }).passthrough()),
-  tensors: z.record(z.object({ scale: z.number().positive(), zeroPoint: z.number().int() })),
-}).passthrough();
+const headerSchema = z
+  .object({
+    format: z.literal('axtpu-qmodel-1'),
+    name: z.string(),
+    scheme: z.enum(['signed', 'unsigned']),
+    input: z.string(),
+    output: z.string(),
+    layers: z.array(z.object({ op: z.enum(['conv', 'maxpool', 'avgpool', 'add', 'relu', 'reshape']), name: z.string() }).passthrough()),
+    tensors: z.record(z.object({ scale: z.number().positive(), zeroPoint: z.number().int() })),
+  })
+  .passthrough();
 
 export function loadQuantModel(dir: string): QuantModel {
   const jp = join(dir, 'model.json');

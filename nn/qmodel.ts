@@ -1,4 +1,4 @@
-import { layerMacs, type AddLayer, type ConvGeometry, type PoolLayer, type Shape } from './graph.ts';
+import { type AddLayer, type ConvGeometry, layerMacs, type PoolLayer, type Shape } from './graph.ts';
 
 /**
  * The integer network: what the LUT engine runs and what the RTL flow reads. All arithmetic on

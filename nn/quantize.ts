@@ -1,8 +1,8 @@
 import { UserError } from '../core/errors.ts';
 import type { Dataset } from './dataset.ts';
-import { runFloat, pixelsToFloat } from './float.ts';
-import type { FloatGraph } from './graph.ts';
 import { quantizeMultiplier } from './fixedpoint.ts';
+import { pixelsToFloat, runFloat } from './float.ts';
+import type { FloatGraph } from './graph.ts';
 import type { QLayer, QParams, QuantModel, Scheme } from './qmodel.ts';
 
 /**
@@ -72,7 +72,10 @@ export function calibrate(g: FloatGraph, ds: Dataset, opts: CalibrationOptions, 
     const x = pixelsToFloat(ds.pixels.subarray(start * per, (start + n) * per));
     runFloat(g, x, n, (t, v) => {
       let o = obs.get(t);
-      if (!o) obs.set(t, (o = new RangeObserver(opts.method === 'percentile')));
+      if (!o) {
+        o = new RangeObserver(opts.method === 'percentile');
+        obs.set(t, o);
+      }
       o.add(v);
     });
   }
@@ -81,7 +84,8 @@ export function calibrate(g: FloatGraph, ds: Dataset, opts: CalibrationOptions, 
 
 export function quantizeGraph(g: FloatGraph, calib: Dataset, opts: CalibrationOptions): QuantModel {
   const { scheme } = opts;
-  if (opts.method === 'percentile' && !(opts.percentile! > 50 && opts.percentile! <= 100)) throw new UserError(`percentile must be in (50, 100], got ${opts.percentile}`);
+  if (opts.method === 'percentile' && !(opts.percentile! > 50 && opts.percentile! <= 100))
+    throw new UserError(`percentile must be in (50, 100], got ${opts.percentile}`);
   const obs = calibrate(g, calib, opts);
   const tensors: Record<string, QParams> = {};
   const fromObs = (t: string) => {
@@ -95,7 +99,8 @@ export function quantizeGraph(g: FloatGraph, calib: Dataset, opts: CalibrationOp
   for (const l of g.layers) {
     if (l.op === 'conv') {
       const inQ = tensors[l.input]!;
-      const outQ = (tensors[l.output] = fromObs(l.output));
+      const outQ = fromObs(l.output);
+      tensors[l.output] = outQ;
       const K = l.ic * l.kh * l.kw;
       const weights = new Int16Array(l.oc * K);
       const weightScale = new Float64Array(l.oc);
@@ -123,30 +128,68 @@ export function quantizeGraph(g: FloatGraph, calib: Dataset, opts: CalibrationOp
         shift[o] = qm.shift;
       }
       layers.push({
-        op: 'conv', name: l.name, kind: l.kind, input: l.input, output: l.output, ic: l.ic, oc: l.oc, kh: l.kh, kw: l.kw,
-        stride: l.stride, pads: l.pads, relu: l.relu, K, weights, weightScale, weightZero, weightSum, bias, multiplier, shift,
+        op: 'conv',
+        name: l.name,
+        kind: l.kind,
+        input: l.input,
+        output: l.output,
+        ic: l.ic,
+        oc: l.oc,
+        kh: l.kh,
+        kw: l.kw,
+        stride: l.stride,
+        pads: l.pads,
+        relu: l.relu,
+        K,
+        weights,
+        weightScale,
+        weightZero,
+        weightSum,
+        bias,
+        multiplier,
+        shift,
       });
     } else if (l.op === 'add') {
       const s0 = tensors[l.inputs[0]]!.scale;
       const s1 = tensors[l.inputs[1]]!.scale;
-      const outQ = (tensors[l.output] = fromObs(l.output));
+      const outQ = fromObs(l.output);
+      tensors[l.output] = outQ;
       const leftShift = 20;
       const twiceMax = 2 * Math.max(s0, s1);
       layers.push({
-        op: 'add', name: l.name, inputs: l.inputs, output: l.output, relu: l.relu, leftShift,
-        in0: quantizeMultiplier(s0 / twiceMax), in1: quantizeMultiplier(s1 / twiceMax),
+        op: 'add',
+        name: l.name,
+        inputs: l.inputs,
+        output: l.output,
+        relu: l.relu,
+        leftShift,
+        in0: quantizeMultiplier(s0 / twiceMax),
+        in1: quantizeMultiplier(s1 / twiceMax),
         out: quantizeMultiplier(twiceMax / (2 ** leftShift * outQ.scale)),
       });
     } else {
       // Pooling, ReLU and reshape keep the input's quantization (TFLite does the same).
       tensors[l.output] = tensors[l.input]!;
-      if (l.op === 'maxpool' || l.op === 'avgpool') layers.push({ op: l.op, name: l.name, input: l.input, output: l.output, kh: l.kh, kw: l.kw, stride: l.stride, pads: l.pads, relu: l.relu });
+      if (l.op === 'maxpool' || l.op === 'avgpool')
+        layers.push({ op: l.op, name: l.name, input: l.input, output: l.output, kh: l.kh, kw: l.kw, stride: l.stride, pads: l.pads, relu: l.relu });
       else layers.push({ op: l.op, name: l.name, input: l.input, output: l.output });
     }
   }
   return {
-    format: 'axtpu-qmodel-1', name: g.name, scheme, input: g.input, inputShape: g.inputShape, output: g.output,
-    shapes: g.shapes, tensors, layers,
-    calibration: { method: opts.method, ...(opts.method === 'percentile' ? { percentile: opts.percentile ?? 99.99 } : {}), images: calib.count, dataset: calib.name },
+    format: 'axtpu-qmodel-1',
+    name: g.name,
+    scheme,
+    input: g.input,
+    inputShape: g.inputShape,
+    output: g.output,
+    shapes: g.shapes,
+    tensors,
+    layers,
+    calibration: {
+      method: opts.method,
+      ...(opts.method === 'percentile' ? { percentile: opts.percentile ?? 99.99 } : {}),
+      images: calib.count,
+      dataset: calib.name,
+    },
   };
 }

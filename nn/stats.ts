@@ -1,6 +1,6 @@
 import type { GemmOperands } from './gemm.ts';
-import type { QConvLayer } from './qmodel.ts';
 import { nativeKernels } from './native-load.ts';
+import type { QConvLayer } from './qmodel.ts';
 
 /**
  * Per-layer operand statistics (what each multiplier sees) and a seeded sample of (a, b) code
@@ -20,7 +20,11 @@ export interface LayerOperandStats {
 export class StatsCollector {
   readonly layers = new Map<string, LayerOperandStats>();
   private rng: number;
-  constructor(readonly samplesPerBatch = 2048, readonly maxSamples = 65536, private readonly seed = 1) {
+  constructor(
+    readonly samplesPerBatch = 2048,
+    readonly maxSamples = 65536,
+    private readonly seed = 1,
+  ) {
     this.rng = seed >>> 0 || 1;
   }
 

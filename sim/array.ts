@@ -1,17 +1,17 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { cached } from '../core/cache.ts';
-import { render } from '../core/templates.ts';
-import { runTool, spawnTool, toolErrorFor } from '../core/runner.ts';
 import { scratchDir } from '../core/atomic.ts';
-import { buildVerilatorModel } from './verilator.ts';
+import { cached } from '../core/cache.ts';
 import { UserError } from '../core/errors.ts';
+import { runTool, spawnTool, toolErrorFor } from '../core/runner.ts';
+import { render } from '../core/templates.ts';
 import { parseOrThrow, z } from '../core/validate.ts';
-import type { Design } from '../generators/array/config.ts';
-import { generateViews, TOP, type DesignViews } from '../generators/array/rtl.ts';
 import { cellInfo, cellLut } from '../generators/array/cells.ts';
+import type { Design } from '../generators/array/config.ts';
 import type { GemmOut, Mat8 } from '../generators/array/model.ts';
+import { type DesignViews, generateViews, TOP } from '../generators/array/rtl.ts';
+import { buildVerilatorModel } from './verilator.ts';
 
 /**
  * The array's Verilator harness: one C++ testbench (templates/array/harness.cpp) built once per
@@ -71,7 +71,7 @@ async function lutArgs(design: Design): Promise<string[]> {
     const res = await cached({ kind: 'array-lut', inputs: { id, words } }, (dir) => {
       const lines: string[] = new Array(words.length);
       for (let i = 0; i < words.length; i++) lines[i] = words[i]!.toString(16).padStart(4, '0');
-      writeFileSync(join(dir, `${mod}.hex`), lines.join('\n') + '\n');
+      writeFileSync(join(dir, `${mod}.hex`), `${lines.join('\n')}\n`);
     });
     args.push(`+lut_${mod}=${join(res.dir, `${mod}.hex`)}`);
   }
@@ -230,14 +230,22 @@ export class ArraySim {
       const path = Buffer.from(o.trace?.path ?? '', 'utf8');
       const flags = (o.activity ? 1 : 0) | (o.trace ? 2 : 0) | (o.inject ? 4 : 0);
       const head = Buffer.alloc(40);
-      [2, tile, o.mode ?? 0, A.rows, A.cols, W.cols, flags, (o.seed ?? 1) >>> 0, o.trace?.from ?? 0, o.trace?.to ?? 0].forEach((v, i) =>
-        head.writeUInt32LE(v, i * 4),
-      );
+      for (const [i, v] of [2, tile, o.mode ?? 0, A.rows, A.cols, W.cols, flags, (o.seed ?? 1) >>> 0, o.trace?.from ?? 0, o.trace?.to ?? 0].entries())
+        head.writeUInt32LE(v, i * 4);
       const len = Buffer.alloc(4);
       len.writeUInt32LE(path.length, 0);
       const levels = Buffer.alloc(nd);
       for (let d = 0; d < nd; d++) levels[d] = o.levels?.[d] ?? 0;
-      this.write(Buffer.concat([head, len, path, levels, Buffer.from(A.data.buffer, A.data.byteOffset, A.data.length), Buffer.from(W.data.buffer, W.data.byteOffset, W.data.length)]));
+      this.write(
+        Buffer.concat([
+          head,
+          len,
+          path,
+          levels,
+          Buffer.from(A.data.buffer, A.data.byteOffset, A.data.length),
+          Buffer.from(W.data.buffer, W.data.byteOffset, W.data.length),
+        ]),
+      );
       await this.status();
       const cn = await this.read(24);
       const cycles = Number(cn.readBigUInt64LE(0));
@@ -300,7 +308,8 @@ export function flipTable(design: Design, spec: unknown, what = '--flip'): numbe
   for (const [level, v] of Object.entries(obj)) {
     const l = design.levels.findIndex((x) => x.name === level);
     if (l < 0) throw new UserError(`${what}: no level '${level}' (levels: ${design.levels.map((x) => x.name).join(', ')})`);
-    if (Array.isArray(v) && v.length !== design.psumBits) throw new UserError(`${what}: level '${level}' needs ${design.psumBits} per-bit probabilities, got ${v.length}`);
+    if (Array.isArray(v) && v.length !== design.psumBits)
+      throw new UserError(`${what}: level '${level}' needs ${design.psumBits} per-bit probabilities, got ${v.length}`);
     table[l] = Array.isArray(v) ? v : new Array<number>(design.psumBits).fill(v);
   }
   return table;

@@ -1,9 +1,9 @@
-import { mkdirSync, writeFileSync, existsSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cached, type CacheResult } from '../core/cache.ts';
+import { scratchDir } from '../core/atomic.ts';
+import { type CacheResult, cached } from '../core/cache.ts';
 import { runTool } from '../core/runner.ts';
 import { toolVersions } from '../core/tools.ts';
-import { scratchDir } from '../core/atomic.ts';
 
 /**
  * Verilator builds, cached by content: (sources, harness, flags, tool versions) -> a directory

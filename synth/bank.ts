@@ -1,7 +1,7 @@
 import { render } from '../core/templates.ts';
-import { outputPins, inputPins, type Library } from './liberty.ts';
-import type { GateSimStimulus } from './gatesim.ts';
 import type { BoolExpr } from './boolexpr.ts';
+import type { GateSimStimulus } from './gatesim.ts';
+import { inputPins, type Library, outputPins } from './liberty.ts';
 
 /**
  * A bank of gates for the OpenSTA cross-check: one instance of each combinational library
@@ -110,7 +110,7 @@ export function bankStimulus(bank: GateBank, n: number, seed = 7): GateSimStimul
     for (const a of arrs) a[0] = rnd();
     for (let t = 1; t < n; t++) {
       const j = t % arrs.length;
-      arrs.forEach((a, i) => (a[t] = i === j ? rnd() : a[t - 1]!));
+      for (const [i, a] of arrs.entries()) a[t] = i === j ? rnd() : a[t - 1]!;
     }
   }
   return { n, ports };

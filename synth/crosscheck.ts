@@ -1,12 +1,12 @@
 import { resolve } from 'node:path';
 import { defaultLiberty } from '../core/paths.ts';
-import { loadLiberty } from './liberty.ts';
-import { synthesize } from './yosys.ts';
+import { bankStimulus, gateBank, openStaExactCells } from './bank.ts';
+import { type EnergyEstimate, estimateEnergy } from './energy.ts';
 import { buildGateSim, runGateSim } from './gatesim.ts';
-import { estimateEnergy, type EnergyEstimate } from './energy.ts';
-import { gateBank, bankStimulus, openStaExactCells } from './bank.ts';
+import { loadLiberty } from './liberty.ts';
+import { type OpenStaResult, runOpenSta } from './opensta.ts';
 import { inputActivities } from './power.ts';
-import { runOpenSta, type OpenStaResult } from './opensta.ts';
+import { synthesize } from './yosys.ts';
 
 /**
  * The OpenSTA agreement check: a bank of gates without reconvergent fan-out, driven by a random

@@ -1,8 +1,8 @@
-import { lookupLoadSlew, type InternalPower, type Table } from './liberty.ts';
+import { type BoolExpr, exprVars } from './boolexpr.ts';
 import type { GateSimModel, GateSimResult } from './gatesim.ts';
-import { electricalView, type ElectricalOptions } from './timing.ts';
-import { exprVars, type BoolExpr } from './boolexpr.ts';
-import { voltageScale, defaultVoltageModel, type VoltageModel } from './voltage.ts';
+import { type InternalPower, lookupLoadSlew, type Table } from './liberty.ts';
+import { type ElectricalOptions, electricalView } from './timing.ts';
+import { defaultVoltageModel, type VoltageModel, voltageScale } from './voltage.ts';
 
 /**
  * Energy per operation from liberty data and counted transitions (one op = one cycle):
@@ -142,7 +142,7 @@ export function estimateEnergy(m: GateSimModel, sim: GateSimResult, opts: Energy
     const lc = cells[ci]!;
     for (const [pin, r] of Object.entries(c.conns)) {
       const lp = lc.pins.get(pin);
-      if (!lp || lp.direction !== 'input' || typeof r !== 'number') continue;
+      if (lp?.direction !== 'input' || typeof r !== 'number') continue;
       const net = m.netIndex.get(r)!;
       const passive = lp.internalPower.filter((p) => p.relatedPin === '');
       const isClock = lp.clock || (lc.sequential !== undefined && exprVars(lc.sequential.clock).has(pin));

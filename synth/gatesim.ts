@@ -1,6 +1,6 @@
 import { UserError } from '../core/errors.ts';
-import { wordExprSource, exprVars, type BoolExpr } from './boolexpr.ts';
-import { outputPins, type Library, type LibCell } from './liberty.ts';
+import { type BoolExpr, exprVars, wordExprSource } from './boolexpr.ts';
+import { type LibCell, type Library, outputPins } from './liberty.ts';
 import type { Netlist, NetRef } from './netlist.ts';
 
 /**
@@ -38,10 +38,7 @@ export interface GateSimModel {
   run: CompiledRun;
 }
 
-export type NetDriver =
-  | { kind: 'input'; port: string; bit: number }
-  | { kind: 'cell'; cell: number; pin: string }
-  | { kind: 'none' };
+export type NetDriver = { kind: 'input'; port: string; bit: number } | { kind: 'cell'; cell: number; pin: string } | { kind: 'none' };
 
 export interface ArcRef {
   /** Output net (dense index) and the cell/pin that drives it. */
@@ -161,7 +158,8 @@ export function buildGateSim(netlist: Netlist, lib: Library): GateSimModel {
   const clockPorts = [...new Set(inputBits.filter((b) => typeof b.net === 'number' && clockNets.has(b.net)).map((b) => b.port))];
   for (const n of clockNets) {
     const d = drivers[n];
-    if (!d || d.kind !== 'input') throw new UserError(`gatesim: flip-flop clock net ${netName(netlist, netIds[n]!)} is not driven by a primary input (gated/derived clocks not supported)`);
+    if (d?.kind !== 'input')
+      throw new UserError(`gatesim: flip-flop clock net ${netName(netlist, netIds[n]!)} is not driven by a primary input (gated/derived clocks not supported)`);
   }
 
   // Levelize the combinational cells: a cell is ready once all its input nets are known.
@@ -282,7 +280,13 @@ function compile(
       L.push(`c[${netIndex.get(r)!}] = ${wordExprSource(op.functionExpr as BoolExpr, pinRef(ci))};`);
     }
   }
-  const evalCycle = new Function('c', 'st', 'inp', 'steps', 't', L.join('\n')) as (c: Int32Array, st: Int32Array, inp: Int32Array, steps: number, t: number) => void;
+  const evalCycle = new Function('c', 'st', 'inp', 'steps', 't', L.join('\n')) as (
+    c: Int32Array,
+    st: Int32Array,
+    inp: Int32Array,
+    steps: number,
+    t: number,
+  ) => void;
   // Next state of every flip-flop (clear dominates preset; both treated as synchronous to the
   // cycle, which is what matters for toggle counting).
   const N: string[] = [];
@@ -294,7 +298,7 @@ function compile(
     if (s.clear) next = `((${next}) & ~(${wordExprSource(s.clear, ref)}))`;
     N.push(`const n${k} = ${next};`);
   });
-  seq.forEach((_, k) => N.push(`st[${k}] = n${k};`));
+  for (let k = 0; k < seq.length; k++) N.push(`st[${k}] = n${k};`);
   const nextState = new Function('c', 'st', N.join('\n')) as (c: Int32Array, st: Int32Array) => void;
 
   const arcOut = Int32Array.from(arcs.map((a) => a.outNet));
@@ -403,7 +407,8 @@ export function runGateSim(m: GateSimModel, stim: GateSimStimulus, opts: { outpu
   if (out) {
     const outputs: Record<string, Float64Array> = {};
     m.outputBits.forEach((o, k) => {
-      const arr = (outputs[o.port] ??= new Float64Array(n));
+      outputs[o.port] ??= new Float64Array(n);
+      const arr = outputs[o.port]!;
       for (let lane = 0; lane < lanes; lane++)
         for (let t = 0; t < steps; t++) {
           const vi = lane * steps + t;

@@ -125,10 +125,9 @@ export function parseLibertySyntax(text: string, file = 'liberty'): LibGroup {
     if (!t) throw new UserError(`${file}:${lastLine}: unexpected end of file, expected ${what} (file truncated?)`);
     return t;
   };
-  const expect = (text: string): Token => {
+  const _expect = (text: string): Token => {
     const t = next(`'${text}'`);
-    if (t.kind !== 'punct' || t.text !== text)
-      throw new UserError(`${file}:${t.line}: expected '${text}', found '${t.text}'`);
+    if (t.kind !== 'punct' || t.text !== text) throw new UserError(`${file}:${t.line}: expected '${text}', found '${t.text}'`);
     return t;
   };
 
@@ -178,7 +177,7 @@ export function parseLibertySyntax(text: string, file = 'liberty'): LibGroup {
         if (v.kind === 'punct') throw new UserError(`${file}:${v.line}: missing value for '${name}'`);
         // Values may be expressions of several words (e.g. `a + b`): join until ';' or newline-started name.
         let value = v.text;
-        while (peek() && peek()!.kind !== 'punct' && peek()!.line === v.line) value += ' ' + next('value').text;
+        while (peek() && peek()!.kind !== 'punct' && peek()!.line === v.line) value += ` ${next('value').text}`;
         const semi = peek();
         if (semi && semi.kind === 'punct' && semi.text === ';') p++;
         else if (!semi) throw new UserError(`${file}:${v.line}: unexpected end of file after '${name}' (file truncated?)`);

@@ -1,8 +1,8 @@
-import { readFileSync, existsSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { UserError } from '../core/errors.ts';
-import { parseLibertySyntax, attr, groupsOf, type LibGroup } from './liberty-syntax.ts';
-import { parseBoolExpr, BoolExprError, type BoolExpr } from './boolexpr.ts';
+import { type BoolExpr, BoolExprError, parseBoolExpr } from './boolexpr.ts';
+import { attr, groupsOf, type LibGroup, parseLibertySyntax } from './liberty-syntax.ts';
 
 /**
  * A Liberty library with the parts axtpu's energy estimator uses, normalised to one unit
@@ -110,7 +110,7 @@ const POWER: Record<string, number> = { w: 1e9, mw: 1e6, uw: 1e3, nw: 1, pw: 1e-
 
 function unitScale(text: string, table: Record<string, number>, what: string, file: string, line: number): number {
   const m = /^\s*([\d.eE+-]*)\s*([A-Za-z]+)\s*$/.exec(text);
-  const mult = m && m[1] ? Number(m[1]) : 1;
+  const mult = m?.[1] ? Number(m[1]) : 1;
   const s = m ? table[m[2]!.toLowerCase()] : undefined;
   if (s === undefined || !Number.isFinite(mult)) throw new UserError(`${file}:${line}: unknown ${what} unit "${text}"`);
   return mult * s;
@@ -124,8 +124,7 @@ function num(text: string, file: string, line: number, what: string): number {
 
 function numberList(args: string[], file: string, line: number, what: string): number[] {
   const out: number[] = [];
-  for (const a of args)
-    for (const part of a.split(/[\s,]+/)) if (part !== '') out.push(num(part, file, line, what));
+  for (const a of args) for (const part of a.split(/[\s,]+/)) if (part !== '') out.push(num(part, file, line, what));
   return out;
 }
 
@@ -215,8 +214,7 @@ export function parseLiberty(text: string, file = 'liberty'): Library {
       if (flat.length !== n1) throw new UserError(`${file}:${vc.line}: table has ${flat.length} values, expected ${n1}`);
       return { variables: tpl.variables, index, values: [flat] };
     }
-    if (rows.length !== n1 || rows.some((r) => r.length !== n2))
-      throw new UserError(`${file}:${vc.line}: table is not ${n1}x${n2}`);
+    if (rows.length !== n1 || rows.some((r) => r.length !== n2)) throw new UserError(`${file}:${vc.line}: table is not ${n1}x${n2}`);
     return { variables: tpl.variables, index, values: rows };
   };
   const expr = (text: string, line: number): BoolExpr => {

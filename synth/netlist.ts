@@ -65,7 +65,7 @@ export function readNetlistJson(path: string, top: string): Netlist {
     for (const [pin, bits] of Object.entries(c.connections)) {
       // Library gates have 1-bit pins; a submodule instance (hierarchical netlist) may not.
       if (bits.length === 1) conns[pin] = ref(bits[0]!);
-      else bits.forEach((b, i) => (conns[`${pin}[${i}]`] = ref(b)));
+      else for (const [i, b] of bits.entries()) conns[`${pin}[${i}]`] = ref(b);
     }
     return { name, type: c.type, conns };
   });

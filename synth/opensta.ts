@@ -1,11 +1,11 @@
-import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cached } from '../core/cache.ts';
+import { ToolError } from '../core/errors.ts';
 import { runTool } from '../core/runner.ts';
 import { render } from '../core/templates.ts';
-import { cached } from '../core/cache.ts';
 import { toolVersions } from '../core/tools.ts';
-import { ToolError } from '../core/errors.ts';
 
 /**
  * OpenSTA (Debian `sta` 2.0.17) on a mapped netlist: report_power with a virtual clock and
@@ -56,7 +56,13 @@ export async function runOpenSta(o: OpenStaOptions): Promise<OpenStaResult> {
   const run = async (dir: string) => {
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'power.tcl'), tcl);
-    const r = await runTool({ tool: 'sta', args: ['-no_init', '-no_splash', '-exit', 'power.tcl'], cwd: dir, logFile: join(dir, 'sta.log'), timeoutMs: 300_000 });
+    const r = await runTool({
+      tool: 'sta',
+      args: ['-no_init', '-no_splash', '-exit', 'power.tcl'],
+      cwd: dir,
+      logFile: join(dir, 'sta.log'),
+      timeoutMs: 300_000,
+    });
     writeFileSync(join(dir, 'sta.out'), r.all);
   };
   let dir: string;
@@ -67,7 +73,12 @@ export async function runOpenSta(o: OpenStaOptions): Promise<OpenStaResult> {
     const res = await cached(
       {
         kind: 'opensta',
-        inputs: { tcl, netlist: readFileSync(o.netlistVerilog, 'utf8'), liberty: createHash('sha256').update(readFileSync(o.liberty)).digest('hex'), tools: toolVersions(['opensta']) },
+        inputs: {
+          tcl,
+          netlist: readFileSync(o.netlistVerilog, 'utf8'),
+          liberty: createHash('sha256').update(readFileSync(o.liberty)).digest('hex'),
+          tools: toolVersions(['opensta']),
+        },
       },
       run,
     );

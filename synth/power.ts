@@ -1,14 +1,14 @@
 import { resolve } from 'node:path';
 import { UserError } from '../core/errors.ts';
 import { defaultLiberty } from '../core/paths.ts';
-import { getCell, type Cell } from '../generators/multipliers/index.ts';
+import { type Cell, getCell } from '../generators/multipliers/index.ts';
+import { DEFAULT_CLOCK_MHZ, DEFAULT_ELECTRICAL, type EnergyEstimate, estimateEnergy } from './energy.ts';
+import { buildGateSim, type GateSimModel, type GateSimResult, runGateSim } from './gatesim.ts';
 import { loadLiberty } from './liberty.ts';
-import { synthesize, type SynthResult } from './yosys.ts';
-import { buildGateSim, runGateSim, type GateSimModel, type GateSimResult } from './gatesim.ts';
-import { estimateEnergy, DEFAULT_ELECTRICAL, DEFAULT_CLOCK_MHZ, type EnergyEstimate } from './energy.ts';
-import { runOpenSta, type OpenStaResult } from './opensta.ts';
-import { uniformStream, readOperandStream, type OperandStream } from './stream.ts';
+import { type OpenStaResult, runOpenSta } from './opensta.ts';
+import { type OperandStream, readOperandStream, uniformStream } from './stream.ts';
 import type { VoltageModel } from './voltage.ts';
+import { type SynthResult, synthesize } from './yosys.ts';
 
 /**
  * The public API of synth/ (see docs/synth.md): synthesize a cell, check its netlist against
@@ -125,11 +125,7 @@ export function resolveStream(opts: CellEnergyOptions): { stream: OperandStream;
 }
 
 /** Energy of an already synthesized design for a given stimulus (any netlist with gatesim ports). */
-export function designEnergy(
-  synth: SynthResult,
-  sim: { model: GateSimModel; result: GateSimResult },
-  opts: CellEnergyOptions,
-): EnergyEstimate {
+export function designEnergy(_synth: SynthResult, sim: { model: GateSimModel; result: GateSimResult }, opts: CellEnergyOptions): EnergyEstimate {
   return estimateEnergy(sim.model, sim.result, {
     clockMHz: opts.clockMHz ?? DEFAULT_CLOCK_MHZ,
     vdd: opts.vdd,

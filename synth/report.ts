@@ -1,12 +1,11 @@
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic.ts';
-import { synthReportsDir } from '../core/paths.ts';
 import { shortHash } from '../core/hash.ts';
-import { render } from '../core/templates.ts';
 import { markdownTable } from '../core/output.ts';
+import { synthReportsDir } from '../core/paths.ts';
+import { render } from '../core/templates.ts';
+import type { CellEnergyReport, NetlistCheck } from './power.ts';
 import type { SynthResult } from './yosys.ts';
-import type { CellEnergyReport } from './power.ts';
-import type { NetlistCheck } from './power.ts';
 
 /** Reports live in `synth-reports/<top>-<design hash>/` (JSON + Markdown, written atomically). */
 export function reportDir(top: string, designHash: string): string {
@@ -38,7 +37,7 @@ export function writeSynthReport(s: SynthResult, check?: NetlistCheck): { dir: s
   };
   const json = join(dir, 'synth.json');
   const md = join(dir, 'synth.md');
-  writeFileAtomic(json, JSON.stringify(data, null, 2) + '\n');
+  writeFileAtomic(json, `${JSON.stringify(data, null, 2)}\n`);
   writeFileAtomic(
     md,
     render('synth/synth-report.md', {
@@ -90,13 +89,10 @@ export function streamText(r: CellEnergyReport): string {
 
 export function writePowerReport(r: CellEnergyReport): { dir: string; json: string; md: string } {
   const dir = reportDir(r.cell.moduleName, r.designHash);
-  const key = shortHash(
-    { stream: r.stream, vdd: r.energy.vdd, clock: r.energy.clockMHz, a: r.energy.assumptions, opensta: Boolean(r.opensta) },
-    10,
-  );
+  const key = shortHash({ stream: r.stream, vdd: r.energy.vdd, clock: r.energy.clockMHz, a: r.energy.assumptions, opensta: Boolean(r.opensta) }, 10);
   const json = join(dir, `power-${key}.json`);
   const md = join(dir, `power-${key}.md`);
-  writeFileAtomic(json, JSON.stringify(r, null, 2) + '\n');
+  writeFileAtomic(json, `${JSON.stringify(r, null, 2)}\n`);
   writeFileAtomic(
     md,
     render('synth/power-report.md', {

@@ -1,5 +1,5 @@
-import { lookupLoadSlew, outputPins, type LibCell, type TimingArc } from './liberty.ts';
 import type { GateSimModel } from './gatesim.ts';
+import { type LibCell, lookupLoadSlew, outputPins, type TimingArc } from './liberty.ts';
 
 /**
  * Static electrical view of a mapped netlist from liberty data alone: the load on every net,
@@ -41,7 +41,7 @@ export function electricalView(m: GateSimModel, opts: ElectricalOptions): Electr
     const lc = cells[ci]!;
     for (const [pin, r] of Object.entries(c.conns)) {
       const lp = lc.pins.get(pin);
-      if (!lp || lp.direction !== 'input' || typeof r !== 'number') continue;
+      if (lp?.direction !== 'input' || typeof r !== 'number') continue;
       loadPf[m.netIndex.get(r)!]! += lp.capacitance;
     }
   });

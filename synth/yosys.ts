@@ -1,13 +1,13 @@
-import { writeFileSync, readFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { cached } from '../core/cache.ts';
-import { runTool } from '../core/runner.ts';
-import { toolVersions } from '../core/tools.ts';
-import { render } from '../core/templates.ts';
+import { ToolError, UserError } from '../core/errors.ts';
 import { defaultLiberty } from '../core/paths.ts';
-import { UserError, ToolError } from '../core/errors.ts';
-import { loadLiberty, type Library } from './liberty.ts';
-import { readNetlistJson, checkNetlistAgainstLibrary, cellCounts, netlistArea, type Netlist } from './netlist.ts';
+import { runTool } from '../core/runner.ts';
+import { render } from '../core/templates.ts';
+import { toolVersions } from '../core/tools.ts';
+import { type Library, loadLiberty } from './liberty.ts';
+import { cellCounts, checkNetlistAgainstLibrary, type Netlist, netlistArea, readNetlistJson } from './netlist.ts';
 
 /**
  * Yosys flow: Verilog sources -> liberty cells (templates/synth/synth.ys.hbs). Cached by content:
@@ -139,8 +139,7 @@ function userErrorFromYosys(err: unknown, top: string, lib: Library): unknown {
       `design ${top}: module ${missing[2]} instantiates ${missing[1]}, which is neither a module in the sources nor a cell of liberty ${lib.file}`,
     );
   const ff = /ERROR: FF \S+ \(type (\S+)\) cannot be legalized: (.*)/.exec(err.logTail);
-  if (ff)
-    return new UserError(`design ${top} needs a ${ff[1]} flip-flop but liberty ${lib.file} has no such cell (${ff[2]!.trim()})`);
+  if (ff) return new UserError(`design ${top} needs a ${ff[1]} flip-flop but liberty ${lib.file} has no such cell (${ff[2]!.trim()})`);
   const syntax = /ERROR: (.*(?:syntax error|Parser error|Can't open).*)/.exec(err.logTail);
   if (syntax) return new UserError(`design ${top}: ${syntax[1]!.replace(/\s+$/, '')}`);
   return err;

@@ -1,11 +1,11 @@
-import { describe, it, expect } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { resolveDesign, generateViews, gemmModel, cycleModel, writeDesign, type Mat8 } from '../generators/array/index.ts';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { checkDesignXml, provePeViewsEquivalent } from '../generators/array/check.ts';
-import { lintVerilog } from '../sim/verilator.ts';
+import { cycleModel, gemmModel, generateViews, type Mat8, resolveDesign, writeDesign } from '../generators/array/index.ts';
 import { ArraySim } from '../sim/array.ts';
+import { lintVerilog } from '../sim/verilator.ts';
 import { synthesize } from '../synth/yosys.ts';
 import { runCli } from './helpers/cli.ts';
 
@@ -42,7 +42,25 @@ const PE_8x8 = {
   cols: 8,
   map: { pe: Array.from({ length: 8 }, (_, r) => Array.from({ length: 8 }, (_, c) => ['exact_u8', 'drum_k6_u8', 'bam_h0_v8_u8'][(r + 2 * c) % 3]!)) },
 };
-const TILES = { rows: 4, cols: 4, tiles: [{ name: 'big', cell: 'exact_u8' }, { name: 'small', rows: 2, cols: 3, cell: 'drum_k4_u8', domains: { domains: [{ name: 'a', columns: [0] }, { name: 'b', columns: [1, 2] }] } }] };
+const TILES = {
+  rows: 4,
+  cols: 4,
+  tiles: [
+    { name: 'big', cell: 'exact_u8' },
+    {
+      name: 'small',
+      rows: 2,
+      cols: 3,
+      cell: 'drum_k4_u8',
+      domains: {
+        domains: [
+          { name: 'a', columns: [0] },
+          { name: 'b', columns: [1, 2] },
+        ],
+      },
+    },
+  ],
+};
 const MODES = { rows: 3, cols: 4, map: { modes: ['exact_u8', { column: ['drum_k6_u8', 'exact_u8', 'bam_h0_v8_u8', 'drum_k6_u8'] }] } };
 const SIGNED = { rows: 2, cols: 7, psumBits: 16, map: { row: ['roup_p1_r4_s8', 'exact_s8'] } };
 
@@ -289,7 +307,22 @@ describe('CLI', () => {
     const out = mkdtempSync(join(tmpdir(), 'axtpu-gen-'));
     try {
       const dir = join(out, 'mixed');
-      const g = await runCli(['--json', 'gen', '--rows', '3', '--cols', '5', '--psum-bits', '20', '--map', JSON.stringify(MIXED_3x5.map), '--domains', JSON.stringify(MIXED_3x5.domains), '--out', dir]);
+      const g = await runCli([
+        '--json',
+        'gen',
+        '--rows',
+        '3',
+        '--cols',
+        '5',
+        '--psum-bits',
+        '20',
+        '--map',
+        JSON.stringify(MIXED_3x5.map),
+        '--domains',
+        JSON.stringify(MIXED_3x5.domains),
+        '--out',
+        dir,
+      ]);
       // Same design as the injection/activity tests above, so --activity reuses their build.
       expect(g.code, g.stderr).toBe(0);
       expect(JSON.parse(g.stdout).tiles[0].domains).toEqual(['hi', 'lo']);

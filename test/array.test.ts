@@ -1,5 +1,5 @@
-import { describe, it, expect, afterAll } from 'vitest';
-import { resolveDesign, gemmModel, cycleModel, type Design, type Mat8 } from '../generators/array/index.ts';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cycleModel, type Design, gemmModel, type Mat8, resolveDesign } from '../generators/array/index.ts';
 import { ArraySim } from '../sim/array.ts';
 import { xorshift32 } from '../synth/stream.ts';
 
@@ -24,7 +24,12 @@ const designs: { label: string; config: object; cases: number }[] = [
       cols: 5,
       psumBits: 20,
       map: { column: ['exact_u8', 'drum_k6_u8', 'bam_h0_v8_u8', 'mitchell_u8', 'kulkarni_u8'] },
-      domains: { domains: [{ name: 'hi', columns: [0, 2, 4] }, { name: 'lo', columns: [1, 3] }] },
+      domains: {
+        domains: [
+          { name: 'hi', columns: [0, 2, 4] },
+          { name: 'lo', columns: [1, 3] },
+        ],
+      },
     },
     cases: 40,
   },
@@ -40,7 +45,14 @@ const designs: { label: string; config: object; cases: number }[] = [
   { label: '2x7 signed per-row, psum 16 (wraps)', config: { rows: 2, cols: 7, psumBits: 16, map: { row: ['roup_p1_r4_s8', 'exact_s8'] } }, cases: 35 },
   {
     label: 'two tiles (4x4 exact, 2x3 drum)',
-    config: { rows: 4, cols: 4, tiles: [{ name: 'big', cell: 'exact_u8' }, { name: 'small', rows: 2, cols: 3, cell: 'drum_k4_u8' }] },
+    config: {
+      rows: 4,
+      cols: 4,
+      tiles: [
+        { name: 'big', cell: 'exact_u8' },
+        { name: 'small', rows: 2, cols: 3, cell: 'drum_k4_u8' },
+      ],
+    },
     cases: 30,
   },
   {
@@ -64,7 +76,7 @@ describe('array RTL == gemmModel and cycleModel', () => {
       const design: Design = resolveDesign(d.config);
       const sim = await ArraySim.open(design);
       sims.push(sim);
-      const next = rng(0xa11ce ^ d.cases ^ design.tiles[0]!.rows * 977);
+      const next = rng(0xa11ce ^ d.cases ^ (design.tiles[0]!.rows * 977));
       for (let i = 0; i < d.cases; i++) {
         const tile = i % design.tiles.length;
         const mode = Math.floor(i / design.tiles.length) % design.modes;

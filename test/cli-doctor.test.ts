@@ -1,7 +1,7 @@
-import { describe, it, expect } from 'vitest';
 import { mkdtempSync, symlinkSync } from 'node:fs';
-import { join } from 'node:path';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.ts';
 
 describe('axtpu CLI basics', () => {

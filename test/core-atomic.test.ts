@@ -1,8 +1,8 @@
-import { describe, it, expect } from 'vitest';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { writeFileAtomic, writeDirAtomic, scratchDir } from '../core/atomic.ts';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { scratchDir, writeDirAtomic, writeFileAtomic } from '../core/atomic.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'axtpu-atomic-'));
 

@@ -1,10 +1,10 @@
-import { describe, it, expect, beforeAll } from 'vitest';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { cached, clearCache, cacheStats } from '../core/cache.ts';
-import { buildVerilatorModel } from '../sim/verilator.ts';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { cached, cacheStats, clearCache } from '../core/cache.ts';
 import { runTool } from '../core/runner.ts';
+import { buildVerilatorModel } from '../sim/verilator.ts';
 
 beforeAll(() => {
   process.env.AXTPU_CACHE = mkdtempSync(join(tmpdir(), 'axtpu-cache-test-'));

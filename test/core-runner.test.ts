@@ -1,9 +1,9 @@
-import { describe, it, expect } from 'vitest';
-import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { runTool } from '../core/runner.ts';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { ToolError } from '../core/errors.ts';
+import { runTool } from '../core/runner.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'axtpu-runner-'));
 

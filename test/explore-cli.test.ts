@@ -1,10 +1,10 @@
-import { describe, it, expect } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from './helpers/cli.ts';
+import { describe, expect, it } from 'vitest';
 import { dominates } from '../explore/pareto.ts';
 import type { ExploreResult } from '../explore/run.ts';
+import { runCli } from './helpers/cli.ts';
 
 const LENET = 'models/lenet5-fmnist.onnx';
 const CELLS = 'drum_k4_u8,drum_k6_u8,bam_h0_v8_u8,trunc_a2_b2_u8';
@@ -12,7 +12,27 @@ const env = { AXTPU_QUIET: '1' };
 
 describe('axtpu explore (LeNet-5, small candidate set, 300 validation images)', () => {
   const out = mkdtempSync(join(tmpdir(), 'axtpu-explore-'));
-  const args = ['explore', '--model', LENET, '--cells', CELLS, '--budget', '1%', '--granularity', 'layer', '--val-images', '300', '--test-images', '300', '--calib-images', '16', '--out', out, '--no-rtl', '--json'];
+  const args = [
+    'explore',
+    '--model',
+    LENET,
+    '--cells',
+    CELLS,
+    '--budget',
+    '1%',
+    '--granularity',
+    'layer',
+    '--val-images',
+    '300',
+    '--test-images',
+    '300',
+    '--calib-images',
+    '16',
+    '--out',
+    out,
+    '--no-rtl',
+    '--json',
+  ];
 
   it('finds a front within budget, writes the report, and resumes from its journal', async () => {
     const r1 = await runCli(args, env);
@@ -38,7 +58,8 @@ describe('axtpu explore (LeNet-5, small candidate set, 300 validation images)', 
     expect(g.winner.testAccuracy).toBeTypeOf('number');
     // The front is non-dominated among every fully measured point, and sorted by energy.
     for (const p of g.front)
-      for (const q of g.points.filter((x) => x.valImages === 300)) expect(dominates({ energy: q.energyPj, accuracy: q.valAccuracy }, { energy: p.energyPj, accuracy: p.valAccuracy })).toBe(false);
+      for (const q of g.points.filter((x) => x.valImages === 300))
+        expect(dominates({ energy: q.energyPj, accuracy: q.valAccuracy }, { energy: p.energyPj, accuracy: p.valAccuracy })).toBe(false);
     for (let i = 1; i < g.front.length; i++) expect(g.front[i]!.energyPj).toBeGreaterThan(g.front[i - 1]!.energyPj);
     // XAI vs sensitivity measured for every layer.
     expect(g.layers).toHaveLength(5);

@@ -1,11 +1,11 @@
-import { describe, it, expect } from 'vitest';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { normalQuantile, pairedLoss } from '../explore/stats.ts';
-import { Evaluator, packBits, unpackBits, type AccuracyRecord } from '../explore/evaluator.ts';
-import { Journal } from '../explore/journal.ts';
+import { describe, expect, it } from 'vitest';
+import { type AccuracyRecord, Evaluator, packBits, unpackBits } from '../explore/evaluator.ts';
 import { xaiGreedy } from '../explore/greedy.ts';
+import { Journal } from '../explore/journal.ts';
+import { normalQuantile, pairedLoss } from '../explore/stats.ts';
 import type { Dataset } from '../nn/dataset.ts';
 
 describe('paired decision rule', () => {
@@ -40,13 +40,21 @@ describe('paired decision rule', () => {
 
 describe('staged, journaled per-image evaluation', () => {
   it('packs correctness bits losslessly', () => {
-    const bits = Uint8Array.from({ length: 37 }, (_, i) => (i * 7) % 3 === 0 ? 1 : 0);
+    const bits = Uint8Array.from({ length: 37 }, (_, i) => ((i * 7) % 3 === 0 ? 1 : 0));
     expect(unpackBits(packBits(bits), 37)).toEqual(bits);
   });
 
   it('assembles prefixes from stage ranges and never evaluates an image range twice', async () => {
     const n = 40;
-    const ds: Dataset = { name: 'toy', count: n, channels: 1, height: 1, width: 1, pixels: Uint8Array.from({ length: n }, (_, i) => i), labels: Uint8Array.from({ length: n }, (_, i) => i % 3) } as Dataset;
+    const ds: Dataset = {
+      name: 'toy',
+      count: n,
+      channels: 1,
+      height: 1,
+      width: 1,
+      pixels: Uint8Array.from({ length: n }, (_, i) => i),
+      labels: Uint8Array.from({ length: n }, (_, i) => i % 3),
+    } as Dataset;
     const calls: number[] = [];
     // A "design" that predicts label 0 always: correct exactly on images i % 3 === 0.
     const runner = async (_a: unknown, d: Dataset) => {
@@ -78,7 +86,10 @@ describe('greedy with a custom decision rule', () => {
     const r = await xaiGreedy({
       units: 2,
       criticality: [1, 2],
-      candidates: [[0, 1, 2], [0, 1, 2]],
+      candidates: [
+        [0, 1, 2],
+        [0, 1, 2],
+      ],
       initial: [2, 2],
       accuracyOf: () => 0.9,
       accepts: (g) => !(g[1] === 0),

@@ -1,7 +1,7 @@
-import { describe, it, expect } from 'vitest';
-import { mkdtempSync, appendFileSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { appendFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { Journal } from '../explore/journal.ts';
 
 describe('evaluation journal', () => {

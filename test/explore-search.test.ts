@@ -1,7 +1,7 @@
-import { describe, it, expect } from 'vitest';
-import { paretoFront, hypervolume, dominates } from '../explore/pareto.ts';
-import { spearman, ranks } from '../explore/stats.ts';
-import { nsga2, nonDominatedSort } from '../explore/nsga2.ts';
+import { describe, expect, it } from 'vitest';
+import { nonDominatedSort, nsga2 } from '../explore/nsga2.ts';
+import { dominates, hypervolume, paretoFront } from '../explore/pareto.ts';
+import { ranks, spearman } from '../explore/stats.ts';
 
 describe('pareto and hypervolume', () => {
   it('keeps exactly the non-dominated points', () => {
@@ -22,10 +22,25 @@ describe('pareto and hypervolume', () => {
     // One point: a single rectangle.
     expect(hypervolume([{ energy: 4, accuracy: 0.5 }], ref)).toBeCloseTo(6 * 0.5);
     // Two points: staircase.
-    const hv = hypervolume([{ energy: 2, accuracy: 0.4 }, { energy: 6, accuracy: 0.9 }], ref);
+    const hv = hypervolume(
+      [
+        { energy: 2, accuracy: 0.4 },
+        { energy: 6, accuracy: 0.9 },
+      ],
+      ref,
+    );
     expect(hv).toBeCloseTo((6 - 2) * 0.4 + (10 - 6) * 0.9);
     // A dominated point adds nothing.
-    expect(hypervolume([{ energy: 2, accuracy: 0.4 }, { energy: 6, accuracy: 0.9 }, { energy: 7, accuracy: 0.3 }], ref)).toBeCloseTo(hv);
+    expect(
+      hypervolume(
+        [
+          { energy: 2, accuracy: 0.4 },
+          { energy: 6, accuracy: 0.9 },
+          { energy: 7, accuracy: 0.3 },
+        ],
+        ref,
+      ),
+    ).toBeCloseTo(hv);
   });
 });
 

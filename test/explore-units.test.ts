@@ -1,7 +1,7 @@
-import { describe, it, expect } from 'vitest';
-import { planUnits, toAssignment, toArrayConfig, filterCells, checkGranularity } from '../explore/units.ts';
-import { parseBudget } from '../explore/run.ts';
+import { describe, expect, it } from 'vitest';
 import { expandCells, groupCandidates } from '../explore/candidates.ts';
+import { parseBudget } from '../explore/run.ts';
+import { checkGranularity, filterCells, planUnits, toArrayConfig, toAssignment } from '../explore/units.ts';
 import { resolveDesign } from '../generators/array/index.ts';
 import type { QuantModel } from '../nn/qmodel.ts';
 

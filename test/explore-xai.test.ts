@@ -1,16 +1,38 @@
-import { describe, it, expect } from 'vitest';
-import type { FloatGraph, ConvLayer } from '../nn/graph.ts';
-import { runFloat } from '../nn/float.ts';
-import { backward, forwardAll, targetSeed, layerConductance, layerCriticality } from '../explore/xai.ts';
+import { describe, expect, it } from 'vitest';
 import { makeRng } from '../explore/rng.ts';
+import { backward, forwardAll, layerConductance, layerCriticality, targetSeed } from '../explore/xai.ts';
+import { runFloat } from '../nn/float.ts';
+import type { ConvLayer, FloatGraph } from '../nn/graph.ts';
 
 /** A small graph touching every op the backward pass supports, with a residual add. */
 function tinyGraph(seed: number): FloatGraph {
   const rng = makeRng(seed);
   const rand = (n: number, scale: number) => Float32Array.from({ length: n }, () => (rng() * 2 - 1) * scale);
-  const conv = (name: string, input: string, output: string, ic: number, oc: number, k: number, pad: number, relu: boolean, kind: 'conv' | 'dense' = 'conv'): ConvLayer => ({
-    op: 'conv', name, kind, input, output, ic, oc, kh: k, kw: k, stride: [1, 1], pads: [pad, pad, pad, pad],
-    weight: rand(oc * ic * k * k, 0.6), bias: rand(oc, 0.2), relu,
+  const conv = (
+    name: string,
+    input: string,
+    output: string,
+    ic: number,
+    oc: number,
+    k: number,
+    pad: number,
+    relu: boolean,
+    kind: 'conv' | 'dense' = 'conv',
+  ): ConvLayer => ({
+    op: 'conv',
+    name,
+    kind,
+    input,
+    output,
+    ic,
+    oc,
+    kh: k,
+    kw: k,
+    stride: [1, 1],
+    pads: [pad, pad, pad, pad],
+    weight: rand(oc * ic * k * k, 0.6),
+    bias: rand(oc, 0.2),
+    relu,
   });
   return {
     name: 'tiny',
@@ -27,8 +49,14 @@ function tinyGraph(seed: number): FloatGraph {
       conv('fc', 'f', 'y', 12, 4, 1, 0, false, 'dense'),
     ],
     shapes: {
-      x: { c: 2, h: 6, w: 6 }, a1: { c: 3, h: 6, w: 6 }, m1: { c: 3, h: 3, w: 3 }, a2: { c: 3, h: 3, w: 3 },
-      r: { c: 3, h: 3, w: 3 }, m2: { c: 3, h: 2, w: 2 }, f: { c: 12, h: 1, w: 1 }, y: { c: 4, h: 1, w: 1 },
+      x: { c: 2, h: 6, w: 6 },
+      a1: { c: 3, h: 6, w: 6 },
+      m1: { c: 3, h: 3, w: 3 },
+      a2: { c: 3, h: 3, w: 3 },
+      r: { c: 3, h: 3, w: 3 },
+      m2: { c: 3, h: 2, w: 2 },
+      f: { c: 12, h: 1, w: 1 },
+      y: { c: 4, h: 1, w: 1 },
     },
   };
 }

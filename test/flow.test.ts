@@ -1,17 +1,16 @@
-import { describe, it, expect, beforeAll } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runFlow, type FlowReport } from '../flow/run.ts';
-import { designFrom, loadModelFor } from '../flow/run.ts';
-import { flipTable } from '../sim/array.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { analyticalEstimate, analyticalRun } from '../flow/analytical.ts';
 import { placeModel } from '../flow/placement.ts';
-import { analyticalRun, analyticalEstimate } from '../flow/analytical.ts';
-import { loadDataset, limitDataset } from '../nn/dataset.ts';
-import { cycleModel } from '../generators/array/index.ts';
-import { runCli } from './helpers/cli.ts';
 import { runRtl } from '../flow/rtl.ts';
+import { designFrom, type FlowReport, loadModelFor, runFlow } from '../flow/run.ts';
+import { cycleModel } from '../generators/array/index.ts';
+import { limitDataset, loadDataset } from '../nn/dataset.ts';
 import { runQuantBatch, runQuantBatchAsync } from '../nn/engine.ts';
+import { flipTable } from '../sim/array.ts';
+import { runCli } from './helpers/cli.ts';
 
 /**
  * RTL-in-the-loop on LeNet-5 (Fashion-MNIST, first 200 test images) through 16x16 arrays:
@@ -123,7 +122,16 @@ describe('flow: LeNet-5 on 16x16 RTL', () => {
   it('voltage domains: a column at a lower level scales its dynamic energy by V^2 (same per-op numbers)', async () => {
     const r = reports.exact!;
     const e = r.energy!;
-    const domains = { levels: [{ name: 'nom', volts: 1.8 }, { name: 'low', volts: 1.2 }], domains: [{ name: 'left', columns: [0, 1, 2, 3, 4, 5, 6, 7] }, { name: 'right', columns: [8, 9, 10, 11, 12, 13, 14, 15] }] };
+    const domains = {
+      levels: [
+        { name: 'nom', volts: 1.8 },
+        { name: 'low', volts: 1.2 },
+      ],
+      domains: [
+        { name: 'left', columns: [0, 1, 2, 3, 4, 5, 6, 7] },
+        { name: 'right', columns: [8, 9, 10, 11, 12, 13, 14, 15] },
+      ],
+    };
     const design = designFrom({ ...designs.exact!, domains });
     const { model: q } = await loadModelFor(model, design);
     const placement = placeModel(q, design);
@@ -157,7 +165,10 @@ describe('flow: array results feed the next layer (error injection)', () => {
     const ds = limitDataset(loadDataset('fmnist', 'test'), N);
     const seen = new Map<string, Int32Array>();
     const r = await runRtl(q, design, placement, ds, {
-      batch: BATCH, activity: 'off', flip: flipTable(design, flip), onGemm: (s, layer, acc) => seen.set(`${s}:${layer}`, acc),
+      batch: BATCH,
+      activity: 'off',
+      flip: flipTable(design, flip),
+      onGemm: (s, layer, acc) => seen.set(`${s}:${layer}`, acc),
     });
     expect(r.injection).toBe(true);
     expect(r.firstMismatchLayer).toBe('/c1/Conv');
@@ -184,7 +195,25 @@ describe('flow: array results feed the next layer (error injection)', () => {
 
   it('axtpu run --flip reports the differences and the first differing layer, and exits 0', async () => {
     const r = await runCli(
-      ['run', '--model', model, '--rows', '16', '--cols', '16', '--cell', 'exact_s8', '--limit', '100', '--no-energy', '--activity', 'off', '--flip', JSON.stringify(flip), '--json'],
+      [
+        'run',
+        '--model',
+        model,
+        '--rows',
+        '16',
+        '--cols',
+        '16',
+        '--cell',
+        'exact_s8',
+        '--limit',
+        '100',
+        '--no-energy',
+        '--activity',
+        'off',
+        '--flip',
+        JSON.stringify(flip),
+        '--json',
+      ],
       { AXTPU_SYNTH_REPORTS: join(tmp, 'inject') },
     );
     expect(r.code).toBe(0);
@@ -205,7 +234,10 @@ describe('flow: bad input exits 2 with one line', () => {
   it('design cannot hold the requested assignment', async () => {
     const path = join(tmp, 'assign.json');
     writeFileSync(path, JSON.stringify({ default: 'exact_s8', layers: { '/c1/Conv': 'drum_k6_s8' } }));
-    await bad(['--rows', '16', '--cols', '16', '--cell', 'exact_s8', '--assign', path], /cannot hold the assignment: layer '\/c1\/Conv' filter 0 needs cell drum_k6_s8/);
+    await bad(
+      ['--rows', '16', '--cols', '16', '--cell', 'exact_s8', '--assign', path],
+      /cannot hold the assignment: layer '\/c1\/Conv' filter 0 needs cell drum_k6_s8/,
+    );
   });
   it('psum too narrow for a layer', async () => {
     await bad(['--rows', '16', '--cols', '16', '--cell', 'exact_s8', '--psum-bits', '16'], /cannot hold layer .* exceeds the 16-bit psum/);

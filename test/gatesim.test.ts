@@ -1,13 +1,13 @@
-import { describe, it, expect } from 'vitest';
-import { LIBERTY } from '../core/paths.ts';
+import { describe, expect, it } from 'vitest';
 import { UserError } from '../core/errors.ts';
+import { LIBERTY } from '../core/paths.ts';
 import { getCell } from '../generators/multipliers/index.ts';
-import { loadLiberty, parseLiberty } from '../synth/liberty.ts';
+import { bankStimulus, gateBank } from '../synth/bank.ts';
 import { estimateEnergy } from '../synth/energy.ts';
-import { synthesize } from '../synth/yosys.ts';
 import { buildGateSim, runGateSim } from '../synth/gatesim.ts';
+import { loadLiberty, parseLiberty } from '../synth/liberty.ts';
 import { checkCellNetlist, synthesizeCell } from '../synth/power.ts';
-import { gateBank, bankStimulus } from '../synth/bank.ts';
+import { synthesize } from '../synth/yosys.ts';
 
 const lib = loadLiberty(LIBERTY.osu018);
 

@@ -1,9 +1,9 @@
-import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { LIBERTY } from '../core/paths.ts';
+import { describe, expect, it } from 'vitest';
 import { UserError } from '../core/errors.ts';
-import { loadLiberty, parseLiberty, lookupLoadSlew } from '../synth/liberty.ts';
-import { parseBoolExpr, evalBoolExpr, formatBoolExpr } from '../synth/boolexpr.ts';
+import { LIBERTY } from '../core/paths.ts';
+import { evalBoolExpr, formatBoolExpr, parseBoolExpr } from '../synth/boolexpr.ts';
+import { loadLiberty, lookupLoadSlew, parseLiberty } from '../synth/liberty.ts';
 
 const truth = (src: string, vars: string[]) => {
   const e = parseBoolExpr(src);
@@ -14,7 +14,7 @@ const truth = (src: string, vars: string[]) => {
 
 describe('liberty function expressions', () => {
   it('parses operators with Liberty precedence', () => {
-    expect(truth('(A&B)|!C', ['A', 'B', 'C'])).toBe(truth('(A*B)+C\'', ['A', 'B', 'C']));
+    expect(truth('(A&B)|!C', ['A', 'B', 'C'])).toBe(truth("(A*B)+C'", ['A', 'B', 'C']));
     expect(truth('A^B', ['A', 'B'])).toBe('0110');
     expect(truth("A'", ['A'])).toBe('10');
     expect(truth('(A B)', ['A', 'B'])).toBe('0001');
@@ -101,7 +101,10 @@ describe('liberty parser', () => {
     expect(arcs.map((a) => a.relatedPin)).toEqual(['A', 'B']);
     // index in fF/ps converted to pF/ns; values ps -> ns
     expect(arcs[0]!.cellRise!.index[0]).toEqual([0.001, 0.002]);
-    expect(arcs[0]!.cellRise!.values).toEqual([[0.001, 0.002], [0.003, 0.004]]);
+    expect(arcs[0]!.cellRise!.values).toEqual([
+      [0.001, 0.002],
+      [0.003, 0.004],
+    ]);
   });
 
   it('rejects malformed and truncated files with file:line', () => {
@@ -109,9 +112,7 @@ describe('liberty parser', () => {
     const truncated = full.slice(0, Math.floor(full.length / 2));
     expect(() => parseLiberty(truncated, 'cut.lib')).toThrow(UserError);
     expect(() => parseLiberty(truncated, 'cut.lib')).toThrow(/^cut\.lib:\d+: .*truncated/);
-    expect(() => parseLiberty('library (x) { nom_voltage : 1; cell (A) { area : 1 pin (Y) { direction : output; } } }', 'bad.lib')).toThrow(
-      /^bad\.lib:1: /,
-    );
+    expect(() => parseLiberty('library (x) { nom_voltage : 1; cell (A) { area : 1 pin (Y) { direction : output; } } }', 'bad.lib')).toThrow(/^bad\.lib:1: /);
     expect(() => parseLiberty('library (x) {\n nom_voltage : 1;\n cell (A) {\n area : oops;\n }\n}', 'num.lib')).toThrow(/^num\.lib:4: area is not a number/);
     expect(() => parseLiberty('library (x) {\n nom_voltage : 1;\n cell (A) { pin (Y) { direction : output; function : "A &"; } }\n}', 'fn.lib')).toThrow(
       /^fn\.lib:3: /,

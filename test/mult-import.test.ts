@@ -1,8 +1,8 @@
-import { describe, expect, it, beforeAll } from 'vitest';
-import { execa } from 'execa';
-import { mkdtempSync, writeFileSync, readFileSync, readdirSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../core/paths.ts';
 
 /**
@@ -12,7 +12,12 @@ import { repoRoot } from '../core/paths.ts';
  */
 function evoStyleCell(name: string): string {
   const lines: string[] = [];
-  lines.push(`module ${name}_fa(input x, input y, input z, output s, output c);`, '  assign s = x ^ y ^ z;', '  assign c = (x & y) | (z & (x ^ y));', 'endmodule');
+  lines.push(
+    `module ${name}_fa(input x, input y, input z, output s, output c);`,
+    '  assign s = x ^ y ^ z;',
+    '  assign c = (x & y) | (z & (x ^ y));',
+    'endmodule',
+  );
   lines.push(`module ${name}(A, B, O);`, '  input [7:0] A;', '  input [7:0] B;', '  output [15:0] O;');
   // Ripple-row array: acc_j = acc_{j-1} + (A & B[j]) << j, each row a chain of full adders.
   lines.push('  wire [15:0] acc0;');
@@ -28,11 +33,10 @@ function evoStyleCell(name: string): string {
     }
   }
   lines.push('  assign O = acc7;', 'endmodule');
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
-const cli = (args: string[], env: Record<string, string>) =>
-  execa('node', [join(repoRoot, 'bin/axtpu.js'), ...args], { reject: false, env, cwd: repoRoot });
+const cli = (args: string[], env: Record<string, string>) => execa('node', [join(repoRoot, 'bin/axtpu.js'), ...args], { reject: false, env, cwd: repoRoot });
 
 describe('external cells', () => {
   let dir: string;
@@ -97,14 +101,44 @@ describe('external cells', () => {
 
   const bad: [string, string, string[], RegExp][] = [
     ['does not parse', 'module p1(input [7:0] A, input [7:0] B, output [15:0] O;\nendmodule\n', ['--module', 'p1'], /does not parse/],
-    ['missing module', 'module p2(input [7:0] A, input [7:0] B, output [15:0] O);\n  assign O = {A, B};\nendmodule\n', ['--module', 'nothere'], /module 'nothere' not found/],
-    ['wrong port width', 'module p3(input [7:0] A, input [3:0] B, output [15:0] O);\n  assign O = {4\'b0, A, B};\nendmodule\n', ['--module', 'p3'], /must be 8 bits wide, is 4/],
-    ['unknown bound port', 'module p4(input [7:0] A, input [7:0] B, output [15:0] O);\n  assign O = {A, B};\nendmodule\n', ['--module', 'p4', '--ports', 'a=X,b=B,p=O'], /no port 'X'/],
-    ['sequential', 'module p5(input clk, input [7:0] A, input [7:0] B, output reg [15:0] O);\n  always @(posedge clk) O <= {A, B};\nendmodule\n', ['--module', 'p5'], /clocked logic/],
+    [
+      'missing module',
+      'module p2(input [7:0] A, input [7:0] B, output [15:0] O);\n  assign O = {A, B};\nendmodule\n',
+      ['--module', 'nothere'],
+      /module 'nothere' not found/,
+    ],
+    [
+      'wrong port width',
+      "module p3(input [7:0] A, input [3:0] B, output [15:0] O);\n  assign O = {4'b0, A, B};\nendmodule\n",
+      ['--module', 'p3'],
+      /must be 8 bits wide, is 4/,
+    ],
+    [
+      'unknown bound port',
+      'module p4(input [7:0] A, input [7:0] B, output [15:0] O);\n  assign O = {A, B};\nendmodule\n',
+      ['--module', 'p4', '--ports', 'a=X,b=B,p=O'],
+      /no port 'X'/,
+    ],
+    [
+      'sequential',
+      'module p5(input clk, input [7:0] A, input [7:0] B, output reg [15:0] O);\n  always @(posedge clk) O <= {A, B};\nendmodule\n',
+      ['--module', 'p5'],
+      /clocked logic/,
+    ],
     ['latch', 'module p6(input [7:0] A, input [7:0] B, output reg [15:0] O);\n  always @(*) if (A[0]) O = {A, B};\nendmodule\n', ['--module', 'p6'], /latch/],
     ['X constant', "module p7(input [7:0] A, input [7:0] B, output [15:0] O);\n  assign O = A[7] ? 16'bx : {A, B};\nendmodule\n", ['--module', 'p7'], /X\/Z/],
-    ['Z constant', "module p8(input [7:0] A, input [7:0] B, output [15:0] O);\n  assign O = A[0] ? 16'hzzzz : {A, B};\nendmodule\n", ['--module', 'p8'], /X\/Z/],
-    ['undriven output bits', 'module p9(input [7:0] A, input [7:0] B, output [15:0] O);\n  assign O[7:0] = A & B;\nendmodule\n', ['--module', 'p9'], /not driven/],
+    [
+      'Z constant',
+      "module p8(input [7:0] A, input [7:0] B, output [15:0] O);\n  assign O = A[0] ? 16'hzzzz : {A, B};\nendmodule\n",
+      ['--module', 'p8'],
+      /X\/Z/,
+    ],
+    [
+      'undriven output bits',
+      'module p9(input [7:0] A, input [7:0] B, output [15:0] O);\n  assign O[7:0] = A & B;\nendmodule\n',
+      ['--module', 'p9'],
+      /not driven/,
+    ],
   ];
   for (const [what, text, args, msg] of bad)
     it(`rejects ${what}: one line, exit 2, nothing written`, async () => {

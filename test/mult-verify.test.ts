@@ -1,13 +1,12 @@
-import { describe, expect, it } from 'vitest';
-import { execa } from 'execa';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
+import { describe, expect, it } from 'vitest';
 import { repoRoot } from '../core/paths.ts';
 import { builtinCatalogue } from '../generators/multipliers/index.ts';
 
-const cli = (args: string[], env: Record<string, string>) =>
-  execa('node', [join(repoRoot, 'bin/axtpu.js'), ...args], { reject: false, env, cwd: repoRoot });
+const cli = (args: string[], env: Record<string, string>) => execa('node', [join(repoRoot, 'bin/axtpu.js'), ...args], { reject: false, env, cwd: repoRoot });
 
 describe('mult verify --all (real Verilator, all 65,536 pairs per cell)', () => {
   it('every built-in cell: Verilog == TS model', async () => {

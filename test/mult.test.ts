@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { getCell, builtinCatalogue, cellMetrics, lut, productTable, FAMILIES } from '../generators/multipliers/index.ts';
-import { verifySources } from '../generators/multipliers/verify.ts';
-import { radRound } from '../generators/multipliers/families/booth.ts';
-import type { NetlistCell } from '../generators/multipliers/registry.ts';
-import { lintVerilog } from '../sim/verilator.ts';
 import { UserError } from '../core/errors.ts';
+import { radRound } from '../generators/multipliers/families/booth.ts';
+import { builtinCatalogue, cellMetrics, FAMILIES, getCell, lut, productTable } from '../generators/multipliers/index.ts';
+import type { NetlistCell } from '../generators/multipliers/registry.ts';
+import { verifySources } from '../generators/multipliers/verify.ts';
+import { lintVerilog } from '../sim/verilator.ts';
 
 const r2 = (x: number) => Math.round(x * 100) / 100;
 
@@ -39,7 +39,22 @@ describe('reference values (DESIGN.md section 4), exhaustive', () => {
 });
 
 describe('exact cells are exact on all pairs', () => {
-  const exactIds = ['exact_u8', 'exact_s8', 'exact_dadda_u8', 'exact_wallace_u8', 'exact_dadda_s8', 'exact_wallace_s8', 'booth_s8', 'booth_wallace_s8', 'booth_array_s8', 'roup_p0_r0_s8', 'exact_u4', 'exact_s6', 'exact_dadda_s5', 'booth_s6'];
+  const exactIds = [
+    'exact_u8',
+    'exact_s8',
+    'exact_dadda_u8',
+    'exact_wallace_u8',
+    'exact_dadda_s8',
+    'exact_wallace_s8',
+    'booth_s8',
+    'booth_wallace_s8',
+    'booth_array_s8',
+    'roup_p0_r0_s8',
+    'exact_u4',
+    'exact_s6',
+    'exact_dadda_s5',
+    'booth_s6',
+  ];
   for (const id of exactIds)
     it(id, () => {
       const c = getCell(id);
@@ -58,7 +73,10 @@ describe('exact cells are exact on all pairs', () => {
     const u = getCell('exact_dadda_u16');
     const s = getCell('booth_s16');
     let seed = 12345;
-    const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) & 0xffff;
+    const rnd = () => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return (seed >>> 8) & 0xffff;
+    };
     for (let i = 0; i < 200; i++) {
       const a = rnd();
       const b = rnd();
@@ -79,7 +97,18 @@ describe('ids, catalogue, LUT', () => {
     expect(new Set(cells.map((c) => c.family))).toEqual(new Set(FAMILIES.map((f) => f.name)));
   });
   it('parses any canonical parameter-bearing id, not only catalogue ones', () => {
-    for (const id of ['drum_k5_s8', 'bam_h2_v3_u6', 'roup_p2_r7_s8', 'rad_k4_s6', 'trunc_a1_b3_s8', 'perf_j3_k4_u8', 'mitchell_w2_u8', 'kulkarni_u4', 'c42_x12345678_l5_u8', 'exact_wallace_u12']) {
+    for (const id of [
+      'drum_k5_s8',
+      'bam_h2_v3_u6',
+      'roup_p2_r7_s8',
+      'rad_k4_s6',
+      'trunc_a1_b3_s8',
+      'perf_j3_k4_u8',
+      'mitchell_w2_u8',
+      'kulkarni_u4',
+      'c42_x12345678_l5_u8',
+      'exact_wallace_u12',
+    ]) {
       expect(getCell(id).id).toBe(id);
     }
     // A named compressor written as raw hex is not canonical: the error names the canonical id.
@@ -87,7 +116,21 @@ describe('ids, catalogue, LUT', () => {
     expect(() => getCell(`c42_x${hex}_l8_u8`)).toThrow(/use 'c42_sat_l8_u8'/);
   });
   it('rejects unknown, invalid and non-canonical ids with one-line UserErrors', () => {
-    for (const id of ['foo', 'drum_k9_u8', 'drum_k06_u8', 'exact_array_u8', 'roup_p1_r4_u8', 'rad_k5_s8', 'booth_s7', 'exact_u3', 'exact_u17', 'c42_zzz_l8_u8', 'perf_j6_k2_s8', 'ext:nope_not_imported', 'ext:bad-name']) {
+    for (const id of [
+      'foo',
+      'drum_k9_u8',
+      'drum_k06_u8',
+      'exact_array_u8',
+      'roup_p1_r4_u8',
+      'rad_k5_s8',
+      'booth_s7',
+      'exact_u3',
+      'exact_u17',
+      'c42_zzz_l8_u8',
+      'perf_j6_k2_s8',
+      'ext:nope_not_imported',
+      'ext:bad-name',
+    ]) {
       let err: unknown;
       try {
         getCell(id);
@@ -98,7 +141,7 @@ describe('ids, catalogue, LUT', () => {
       expect((err as Error).message.includes('\n'), id).toBe(false);
     }
   });
-  it('LUT is TFApprox layout: 65,536 raw words at (a<<8)|b, two\'s complement for signed', () => {
+  it("LUT is TFApprox layout: 65,536 raw words at (a<<8)|b, two's complement for signed", () => {
     const s = getCell('exact_s8');
     const w = lut(s);
     expect(w.length).toBe(65536);
@@ -123,7 +166,11 @@ describe('ids, catalogue, LUT', () => {
   });
   it('ROUP convention: P=1 drops digit 0 entirely; rounding at R=2 on digit 1 is exact (digit 1 starts at bit 2)', () => {
     const c = getCell('roup_p1_r2_s8');
-    for (const [a, b] of [[100, 0x7c], [0x85, 0x34], [17, 0x0c]] as const) {
+    for (const [a, b] of [
+      [100, 0x7c],
+      [0x85, 0x34],
+      [17, 0x0c],
+    ] as const) {
       const av = a >= 128 ? a - 256 : a;
       const bHigh = (b >= 128 ? b - 256 : b) & ~3; // digit 0 covers b[1:0] (b[-1] = 0)
       const exactRest = av * bHigh + av * ((b >> 1) & 1) * 4; // digit 1 uses b[1] as its low bit

@@ -1,14 +1,14 @@
-import { describe, it, expect } from 'vitest';
-import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { loadDataset, limitDataset, type Dataset } from '../nn/dataset.ts';
-import { importOnnx } from '../nn/onnx.ts';
-import { runFloat, pixelsToFloat, argmaxRows } from '../nn/float.ts';
-import { ortPredict } from '../nn/ort.ts';
-import { quantizeCached } from '../nn/evaluate.ts';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { resolveAssignment, uniformAssignment } from '../nn/assign.ts';
-import { runDataset } from '../nn/parallel.ts';
+import { type Dataset, limitDataset, loadDataset } from '../nn/dataset.ts';
 import { runQuantBatch } from '../nn/engine.ts';
+import { quantizeCached } from '../nn/evaluate.ts';
+import { argmaxRows, pixelsToFloat, runFloat } from '../nn/float.ts';
+import { importOnnx } from '../nn/onnx.ts';
+import { ortPredict } from '../nn/ort.ts';
+import { runDataset } from '../nn/parallel.ts';
 import type { Scheme } from '../nn/qmodel.ts';
 
 /**

@@ -1,18 +1,18 @@
-import { describe, it, expect, beforeAll } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { prepareNativeKernels, nativeKernels, splitBank, type NativeStatus } from '../nn/native.ts';
-import { lowerLayerToGemm, lowerLayerToGemmJs, gemmLut, gemmLutJs, gemmExact, gemmExactJs, finishLayer, finishLayerJs } from '../nn/gemm.ts';
-import { runDataset, runJob } from '../nn/parallel.ts';
-import { byteHistogramJs, StatsCollector } from '../nn/stats.ts';
-import { loadDataset, limitDataset } from '../nn/dataset.ts';
-import { importOnnx } from '../nn/onnx.ts';
-import { quantizeCached } from '../nn/evaluate.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { resolveAssignment, uniformAssignment } from '../nn/assign.ts';
-import type { QConvLayer, Scheme } from '../nn/qmodel.ts';
+import { limitDataset, loadDataset } from '../nn/dataset.ts';
+import { quantizeCached } from '../nn/evaluate.ts';
+import { finishLayer, finishLayerJs, gemmExact, gemmExactJs, gemmLut, gemmLutJs, lowerLayerToGemm, lowerLayerToGemmJs } from '../nn/gemm.ts';
 import type { Shape } from '../nn/graph.ts';
+import { type NativeStatus, nativeKernels, prepareNativeKernels, splitBank } from '../nn/native.ts';
+import { importOnnx } from '../nn/onnx.ts';
+import { runDataset, runJob } from '../nn/parallel.ts';
+import type { QConvLayer, Scheme } from '../nn/qmodel.ts';
+import { byteHistogramJs, StatsCollector } from '../nn/stats.ts';
 
 const repo = join(import.meta.dirname, '..');
 
@@ -24,8 +24,17 @@ const rnd = (n: number) => {
 };
 
 interface Case {
-  ic: number; oc: number; kh: number; kw: number; h: number; w: number; stride: [number, number];
-  pads: [number, number, number, number]; batch: number; scheme: Scheme; cells: number;
+  ic: number;
+  oc: number;
+  kh: number;
+  kw: number;
+  h: number;
+  w: number;
+  stride: [number, number];
+  pads: [number, number, number, number];
+  batch: number;
+  scheme: Scheme;
+  cells: number;
   granularity: 'layer' | 'filter' | 'kernel';
   /**
    * Table content: 'cell' = random 16-bit products of the scheme; 'top' = products at the top of
@@ -56,9 +65,26 @@ function makeCase(c: Case) {
     bias[o] = c.bigBias ? (o % 2 ? 2147483000 : -2147483000) + rnd(600) : rnd(200001) - 100000;
   }
   const l: QConvLayer = {
-    op: 'conv', name: 'l', kind: 'conv', input: 'x', output: 'y', ic: c.ic, oc: c.oc, kh: c.kh, kw: c.kw, stride: c.stride, pads: c.pads,
-    relu: c.relu ?? false, K, weights, weightScale: new Float64Array(c.oc).fill(0.01), weightZero: signed ? 0 : 1 + rnd(255),
-    weightSum, bias, multiplier, shift,
+    op: 'conv',
+    name: 'l',
+    kind: 'conv',
+    input: 'x',
+    output: 'y',
+    ic: c.ic,
+    oc: c.oc,
+    kh: c.kh,
+    kw: c.kw,
+    stride: c.stride,
+    pads: c.pads,
+    relu: c.relu ?? false,
+    K,
+    weights,
+    weightScale: new Float64Array(c.oc).fill(0.01),
+    weightZero: signed ? 0 : 1 + rnd(255),
+    weightSum,
+    bias,
+    multiplier,
+    shift,
   };
   const inShape: Shape = { c: c.ic, h: c.h, w: c.w };
   const outShape: Shape = {
@@ -97,14 +123,42 @@ const CASES: Case[] = [
   { ic: 2, oc: 3, kh: 3, kw: 1, h: 9, w: 1, stride: [1, 1], pads: [2, 0, 0, 0], batch: 4, scheme: 'signed', cells: 1, granularity: 'layer' },
   { ic: 1, oc: 6, kh: 5, kw: 5, h: 28, w: 28, stride: [1, 1], pads: [2, 2, 2, 2], batch: 4, scheme: 'unsigned', cells: 1, granularity: 'layer', relu: true },
   // Dense layer (1x1 spatial), big biases: int32 saturation and out-of-range paths.
-  { ic: 301, oc: 11, kh: 1, kw: 1, h: 1, w: 1, stride: [1, 1], pads: [0, 0, 0, 0], batch: 67, scheme: 'unsigned', cells: 2, granularity: 'kernel', bigBias: true },
+  {
+    ic: 301,
+    oc: 11,
+    kh: 1,
+    kw: 1,
+    h: 1,
+    w: 1,
+    stride: [1, 1],
+    pads: [0, 0, 0, 0],
+    batch: 67,
+    scheme: 'unsigned',
+    cells: 2,
+    granularity: 'kernel',
+    bigBias: true,
+  },
   { ic: 17, oc: 3, kh: 1, kw: 1, h: 3, w: 5, stride: [1, 1], pads: [0, 0, 0, 0], batch: 7, scheme: 'signed', cells: 1, granularity: 'layer', bigBias: true },
   // Largest products with K well past the 256-step flush of the 16-bit partial sums.
   { ic: 70, oc: 6, kh: 3, kw: 3, h: 4, w: 4, stride: [1, 1], pads: [1, 1, 1, 1], batch: 2, scheme: 'unsigned', cells: 1, granularity: 'layer', table: 'top' },
   { ic: 600, oc: 5, kh: 1, kw: 1, h: 1, w: 1, stride: [1, 1], pads: [0, 0, 0, 0], batch: 70, scheme: 'signed', cells: 2, granularity: 'kernel', table: 'top' },
   // Banks the byte-permute kernel cannot take: the generic native kernel must still match.
   { ic: 4, oc: 5, kh: 3, kw: 3, h: 6, w: 6, stride: [1, 1], pads: [1, 1, 1, 1], batch: 2, scheme: 'unsigned', cells: 2, granularity: 'kernel', table: 'mixed' },
-  { ic: 4, oc: 5, kh: 3, kw: 3, h: 6, w: 6, stride: [1, 1], pads: [1, 1, 1, 1], batch: 2, scheme: 'signed', cells: 2, granularity: 'kernel', unalignedRows: true },
+  {
+    ic: 4,
+    oc: 5,
+    kh: 3,
+    kw: 3,
+    h: 6,
+    w: 6,
+    stride: [1, 1],
+    pads: [1, 1, 1, 1],
+    batch: 2,
+    scheme: 'signed',
+    cells: 2,
+    granularity: 'kernel',
+    unalignedRows: true,
+  },
 ];
 
 /**
@@ -166,7 +220,26 @@ describe('native DNN kernels (C++ N-API addon)', () => {
     const dirtyA = new Uint8Array(gJs.a.length).fill(0xab);
     const dirtySum = gJs.sumA ? new Int32Array(gJs.P).fill(-12345) : null;
     const d = t.l;
-    n.im2col(t.x, dirtyA, dirtySum, Int32Array.of(d.ic, d.kh, d.kw, t.inShape.h, t.inShape.w, t.outShape.h, t.outShape.w, d.stride[0], d.stride[1], d.pads[0], d.pads[1], c.batch, t.inputZero & 0xff));
+    n.im2col(
+      t.x,
+      dirtyA,
+      dirtySum,
+      Int32Array.of(
+        d.ic,
+        d.kh,
+        d.kw,
+        t.inShape.h,
+        t.inShape.w,
+        t.outShape.h,
+        t.outShape.w,
+        d.stride[0],
+        d.stride[1],
+        d.pads[0],
+        d.pads[1],
+        c.batch,
+        t.inputZero & 0xff,
+      ),
+    );
     expect(Buffer.from(dirtyA).equals(Buffer.from(gJs.a))).toBe(true);
     if (dirtySum) expect(Array.from(dirtySum)).toEqual(Array.from(gJs.sumA!));
     const dirtyAcc = new Int32Array(accJs.length).fill(0x55555555);
@@ -185,7 +258,15 @@ describe('native DNN kernels (C++ N-API addon)', () => {
     const [qmin0, qmax] = c.scheme === 'signed' ? [-128, 127] : [0, 255];
     const qmin = d.relu ? Math.max(qmin0, t.outputZero) : qmin0;
     const constant = Float64Array.from(d.bias, (b, o) => b - t.inputZero * d.weightSum[o]! + d.K * t.inputZero * d.weightZero);
-    n.finish(accJs, gJs.sumA ?? null, dirtyOut, d.multiplier, d.shift, constant, Int32Array.of(c.oc, gJs.positions, c.batch, d.weightZero, t.outputZero, qmin, qmax));
+    n.finish(
+      accJs,
+      gJs.sumA ?? null,
+      dirtyOut,
+      d.multiplier,
+      d.shift,
+      constant,
+      Int32Array.of(c.oc, gJs.positions, c.batch, d.weightZero, t.outputZero, qmin, qmax),
+    );
     expect(Buffer.from(dirtyOut).equals(Buffer.from(outJs))).toBe(true);
   });
 
@@ -251,7 +332,18 @@ describe('native DNN kernels (C++ N-API addon)', () => {
     const prev = process.env.AXTPU_NN_NATIVE;
     process.env.AXTPU_NN_NATIVE = '0';
     try {
-      const js = runJob({ cfg, pixels: ds.pixels, count: ds.count, perImage: 784, batch: 64, stats: false, first: 0, samplesPerBatch: 0, samplesPerLayer: 0, seed: 1 });
+      const js = runJob({
+        cfg,
+        pixels: ds.pixels,
+        count: ds.count,
+        perImage: 784,
+        batch: 64,
+        stats: false,
+        first: 0,
+        samplesPerBatch: 0,
+        samplesPerLayer: 0,
+        seed: 1,
+      });
       expect(Array.from(native.pred)).toEqual(Array.from(js.pred));
     } finally {
       if (prev === undefined) delete process.env.AXTPU_NN_NATIVE;
@@ -273,11 +365,17 @@ describe('native DNN kernels (C++ N-API addon)', () => {
     );
     // Empty PATH: g++ cannot be found; a fresh cache so no earlier build is reused.
     const r = await execa(process.execPath, ['--import', 'tsx', script], {
-      cwd: repo, env: { PATH: '/nonexistent', AXTPU_CACHE: join(dir, 'cache') }, extendEnv: false, reject: false,
+      cwd: repo,
+      env: { PATH: '/nonexistent', AXTPU_CACHE: join(dir, 'cache') },
+      extendEnv: false,
+      reject: false,
     });
     expect(r.exitCode).toBe(0);
     expect(JSON.parse(r.stdout.trim())).toEqual({ ok: false, again: false, loaded: false });
-    const warnings = r.stderr.trim().split('\n').filter((s) => s.length > 0);
+    const warnings = r.stderr
+      .trim()
+      .split('\n')
+      .filter((s) => s.length > 0);
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/^axtpu: warning: native DNN kernels unavailable \(.*g\+\+.*\); using the slower JS kernels$/);
   });

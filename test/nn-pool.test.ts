@@ -1,12 +1,12 @@
-import { describe, it, expect, beforeAll } from 'vitest';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { runDataset, runJob, poolInfo, killPoolWorkerForTest } from '../nn/parallel.ts';
-import { loadDataset, limitDataset, type Dataset } from '../nn/dataset.ts';
-import { importOnnx } from '../nn/onnx.ts';
-import { quantizeCached } from '../nn/evaluate.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { resolveAssignment, uniformAssignment } from '../nn/assign.ts';
+import { type Dataset, limitDataset, loadDataset } from '../nn/dataset.ts';
 import type { EngineConfig } from '../nn/engine.ts';
+import { quantizeCached } from '../nn/evaluate.ts';
+import { importOnnx } from '../nn/onnx.ts';
+import { killPoolWorkerForTest, poolInfo, runDataset, runJob } from '../nn/parallel.ts';
 import type { QuantModel } from '../nn/qmodel.ts';
 
 const repo = join(import.meta.dirname, '..');
@@ -24,7 +24,8 @@ const bank = (model: QuantModel, cell: string): EngineConfig => {
   return { model, table: r.table, rowOffsets: r.rowOffsets };
 };
 /** The same images in this thread, the reference for every pooled run. */
-const inThread = (cfg: EngineConfig, ds: Dataset) => runJob({ cfg, pixels: ds.pixels, count: ds.count, perImage: 784, batch: 64, stats: false, first: 0, samplesPerBatch: 0, samplesPerLayer: 0, seed: 1 }).pred;
+const inThread = (cfg: EngineConfig, ds: Dataset) =>
+  runJob({ cfg, pixels: ds.pixels, count: ds.count, perImage: 784, batch: 64, stats: false, first: 0, samplesPerBatch: 0, samplesPerLayer: 0, seed: 1 }).pred;
 
 describe('engine worker pool (nn/parallel.ts)', () => {
   it('reuses its threads across calls, with the same predictions and statistics as one thread', async () => {
@@ -56,7 +57,7 @@ describe('engine worker pool (nn/parallel.ts)', () => {
     expect(ids.size).toBe(2);
   });
 
-  it('stays correct while models and banks rotate through the workers\' bounded caches', async () => {
+  it("stays correct while models and banks rotate through the workers' bounded caches", async () => {
     const ds = limitDataset(test, 96);
     // 6 model identities (> 4 slots) and a new bank every call (> 8 slots over 12 calls).
     const models = Array.from({ length: 6 }, () => structuredClone(q));
@@ -86,7 +87,10 @@ describe('engine worker pool (nn/parallel.ts)', () => {
     const ds = limitDataset(test, 4000);
     const cfg = bank(q, 'drum_k6_u8');
     const run = runDataset(cfg, ds, { workers: 2, batch: 64 });
-    const settled = run.then(() => 'resolved', (e: Error) => e.message);
+    const settled = run.then(
+      () => 'resolved',
+      (e: Error) => e.message,
+    );
     // Wait until both workers hold their jobs, then kill one as a crash would.
     const deadline = performance.now() + 60_000;
     while (poolInfo().busy < 2 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 1));

@@ -1,25 +1,20 @@
-import { describe, it, expect, beforeAll } from 'vitest';
-import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { execa } from 'execa';
 import * as ort from 'onnxruntime-node';
-import { onnx, graphFromModel, importOnnx } from '../nn/onnx.ts';
-import { runFloat } from '../nn/float.ts';
-import { parseIdx, loadIdxDir, type Dataset } from '../nn/dataset.ts';
-import { quantizeGraph } from '../nn/quantize.ts';
-import { runQuantBatch } from '../nn/engine.ts';
-import { resolveAssignment, uniformAssignment, parseAssignment } from '../nn/assign.ts';
-import { saveQuantModel, loadQuantModel } from '../nn/qio.ts';
-import { runDataset } from '../nn/parallel.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { UserError } from '../core/errors.ts';
-import {
-  quantizeMultiplier,
-  multiplyByQuantizedMultiplier,
-  saturatingRoundingDoublingHighMul,
-  roundingDivideByPOT,
-} from '../nn/fixedpoint.ts';
+import { parseAssignment, resolveAssignment, uniformAssignment } from '../nn/assign.ts';
+import { type Dataset, loadIdxDir, parseIdx } from '../nn/dataset.ts';
+import { runQuantBatch } from '../nn/engine.ts';
+import { multiplyByQuantizedMultiplier, quantizeMultiplier, roundingDivideByPOT, saturatingRoundingDoublingHighMul } from '../nn/fixedpoint.ts';
+import { runFloat } from '../nn/float.ts';
+import { graphFromModel, importOnnx, onnx } from '../nn/onnx.ts';
+import { runDataset } from '../nn/parallel.ts';
+import { loadQuantModel, saveQuantModel } from '../nn/qio.ts';
+import { quantizeGraph } from '../nn/quantize.ts';
 
 const repo = join(import.meta.dirname, '..');
 const tmp = mkdtempSync(join(tmpdir(), 'axtpu-nn-test-'));
@@ -188,14 +183,21 @@ describe('ONNX import', () => {
     const g = importOnnx(path);
     const calib = randomImages(64, 1);
     const test = randomImages(40, 2);
-    for (const [scheme, cell] of [['signed', 'exact_s8'], ['unsigned', 'exact_u8']] as const) {
+    for (const [scheme, cell] of [
+      ['signed', 'exact_s8'],
+      ['unsigned', 'exact_u8'],
+    ] as const) {
       const q = quantizeGraph(g, calib, { method: 'max', scheme });
       const r = resolveAssignment(q, uniformAssignment(cell));
       const lut = runQuantBatch({ model: q, table: r.table, rowOffsets: r.rowOffsets }, test.pixels, test.count);
       const exact = runQuantBatch({ model: q }, test.pixels, test.count);
       expect([...lut.scores]).toEqual([...exact.scores]);
       // Quantized scores track the float ones.
-      const f = runFloat(g, Float32Array.from(test.pixels, (p) => p / 255), test.count);
+      const f = runFloat(
+        g,
+        Float32Array.from(test.pixels, (p) => p / 255),
+        test.count,
+      );
       let err = 0;
       let mag = 0;
       for (let i = 0; i < f.length; i++) {
@@ -233,8 +235,30 @@ describe('ONNX import', () => {
     };
     const layer = run({ default: 'exact_u8', layers: { c2: 'mitchell_u8' } });
     expect(run({ default: 'exact_u8', layers: { c2: { filters: ['mitchell_u8', 'mitchell_u8'] } } })).toEqual(layer);
-    expect(run({ default: 'exact_u8', layers: { c2: { kernels: [['mitchell_u8', 'mitchell_u8'], ['mitchell_u8', 'mitchell_u8']] } } })).toEqual(layer);
-    const mixed = run({ default: 'exact_u8', layers: { c2: { kernels: [['mitchell_u8', 'exact_u8'], ['exact_u8', 'exact_u8']] } } });
+    expect(
+      run({
+        default: 'exact_u8',
+        layers: {
+          c2: {
+            kernels: [
+              ['mitchell_u8', 'mitchell_u8'],
+              ['mitchell_u8', 'mitchell_u8'],
+            ],
+          },
+        },
+      }),
+    ).toEqual(layer);
+    const mixed = run({
+      default: 'exact_u8',
+      layers: {
+        c2: {
+          kernels: [
+            ['mitchell_u8', 'exact_u8'],
+            ['exact_u8', 'exact_u8'],
+          ],
+        },
+      },
+    });
     expect(mixed).not.toEqual(layer);
     expect(mixed).not.toEqual(run({ default: 'exact_u8' }));
     expect(() => run({ default: 'exact_u8', layers: { nope: 'exact_u8' } })).toThrow(/layer 'nope'/);
@@ -290,7 +314,18 @@ describe('axtpu eval / quantize CLI', () => {
 
   it('quantize writes model.json + model.bin that eval reads', async () => {
     const out = join(tmp, 'lenet-q');
-    const q = await cli(['--json', 'quantize', '--model', join(repo, 'models/lenet5-fmnist.onnx'), '--out', out, '--scheme', 'unsigned', '--calib-images', '64']);
+    const q = await cli([
+      '--json',
+      'quantize',
+      '--model',
+      join(repo, 'models/lenet5-fmnist.onnx'),
+      '--out',
+      out,
+      '--scheme',
+      'unsigned',
+      '--calib-images',
+      '64',
+    ]);
     expect(q.exitCode, q.stderr).toBe(0);
     expect(JSON.parse(q.stdout).layers).toHaveLength(5);
     const meta = JSON.parse(readFileSync(join(out, 'model.json'), 'utf8'));

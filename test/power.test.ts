@@ -1,12 +1,12 @@
-import { describe, it, expect } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { LIBERTY } from '../core/paths.ts';
-import { cellEnergy } from '../synth/power.ts';
 import { gateBankCrossCheck } from '../synth/crosscheck.ts';
+import { cellEnergy } from '../synth/power.ts';
 import { uniformStream, writeOperandStream } from '../synth/stream.ts';
-import { voltageScale, defaultVoltageModel } from '../synth/voltage.ts';
+import { defaultVoltageModel, voltageScale } from '../synth/voltage.ts';
 
 const energyOf = async (id: string, opts = {}) => (await cellEnergy(id, { liberty: LIBERTY.osu018, ...opts })).energy.perOpPj.total;
 

@@ -1,11 +1,11 @@
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { execa } from 'execa';
-import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, existsSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { LIBERTY, repoRoot } from '../core/paths.ts';
-import { synthesize, parseStatArea } from '../synth/yosys.ts';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readDesignDir } from '../cli/commands/synth.ts';
+import { LIBERTY, repoRoot } from '../core/paths.ts';
+import { parseStatArea, synthesize } from '../synth/yosys.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'axtpu-synth-test-'));
 const env = { AXTPU_SYNTH_REPORTS: join(tmp, 'reports') };

@@ -1,9 +1,9 @@
-import type { Command } from 'commander';
-import { rmSync, readdirSync, existsSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Command } from 'commander';
 import { clearCache } from '../../core/cache.ts';
-import { rtlOutDir, synthReportsDir } from '../../core/paths.ts';
 import { emit, formatBytes } from '../../core/output.ts';
+import { rtlOutDir, synthReportsDir } from '../../core/paths.ts';
 import { globals } from '../context.ts';
 
 /** Empty an output folder but keep its tracked README. */
@@ -27,9 +27,12 @@ export function registerClean(program: Command): void {
     .action((opts: { outputs?: boolean; kind?: string }, cmd: Command) => {
       const removed = clearCache(opts.kind);
       const outputs = opts.outputs ? emptyOutputDir(rtlOutDir()) + emptyOutputDir(synthReportsDir()) : 0;
-      emit(globals(cmd), { cache: removed.root, entries: removed.entries, bytes: removed.bytes, outputs }, (r) =>
-        `removed ${r.entries} cache entries (${formatBytes(r.bytes)}) from ${r.cache}` +
-        (opts.outputs ? `; ${r.outputs} generated items from rtl-out/ and synth-reports/` : ''),
+      emit(
+        globals(cmd),
+        { cache: removed.root, entries: removed.entries, bytes: removed.bytes, outputs },
+        (r) =>
+          `removed ${r.entries} cache entries (${formatBytes(r.bytes)}) from ${r.cache}` +
+          (opts.outputs ? `; ${r.outputs} generated items from rtl-out/ and synth-reports/` : ''),
       );
     });
 }

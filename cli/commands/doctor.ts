@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import { TOOLS, toolStatus, libertyStatus, datasetStatus, type ToolStatus, type DataStatus } from '../../core/tools.ts';
-import { cacheRoot } from '../../core/paths.ts';
 import { emit, table } from '../../core/output.ts';
-import { globals } from '../context.ts';
+import { cacheRoot } from '../../core/paths.ts';
+import { type DataStatus, datasetStatus, libertyStatus, TOOLS, type ToolStatus, toolStatus } from '../../core/tools.ts';
 import { nativeDoctorStatus } from '../../nn/native.ts';
+import { globals } from '../context.ts';
 
 export interface DoctorReport {
   ok: boolean;
@@ -52,10 +52,7 @@ function human(r: DoctorReport): string {
   lines.push('', `node ${r.node}; build cache ${r.cache}`);
   lines.push(`DNN native kernels: ${r.nnNative.ok ? 'ok' : 'unavailable'}, ${r.nnNative.detail}`);
   if (!r.ok) {
-    lines.push(
-      '',
-      `missing: install with \`sudo apt-get install -y ${r.missingPackages.join(' ')}\` or run \`make setup\``,
-    );
+    lines.push('', `missing: install with \`sudo apt-get install -y ${r.missingPackages.join(' ')}\` or run \`make setup\``);
   } else lines.push('all tools and data found');
   return lines.join('\n');
 }

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
+import { UserError } from '../../core/errors.ts';
 import { emit, table } from '../../core/output.ts';
 import { intOption, numberOption } from '../../core/validate.ts';
-import { UserError } from '../../core/errors.ts';
-import { evaluate, type EvalReport } from '../../nn/evaluate.ts';
+import { type EvalReport, evaluate } from '../../nn/evaluate.ts';
 import { globals } from '../context.ts';
 
 function human(r: EvalReport): string {
@@ -13,12 +13,21 @@ function human(r: EvalReport): string {
     '',
     table(
       ['layer', 'kind', 'MACs/image', 'cells', 'act zero %'],
-      r.layers.map((l) => [l.name, l.kind, l.macsPerImage, Object.keys(l.cells).join(' '), l.aZeroFraction === undefined ? '-' : (100 * l.aZeroFraction).toFixed(1)]),
+      r.layers.map((l) => [
+        l.name,
+        l.kind,
+        l.macsPerImage,
+        Object.keys(l.cells).join(' '),
+        l.aZeroFraction === undefined ? '-' : (100 * l.aZeroFraction).toFixed(1),
+      ]),
     ),
     `total MACs/image ${r.macsPerImage}`,
     '',
     'confusion matrix (rows = label, columns = prediction):',
-    table(['', ...r.confusion.map((_, i) => String(i))], r.confusion.map((row, i) => [String(i), ...row])),
+    table(
+      ['', ...r.confusion.map((_, i) => String(i))],
+      r.confusion.map((row, i) => [String(i), ...row]),
+    ),
     '',
     `time: quantize ${r.seconds.quantize.toFixed(1)} s, engine ${r.seconds.engine.toFixed(1)} s on ${r.workers} worker(s) ` +
       `(${((r.macsPerImage * r.images) / r.seconds.engine / 1e9).toFixed(2)} G MAC/s)` +

@@ -1,15 +1,15 @@
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { emit, table } from '../../core/output.ts';
-import { intOption, numberOption } from '../../core/validate.ts';
 import { UserError } from '../../core/errors.ts';
+import { emit, table } from '../../core/output.ts';
 import { modelsDir } from '../../core/paths.ts';
-import { explore, parseBudget, type ExploreResult, type SearchKind } from '../../explore/run.ts';
-import { checkGranularity } from '../../explore/units.ts';
-import { expandCells, groupCandidates, DEFAULT_CELLS } from '../../explore/candidates.ts';
-import { verifyWinner, type WinnerRtl } from '../../explore/winner.ts';
+import { intOption, numberOption } from '../../core/validate.ts';
+import { DEFAULT_CELLS, expandCells, groupCandidates } from '../../explore/candidates.ts';
 import { writeOutputs } from '../../explore/report.ts';
+import { type ExploreResult, explore, parseBudget, type SearchKind } from '../../explore/run.ts';
+import { checkGranularity } from '../../explore/units.ts';
+import { verifyWinner, type WinnerRtl } from '../../explore/winner.ts';
 import { globals } from '../context.ts';
 
 const pct = (x: number | undefined, d = 2) => (x === undefined ? '-' : (100 * x).toFixed(d));
@@ -45,7 +45,9 @@ function human(r: ExploreResult, rtl: WinnerRtl | null, rtlNote: string, paths: 
 export function registerExplore(program: Command): void {
   program
     .command('explore')
-    .description('closed-loop exploration: least-energy cell assignment within an accuracy budget (XAI-guided), Pareto front, HTML report, winner verified in RTL')
+    .description(
+      'closed-loop exploration: least-energy cell assignment within an accuracy budget (XAI-guided), Pareto front, HTML report, winner verified in RTL',
+    )
     .option('--model <onnx>', 'float ONNX model')
     .option('--dataset <name>', 'fmnist | mnist | <IDX directory>', 'fmnist')
     .option('--cells <list>', `candidate cell ids or globs, comma-separated (default '${DEFAULT_CELLS}')`)
@@ -56,7 +58,7 @@ export function registerExplore(program: Command): void {
     .option('--cols <n>', 'array columns', '16')
     .option('--out <dir>', 'output directory (report, front, journal)')
     .option('--val-images <n>', 'validation hold-out (last N training images, disjoint from the calibration images)', '2000')
-    .option('--confidence <p>', 'one-sided confidence that a design\'s paired validation loss vs exact is within the budget (0.5 = point estimate)', '0.9')
+    .option('--confidence <p>', "one-sided confidence that a design's paired validation loss vs exact is within the budget (0.5 = point estimate)", '0.9')
     .option('--screen-images <n>', 'first-stage validation images: greedy drops a trial early when it is confidently over budget (0 = off; default val/4)')
     .option('--test-images <n>', 'test images for final numbers and RTL (default: all)')
     .option('--calib-images <n>', 'training images for the XAI criticality', '64')
@@ -84,7 +86,8 @@ export function registerExplore(program: Command): void {
       const budget = parseBudget(String(o.budget));
       const granularity = checkGranularity(String(o.granularity));
       const search = String(o.search);
-      if (search !== 'xai-greedy' && search !== 'nsga2' && search !== 'exhaustive') throw new UserError(`--search '${search}': expected xai-greedy, nsga2 or exhaustive`);
+      if (search !== 'xai-greedy' && search !== 'nsga2' && search !== 'exhaustive')
+        throw new UserError(`--search '${search}': expected xai-greedy, nsga2 or exhaustive`);
       const metric = String(o.xaiMetric);
       if (metric !== 'conductance' && metric !== 'gxa') throw new UserError(`--xai-metric '${metric}': expected conductance or gxa`);
       const cells = o.cells === undefined ? DEFAULT_CELLS : String(o.cells);

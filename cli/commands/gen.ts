@@ -1,12 +1,12 @@
-import type { Command } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
 import { UserError } from '../../core/errors.ts';
-import { intOption } from '../../core/validate.ts';
-import { rtlOutDir } from '../../core/paths.ts';
 import { emit } from '../../core/output.ts';
-import { globals } from '../context.ts';
+import { rtlOutDir } from '../../core/paths.ts';
+import { intOption } from '../../core/validate.ts';
 import { resolveDesign, writeDesign } from '../../generators/array/index.ts';
+import { globals } from '../context.ts';
 
 const MIN_DIM_MAX_DIM = '2..64';
 

@@ -1,15 +1,15 @@
 import type { Command } from 'commander';
-import { registerDoctor } from './doctor.ts';
 import { registerClean } from './clean.ts';
-import { registerSynth } from './synth.ts';
-import { registerPower } from './power.ts';
-import { registerMult } from './mult.ts';
+import { registerDoctor } from './doctor.ts';
 import { registerEval } from './eval.ts';
-import { registerQuantize } from './quantize.ts';
-import { registerGen } from './gen.ts';
-import { registerSim } from './sim.ts';
-import { registerRun } from './run.ts';
 import { registerExplore } from './explore.ts';
+import { registerGen } from './gen.ts';
+import { registerMult } from './mult.ts';
+import { registerPower } from './power.ts';
+import { registerQuantize } from './quantize.ts';
+import { registerRun } from './run.ts';
+import { registerSim } from './sim.ts';
+import { registerSynth } from './synth.ts';
 
 /** Every subcommand registers itself here, one line each. */
 export function registerAll(program: Command): void {

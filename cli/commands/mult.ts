@@ -1,22 +1,22 @@
-import type { Command } from 'commander';
 import { extname } from 'node:path';
+import type { Command } from 'commander';
 import { writeFileAtomic } from '../../core/atomic.ts';
 import { UserError } from '../../core/errors.ts';
 import { emit, table } from '../../core/output.ts';
-import { globals } from '../context.ts';
+import { importLut, importVerilog } from '../../generators/multipliers/importer.ts';
 import {
   builtinCatalogue,
+  type Cell,
+  type CellMetrics,
   cellMetrics,
   getCell,
   listExternalIds,
   lutBytes,
   writeCellVerilog,
-  type Cell,
-  type CellMetrics,
 } from '../../generators/multipliers/index.ts';
-import { verifyCells } from '../../generators/multipliers/verify.ts';
-import { importLut, importVerilog } from '../../generators/multipliers/importer.ts';
 import type { NetlistCell } from '../../generators/multipliers/registry.ts';
+import { verifyCells } from '../../generators/multipliers/verify.ts';
+import { globals } from '../context.ts';
 
 const f2 = (x: number) => Number(x.toFixed(2));
 const f4 = (x: number) => Number(x.toFixed(4));
@@ -52,11 +52,22 @@ export function registerMult(program: Command): void {
     .description('list built-in and imported cells with their error metrics')
     .action((_o: unknown, cmd: Command) => {
       const rows = allCells().map((c) => summary(c, c.bits <= 8 ? cellMetrics(c) : undefined));
-      emit(globals(cmd), rows, (rs) =>
-        table(
-          ['id', 'family', 'MAE', 'WCE', 'EP%', 'MRE%', 'bias'],
-          rs.map((r) => [r.id, r.family, f2(r.metrics?.mae ?? NaN), r.metrics?.wce ?? NaN, f2(r.metrics?.epPct ?? NaN), f2(r.metrics?.mrePct ?? NaN), f2(r.metrics?.bias ?? NaN)]),
-        ) + `\n${rs.length} cells`,
+      emit(
+        globals(cmd),
+        rows,
+        (rs) =>
+          `${table(
+            ['id', 'family', 'MAE', 'WCE', 'EP%', 'MRE%', 'bias'],
+            rs.map((r) => [
+              r.id,
+              r.family,
+              f2(r.metrics?.mae ?? NaN),
+              r.metrics?.wce ?? NaN,
+              f2(r.metrics?.epPct ?? NaN),
+              f2(r.metrics?.mrePct ?? NaN),
+              f2(r.metrics?.bias ?? NaN),
+            ]),
+          )}\n${rs.length} cells`,
       );
     });
 
@@ -121,7 +132,7 @@ export function registerMult(program: Command): void {
     .description('import a Verilog module (with a port binding) or a TFApprox .bin LUT as cell ext:<name>')
     .option('--module <name>', 'the Verilog module to import (Verilog files)')
     .option('--ports <binding>', 'bind our ports to the module ports, e.g. a=B,b=A,p=O (default a=A,b=B,p=O)')
-    .option('--signed', 'operands and product are two\'s complement')
+    .option('--signed', "operands and product are two's complement")
     .option('--as <id>', 'cell name (ext:<name>); default the module name')
     .action(async (file: string, opts: { module?: string; ports?: string; signed?: boolean; as?: string }, cmd: Command) => {
       let cell: Cell;
@@ -134,12 +145,16 @@ export function registerMult(program: Command): void {
         cell = await importVerilog(file, { module: opts.module, ports: opts.ports, signed: opts.signed, as: opts.as });
       }
       const m = cellMetrics(cell);
-      emit(globals(cmd), summary(cell, m), (r) => `imported ${r.id}: ${r.description}\n  MAE ${f2(m.mae)}  WCE ${m.wce}  EP ${f2(m.epPct)} %  bias ${f2(m.bias)}`);
+      emit(
+        globals(cmd),
+        summary(cell, m),
+        (r) => `imported ${r.id}: ${r.description}\n  MAE ${f2(m.mae)}  WCE ${m.wce}  EP ${f2(m.epPct)} %  bias ${f2(m.bias)}`,
+      );
     });
 
   mult
     .command('lut <id>')
-    .description('export the cell\'s LUT as a TFApprox .bin (65,536 little-endian uint16, index (a<<8)|b)')
+    .description("export the cell's LUT as a TFApprox .bin (65,536 little-endian uint16, index (a<<8)|b)")
     .requiredOption('--out <file>', 'output .bin file')
     .action((id: string, opts: { out: string }, cmd: Command) => {
       const c = getCell(id);

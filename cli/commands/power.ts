@@ -1,18 +1,17 @@
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { resolve } from 'node:path';
-import { UserError } from '../../core/errors.ts';
-import { join } from 'node:path';
-import { emit, table, markdownTable } from '../../core/output.ts';
-import { defaultLiberty, synthReportsDir } from '../../core/paths.ts';
 import { writeFileAtomic } from '../../core/atomic.ts';
+import { UserError } from '../../core/errors.ts';
 import { shortHash } from '../../core/hash.ts';
+import { emit, markdownTable, table } from '../../core/output.ts';
+import { defaultLiberty, synthReportsDir } from '../../core/paths.ts';
 import { render } from '../../core/templates.ts';
 import { intOption, numberOption } from '../../core/validate.ts';
-import { globals } from '../context.ts';
-import { getCell, builtinCatalogue, cellMetrics, type Cell } from '../../generators/multipliers/index.ts';
-import { cellEnergy, synthesizeCell, resolveStream, type CellEnergyOptions, type CellEnergyReport } from '../../synth/power.ts';
-import { writePowerReport, energyRows, openStaRows, streamText, fmt } from '../../synth/report.ts';
+import { builtinCatalogue, type Cell, cellMetrics, getCell } from '../../generators/multipliers/index.ts';
 import { mapLimit } from '../../synth/pool.ts';
+import { type CellEnergyOptions, type CellEnergyReport, cellEnergy, resolveStream, synthesizeCell } from '../../synth/power.ts';
+import { energyRows, fmt, openStaRows, streamText, writePowerReport } from '../../synth/report.ts';
+import { globals } from '../context.ts';
 
 interface PowerCliOptions {
   all?: boolean;
@@ -72,7 +71,13 @@ function humanReport(r: CellEnergyReport): string {
     lines.push(table(['component', 'axtpu pJ/op', 'OpenSTA pJ/op', 'difference'], openStaRows(r)));
     lines.push('  (OpenSTA internal halved: sta 2.0.17 charges rise + fall table energy per transition; OpenSTA propagates');
     lines.push('   activity probabilistically and is exact only without reconvergent fan-out)');
-  } else lines.push(table(['component', 'pJ/op'], energyRows(r).map((x) => [String(x[0]).replace(/\*/g, ''), String(x[1]).replace(/\*/g, '')])));
+  } else
+    lines.push(
+      table(
+        ['component', 'pJ/op'],
+        energyRows(r).map((x) => [String(x[0]).replace(/\*/g, ''), String(x[1]).replace(/\*/g, '')]),
+      ),
+    );
   return lines.join('\n');
 }
 
@@ -82,7 +87,10 @@ function writeCatalogueReport(
 ): string {
   const key = shortHash({ ...o.options, ids: rows.map((r) => r.id) }, 12);
   const dir = join(synthReportsDir(), `catalogue-${key}`);
-  writeFileAtomic(join(dir, 'power-all.json'), JSON.stringify({ liberty: o.liberty, stream: o.stream, vdd: o.vdd ?? null, clockMHz: o.clockMHz, rows }, null, 2) + '\n');
+  writeFileAtomic(
+    join(dir, 'power-all.json'),
+    `${JSON.stringify({ liberty: o.liberty, stream: o.stream, vdd: o.vdd ?? null, clockMHz: o.clockMHz, rows }, null, 2)}\n`,
+  );
   const md = join(dir, 'power-all.md');
   writeFileAtomic(
     md,
@@ -93,7 +101,17 @@ function writeCatalogueReport(
       clockMHz: o.clockMHz,
       table: markdownTable(
         ['cell', 'family', 'area um^2', 'energy pJ/op', 'internal pJ', 'switching pJ', 'delay ns', 'MAE %', 'WCE %'],
-        rows.map((c) => [c.id, c.family, Math.round(c.areaUm2), c.energyPj.toFixed(3), c.internalPj.toFixed(3), c.switchingPj.toFixed(3), c.criticalPathNs.toFixed(3), c.maePct.toFixed(4), c.wcePct.toFixed(3)]),
+        rows.map((c) => [
+          c.id,
+          c.family,
+          Math.round(c.areaUm2),
+          c.energyPj.toFixed(3),
+          c.internalPj.toFixed(3),
+          c.switchingPj.toFixed(3),
+          c.criticalPathNs.toFixed(3),
+          c.maePct.toFixed(4),
+          c.wcePct.toFixed(3),
+        ]),
       ),
     }),
   );
@@ -124,7 +142,8 @@ async function catalogue(opts: CellEnergyOptions): Promise<{ rows: CatalogueRow[
   }
   rows.sort((a, b) => a.energyPj - b.energyPj);
   const liberty = opts.liberty ?? defaultLiberty();
-  const streamLabel = info.kind === 'file' ? `${info.path} (${info.pairs} pairs)` : `${info.kind} ${info.pairs} pairs${info.seed !== undefined ? `, seed ${info.seed}` : ''}`;
+  const streamLabel =
+    info.kind === 'file' ? `${info.path} (${info.pairs} pairs)` : `${info.kind} ${info.pairs} pairs${info.seed !== undefined ? `, seed ${info.seed}` : ''}`;
   const report = writeCatalogueReport(rows, { liberty, stream: streamLabel, vdd: opts.vdd, clockMHz: opts.clockMHz ?? 100, options: opts });
   return { rows, liberty, stream: streamLabel, report };
 }
@@ -158,7 +177,16 @@ export function registerPower(program: Command): void {
             `liberty ${x.liberty}; ${x.stream}; ${opts.vdd !== undefined ? `${opts.vdd} V` : 'nominal supply'}; ${opts.clockMHz ?? 100} MHz`,
             table(
               ['cell', 'area um^2', 'energy pJ/op', 'internal', 'switching', 'delay ns', 'MAE %', 'WCE %'],
-              x.rows.map((c) => [c.id, Math.round(c.areaUm2), Number(c.energyPj.toFixed(3)), Number(c.internalPj.toFixed(3)), Number(c.switchingPj.toFixed(3)), Number(c.criticalPathNs.toFixed(3)), Number(c.maePct.toFixed(4)), Number(c.wcePct.toFixed(3))]),
+              x.rows.map((c) => [
+                c.id,
+                Math.round(c.areaUm2),
+                Number(c.energyPj.toFixed(3)),
+                Number(c.internalPj.toFixed(3)),
+                Number(c.switchingPj.toFixed(3)),
+                Number(c.criticalPathNs.toFixed(3)),
+                Number(c.maePct.toFixed(4)),
+                Number(c.wcePct.toFixed(3)),
+              ]),
             ),
             `report: ${x.report}`,
           ].join('\n'),

@@ -1,14 +1,14 @@
-import type { Command } from 'commander';
 import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { UserError } from '../../core/errors.ts';
 import { emit, table } from '../../core/output.ts';
 import { intOption, numberOption } from '../../core/validate.ts';
-import { UserError } from '../../core/errors.ts';
-import { importOnnx } from '../../nn/onnx.ts';
-import { loadDataset, limitDataset } from '../../nn/dataset.ts';
-import { quantizeGraph } from '../../nn/quantize.ts';
-import { saveQuantModel } from '../../nn/qio.ts';
+import { limitDataset, loadDataset } from '../../nn/dataset.ts';
 import { checkShapes } from '../../nn/evaluate.ts';
+import { importOnnx } from '../../nn/onnx.ts';
+import { saveQuantModel } from '../../nn/qio.ts';
 import { convLayers } from '../../nn/qmodel.ts';
+import { quantizeGraph } from '../../nn/quantize.ts';
 import { globals } from '../context.ts';
 
 export function registerQuantize(program: Command): void {
@@ -24,7 +24,8 @@ export function registerQuantize(program: Command): void {
     .option('--calib-images <n>', 'training images for calibration', '256')
     .action(async (opts: Record<string, string>, cmd: Command) => {
       if (opts.scheme !== 'signed' && opts.scheme !== 'unsigned') throw new UserError(`--scheme must be signed or unsigned, got '${opts.scheme}'`);
-      if (opts.calibration !== 'max' && opts.calibration !== 'percentile') throw new UserError(`--calibration must be max or percentile, got '${opts.calibration}'`);
+      if (opts.calibration !== 'max' && opts.calibration !== 'percentile')
+        throw new UserError(`--calibration must be max or percentile, got '${opts.calibration}'`);
       const graph = importOnnx(opts.model!);
       const ds = limitDataset(loadDataset(opts.dataset, 'train'), intOption(opts.calibImages!, '--calib-images', 1, 60000));
       checkShapes(graph.inputShape, ds, opts.model!);
@@ -35,11 +36,23 @@ export function registerQuantize(program: Command): void {
       });
       const out = resolve(opts.out!);
       await saveQuantModel(out, q);
-      const layers = convLayers(q).map((l) => ({ name: l.name, kind: l.kind, oc: l.oc, K: l.K, inScale: q.tensors[l.input]!.scale, inZero: q.tensors[l.input]!.zeroPoint, outScale: q.tensors[l.output]!.scale, outZero: q.tensors[l.output]!.zeroPoint }));
+      const layers = convLayers(q).map((l) => ({
+        name: l.name,
+        kind: l.kind,
+        oc: l.oc,
+        K: l.K,
+        inScale: q.tensors[l.input]!.scale,
+        inZero: q.tensors[l.input]!.zeroPoint,
+        outScale: q.tensors[l.output]!.scale,
+        outZero: q.tensors[l.output]!.zeroPoint,
+      }));
       emit(globals(cmd), { out, scheme: q.scheme, calibration: q.calibration, layers }, (r) =>
         [
           `wrote ${r.out}/model.json + model.bin (${r.scheme} scheme, ${r.calibration.method} calibration on ${r.calibration.images} images)`,
-          table(['layer', 'kind', 'oc', 'K', 'in scale', 'in zp', 'out scale', 'out zp'], r.layers.map((l) => [l.name, l.kind, l.oc, l.K, l.inScale.toExponential(3), l.inZero, l.outScale.toExponential(3), l.outZero])),
+          table(
+            ['layer', 'kind', 'oc', 'K', 'in scale', 'in zp', 'out scale', 'out zp'],
+            r.layers.map((l) => [l.name, l.kind, l.oc, l.K, l.inScale.toExponential(3), l.inZero, l.outScale.toExponential(3), l.outZero]),
+          ),
         ].join('\n'),
       );
     });

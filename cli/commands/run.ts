@@ -1,12 +1,12 @@
-import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { emit, table } from '../../core/output.ts';
-import { intOption, numberOption } from '../../core/validate.ts';
+import type { Command } from 'commander';
 import { UserError } from '../../core/errors.ts';
+import { emit, table } from '../../core/output.ts';
 import { synthReportsDir } from '../../core/paths.ts';
-import { runFlow, layerRows, LAYER_HEADERS, type FlowReport } from '../../flow/run.ts';
-import { jsonArg } from './gen.ts';
+import { intOption, numberOption } from '../../core/validate.ts';
+import { type FlowReport, LAYER_HEADERS, layerRows, runFlow } from '../../flow/run.ts';
 import { globals } from '../context.ts';
+import { jsonArg } from './gen.ts';
 
 interface RunOpts {
   model: string;
@@ -39,7 +39,10 @@ function human(r: FlowReport): string {
     `model ${r.model}  design ${r.design}  dataset ${r.dataset}  images ${r.images}`,
     `accuracy ${pct(r.accuracy)} (array)   ${pct(r.engineAccuracy)} (software engine)   predictions differing ${r.predMismatches}   accumulator words differing ${r.layerMismatches}`,
     ...(r.injection
-      ? [`error injection on (--flip): differences from the clean software engine are the injected errors' effect` + (r.firstMismatchLayer ? `, first in layer ${r.firstMismatchLayer}` : ', none occurred')]
+      ? [
+          `error injection on (--flip): differences from the clean software engine are the injected errors' effect` +
+            (r.firstMismatchLayer ? `, first in layer ${r.firstMismatchLayer}` : ', none occurred'),
+        ]
       : r.firstMismatchLayer
         ? [`FIRST DIFFERING LAYER ${r.firstMismatchLayer}`]
         : []),
@@ -73,7 +76,7 @@ export function registerRun(program: Command): void {
   program
     .command('run')
     .description('RTL-in-the-loop inference: every conv/dense layer on the generated array (Verilator), per-layer cycles and energy')
-    .requiredOption('--model <path>', 'float ONNX model (quantized for the design\'s cells) or a quantized model directory')
+    .requiredOption('--model <path>', "float ONNX model (quantized for the design's cells) or a quantized model directory")
     .option('--design <dir>', 'design directory written by `axtpu gen` (rtl-out/<name>)')
     .option('--rows <n>', 'or generate: array rows')
     .option('--cols <n>', 'array columns')
@@ -85,11 +88,14 @@ export function registerRun(program: Command): void {
     .option('--batch <n>', 'images per GEMM batch (M = images x output positions)', '250')
     .option('--mode <n>', 'runtime mode of multi-mode designs', '0')
     .option('--assign <json>', 'assignment the design must hold (checked per multiply; exit 2 if it cannot)')
-    .option('--vcd <layer:from:to>', 'dump a VCD of cycles [from,to) of that layer\'s first GEMM into the report directory')
+    .option('--vcd <layer:from:to>', "dump a VCD of cycles [from,to) of that layer's first GEMM into the report directory")
     .option('--activity <how>', 'per-PE activity counters: sample (first batch) | all | off', 'sample')
     .option('--domains <json>', 'with generator flags: voltage domains {"levels":[..],"domains":[..]} (see axtpu gen)')
     .option('--levels <list>', 'voltage level index per domain, comma separated (default all 0)')
-    .option('--flip <json>', 'error injection at domain outputs: per-level bit-flip probability, e.g. {"nominal":[0,..,0.01,..]} (mismatches reported, not fatal)')
+    .option(
+      '--flip <json>',
+      'error injection at domain outputs: per-level bit-flip probability, e.g. {"nominal":[0,..,0.01,..]} (mismatches reported, not fatal)',
+    )
     .option('--harnesses <n>', 'plain-build harness processes running batches side by side', '2')
     .option('--in-flight <n>', 'batches in flight (default 2 per harness)')
     .option('--clock <MHz>', 'clock for energy (leakage per cycle)', '100')
@@ -97,11 +103,16 @@ export function registerRun(program: Command): void {
     .action(async (o: RunOpts, cmd: Command) => {
       let design: string | Record<string, unknown>;
       if (o.design) {
-        if (o.rows || o.cols || o.cell || o.map || o.domains) throw new UserError('give either --design <dir> or generator flags (--rows --cols --cell|--map), not both');
+        if (o.rows || o.cols || o.cell || o.map || o.domains)
+          throw new UserError('give either --design <dir> or generator flags (--rows --cols --cell|--map), not both');
         design = o.design;
       } else {
         if (!o.rows || !o.cols || (!o.cell && !o.map)) throw new UserError('give --design <dir>, or --rows, --cols and --cell (or --map)');
-        design = { rows: intOption(o.rows, '--rows', 2, 64), cols: intOption(o.cols, '--cols', 2, 64), psumBits: intOption(o.psumBits ?? '32', '--psum-bits', 16, 32) };
+        design = {
+          rows: intOption(o.rows, '--rows', 2, 64),
+          cols: intOption(o.cols, '--cols', 2, 64),
+          psumBits: intOption(o.psumBits ?? '32', '--psum-bits', 16, 32),
+        };
         if (o.cell) design.cell = o.cell;
         if (o.map) design.map = jsonArg(o.map, '--map');
         if (o.domains) design.domains = jsonArg(o.domains, '--domains');

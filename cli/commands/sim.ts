@@ -1,13 +1,12 @@
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UserError } from '../../core/errors.ts';
-import { intOption } from '../../core/validate.ts';
 import { emit, table } from '../../core/output.ts';
-import { globals } from '../context.ts';
-import { loadDesign, gemmModel, cycleModel, generateViews, type Mat8, type Design } from '../../generators/array/index.ts';
-import { parseOrThrow, z } from '../../core/validate.ts';
-import { jsonArg } from './gen.ts';
+import { intOption, parseOrThrow, z } from '../../core/validate.ts';
+import { cycleModel, type Design, gemmModel, generateViews, loadDesign, type Mat8 } from '../../generators/array/index.ts';
 import { ArraySim, flipTable } from '../../sim/array.ts';
-import { join, resolve } from 'node:path';
+import { globals } from '../context.ts';
+import { jsonArg } from './gen.ts';
 
 interface GemmOpts {
   M: string;
@@ -99,10 +98,18 @@ export function registerSim(program: Command): void {
       const vcdPath = win ? join(resolve(dir), `gemm_${M}x${K}x${N}_s${seed}_${win.from}-${win.to}.vcd`) : undefined;
       const s = await ArraySim.open(design, { view: o.gateLevelSim ? 'gate' : 'sim', trace: Boolean(win), activity: Boolean(o.activity) });
       const t0 = Date.now();
-      let run;
+      let run: Awaited<ReturnType<typeof s.gemm>>;
       try {
         if (flip) await s.setInjection(flip);
-        run = await s.gemm(A, W, { tile, mode, seed, levels, inject: Boolean(flip), activity: o.activity, trace: win && vcdPath ? { ...win, path: vcdPath } : undefined });
+        run = await s.gemm(A, W, {
+          tile,
+          mode,
+          seed,
+          levels,
+          inject: Boolean(flip),
+          activity: o.activity,
+          trace: win && vcdPath ? { ...win, path: vcdPath } : undefined,
+        });
       } finally {
         await s.close();
       }
@@ -114,7 +121,9 @@ export function registerSim(program: Command): void {
       const t = design.tiles[tile]!;
       const colToggles = run.activity
         ? Array.from({ length: t.cols }, (_, c) => {
-            let a = 0, b = 0, p = 0;
+            let a = 0,
+              b = 0,
+              p = 0;
             for (let r = 0; r < t.rows; r++) {
               a += run.activity!.a[r]![c]!;
               b += run.activity!.b[r]![c]!;
@@ -157,7 +166,15 @@ export function registerSim(program: Command): void {
           `speed ${r.simCyclesPerSec.toLocaleString('en-US')} cycles/s (build ${r.build.hit ? 'cached' : `${(r.build.ms / 1000).toFixed(1)} s`})`,
         ];
         if (r.vcd) lines.push(`vcd: ${r.vcd}`);
-        if (r.activity) lines.push('', 'transitions per column (multiplier a, b, p):', table(['column', 'a', 'b', 'p'], r.activity.map((x) => [x.column, x.a, x.b, x.p])));
+        if (r.activity)
+          lines.push(
+            '',
+            'transitions per column (multiplier a, b, p):',
+            table(
+              ['column', 'a', 'b', 'p'],
+              r.activity.map((x) => [x.column, x.a, x.b, x.p]),
+            ),
+          );
         return lines.join('\n');
       });
       // With injection on, differing outputs are the point; without it they are a bug.

@@ -1,17 +1,17 @@
-import type { Command } from 'commander';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
+import type { Command } from 'commander';
 import { UserError } from '../../core/errors.ts';
 import { emit, table } from '../../core/output.ts';
 import { defaultLiberty } from '../../core/paths.ts';
-import { globals } from '../context.ts';
 import { getCell } from '../../generators/multipliers/index.ts';
-import { synthesize, type SynthResult } from '../../synth/yosys.ts';
-import { loadLiberty } from '../../synth/liberty.ts';
 import { buildGateSim } from '../../synth/gatesim.ts';
-import { checkCellNetlist, type NetlistCheck } from '../../synth/power.ts';
-import { writeSynthReport, fmt } from '../../synth/report.ts';
+import { loadLiberty } from '../../synth/liberty.ts';
 import { mapLimit } from '../../synth/pool.ts';
+import { checkCellNetlist, type NetlistCheck } from '../../synth/power.ts';
+import { fmt, writeSynthReport } from '../../synth/report.ts';
+import { type SynthResult, synthesize } from '../../synth/yosys.ts';
+import { globals } from '../context.ts';
 
 interface SynthRow {
   name: string;
@@ -26,16 +26,20 @@ interface SynthRow {
 
 /** Verilog files of a design directory and its top module (given, or the one module nobody instantiates). */
 export function readDesignDir(dir: string, top?: string): { top: string; sources: Record<string, string> } {
-  const files = readdirSync(dir).filter((f) => /\.s?v$/.test(f)).sort();
+  const files = readdirSync(dir)
+    .filter((f) => /\.s?v$/.test(f))
+    .sort();
   if (!files.length) throw new UserError(`design dir ${dir}: no .v/.sv files`);
   const sources: Record<string, string> = {};
   for (const f of files) sources[f] = readFileSync(join(dir, f), 'utf8');
   if (top) return { top, sources };
-  const all = Object.values(sources).join('\n').replace(/\/\/.*$/gm, '').replace(/\/\*[\s\S]*?\*\//g, '');
+  const all = Object.values(sources)
+    .join('\n')
+    .replace(/\/\/.*$/gm, '')
+    .replace(/\/\*[\s\S]*?\*\//g, '');
   const mods = [...all.matchAll(/\bmodule\s+([A-Za-z_]\w*)/g)].map((m) => m[1]!);
   const tops = mods.filter((m) => (all.match(new RegExp(`\\b${m}\\b`, 'g')) ?? []).length === 1);
-  if (tops.length !== 1)
-    throw new UserError(`design dir ${dir}: cannot tell the top module (candidates: ${tops.join(', ') || 'none'}); pass --top`);
+  if (tops.length !== 1) throw new UserError(`design dir ${dir}: cannot tell the top module (candidates: ${tops.join(', ') || 'none'}); pass --top`);
   return { top: tops[0]!, sources };
 }
 

@@ -1,6 +1,6 @@
+import { UserError } from '../../core/errors.ts';
 import { getCell, lut, productTable } from '../multipliers/index.ts';
 import type { Cell } from '../multipliers/types.ts';
-import { UserError } from '../../core/errors.ts';
 
 /** The array's view of the cell library: lookup with a one-line error for unknown ids. */
 export function cellInfo(id: string): Cell {

@@ -1,12 +1,12 @@
-import { writeFileSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
+import { scratchDir } from '../../core/atomic.ts';
 import { runTool } from '../../core/runner.ts';
 import { render } from '../../core/templates.ts';
-import { scratchDir } from '../../core/atomic.ts';
+import { cellInfo } from './cells.ts';
 import type { Design } from './config.ts';
 import { generateViews, names, TOP } from './rtl.ts';
-import { cellInfo } from './cells.ts';
 
 /**
  * Check generated RTL against its config through Verilator's own elaboration
@@ -58,7 +58,10 @@ export async function checkDesignXml(design: Design, rtl?: Record<string, string
             continue;
           }
           const want = [...new Set(t.cells.map((m) => cellInfo(m[r]![c]!).moduleName))].sort();
-          const got = (pe.cell ?? []).filter((k) => k.name.startsWith('u_mul')).map((k) => k.submodname).sort();
+          const got = (pe.cell ?? [])
+            .filter((k) => k.name.startsWith('u_mul'))
+            .map((k) => k.submodname)
+            .sort();
           if (want.join(',') !== got.join(',')) problems.push(`${path}: instantiates [${got.join(', ')}], config says [${want.join(', ')}]`);
           pesChecked++;
         }
@@ -123,7 +126,14 @@ export async function provePeViewsEquivalent(design: Design, simSources?: Record
       writeFileSync(gateFile, rename(simText, `${mod}_sim`));
       const script = join(dir, `${mod}.ys`);
       writeFileSync(script, render('array/pe_equiv.ys', { gold: `${mod}_synth`, gate: `${mod}_sim`, goldFile, gateFile, cells }));
-      const r = await runTool({ tool: 'yosys', args: ['-q', '-s', script], cwd: dir, logFile: join(dir, `${mod}.log`), okExitCodes: [0, 1], timeoutMs: 300_000 });
+      const r = await runTool({
+        tool: 'yosys',
+        args: ['-q', '-s', script],
+        cwd: dir,
+        logFile: join(dir, `${mod}.log`),
+        okExitCodes: [0, 1],
+        timeoutMs: 300_000,
+      });
       if (r.exitCode === 0) proven.push(mod);
       else problems.push(`${mod}: ${(r.all.match(/ERROR: .*/) ?? ['not proven'])[0]}`);
     }

@@ -1,5 +1,5 @@
-import { z, parseOrThrow } from '../../core/validate.ts';
 import { UserError } from '../../core/errors.ts';
+import { parseOrThrow, z } from '../../core/validate.ts';
 import { cellInfo } from './cells.ts';
 
 /**
@@ -30,37 +30,51 @@ const mapSchema = z.union([assignment, z.object({ modes: z.array(assignment).min
 export type CellMap = z.infer<typeof mapSchema>;
 
 const levelSchema = z.object({ name: z.string().regex(/^[A-Za-z]\w*$/, 'level names are identifiers'), volts: z.number().positive().max(5) }).strict();
-const domainSchema = z.object({
-  name: z.string().regex(/^[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)*$/, 'domain names are identifiers without double or trailing underscores'),
-  columns: z.array(z.number().int().min(0)).min(1),
-}).strict();
-export const domainsSchema = z.object({
-  levels: z.array(levelSchema).min(1).max(16).optional(),
-  domains: z.array(domainSchema).min(1),
-}).strict();
+const domainSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)*$/, 'domain names are identifiers without double or trailing underscores'),
+    columns: z.array(z.number().int().min(0)).min(1),
+  })
+  .strict();
+export const domainsSchema = z
+  .object({
+    levels: z.array(levelSchema).min(1).max(16).optional(),
+    domains: z.array(domainSchema).min(1),
+  })
+  .strict();
 export type DomainsSpec = z.infer<typeof domainsSchema>;
 
 const dim = z.number().int().min(MIN_DIM, `must be >= ${MIN_DIM}`).max(MAX_DIM, `must be <= ${MAX_DIM}`);
-const tileSchema = z.object({
-  name: z.string().regex(/^[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)*$/, 'tile names are identifiers without double or trailing underscores').optional(),
-  rows: dim.optional(),
-  cols: dim.optional(),
-  cell: cellId.optional(),
-  map: mapSchema.optional(),
-  domains: domainsSchema.optional(),
-}).strict();
+const tileSchema = z
+  .object({
+    name: z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)*$/, 'tile names are identifiers without double or trailing underscores')
+      .optional(),
+    rows: dim.optional(),
+    cols: dim.optional(),
+    cell: cellId.optional(),
+    map: mapSchema.optional(),
+    domains: domainsSchema.optional(),
+  })
+  .strict();
 export const tilesSchema = z.array(tileSchema).min(1).max(8);
 
-export const arrayConfigSchema = z.object({
-  name: z.string().regex(/^[\w.-]+$/).optional(),
-  rows: dim,
-  cols: dim,
-  psumBits: z.number().int().min(16).max(32).default(32),
-  cell: cellId.optional(),
-  map: mapSchema.optional(),
-  tiles: tilesSchema.optional(),
-  domains: domainsSchema.optional(),
-}).strict();
+export const arrayConfigSchema = z
+  .object({
+    name: z
+      .string()
+      .regex(/^[\w.-]+$/)
+      .optional(),
+    rows: dim,
+    cols: dim,
+    psumBits: z.number().int().min(16).max(32).default(32),
+    cell: cellId.optional(),
+    map: mapSchema.optional(),
+    tiles: tilesSchema.optional(),
+    domains: domainsSchema.optional(),
+  })
+  .strict();
 export type ArrayConfig = z.input<typeof arrayConfigSchema>;
 
 /** One sub-array after resolution: every PE's cell per runtime mode, every column's domain. */
@@ -131,7 +145,7 @@ function resolveDomains(d: DomainsSpec | undefined, cols: number, where: string)
       colDomain[c] = i;
     }
   });
-  const missing = colDomain.findIndex((x) => x === -1);
+  const missing = colDomain.indexOf(-1);
   if (missing >= 0) throw new UserError(`${where}: column ${missing} belongs to no domain (every column needs one)`);
   return { domains: d.domains.map((x) => ({ name: x.name, columns: [...x.columns].sort((a, b) => a - b) })), colDomain };
 }
@@ -170,7 +184,10 @@ export function resolveDesign(input: unknown, source = 'array config'): Design {
   const infos = cellIds.map((id) => cellInfo(id));
   const signed = infos[0]!.signed;
   const odd = infos.find((c) => c.signed !== signed);
-  if (odd) throw new UserError(`${source}: cells disagree on signedness (${infos[0]!.id} is ${signed ? 'signed' : 'unsigned'}, ${odd.id} is not); all cells in one design must agree`);
+  if (odd)
+    throw new UserError(
+      `${source}: cells disagree on signedness (${infos[0]!.id} is ${signed ? 'signed' : 'unsigned'}, ${odd.id} is not); all cells in one design must agree`,
+    );
   const bad = infos.find((c) => c.bits !== 8);
   if (bad) throw new UserError(`${source}: cell ${bad.id} is ${bad.bits}-bit; the array needs 8-bit cells`);
   const levels = config.domains?.levels ?? config.tiles?.find((t) => t.domains?.levels)?.domains?.levels ?? DEFAULT_LEVELS;

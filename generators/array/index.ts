@@ -2,20 +2,20 @@
  * Systolic-array generator: one validated config -> RTL views, UPF, bit-exact model and cycle
  * model. See docs/array.md.
  */
+
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { existsSync } from 'node:fs';
 import { writeDirAtomic } from '../../core/atomic.ts';
+import { UserError } from '../../core/errors.ts';
 import { render } from '../../core/templates.ts';
 import { readJsonFile } from '../../core/validate.ts';
-import { UserError } from '../../core/errors.ts';
-import { arrayConfigSchema, resolveDesign, type Design } from './config.ts';
+import { arrayConfigSchema, type Design, resolveDesign } from './config.ts';
 import { generateViews, TOP } from './rtl.ts';
-import { writeFileSync, mkdirSync } from 'node:fs';
 
-export { resolveDesign, arrayConfigSchema, type Design, type ArrayConfig, type TileSpec } from './config.ts';
-export { generateViews, TOP, type DesignViews, type Layout } from './rtl.ts';
-export { gemmModel, decode, type Mat8, type GemmOut } from './model.ts';
-export { cycleModel, latency, foldPlan, type CycleReport } from './schedule.ts';
+export { type ArrayConfig, arrayConfigSchema, type Design, resolveDesign, type TileSpec } from './config.ts';
+export { decode, type GemmOut, gemmModel, type Mat8 } from './model.ts';
+export { type DesignViews, generateViews, type Layout, TOP } from './rtl.ts';
+export { type CycleReport, cycleModel, foldPlan, latency } from './schedule.ts';
 
 export interface WrittenDesign {
   dir: string;
@@ -40,7 +40,7 @@ export async function writeDesign(design: Design, dir: string): Promise<WrittenD
       writeFileSync(p, text);
       files.push(rel);
     };
-    put('config.json', JSON.stringify(design.config, null, 2) + '\n');
+    put('config.json', `${JSON.stringify(design.config, null, 2)}\n`);
     for (const view of ['synth', 'sim'] as const) {
       const names = Object.keys(views[view]);
       for (const n of names) put(`${view}/${n}`, views[view][n]!);

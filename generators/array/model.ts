@@ -1,5 +1,5 @@
-import type { Design } from './config.ts';
 import { cellTable } from './cells.ts';
+import type { Design } from './config.ts';
 import { foldPlan } from './schedule.ts';
 
 /** An 8-bit operand matrix of raw codes (two's complement codes for signed cells), row-major. */

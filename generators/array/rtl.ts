@@ -1,6 +1,6 @@
 import { render } from '../../core/templates.ts';
-import type { Design, TileSpec } from './config.ts';
 import { cellInfo } from './cells.ts';
+import type { Design, TileSpec } from './config.ts';
 import { latency } from './schedule.ts';
 
 /**
@@ -180,9 +180,24 @@ function tileTiming(t: TileSpec, pw: number) {
   chain(regs, 'wctl', R + 1, C - 1, '{w_we, w_buf}');
   // Weight data of column c: c cycles late. Activation row r (+ buffer select): r cycles late.
   // Result of column c: C-1-c cycles late, so a whole output row leaves at once.
-  const wd = staircase(regs, 'wd', 8, Array.from({ length: C }, (_, c) => ({ expr: `w_data[${c * 8} +: 8]`, delay: c })));
-  const ask = staircase(regs, 'ask', 9, Array.from({ length: R }, (_, r) => ({ expr: `{a_sel, a_gated[${r * 8} +: 8]}`, delay: r })));
-  const dsk = staircase(regs, 'dsk', pw, Array.from({ length: C }, (_, c) => ({ expr: `col_out${c}`, delay: C - 1 - c })));
+  const wd = staircase(
+    regs,
+    'wd',
+    8,
+    Array.from({ length: C }, (_, c) => ({ expr: `w_data[${c * 8} +: 8]`, delay: c })),
+  );
+  const ask = staircase(
+    regs,
+    'ask',
+    9,
+    Array.from({ length: R }, (_, r) => ({ expr: `{a_sel, a_gated[${r * 8} +: 8]}`, delay: r })),
+  );
+  const dsk = staircase(
+    regs,
+    'dsk',
+    pw,
+    Array.from({ length: C }, (_, c) => ({ expr: `col_out${c}`, delay: C - 1 - c })),
+  );
   const colList = Array.from({ length: C }, (_, c) => ({
     col: c,
     wctlSrc: c === 0 ? '{w_we, w_buf}' : `wctl_${c - 1}`,
@@ -259,56 +274,56 @@ export function generateViews(design: Design, opts: ViewOptions = {}): DesignVie
     for (const t of design.tiles) {
       for (let c = 0; c < t.cols; c++) {
         parts[`${names.column(t, c)}.sv`] = render('array/column.sv', {
-            module: names.column(t, c),
-            col: c,
-            tile: t.name,
-            rows: t.rows,
-            modeBits: colNeedsMode(t, c) ? modeBits : 0,
-            pwm1: pw - 1,
-            pes: Array.from({ length: t.rows }, (_, r) => ({
-              row: r,
-              module: kinds[peKind[t.index]![r]![c]!]!.module,
-              multi: kinds[peKind[t.index]![r]![c]!]!.multi,
-              psumIn: r === 0 ? "'0" : `psum_${r - 1}`,
-            })),
-          });
+          module: names.column(t, c),
+          col: c,
+          tile: t.name,
+          rows: t.rows,
+          modeBits: colNeedsMode(t, c) ? modeBits : 0,
+          pwm1: pw - 1,
+          pes: Array.from({ length: t.rows }, (_, r) => ({
+            row: r,
+            module: kinds[peKind[t.index]![r]![c]!]!.module,
+            multi: kinds[peKind[t.index]![r]![c]!]!.multi,
+            psumIn: r === 0 ? "'0" : `psum_${r - 1}`,
+          })),
+        });
       }
       for (const d of t.domains) {
         parts[`${names.domain(t, d.name)}.sv`] = render('array/domain.sv', {
-            module: names.domain(t, d.name),
-            name: d.name,
-            tile: t.name,
-            supply: names.supply(t, d.name, multiTile),
-            columnList: d.columns,
-            rows: t.rows,
-            modeBits: d.columns.some((c) => colNeedsMode(t, c)) ? modeBits : 0,
-            pwm1: pw - 1,
-            sim,
-            rowList: Array.from({ length: t.rows }, (_, r) => ({ row: r })),
-            cols: d.columns.map((c) => ({ col: c, module: names.column(t, c), modeBits: colNeedsMode(t, c) ? modeBits : 0 })),
-          });
+          module: names.domain(t, d.name),
+          name: d.name,
+          tile: t.name,
+          supply: names.supply(t, d.name, multiTile),
+          columnList: d.columns,
+          rows: t.rows,
+          modeBits: d.columns.some((c) => colNeedsMode(t, c)) ? modeBits : 0,
+          pwm1: pw - 1,
+          sim,
+          rowList: Array.from({ length: t.rows }, (_, r) => ({ row: r })),
+          cols: d.columns.map((c) => ({ col: c, module: names.column(t, c), modeBits: colNeedsMode(t, c) ? modeBits : 0 })),
+        });
       }
       const cellSummary = [...new Set(t.cells.flat(2))].join(', ');
       parts[`${names.tile(t)}.sv`] = render('array/tile.sv', {
-          module: names.tile(t),
-          name: t.name,
-          rows: t.rows,
-          cols: t.cols,
-          rowBits: Math.max(1, clog2(t.rows)),
-          psumBits: pw,
-          npe: t.rows * t.cols,
-          latency: latency(t),
-          cellSummary,
-          modeBits: tileNeedsMode[t.index] ? modeBits : 0,
-          sim,
-          ...tileTiming(t, pw),
-          domains: t.domains.map((d) => ({
-            name: d.name,
-            module: names.domain(t, d.name),
-            modeBits: d.columns.some((c) => colNeedsMode(t, c)) ? modeBits : 0,
-            cols: d.columns.map((c) => ({ col: c })),
-          })),
-        });
+        module: names.tile(t),
+        name: t.name,
+        rows: t.rows,
+        cols: t.cols,
+        rowBits: Math.max(1, clog2(t.rows)),
+        psumBits: pw,
+        npe: t.rows * t.cols,
+        latency: latency(t),
+        cellSummary,
+        modeBits: tileNeedsMode[t.index] ? modeBits : 0,
+        sim,
+        ...tileTiming(t, pw),
+        domains: t.domains.map((d) => ({
+          name: d.name,
+          module: names.domain(t, d.name),
+          modeBits: d.columns.some((c) => colNeedsMode(t, c)) ? modeBits : 0,
+          cols: d.columns.map((c) => ({ col: c })),
+        })),
+      });
     }
     return parts;
   };

@@ -7,17 +7,17 @@
  *  - a TFApprox `.bin` LUT, which becomes the model and a LUT-ROM Verilog module.
  * Every check runs before anything is written; the cell folder is then written atomically.
  */
-import { existsSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
+import { scratchDir, writeDirAtomic } from '../../core/atomic.ts';
 import { UserError } from '../../core/errors.ts';
-import { writeDirAtomic, scratchDir } from '../../core/atomic.ts';
+import { stableStringify } from '../../core/hash.ts';
 import { runTool } from '../../core/runner.ts';
 import { render } from '../../core/templates.ts';
-import { stableStringify } from '../../core/hash.ts';
 import { buildVerilatorModel } from '../../sim/verilator.ts';
-import { moduleNameFor } from './registry.ts';
-import { EXT_NAME, extFolder, readLutFile, LUT_WORDS, type ExtMeta } from './store.ts';
 import { forgetCell, getCell, lutBytes } from './index.ts';
+import { moduleNameFor } from './registry.ts';
+import { EXT_NAME, type ExtMeta, extFolder, LUT_WORDS, readLutFile } from './store.ts';
 import type { Cell } from './types.ts';
 
 export interface PortBinding {
@@ -61,8 +61,7 @@ interface PortInfo {
 async function inspectVerilog(file: string, module: string, dir: string): Promise<Map<string, PortInfo>> {
   const text = readFileSync(file, 'utf8');
   const declared = [...text.matchAll(/\bmodule\s+([A-Za-z_][A-Za-z0-9_$]*)/g)].map((m) => m[1]!);
-  if (!declared.includes(module))
-    throw new UserError(`${file}: module '${module}' not found (modules: ${declared.join(', ') || 'none'})`);
+  if (!declared.includes(module)) throw new UserError(`${file}: module '${module}' not found (modules: ${declared.join(', ') || 'none'})`);
   const xmlPath = join(dir, 'design.xml');
   const r = await runTool({
     tool: 'verilator',
@@ -148,7 +147,8 @@ async function simulateLut(moduleName: string, cellText: string, dir: string, fi
     await runTool({ tool: built.exe, args: [out, `+verilator+seed+${seed}`, '+verilator+rand+reset+2'], cwd: dir, logFile: join(dir, `sim${seed}.log`) });
     outs.push(readFileSync(out));
   }
-  if (!outs[0]!.equals(outs[1]!)) throw new UserError(`${file}: outputs depend on X values for some inputs (two X fills disagree); a cell must be 0/1 everywhere`);
+  if (!outs[0]!.equals(outs[1]!))
+    throw new UserError(`${file}: outputs depend on X values for some inputs (two X fills disagree); a cell must be 0/1 everywhere`);
   return outs[0]!;
 }
 
@@ -156,16 +156,13 @@ async function store(name: string, meta: ExtMeta, verilogText: string, lutBuf: B
   await writeDirAtomic(extFolder(name), (d) => {
     writeFileSync(join(d, 'cell.v'), verilogText);
     writeFileSync(join(d, 'lut.bin'), lutBuf);
-    writeFileSync(join(d, 'meta.json'), JSON.stringify(JSON.parse(stableStringify(meta)), null, 2) + '\n');
+    writeFileSync(join(d, 'meta.json'), `${JSON.stringify(JSON.parse(stableStringify(meta)), null, 2)}\n`);
   });
   forgetCell(meta.id);
   return getCell(meta.id);
 }
 
-export async function importVerilog(
-  file: string,
-  opts: { module: string; ports?: string; signed?: boolean; as?: string },
-): Promise<Cell> {
+export async function importVerilog(file: string, opts: { module: string; ports?: string; signed?: boolean; as?: string }): Promise<Cell> {
   const path = resolve(file);
   if (!existsSync(path)) throw new UserError(`Verilog file not found: ${file}`);
   const bind = parsePorts(opts.ports);

@@ -3,19 +3,19 @@
  * LUTs, EvoApprox metrics and the built-in catalogue. See docs/cells.md.
  */
 import { join } from 'node:path';
-import { UserError } from '../../core/errors.ts';
 import { writeFileAtomic } from '../../core/atomic.ts';
+import { UserError } from '../../core/errors.ts';
 import { rtlOutDir } from '../../core/paths.ts';
-import type { Cell } from './types.ts';
-import { parseBuiltin, decode, type NetlistCell } from './registry.ts';
-import { loadExternal } from './store.ts';
-import { computeMetrics, type CellMetrics } from './metrics.ts';
 import { CATALOGUE_IDS } from './catalogue.ts';
+import { type CellMetrics, computeMetrics } from './metrics.ts';
+import { decode, type NetlistCell, parseBuiltin } from './registry.ts';
+import { loadExternal } from './store.ts';
+import type { Cell } from './types.ts';
 
-export type { Cell, CellRecord } from './types.ts';
 export type { CellMetrics } from './metrics.ts';
-export { cellsDir, listExternalIds } from './store.ts';
 export { FAMILIES } from './registry.ts';
+export { cellsDir, listExternalIds } from './store.ts';
+export type { Cell, CellRecord } from './types.ts';
 
 const cellCache = new Map<string, Cell>();
 

@@ -209,8 +209,7 @@ export class Netlist {
     for (let gi = 0; gi < this.gates.length; gi++) {
       const g = this.gates[gi]!;
       const x = vals[g.x]!;
-      vals[this.firstGate + gi] =
-        g.op === 'not' ? x ^ 1 : g.op === 'and' ? x & vals[g.y]! : g.op === 'or' ? x | vals[g.y]! : x ^ vals[g.y]!;
+      vals[this.firstGate + gi] = g.op === 'not' ? x ^ 1 : g.op === 'and' ? x & vals[g.y]! : g.op === 'or' ? x | vals[g.y]! : x ^ vals[g.y]!;
     }
     let r = 0;
     this.outputs.forEach((s, k) => {
@@ -241,13 +240,10 @@ export class Netlist {
       const g = this.gates[gi]!;
       const n = name(id);
       wires.push(n);
-      const rhs =
-        g.op === 'not'
-          ? `~${name(g.x)}`
-          : `${name(g.x)} ${g.op === 'and' ? '&' : g.op === 'or' ? '|' : '^'} ${name(g.y)}`;
+      const rhs = g.op === 'not' ? `~${name(g.x)}` : `${name(g.x)} ${g.op === 'and' ? '&' : g.op === 'or' ? '|' : '^'} ${name(g.y)}`;
       assigns.push(`assign ${n} = ${rhs};`);
     }
-    this.outputs.forEach((s, k) => assigns.push(`assign p[${k}] = ${name(s)};`));
+    for (const [k, s] of this.outputs.entries()) assigns.push(`assign p[${k}] = ${name(s)};`);
     const unusedInputs: string[] = [];
     for (let s = 2; s < this.firstGate; s++) if (!live[s]) unusedInputs.push(name(s));
     return { wires, assigns, unusedInputs };

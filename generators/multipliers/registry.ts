@@ -4,16 +4,16 @@
  */
 import { UserError } from '../../core/errors.ts';
 import { render } from '../../core/templates.ts';
-import type { Cell, CellRecord } from './types.ts';
-import type { Netlist } from './netlist.ts';
-import type { Family } from './families/family.ts';
-import { exactFamily } from './families/exact.ts';
-import { bamFamily, truncFamily, perfFamily } from './families/arrayfam.ts';
-import { boothFamily, roupFamily, radFamily } from './families/booth.ts';
-import { drumFamily } from './families/drum.ts';
-import { mitchellFamily } from './families/mitchell.ts';
-import { kulkarniFamily } from './families/kulkarni.ts';
+import { bamFamily, perfFamily, truncFamily } from './families/arrayfam.ts';
+import { boothFamily, radFamily, roupFamily } from './families/booth.ts';
 import { c42Family } from './families/c42.ts';
+import { drumFamily } from './families/drum.ts';
+import { exactFamily } from './families/exact.ts';
+import type { Family } from './families/family.ts';
+import { kulkarniFamily } from './families/kulkarni.ts';
+import { mitchellFamily } from './families/mitchell.ts';
+import type { Netlist } from './netlist.ts';
+import type { Cell, CellRecord } from './types.ts';
 
 export const FAMILIES: Family[] = [
   exactFamily,

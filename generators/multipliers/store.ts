@@ -3,13 +3,13 @@
  * one folder per cell holding `meta.json`, `cell.v` (module named after the cell) and `lut.bin`
  * (TFApprox format, the model). Folders are written atomically by the importer.
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { UserError } from '../../core/errors.ts';
 import { readJsonFile, z } from '../../core/validate.ts';
-import type { Cell } from './types.ts';
 import { decode, moduleNameFor } from './registry.ts';
+import type { Cell } from './types.ts';
 
 export function cellsDir(): string {
   return process.env.AXTPU_CELLS_DIR ? resolve(process.env.AXTPU_CELLS_DIR) : join(homedir(), '.local', 'share', 'axtpu', 'cells');
@@ -39,8 +39,7 @@ export const LUT_WORDS = 65536;
 export function readLutFile(path: string): Uint16Array {
   if (!existsSync(path)) throw new UserError(`LUT file not found: ${path}`);
   const buf = readFileSync(path);
-  if (buf.length !== LUT_WORDS * 2)
-    throw new UserError(`LUT file ${path}: expected ${LUT_WORDS * 2} bytes (65,536 x 16-bit words), got ${buf.length}`);
+  if (buf.length !== LUT_WORDS * 2) throw new UserError(`LUT file ${path}: expected ${LUT_WORDS * 2} bytes (65,536 x 16-bit words), got ${buf.length}`);
   const out = new Uint16Array(LUT_WORDS);
   for (let i = 0; i < LUT_WORDS; i++) out[i] = buf.readUInt16LE(2 * i);
   return out;
@@ -50,8 +49,7 @@ export function loadExternal(id: string): Cell & { lutWords: Uint16Array } {
   const name = id.slice(4);
   if (!EXT_NAME.test(name)) throw new UserError(`cell id '${id}': external names are [A-Za-z][A-Za-z0-9_]*`);
   const dir = extFolder(name);
-  if (!existsSync(join(dir, 'meta.json')))
-    throw new UserError(`unknown cell '${id}': no imported cell '${name}' in ${cellsDir()} (see 'axtpu mult import')`);
+  if (!existsSync(join(dir, 'meta.json'))) throw new UserError(`unknown cell '${id}': no imported cell '${name}' in ${cellsDir()} (see 'axtpu mult import')`);
   const meta = readJsonFile(extMetaSchema, join(dir, 'meta.json'), 'cell metadata');
   const lutWords = readLutFile(join(dir, 'lut.bin'));
   const verilogText = readFileSync(join(dir, 'cell.v'), 'utf8');

@@ -3,15 +3,15 @@
  * selected cells, a C++ harness drives every operand pair and compares with the LUTs we pass
  * as a binary file. The build is content-cached, so re-verifying the same cells costs only the run.
  */
-import { writeFileSync, rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { render } from '../../core/templates.ts';
-import { runTool } from '../../core/runner.ts';
 import { scratchDir } from '../../core/atomic.ts';
-import { buildVerilatorModel } from '../../sim/verilator.ts';
 import { UserError } from '../../core/errors.ts';
-import type { Cell } from './types.ts';
+import { runTool } from '../../core/runner.ts';
+import { render } from '../../core/templates.ts';
+import { buildVerilatorModel } from '../../sim/verilator.ts';
 import { lut } from './index.ts';
+import type { Cell } from './types.ts';
 
 export interface Mismatch {
   a: number;
@@ -52,7 +52,12 @@ export async function verifyCells(cells: Cell[]): Promise<VerifyReport> {
   const t0 = Date.now();
   const { ctx, sources } = verifySources(cells);
   // -O1 for the C++: these models are wide flat netlists; compile time dominates run time.
-  const built = await buildVerilatorModel({ top: TOP, sources, cppSources: { 'verify_harness.cpp': render('cells/verify_harness.cpp', ctx) }, cflags: ['-O1'] });
+  const built = await buildVerilatorModel({
+    top: TOP,
+    sources,
+    cppSources: { 'verify_harness.cpp': render('cells/verify_harness.cpp', ctx) },
+    cflags: ['-O1'],
+  });
   const buildMs = Date.now() - t0;
 
   const dir = scratchDir('mult-verify');

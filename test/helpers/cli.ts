@@ -1,5 +1,5 @@
-import { execa } from 'execa';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { repoRoot } from '../../core/paths.ts';
 
 /** Run the real CLI as a child process (what a user types), capturing exit code and output. */

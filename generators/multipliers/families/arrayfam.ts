@@ -3,11 +3,12 @@
  * as in the papers): broken-array BAM(h, v), operand truncation, radix-2 row perforation.
  * Rows are indexed by the weight operand b (row j = a * b_j), columns by i + j.
  */
-import { Netlist } from '../netlist.ts';
-import { reduce } from '../arith.ts';
-import { ppBits } from './exact.ts';
-import { check, checkBits, num, p, sfx, type Family } from './family.ts';
+
 import { UserError } from '../../../core/errors.ts';
+import { reduce } from '../arith.ts';
+import { Netlist } from '../netlist.ts';
+import { ppBits } from './exact.ts';
+import { check, checkBits, type Family, num, p, sfx } from './family.ts';
 
 /** BAM (Mahdiani et al.): omit the carry-save cells of the h lowest rows (b_j, j < h) and of
  *  every column below v (i + j < v). Unsigned. */

@@ -10,21 +10,14 @@
  *  - RAD(k): b[k-1:0] is one signed radix-2^k digit D, replaced by the nearest power of two
  *    (sign kept, 0 stays 0, ties go to the larger power); the rest is exact radix-4 Booth.
  */
-import { Netlist, ZERO, type Sig } from '../netlist.ts';
-import { PPMatrix, reduce, truthTable, type Reduction } from '../arith.ts';
-import { check, checkBits, num, p, sfx, type Family } from './family.ts';
+
 import { UserError } from '../../../core/errors.ts';
+import { PPMatrix, type Reduction, reduce, truthTable } from '../arith.ts';
+import { Netlist, type Sig, ZERO } from '../netlist.ts';
+import { check, checkBits, type Family, num, p, sfx } from './family.ts';
 
 /** One Booth partial product: selection vector over `width` bits for |d| = 2^m options. */
-function addBoothPP(
-  n: Netlist,
-  m: PPMatrix,
-  shift: number,
-  width: number,
-  selects: { mag: number; sel: Sig }[],
-  neg: Sig,
-  roundAt: number,
-): void {
+function addBoothPP(n: Netlist, m: PPMatrix, shift: number, width: number, selects: { mag: number; sel: Sig }[], neg: Sig, roundAt: number): void {
   const vec: Sig[] = [];
   for (let c = 0; c < width; c++) {
     const terms = selects.map(({ mag, sel }) => n.and(sel, n.aExt(c - Math.log2(mag), true)));
@@ -58,7 +51,18 @@ function addRadix4(n: Netlist, m: PPMatrix, from: number, skip: number, roundAt:
   for (let t = 0, low = from; low < N; t++, low += 2) {
     if (t < skip) continue;
     const d = boothDigit(n, t, low);
-    addBoothPP(n, m, low, N + 1, [{ mag: 1, sel: d.one }, { mag: 2, sel: d.two }], d.neg, roundAt);
+    addBoothPP(
+      n,
+      m,
+      low,
+      N + 1,
+      [
+        { mag: 1, sel: d.one },
+        { mag: 2, sel: d.two },
+      ],
+      d.neg,
+      roundAt,
+    );
   }
 }
 

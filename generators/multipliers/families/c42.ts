@@ -5,11 +5,12 @@
  * `l`, groups of four bits go through the compressor (sum to column, carry to column+1) until
  * those columns are lower than 4; an exact Dadda tree and ripple adder finish the sum.
  */
-import { Netlist, type Sig } from '../netlist.ts';
-import { reduceDadda, truthTable } from '../arith.ts';
-import { ppBits } from './exact.ts';
+
 import { UserError } from '../../../core/errors.ts';
-import { check, checkBits, num, p, type Family } from './family.ts';
+import { reduceDadda, truthTable } from '../arith.ts';
+import { Netlist, type Sig } from '../netlist.ts';
+import { ppBits } from './exact.ts';
+import { check, checkBits, type Family, num, p } from './family.ts';
 
 const pop = (e: number) => (e & 1) + ((e >> 1) & 1) + ((e >> 2) & 1) + ((e >> 3) & 1);
 function tableHex(f: (e: number, x: number[]) => number): string {

@@ -4,9 +4,10 @@
  * multiplier and two one-hot shifters restore the scale. The signed variant wraps the unsigned
  * core in sign-magnitude conversion (|a|, |b|, then the product negated if signs differ).
  */
-import { Netlist, ZERO, type Sig } from '../netlist.ts';
-import { PPMatrix, reduce, leadingOne, oneHotShiftLeft, conditionalNegate } from '../arith.ts';
-import { check, checkBits, num, p, sfx, type Family } from './family.ts';
+
+import { conditionalNegate, leadingOne, oneHotShiftLeft, PPMatrix, reduce } from '../arith.ts';
+import { Netlist, type Sig, ZERO } from '../netlist.ts';
+import { check, checkBits, type Family, num, p, sfx } from './family.ts';
 
 /** Steer the k significant bits of x; returns them and the one-hot shift (0..N-k). */
 function drumOperand(n: Netlist, x: Sig[], k: number): { bits: Sig[]; shift: Sig[] } {

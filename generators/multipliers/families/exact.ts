@@ -3,10 +3,10 @@
  * (ripple rows), Dadda or Wallace reduction. `ppBits` is shared with the array-style
  * approximate families (BAM, truncation, perforation), which only change which bits exist.
  */
+
+import { PPMatrix, REDUCTIONS, type Reduction, reduce } from '../arith.ts';
 import { Netlist, type Sig } from '../netlist.ts';
-import { PPMatrix, reduce, REDUCTIONS, type Reduction } from '../arith.ts';
-import { checkBits, num, sfx, type Family } from './family.ts';
-import type { CellRecord } from '../types.ts';
+import { checkBits, type Family, num, sfx } from './family.ts';
 
 /**
  * Radix-2 partial products a_i b_j at column i+j. Signed cells use (modified) Baugh-Wooley:
@@ -55,8 +55,7 @@ export const exactFamily: Family = {
     n.outputs = reduce(n, ppBits(n, r.signed), r.params.reduction as Reduction);
     return n;
   },
-  describe: (r) =>
-    `exact ${r.bits}x${r.bits} ${r.signed ? 'signed Baugh-Wooley' : 'unsigned AND-array'} multiplier, ${r.params.reduction} reduction`,
+  describe: (r) => `exact ${r.bits}x${r.bits} ${r.signed ? 'signed Baugh-Wooley' : 'unsigned AND-array'} multiplier, ${r.params.reduction} reduction`,
 };
 
 export { REDUCTIONS };

@@ -3,8 +3,8 @@
  * `format` is the inverse of `parse`: the id alone regenerates the cell.
  */
 import { UserError } from '../../../core/errors.ts';
-import type { CellRecord } from '../types.ts';
 import type { Netlist } from '../netlist.ts';
+import type { CellRecord } from '../types.ts';
 
 export interface Family {
   name: string;

@@ -3,9 +3,10 @@
  * (3-bit output: p2 = a1 b1, p1 = a1 b0 | a0 b1, p0 = a0 b0); block outputs are summed exactly
  * (Dadda tree), which equals the recursive 4x4/8x8 composition.
  */
-import { Netlist } from '../netlist.ts';
+
 import { PPMatrix, reduce } from '../arith.ts';
-import { checkBits, num, type Family } from './family.ts';
+import { Netlist } from '../netlist.ts';
+import { checkBits, type Family, num } from './family.ts';
 
 export const kulkarniFamily: Family = {
   name: 'kulkarni',

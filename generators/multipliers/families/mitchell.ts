@@ -4,9 +4,10 @@
  * is a shift of 1.m. Results below 1 are truncated; a zero operand gives 0.
  * Mitch-w (w < N-1) keeps only the w most significant fraction bits of each operand.
  */
-import { Netlist, type Sig } from '../netlist.ts';
+
 import { leadingOne, oneHotShiftLeft, rippleAdd } from '../arith.ts';
-import { check, checkBits, num, p, type Family } from './family.ts';
+import { Netlist, type Sig } from '../netlist.ts';
+import { check, checkBits, type Family, num, p } from './family.ts';
 
 function logOf(n: Netlist, x: Sig[], w: number): Sig[] {
   const N = x.length;
@@ -50,5 +51,7 @@ export const mitchellFamily: Family = {
     return n;
   },
   describe: (r) =>
-    p(r, 'w') === r.bits - 1 ? `Mitchell logarithmic multiplier (${r.bits - 1}-bit fractions)` : `Mitch-w: Mitchell with fractions truncated to ${p(r, 'w')} bits`,
+    p(r, 'w') === r.bits - 1
+      ? `Mitchell logarithmic multiplier (${r.bits - 1}-bit fractions)`
+      : `Mitch-w: Mitchell with fractions truncated to ${p(r, 'w')} bits`,
 };
