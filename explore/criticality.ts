@@ -1,5 +1,5 @@
+import type { UnitPlan } from '../mapping/units.ts';
 import { type ConvLayer, type FloatGraph, size } from '../nn/graph.ts';
-import type { UnitPlan } from './units.ts';
 import { backward, forwardAll, type LayerCriticality, layerCriticality, targetSeed } from './xai.ts';
 
 /**

@@ -1,20 +1,20 @@
 import { resolve } from 'node:path';
 import { defaultLiberty } from '../core/paths.ts';
 import { cellStreamEnergy } from '../flow/energy.ts';
-import { sampleLayerStreams } from '../flow/streams.ts';
+import { sampleLayerStreams } from '../mapping/streams.ts';
+import type { UnitPlan } from '../mapping/units.ts';
 import type { Dataset } from '../nn/dataset.ts';
 import { runQuantBatch } from '../nn/engine.ts';
 import type { GemmOperands } from '../nn/gemm.ts';
 import { convLayers, type QConvLayer, type QuantModel } from '../nn/qmodel.ts';
 import type { StatsCollector } from '../nn/stats.ts';
-import type { UnitPlan } from './units.ts';
 
 /**
  * Multiplier energy of a candidate, the search's energy objective (pJ per inference):
  *   E = sum over layers, filters of  MACs(filter) x e(layer, cell of the filter)
  * with e(layer, cell) the cell's dynamic energy per multiply from synth/ `cellEnergy`
  * (Yosys netlist, bit-parallel gate simulation, liberty tables) driven by THIS layer's operand
- * stream as a weight-stationary PE sees it (flow/streams.ts `sampleLayerStreams`, the same
+ * stream as a weight-stationary PE sees it (mapping/streams.ts `sampleLayerStreams`, the same
  * sampler the RTL flow's energy uses). The table is computed once per (layer, cell) and cached,
  * so a candidate's energy is a sum, free next to its accuracy.
  *

@@ -7,6 +7,16 @@ import { Progress } from '../core/progress.ts';
 import { loadModelFor } from '../flow/run.ts';
 import type { Design } from '../generators/array/config.ts';
 import { cellMetrics, getCell } from '../generators/multipliers/index.ts';
+import {
+  checkGranularity,
+  filterCells,
+  type Granularity,
+  planUnits,
+  singleLayerAssignment,
+  toArrayConfig,
+  toAssignment,
+  type UnitPlan,
+} from '../mapping/units.ts';
 import { type Dataset, limitDataset, loadDataset } from '../nn/dataset.ts';
 import { checkShapes } from '../nn/evaluate.ts';
 import { importOnnx } from '../nn/onnx.ts';
@@ -19,7 +29,6 @@ import { Journal } from './journal.ts';
 import { nsga2 } from './nsga2.ts';
 import { hypervolume, paretoFront } from './pareto.ts';
 import { type PairedLoss, pairedLoss, spearman } from './stats.ts';
-import { checkGranularity, filterCells, type Granularity, planUnits, singleLayerAssignment, toArrayConfig, toAssignment, type UnitPlan } from './units.ts';
 
 /**
  * The closed loop (issue 8): criticality -> sensitivity -> search on a validation hold-out ->

@@ -1,20 +1,19 @@
 import type { Design } from '../generators/array/config.ts';
+import { type LayerCost, layerCosts } from '../mapping/layer-cost.ts';
+import type { Placement } from '../mapping/place.ts';
+import { type CellStreams, DEFAULT_STREAM_PAIRS, sampleLayerStreams } from '../mapping/streams.ts';
 import type { Dataset } from '../nn/dataset.ts';
-import { convLayers, type QuantModel } from '../nn/qmodel.ts';
+import type { QuantModel } from '../nn/qmodel.ts';
 import { type LayerEnergy, layerEnergy, type OpEnergies, opEnergies } from './energy.ts';
 import { batchOperands } from './host.ts';
-import type { Placement } from './placement.ts';
-import { type CellStreams, DEFAULT_STREAM_PAIRS, sampleLayerStreams } from './streams.ts';
-import { addTiming, emptyTiming, gemmTiming, type LayerTiming } from './timing.ts';
 
 /**
- * The fast path exploration uses: the same GEMM decomposition as the RTL run (batches of
- * `batch` images, M = images x output positions), cycles from `cycleModel`, MACs per cell from
- * the placement, energy from the same per-op numbers. No RTL, no data.
+ * The RTL run without RTL: mapping/layer-cost.ts's cycles and multiplies per cell (the same GEMM
+ * decomposition as the RTL run) priced with the same per-op energies. `axtpu run` checks that this
+ * equals the RTL run's measured cycles; exploration prices candidates by multiplier energy alone
+ * (explore/energy.ts) and does not use it yet.
  */
-export interface AnalyticalLayer extends LayerTiming {
-  layer: string;
-  macsByCell: Record<string, number>;
+export interface AnalyticalLayer extends LayerCost {
   energy?: LayerEnergy;
 }
 
@@ -27,21 +26,15 @@ export function analyticalRun(
   e?: OpEnergies,
   levels: number[] = [],
 ): AnalyticalLayer[] {
-  return convLayers(model).map((l) => {
-    const p = placement.layers.find((x) => x.layer === l.name)!;
-    const positions = model.shapes[l.output]!.h * model.shapes[l.output]!.w;
-    const t = emptyTiming();
-    for (let s = 0; s < images; s += batch) addTiming(t, gemmTiming(design, p.tile, Math.min(batch, images - s) * positions, l.K, l.oc));
-    const macsByCell: Record<string, number> = {};
-    for (const id of p.filterCells) macsByCell[id] = (macsByCell[id] ?? 0) + images * positions * l.K;
-    const out: AnalyticalLayer = { layer: l.name, ...t, macsByCell };
-    if (e) out.energy = layerEnergy(design, p, t, macsByCell, e, levels);
+  return layerCosts(model, design, placement, images, batch).map((c, j) => {
+    const out: AnalyticalLayer = { ...c };
+    if (e) out.energy = layerEnergy(design, placement.layers[j]!, c, c.macsByCell, e, levels);
     return out;
   });
 }
 
 /**
- * Exploration entry point, no RTL at all: the software engine's operands of the first batch give
+ * Energy of a design on a model with no RTL at all: the software engine's operands of the first batch give
  * the per-(layer, cell) streams (the same sampler and the same batch the RTL run uses, so the
  * per-op energies are the same cached numbers), then `analyticalRun`.
  */

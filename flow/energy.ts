@@ -5,13 +5,13 @@ import { cached } from '../core/cache.ts';
 import { defaultLiberty } from '../core/paths.ts';
 import type { Design } from '../generators/array/config.ts';
 import { generateViews } from '../generators/array/rtl.ts';
+import type { LayerCycles } from '../mapping/cycles.ts';
+import type { CellStreams, PeStream } from '../mapping/streams.ts';
 import { buildGateSim, runGateSim } from '../synth/gatesim.ts';
 import { loadLiberty } from '../synth/liberty.ts';
 import { cellEnergy, designEnergy } from '../synth/power.ts';
 import { defaultVoltageModel, voltageScale } from '../synth/voltage.ts';
 import { synthesize } from '../synth/yosys.ts';
-import type { CellStreams, PeStream } from './streams.ts';
-import type { LayerTiming } from './timing.ts';
 
 /**
  * Energy per inference from per-operation energies (all pJ):
@@ -185,7 +185,7 @@ export function columnVolts(design: Design, tile: number, levels: number[] = [])
 export function layerEnergy(
   design: Design,
   layer: { layer: string; tile: number; mode: number; filterCells: string[] },
-  t: LayerTiming,
+  t: LayerCycles,
   macsByCell: Record<string, number>,
   e: OpEnergies,
   levels: number[] = [],

@@ -1,6 +1,10 @@
 import { UserError } from '../core/errors.ts';
 import type { Design } from '../generators/array/config.ts';
 import type { Mat8 } from '../generators/array/model.ts';
+import { addCycles, emptyCycles, gemmCycles, type LayerCycles } from '../mapping/cycles.ts';
+import { addMacsByCell, batches } from '../mapping/layer-cost.ts';
+import type { Placement } from '../mapping/place.ts';
+import { type CellStreams, DEFAULT_STREAM_PAIRS, sampleLayerStreams } from '../mapping/streams.ts';
 import type { Dataset } from '../nn/dataset.ts';
 import { runQuantBatchAsync } from '../nn/engine.ts';
 import { prepareNativeKernels } from '../nn/native.ts';
@@ -8,9 +12,6 @@ import { convLayers, type QuantModel } from '../nn/qmodel.ts';
 import { ArraySim, type PeActivity } from '../sim/array.ts';
 import { batchOperands, type HostSetup, ReferencePipeline } from './host.ts';
 import { activationMatrix, padBias, toAccumulator, weightMatrix } from './operands.ts';
-import type { Placement } from './placement.ts';
-import { type CellStreams, DEFAULT_STREAM_PAIRS, sampleLayerStreams } from './streams.ts';
-import { addTiming, emptyTiming, gemmTiming, type LayerTiming } from './timing.ts';
 
 /**
  * RTL-in-the-loop inference. The engine's layer loop (nn/engine.ts `engineSteps`, driven by
@@ -68,7 +69,7 @@ export interface LayerActivity {
   perCell: Record<string, { pes: number; a: number; b: number; p: number }>;
 }
 
-export interface LayerTrace extends LayerTiming {
+export interface LayerTrace extends LayerCycles {
   layer: string;
   kind: string;
   tile: number;
@@ -134,7 +135,7 @@ export async function runRtl(model: QuantModel, design: Design, placement: Place
       const p = place.get(l.name)!;
       return [
         l.name,
-        { layer: l.name, kind: l.kind, tile: p.tile, mode: p.mode, K: l.K, N: l.oc, modelCycles: 0, macsByCell: {}, mismatches: 0, ...emptyTiming() },
+        { layer: l.name, kind: l.kind, tile: p.tile, mode: p.mode, K: l.K, N: l.oc, modelCycles: 0, macsByCell: {}, mismatches: 0, ...emptyCycles() },
       ];
     }),
   );
@@ -147,7 +148,8 @@ export async function runRtl(model: QuantModel, design: Design, placement: Place
   const native = await prepareNativeKernels();
   const setup: HostSetup = { model, table, rowOffsets, pixels: ds.pixels, perImage, nativeAddon: native.ok ? native.path : undefined };
 
-  const total = Math.ceil(ds.count / batch);
+  const plan = batches(ds.count, batch);
+  const total = plan.length;
   // Open the plain build first, so a cold cache builds both before any batch runs; further plain
   // processes reuse the cached build.
   const plains: ArraySim[] = [];
@@ -173,8 +175,7 @@ export async function runRtl(model: QuantModel, design: Design, placement: Place
 
   /** One batch through the engine's layer loop with every GEMM on the array. */
   const runBatch = async (bi: number, lane: number): Promise<void> => {
-    const s = bi * batch;
-    const n = Math.min(batch, ds.count - s);
+    const [s, n] = plan[bi]!;
     const ref = reference!.request(s, n);
     ref.catch(() => undefined); // awaited below; a failure elsewhere must not leave it unhandled
     const activity = bi === 0 && probe !== undefined;
@@ -199,12 +200,9 @@ export async function runRtl(model: QuantModel, design: Design, placement: Place
         plainNs += run.ns;
         plainCycles += run.cycles;
       }
-      addTiming(tr, gemmTiming(design, p.tile, g.P, l.K, l.oc, run.cycles));
-      tr.modelCycles += gemmTiming(design, p.tile, g.P, l.K, l.oc).cycles;
-      for (let f = 0; f < l.oc; f++) {
-        const id = p.filterCells[f]!;
-        tr.macsByCell[id] = (tr.macsByCell[id] ?? 0) + g.P * l.K;
-      }
+      addCycles(tr, gemmCycles(design, p.tile, g.P, l.K, l.oc, run.cycles));
+      tr.modelCycles += gemmCycles(design, p.tile, g.P, l.K, l.oc).cycles;
+      addMacsByCell(tr.macsByCell, p.filterCells, g.P, l.K);
       if (run.activity) addActivity(tr, design, p.tile, p.mode, run.activity, run.cycles);
       if (bi === 0) streams[l.name] = sampleLayerStreams(l, g, p.filterCells, design.tiles[p.tile]!.rows, o.streamPairs ?? DEFAULT_STREAM_PAIRS);
       // What the next layer receives: the array's psum words in the engine's layout.

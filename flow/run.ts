@@ -7,6 +7,7 @@ import { markdownTable } from '../core/output.ts';
 import { synthReportsDir } from '../core/paths.ts';
 import { render } from '../core/templates.ts';
 import { type Design, loadDesign, resolveDesign } from '../generators/array/index.ts';
+import { type Placement, placeModel } from '../mapping/place.ts';
 import { type Assignment, readAssignment } from '../nn/assign.ts';
 import { limitDataset, loadDataset } from '../nn/dataset.ts';
 import { checkShapes, isQuantizedDir, quantizeCached } from '../nn/evaluate.ts';
@@ -16,7 +17,6 @@ import type { QuantModel } from '../nn/qmodel.ts';
 import { flipTable } from '../sim/array.ts';
 import { type AnalyticalLayer, analyticalRun } from './analytical.ts';
 import { type LayerEnergy, layerEnergy, type OpEnergies, opEnergies } from './energy.ts';
-import { type Placement, placeModel } from './placement.ts';
 import { type LayerTrace, type RtlRunOptions, runRtl } from './rtl.ts';
 
 export interface FlowOptions {

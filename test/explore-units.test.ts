@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { expandCells, groupCandidates } from '../explore/candidates.ts';
 import { parseBudget } from '../explore/run.ts';
-import { checkGranularity, filterCells, planUnits, toArrayConfig, toAssignment } from '../explore/units.ts';
 import { resolveDesign } from '../generators/array/index.ts';
+import { checkGranularity, filterCells, planUnits, toArrayConfig, toAssignment } from '../mapping/units.ts';
 import type { QuantModel } from '../nn/qmodel.ts';
 
 /** A model skeleton with n conv/dense layers: only what planUnits reads. */

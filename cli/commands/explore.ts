@@ -8,8 +8,8 @@ import { intOption, numberOption } from '../../core/validate.ts';
 import { DEFAULT_CELLS, expandCells, groupCandidates } from '../../explore/candidates.ts';
 import { writeOutputs } from '../../explore/report.ts';
 import { type ExploreResult, explore, parseBudget, type SearchKind } from '../../explore/run.ts';
-import { checkGranularity } from '../../explore/units.ts';
 import { verifyWinner, type WinnerRtl } from '../../explore/winner.ts';
+import { checkGranularity } from '../../mapping/units.ts';
 import { globals } from '../context.ts';
 
 const pct = (x: number | undefined, d = 2) => (x === undefined ? '-' : (100 * x).toFixed(d));

@@ -58,7 +58,9 @@ const tileSchema = z
     domains: domainsSchema.optional(),
   })
   .strict();
-export const tilesSchema = z.array(tileSchema).min(1).max(8);
+/** Tiles (heterogeneous sub-arrays) a design may have; exploration gives each layer its own up to this. */
+export const MAX_TILES = 8;
+export const tilesSchema = z.array(tileSchema).min(1).max(MAX_TILES);
 
 export const arrayConfigSchema = z
   .object({

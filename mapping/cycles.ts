@@ -9,7 +9,7 @@ import { cycleModel, latency } from '../generators/array/schedule.ts';
  *   stall  = cycles - stream - fill - drain   weight loads the double buffer could not hide
  * mapping efficiency = K N / (folds R C) (SCALE-Sim), utilization = useful MACs / (R C cycles).
  */
-export interface LayerTiming {
+export interface LayerCycles {
   gemms: number;
   cycles: number;
   streamCycles: number;
@@ -26,7 +26,7 @@ export interface LayerTiming {
   utilization: number;
 }
 
-export function emptyTiming(): LayerTiming {
+export function emptyCycles(): LayerCycles {
   return {
     gemms: 0,
     cycles: 0,
@@ -44,8 +44,8 @@ export function emptyTiming(): LayerTiming {
   };
 }
 
-/** Timing of one GEMM; `cycles` = the RTL's count if given, else the cycle model's. */
-export function gemmTiming(design: Design, tile: number, M: number, K: number, N: number, cycles?: number): LayerTiming {
+/** Cycles of one GEMM; `cycles` = the RTL's count if given, else the cycle model's. */
+export function gemmCycles(design: Design, tile: number, M: number, K: number, N: number, cycles?: number): LayerCycles {
   const t = design.tiles[tile]!;
   const cm = cycleModel(design, M, K, N, tile);
   const total = cycles ?? cm.cycles;
@@ -70,7 +70,7 @@ export function gemmTiming(design: Design, tile: number, M: number, K: number, N
   };
 }
 
-export function addTiming(into: LayerTiming, x: LayerTiming): void {
+export function addCycles(into: LayerCycles, x: LayerCycles): void {
   into.gemms += x.gemms;
   into.cycles += x.cycles;
   into.streamCycles += x.streamCycles;

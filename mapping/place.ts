@@ -6,15 +6,31 @@ import { type Assignment, type ResolvedAssignment, resolveAssignment } from '../
 import { convLayers, type QConvLayer, type QuantModel } from '../nn/qmodel.ts';
 
 /**
- * How a model runs on a design (the ONE definition both the RTL flow and the software engine
- * use, so they compute the same thing):
- *  - conv/dense layer j (in model order) runs on tile j mod T, in runtime mode `mode` (default 0);
+ * Where a network's layers sit on a design: the ONE definition the RTL flow, the analytical path,
+ * the software engine's assignment and exploration's decision units all use.
+ *  - conv/dense layer j (model order) runs on tile j mod T, in runtime mode `mode` (default 0);
  *  - its GEMM is A (M = images x output positions, K = ic*kh*kw) times W (K x N = oc); the array
  *    puts reduction index k on PE row k mod R and filter f on column f mod C, so a per-column cell
  *    map is a filter-level assignment: filter f uses the cell of column f mod C.
  * Row and per-PE maps would make the cell depend on k mod R, which the engine's assignment
  * (layer / filter / kernel = output x input channel) cannot express: rejected with one line.
  */
+
+/** Tile of conv/dense layer `j` (model order) on a design with `tiles` tiles. */
+export function layerTile(j: number, tiles: number): number {
+  return j % tiles;
+}
+
+/** Column of filter (output channel) `f` on a tile with `cols` columns. */
+export function filterColumn(f: number, cols: number): number {
+  return f % cols;
+}
+
+/** How many of a layer's `oc` filters land on column `c` of a `cols`-wide tile. */
+export function filtersOnColumn(c: number, oc: number, cols: number): number {
+  return c < oc ? Math.floor((oc - 1 - c) / cols) + 1 : 0;
+}
+
 export interface LayerPlacement {
   layer: string;
   tile: number;
@@ -43,6 +59,13 @@ function columnCell(design: Design, tile: number, mode: number, col: number): st
   return cells.every((row) => row[col] === id) ? id : undefined;
 }
 
+/** Layer-level where possible, else per-filter: the engine's assignment for per-filter cells. */
+export function assignmentOf(filterCells: Record<string, string[]>): Assignment {
+  const a: Assignment = { layers: {} };
+  for (const [name, fc] of Object.entries(filterCells)) a.layers[name] = fc.every((x) => x === fc[0]) ? fc[0]! : { filters: fc };
+  return a;
+}
+
 export function placeModel(model: QuantModel, design: Design, opts: PlacementOptions = {}): Placement {
   const scheme = design.signed ? 'signed' : 'unsigned';
   if (model.scheme !== scheme) throw new UserError(`model ${model.name} is quantized for ${model.scheme} cells but design ${design.name} has ${scheme} cells`);
@@ -50,25 +73,20 @@ export function placeModel(model: QuantModel, design: Design, opts: PlacementOpt
   if (!Number.isInteger(mode) || mode < 0 || mode >= design.modes)
     throw new UserError(`--mode ${mode}: design ${design.name} has ${design.modes} runtime mode(s) (0..${design.modes - 1})`);
   const convs = convLayers(model);
-  const T = design.tiles.length;
   const layers: LayerPlacement[] = convs.map((l, j) => {
-    const tile = j % T;
+    const tile = layerTile(j, design.tiles.length);
     const t = design.tiles[tile]!;
     const colCells = Array.from({ length: t.cols }, (_, c) => columnCell(design, tile, mode, c));
-    const bad = colCells.indexOf(undefined);
+    const bad = colCells.findIndex((x) => x === undefined);
     if (bad >= 0)
       throw new UserError(
         `design ${design.name} tile ${t.name}: column ${bad} mixes cells across rows (row / per-PE map); the flow maps filters to columns and needs one cell per column`,
       );
-    return { layer: l.name, tile, mode, filterCells: Array.from({ length: l.oc }, (_, f) => colCells[f % t.cols]!) };
+    return { layer: l.name, tile, mode, filterCells: Array.from({ length: l.oc }, (_, f) => colCells[filterColumn(f, t.cols)]!) };
   });
-  const assignment: Assignment = { layers: {} };
-  for (const p of layers) {
-    const uniform = p.filterCells.every((x) => x === p.filterCells[0]);
-    assignment.layers[p.layer] = uniform ? p.filterCells[0]! : { filters: p.filterCells };
-  }
+  const assignment = assignmentOf(Object.fromEntries(layers.map((p) => [p.layer, p.filterCells])));
   if (opts.want) checkHolds(model, design, layers, opts.want);
-  for (const l of convs) checkPsum(l, design, layers.find((p) => p.layer === l.name)!);
+  for (const [j, l] of convs.entries()) checkPsum(l, design, layers[j]!);
   return { layers, assignment, resolved: resolveAssignment(model, assignment) };
 }
 
@@ -77,10 +95,10 @@ function checkHolds(model: QuantModel, design: Design, layers: LayerPlacement[],
   const convs = convLayers(model);
   for (const name of Object.keys(want.layers))
     if (!convs.some((l) => l.name === name)) throw new UserError(`assignment names layer '${name}' which is not a conv/dense layer of ${model.name}`);
-  for (const l of convs) {
+  for (const [j, l] of convs.entries()) {
     const spec = want.layers[l.name] ?? want.default;
     if (spec === undefined) throw new UserError(`assignment has no cell for layer '${l.name}' and no "default"`);
-    const p = layers.find((x) => x.layer === l.name)!;
+    const p = layers[j]!;
     const cols = design.tiles[p.tile]!.cols;
     for (let f = 0; f < l.oc; f++) {
       const have = p.filterCells[f]!;
@@ -94,7 +112,7 @@ function checkHolds(model: QuantModel, design: Design, layers: LayerPlacement[],
       const miss = need.find((x) => x !== have);
       if (miss !== undefined)
         throw new UserError(
-          `design ${design.name} cannot hold the assignment: layer '${l.name}' filter ${f} needs cell ${miss} but it runs on tile ${design.tiles[p.tile]!.name} column ${f % cols} (mode ${p.mode}), which has ${have}`,
+          `design ${design.name} cannot hold the assignment: layer '${l.name}' filter ${f} needs cell ${miss} but it runs on tile ${design.tiles[p.tile]!.name} column ${filterColumn(f, cols)} (mode ${p.mode}), which has ${have}`,
         );
     }
   }

@@ -1,14 +1,16 @@
 import { UserError } from '../core/errors.ts';
+import { MAX_TILES } from '../generators/array/config.ts';
 import type { Assignment } from '../nn/assign.ts';
 import { layerMacs } from '../nn/graph.ts';
 import { convLayers, type QuantModel } from '../nn/qmodel.ts';
+import { assignmentOf, filterColumn, filtersOnColumn, layerTile } from './place.ts';
 
 /**
  * Decision units of the search (one gene each) and how a gene vector becomes both the software
  * engine's assignment and the array config that realizes it. The units are exactly what the
- * generated array can hold (flow/placement.ts maps conv/dense layer j to tile j mod T and filter
- * f to column f mod C of that tile):
- *   layer   one unit per tile; T = min(layers, 8) tiles, each with one uniform cell. Layers that
+ * generated array can hold (mapping/place.ts: conv/dense layer j on tile j mod T, filter f on
+ * column f mod C of that tile):
+ *   layer   one unit per tile; T = min(layers, MAX_TILES) tiles, each with one uniform cell. Layers that
  *           share a tile (only when the model has more than 8 conv/dense layers) share its cell.
  *   filter  one unit per (tile, column): a per-column cell map in every tile.
  *   kernel  (output x input channel) needs a cell per PE that depends on the input channel, but a
@@ -19,7 +21,6 @@ import { convLayers, type QuantModel } from '../nn/qmodel.ts';
  *           filter. Rejected.
  */
 export type Granularity = 'layer' | 'filter' | 'kernel';
-export const MAX_TILES = 8;
 
 export interface LayerInfo {
   name: string;
@@ -64,7 +65,7 @@ export function planUnits(m: QuantModel, granularity: Exclude<Granularity, 'kern
   const layers: LayerInfo[] = convs.map((l, j) => {
     const o = m.shapes[l.output]!;
     const positions = o.h * o.w;
-    return { name: l.name, index: j, oc: l.oc, K: l.K, positions, macsPerImage: layerMacs(l, o), tile: j % tiles };
+    return { name: l.name, index: j, oc: l.oc, K: l.K, positions, macsPerImage: layerMacs(l, o), tile: layerTile(j, tiles) };
   });
   const units: Unit[] = [];
   for (let t = 0; t < tiles; t++) {
@@ -77,7 +78,7 @@ export function planUnits(m: QuantModel, granularity: Exclude<Granularity, 'kern
     for (let c = 0; c < cols; c++) {
       const macs: Record<string, number> = {};
       for (const l of mine) {
-        const filters = c < l.oc ? Math.floor((l.oc - 1 - c) / cols) + 1 : 0;
+        const filters = filtersOnColumn(c, l.oc, cols);
         if (filters > 0) macs[l.name] = filters * l.positions * l.K;
       }
       // A column no layer uses holds the exact cell and is not a decision.
@@ -92,7 +93,7 @@ export function filterCells(plan: UnitPlan, cells: string[], exact: string): Rec
   const out: Record<string, string[]> = {};
   for (const l of plan.layers) {
     out[l.name] = Array.from({ length: l.oc }, (_, f) => {
-      const u = plan.units.findIndex((x) => x.tile === l.tile && (x.column === null || x.column === f % plan.cols));
+      const u = plan.units.findIndex((x) => x.tile === l.tile && (x.column === null || x.column === filterColumn(f, plan.cols)));
       return u >= 0 ? cells[u]! : exact;
     });
   }
@@ -100,9 +101,7 @@ export function filterCells(plan: UnitPlan, cells: string[], exact: string): Rec
 }
 
 export function toAssignment(plan: UnitPlan, cells: string[], exact: string): Assignment {
-  const a: Assignment = { layers: {} };
-  for (const [name, fc] of Object.entries(filterCells(plan, cells, exact))) a.layers[name] = fc.every((x) => x === fc[0]) ? fc[0]! : { filters: fc };
-  return a;
+  return assignmentOf(filterCells(plan, cells, exact));
 }
 
 /** The array config (generators/array schema) that realizes the gene vector. */
