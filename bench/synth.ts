@@ -22,7 +22,7 @@ import { buildGateSim, runGateSim } from '../synth/gatesim.ts';
 import { loadLiberty } from '../synth/liberty.ts';
 import { mapLimit } from '../synth/pool.ts';
 import { cellEnergy, cellStimulus, synthesizeCell } from '../synth/power.ts';
-import { uniformStream } from '../synth/stream.ts';
+import { uniformStream } from '../synth/operand-stream.ts';
 
 const cache = mkdtempSync(join(tmpdir(), 'axtpu-bench-synth-cache-'));
 const reports = mkdtempSync(join(tmpdir(), 'axtpu-bench-synth-reports-'));

@@ -4,7 +4,7 @@ import type { QConvLayer } from './qmodel.ts';
 
 /**
  * Per-layer operand statistics (what each multiplier sees) and a seeded sample of (a, b) code
- * pairs per layer, for the energy estimator (synth/stream.ts `.ab` format).
+ * pairs per layer, for the energy estimator (synth/operand-stream.ts `.ab` format).
  */
 export interface LayerOperandStats {
   name: string;

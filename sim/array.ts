@@ -11,7 +11,7 @@ import { cellInfo, cellLut } from '../generators/array/cells.ts';
 import type { Design } from '../generators/array/config.ts';
 import type { GemmOut, Mat8 } from '../generators/array/model.ts';
 import { type DesignViews, generateViews, TOP } from '../generators/array/rtl.ts';
-import { buildVerilatorModel } from './verilator.ts';
+import { buildVerilatorModel } from '../core/verilator.ts';
 
 /**
  * The array's Verilator harness: one C++ testbench (templates/array/harness.cpp) built once per

@@ -1,7 +1,7 @@
 import { UserError } from '../core/errors.ts';
 import { type BoolExpr, exprVars, wordExprSource } from './boolexpr.ts';
 import { type LibCell, type Library, outputPins } from './liberty.ts';
-import type { Netlist, NetRef } from './netlist.ts';
+import type { Netlist, NetRef } from './mapped-netlist.ts';
 
 /**
  * Zero-delay, bit-parallel gate-level simulator of a mapped netlist.

@@ -7,7 +7,7 @@ import { runTool } from '../core/runner.ts';
 import { render } from '../core/templates.ts';
 import { toolVersions } from '../core/tools.ts';
 import { type Library, loadLiberty } from './liberty.ts';
-import { cellCounts, checkNetlistAgainstLibrary, type Netlist, netlistArea, readNetlistJson } from './netlist.ts';
+import { cellCounts, checkNetlistAgainstLibrary, type Netlist, netlistArea, readNetlistJson } from './mapped-netlist.ts';
 
 /**
  * Yosys flow: Verilog sources -> liberty cells (templates/synth/synth.ys.hbs). Cached by content:

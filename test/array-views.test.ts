@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { checkDesignXml, provePeViewsEquivalent } from '../generators/array/check.ts';
 import { cycleModel, gemmModel, generateViews, type Mat8, resolveDesign, writeDesign } from '../generators/array/index.ts';
 import { ArraySim } from '../sim/array.ts';
-import { lintVerilog } from '../sim/verilator.ts';
+import { lintVerilog } from '../core/verilator.ts';
 import { synthesize } from '../synth/yosys.ts';
 import { runCli } from './helpers/cli.ts';
 

@@ -3,7 +3,7 @@
  * its reduction (ripple array, Dadda, Wallace, approximate 4:2 compressors), the final
  * carry-propagate adder, truth-table logic and one-hot shifters. Families compose these.
  */
-import { type Netlist, ONE, type Sig, ZERO } from './netlist.ts';
+import { type Netlist, ONE, type Sig, ZERO } from './cell-netlist.ts';
 
 export type Reduction = 'array' | 'dadda' | 'wallace';
 export const REDUCTIONS: Reduction[] = ['array', 'dadda', 'wallace'];

@@ -12,7 +12,7 @@ import { exactFamily } from './families/exact.ts';
 import type { Family } from './families/family.ts';
 import { kulkarniFamily } from './families/kulkarni.ts';
 import { mitchellFamily } from './families/mitchell.ts';
-import type { Netlist } from './netlist.ts';
+import type { Netlist } from './cell-netlist.ts';
 import type { Cell, CellRecord } from './types.ts';
 
 export const FAMILIES: Family[] = [

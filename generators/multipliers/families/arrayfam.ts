@@ -6,7 +6,7 @@
 
 import { UserError } from '../../../core/errors.ts';
 import { reduce } from '../arith.ts';
-import { Netlist } from '../netlist.ts';
+import { Netlist } from '../cell-netlist.ts';
 import { ppBits } from './exact.ts';
 import { check, checkBits, type Family, num, p, sfx } from './family.ts';
 

@@ -13,7 +13,7 @@
 
 import { UserError } from '../../../core/errors.ts';
 import { PPMatrix, type Reduction, reduce, truthTable } from '../arith.ts';
-import { Netlist, type Sig, ZERO } from '../netlist.ts';
+import { Netlist, type Sig, ZERO } from '../cell-netlist.ts';
 import { check, checkBits, type Family, num, p, sfx } from './family.ts';
 
 /** One Booth partial product: selection vector over `width` bits for |d| = 2^m options. */

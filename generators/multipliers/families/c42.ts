@@ -8,7 +8,7 @@
 
 import { UserError } from '../../../core/errors.ts';
 import { reduceDadda, truthTable } from '../arith.ts';
-import { Netlist, type Sig } from '../netlist.ts';
+import { Netlist, type Sig } from '../cell-netlist.ts';
 import { ppBits } from './exact.ts';
 import { check, checkBits, type Family, num, p } from './family.ts';
 

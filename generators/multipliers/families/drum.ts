@@ -6,7 +6,7 @@
  */
 
 import { conditionalNegate, leadingOne, oneHotShiftLeft, PPMatrix, reduce } from '../arith.ts';
-import { Netlist, type Sig, ZERO } from '../netlist.ts';
+import { Netlist, type Sig, ZERO } from '../cell-netlist.ts';
 import { check, checkBits, type Family, num, p, sfx } from './family.ts';
 
 /** Steer the k significant bits of x; returns them and the one-hot shift (0..N-k). */

@@ -5,7 +5,7 @@
  */
 
 import { PPMatrix, REDUCTIONS, type Reduction, reduce } from '../arith.ts';
-import { Netlist, type Sig } from '../netlist.ts';
+import { Netlist, type Sig } from '../cell-netlist.ts';
 import { checkBits, type Family, num, sfx } from './family.ts';
 
 /**

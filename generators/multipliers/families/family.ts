@@ -3,7 +3,7 @@
  * `format` is the inverse of `parse`: the id alone regenerates the cell.
  */
 import { UserError } from '../../../core/errors.ts';
-import type { Netlist } from '../netlist.ts';
+import type { Netlist } from '../cell-netlist.ts';
 import type { CellRecord } from '../types.ts';
 
 export interface Family {

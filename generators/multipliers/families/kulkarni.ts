@@ -5,7 +5,7 @@
  */
 
 import { PPMatrix, reduce } from '../arith.ts';
-import { Netlist } from '../netlist.ts';
+import { Netlist } from '../cell-netlist.ts';
 import { checkBits, type Family, num } from './family.ts';
 
 export const kulkarniFamily: Family = {

@@ -6,7 +6,7 @@
  */
 
 import { leadingOne, oneHotShiftLeft, rippleAdd } from '../arith.ts';
-import { Netlist, type Sig } from '../netlist.ts';
+import { Netlist, type Sig } from '../cell-netlist.ts';
 import { check, checkBits, type Family, num, p } from './family.ts';
 
 function logOf(n: Netlist, x: Sig[], w: number): Sig[] {
