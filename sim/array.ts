@@ -7,11 +7,11 @@ import { UserError } from '../core/errors.ts';
 import { runTool, spawnTool, toolErrorFor } from '../core/runner.ts';
 import { render } from '../core/templates.ts';
 import { parseOrThrow, z } from '../core/validate.ts';
+import { buildVerilatorModel } from '../core/verilator.ts';
 import { cellInfo, cellLut } from '../generators/array/cells.ts';
 import type { Design } from '../generators/array/config.ts';
 import type { GemmOut, Mat8 } from '../generators/array/model.ts';
 import { type DesignViews, generateViews, TOP } from '../generators/array/rtl.ts';
-import { buildVerilatorModel } from '../core/verilator.ts';
 
 /**
  * The array's Verilator harness: one C++ testbench (templates/array/harness.cpp) built once per

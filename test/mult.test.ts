@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { UserError } from '../core/errors.ts';
+import { lintVerilog } from '../core/verilator.ts';
 import { radRound } from '../generators/multipliers/families/booth.ts';
 import { builtinCatalogue, cellMetrics, FAMILIES, getCell, lut, productTable } from '../generators/multipliers/index.ts';
 import type { NetlistCell } from '../generators/multipliers/registry.ts';
 import { verifySources } from '../generators/multipliers/verify.ts';
-import { lintVerilog } from '../core/verilator.ts';
 
 const r2 = (x: number) => Math.round(x * 100) / 100;
 

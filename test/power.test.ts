@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LIBERTY } from '../core/paths.ts';
 import { gateBankCrossCheck } from '../synth/crosscheck.ts';
-import { cellEnergy } from '../synth/power.ts';
 import { uniformStream, writeOperandStream } from '../synth/operand-stream.ts';
+import { cellEnergy } from '../synth/power.ts';
 import { defaultVoltageModel, voltageScale } from '../synth/voltage.ts';
 
 const energyOf = async (id: string, opts = {}) => (await cellEnergy(id, { liberty: LIBERTY.osu018, ...opts })).energy.perOpPj.total;

@@ -4,6 +4,7 @@
  */
 import { UserError } from '../../core/errors.ts';
 import { render } from '../../core/templates.ts';
+import type { Netlist } from './cell-netlist.ts';
 import { bamFamily, perfFamily, truncFamily } from './families/arrayfam.ts';
 import { boothFamily, radFamily, roupFamily } from './families/booth.ts';
 import { c42Family } from './families/c42.ts';
@@ -12,7 +13,6 @@ import { exactFamily } from './families/exact.ts';
 import type { Family } from './families/family.ts';
 import { kulkarniFamily } from './families/kulkarni.ts';
 import { mitchellFamily } from './families/mitchell.ts';
-import type { Netlist } from './cell-netlist.ts';
 import type { Cell, CellRecord } from './types.ts';
 
 export const FAMILIES: Family[] = [
