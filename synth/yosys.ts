@@ -7,7 +7,7 @@ import { runTool } from '../core/runner.ts';
 import { render } from '../core/templates.ts';
 import { toolVersions } from '../core/tools.ts';
 import { type Library, loadLiberty } from './liberty.ts';
-import { cellCounts, checkNetlistAgainstLibrary, type Netlist, netlistArea, readNetlistJson } from './mapped-netlist.ts';
+import { cellCounts, checkNetlistAgainstLibrary, type MappedNetlist, netlistArea, readNetlistJson } from './mapped-netlist.ts';
 
 /**
  * Yosys flow: Verilog sources -> liberty cells (templates/synth/synth.ys.hbs). Cached by content:
@@ -39,7 +39,7 @@ export interface SynthResult {
   cellsByType: Record<string, number>;
   netlistJson: string;
   netlistVerilog: string;
-  netlist: Netlist;
+  netlist: MappedNetlist;
   durationMs: number;
 }
 

@@ -8,7 +8,7 @@ import { UserError } from '../../core/errors.ts';
 import { rtlOutDir } from '../../core/paths.ts';
 import { CATALOGUE_IDS } from './catalogue.ts';
 import { type CellMetrics, computeMetrics } from './metrics.ts';
-import { decode, type NetlistCell, parseBuiltin } from './registry.ts';
+import { type BuiltinCell, decodeProduct, parseBuiltin } from './registry.ts';
 import { loadExternal } from './store.ts';
 import type { Cell } from './types.ts';
 
@@ -29,7 +29,7 @@ export function getCell(id: string): Cell {
   if (!cell) throw new UserError(`unknown cell id '${id}' (see 'axtpu mult list'; ids look like drum_k6_u8, roup_p1_r4_s8, ext:<name>)`);
   if (!id.startsWith('ext:')) {
     // The fast model reads the exhaustive LUT for N <= 8 (the LUT is the netlist evaluated once).
-    const nc = cell as NetlistCell;
+    const nc = cell as BuiltinCell;
     if (nc.bits <= 8) {
       const bits = nc.bits;
       const mask = (1 << bits) - 1;
@@ -64,7 +64,7 @@ export function lut(cell: Cell): Uint16Array {
   const ext = (cell as { lutWords?: Uint16Array }).lutWords;
   if (ext) t = ext;
   else {
-    const nc = getCell(cell.id) as NetlistCell;
+    const nc = getCell(cell.id) as BuiltinCell;
     const raw = nc.netlist().evaluateAll();
     t = new Uint16Array(raw.length);
     for (let i = 0; i < raw.length; i++) t[i] = raw[i]!;
@@ -79,7 +79,7 @@ export function productTable(cell: Cell): Int32Array {
   if (t) return t;
   const words = lut(cell);
   t = new Int32Array(words.length);
-  for (let i = 0; i < words.length; i++) t[i] = decode(words[i]!, cell.bits, cell.signed);
+  for (let i = 0; i < words.length; i++) t[i] = decodeProduct(words[i]!, cell.bits, cell.signed);
   tableCache.set(cell.id, t);
   return t;
 }
