@@ -2,6 +2,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UserError } from '../../core/errors.ts';
 import { emit, table } from '../../core/output.ts';
+import { xorshift32 } from '../../core/rng.ts';
 import { intOption, parseOrThrow, z } from '../../core/validate.ts';
 import { cycleModel, type Design, gemmModel, generateViews, loadDesign, type Mat8 } from '../../generators/array/index.ts';
 import { ArraySim, flipTable } from '../../sim/array.ts';
@@ -40,16 +41,9 @@ function parseLevels(design: Design, json: string | undefined, supplies: string[
 /** --flip {"<level>": p | [p per psum bit]} -> per-level, per-bit flip probabilities. */
 /** Deterministic operand matrices from a seed (xorshift32), raw 8-bit codes. */
 export function randomMat(rows: number, cols: number, seed: number): Mat8 {
-  let x = seed >>> 0 || 0x9e3779b9;
+  const next = xorshift32(seed >>> 0 || 0x9e3779b9);
   const data = new Uint8Array(rows * cols);
-  for (let i = 0; i < data.length; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    data[i] = x & 0xff;
-  }
+  for (let i = 0; i < data.length; i++) data[i] = next() & 0xff;
   return { rows, cols, data };
 }
 
