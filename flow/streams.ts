@@ -1,5 +1,5 @@
 import { xorshift32 } from '../core/rng.ts';
-import { cellTable } from '../generators/array/cells.ts';
+import { productTable } from '../generators/multipliers/index.ts';
 import type { GemmOperands } from '../nn/gemm.ts';
 import type { QConvLayer } from '../nn/qmodel.ts';
 
@@ -30,7 +30,7 @@ export function sampleLayerStreams(l: QConvLayer, g: GemmOperands, filterCells: 
   const out: CellStreams = {};
   for (const id of [...new Set(filterCells)].sort()) {
     const filters = filterCells.flatMap((c, f) => (c === id ? [f] : []));
-    const tab = cellTable(id);
+    const tab = productTable(id);
     const sa = new Uint8Array(pairs);
     const sb = new Uint8Array(pairs);
     const ps = new Float64Array(pairs);
