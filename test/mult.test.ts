@@ -8,7 +8,7 @@ import { verifySources } from '../generators/multipliers/verify.ts';
 
 const r2 = (x: number) => Math.round(x * 100) / 100;
 
-describe('reference values (DESIGN.md section 4), exhaustive', () => {
+describe('published reference values (docs/cells.md, Reference values), exhaustive', () => {
   it('DRUM k=6: MAE 232.83, WCE 2000, EP 85.43 %; DRUM4(100,200) = 21632', () => {
     const m = cellMetrics(getCell('drum_k6_u8'));
     expect(r2(m.mae)).toBe(232.83);
