@@ -15,7 +15,7 @@ import { repoRoot } from '../core/paths.ts';
 import { CATALOGUE_IDS } from '../generators/multipliers/catalogue.ts';
 import { cellMetrics, getCell, productTable } from '../generators/multipliers/index.ts';
 import { computeMetrics } from '../generators/multipliers/metrics.ts';
-import type { NetlistCell } from '../generators/multipliers/registry.ts';
+import type { BuiltinCell } from '../generators/multipliers/registry.ts';
 
 async function verifyRun(env: Record<string, string>) {
   const t0 = performance.now();
@@ -47,7 +47,7 @@ for (const id of CATALOGUE_IDS) {
   cellMetrics(c);
   perCell.push({
     id,
-    gates: (c as NetlistCell).netlist().gateCount(),
+    gates: (c as BuiltinCell).netlist().gateCount(),
     modelMs: Number((t1 - t0).toFixed(2)),
     metricsMs: Number(((t2 - t1) / reps).toFixed(2)),
   });

@@ -20,9 +20,9 @@ import { gateBankCrossCheck } from '../synth/crosscheck.ts';
 import { estimateEnergy } from '../synth/energy.ts';
 import { buildGateSim, runGateSim } from '../synth/gatesim.ts';
 import { loadLiberty } from '../synth/liberty.ts';
+import { uniformStream } from '../synth/operand-stream.ts';
 import { mapLimit } from '../synth/pool.ts';
 import { cellEnergy, cellStimulus, synthesizeCell } from '../synth/power.ts';
-import { uniformStream } from '../synth/stream.ts';
 
 const cache = mkdtempSync(join(tmpdir(), 'axtpu-bench-synth-cache-'));
 const reports = mkdtempSync(join(tmpdir(), 'axtpu-bench-synth-reports-'));

@@ -1,4 +1,4 @@
-import { makeRng, randInt } from './rng.ts';
+import { makeRng, randInt } from '../core/rng.ts';
 
 /**
  * NSGA-II (Deb et al. 2002) over integer genomes: gene i picks one of `choices[i]` options

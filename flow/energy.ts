@@ -10,7 +10,7 @@ import type { CellStreams, PeStream } from '../mapping/streams.ts';
 import { buildGateSim, runGateSim } from '../synth/gatesim.ts';
 import { loadLiberty } from '../synth/liberty.ts';
 import { cellEnergy, designEnergy } from '../synth/power.ts';
-import { defaultVoltageModel, voltageScale } from '../synth/voltage.ts';
+import { defaultVoltageModel, dynamicEnergyScale, voltageScale } from '../synth/voltage.ts';
 import { synthesize } from '../synth/yosys.ts';
 
 /**
@@ -196,7 +196,7 @@ export function layerEnergy(
   const volts = columnVolts(design, layer.tile, levels);
   const vm = defaultVoltageModel(loadLibertyCached(e.liberty).nomVoltage);
   const ref = voltageScale(e.vdd, vm);
-  const dyn = volts.map((v) => (v / e.vdd) ** 2);
+  const dyn = volts.map((v) => dynamicEnergyScale(v, e.vdd));
   const leak = volts.map((v) => voltageScale(v, vm).leakagePower / ref.leakagePower);
   // Every filter does the same number of MACs; filter f sits on column f mod C.
   const oc = layer.filterCells.length;

@@ -1,7 +1,7 @@
-import { cellTable } from '../generators/array/cells.ts';
 import type { Design } from '../generators/array/config.ts';
 import type { Mat8 } from '../generators/array/model.ts';
 import { foldPlan } from '../generators/array/schedule.ts';
+import { productTable } from '../generators/multipliers/index.ts';
 import type { GemmOperands } from '../nn/gemm.ts';
 import type { QConvLayer } from '../nn/qmodel.ts';
 
@@ -41,7 +41,7 @@ export function padBias(design: Design, tile: number, mode: number, K: number, N
   const t = design.tiles[tile]!;
   const Kp = foldPlan(t, K, N).kFolds * t.rows;
   const out = new Int32Array(t.cols);
-  for (let c = 0; c < t.cols; c++) for (let k = K; k < Kp; k++) out[c]! += cellTable(t.cells[mode]![k % t.rows]![c]!)[0]!;
+  for (let c = 0; c < t.cols; c++) for (let k = K; k < Kp; k++) out[c]! += productTable(t.cells[mode]![k % t.rows]![c]!)[0]!;
   return out;
 }
 

@@ -1,7 +1,7 @@
 import { UserError } from '../core/errors.ts';
-import { cellTable } from '../generators/array/cells.ts';
 import type { Design } from '../generators/array/config.ts';
 import { foldPlan } from '../generators/array/schedule.ts';
+import { productTable } from '../generators/multipliers/index.ts';
 import { type Assignment, type ResolvedAssignment, resolveAssignment } from '../nn/assign.ts';
 import { convLayers, type QConvLayer, type QuantModel } from '../nn/qmodel.ts';
 
@@ -124,7 +124,7 @@ function checkPsum(l: QConvLayer, design: Design, p: LayerPlacement): void {
   const Kp = foldPlan(t, l.K, l.oc).kFolds * t.rows;
   let worst = 0;
   for (const id of new Set(p.filterCells)) {
-    const tab = cellTable(id);
+    const tab = productTable(id);
     let m = 0;
     for (let i = 0; i < tab.length; i++) m = Math.max(m, Math.abs(tab[i]!));
     worst = Math.max(worst, m * Kp);

@@ -1,4 +1,5 @@
-import { cellTable } from '../generators/array/cells.ts';
+import { xorshift32 } from '../core/rng.ts';
+import { productTable } from '../generators/multipliers/index.ts';
 import type { GemmOperands } from '../nn/gemm.ts';
 import type { QConvLayer } from '../nn/qmodel.ts';
 
@@ -24,19 +25,12 @@ export const DEFAULT_STREAM_PAIRS = 32768;
 
 export function sampleLayerStreams(l: QConvLayer, g: GemmOperands, filterCells: string[], rows: number, pairs: number, seed = 1): CellStreams {
   const { K, P, a } = g;
-  let x = seed >>> 0 || 1;
-  const rnd = (n: number) => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x % n;
-  };
+  const next = xorshift32(seed);
+  const rnd = (n: number) => next() % n;
   const out: CellStreams = {};
   for (const id of [...new Set(filterCells)].sort()) {
     const filters = filterCells.flatMap((c, f) => (c === id ? [f] : []));
-    const tab = cellTable(id);
+    const tab = productTable(id);
     const sa = new Uint8Array(pairs);
     const sb = new Uint8Array(pairs);
     const ps = new Float64Array(pairs);

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { cached } from '../core/cache.ts';
 import { UserError } from '../core/errors.ts';
-import { writeOperandStream } from '../synth/stream.ts';
+import { writeOperandStream } from '../synth/operand-stream.ts';
 import { type Assignment, assignmentCells, readAssignment, resolveAssignment, schemeFor, uniformAssignment } from './assign.ts';
 import { type Dataset, limitDataset, loadDataset } from './dataset.ts';
 import { type FloatGraph, layerMacs } from './graph.ts';

@@ -1,10 +1,11 @@
+import { xorshift32 } from '../core/rng.ts';
 import type { GemmOperands } from './gemm.ts';
 import { nativeKernels } from './native-load.ts';
 import type { QConvLayer } from './qmodel.ts';
 
 /**
  * Per-layer operand statistics (what each multiplier sees) and a seeded sample of (a, b) code
- * pairs per layer, for the energy estimator (synth/stream.ts `.ab` format).
+ * pairs per layer, for the energy estimator (synth/operand-stream.ts `.ab` format).
  */
 export interface LayerOperandStats {
   name: string;
@@ -19,13 +20,13 @@ export interface LayerOperandStats {
 
 export class StatsCollector {
   readonly layers = new Map<string, LayerOperandStats>();
-  private rng: number;
+  private next: () => number;
   constructor(
     readonly samplesPerBatch = 2048,
     readonly maxSamples = 65536,
     private readonly seed = 1,
   ) {
-    this.rng = seed >>> 0 || 1;
+    this.next = xorshift32(seed);
   }
 
   private batchFirst: number | undefined;
@@ -44,19 +45,7 @@ export class StatsCollector {
     let x = (Math.imul(this.seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(firstImage + 1, 0xc2b2ae35) ^ Math.imul(layer + 1, 0x27d4eb2f)) >>> 0;
     x = Math.imul(x ^ (x >>> 16), 0x7feb352d) >>> 0;
     x = Math.imul(x ^ (x >>> 15), 0x846ca68b) >>> 0;
-    this.rng = (x ^ (x >>> 16)) >>> 0 || 1;
-  }
-
-  private next(): number {
-    // xorshift32: seeded, reproducible.
-    let x = this.rng;
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    this.rng = x;
-    return x;
+    this.next = xorshift32(x ^ (x >>> 16));
   }
 
   observe(l: QConvLayer, g: GemmOperands): void {

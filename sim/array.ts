@@ -7,11 +7,12 @@ import { UserError } from '../core/errors.ts';
 import { runTool, spawnTool, toolErrorFor } from '../core/runner.ts';
 import { render } from '../core/templates.ts';
 import { parseOrThrow, z } from '../core/validate.ts';
-import { cellInfo, cellLut } from '../generators/array/cells.ts';
+import { buildVerilatorModel } from '../core/verilator.ts';
+import { cellInfo } from '../generators/array/cells.ts';
 import type { Design } from '../generators/array/config.ts';
 import type { GemmOut, Mat8 } from '../generators/array/model.ts';
 import { type DesignViews, generateViews, TOP } from '../generators/array/rtl.ts';
-import { buildVerilatorModel } from './verilator.ts';
+import { lut } from '../generators/multipliers/index.ts';
 
 /**
  * The array's Verilator harness: one C++ testbench (templates/array/harness.cpp) built once per
@@ -66,7 +67,7 @@ function harnessSource(design: Design, views: DesignViews, activity: boolean): s
 async function lutArgs(design: Design): Promise<string[]> {
   const args: string[] = [];
   for (const id of design.cellIds) {
-    const words = cellLut(id);
+    const words = lut(id);
     const mod = cellInfo(id).moduleName;
     const res = await cached({ kind: 'array-lut', inputs: { id, words } }, (dir) => {
       const lines: string[] = new Array(words.length);

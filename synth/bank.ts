@@ -1,3 +1,4 @@
+import { xorshift32 } from '../core/rng.ts';
 import { render } from '../core/templates.ts';
 import type { BoolExpr } from './boolexpr.ts';
 import type { GateSimStimulus } from './gatesim.ts';
@@ -95,15 +96,8 @@ export function gateBank(lib: Library, cells = combinationalCells(lib), copies =
  * activity 1/(2k) per input, never two inputs of one gate switching together.
  */
 export function bankStimulus(bank: GateBank, n: number, seed = 7): GateSimStimulus {
-  let x = seed >>> 0 || 1;
-  const rnd = () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x & 1;
-  };
+  const next = xorshift32(seed);
+  const rnd = () => next() & 1;
   const ports: Record<string, Uint8Array> = {};
   for (const gte of bank.gates) {
     const arrs = gte.inputs.map((p) => (ports[p] = new Uint8Array(n)));

@@ -1,7 +1,7 @@
 import { type BoolExpr, exprVars } from './boolexpr.ts';
 import type { GateSimModel, GateSimResult } from './gatesim.ts';
 import { type InternalPower, lookupLoadSlew, type Table } from './liberty.ts';
-import { type ElectricalOptions, electricalView } from './timing.ts';
+import { type ElectricalOptions, electricalView } from './static-timing.ts';
 import { defaultVoltageModel, type VoltageModel, voltageScale } from './voltage.ts';
 
 /**

@@ -1,7 +1,7 @@
 import { UserError } from '../core/errors.ts';
 import { type BoolExpr, exprVars, wordExprSource } from './boolexpr.ts';
 import { type LibCell, type Library, outputPins } from './liberty.ts';
-import type { Netlist, NetRef } from './netlist.ts';
+import type { MappedNetlist, NetRef } from './mapped-netlist.ts';
 
 /**
  * Zero-delay, bit-parallel gate-level simulator of a mapped netlist.
@@ -20,7 +20,7 @@ import type { Netlist, NetRef } from './netlist.ts';
  * The whole netlist is compiled once into one JS function (levelized straight-line code).
  */
 export interface GateSimModel {
-  netlist: Netlist;
+  netlist: MappedNetlist;
   lib: Library;
   /** Dense net index for every Yosys net id that appears. */
   netIndex: Map<number, number>;
@@ -88,7 +88,7 @@ export interface GateSimResult {
 
 const LANES = 32;
 
-export function buildGateSim(netlist: Netlist, lib: Library): GateSimModel {
+export function buildGateSim(netlist: MappedNetlist, lib: Library): GateSimModel {
   const netIndex = new Map<number, number>();
   const netIds: number[] = [];
   const dense = (r: NetRef): number => {
@@ -229,12 +229,12 @@ export function buildGateSim(netlist: Netlist, lib: Library): GateSimModel {
   return { netlist, lib, netIndex, netIds, drivers, order, arcs, inputBits, outputBits, clockPorts, sequentialCells, run };
 }
 
-function netName(n: Netlist, id: number): string {
+function netName(n: MappedNetlist, id: number): string {
   return n.netNames.get(id) ?? `#${id}`;
 }
 
 function compile(
-  netlist: Netlist,
+  netlist: MappedNetlist,
   cells: LibCell[],
   netIndex: Map<number, number>,
   nNets: number,

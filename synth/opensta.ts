@@ -11,7 +11,7 @@ import { toolVersions } from '../core/tools.ts';
  * OpenSTA (Debian `sta` 2.0.17) on a mapped netlist: report_power with a virtual clock and
  * input activities, report_checks for the critical path. Its power is probabilistic (activity
  * propagation, no simulation): exact on logic without reconvergent fan-out, a cross-check only
- * on multipliers (see DESIGN.md section 3).
+ * on multipliers (docs/conventions.md, Tool behaviour).
  */
 export interface OpenStaOptions {
   liberty: string;

@@ -6,7 +6,7 @@ import { DEFAULT_CLOCK_MHZ, DEFAULT_ELECTRICAL, type EnergyEstimate, estimateEne
 import { buildGateSim, type GateSimModel, type GateSimResult, runGateSim } from './gatesim.ts';
 import { loadLiberty } from './liberty.ts';
 import { type OpenStaResult, runOpenSta } from './opensta.ts';
-import { type OperandStream, readOperandStream, uniformStream } from './stream.ts';
+import { type OperandStream, readOperandStream, uniformStream } from './operand-stream.ts';
 import type { VoltageModel } from './voltage.ts';
 import { type SynthResult, synthesize } from './yosys.ts';
 

@@ -32,9 +32,17 @@ export interface VoltageScale {
   delay: number;
 }
 
+/**
+ * Dynamic energy at `vdd` relative to `vref`: (V / Vref)^2. Internal-power tables and 1/2 C V^2
+ * switching both scale this way at a fixed clock; the one place the square is written.
+ */
+export function dynamicEnergyScale(vdd: number, vref: number): number {
+  return (vdd / vref) ** 2;
+}
+
 export function voltageScale(vdd: number, m: VoltageModel): VoltageScale {
   if (!(vdd > m.vth)) throw new UserError(`--vdd ${vdd} V is at or below the threshold voltage ${m.vth} V of the delay model`);
-  const dynamic = (vdd / m.vnom) ** 2;
+  const dynamic = dynamicEnergyScale(vdd, m.vnom);
   const delayAt = (v: number) => v / (v - m.vth) ** m.alpha;
   const delay = delayAt(vdd) / delayAt(m.vnom);
   const leakI = Math.exp((m.dibl * (vdd - m.vnom)) / (m.slopeFactor * m.thermalVoltage));

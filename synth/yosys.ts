@@ -7,7 +7,7 @@ import { runTool } from '../core/runner.ts';
 import { render } from '../core/templates.ts';
 import { toolVersions } from '../core/tools.ts';
 import { type Library, loadLiberty } from './liberty.ts';
-import { cellCounts, checkNetlistAgainstLibrary, type Netlist, netlistArea, readNetlistJson } from './netlist.ts';
+import { cellCounts, checkNetlistAgainstLibrary, type MappedNetlist, netlistArea, readNetlistJson } from './mapped-netlist.ts';
 
 /**
  * Yosys flow: Verilog sources -> liberty cells (templates/synth/synth.ys.hbs). Cached by content:
@@ -39,7 +39,12 @@ export interface SynthResult {
   cellsByType: Record<string, number>;
   netlistJson: string;
   netlistVerilog: string;
-  netlist: Netlist;
+  netlist: MappedNetlist;
+  /**
+   * Modules without a body that are not liberty cells (e.g. a memory macro marked
+   * `(* blackbox *)`): kept as instances, counted in cellCount, absent from the area.
+   */
+  blackBoxes: string[];
   durationMs: number;
 }
 
@@ -80,8 +85,8 @@ export async function synthesize(opts: SynthesizeOptions): Promise<SynthResult> 
   );
   const netlistJson = join(res.dir, 'netlist.json');
   const netlist = readNetlistJson(netlistJson, opts.top);
-  const modules = flatten ? [] : moduleNames(netlistJson);
-  checkNetlistAgainstLibrary(netlist, lib, modules);
+  const { all, blackBoxes } = moduleNames(netlistJson, lib);
+  checkNetlistAgainstLibrary(netlist, lib, flatten ? blackBoxes : all);
   const statText = readFileSync(join(res.dir, 'stat.txt'), 'utf8');
   const areaUm2 = parseStatArea(statText) ?? netlistArea(netlist, lib);
   const moduleAreas = parseModuleAreas(statText);
@@ -99,6 +104,7 @@ export async function synthesize(opts: SynthesizeOptions): Promise<SynthResult> 
     netlistJson,
     netlistVerilog: join(res.dir, 'netlist.v'),
     netlist,
+    blackBoxes,
     durationMs: Date.now() - t0,
   };
 }
@@ -121,9 +127,13 @@ export function parseModuleAreas(text: string): Record<string, number> {
   return out;
 }
 
-function moduleNames(netlistJson: string): string[] {
-  const data = JSON.parse(readFileSync(netlistJson, 'utf8')) as { modules?: Record<string, unknown> };
-  return Object.keys(data.modules ?? {});
+/** Every module of the written netlist, and those that are black boxes but not liberty cells. */
+function moduleNames(netlistJson: string, lib: Library): { all: string[]; blackBoxes: string[] } {
+  const data = JSON.parse(readFileSync(netlistJson, 'utf8')) as { modules?: Record<string, { attributes?: Record<string, unknown> }> };
+  const mods = Object.entries(data.modules ?? {});
+  // Yosys marks liberty cells read with -lib as black boxes too; only the others are the design's.
+  const blackBoxes = mods.filter(([name, m]) => m.attributes?.blackbox !== undefined && !lib.cells.has(name)).map(([name]) => name);
+  return { all: mods.map(([name]) => name), blackBoxes: blackBoxes.sort() };
 }
 
 export function libraryFor(path?: string): Library {

@@ -2,10 +2,10 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { lintVerilog } from '../core/verilator.ts';
 import { checkDesignXml, provePeViewsEquivalent } from '../generators/array/check.ts';
 import { cycleModel, gemmModel, generateViews, type Mat8, resolveDesign, writeDesign } from '../generators/array/index.ts';
 import { ArraySim } from '../sim/array.ts';
-import { lintVerilog } from '../sim/verilator.ts';
 import { synthesize } from '../synth/yosys.ts';
 import { runCli } from './helpers/cli.ts';
 

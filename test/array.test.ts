@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { xorshift32 } from '../core/rng.ts';
 import { cycleModel, type Design, gemmModel, type Mat8, resolveDesign } from '../generators/array/index.ts';
 import { ArraySim } from '../sim/array.ts';
-import { xorshift32 } from '../synth/stream.ts';
 
 /**
  * RTL (Verilator, LUT cells) vs the bit-exact TS model and the cycle model, on a handful of

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cached, cacheStats, clearCache } from '../core/cache.ts';
 import { runTool } from '../core/runner.ts';
-import { buildVerilatorModel } from '../sim/verilator.ts';
+import { buildVerilatorModel } from '../core/verilator.ts';
 
 beforeAll(() => {
   process.env.AXTPU_CACHE = mkdtempSync(join(tmpdir(), 'axtpu-cache-test-'));

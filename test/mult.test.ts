@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { UserError } from '../core/errors.ts';
+import { lintVerilog } from '../core/verilator.ts';
 import { radRound } from '../generators/multipliers/families/booth.ts';
 import { builtinCatalogue, cellMetrics, FAMILIES, getCell, lut, productTable } from '../generators/multipliers/index.ts';
-import type { NetlistCell } from '../generators/multipliers/registry.ts';
+import type { BuiltinCell } from '../generators/multipliers/registry.ts';
 import { verifySources } from '../generators/multipliers/verify.ts';
-import { lintVerilog } from '../sim/verilator.ts';
 
 const r2 = (x: number) => Math.round(x * 100) / 100;
 
-describe('reference values (DESIGN.md section 4), exhaustive', () => {
+describe('published reference values (docs/cells.md, Reference values), exhaustive', () => {
   it('DRUM k=6: MAE 232.83, WCE 2000, EP 85.43 %; DRUM4(100,200) = 21632', () => {
     const m = cellMetrics(getCell('drum_k6_u8'));
     expect(r2(m.mae)).toBe(232.83);
@@ -151,7 +151,7 @@ describe('ids, catalogue, LUT', () => {
   });
   it('model() agrees with scalar netlist evaluation (independent evaluator) on sampled pairs', () => {
     for (const c of builtinCatalogue()) {
-      const n = (c as NetlistCell).netlist();
+      const n = (c as BuiltinCell).netlist();
       const N = c.bits;
       for (let k = 0; k < 64; k++) {
         const a = (k * 37 + 11) & ((1 << N) - 1);

@@ -14,7 +14,7 @@ import {
   lutBytes,
   writeCellVerilog,
 } from '../../generators/multipliers/index.ts';
-import type { NetlistCell } from '../../generators/multipliers/registry.ts';
+import type { BuiltinCell } from '../../generators/multipliers/registry.ts';
 import { verifyCells } from '../../generators/multipliers/verify.ts';
 import { globals } from '../context.ts';
 
@@ -77,7 +77,7 @@ export function registerMult(program: Command): void {
     .action((id: string, _o: unknown, cmd: Command) => {
       const c = getCell(id);
       const verilog = writeCellVerilog(c);
-      const nc = c as Partial<NetlistCell>;
+      const nc = c as Partial<BuiltinCell>;
       const res = { ...summary(c, c.bits <= 8 ? cellMetrics(c) : undefined), moduleName: c.moduleName, gates: nc.netlist?.().gateCount(), verilog };
       emit(globals(cmd), res, (r) =>
         [

@@ -4,8 +4,9 @@ import { UserError } from '../../core/errors.ts';
 import { emit, table } from '../../core/output.ts';
 import { synthReportsDir } from '../../core/paths.ts';
 import { intOption, numberOption } from '../../core/validate.ts';
-import { type FlowReport, LAYER_HEADERS, layerRows, runFlow } from '../../flow/run.ts';
+import { designFrom, type FlowReport, LAYER_HEADERS, layerRows, runFlow } from '../../flow/run.ts';
 import { globals } from '../context.ts';
+import { LEVELS_HELP, parseLevels } from '../levels.ts';
 import { jsonArg } from './gen.ts';
 
 interface RunOpts {
@@ -91,7 +92,7 @@ export function registerRun(program: Command): void {
     .option('--vcd <layer:from:to>', "dump a VCD of cycles [from,to) of that layer's first GEMM into the report directory")
     .option('--activity <how>', 'per-PE activity counters: sample (first batch) | all | off', 'sample')
     .option('--domains <json>', 'with generator flags: voltage domains {"levels":[..],"domains":[..]} (see axtpu gen)')
-    .option('--levels <list>', 'voltage level index per domain, comma separated (default all 0)')
+    .option('--levels <spec>', LEVELS_HELP)
     .option(
       '--flip <json>',
       'error injection at domain outputs: per-level bit-flip probability, e.g. {"nominal":[0,..,0.01,..]} (mismatches reported, not fatal)',
@@ -128,7 +129,7 @@ export function registerRun(program: Command): void {
         assign: o.assign,
         vcd: o.vcd ? parseVcd(o.vcd, synthReportsDir()) : undefined,
         activity: o.activity as 'sample' | 'all' | 'off',
-        levels: o.levels === undefined ? undefined : o.levels.split(',').map((x) => intOption(x, '--levels', 0, 15)),
+        levels: o.levels === undefined ? undefined : parseLevels(o.levels, designFrom(design)),
         flip: o.flip === undefined ? undefined : (jsonArg(o.flip, '--flip') as Record<string, number | number[]>),
         harnesses: intOption(o.harnesses, '--harnesses', 1, 8),
         inFlight: o.inFlight === undefined ? undefined : intOption(o.inFlight, '--in-flight', 1, 32),

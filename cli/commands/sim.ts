@@ -2,10 +2,12 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UserError } from '../../core/errors.ts';
 import { emit, table } from '../../core/output.ts';
-import { intOption, parseOrThrow, z } from '../../core/validate.ts';
-import { cycleModel, type Design, gemmModel, generateViews, loadDesign, type Mat8 } from '../../generators/array/index.ts';
+import { xorshift32 } from '../../core/rng.ts';
+import { intOption } from '../../core/validate.ts';
+import { cycleModel, gemmModel, loadDesign, type Mat8 } from '../../generators/array/index.ts';
 import { ArraySim, flipTable } from '../../sim/array.ts';
 import { globals } from '../context.ts';
+import { LEVELS_HELP, levelNames, parseLevels } from '../levels.ts';
 import { jsonArg } from './gen.ts';
 
 interface GemmOpts {
@@ -22,34 +24,11 @@ interface GemmOpts {
   flip?: string;
 }
 
-/** --levels {"<domain>": "<level>"} -> level index per global domain (default: level 0). */
-function parseLevels(design: Design, json: string | undefined, supplies: string[]): number[] {
-  const levels = supplies.map(() => 0);
-  if (!json) return levels;
-  const obj = parseOrThrow(z.record(z.string()), jsonArg(json, '--levels'), '--levels');
-  for (const [dom, level] of Object.entries(obj)) {
-    const d = supplies.indexOf(dom);
-    if (d < 0) throw new UserError(`--levels: no voltage domain '${dom}' (domains: ${supplies.join(', ')})`);
-    const l = design.levels.findIndex((x) => x.name === level);
-    if (l < 0) throw new UserError(`--levels: no level '${level}' (levels: ${design.levels.map((x) => x.name).join(', ')})`);
-    levels[d] = l;
-  }
-  return levels;
-}
-
-/** --flip {"<level>": p | [p per psum bit]} -> per-level, per-bit flip probabilities. */
 /** Deterministic operand matrices from a seed (xorshift32), raw 8-bit codes. */
 export function randomMat(rows: number, cols: number, seed: number): Mat8 {
-  let x = seed >>> 0 || 0x9e3779b9;
+  const next = xorshift32(seed >>> 0 || 0x9e3779b9);
   const data = new Uint8Array(rows * cols);
-  for (let i = 0; i < data.length; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    data[i] = x & 0xff;
-  }
+  for (let i = 0; i < data.length; i++) data[i] = next() & 0xff;
   return { rows, cols, data };
 }
 
@@ -78,7 +57,7 @@ export function registerSim(program: Command): void {
     .option('--vcd <from:to>', 'dump a VCD of this cycle window (separate trace build)')
     .option('--activity', 'count transitions at every PE multiplier input/output (separate build)')
     .option('--gate-level-sim', 'simulate the structural cells instead of LUTs (slow cross-check)')
-    .option('--levels <json>', 'voltage level per domain, e.g. {"hi":"low"} (default: first level everywhere)')
+    .option('--levels <spec>', LEVELS_HELP)
     .option('--flip <json>', 'error injection at domain outputs: per-level bit-flip probability, e.g. {"low":0.001}')
     .action(async (dir: string, o: GemmOpts, cmd: Command) => {
       const design = loadDesign(resolve(dir));
@@ -90,8 +69,7 @@ export function registerSim(program: Command): void {
       const mode = intOption(o.mode, '--mode', 0, design.modes - 1);
       if (M * K + K * N > 256 * 1024 * 1024) throw new UserError('operands too large (M*K + K*N > 256 Mi)');
       const win = o.vcd ? parseWindow(o.vcd) : undefined;
-      const supplies = generateViews(design).layout.domains.map((d) => d.supply);
-      const levels = parseLevels(design, o.levels, supplies);
+      const levels = o.levels === undefined ? design.tiles.flatMap((t) => t.domains.map(() => 0)) : parseLevels(o.levels, design);
       const flip = o.flip ? flipTable(design, jsonArg(o.flip, '--flip')) : undefined;
       const A = randomMat(M, K, seed);
       const W = randomMat(K, N, seed ^ 0x5bd1e995);
@@ -153,7 +131,7 @@ export function registerSim(program: Command): void {
         wallMs,
         build: { hit: s.built.hit, ms: s.built.buildMs, view: o.gateLevelSim ? 'gate' : 'sim' },
         vcd: vcdPath,
-        levels: Object.fromEntries(supplies.map((d, i) => [d, design.levels[levels[i]!]!.name])),
+        levels: levelNames(design, levels),
         injection: Boolean(flip),
         activity: colToggles,
       };

@@ -1,4 +1,4 @@
-import { cellTable } from './cells.ts';
+import { productTable } from '../multipliers/index.ts';
 import type { Design } from './config.ts';
 import { foldPlan } from './schedule.ts';
 
@@ -40,7 +40,7 @@ export function gemmModel(design: Design, A: Mat8, W: Mat8, opts: GemmOptions = 
   const R = t.rows;
   const C = t.cols;
   const Kp = foldPlan(t, K, N).kFolds * R;
-  const tables = cells.map((row) => row.map((id) => cellTable(id)));
+  const tables = cells.map((row) => row.map((id) => productTable(id)));
   const mod = 2 ** design.psumBits;
   const raw = new Uint32Array(M * N);
   for (let n = 0; n < N; n++) {

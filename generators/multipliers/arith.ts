@@ -3,15 +3,15 @@
  * its reduction (ripple array, Dadda, Wallace, approximate 4:2 compressors), the final
  * carry-propagate adder, truth-table logic and one-hot shifters. Families compose these.
  */
-import { type Netlist, ONE, type Sig, ZERO } from './netlist.ts';
+import { type CellNetlist, ONE, type Sig, ZERO } from './cell-netlist.ts';
 
 export type Reduction = 'array' | 'dadda' | 'wallace';
 export const REDUCTIONS: Reduction[] = ['array', 'dadda', 'wallace'];
 
-export function halfAdder(n: Netlist, x: Sig, y: Sig): { s: Sig; c: Sig } {
+export function halfAdder(n: CellNetlist, x: Sig, y: Sig): { s: Sig; c: Sig } {
   return { s: n.xor(x, y), c: n.and(x, y) };
 }
-export function fullAdder(n: Netlist, x: Sig, y: Sig, z: Sig): { s: Sig; c: Sig } {
+export function fullAdder(n: CellNetlist, x: Sig, y: Sig, z: Sig): { s: Sig; c: Sig } {
   const t = n.xor(x, y);
   return { s: n.xor(t, z), c: n.or(n.and(x, y), n.and(z, t)) };
 }
@@ -31,7 +31,7 @@ export class PPMatrix {
   }
   /** Add a two's-complement vector `v` (v[last] is the sign bit) at column `shift`:
    *  sign bit inverted and -2^(shift+len-1) folded into the constant (no sign-extension rows). */
-  addSignedVector(n: Netlist, v: Sig[], shift: number): void {
+  addSignedVector(n: CellNetlist, v: Sig[], shift: number): void {
     const last = v.length - 1;
     this.addRow(v.map((bit, k) => ({ col: shift + k, bit: k === last ? n.not(bit) : bit })));
     this.constant -= 1n << BigInt(shift + last);
@@ -59,7 +59,7 @@ export class PPMatrix {
 }
 
 /** Ripple-carry addition of two sparse rows (column -> bit), result truncated to `width` bits. */
-export function rippleAdd(n: Netlist, x: Sig[], y: Sig[], width: number): Sig[] {
+export function rippleAdd(n: CellNetlist, x: Sig[], y: Sig[], width: number): Sig[] {
   const out: Sig[] = [];
   let carry: Sig = ZERO;
   for (let k = 0; k < width; k++) {
@@ -71,7 +71,7 @@ export function rippleAdd(n: Netlist, x: Sig[], y: Sig[], width: number): Sig[] 
 }
 
 /** Array reduction: rows accumulated one after another with ripple-carry adders. */
-export function reduceArray(n: Netlist, m: PPMatrix): Sig[] {
+export function reduceArray(n: CellNetlist, m: PPMatrix): Sig[] {
   let acc: Sig[] = [];
   for (const row of m.allRows()) {
     const r: Sig[] = [];
@@ -84,7 +84,7 @@ export function reduceArray(n: Netlist, m: PPMatrix): Sig[] {
 }
 
 /** Dadda reduction to height 2, then a ripple-carry final adder. */
-export function reduceDadda(n: Netlist, cols: Sig[][], width: number): Sig[] {
+export function reduceDadda(n: CellNetlist, cols: Sig[][], width: number): Sig[] {
   cols = cols.map((c) => c.filter((b) => b !== ZERO));
   const maxH = () => Math.max(0, ...cols.map((c) => c.length));
   const targets = [2];
@@ -119,7 +119,7 @@ export function reduceDadda(n: Netlist, cols: Sig[][], width: number): Sig[] {
 }
 
 /** Wallace reduction: every stage compresses each column greedily (3 -> FA, 2 -> HA). */
-export function reduceWallace(n: Netlist, cols: Sig[][], width: number): Sig[] {
+export function reduceWallace(n: CellNetlist, cols: Sig[][], width: number): Sig[] {
   cols = cols.map((c) => c.filter((b) => b !== ZERO));
   while (Math.max(0, ...cols.map((c) => c.length)) > 2) {
     const next: Sig[][] = Array.from({ length: width }, () => []);
@@ -143,14 +143,14 @@ export function reduceWallace(n: Netlist, cols: Sig[][], width: number): Sig[] {
 }
 
 /** Carry-propagate adder over columns of height <= 2. */
-export function finalAdd(n: Netlist, cols: Sig[][], width: number): Sig[] {
+export function finalAdd(n: CellNetlist, cols: Sig[][], width: number): Sig[] {
   const x = cols.map((c) => c[0] ?? ZERO);
   const y = cols.map((c) => c[1] ?? ZERO);
   if (cols.some((c) => c.length > 2)) throw new Error('final adder: column taller than 2');
   return rippleAdd(n, x, y, width);
 }
 
-export function reduce(n: Netlist, m: PPMatrix, how: Reduction): Sig[] {
+export function reduce(n: CellNetlist, m: PPMatrix, how: Reduction): Sig[] {
   if (how === 'array') return reduceArray(n, m);
   if (how === 'dadda') return reduceDadda(n, m.columns(), m.width);
   return reduceWallace(n, m.columns(), m.width);
@@ -160,7 +160,7 @@ export function reduce(n: Netlist, m: PPMatrix, how: Reduction): Sig[] {
  * Logic for a truth table over `inputs` (LSB first: entry index bit i is inputs[i]) by Shannon
  * expansion on the most significant input; structural hashing shares equal sub-functions.
  */
-export function truthTable(n: Netlist, inputs: Sig[], table: (idx: number) => boolean): Sig {
+export function truthTable(n: CellNetlist, inputs: Sig[], table: (idx: number) => boolean): Sig {
   const rec = (level: number, base: number): Sig => {
     if (level < 0) return table(base) ? ONE : ZERO;
     const hi = rec(level - 1, base | (1 << level));
@@ -171,7 +171,7 @@ export function truthTable(n: Netlist, inputs: Sig[], table: (idx: number) => bo
 }
 
 /** Two's-complement negate-if: returns (neg ? -x : x) over the same width (x LSB first). */
-export function conditionalNegate(n: Netlist, x: Sig[], neg: Sig): Sig[] {
+export function conditionalNegate(n: CellNetlist, x: Sig[], neg: Sig): Sig[] {
   const out: Sig[] = [];
   let carry = neg;
   for (const bit of x) {
@@ -183,7 +183,7 @@ export function conditionalNegate(n: Netlist, x: Sig[], neg: Sig): Sig[] {
 }
 
 /** Left shift of `x` by the one-hot amount: sel[s] true means shift by s; result `width` bits. */
-export function oneHotShiftLeft(n: Netlist, x: Sig[], sel: Sig[], width: number): Sig[] {
+export function oneHotShiftLeft(n: CellNetlist, x: Sig[], sel: Sig[], width: number): Sig[] {
   const out: Sig[] = [];
   for (let k = 0; k < width; k++) {
     const terms: Sig[] = [];
@@ -200,7 +200,7 @@ export function oneHotShiftLeft(n: Netlist, x: Sig[], sel: Sig[], width: number)
  * Leading-one detector: onehot[t] is true when x's most significant 1 is at bit t (x LSB first).
  * Built as a priority chain from the MSB.
  */
-export function leadingOne(n: Netlist, x: Sig[]): Sig[] {
+export function leadingOne(n: CellNetlist, x: Sig[]): Sig[] {
   const onehot: Sig[] = new Array(x.length).fill(ZERO);
   let higherZero: Sig = ONE;
   for (let t = x.length - 1; t >= 0; t--) {

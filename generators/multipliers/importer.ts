@@ -14,7 +14,7 @@ import { UserError } from '../../core/errors.ts';
 import { stableStringify } from '../../core/hash.ts';
 import { runTool } from '../../core/runner.ts';
 import { render } from '../../core/templates.ts';
-import { buildVerilatorModel } from '../../sim/verilator.ts';
+import { buildVerilatorModel } from '../../core/verilator.ts';
 import { forgetCell, getCell, lutBytes } from './index.ts';
 import { moduleNameFor } from './registry.ts';
 import { EXT_NAME, type ExtMeta, extFolder, LUT_WORDS, readLutFile } from './store.ts';

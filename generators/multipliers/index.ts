@@ -8,7 +8,7 @@ import { UserError } from '../../core/errors.ts';
 import { rtlOutDir } from '../../core/paths.ts';
 import { CATALOGUE_IDS } from './catalogue.ts';
 import { type CellMetrics, computeMetrics } from './metrics.ts';
-import { decode, type NetlistCell, parseBuiltin } from './registry.ts';
+import { type BuiltinCell, decodeProduct, parseBuiltin } from './registry.ts';
 import { loadExternal } from './store.ts';
 import type { Cell } from './types.ts';
 
@@ -29,7 +29,7 @@ export function getCell(id: string): Cell {
   if (!cell) throw new UserError(`unknown cell id '${id}' (see 'axtpu mult list'; ids look like drum_k6_u8, roup_p1_r4_s8, ext:<name>)`);
   if (!id.startsWith('ext:')) {
     // The fast model reads the exhaustive LUT for N <= 8 (the LUT is the netlist evaluated once).
-    const nc = cell as NetlistCell;
+    const nc = cell as BuiltinCell;
     if (nc.bits <= 8) {
       const bits = nc.bits;
       const mask = (1 << bits) - 1;
@@ -45,8 +45,16 @@ export function builtinCatalogue(): Cell[] {
   return CATALOGUE_IDS.map(getCell);
 }
 
-const lutCache = new Map<string, Uint16Array>();
-const tableCache = new Map<string, Int32Array>();
+/**
+ * A cell's truth table, memoized once per id: `words` is the LUT (raw 2N-bit output words, the
+ * TFApprox `.bin` layout), `products` the same table decoded to numbers. Both are views of one
+ * table, so they share one cache entry and are forgotten together.
+ */
+interface TruthTable {
+  words: Uint16Array;
+  products?: Int32Array;
+}
+const truthTables = new Map<string, TruthTable>();
 const metricsCache = new Map<string, CellMetrics>();
 
 function requireExhaustive(cell: Cell): void {
@@ -57,30 +65,38 @@ function requireExhaustive(cell: Cell): void {
  * Raw output words for all pairs, index `(a << N) | b`: for 8x8 cells 65,536 16-bit words in
  * the TFApprox `.bin` layout. Memoized per id.
  */
-export function lut(cell: Cell): Uint16Array {
-  requireExhaustive(cell);
-  let t = lutCache.get(cell.id);
-  if (t) return t;
-  const ext = (cell as { lutWords?: Uint16Array }).lutWords;
-  if (ext) t = ext;
-  else {
-    const nc = getCell(cell.id) as NetlistCell;
-    const raw = nc.netlist().evaluateAll();
-    t = new Uint16Array(raw.length);
-    for (let i = 0; i < raw.length; i++) t[i] = raw[i]!;
-  }
-  lutCache.set(cell.id, t);
-  return t;
+export function lut(cell: Cell | string): Uint16Array {
+  return truthTable(typeof cell === 'string' ? getCell(cell) : cell).words;
 }
 
-/** The LUT decoded to numbers (negative for signed cells). Memoized per id. */
-export function productTable(cell: Cell): Int32Array {
-  let t = tableCache.get(cell.id);
+/**
+ * The product table: the LUT decoded to numbers (negative for signed cells), index `(a << N) | b`.
+ * Takes a cell or its id (unknown ids are a UserError). Memoized per id.
+ */
+export function productTable(cell: Cell | string): Int32Array {
+  const c = typeof cell === 'string' ? getCell(cell) : cell;
+  const t = truthTable(c);
+  if (!t.products) {
+    const products = new Int32Array(t.words.length);
+    for (let i = 0; i < t.words.length; i++) products[i] = decodeProduct(t.words[i]!, c.bits, c.signed);
+    t.products = products;
+  }
+  return t.products;
+}
+
+function truthTable(cell: Cell): TruthTable {
+  requireExhaustive(cell);
+  let t = truthTables.get(cell.id);
   if (t) return t;
-  const words = lut(cell);
-  t = new Int32Array(words.length);
-  for (let i = 0; i < words.length; i++) t[i] = decode(words[i]!, cell.bits, cell.signed);
-  tableCache.set(cell.id, t);
+  let words = (cell as { lutWords?: Uint16Array }).lutWords;
+  if (!words) {
+    const nc = getCell(cell.id) as BuiltinCell;
+    const raw = nc.netlist().evaluateAll();
+    words = new Uint16Array(raw.length);
+    for (let i = 0; i < raw.length; i++) words[i] = raw[i]!;
+  }
+  t = { words };
+  truthTables.set(cell.id, t);
   return t;
 }
 
@@ -115,7 +131,6 @@ export function writeCellVerilog(cell: Cell): string {
 /** Forget memoized data of an id (after re-importing an external cell). */
 export function forgetCell(id: string): void {
   cellCache.delete(id);
-  lutCache.delete(id);
-  tableCache.delete(id);
+  truthTables.delete(id);
   metricsCache.delete(id);
 }

@@ -1,5 +1,5 @@
 /**
- * EvoApproxLib error metrics over all 2^(2N) operand pairs (DESIGN.md section 2), e = approx - exact.
+ * EvoApproxLib error metrics over all 2^(2N) operand pairs (definitions: docs/conventions.md, Error metrics), e = approx - exact.
  * Percentages are relative to 2^(2N) (2^16 for 8x8 cells).
  */
 export interface CellMetrics {

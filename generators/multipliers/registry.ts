@@ -4,6 +4,7 @@
  */
 import { UserError } from '../../core/errors.ts';
 import { render } from '../../core/templates.ts';
+import type { CellNetlist } from './cell-netlist.ts';
 import { bamFamily, perfFamily, truncFamily } from './families/arrayfam.ts';
 import { boothFamily, radFamily, roupFamily } from './families/booth.ts';
 import { c42Family } from './families/c42.ts';
@@ -12,7 +13,6 @@ import { exactFamily } from './families/exact.ts';
 import type { Family } from './families/family.ts';
 import { kulkarniFamily } from './families/kulkarni.ts';
 import { mitchellFamily } from './families/mitchell.ts';
-import type { Netlist } from './netlist.ts';
 import type { Cell, CellRecord } from './types.ts';
 
 export const FAMILIES: Family[] = [
@@ -34,32 +34,32 @@ export function moduleNameFor(id: string): string {
   return id.replace(/[^A-Za-z0-9_]/g, '_');
 }
 
-/** A cell backed by a netlist, plus the netlist itself for evaluation. */
-export interface NetlistCell extends Cell {
-  netlist(): Netlist;
+/** A built-in (family) cell: backed by its gate netlist, exposed for evaluation. */
+export interface BuiltinCell extends Cell {
+  netlist(): CellNetlist;
 }
 
-export function parseBuiltin(id: string): NetlistCell | undefined {
+export function parseBuiltin(id: string): BuiltinCell | undefined {
   for (const fam of FAMILIES) {
     const m = fam.pattern.exec(id);
     if (!m) continue;
     const rec = fam.fromMatch(m, id);
     const canonical = fam.format(rec);
     if (canonical !== id) throw new UserError(`cell id '${id}' is not canonical; use '${canonical}'`);
-    return netlistCell(rec, fam);
+    return builtinCell(rec, fam);
   }
   return undefined;
 }
 
-function netlistCell(rec: CellRecord, fam: Family): NetlistCell {
-  let net: Netlist | undefined;
+function builtinCell(rec: CellRecord, fam: Family): BuiltinCell {
+  let net: CellNetlist | undefined;
   const netlist = () => (net ??= fam.build(rec));
   const moduleName = moduleNameFor(rec.id);
-  const cell: NetlistCell = {
+  const cell: BuiltinCell = {
     ...rec,
     moduleName,
     netlist,
-    model: (a, b) => decode(netlist().evaluateOne(a, b), rec.bits, rec.signed),
+    model: (a, b) => decodeProduct(netlist().evaluateOne(a, b), rec.bits, rec.signed),
     describe: () => fam.describe(rec),
     verilog() {
       const body = netlist().verilogBody();
@@ -70,7 +70,7 @@ function netlistCell(rec: CellRecord, fam: Family): NetlistCell {
 }
 
 /** Raw 2N-bit output word -> number (two's complement for signed cells). */
-export function decode(raw: number, bits: number, signed: boolean): number {
+export function decodeProduct(raw: number, bits: number, signed: boolean): number {
   const W = 2 * bits;
   return signed && raw >= 2 ** (W - 1) ? raw - 2 ** W : raw;
 }

@@ -8,7 +8,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { UserError } from '../../core/errors.ts';
 import { readJsonFile, z } from '../../core/validate.ts';
-import { decode, moduleNameFor } from './registry.ts';
+import { decodeProduct, moduleNameFor } from './registry.ts';
 import type { Cell } from './types.ts';
 
 export function cellsDir(): string {
@@ -65,7 +65,7 @@ export function loadExternal(id: string): Cell & { lutWords: Uint16Array } {
     params: { source: meta.source, ...(meta.module ? { module: meta.module } : {}) },
     moduleName: moduleNameFor(id),
     lutWords,
-    model: (a, b) => decode(lutWords[((a & 255) << 8) | (b & 255)]!, 8, meta.signed),
+    model: (a, b) => decodeProduct(lutWords[((a & 255) << 8) | (b & 255)]!, 8, meta.signed),
     verilog: () => verilogText,
     describe: () => desc,
   };

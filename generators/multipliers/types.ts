@@ -1,5 +1,5 @@
 /**
- * The contract every multiplier cell meets (see ../shared/DESIGN.md section 2).
+ * The contract every multiplier cell meets (docs/conventions.md, Cells: port binding, signedness, ids).
  * One parameter record produces the model, the Verilog, the metrics and the LUT.
  *
  * Ports: module <moduleName> (input [N-1:0] a, input [N-1:0] b, output [2N-1:0] p);

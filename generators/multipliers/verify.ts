@@ -9,7 +9,7 @@ import { scratchDir } from '../../core/atomic.ts';
 import { UserError } from '../../core/errors.ts';
 import { runTool } from '../../core/runner.ts';
 import { render } from '../../core/templates.ts';
-import { buildVerilatorModel } from '../../sim/verilator.ts';
+import { buildVerilatorModel } from '../../core/verilator.ts';
 import { lut } from './index.ts';
 import type { Cell } from './types.ts';
 

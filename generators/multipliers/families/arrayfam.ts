@@ -6,7 +6,7 @@
 
 import { UserError } from '../../../core/errors.ts';
 import { reduce } from '../arith.ts';
-import { Netlist } from '../netlist.ts';
+import { CellNetlist } from '../cell-netlist.ts';
 import { ppBits } from './exact.ts';
 import { check, checkBits, type Family, num, p, sfx } from './family.ts';
 
@@ -27,7 +27,7 @@ export const bamFamily: Family = {
   },
   format: (r) => `bam_h${p(r, 'h')}_v${p(r, 'v')}_${sfx(r)}`,
   build(r) {
-    const n = new Netlist(r.bits);
+    const n = new CellNetlist(r.bits);
     const h = p(r, 'h');
     const v = p(r, 'v');
     n.outputs = reduce(n, ppBits(n, false, { keep: (i, j) => j >= h && i + j >= v }), 'array');
@@ -52,7 +52,7 @@ export const truncFamily: Family = {
   },
   format: (r) => `trunc_a${p(r, 'ta')}_b${p(r, 'tb')}_${sfx(r)}`,
   build(r) {
-    const n = new Netlist(r.bits);
+    const n = new CellNetlist(r.bits);
     const ta = p(r, 'ta');
     const tb = p(r, 'tb');
     n.outputs = reduce(n, ppBits(n, r.signed, { zeroA: (i) => i < ta, zeroB: (j) => j < tb }), 'array');
@@ -77,7 +77,7 @@ export const perfFamily: Family = {
   },
   format: (r) => `perf_j${p(r, 'j')}_k${p(r, 'k')}_${sfx(r)}`,
   build(r) {
-    const n = new Netlist(r.bits);
+    const n = new CellNetlist(r.bits);
     const j0 = p(r, 'j');
     const k = p(r, 'k');
     n.outputs = reduce(n, ppBits(n, r.signed, { zeroB: (j) => j >= j0 && j < j0 + k }), 'array');

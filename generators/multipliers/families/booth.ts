@@ -13,11 +13,11 @@
 
 import { UserError } from '../../../core/errors.ts';
 import { PPMatrix, type Reduction, reduce, truthTable } from '../arith.ts';
-import { Netlist, type Sig, ZERO } from '../netlist.ts';
+import { CellNetlist, type Sig, ZERO } from '../cell-netlist.ts';
 import { check, checkBits, type Family, num, p, sfx } from './family.ts';
 
 /** One Booth partial product: selection vector over `width` bits for |d| = 2^m options. */
-function addBoothPP(n: Netlist, m: PPMatrix, shift: number, width: number, selects: { mag: number; sel: Sig }[], neg: Sig, roundAt: number): void {
+function addBoothPP(n: CellNetlist, m: PPMatrix, shift: number, width: number, selects: { mag: number; sel: Sig }[], neg: Sig, roundAt: number): void {
   const vec: Sig[] = [];
   for (let c = 0; c < width; c++) {
     const terms = selects.map(({ mag, sel }) => n.and(sel, n.aExt(c - Math.log2(mag), true)));
@@ -35,7 +35,7 @@ function addBoothPP(n: Netlist, m: PPMatrix, shift: number, width: number, selec
   m.addRow([{ col: shift + R, bit: vec[R - 1]! }]);
 }
 
-function boothDigit(n: Netlist, i: number, lowBit: number): { one: Sig; two: Sig; neg: Sig } {
+function boothDigit(n: CellNetlist, i: number, lowBit: number): { one: Sig; two: Sig; neg: Sig } {
   const b2 = n.bExt(lowBit + 1, true);
   const b1 = n.bExt(lowBit, true);
   const b0 = lowBit - 1 >= 0 ? n.b(lowBit - 1) : ZERO;
@@ -46,7 +46,7 @@ function boothDigit(n: Netlist, i: number, lowBit: number): { one: Sig; two: Sig
 }
 
 /** Radix-4 digits from bit `from` upward (digit t covers bits from+2t, from+2t+1). */
-function addRadix4(n: Netlist, m: PPMatrix, from: number, skip: number, roundAt: number): void {
+function addRadix4(n: CellNetlist, m: PPMatrix, from: number, skip: number, roundAt: number): void {
   const N = n.bits;
   for (let t = 0, low = from; low < N; t++, low += 2) {
     if (t < skip) continue;
@@ -66,8 +66,8 @@ function addRadix4(n: Netlist, m: PPMatrix, from: number, skip: number, roundAt:
   }
 }
 
-function boothNetlist(bits: number, perforate: number, roundAt: number, reduction: Reduction): Netlist {
-  const n = new Netlist(bits);
+function boothNetlist(bits: number, perforate: number, roundAt: number, reduction: Reduction): CellNetlist {
+  const n = new CellNetlist(bits);
   const m = new PPMatrix(2 * bits);
   addRadix4(n, m, 0, perforate, roundAt);
   n.outputs = reduce(n, m, reduction);
@@ -125,7 +125,7 @@ export const radFamily: Family = {
   build(r) {
     const N = r.bits;
     const k = p(r, 'k');
-    const n = new Netlist(N);
+    const n = new CellNetlist(N);
     const m = new PPMatrix(2 * N);
     const low = Array.from({ length: k }, (_, j) => n.b(j));
     const approx = (idx: number) => radRound(idx >= 1 << (k - 1) ? idx - (1 << k) : idx);

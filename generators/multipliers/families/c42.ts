@@ -8,7 +8,7 @@
 
 import { UserError } from '../../../core/errors.ts';
 import { reduceDadda, truthTable } from '../arith.ts';
-import { Netlist, type Sig } from '../netlist.ts';
+import { CellNetlist, type Sig } from '../cell-netlist.ts';
 import { ppBits } from './exact.ts';
 import { check, checkBits, type Family, num, p } from './family.ts';
 
@@ -49,7 +49,7 @@ export const c42Family: Family = {
     return `c42_${named ?? `x${r.params.table}`}_l${p(r, 'l')}_u${r.bits}`;
   },
   build(r) {
-    const n = new Netlist(r.bits);
+    const n = new CellNetlist(r.bits);
     const W = 2 * r.bits;
     const l = p(r, 'l');
     const table = BigInt(`0x${r.params.table}`);

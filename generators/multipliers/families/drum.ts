@@ -6,11 +6,11 @@
  */
 
 import { conditionalNegate, leadingOne, oneHotShiftLeft, PPMatrix, reduce } from '../arith.ts';
-import { Netlist, type Sig, ZERO } from '../netlist.ts';
+import { CellNetlist, type Sig, ZERO } from '../cell-netlist.ts';
 import { check, checkBits, type Family, num, p, sfx } from './family.ts';
 
 /** Steer the k significant bits of x; returns them and the one-hot shift (0..N-k). */
-function drumOperand(n: Netlist, x: Sig[], k: number): { bits: Sig[]; shift: Sig[] } {
+function drumOperand(n: CellNetlist, x: Sig[], k: number): { bits: Sig[]; shift: Sig[] } {
   const N = x.length;
   const lead = leadingOne(n, x);
   const shift: Sig[] = [n.not(n.orAll(lead.slice(k)))];
@@ -23,7 +23,7 @@ function drumOperand(n: Netlist, x: Sig[], k: number): { bits: Sig[]; shift: Sig
   return { bits, shift };
 }
 
-export function drumCore(n: Netlist, x: Sig[], y: Sig[], k: number): Sig[] {
+export function drumCore(n: CellNetlist, x: Sig[], y: Sig[], k: number): Sig[] {
   const N = x.length;
   const a = drumOperand(n, x, k);
   const b = drumOperand(n, y, k);
@@ -44,7 +44,7 @@ export const drumFamily: Family = {
   build(r) {
     const N = r.bits;
     const k = p(r, 'k');
-    const n = new Netlist(N);
+    const n = new CellNetlist(N);
     const a = Array.from({ length: N }, (_, i) => n.a(i));
     const b = Array.from({ length: N }, (_, i) => n.b(i));
     if (!r.signed) {

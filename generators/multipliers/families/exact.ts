@@ -5,7 +5,7 @@
  */
 
 import { PPMatrix, REDUCTIONS, type Reduction, reduce } from '../arith.ts';
-import { Netlist, type Sig } from '../netlist.ts';
+import { CellNetlist, type Sig } from '../cell-netlist.ts';
 import { checkBits, type Family, num, sfx } from './family.ts';
 
 /**
@@ -15,7 +15,7 @@ import { checkBits, type Family, num, sfx } from './family.ts';
  * before the partial products are formed (truncation, perforation).
  */
 export function ppBits(
-  n: Netlist,
+  n: CellNetlist,
   signed: boolean,
   opts: { keep?: (i: number, j: number) => boolean; zeroA?: (i: number) => boolean; zeroB?: (j: number) => boolean } = {},
 ): PPMatrix {
@@ -51,7 +51,7 @@ export const exactFamily: Family = {
   },
   format: (r) => `exact${r.params.reduction === 'array' ? '' : `_${r.params.reduction}`}_${sfx(r)}`,
   build(r) {
-    const n = new Netlist(r.bits);
+    const n = new CellNetlist(r.bits);
     n.outputs = reduce(n, ppBits(n, r.signed), r.params.reduction as Reduction);
     return n;
   },

@@ -3,7 +3,7 @@
  * `format` is the inverse of `parse`: the id alone regenerates the cell.
  */
 import { UserError } from '../../../core/errors.ts';
-import type { Netlist } from '../netlist.ts';
+import type { CellNetlist } from '../cell-netlist.ts';
 import type { CellRecord } from '../types.ts';
 
 export interface Family {
@@ -12,7 +12,7 @@ export interface Family {
   pattern: RegExp;
   fromMatch(m: RegExpExecArray, id: string): CellRecord;
   format(r: CellRecord): string;
-  build(r: CellRecord): Netlist;
+  build(r: CellRecord): CellNetlist;
   describe(r: CellRecord): string;
 }
 

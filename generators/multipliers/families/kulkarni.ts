@@ -5,7 +5,7 @@
  */
 
 import { PPMatrix, reduce } from '../arith.ts';
-import { Netlist } from '../netlist.ts';
+import { CellNetlist } from '../cell-netlist.ts';
 import { checkBits, type Family, num } from './family.ts';
 
 export const kulkarniFamily: Family = {
@@ -15,7 +15,7 @@ export const kulkarniFamily: Family = {
   format: (r) => `kulkarni_u${r.bits}`,
   build(r) {
     const N = r.bits;
-    const n = new Netlist(N);
+    const n = new CellNetlist(N);
     const m = new PPMatrix(2 * N);
     for (let i = 0; i < N; i += 2)
       for (let j = 0; j < N; j += 2) {

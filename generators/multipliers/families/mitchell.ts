@@ -6,10 +6,10 @@
  */
 
 import { leadingOne, oneHotShiftLeft, rippleAdd } from '../arith.ts';
-import { Netlist, type Sig } from '../netlist.ts';
+import { CellNetlist, type Sig } from '../cell-netlist.ts';
 import { check, checkBits, type Family, num, p } from './family.ts';
 
-function logOf(n: Netlist, x: Sig[], w: number): Sig[] {
+function logOf(n: CellNetlist, x: Sig[], w: number): Sig[] {
   const N = x.length;
   const lead = leadingOne(n, x);
   // Normalize: shift left by N-1-t so the leading one sits at bit N-1.
@@ -33,7 +33,7 @@ export const mitchellFamily: Family = {
   format: (r) => (p(r, 'w') === r.bits - 1 ? `mitchell_u${r.bits}` : `mitchell_w${p(r, 'w')}_u${r.bits}`),
   build(r) {
     const N = r.bits;
-    const n = new Netlist(N);
+    const n = new CellNetlist(N);
     const a = Array.from({ length: N }, (_, i) => n.a(i));
     const b = Array.from({ length: N }, (_, i) => n.b(i));
     const F = N - 1;

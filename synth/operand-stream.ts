@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { writeFileAtomic } from '../core/atomic.ts';
 import { UserError } from '../core/errors.ts';
+import { xorshift32 } from '../core/rng.ts';
 
 /**
  * Operand stream file (`.ab`): the workload a multiplier sees, as raw interleaved byte pairs
@@ -43,19 +44,6 @@ export function writeOperandStream(path: string, s: OperandStream): void {
 export function readOperandStream(path: string): OperandStream {
   if (!existsSync(path) || !statSync(path).isFile()) throw new UserError(`operand stream not found: ${path}`);
   return decodeStream(new Uint8Array(readFileSync(path)), `operand stream ${path}`);
-}
-
-/** xorshift32: fast, seeded, reproducible across runs (0 seeds as 1). Returns a uint32 generator. */
-export function xorshift32(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
 }
 
 /** Uniform random pairs from a seeded generator (the EvoApprox convention for catalogue energy). */

@@ -31,7 +31,7 @@ export interface BuiltModel extends CacheResult {
   logFile: string;
 }
 
-/** Flags that make Verilator models fast here (see DESIGN.md section 3). Single-threaded on purpose. */
+/** Flags that make Verilator models fast here (docs/conventions.md, Tool behaviour). Single-threaded on purpose. */
 export const FAST_FLAGS = ['-O3', '--x-assign', 'fast', '--x-initial', 'fast', '--noassert'];
 
 export async function buildVerilatorModel(b: VerilatorBuild): Promise<BuiltModel> {

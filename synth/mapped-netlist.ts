@@ -5,26 +5,28 @@ import type { Library } from './liberty.ts';
 /**
  * A flat mapped netlist read from Yosys `write_json`: ports and library-cell instances over
  * numbered nets (Yosys bit ids). Constant connections are the strings '0'/'1' ('x'/'z' -> 0).
+ * "Mapped" = after technology mapping to liberty cells; the generator's own gate IR is
+ * `CellNetlist` (generators/multipliers/cell-netlist.ts), a different thing.
  */
 export type NetRef = number | '0' | '1';
 
-export interface NetlistPort {
+export interface MappedPort {
   name: string;
   direction: 'input' | 'output' | 'inout';
   /** LSB first. */
   bits: NetRef[];
 }
 
-export interface NetlistCell {
+export interface MappedInstance {
   name: string;
   type: string;
   conns: Record<string, NetRef>;
 }
 
-export interface Netlist {
+export interface MappedNetlist {
   top: string;
-  ports: NetlistPort[];
-  cells: NetlistCell[];
+  ports: MappedPort[];
+  cells: MappedInstance[];
   /** A readable name per net id (public wire name where Yosys kept one). */
   netNames: Map<number, string>;
 }
@@ -46,7 +48,7 @@ function ref(x: number | string): NetRef {
   return x === '1' ? '1' : '0';
 }
 
-export function readNetlistJson(path: string, top: string): Netlist {
+export function readNetlistJson(path: string, top: string): MappedNetlist {
   let data: YosysJson;
   try {
     data = JSON.parse(readFileSync(path, 'utf8')) as YosysJson;
@@ -55,12 +57,12 @@ export function readNetlistJson(path: string, top: string): Netlist {
   }
   const mod = data.modules?.[top];
   if (!mod) throw new UserError(`netlist ${path}: no module '${top}'`);
-  const ports: NetlistPort[] = Object.entries(mod.ports ?? {}).map(([name, p]) => {
+  const ports: MappedPort[] = Object.entries(mod.ports ?? {}).map(([name, p]) => {
     if (p.direction !== 'input' && p.direction !== 'output' && p.direction !== 'inout')
       throw new UserError(`netlist ${path}: port ${name} has direction ${p.direction}`);
     return { name, direction: p.direction, bits: p.bits.map(ref) };
   });
-  const cells: NetlistCell[] = Object.entries(mod.cells ?? {}).map(([name, c]) => {
+  const cells: MappedInstance[] = Object.entries(mod.cells ?? {}).map(([name, c]) => {
     const conns: Record<string, NetRef> = {};
     for (const [pin, bits] of Object.entries(c.connections)) {
       // Library gates have 1-bit pins; a submodule instance (hierarchical netlist) may not.
@@ -82,7 +84,7 @@ export function readNetlistJson(path: string, top: string): Netlist {
 }
 
 /** Every instance must be a library cell with known pins; otherwise one clear UserError. */
-export function checkNetlistAgainstLibrary(n: Netlist, lib: Library, modules: string[] = []): void {
+export function checkNetlistAgainstLibrary(n: MappedNetlist, lib: Library, modules: string[] = []): void {
   const unknown = new Set<string>();
   for (const c of n.cells) {
     if (modules.includes(c.type)) continue; // a submodule of a hierarchical (unflattened) netlist
@@ -101,13 +103,13 @@ export function checkNetlistAgainstLibrary(n: Netlist, lib: Library, modules: st
     );
 }
 
-export function cellCounts(n: Netlist): Record<string, number> {
+export function cellCounts(n: MappedNetlist): Record<string, number> {
   const out: Record<string, number> = {};
   for (const c of n.cells) out[c.type] = (out[c.type] ?? 0) + 1;
   return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));
 }
 
-export function netlistArea(n: Netlist, lib: Library): number {
+export function netlistArea(n: MappedNetlist, lib: Library): number {
   let a = 0;
   for (const c of n.cells) a += lib.cells.get(c.type)?.area ?? 0;
   return a;

@@ -38,8 +38,10 @@ function inputSlices(N: number): Uint32Array[] {
   return s;
 }
 
-/** Node kinds in id order: 0 const0, 1 const1, then 2N inputs (a[0..N-1], b[0..N-1]), then gates. */
-export class Netlist {
+/**
+ * One cell's gate-level IR (before synthesis; Yosys's liberty-mapped result is `MappedNetlist`
+ * in synth/mapped-netlist.ts). Node kinds in id order: 0 const0, 1 const1, then 2N inputs (a[0..N-1], b[0..N-1]), then gates. */
+export class CellNetlist {
   readonly bits: number;
   readonly gates: Gate[] = [];
   private readonly hash = new Map<string, Sig>();

@@ -1,0 +1,58 @@
+import { UserError } from '../core/errors.ts';
+import type { Design } from '../generators/array/config.ts';
+import { names } from '../generators/array/rtl.ts';
+
+/**
+ * The one `--levels` grammar (sim gemm, run):
+ *
+ *   --levels <level>                      every voltage domain at that level
+ *   --levels <domain>=<level>[,...]       the named domains at those levels, the rest at the first level
+ *
+ * Domains and levels go by name: a domain by its supply name (the domain's name, or
+ * `<tile>_<domain>` in a multi-tile design, as in the UPF), a level by its name in the design's
+ * `levels` list. The result is a level index per global voltage domain (tiles' domains
+ * concatenated in tile order), the form the harness and the energy model take.
+ */
+export const LEVELS_HELP = 'voltage level by name: <level> for every domain, or <domain>=<level>[,...] (others at the first level)';
+
+/** Supply name of every voltage domain, in global order (tiles' domains concatenated). */
+export function domainNames(design: Design): string[] {
+  const multiTile = design.tiles.length > 1;
+  return design.tiles.flatMap((t) => t.domains.map((d) => names.supply(t, d.name, multiTile)));
+}
+
+export function parseLevels(spec: string, design: Design): number[] {
+  const domains = domainNames(design);
+  const levelList = () => design.levels.map((l) => `${l.name} (${l.volts} V)`).join(', ');
+  const levelIndex = (name: string): number => {
+    const l = design.levels.findIndex((x) => x.name === name);
+    if (l < 0) throw new UserError(`--levels: no level '${name}' in design ${design.name} (levels: ${levelList()})`);
+    return l;
+  };
+  const text = spec.trim();
+  if (!text) throw new UserError(`--levels is empty (expected <level> or <domain>=<level>[,...]; levels: ${levelList()})`);
+  if (/^[[{]/.test(text)) throw new UserError(`--levels takes <level> or <domain>=<level>[,...] by name, not JSON (e.g. --levels lo=low), got '${text}'`);
+  if (!text.includes('=')) {
+    if (text.includes(',')) throw new UserError(`--levels: '${text}' is a list without '='; give <domain>=<level>[,...] or one <level> for every domain`);
+    const l = levelIndex(text);
+    return domains.map(() => l);
+  }
+  const out = domains.map(() => 0);
+  const seen = new Set<string>();
+  for (const part of text.split(',')) {
+    const m = /^\s*([^=\s]+)\s*=\s*([^=\s]+)\s*$/.exec(part);
+    if (!m) throw new UserError(`--levels: '${part.trim()}' is not <domain>=<level> (in '${text}')`);
+    const [, dom, level] = m as unknown as [string, string, string];
+    const d = domains.indexOf(dom);
+    if (d < 0) throw new UserError(`--levels: no voltage domain '${dom}' in design ${design.name} (domains: ${domains.join(', ')})`);
+    if (seen.has(dom)) throw new UserError(`--levels: domain '${dom}' given twice`);
+    seen.add(dom);
+    out[d] = levelIndex(level);
+  }
+  return out;
+}
+
+/** The inverse, for reports: domain supply name -> level name. */
+export function levelNames(design: Design, levels: number[]): Record<string, string> {
+  return Object.fromEntries(domainNames(design).map((d, i) => [d, design.levels[levels[i] ?? 0]!.name]));
+}
