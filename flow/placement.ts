@@ -1,7 +1,7 @@
 import { UserError } from '../core/errors.ts';
 import { cellTable } from '../generators/array/cells.ts';
 import type { Design } from '../generators/array/config.ts';
-import { foldPlan } from '../generators/array/schedule.ts';
+import { paddedK } from '../mapping/gemm.ts';
 import { type Assignment, type ResolvedAssignment, resolveAssignment } from '../nn/assign.ts';
 import { convLayers, type QConvLayer, type QuantModel } from '../nn/qmodel.ts';
 
@@ -103,7 +103,7 @@ function checkHolds(model: QuantModel, design: Design, layers: LayerPlacement[],
 /** Worst-case partial sum of the layer on its columns must fit the design's psum width. */
 function checkPsum(l: QConvLayer, design: Design, p: LayerPlacement): void {
   const t = design.tiles[p.tile]!;
-  const Kp = foldPlan(t, l.K, l.oc).kFolds * t.rows;
+  const Kp = paddedK(t, l.K);
   let worst = 0;
   for (const id of new Set(p.filterCells)) {
     const tab = cellTable(id);

@@ -1,13 +1,12 @@
 import { UserError } from '../core/errors.ts';
 import type { Design } from '../generators/array/config.ts';
-import type { Mat8 } from '../generators/array/model.ts';
+import { activationMatrix, type Mat8, padBias, toAccumulator, weightMatrix } from '../mapping/gemm.ts';
 import type { Dataset } from '../nn/dataset.ts';
 import { runQuantBatchAsync } from '../nn/engine.ts';
 import { prepareNativeKernels } from '../nn/native.ts';
 import { convLayers, type QuantModel } from '../nn/qmodel.ts';
 import { ArraySim, type PeActivity } from '../sim/array.ts';
 import { batchOperands, type HostSetup, ReferencePipeline } from './host.ts';
-import { activationMatrix, padBias, toAccumulator, weightMatrix } from './operands.ts';
 import type { Placement } from './placement.ts';
 import { type CellStreams, DEFAULT_STREAM_PAIRS, sampleLayerStreams } from './streams.ts';
 import { addTiming, emptyTiming, gemmTiming, type LayerTiming } from './timing.ts';

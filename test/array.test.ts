@@ -1,5 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { cycleModel, type Design, gemmModel, type Mat8, resolveDesign } from '../generators/array/index.ts';
+import { type Design, resolveDesign } from '../generators/array/index.ts';
+import { cycleModel } from '../mapping/cycle-model.ts';
+import type { Mat8 } from '../mapping/gemm.ts';
+import { gemmModel } from '../mapping/gemm-model.ts';
 import { ArraySim } from '../sim/array.ts';
 import { xorshift32 } from '../synth/stream.ts';
 

@@ -6,7 +6,7 @@ import { analyticalEstimate, analyticalRun } from '../flow/analytical.ts';
 import { placeModel } from '../flow/placement.ts';
 import { runRtl } from '../flow/rtl.ts';
 import { designFrom, type FlowReport, loadModelFor, runFlow } from '../flow/run.ts';
-import { cycleModel } from '../generators/array/index.ts';
+import { cycleModel } from '../mapping/cycle-model.ts';
 import { limitDataset, loadDataset } from '../nn/dataset.ts';
 import { runQuantBatch, runQuantBatchAsync } from '../nn/engine.ts';
 import { flipTable } from '../sim/array.ts';

@@ -13,9 +13,8 @@ import { arrayConfigSchema, type Design, resolveDesign } from './config.ts';
 import { generateViews, TOP } from './rtl.ts';
 
 export { type ArrayConfig, arrayConfigSchema, type Design, resolveDesign, type TileSpec } from './config.ts';
-export { decode, type GemmOut, gemmModel, type Mat8 } from './model.ts';
 export { type DesignViews, generateViews, type Layout, TOP } from './rtl.ts';
-export { type CycleReport, cycleModel, foldPlan, latency } from './schedule.ts';
+export { latency } from './schedule.ts';
 
 export interface WrittenDesign {
   dir: string;
