@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { UserError } from '../../core/errors.ts';
 import { emit, table } from '../../core/output.ts';
 import { intOption, parseOrThrow, z } from '../../core/validate.ts';
-import { type Design, generateViews, loadDesign } from '../../generators/array/index.ts';
+import { type Design, designLayout, loadDesign } from '../../generators/array/index.ts';
 import { cycleModel } from '../../mapping/cycle-model.ts';
 import type { Mat8 } from '../../mapping/gemm.ts';
 import { gemmModel } from '../../mapping/gemm-model.ts';
@@ -93,7 +93,7 @@ export function registerSim(program: Command): void {
       const mode = intOption(o.mode, '--mode', 0, design.modes - 1);
       if (M * K + K * N > 256 * 1024 * 1024) throw new UserError('operands too large (M*K + K*N > 256 Mi)');
       const win = o.vcd ? parseWindow(o.vcd) : undefined;
-      const supplies = generateViews(design).layout.domains.map((d) => d.supply);
+      const supplies = designLayout(design).domains.map((d) => d.supply);
       const levels = parseLevels(design, o.levels, supplies);
       const flip = o.flip ? flipTable(design, jsonArg(o.flip, '--flip')) : undefined;
       const A = randomMat(M, K, seed);
@@ -149,6 +149,7 @@ export function registerSim(program: Command): void {
         cycleModel: cm.cycles,
         cyclesEqual: run.cycles === cm.cycles,
         folds: cm.folds,
+        mBlocks: cm.mBlocks,
         scaleSimCycles: cm.scaleSimCycles,
         mappingEfficiency: cm.mappingEfficiency,
         utilization: cm.utilization,
@@ -162,7 +163,7 @@ export function registerSim(program: Command): void {
       };
       emit(globals(cmd), result, (r) => {
         const lines = [
-          `${r.design} tile ${r.tile} mode ${r.mode}: GEMM ${r.M}x${r.K} * ${r.K}x${r.N}, seed ${r.seed} (${r.folds} folds)`,
+          `${r.design} tile ${r.tile} mode ${r.mode}: GEMM ${r.M}x${r.K} * ${r.K}x${r.N}, seed ${r.seed} (${r.folds} folds${r.mBlocks > 1 ? ` in ${r.mBlocks} M-blocks` : ''})`,
           `outputs: ${r.outputsEqual ? 'RTL == gemmModel (bit-exact)' : `${r.injection ? 'differ (error injection on)' : 'MISMATCH'} in ${r.mismatches} of ${r.M * r.N}`}`,
           `cycles: RTL ${r.cycles}, cycleModel ${r.cycleModel} (${r.cyclesEqual ? 'equal' : 'DIFFERENT'}); SCALE-Sim estimate ${r.scaleSimCycles}`,
           `mapping efficiency ${(r.mappingEfficiency * 100).toFixed(1)} %, utilization ${(r.utilization * 100).toFixed(1)} %`,
