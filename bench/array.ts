@@ -14,8 +14,8 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic.ts';
 import { repoRoot } from '../core/paths.ts';
 import { resolveDesign } from '../generators/array/config.ts';
-import { gemmModel } from '../generators/array/model.ts';
-import { cycleModel } from '../generators/array/schedule.ts';
+import { cycleModel } from '../mapping/cycle-model.ts';
+import { gemmModel } from '../mapping/gemm-model.ts';
 import { ArraySim, bareSpeed } from '../sim/array.ts';
 
 const rows = Number(process.argv[2] ?? 16);

@@ -1,7 +1,7 @@
 import { UserError } from '../core/errors.ts';
 import type { Design } from '../generators/array/config.ts';
-import type { Mat8 } from '../generators/array/model.ts';
 import { addCycles, emptyCycles, gemmCycles, type LayerCycles } from '../mapping/cycles.ts';
+import { activationMatrix, type Mat8, padBias, toAccumulator, weightMatrix } from '../mapping/gemm.ts';
 import { addMacsByCell, batches } from '../mapping/layer-cost.ts';
 import type { Placement } from '../mapping/place.ts';
 import { type CellStreams, DEFAULT_STREAM_PAIRS, sampleLayerStreams } from '../mapping/streams.ts';
@@ -11,7 +11,6 @@ import { prepareNativeKernels } from '../nn/native.ts';
 import { convLayers, type QuantModel } from '../nn/qmodel.ts';
 import { ArraySim, type PeActivity } from '../sim/array.ts';
 import { batchOperands, type HostSetup, ReferencePipeline } from './host.ts';
-import { activationMatrix, padBias, toAccumulator, weightMatrix } from './operands.ts';
 
 /**
  * RTL-in-the-loop inference. The engine's layer loop (nn/engine.ts `engineSteps`, driven by

@@ -1,5 +1,6 @@
 import type { Design } from '../generators/array/config.ts';
-import { cycleModel, latency } from '../generators/array/schedule.ts';
+import { latency } from '../generators/array/schedule.ts';
+import { cycleModel } from '../mapping/cycle-model.ts';
 
 /**
  * Cycle accounting of GEMMs on a tile (sums over a layer's GEMMs):

@@ -1,9 +1,9 @@
 import { UserError } from '../core/errors.ts';
 import type { Design } from '../generators/array/config.ts';
-import { foldPlan } from '../generators/array/schedule.ts';
 import { productTable } from '../generators/multipliers/index.ts';
 import { type Assignment, type ResolvedAssignment, resolveAssignment } from '../nn/assign.ts';
 import { convLayers, type QConvLayer, type QuantModel } from '../nn/qmodel.ts';
+import { paddedK } from './gemm.ts';
 
 /**
  * Where a network's layers sit on a design: the ONE definition the RTL flow, the analytical path,
@@ -121,7 +121,7 @@ function checkHolds(model: QuantModel, design: Design, layers: LayerPlacement[],
 /** Worst-case partial sum of the layer on its columns must fit the design's psum width. */
 function checkPsum(l: QConvLayer, design: Design, p: LayerPlacement): void {
   const t = design.tiles[p.tile]!;
-  const Kp = foldPlan(t, l.K, l.oc).kFolds * t.rows;
+  const Kp = paddedK(t, l.K);
   let worst = 0;
   for (const id of new Set(p.filterCells)) {
     const tab = productTable(id);

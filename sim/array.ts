@@ -10,9 +10,10 @@ import { parseOrThrow, z } from '../core/validate.ts';
 import { buildVerilatorModel } from '../core/verilator.ts';
 import { cellInfo } from '../generators/array/cells.ts';
 import type { Design } from '../generators/array/config.ts';
-import type { GemmOut, Mat8 } from '../generators/array/model.ts';
 import { type DesignViews, generateViews, TOP } from '../generators/array/rtl.ts';
 import { lut } from '../generators/multipliers/index.ts';
+import { foldOrder, foldPlan, type GemmOut, gemmRegisterWrites, type Mat8, outputRowCount, placeOutputs, weightStream } from '../mapping/gemm.ts';
+import { FLAG, FOLD_WORDS, OP, REG_WRITE_WORDS, STATUS, WIRE } from './protocol.ts';
 
 /**
  * The array's Verilator harness: one C++ testbench (templates/array/harness.cpp) built once per
@@ -50,8 +51,13 @@ function harnessSource(design: Design, views: DesignViews, activity: boolean): s
     tiles: design.tiles.map((t) => ({ rows: t.rows, cols: t.cols, peOffset: views.layout.peOffset[t.index]!, colOffset: colOffsets[t.index]! })),
     nDomains: views.layout.domains.length,
     nLevels: design.levels.length,
-    modeBits: views.layout.modeBits,
-    tileBits: views.layout.tileBits,
+    levelBits: views.layout.levelBits,
+    op: OP,
+    flag: FLAG,
+    status: STATUS,
+    foldWords: FOLD_WORDS,
+    regWriteWords: REG_WRITE_WORDS,
+    wire: { request: WIRE.request, setInjection: WIRE[OP.setInjection], gemm: WIRE[OP.gemm], reply: WIRE.reply },
     maxCols: views.layout.maxCols,
     maxRows: views.layout.maxRows,
     activity,
@@ -197,7 +203,7 @@ export class ArraySim {
 
   private async status(): Promise<void> {
     const s = (await this.read(4)).readUInt32LE(0);
-    if (s !== 0) {
+    if (s !== STATUS.ok) {
       const len = (await this.read(4)).readUInt32LE(0);
       const msg = (await this.read(len)).toString('utf8');
       throw new Error(`array harness: ${msg}`);
@@ -209,7 +215,7 @@ export class ArraySim {
     return this.serial(async () => {
       const pw = this.design.psumBits;
       const b = Buffer.alloc(8 + prob.length * pw * 8);
-      b.writeUInt32LE(1, 0);
+      b.writeUInt32LE(OP.setInjection, 0);
       b.writeUInt32LE(prob.length, 4);
       prob.forEach((row, l) => {
         for (let i = 0; i < pw; i++) b.writeDoubleLE(row[i] ?? 0, 8 + (l * pw + i) * 8);
@@ -223,28 +229,36 @@ export class ArraySim {
     if (A.cols !== W.rows) throw new Error(`gemm: A is ${A.rows}x${A.cols} but W is ${W.rows}x${W.cols}`);
     if (A.rows < 1 || A.cols < 1 || W.cols < 1) throw new Error(`gemm: empty operand (M=${A.rows}, K=${A.cols}, N=${W.cols})`);
     if (A.data.length !== A.rows * A.cols || W.data.length !== W.rows * W.cols) throw new Error('gemm: operand data length does not match its shape');
+    const tile = o.tile ?? 0;
+    const t = this.design.tiles[tile];
+    if (!t) throw new Error(`gemm: no tile ${tile}`);
+    const mode = o.mode ?? 0;
+    if (!(mode >= 0 && mode < this.design.modes)) throw new Error(`gemm: no mode ${mode}`);
+    const nd = this.built.views.layout.domains.length;
+    const bad = o.levels?.findIndex((l) => !(l >= 0 && l < this.design.levels.length)) ?? -1;
+    if (bad >= 0) throw new Error(`gemm: domain ${bad} level ${o.levels![bad]} out of range (${this.design.levels.length} levels)`);
+    // Everything about the GEMM's mapping comes from mapping/gemm.ts; the harness only moves it.
+    const plan = foldPlan(this.design, tile, A.rows, A.cols, W.cols);
+    const folds = foldOrder(plan);
+    const writes = gemmRegisterWrites(this.design, plan, { tile, mode, levels: o.levels, nDomains: nd });
+    const wRows = weightStream(plan, folds, W);
+    const outRows = outputRowCount(folds);
     return this.serial(async () => {
-      const tile = o.tile ?? 0;
-      const t = this.design.tiles[tile];
-      if (!t) throw new Error(`gemm: no tile ${tile}`);
-      const nd = this.built.views.layout.domains.length;
       const path = Buffer.from(o.trace?.path ?? '', 'utf8');
-      const flags = (o.activity ? 1 : 0) | (o.trace ? 2 : 0) | (o.inject ? 4 : 0);
-      const head = Buffer.alloc(40);
-      for (const [i, v] of [2, tile, o.mode ?? 0, A.rows, A.cols, W.cols, flags, (o.seed ?? 1) >>> 0, o.trace?.from ?? 0, o.trace?.to ?? 0].entries())
-        head.writeUInt32LE(v, i * 4);
-      const len = Buffer.alloc(4);
-      len.writeUInt32LE(path.length, 0);
-      const levels = Buffer.alloc(nd);
-      for (let d = 0; d < nd; d++) levels[d] = o.levels?.[d] ?? 0;
+      const flags = (o.activity ? FLAG.activity : 0) | (o.trace ? FLAG.trace : 0) | (o.inject ? FLAG.inject : 0);
+      const u32 = (values: number[]) => Buffer.from(Uint32Array.from(values).buffer);
+      const bytes = (a: Uint8Array) => Buffer.from(a.buffer, a.byteOffset, a.length);
       this.write(
         Buffer.concat([
-          head,
-          len,
+          u32([OP.gemm, tile, flags, (o.seed ?? 1) >>> 0, o.trace?.from ?? 0, o.trace?.to ?? 0, path.length]),
           path,
-          levels,
-          Buffer.from(A.data.buffer, A.data.byteOffset, A.data.length),
-          Buffer.from(W.data.buffer, W.data.byteOffset, W.data.length),
+          u32([writes.length, ...writes.flatMap((w) => [w.addr, w.data])]),
+          u32([A.rows, A.cols]),
+          bytes(A.data),
+          u32([folds.length, ...folds.flatMap((f) => [f.m0, f.rows, f.k0])]),
+          u32([wRows.length]),
+          bytes(wRows),
+          u32([outRows]),
         ]),
       );
       await this.status();
@@ -252,13 +266,12 @@ export class ArraySim {
       const cycles = Number(cn.readBigUInt64LE(0));
       const ns = Number(cn.readBigUInt64LE(8));
       const cpuNs = Number(cn.readBigUInt64LE(16));
-      const M = A.rows;
-      const N = W.cols;
-      const ob = await this.read(M * N * 4);
+      const ob = await this.read(outRows * t.cols * 4);
       // The wire's little-endian words are host order (the harness only builds on little-endian
       // hosts: static_assert), so one copy into an aligned buffer decodes them.
-      const raw = new Uint32Array(M * N);
-      new Uint8Array(raw.buffer).set(ob);
+      const rowsOut = new Uint32Array(outRows * t.cols);
+      new Uint8Array(rowsOut.buffer).set(ob);
+      const out = placeOutputs(plan, folds, rowsOut);
       let activity: PeActivity | undefined;
       if (o.activity) {
         const npe = t.rows * t.cols;
@@ -274,12 +287,13 @@ export class ArraySim {
           activity.p[r]![c] = Number(ab.readBigUInt64LE(i * 24 + 16));
         }
       }
-      return { out: { rows: M, cols: N, raw }, cycles, ns, cpuNs, activity };
+      return { out, cycles, ns, cpuNs, activity };
     });
   }
 
   async close(): Promise<void> {
     const b = Buffer.alloc(4);
+    b.writeUInt32LE(OP.quit, 0);
     (this.proc.stdin as Writable).end(b);
     await this.proc;
   }

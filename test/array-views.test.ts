@@ -1,10 +1,14 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { lintVerilog } from '../core/verilator.ts';
 import { checkDesignXml, provePeViewsEquivalent } from '../generators/array/check.ts';
-import { cycleModel, gemmModel, generateViews, type Mat8, resolveDesign, writeDesign } from '../generators/array/index.ts';
+import { designLayout, generateViews, loadDesign, resolveDesign, writeDesign } from '../generators/array/index.ts';
+import { REG } from '../generators/array/regmap.ts';
+import { cycleModel } from '../mapping/cycle-model.ts';
+import type { Mat8 } from '../mapping/gemm.ts';
+import { gemmModel } from '../mapping/gemm-model.ts';
 import { ArraySim } from '../sim/array.ts';
 import { synthesize } from '../synth/yosys.ts';
 import { runCli } from './helpers/cli.ts';
@@ -63,9 +67,10 @@ const TILES = {
 };
 const MODES = { rows: 3, cols: 4, map: { modes: ['exact_u8', { column: ['drum_k6_u8', 'exact_u8', 'bam_h0_v8_u8', 'drum_k6_u8'] }] } };
 const SIGNED = { rows: 2, cols: 7, psumBits: 16, map: { row: ['roup_p1_r4_s8', 'exact_s8'] } };
+const ACC_ODD = { rows: 3, cols: 2, psumBits: 24, accEntries: 13, cell: 'exact_u8' };
 
-describe('generated RTL is lint-clean (verilator --lint-only -Wall; waivers only for the documented spill wires and activity taps)', () => {
-  for (const [label, cfg] of Object.entries({ MIXED_3x5, PE_8x8, TILES, MODES, SIGNED })) {
+describe('generated RTL is lint-clean (verilator --lint-only -Wall; waivers only for the documented spill wires, activity taps and the bodiless accumulator-memory black box)', () => {
+  for (const [label, cfg] of Object.entries({ MIXED_3x5, PE_8x8, TILES, MODES, SIGNED, ACC_ODD })) {
     it(label, async () => {
       const design = resolveDesign(cfg);
       const plain = generateViews(design);
@@ -117,6 +122,26 @@ describe('structure matches the config', () => {
     const bad = await provePeViewsEquivalent(design, sim);
     expect(bad.problems.length).toBe(1);
     expect(bad.problems[0]).toMatch(/^axtpu_pe0: /);
+  });
+
+  it('layout without rendering equals the rendered one; the register decoder comes from the register map', () => {
+    for (const cfg of [TILES, MODES]) {
+      const design = resolveDesign(cfg);
+      const v = generateViews(design);
+      expect(designLayout(design)).toEqual(v.layout);
+      expect(v.layout.accModule).toEqual(design.tiles.map((t) => `axtpu_${t.name}_acc`));
+      for (const t of design.tiles) {
+        expect(v.synth[`${v.layout.accModule[t.index]}.sv`]).toMatch(/u_mem/);
+        expect(v.synth[`${v.layout.accMemModule[t.index]}.sv`]).toMatch(/\(\* blackbox \*\)\s*module/);
+        expect(v.sim[`${v.layout.accMemModule[t.index]}.sv`]).toMatch(new RegExp(`mem \\[0:${design.accEntries - 1}\\]`));
+      }
+      const top = v.synth['axtpu_top.sv']!;
+      const hex = (a: number) => a.toString(16).padStart(2, '0');
+      expect(top).toContain(`if (cfg_addr == 8'h${hex(REG.kFoldLast.addr)}) kfold_last <=`);
+      for (let d = 0; d < v.layout.domains.length; d++) expect(top).toContain(`if (cfg_addr == 8'h${hex(REG.domainLevel.addr + d)}) dom_level[`);
+      expect(top.includes(`if (cfg_addr == 8'h${hex(REG.mode.addr)}) mode <=`)).toBe(design.modes > 1);
+      expect(top.includes(`if (cfg_addr == 8'h${hex(REG.tile.addr)}) tile_sel <=`)).toBe(design.tiles.length > 1);
+    }
   });
 
   it('UPF names every domain, its supply, levels and member instances', () => {
@@ -255,7 +280,8 @@ describe('cycle model', () => {
     expect(r.cycles).toBe(16 + 16 * 256 + 31);
     expect(r.scaleSimCycles - r.cycles).toBeGreaterThan(16 * 16);
     expect(r.mappingEfficiency).toBe(1);
-    expect(r.utilization).toBeCloseTo((256 * 64 * 64) / (256 * r.cycles), 12);
+    // 256 x 64 x 64 MACs on 256 PEs in 4143 cycles.
+    expect(r.utilization).toBeCloseTo(4096 / 4143, 12);
     const partial = cycleModel(design, 8, 20, 20);
     expect(partial.mappingEfficiency).toBeCloseTo(400 / (4 * 256), 12);
   });
@@ -271,6 +297,9 @@ describe('synthesis (Yosys, synth/ flow)', () => {
     // Approximate cells are smaller than the exact one, synthesized the same way.
     expect(r.moduleAreas.bam_h0_v8_u8!).toBeLessThan(r.moduleAreas.exact_u8!);
     expect(r.areaUm2 / 16).toBeGreaterThan(r.moduleAreas.exact_u8! * 0.5);
+    // The accumulator's adders and counters are synthesized; its memory stays a black-box macro.
+    expect(r.moduleAreas[v.layout.accModule[0]!]).toBeGreaterThan(0);
+    expect(r.moduleAreas[v.layout.accMemModule[0]!]).toBeUndefined();
     const perPe = Object.fromEntries(mult.map((m) => [m, Math.round((r.moduleAreas.axtpu_pe0 ?? 0) + r.moduleAreas[m]!)]));
     console.log(`4x4 mixed array: total ${Math.round(r.areaUm2)} um^2, ${Math.round(r.areaUm2 / 16)} um^2 per PE overall; PE (regs+adder+mux) + cell:`, perPe);
   });
@@ -289,6 +318,7 @@ describe('CLI', () => {
         [['gen', '--rows', '4', '--cols', '4', '--map', '{bad'], /not valid JSON/],
         [['gen', '--rows', '4', '--cols', '4', '--map', '{"column":["exact_u8","exact_s8","exact_u8","exact_u8"]}'], /signedness/],
         [['sim', 'gemm', join(out, 'none'), '--M', '4', '--K', '4', '--N', '4'], /not a design directory/],
+        [['gen', '--rows', '4', '--cols', '4', '--cell', 'exact_u8', '--acc-entries', '4'], /--acc-entries must be in 8\.\.65536/],
       ];
       for (const [args, msg] of cases) {
         const full = args[0] === 'gen' ? [...args, '--out', join(out, 'x')] : args;
@@ -335,6 +365,21 @@ describe('CLI', () => {
       expect(r.cycles).toBe(r.cycleModel);
       expect(r.utilization).toBeGreaterThan(0.5);
       expect(r.activity).toHaveLength(5);
+
+      // The folder must hold exactly what config.json generates: an edited .sv is refused, not ignored.
+      expect(loadDesign(dir).name).toBe(r.design);
+      const file = join(dir, 'sim', 'axtpu_top.sv');
+      const original = readFileSync(file, 'utf8');
+      appendFileSync(file, '// edited\n');
+      const edited = await runCli(['sim', 'gemm', dir, '--M', '4', '--K', '4', '--N', '4']);
+      expect(edited.code).toBe(2);
+      expect(edited.stderr.trim().split('\n')).toEqual([expect.stringMatching(/sim\/axtpu_top\.sv differs/)]);
+      writeFileSync(file, original);
+      writeFileSync(join(dir, 'synth', 'extra.sv'), 'module extra; endmodule\n');
+      expect(() => loadDesign(dir)).toThrow(/synth\/extra\.sv is not a generated file/);
+      rmSync(join(dir, 'synth', 'extra.sv'));
+      rmSync(join(dir, 'manifest.json'));
+      expect(() => loadDesign(dir)).toThrow(/manifest\.json is missing/);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }

@@ -1,6 +1,10 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { xorshift32 } from '../core/rng.ts';
-import { cycleModel, type Design, gemmModel, type Mat8, resolveDesign } from '../generators/array/index.ts';
+import { type Design, resolveDesign } from '../generators/array/index.ts';
+import { productTable } from '../generators/multipliers/index.ts';
+import { cycleModel } from '../mapping/cycle-model.ts';
+import { decodePsum, type Mat8 } from '../mapping/gemm.ts';
+import { gemmModel } from '../mapping/gemm-model.ts';
 import { ArraySim } from '../sim/array.ts';
 
 /**
@@ -60,14 +64,38 @@ const designs: { label: string; config: object; cases: number }[] = [
     config: { rows: 3, cols: 4, map: { modes: ['exact_u8', { column: ['drum_k6_u8', 'exact_u8', 'bam_h0_v8_u8', 'drum_k6_u8'] }, 'kulkarni_u8'] } },
     cases: 30,
   },
+  // Small accumulators: GEMMs with several K-folds and M > 8 run in M-blocks.
+  {
+    label: '3x4 signed per-row, psum 16, accEntries 8 (M-blocks, wraps)',
+    config: { rows: 3, cols: 4, psumBits: 16, accEntries: 8, map: { row: ['exact_s8', 'roup_p1_r4_s8', 'exact_s8'] } },
+    cases: 30,
+  },
+  {
+    label: 'two tiles, 2 modes, accEntries 9 (M-blocks)',
+    config: {
+      rows: 2,
+      cols: 3,
+      accEntries: 9,
+      tiles: [
+        { name: 'a', map: { modes: ['exact_u8', 'drum_k6_u8'] } },
+        { name: 'b', rows: 4, cols: 2, map: { modes: ['kulkarni_u8', 'exact_u8'] } },
+      ],
+    },
+    cases: 30,
+  },
 ];
 
 let total = 0;
+let severalKFolds = 0;
+let severalMBlocks = 0;
 const sims: ArraySim[] = [];
 afterAll(async () => {
   await Promise.all(sims.map((s) => s.close()));
-  // The acceptance criterion: at least 200 (shape, design, seed) cases bit- and cycle-exact.
+  // The acceptance criterion: at least 200 (shape, design, seed) cases bit- and cycle-exact,
+  // and the accumulators exercised: several K-folds, and several M-blocks.
   expect(total).toBeGreaterThanOrEqual(200);
+  expect(severalKFolds).toBeGreaterThanOrEqual(50);
+  expect(severalMBlocks).toBeGreaterThanOrEqual(10);
 });
 
 describe('array RTL == gemmModel and cycleModel', () => {
@@ -93,7 +121,10 @@ describe('array RTL == gemmModel and cycleModel', () => {
         let bad = -1;
         for (let j = 0; j < ref.raw.length && bad < 0; j++) if (ref.raw[j] !== run.out.raw[j]) bad = j;
         expect(bad, `${where}: first mismatch at ${bad}: rtl ${run.out.raw[bad]} model ${ref.raw[bad]}`).toBe(-1);
-        expect(run.cycles, where).toBe(cycleModel(design, M, K, N, tile).cycles);
+        const cm = cycleModel(design, M, K, N, tile);
+        expect(run.cycles, where).toBe(cm.cycles);
+        if (cm.kFolds > 1) severalKFolds++;
+        if (cm.mBlocks > 1) severalMBlocks++;
         total++;
       }
     });
@@ -109,8 +140,14 @@ describe('array RTL == gemmModel and cycleModel', () => {
     const run = await sim.gemm(A, W);
     const ref = gemmModel(design, A, W);
     expect(Array.from(run.out.raw)).toEqual(Array.from(ref.raw));
-    // Exact column (row 1 = exact_s8 for odd k, roup for even k): the sum is not representable.
-    expect(Math.max(...ref.raw)).toBeLessThan(2 ** 16);
+    // The overflow provably happened: the true sum (PE row 0 = roup for even k, row 1 = exact
+    // for odd k) is far outside the signed 16-bit range, and both sides hold it mod 2^16.
+    const trueSum = 20 * productTable('roup_p1_r4_s8')[0x8080]! + 20 * productTable('exact_s8')[0x8080]!;
+    expect(trueSum).toBeGreaterThan(2 ** 16);
+    for (const v of run.out.raw) {
+      expect(v).toBe(trueSum % 2 ** 16);
+      expect(decodePsum(design, v)).not.toBe(trueSum);
+    }
     total++;
   });
 });

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { analyticalEstimate, analyticalRun } from '../flow/analytical.ts';
 import { runRtl } from '../flow/rtl.ts';
 import { designFrom, type FlowReport, loadModelFor, runFlow } from '../flow/run.ts';
-import { cycleModel } from '../generators/array/index.ts';
+import { cycleModel } from '../mapping/cycle-model.ts';
 import { placeModel } from '../mapping/place.ts';
 import { limitDataset, loadDataset } from '../nn/dataset.ts';
 import { runQuantBatch, runQuantBatchAsync } from '../nn/engine.ts';

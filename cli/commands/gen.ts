@@ -5,6 +5,7 @@ import { UserError } from '../../core/errors.ts';
 import { emit } from '../../core/output.ts';
 import { rtlOutDir } from '../../core/paths.ts';
 import { intOption } from '../../core/validate.ts';
+import { DEFAULT_ACC_ENTRIES, MAX_ACC_ENTRIES, MIN_ACC_ENTRIES } from '../../generators/array/config.ts';
 import { resolveDesign, writeDesign } from '../../generators/array/index.ts';
 import { globals } from '../context.ts';
 
@@ -33,6 +34,7 @@ interface GenOpts {
   tiles?: string;
   domains?: string;
   psumBits: string;
+  accEntries: string;
   name?: string;
   out?: string;
 }
@@ -48,6 +50,11 @@ export function registerGen(program: Command): void {
     .option('--tiles <json>', 'heterogeneous tiles: [{"name","rows","cols","cell"|"map","domains"}]')
     .option('--domains <json>', 'voltage domains: {"levels":[{"name","volts"}],"domains":[{"name","columns":[..]}]}')
     .option('--psum-bits <n>', 'partial-sum / accumulator width (16..32)', '32')
+    .option(
+      '--acc-entries <n>',
+      `accumulator rows per tile (${MIN_ACC_ENTRIES}..${MAX_ACC_ENTRIES}); a GEMM with several K-folds runs in M-blocks of at most this many rows`,
+      String(DEFAULT_ACC_ENTRIES),
+    )
     .option('--name <name>', 'design name (default derived from size and cells)')
     .option('--out <dir>', 'output directory (default rtl-out/<name>)')
     .action(async (o: GenOpts, cmd: Command) => {
@@ -55,6 +62,7 @@ export function registerGen(program: Command): void {
         rows: intOption(o.rows, '--rows', 2, 64),
         cols: intOption(o.cols, '--cols', 2, 64),
         psumBits: intOption(o.psumBits, '--psum-bits', 16, 32),
+        accEntries: intOption(o.accEntries, '--acc-entries', MIN_ACC_ENTRIES, MAX_ACC_ENTRIES),
       };
       if (o.name) config.name = o.name;
       if (o.cell) config.cell = o.cell;
@@ -72,6 +80,7 @@ export function registerGen(program: Command): void {
         cells: design.cellIds,
         signed: design.signed,
         psumBits: design.psumBits,
+        accEntries: design.accEntries,
         modes: design.modes,
         files: written.files.length,
       };
@@ -79,7 +88,7 @@ export function registerGen(program: Command): void {
         [
           `wrote ${r.dir} (${r.files} files)`,
           `design ${r.name}: ${r.tiles.map((x) => `${x.name} ${x.rows}x${x.cols} domains [${x.domains.join(', ')}]`).join('; ')}`,
-          `cells ${r.cells.join(', ')} (${r.signed ? 'signed' : 'unsigned'}), psum ${r.psumBits} bits${r.modes > 1 ? `, ${r.modes} runtime modes` : ''}`,
+          `cells ${r.cells.join(', ')} (${r.signed ? 'signed' : 'unsigned'}), psum ${r.psumBits} bits, ${r.accEntries} accumulator rows per tile${r.modes > 1 ? `, ${r.modes} runtime modes` : ''}`,
           `synthesis view: synth.f   simulation view: sim.f   power intent: ${r.name}.upf`,
         ].join('\n'),
       );

@@ -4,7 +4,10 @@ import { UserError } from '../../core/errors.ts';
 import { emit, table } from '../../core/output.ts';
 import { xorshift32 } from '../../core/rng.ts';
 import { intOption } from '../../core/validate.ts';
-import { cycleModel, gemmModel, loadDesign, type Mat8 } from '../../generators/array/index.ts';
+import { loadDesign } from '../../generators/array/index.ts';
+import { cycleModel } from '../../mapping/cycle-model.ts';
+import type { Mat8 } from '../../mapping/gemm.ts';
+import { gemmModel } from '../../mapping/gemm-model.ts';
 import { ArraySim, flipTable } from '../../sim/array.ts';
 import { globals } from '../context.ts';
 import { LEVELS_HELP, levelNames, parseLevels } from '../levels.ts';
@@ -124,6 +127,7 @@ export function registerSim(program: Command): void {
         cycleModel: cm.cycles,
         cyclesEqual: run.cycles === cm.cycles,
         folds: cm.folds,
+        mBlocks: cm.mBlocks,
         scaleSimCycles: cm.scaleSimCycles,
         mappingEfficiency: cm.mappingEfficiency,
         utilization: cm.utilization,
@@ -137,7 +141,7 @@ export function registerSim(program: Command): void {
       };
       emit(globals(cmd), result, (r) => {
         const lines = [
-          `${r.design} tile ${r.tile} mode ${r.mode}: GEMM ${r.M}x${r.K} * ${r.K}x${r.N}, seed ${r.seed} (${r.folds} folds)`,
+          `${r.design} tile ${r.tile} mode ${r.mode}: GEMM ${r.M}x${r.K} * ${r.K}x${r.N}, seed ${r.seed} (${r.folds} folds${r.mBlocks > 1 ? ` in ${r.mBlocks} M-blocks` : ''})`,
           `outputs: ${r.outputsEqual ? 'RTL == gemmModel (bit-exact)' : `${r.injection ? 'differ (error injection on)' : 'MISMATCH'} in ${r.mismatches} of ${r.M * r.N}`}`,
           `cycles: RTL ${r.cycles}, cycleModel ${r.cycleModel} (${r.cyclesEqual ? 'equal' : 'DIFFERENT'}); SCALE-Sim estimate ${r.scaleSimCycles}`,
           `mapping efficiency ${(r.mappingEfficiency * 100).toFixed(1)} %, utilization ${(r.utilization * 100).toFixed(1)} %`,

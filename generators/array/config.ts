@@ -9,6 +9,8 @@ import { cellInfo } from './cells.ts';
  * User-facing shape (what `axtpu gen` assembles from its flags and what config.json holds):
  *   rows, cols      array size of the default tile (2..64 each)
  *   psumBits        partial-sum / accumulator width (16..32, default 32)
+ *   accEntries      accumulator rows per tile (8..65536, default 4096 as TPU v1); an M-block of
+ *                   a GEMM with several K-folds holds at most this many output rows
  *   cell            one cell for the whole array, or
  *   map             {column:[C ids]} | {row:[R ids]} | {pe:[[C ids] x R]} | {modes:[cell-or-map, ...]}
  *   tiles           [{name, rows?, cols?, cell?, map?, domains?}]  heterogeneous sub-arrays
@@ -16,6 +18,9 @@ import { cellInfo } from './cells.ts';
  */
 export const MIN_DIM = 2;
 export const MAX_DIM = 64;
+export const MIN_ACC_ENTRIES = 8;
+export const MAX_ACC_ENTRIES = 65536;
+export const DEFAULT_ACC_ENTRIES = 4096;
 
 const cellId = z.string().min(1);
 const assignment = z.union([
@@ -71,6 +76,12 @@ export const arrayConfigSchema = z
     rows: dim,
     cols: dim,
     psumBits: z.number().int().min(16).max(32).default(32),
+    accEntries: z
+      .number()
+      .int()
+      .min(MIN_ACC_ENTRIES, `must be >= ${MIN_ACC_ENTRIES}`)
+      .max(MAX_ACC_ENTRIES, `must be <= ${MAX_ACC_ENTRIES}`)
+      .default(DEFAULT_ACC_ENTRIES),
     cell: cellId.optional(),
     map: mapSchema.optional(),
     tiles: tilesSchema.optional(),
@@ -100,6 +111,8 @@ export interface Level {
 export interface Design {
   name: string;
   psumBits: number;
+  /** Accumulator rows per tile (output rows one M-block of a multi-K-fold GEMM may hold). */
+  accEntries: number;
   signed: boolean;
   /** Number of runtime modes (1 = no mode register). */
   modes: number;
@@ -198,6 +211,7 @@ export function resolveDesign(input: unknown, source = 'array config'): Design {
   return {
     name: config.name ?? defaultName(tiles, cellIds),
     psumBits: config.psumBits,
+    accEntries: config.accEntries,
     signed,
     modes,
     tiles,

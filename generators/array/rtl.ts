@@ -1,6 +1,7 @@
 import { render } from '../../core/templates.ts';
 import { cellInfo } from './cells.ts';
 import type { Design, TileSpec } from './config.ts';
+import { hex2, REG } from './regmap.ts';
 import { latency } from './schedule.ts';
 
 /**
@@ -38,6 +39,13 @@ export interface Layout {
   peModule: string[][][];
   /** Every domain in global order. */
   domains: { tile: number; name: string; supply: string; columns: number[]; members: string[] }[];
+  /** Per tile: the accumulator module (adders, counters; synthesized) and its memory macro (black box in synthesis). */
+  accModule: string[];
+  accMemModule: string[];
+  /** Address bits of the accumulator memory (clog2 accEntries). */
+  accRowBits: number;
+  /** Width of the K-fold register. */
+  kfBits: number;
 }
 
 export const TOP = 'axtpu_top';
@@ -55,6 +63,8 @@ export const names = {
   column: (t: TileSpec, c: number) => `axtpu_${t.name}_col${c}`,
   domain: (t: TileSpec, d: string) => `axtpu_${t.name}_dom_${d}`,
   supply: (t: TileSpec, d: string, multiTile: boolean) => (multiTile ? `${t.name}_${d}` : d),
+  acc: (t: TileSpec) => `axtpu_${t.name}_acc`,
+  accMem: (t: TileSpec) => `axtpu_${t.name}_accmem`,
 };
 
 interface PeKind {
@@ -209,18 +219,26 @@ function tileTiming(t: TileSpec, pw: number) {
   for (let c = 0; c <= C; c++) for (let r = 0; r < R; r++) hNets.push({ c, r });
   const spillExpr = Array.from({ length: R }, (_, r) => `s_h_${C}_${r}, a_h_${C}_${r}`).join(', ');
   const L = latency(t);
-  return { regs, colList, rowList, hNets, spillExpr, validNext: `{valid_pipe[${L - 2}:0], a_fire}` };
+  return {
+    regs,
+    colList,
+    rowList,
+    hNets,
+    spillExpr,
+    validNext: `{valid_pipe[${L - 2}:0], a_fire}`,
+    lastNext: `{last_pipe[${L - 2}:0], a_fire && a_last}`,
+  };
 }
 
-export function generateViews(design: Design, opts: ViewOptions = {}): DesignViews {
-  const pw = design.psumBits;
+/** Layout plus the PE kinds the renderer needs (no text rendered). */
+function plan(design: Design) {
   const multiTile = design.tiles.length > 1;
   const { kinds, peKind } = peKinds(design);
   const anyMulti = kinds.some((k) => k.multi);
   const modeBits = anyMulti ? Math.max(1, clog2(design.modes)) : 0;
   const tileBits = multiTile ? Math.max(1, clog2(design.tiles.length)) : 0;
   const levelBits = Math.max(1, clog2(design.levels.length));
-  const cfgBits = Math.max(modeBits, tileBits, levelBits);
+  const cfgBits = Math.max(modeBits, tileBits, levelBits, REG.kFoldLast.width);
   const maxRows = Math.max(...design.tiles.map((t) => t.rows));
   const maxCols = Math.max(...design.tiles.map((t) => t.cols));
   const peOffset: number[] = [];
@@ -267,7 +285,36 @@ export function generateViews(design: Design, opts: ViewOptions = {}): DesignVie
     ),
     peModule: design.tiles.map((t) => peKind[t.index]!.map((row) => row.map((k) => kinds[k]!.module))),
     domains,
+    accModule: design.tiles.map((t) => names.acc(t)),
+    accMemModule: design.tiles.map((t) => names.accMem(t)),
+    accRowBits: Math.max(1, clog2(design.accEntries)),
+    kfBits: REG.kFoldLast.width,
   };
+  return { layout, kinds, peKind, tileNeedsMode, colNeedsMode };
+}
+
+/** Instance hierarchy and module names of a design: pure and cheap (renders no text). */
+export function designLayout(design: Design): Layout {
+  return plan(design).layout;
+}
+
+/** Configuration registers this design decodes (see regmap.ts): address, target, width. */
+function registers(layout: Layout) {
+  const regs: { addrHex: string; target: string; width: number }[] = [];
+  if (layout.modeBits) regs.push({ addrHex: hex2(REG.mode.addr), target: 'mode', width: layout.modeBits });
+  if (layout.tileBits) regs.push({ addrHex: hex2(REG.tile.addr), target: 'tile_sel', width: layout.tileBits });
+  regs.push({ addrHex: hex2(REG.kFoldLast.addr), target: 'kfold_last', width: layout.kfBits });
+  const lb = layout.levelBits;
+  for (let d = 0; d < layout.domains.length; d++) regs.push({ addrHex: hex2(REG.domainLevel.addr + d), target: `dom_level[${d * lb} +: ${lb}]`, width: lb });
+  return regs;
+}
+
+export function generateViews(design: Design, opts: ViewOptions = {}): DesignViews {
+  const pw = design.psumBits;
+  const multiTile = design.tiles.length > 1;
+  const { layout, kinds, peKind, tileNeedsMode, colNeedsMode } = plan(design);
+  const { modeBits, tileBits, levelBits, cfgBits, maxRows, maxCols, peOffset, domains } = layout;
+  const pes = layout.totalPe;
 
   const arrayFiles = (sim: boolean) => {
     const parts: Record<string, string> = {};
@@ -303,6 +350,9 @@ export function generateViews(design: Design, opts: ViewOptions = {}): DesignVie
           cols: d.columns.map((c) => ({ col: c, module: names.column(t, c), modeBits: colNeedsMode(t, c) ? modeBits : 0 })),
         });
       }
+      const accCtx = { tile: t.name, entries: design.accEntries, cols: t.cols, psumBits: pw, width: t.cols * pw, rowBits: layout.accRowBits };
+      parts[`${names.acc(t)}.sv`] = render('array/acc.sv', { ...accCtx, module: names.acc(t), memModule: names.accMem(t), kfBits: layout.kfBits });
+      parts[`${names.accMem(t)}.sv`] = render('array/accmem.sv', { ...accCtx, module: names.accMem(t), blackbox: !sim });
       const cellSummary = [...new Set(t.cells.flat(2))].join(', ');
       parts[`${names.tile(t)}.sv`] = render('array/tile.sv', {
         module: names.tile(t),
@@ -313,6 +363,8 @@ export function generateViews(design: Design, opts: ViewOptions = {}): DesignVie
         psumBits: pw,
         npe: t.rows * t.cols,
         latency: latency(t),
+        accModule: names.acc(t),
+        kfBits: layout.kfBits,
         cellSummary,
         modeBits: tileNeedsMode[t.index] ? modeBits : 0,
         sim,
@@ -347,6 +399,9 @@ export function generateViews(design: Design, opts: ViewOptions = {}): DesignVie
       psumBits: pw,
       signed: design.signed,
       cfgBits,
+      kfBits: layout.kfBits,
+      regs: registers(layout),
+      regDocs: Object.values(REG).map((r) => ({ addrHex: hex2(r.addr), doc: r.doc })),
       maxRows,
       maxCols,
       totalPe: pes,
@@ -354,7 +409,6 @@ export function generateViews(design: Design, opts: ViewOptions = {}): DesignVie
       levelBits,
       modeBits,
       tileBits,
-      domainList: domains,
       sim: view !== 'synth',
       lutCells: view === 'sim' ? lutCells : [],
     });
@@ -394,8 +448,9 @@ export function generateViews(design: Design, opts: ViewOptions = {}): DesignVie
   const upf = render('array/design.upf', {
     design: design.name,
     nominalVolts: nominal,
+    levelBaseHex: hex2(REG.domainLevel.addr),
     levels: design.levels,
-    domains: domains.map((d, i) => ({ ...d, tile: design.tiles[d.tile]!.name, columnList: d.columns, levelAddrHex: (16 + i).toString(16) })),
+    domains: domains.map((d, i) => ({ ...d, tile: design.tiles[d.tile]!.name, columnList: d.columns, levelAddrHex: hex2(REG.domainLevel.addr + i) })),
     pstRows: design.levels.map((l) => ({ name: `all_${l.name}`, states: domains.map(() => l.name) })),
   });
   return { synth, sim, gate, upf, layout };

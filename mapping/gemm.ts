@@ -1,0 +1,217 @@
+import type { Design, TileSpec } from '../generators/array/config.ts';
+import { REG, type RegWrite } from '../generators/array/regmap.ts';
+import { productTable } from '../generators/multipliers/index.ts';
+import type { GemmOperands } from '../nn/gemm.ts';
+import type { QConvLayer } from '../nn/qmodel.ts';
+
+/**
+ * How one GEMM (A: M x K activations, W: K x N weights) sits on one tile of R rows x C columns.
+ * The ONE definition: the bit-exact model, the cycle model, the harness client and the flow all
+ * read the fold order, padding, psum decode and output placement from here.
+ *
+ *   fold       one weight tile: R weight rows (K-slice k0..k0+R-1) x C columns (N-slice
+ *              n0..n0+C-1), zero padded past K and N, with the activation rows m0..m0+rows-1
+ *              streamed through it (columns k0..k0+R-1 of A, zero past K).
+ *   order      M-block outermost, then N-folds, then K-folds (innermost), so the K-folds of one
+ *              output tile run back to back into the tile's accumulator.
+ *   M-blocks   the accumulator holds `accEntries` rows; a GEMM with several K-folds streams at
+ *              most that many rows per fold. A single K-fold needs no accumulator memory (its
+ *              result leaves as it arrives), so it streams all M rows in one block.
+ */
+
+/** An 8-bit operand matrix of raw codes (two's complement codes for signed cells), row-major. */
+export interface Mat8 {
+  rows: number;
+  cols: number;
+  data: Uint8Array;
+}
+
+/** GEMM result: raw psum-width words, what the RTL emits (decode with decodePsum). */
+export interface GemmOut {
+  rows: number;
+  cols: number;
+  /** psumBits-wide two's complement (signed cells) or unsigned words. */
+  raw: Uint32Array;
+}
+
+export interface FoldPlan {
+  M: number;
+  K: number;
+  N: number;
+  /** Tile rows R and columns C. */
+  R: number;
+  C: number;
+  kFolds: number;
+  nFolds: number;
+  mBlocks: number;
+  /** Activation rows per M-block (the last block may have fewer). */
+  blockRows: number;
+  /** mBlocks x nFolds x kFolds. */
+  folds: number;
+  /** K padded with zero codes to whole K-folds. */
+  paddedK: number;
+}
+
+export interface Fold {
+  /** Position in the fold order. */
+  index: number;
+  /** Activation rows m0..m0+rows-1 (one M-block). */
+  m0: number;
+  rows: number;
+  /** K-slice k0..k0+R-1 (zero past K) and N-slice n0..n0+C-1 (zero past N). */
+  k0: number;
+  n0: number;
+  /** Which K-fold of this output tile (0 = first: the accumulator writes; kFolds-1 = last: it emits). */
+  kIndex: number;
+  kFolds: number;
+}
+
+function tileOf(design: Design, tile: number): TileSpec {
+  const t = design.tiles[tile];
+  if (!t) throw new Error(`tile ${tile} out of range (design ${design.name} has ${design.tiles.length})`);
+  return t;
+}
+
+/** K padded with zero codes to whole folds of R rows. */
+export function paddedK(t: Pick<TileSpec, 'rows'>, K: number): number {
+  return Math.ceil(K / t.rows) * t.rows;
+}
+
+export function foldPlan(design: Design, tile: number, M: number, K: number, N: number): FoldPlan {
+  if (!(M >= 1 && K >= 1 && N >= 1)) throw new Error(`GEMM shape must be >= 1 each (got M=${M}, K=${K}, N=${N})`);
+  const t = tileOf(design, tile);
+  const R = t.rows;
+  const C = t.cols;
+  const kFolds = Math.ceil(K / R);
+  const nFolds = Math.ceil(N / C);
+  const blockRows = kFolds > 1 ? Math.min(M, design.accEntries) : M;
+  const mBlocks = Math.ceil(M / blockRows);
+  return { M, K, N, R, C, kFolds, nFolds, mBlocks, blockRows, folds: mBlocks * nFolds * kFolds, paddedK: kFolds * R };
+}
+
+/** Every fold in the order the array runs them. */
+export function foldOrder(plan: FoldPlan): Fold[] {
+  const out: Fold[] = [];
+  for (let b = 0; b < plan.mBlocks; b++) {
+    const m0 = b * plan.blockRows;
+    const rows = Math.min(plan.blockRows, plan.M - m0);
+    for (let nf = 0; nf < plan.nFolds; nf++)
+      for (let kf = 0; kf < plan.kFolds; kf++) out.push({ index: out.length, m0, rows, k0: kf * plan.R, n0: nf * plan.C, kIndex: kf, kFolds: plan.kFolds });
+  }
+  return out;
+}
+
+/** Largest K-fold count the K-fold register can hold (it stores kFolds - 1). */
+export const MAX_K_FOLDS = 2 ** REG.kFoldLast.width;
+
+/** Configuration-register writes that set the tile up for this GEMM (see generators/array/regmap.ts). */
+export function gemmRegisterWrites(design: Design, plan: FoldPlan, o: { tile: number; mode: number; levels?: number[]; nDomains: number }): RegWrite[] {
+  if (plan.kFolds > MAX_K_FOLDS) throw new Error(`GEMM needs ${plan.kFolds} K-folds; the K-fold register holds at most ${MAX_K_FOLDS}`);
+  const w: RegWrite[] = [];
+  if (design.modes > 1) w.push({ addr: REG.mode.addr, data: o.mode });
+  if (design.tiles.length > 1) w.push({ addr: REG.tile.addr, data: o.tile });
+  w.push({ addr: REG.kFoldLast.addr, data: plan.kFolds - 1 });
+  for (let d = 0; d < o.nDomains; d++) w.push({ addr: REG.domainLevel.addr + d, data: o.levels?.[d] ?? 0 });
+  return w;
+}
+
+/** Every fold's R weight rows of C codes (row k0+r, columns n0..n0+C-1, zero past K and N), in fold order. */
+export function weightStream(plan: FoldPlan, folds: Fold[], W: Mat8): Uint8Array {
+  const { R, C, K, N } = plan;
+  const out = new Uint8Array(folds.length * R * C);
+  folds.forEach((f, i) => {
+    const live = Math.min(C, N - f.n0);
+    for (let r = 0; r < R; r++) {
+      const k = f.k0 + r;
+      if (k >= K) break;
+      out.set(W.data.subarray(k * N + f.n0, k * N + f.n0 + live), (i * R + r) * C);
+    }
+  });
+  return out;
+}
+
+/** Output rows the tile emits: one per activation row of every last K-fold. */
+export function outputRowCount(folds: Fold[]): number {
+  let n = 0;
+  for (const f of folds) if (f.kIndex === f.kFolds - 1) n += f.rows;
+  return n;
+}
+
+/**
+ * Place the tile's output rows (C words each, in the order it emitted them: the rows of every
+ * last K-fold) into the M x N result.
+ */
+export function placeOutputs(plan: FoldPlan, folds: Fold[], rowsOut: Uint32Array): GemmOut {
+  const { M, N, C } = plan;
+  if (rowsOut.length !== outputRowCount(folds) * C) throw new Error(`placeOutputs: ${rowsOut.length} words, expected ${outputRowCount(folds) * C}`);
+  const raw = new Uint32Array(M * N);
+  let src = 0;
+  for (const f of folds) {
+    if (f.kIndex !== f.kFolds - 1) continue;
+    const live = Math.min(C, N - f.n0);
+    for (let m = f.m0; m < f.m0 + f.rows; m++, src += C) raw.set(rowsOut.subarray(src, src + live), m * N + f.n0);
+  }
+  return { rows: M, cols: N, raw };
+}
+
+/**
+ * Per column: what the zero-code padding rows of the last K-fold add (cell(0,0) of every padded
+ * PE row). Zero for exact cells; an approximate cell with cell(0,0) != 0 would otherwise bias
+ * every output. The host removes it, exactly, like the zero-point terms.
+ */
+export function padBias(design: Design, tile: number, mode: number, K: number, N: number): Int32Array {
+  const t = tileOf(design, tile);
+  const Kp = foldPlan(design, tile, 1, K, N).paddedK;
+  const out = new Int32Array(t.cols);
+  for (let c = 0; c < t.cols; c++) for (let k = K; k < Kp; k++) out[c]! += productTable(t.cells[mode]![k % t.rows]![c]!)[0]!;
+  return out;
+}
+
+/** One psum word -> its value (two's complement for signed designs). */
+export function decodePsum(design: Pick<Design, 'psumBits' | 'signed'>, word: number): number {
+  return design.signed && word >= 2 ** (design.psumBits - 1) ? word - 2 ** design.psumBits : word;
+}
+
+export function decodePsums(design: Pick<Design, 'psumBits' | 'signed'>, raw: Uint32Array): Float64Array {
+  const out = new Float64Array(raw.length);
+  for (let i = 0; i < raw.length; i++) out[i] = decodePsum(design, raw[i]!);
+  return out;
+}
+
+/**
+ * Between the engine's im2col layout and the array's GEMM ports:
+ *   engine  a[k * P + p]   (K x P codes),  weights[o * K + k] (values; code = value & 0xff)
+ *   array   A[m * K + k]   (M = P rows),   W[k * N + n] (N = oc), out[m * N + n] psum words
+ *   engine  acc[o * P + p] (int32, what gemmLut returns and finishLayer consumes)
+ */
+export function activationMatrix(g: GemmOperands): Mat8 {
+  const { K, P, a } = g;
+  const data = new Uint8Array(P * K);
+  // Blocked transpose: 64 columns at a time keep both sides in cache.
+  for (let p0 = 0; p0 < P; p0 += 64) {
+    const p1 = Math.min(P, p0 + 64);
+    for (let k = 0; k < K; k++) {
+      const row = k * P;
+      for (let p = p0; p < p1; p++) data[p * K + k] = a[row + p]!;
+    }
+  }
+  return { rows: P, cols: K, data };
+}
+
+export function weightMatrix(l: QConvLayer): Mat8 {
+  const { K, oc } = l;
+  const data = new Uint8Array(K * oc);
+  for (let o = 0; o < oc; o++) for (let k = 0; k < K; k++) data[k * oc + o] = l.weights[o * K + k]! & 0xff;
+  return { rows: K, cols: oc, data };
+}
+
+/** Array psum words -> the engine's accumulator layout, decoded and pad-corrected. */
+export function toAccumulator(design: Design, raw: Uint32Array, P: number, N: number, pad: Int32Array): Int32Array {
+  const acc = new Int32Array(N * P);
+  const C = pad.length;
+  for (let p = 0; p < P; p++) {
+    const src = p * N;
+    for (let o = 0; o < N; o++) acc[o * P + p] = decodePsum(design, raw[src + o]!) - pad[o % C]!;
+  }
+  return acc;
+}
