@@ -17,8 +17,8 @@ import { repoRoot } from '../core/paths.ts';
 import { resolveAssignment, uniformAssignment } from '../nn/assign.ts';
 import { type Dataset, limitDataset, loadDataset } from '../nn/dataset.ts';
 import { runQuantBatch } from '../nn/engine.ts';
-import { quantizeCached } from '../nn/evaluate.ts';
 import { argmaxRows, pixelsToFloat, runFloat } from '../nn/float.ts';
+import { loadQuantModelFor } from '../nn/load.ts';
 import { prepareNativeKernels } from '../nn/native.ts';
 import { importOnnx } from '../nn/onnx.ts';
 import { ortPredict } from '../nn/ort.ts';
@@ -39,7 +39,7 @@ log(`native kernels: ${native.ok ? `${native.simd} (${native.path})` : `unavaila
 
 async function quantized(name: string, scheme: Scheme) {
   const path = join(repoRoot, 'models', `${name}.onnx`);
-  return (await quantizeCached(path, importOnnx(path), scheme, { method: 'max', scheme, images: 256, dataset: 'fmnist' })).model;
+  return (await loadQuantModelFor(path, scheme)).model;
 }
 function accuracy(pred: Uint8Array, ds: Dataset): number {
   let c = 0;

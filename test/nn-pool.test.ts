@@ -4,8 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { resolveAssignment, uniformAssignment } from '../nn/assign.ts';
 import { type Dataset, limitDataset, loadDataset } from '../nn/dataset.ts';
 import type { EngineConfig } from '../nn/engine.ts';
-import { quantizeCached } from '../nn/evaluate.ts';
-import { importOnnx } from '../nn/onnx.ts';
+import { loadQuantModelFor } from '../nn/load.ts';
 import { killPoolWorkerForTest, poolInfo, runDataset, runJob } from '../nn/parallel.ts';
 import type { QuantModel } from '../nn/qmodel.ts';
 
@@ -15,7 +14,7 @@ let q: QuantModel;
 let test: Dataset;
 
 beforeAll(async () => {
-  q = (await quantizeCached(lenet, importOnnx(lenet), 'unsigned', { method: 'max', scheme: 'unsigned', images: 256, dataset: 'fmnist' })).model;
+  q = (await loadQuantModelFor(lenet, 'unsigned')).model;
   test = loadDataset('fmnist', 'test');
 });
 
@@ -107,10 +106,9 @@ describe('engine worker pool (nn/parallel.ts)', () => {
       `import { register } from 'tsx/esm/api'; register();`,
       `const { runDataset, poolInfo } = await import(${JSON.stringify(join(repo, 'nn/parallel.ts'))});`,
       `const { loadDataset, limitDataset } = await import(${JSON.stringify(join(repo, 'nn/dataset.ts'))});`,
-      `const { importOnnx } = await import(${JSON.stringify(join(repo, 'nn/onnx.ts'))});`,
-      `const { quantizeCached } = await import(${JSON.stringify(join(repo, 'nn/evaluate.ts'))});`,
+      `const { loadQuantModelFor } = await import(${JSON.stringify(join(repo, 'nn/load.ts'))});`,
       `const p = ${JSON.stringify(lenet)};`,
-      `const q = (await quantizeCached(p, importOnnx(p), 'unsigned', { method: 'max', scheme: 'unsigned', images: 256, dataset: 'fmnist' })).model;`,
+      `const q = (await loadQuantModelFor(p, 'unsigned')).model;`,
       `const r = await runDataset({ model: q }, limitDataset(loadDataset('fmnist', 'test'), 64), { workers: 2, batch: 16 });`,
       `console.log(JSON.stringify({ workers: r.workers, alive: poolInfo().alive }));`,
     ].join('\n');
