@@ -1,12 +1,12 @@
 import { resolve } from 'node:path';
 import { defaultLiberty } from '../core/paths.ts';
-import { cellStreamEnergy } from '../flow/energy.ts';
 import { sampleLayerStreams } from '../flow/streams.ts';
 import type { Dataset } from '../nn/dataset.ts';
 import { runQuantBatch } from '../nn/engine.ts';
 import type { GemmOperands } from '../nn/gemm.ts';
 import { convLayers, type QConvLayer, type QuantModel } from '../nn/qmodel.ts';
 import type { StatsCollector } from '../nn/stats.ts';
+import { cellStreamEnergy } from '../synth/cell-energy.ts';
 import type { UnitPlan } from './units.ts';
 
 /**
@@ -20,7 +20,8 @@ import type { UnitPlan } from './units.ts';
  *
  * This is deliberately the multiplier energy only (what approximation changes, and what the
  * acceptance compares); the winner's full energy (PE overhead, leakage, fill/drain cycles) comes
- * from the RTL flow (flow/energy.ts), whose `cellStreamEnergy` prices each multiply here too.
+ * from the RTL flow (flow/energy.ts), which prices each multiply with the same `cellStreamEnergy`
+ * (synth/cell-energy.ts).
  */
 export interface EnergyTable {
   /** pJ per multiply: perOp[layer][cell]. */
