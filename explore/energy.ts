@@ -1,11 +1,9 @@
 import { resolve } from 'node:path';
 import { defaultLiberty } from '../core/paths.ts';
 import { sampleLayerStreams } from '../flow/streams.ts';
+import { captureOperands } from '../nn/capture.ts';
 import type { Dataset } from '../nn/dataset.ts';
-import { runQuantBatch } from '../nn/engine.ts';
-import type { GemmOperands } from '../nn/gemm.ts';
-import { convLayers, type QConvLayer, type QuantModel } from '../nn/qmodel.ts';
-import type { StatsCollector } from '../nn/stats.ts';
+import { convLayers, type QuantModel } from '../nn/qmodel.ts';
 import { cellStreamEnergy } from '../synth/cell-energy.ts';
 import type { UnitPlan } from './units.ts';
 
@@ -33,16 +31,6 @@ export interface EnergyTable {
   pairs: number;
 }
 
-/** Operands of every conv/dense layer for a few images (the engine's own im2col). */
-export function layerOperands(m: QuantModel, ds: Dataset, images: number): Map<string, { l: QConvLayer; g: GemmOperands }> {
-  const out = new Map<string, { l: QConvLayer; g: GemmOperands }>();
-  const n = Math.min(images, ds.count);
-  const per = ds.channels * ds.height * ds.width;
-  const observer = { observe: (l: QConvLayer, g: GemmOperands) => out.set(l.name, { l, g }) } as unknown as StatsCollector;
-  runQuantBatch({ model: m }, ds.pixels.subarray(0, n * per), n, observer);
-  return out;
-}
-
 export async function energyTable(
   m: QuantModel,
   plan: UnitPlan,
@@ -53,7 +41,9 @@ export async function energyTable(
   const pairs = opts.pairs ?? 8192;
   const clockMHz = opts.clockMHz ?? 100;
   const liberty = resolve(opts.liberty ?? defaultLiberty());
-  const ops = layerOperands(m, ds, opts.images ?? 8);
+  // The exact engine's operands of the first few images (a cell's stream, not its products).
+  const n = Math.min(opts.images ?? 8, ds.count);
+  const ops = new Map(captureOperands({ model: m }, ds.pixels.subarray(0, n * ds.channels * ds.height * ds.width), n).map((c) => [c.layer.name, c]));
   const perOp: EnergyTable['perOp'] = {};
   const area: EnergyTable['area'] = {};
   for (const l of convLayers(m)) {
