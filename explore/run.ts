@@ -96,6 +96,8 @@ export interface LayerRow {
 
 export interface GroupResult {
   scheme: 'signed' | 'unsigned';
+  /** The quantized model searched (nn/load.ts cache entry: the one `axtpu eval|run` use too). */
+  quantizedModel: string;
   exact: string;
   candidates: string[];
   pruned: { id: string; reason: string }[];
@@ -284,6 +286,7 @@ interface GroupContext {
   s: Shared;
   group: CandidateGroup;
   q: QuantModel;
+  quantizedModel: string;
   plan: UnitPlan;
   exact: string;
   /** Journal key prefix: model, scheme, calibration and dataset (the key names image ranges). */
@@ -295,13 +298,13 @@ interface GroupContext {
 async function setupStage(o: ExploreOptions, group: CandidateGroup, s: Shared): Promise<GroupContext> {
   const scheme = schemeFor(group.signed);
   // Quantized exactly as `axtpu eval|run --dataset <same>` quantize (nn/load.ts, one policy).
-  const { model: q } = await loadQuantModelFor(o.model, scheme, { dataset: o.dataset });
+  const { model: q, source } = await loadQuantModelFor(o.model, scheme, { dataset: o.dataset });
   const plan = planUnits(q, s.granularity, o.rows, o.cols);
   const problem = shortHash({ v: 2, model: s.modelHash, scheme: q.scheme, calib: q.calibration, dataset: s.test.name, val: s.val.count });
   const log = (msg: string) => {
     if (!o.quiet && !process.env.AXTPU_QUIET) process.stderr.write(`explore [${scheme}]: ${msg}\n`);
   };
-  return { o, s, group, q, plan, exact: group.exact, problem, ev: new Evaluator(s.journal, problem, engineRunner(q, o.workers)), log };
+  return { o, s, group, q, quantizedModel: source, plan, exact: group.exact, problem, ev: new Evaluator(s.journal, problem, engineRunner(q, o.workers)), log };
 }
 
 /** Energy table (per layer, per cell), per-unit energies, cell error metrics, kept candidates. */
@@ -651,6 +654,7 @@ function groupResult(
   );
   return {
     scheme: q.scheme,
+    quantizedModel: g.quantizedModel,
     exact,
     candidates: e.kept,
     pruned: e.pruned,
