@@ -483,7 +483,7 @@ interface SearchOutcome {
 }
 
 async function searchStage(g: GroupContext, judge: ValidationJudge, e: EnergyStage, crit: CriticalityResult): Promise<SearchOutcome> {
-  const { o, plan, exact } = g;
+  const { plan, exact } = g;
   const { unitE } = e;
   const evaluated: SearchOutcome['evaluated'] = new Map();
   const note = (cells: string[], j: ValJudgement, source: string) => {
@@ -496,74 +496,93 @@ async function searchStage(g: GroupContext, judge: ValidationJudge, e: EnergySta
   note(base.exactGenes, { acc: base.valAccuracy, loss: pairedLoss(base.bits, base.bits, g.s.confidence), fits: true }, 'baseline');
   // Per unit: cells that save energy ON THAT UNIT (a cell can cost more than exact on one
   // layer's operand statistics), most aggressive first, exact last.
-  const choicesPerUnit = plan.units.map((_, u) =>
+  const choices = plan.units.map((_, u) =>
     e.kept
       .filter((id) => unitE[u]![id]! < unitE[u]![exact]!)
       .sort((a, b) => unitE[u]![a]! - unitE[u]![b]! || (a < b ? -1 : 1))
       .concat(exact),
   );
-  const cellsOf = (genes: number[]) => genes.map((i, u) => choicesPerUnit[u]![i]!);
+  const space: SearchSpace = { g, judge, e, choices, cellsOf: (genes) => genes.map((i, u) => choices[u]![i]!), note };
   const evals0 = judge.designs;
   const screened0 = judge.screenedOut;
   const images0 = g.ev.images;
-  if (o.search === 'xai-greedy') {
-    const pg = new Progress('xai-greedy', plan.units.length);
-    let lastUnit = -1;
-    const fits = new Map<string, boolean>();
-    await xaiGreedy({
-      units: plan.units.length,
-      criticality: crit.units,
-      candidates: choicesPerUnit.map((c) => c.map((_, i) => i)),
-      initial: choicesPerUnit.map((c) => c.length - 1),
-      accuracyOf: async (genes) => {
-        const cells = cellsOf(genes);
-        const j = await judge.judge(cells, true);
-        note(cells, j, 'xai-greedy');
-        fits.set(genes.join(','), j.fits);
-        return j.acc;
-      },
-      accepts: (genes) => fits.get(genes.join(',')) === true,
-      baselineAccuracy: base.valAccuracy,
-      budget: o.budget,
-      onStep: (u) => {
-        if (u !== lastUnit) pg.tick(1, plan.units[u]!.name);
-        lastUnit = u;
-      },
-    });
-  } else if (o.search === 'nsga2') {
-    const pop = o.nsgaPopulation ?? 16;
-    const gens = o.nsgaGenerations ?? 10;
-    const pg = new Progress('nsga2 generations', gens);
-    await nsga2({
-      choices: choicesPerUnit.map((c) => c.length),
-      populationSize: pop,
-      generations: gens,
-      seed: o.seed ?? 1,
-      seeds: [choicesPerUnit.map((c) => c.length - 1), choicesPerUnit.map(() => 0)],
-      evaluate: async (genes) => {
-        const cells = cellsOf(genes);
-        const j = await judge.judge(cells, false);
-        note(cells, j, 'nsga2');
-        return { f: [candidateEnergy(unitE, cells), 1 - j.acc] };
-      },
-      onGeneration: () => pg.tick(),
-    });
-  } else {
-    const choices = choicesPerUnit.map((c) => c.length);
-    const total = choices.reduce((a, b) => a * b, 1);
-    const cap = o.maxExhaustive ?? 4096;
-    if (total > cap)
-      throw new UserError(
-        `--search exhaustive: ${total} assignments (${choices.join(' x ')}) exceed the limit of ${cap}; use xai-greedy or nsga2, or fewer cells`,
-      );
-    const pg = new Progress('exhaustive', total);
-    for (const genes of allGenomes(choices)) {
-      const cells = cellsOf(genes);
-      note(cells, await judge.judge(cells, false), 'exhaustive');
-      pg.tick();
-    }
-  }
+  if (g.o.search === 'xai-greedy') await greedySearch(space, crit);
+  else if (g.o.search === 'nsga2') await nsga2Search(space);
+  else await exhaustiveSearch(space);
   return { evaluated, evaluations: judge.designs - evals0, screenedOut: judge.screenedOut - screened0, images: g.ev.images - images0 };
+}
+
+/** What a search strategy works on: per-unit cell choices (gene i of unit u = choices[u][i]). */
+interface SearchSpace {
+  g: GroupContext;
+  judge: ValidationJudge;
+  e: EnergyStage;
+  choices: string[][];
+  cellsOf: (genes: number[]) => string[];
+  /** Record a judged design under the strategy that asked for it. */
+  note: (cells: string[], j: ValJudgement, source: string) => void;
+}
+
+async function greedySearch(x: SearchSpace, crit: CriticalityResult): Promise<void> {
+  const { g, judge, choices } = x;
+  const units = g.plan.units;
+  const pg = new Progress('xai-greedy', units.length);
+  let lastUnit = -1;
+  const fits = new Map<string, boolean>();
+  await xaiGreedy({
+    units: units.length,
+    criticality: crit.units,
+    candidates: choices.map((c) => c.map((_, i) => i)),
+    initial: choices.map((c) => c.length - 1),
+    accuracyOf: async (genes) => {
+      const cells = x.cellsOf(genes);
+      const j = await judge.judge(cells, true);
+      x.note(cells, j, 'xai-greedy');
+      fits.set(genes.join(','), j.fits);
+      return j.acc;
+    },
+    accepts: (genes) => fits.get(genes.join(',')) === true,
+    baselineAccuracy: judge.base.valAccuracy,
+    budget: g.o.budget,
+    onStep: (u) => {
+      if (u !== lastUnit) pg.tick(1, units[u]!.name);
+      lastUnit = u;
+    },
+  });
+}
+
+async function nsga2Search(x: SearchSpace): Promise<void> {
+  const { o } = x.g;
+  const gens = o.nsgaGenerations ?? 10;
+  const pg = new Progress('nsga2 generations', gens);
+  await nsga2({
+    choices: x.choices.map((c) => c.length),
+    populationSize: o.nsgaPopulation ?? 16,
+    generations: gens,
+    seed: o.seed ?? 1,
+    seeds: [x.choices.map((c) => c.length - 1), x.choices.map(() => 0)],
+    evaluate: async (genes) => {
+      const cells = x.cellsOf(genes);
+      const j = await x.judge.judge(cells, false);
+      x.note(cells, j, 'nsga2');
+      return { f: [candidateEnergy(x.e.unitE, cells), 1 - j.acc] };
+    },
+    onGeneration: () => pg.tick(),
+  });
+}
+
+async function exhaustiveSearch(x: SearchSpace): Promise<void> {
+  const sizes = x.choices.map((c) => c.length);
+  const total = sizes.reduce((a, b) => a * b, 1);
+  const cap = x.g.o.maxExhaustive ?? 4096;
+  if (total > cap)
+    throw new UserError(`--search exhaustive: ${total} assignments (${sizes.join(' x ')}) exceed the limit of ${cap}; use xai-greedy or nsga2, or fewer cells`);
+  const pg = new Progress('exhaustive', total);
+  for (const genes of allGenomes(sizes)) {
+    const cells = x.cellsOf(genes);
+    x.note(cells, await x.judge.judge(cells, false), 'exhaustive');
+    pg.tick();
+  }
 }
 
 /** Points with their energies, the Pareto front of the fully measured ones, the winner. */
