@@ -17,8 +17,8 @@ import { repoRoot } from '../core/paths.ts';
 import { resolveAssignment, uniformAssignment } from '../nn/assign.ts';
 import { type Dataset, limitDataset, loadDataset } from '../nn/dataset.ts';
 import { runQuantBatch } from '../nn/engine.ts';
-import { quantizeCached } from '../nn/evaluate.ts';
 import { argmaxRows, pixelsToFloat, runFloat } from '../nn/float.ts';
+import { loadQuantModelFor } from '../nn/load.ts';
 import { prepareNativeKernels } from '../nn/native.ts';
 import { importOnnx } from '../nn/onnx.ts';
 import { ortPredict } from '../nn/ort.ts';
@@ -39,7 +39,7 @@ log(`native kernels: ${native.ok ? `${native.simd} (${native.path})` : `unavaila
 
 async function quantized(name: string, scheme: Scheme) {
   const path = join(repoRoot, 'models', `${name}.onnx`);
-  return (await quantizeCached(path, importOnnx(path), scheme, { method: 'max', scheme, images: 256, dataset: 'fmnist' })).model;
+  return (await loadQuantModelFor(path, scheme)).model;
 }
 function accuracy(pred: Uint8Array, ds: Dataset): number {
   let c = 0;
@@ -206,9 +206,9 @@ if (want('uniform'))
 if (want('uniform')) results.uniformApproximation = uniform;
 
 // 5. Worker pool. Exploration's pattern: a fresh LUT bank per call (a new assignment), the same
-// model, a few hundred images. Variants: fresh threads per call (pool: false, the old path); the
-// pool with the model re-sent every call (a structured clone of it per call, as if not cached);
-// the pool as it runs (model sent once per worker); and one thread (no workers).
+// model, a few hundred images. Variants: the pool with the model re-sent every call (a structured
+// clone of it per call, as if not cached); the pool as it runs (model sent once per worker); and
+// one thread (no workers). (The fresh-threads-per-call path is gone; its figures are in git history.)
 const cpuNow = () => {
   const c = process.cpuUsage();
   return (c.user + c.system) / 1e6;
@@ -220,7 +220,6 @@ if (want('pool')) {
   const ds = limitDataset(test, images);
   const clones = Array.from({ length: calls }, () => structuredClone(q));
   const variants: [string, (i: number) => Promise<unknown>][] = [
-    ['freshThreadsPerCall', (i) => runDataset(bankFor(q, i), ds, { workers: 2, pool: false })],
     ['poolModelResentEachCall', (i) => runDataset(bankFor(clones[i]!, i), ds, { workers: 2 })],
     ['pool', (i) => runDataset(bankFor(q, i), ds, { workers: 2 })],
     ['oneThread', (i) => runDataset(bankFor(q, i), ds, { workers: 1 })],
@@ -243,7 +242,7 @@ if (want('pool')) {
       cpuSeconds: cpu,
       cpuSecondsPerCall: cpu / calls,
       wallSecondsPerCall: wall / calls,
-      threadsStarted: variant === 'freshThreadsPerCall' ? 2 * calls : poolInfo().spawned - spawned0,
+      threadsStarted: poolInfo().spawned - spawned0,
       loadAverage1mBefore: load0,
       loadAverage1m: loadavg()[0],
     };

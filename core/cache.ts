@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { shortHash, stableStringify } from './hash.ts';
 import { cacheRoot } from './paths.ts';
@@ -64,6 +64,16 @@ export async function cached(key: CacheKey, build: (dir: string) => Promise<void
     rmSync(scratch, { recursive: true, force: true });
     throw err;
   }
+}
+
+/** A cached JSON value: computed by `f` on a miss, read back from `result.json` on a hit. */
+export async function cachedJson<T>(kind: string, inputs: unknown, f: () => Promise<T>): Promise<T> {
+  let value: T | undefined;
+  const res = await cached({ kind, inputs }, async (dir) => {
+    value = await f();
+    writeFileSync(join(dir, 'result.json'), JSON.stringify(value));
+  });
+  return value ?? (JSON.parse(readFileSync(join(res.dir, 'result.json'), 'utf8')) as T);
 }
 
 export interface CacheStats {

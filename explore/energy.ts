@@ -1,13 +1,11 @@
 import { resolve } from 'node:path';
 import { defaultLiberty } from '../core/paths.ts';
-import { cellStreamEnergy } from '../flow/energy.ts';
 import { sampleLayerStreams } from '../mapping/streams.ts';
 import type { UnitPlan } from '../mapping/units.ts';
+import { captureOperands } from '../nn/capture.ts';
 import type { Dataset } from '../nn/dataset.ts';
-import { runQuantBatch } from '../nn/engine.ts';
-import type { GemmOperands } from '../nn/gemm.ts';
-import { convLayers, type QConvLayer, type QuantModel } from '../nn/qmodel.ts';
-import type { StatsCollector } from '../nn/stats.ts';
+import { convLayers, type QuantModel } from '../nn/qmodel.ts';
+import { cellStreamEnergy } from '../synth/cell-energy.ts';
 
 /**
  * Multiplier energy of a candidate, the search's energy objective (pJ per inference):
@@ -20,7 +18,8 @@ import type { StatsCollector } from '../nn/stats.ts';
  *
  * This is deliberately the multiplier energy only (what approximation changes, and what the
  * acceptance compares); the winner's full energy (PE overhead, leakage, fill/drain cycles) comes
- * from the RTL flow (flow/energy.ts), whose `cellStreamEnergy` prices each multiply here too.
+ * from the RTL flow (flow/energy.ts), which prices each multiply with the same `cellStreamEnergy`
+ * (synth/cell-energy.ts).
  */
 export interface EnergyTable {
   /** pJ per multiply: perOp[layer][cell]. */
@@ -30,16 +29,6 @@ export interface EnergyTable {
   clockMHz: number;
   liberty: string;
   pairs: number;
-}
-
-/** Operands of every conv/dense layer for a few images (the engine's own im2col). */
-export function layerOperands(m: QuantModel, ds: Dataset, images: number): Map<string, { l: QConvLayer; g: GemmOperands }> {
-  const out = new Map<string, { l: QConvLayer; g: GemmOperands }>();
-  const n = Math.min(images, ds.count);
-  const per = ds.channels * ds.height * ds.width;
-  const observer = { observe: (l: QConvLayer, g: GemmOperands) => out.set(l.name, { l, g }) } as unknown as StatsCollector;
-  runQuantBatch({ model: m }, ds.pixels.subarray(0, n * per), n, observer);
-  return out;
 }
 
 export async function energyTable(
@@ -52,7 +41,9 @@ export async function energyTable(
   const pairs = opts.pairs ?? 8192;
   const clockMHz = opts.clockMHz ?? 100;
   const liberty = resolve(opts.liberty ?? defaultLiberty());
-  const ops = layerOperands(m, ds, opts.images ?? 8);
+  // The exact engine's operands of the first few images (a cell's stream, not its products).
+  const n = Math.min(opts.images ?? 8, ds.count);
+  const ops = new Map(captureOperands({ model: m }, ds.pixels.subarray(0, n * ds.channels * ds.height * ds.width), n).map((c) => [c.layer.name, c]));
   const perOp: EnergyTable['perOp'] = {};
   const area: EnergyTable['area'] = {};
   for (const l of convLayers(m)) {

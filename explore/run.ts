@@ -4,8 +4,6 @@ import { join, resolve } from 'node:path';
 import { UserError } from '../core/errors.ts';
 import { shortHash } from '../core/hash.ts';
 import { Progress } from '../core/progress.ts';
-import { loadModelFor } from '../flow/run.ts';
-import type { Design } from '../generators/array/config.ts';
 import { cellMetrics, getCell } from '../generators/multipliers/index.ts';
 import {
   checkGranularity,
@@ -17,9 +15,11 @@ import {
   toAssignment,
   type UnitPlan,
 } from '../mapping/units.ts';
+import { type Assignment, schemeFor } from '../nn/assign.ts';
 import { type Dataset, limitDataset, loadDataset } from '../nn/dataset.ts';
-import { checkShapes } from '../nn/evaluate.ts';
+import { calibrationPolicy, checkShapes, loadQuantModelFor } from '../nn/load.ts';
 import { importOnnx } from '../nn/onnx.ts';
+import type { QuantModel } from '../nn/qmodel.ts';
 import { type CandidateGroup, DEFAULT_CELLS, expandCells, groupCandidates } from './candidates.ts';
 import { type CriticalityResult, unitCriticality, type XaiMetric } from './criticality.ts';
 import { candidateEnergy, type EnergyTable, energyTable, layerEnergies, unitEnergies } from './energy.ts';
@@ -105,6 +105,8 @@ export interface LayerRow {
 
 export interface GroupResult {
   scheme: 'signed' | 'unsigned';
+  /** The quantized model searched (nn/load.ts cache entry: the one `axtpu eval|run` use too). */
+  quantizedModel: string;
   exact: string;
   candidates: string[];
   pruned: { id: string; reason: string }[];
@@ -180,9 +182,10 @@ export async function explore(o: ExploreOptions): Promise<ExploreResult> {
   const test = limitDataset(loadDataset(o.dataset, 'test'), o.testImages);
   checkShapes(graph.inputShape, test, o.model);
   const calibImages = o.calibImages ?? 64;
-  // Quantization calibrates on train[0, 256) (flow/run.ts loadModelFor), XAI on train[0, calib):
-  // the validation hold-out is the tail of the train split and must not overlap either.
-  const headUsed = Math.max(QUANT_CALIBRATION_IMAGES, calibImages);
+  // Quantization calibrates on the head of the train split (nn/load.ts policy), XAI on
+  // train[0, calib): the validation hold-out is its tail and must not overlap either.
+  const quantImages = calibrationPolicy({ dataset: o.dataset }).images;
+  const headUsed = Math.max(quantImages, calibImages);
   const valImages = o.valImages ?? 2000;
   if (valImages > train.count - headUsed)
     throw new UserError(
@@ -222,7 +225,7 @@ export async function explore(o: ExploreOptions): Promise<ExploreResult> {
     confidence,
     screenImages,
     splits: {
-      quantCalibration: `train[0, ${QUANT_CALIBRATION_IMAGES})`,
+      quantCalibration: `train[0, ${quantImages})`,
       xaiCalibration: `train[0, ${calib.count})`,
       validation: `train[${train.count - val.count}, ${train.count})`,
       test: `test[0, ${test.count})`,
@@ -248,9 +251,11 @@ interface Shared {
   granularity: Exclude<Granularity, 'kernel'>;
 }
 
-/** Images of the train split flow/run.ts loadModelFor calibrates quantization on (its first ones). */
-const QUANT_CALIBRATION_IMAGES = 256;
-
+/**
+ * One candidate group (one scheme) through the stages, in order: setup, energy (table and
+ * pruning), criticality (XAI), baseline, sensitivity, search, front (points, Pareto front,
+ * winner), test re-measure. Each stage is a function below; what one hands the next is typed.
+ */
 async function exploreGroup(o: ExploreOptions, group: CandidateGroup, s: Shared): Promise<{ result: GroupResult; fresh: number }> {
   const seconds: Record<string, number> = {};
   let tStep = performance.now();
@@ -259,21 +264,75 @@ async function exploreGroup(o: ExploreOptions, group: CandidateGroup, s: Shared)
     seconds[name] = (now - tStep) / 1000;
     tStep = now;
   };
-  const log = (msg: string) => {
-    if (!o.quiet && !process.env.AXTPU_QUIET) process.stderr.write(`explore [${group.signed ? 'signed' : 'unsigned'}]: ${msg}\n`);
-  };
-  const { model: q } = await loadModelFor(o.model, { signed: group.signed } as Design);
-  const plan = planUnits(q, s.granularity, o.rows, o.cols);
-  const exact = group.exact;
-  // The journal key names image ranges, so the problem is the model, scheme and dataset only.
-  const problem = shortHash({ v: 2, model: s.modelHash, scheme: q.scheme, calib: q.calibration, dataset: s.test.name, val: s.val.count });
-  const ev = new Evaluator(s.journal, problem, engineRunner(q, o.workers));
+  const g = await setupStage(o, group, s);
   lap('setup');
+  const energy = await energyStage(g);
+  lap('energy');
+  g.log(`${g.plan.units.length} units, ${energy.kept.length} candidate cells kept of ${group.cells.length}; exact ${energy.exactE.toFixed(0)} pJ/inference`);
+  const crit = criticalityStage(g);
+  lap('xai');
+  const judge = new ValidationJudge(g, await baselineStage(g));
+  const sens = await sensitivityStage(g, judge, energy, crit);
+  lap('sensitivity');
+  g.log(
+    `baseline val accuracy ${(100 * judge.base.valAccuracy).toFixed(2)} % (${judge.base.images} images), probe ${sens.probe}, Spearman(conductance, sensitivity) ${sens.spearman.conductance.toFixed(3)}`,
+  );
+  const search = await searchStage(g, judge, energy, crit);
+  lap('search');
+  const front = frontStage(judge.base, energy, search);
+  const test = await testStage(g, front);
+  lap('test');
+  const result = groupResult(g, energy, crit, judge.base, sens, search, front, test, seconds);
+  g.log(
+    `winner: ${(100 * front.winner.saving).toFixed(1)} % multiplier energy saved, val loss ${(100 * front.winner.valLoss).toFixed(2)} pp, test ${(100 * (front.winner.testAccuracy ?? 0)).toFixed(2)} % (exact ${(100 * test.baseAccuracy).toFixed(2)} %)`,
+  );
+  return { fresh: g.ev.fresh, result };
+}
 
-  // 1. Energy table (per layer, per cell) and candidate pruning.
+/** What every stage of one group reads: the options, the shared data, the model and its units. */
+interface GroupContext {
+  o: ExploreOptions;
+  s: Shared;
+  group: CandidateGroup;
+  q: QuantModel;
+  quantizedModel: string;
+  plan: UnitPlan;
+  exact: string;
+  /** Journal key prefix: model, scheme, calibration and dataset (the key names image ranges). */
+  problem: string;
+  ev: Evaluator;
+  log: (msg: string) => void;
+}
+
+async function setupStage(o: ExploreOptions, group: CandidateGroup, s: Shared): Promise<GroupContext> {
+  const scheme = schemeFor(group.signed);
+  // Quantized exactly as `axtpu eval|run --dataset <same>` quantize (nn/load.ts, one policy).
+  const { model: q, source } = await loadQuantModelFor(o.model, scheme, { dataset: o.dataset });
+  const plan = planUnits(q, s.granularity, o.rows, o.cols);
+  const problem = shortHash({ v: 2, model: s.modelHash, scheme: q.scheme, calib: q.calibration, dataset: s.test.name, val: s.val.count });
+  const log = (msg: string) => {
+    if (!o.quiet && !process.env.AXTPU_QUIET) process.stderr.write(`explore [${scheme}]: ${msg}\n`);
+  };
+  return { o, s, group, q, quantizedModel: source, plan, exact: group.exact, problem, ev: new Evaluator(s.journal, problem, engineRunner(q, o.workers)), log };
+}
+
+/** Energy table (per layer, per cell), per-unit energies, cell error metrics, kept candidates. */
+interface EnergyStage {
+  table: EnergyTable;
+  unitE: Record<string, number>[];
+  /** Multiplier energy (pJ/inference) with every unit on one cell. */
+  uniformE: (id: string) => number;
+  exactE: number;
+  metrics: GroupResult['cellMetrics'];
+  pruned: GroupResult['pruned'];
+  kept: string[];
+}
+
+async function energyStage(g: GroupContext): Promise<EnergyStage> {
+  const { o, group, plan, exact } = g;
   const allCells = [exact, ...group.cells];
   const pe = new Progress('energy (layer x cell)', plan.layers.length * allCells.length);
-  const table = await energyTable(q, plan, s.val, allCells, { onCell: () => pe.tick() });
+  const table = await energyTable(g.q, plan, g.s.val, allCells, { onCell: () => pe.tick() });
   const unitE = unitEnergies(plan, table, allCells);
   const uniformE = (id: string) =>
     candidateEnergy(
@@ -306,58 +365,102 @@ async function exploreGroup(o: ExploreOptions, group: CandidateGroup, s: Shared)
     });
   }
   if (kept.length === 0) throw new UserError(`--cells: no ${group.signed ? 'signed' : 'unsigned'} candidate saves energy over ${exact}`);
-  lap('energy');
-  log(`${plan.units.length} units, ${kept.length} candidate cells kept of ${group.cells.length}; exact ${exactE.toFixed(0)} pJ/inference`);
+  return { table, unitE, uniformE, exactE, metrics, pruned, kept };
+}
 
-  // 2. Criticality on the float model (calibration images).
-  const inSize = s.calib.channels * s.calib.height * s.calib.width;
-  const inputs = new Float32Array(s.calib.count * inSize);
-  for (let i = 0; i < inputs.length; i++) inputs[i] = s.calib.pixels[i]! / 255;
-  const crit: CriticalityResult = unitCriticality(plan, s.graph, inputs, s.calib.labels, s.calib.count, s.xaiMetric, o.xaiSteps ?? 8);
-  lap('xai');
+/** Criticality of every unit on the float model (the XAI calibration images). */
+function criticalityStage(g: GroupContext): CriticalityResult {
+  const c = g.s.calib;
+  const inSize = c.channels * c.height * c.width;
+  const inputs = new Float32Array(c.count * inSize);
+  for (let i = 0; i < inputs.length; i++) inputs[i] = c.pixels[i]! / 255;
+  return unitCriticality(g.plan, g.s.graph, inputs, c.labels, c.count, g.s.xaiMetric, g.o.xaiSteps ?? 8);
+}
 
-  // 3. Baseline and empirical sensitivity (one layer approximated at a time with the probe cell).
-  // Every design is judged by its paired loss vs the exact design on the same validation images.
-  const conf = s.confidence;
-  const V = s.val.count;
-  const stages = s.screenImages > 0 && s.screenImages < V ? [s.screenImages, V] : [V];
-  const exactGenes = plan.units.map(() => exact);
-  const baseBits = await ev.prefix('val', s.val, V, toAssignment(plan, exactGenes, exact), stages);
-  const baseVal = accuracyOf(baseBits);
-  interface ValJudgement {
-    acc: number;
-    loss: PairedLoss;
-    fits: boolean;
-  }
-  /** Designs judged (each counts once however many image ranges it took). */
-  const designs = { count: 0, screenedOut: 0 };
-  /** Judge a design; with `screen`, stop after the first stage when even the lower bound of the
-   *  loss exceeds the budget (clearly infeasible: most greedy trials). */
-  const judge = async (cells: string[], screen: boolean): Promise<ValJudgement> => {
+/** The all-exact design on the validation hold-out: every other design is judged against it. */
+interface Baseline {
+  /** Validation image-range boundaries (screening stage first when on). */
+  stages: number[];
+  images: number;
+  /** Per-image correctness of the exact design. */
+  bits: Uint8Array;
+  valAccuracy: number;
+  exactGenes: string[];
+}
+
+async function baselineStage(g: GroupContext): Promise<Baseline> {
+  const V = g.s.val.count;
+  const stages = g.s.screenImages > 0 && g.s.screenImages < V ? [g.s.screenImages, V] : [V];
+  const exactGenes = g.plan.units.map(() => g.exact);
+  const bits = await g.ev.prefix('val', g.s.val, V, toAssignment(g.plan, exactGenes, g.exact), stages);
+  return { stages, images: V, bits, valAccuracy: accuracyOf(bits), exactGenes };
+}
+
+interface ValJudgement {
+  acc: number;
+  loss: PairedLoss;
+  fits: boolean;
+}
+
+/**
+ * Judges designs by their paired loss vs the exact design on the same validation images, and
+ * counts them (each design once, however many image ranges it took).
+ */
+class ValidationJudge {
+  designs = 0;
+  screenedOut = 0;
+
+  constructor(
+    private readonly g: GroupContext,
+    readonly base: Baseline,
+  ) {}
+
+  /** With `screen`, stop after the first stage when even the lower bound of the loss exceeds the
+   *  budget (clearly infeasible: most greedy trials). */
+  async judge(cells: string[], screen: boolean): Promise<ValJudgement> {
+    const { ev, s, o, plan, exact } = this.g;
+    const { stages, bits, valAccuracy } = this.base;
     const a = toAssignment(plan, cells, exact);
-    designs.count++;
+    this.designs++;
     if (screen && stages.length > 1) {
       const n1 = stages[0]!;
-      const l1 = pairedLoss(baseBits.subarray(0, n1), await ev.prefix('val', s.val, n1, a, stages), conf);
+      const l1 = pairedLoss(bits.subarray(0, n1), await ev.prefix('val', s.val, n1, a, stages), s.confidence);
       if (l1.lower > o.budget) {
-        designs.screenedOut++;
-        return { acc: baseVal - l1.loss, loss: l1, fits: false };
+        this.screenedOut++;
+        return { acc: valAccuracy - l1.loss, loss: l1, fits: false };
       }
     }
-    const l = pairedLoss(baseBits, await ev.prefix('val', s.val, V, a, stages), conf);
-    return { acc: baseVal - l.loss, loss: l, fits: l.upper <= o.budget + 1e-12 };
-  };
-  const byEnergy = [...kept].sort((a, b) => uniformE(a) - uniformE(b));
-  const probe = o.probe ?? byEnergy[Math.floor(byEnergy.length / 2)]!;
-  const sensEvals0 = designs.count;
+    const l = pairedLoss(bits, await ev.prefix('val', s.val, this.base.images, a, stages), s.confidence);
+    return { acc: valAccuracy - l.loss, loss: l, fits: l.upper <= o.budget + 1e-12 };
+  }
+
+  /** Correctness on the screening images only (a ranking measurement: enough for sensitivity). */
+  async screen(a: Assignment): Promise<Uint8Array> {
+    this.designs++;
+    const n1 = this.base.stages[0]!;
+    return this.g.ev.prefix('val', this.g.s.val, n1, a, this.base.stages);
+  }
+}
+
+/** One layer approximated at a time with the probe cell. */
+interface Sensitivity {
+  probe: string;
+  layers: LayerRow[];
+  evaluations: number;
+  spearman: GroupResult['spearman'];
+}
+
+async function sensitivityStage(g: GroupContext, judge: ValidationJudge, e: EnergyStage, crit: CriticalityResult): Promise<Sensitivity> {
+  const { plan, exact } = g;
+  const byEnergy = [...e.kept].sort((a, b) => e.uniformE(a) - e.uniformE(b));
+  const probe = g.o.probe ?? byEnergy[Math.floor(byEnergy.length / 2)]!;
+  const evals0 = judge.designs;
   const ps = new Progress('sensitivity (one layer at a time)', plan.layers.length);
+  const n1 = judge.base.stages[0]!;
   const layers: LayerRow[] = [];
-  const n1 = stages[0]!;
   for (const l of plan.layers) {
-    // A ranking measurement: the screening images are enough.
-    designs.count++;
-    const bits = await ev.prefix('val', s.val, n1, singleLayerAssignment(plan, l.name, probe, exact), stages);
-    const loss = pairedLoss(baseBits.subarray(0, n1), bits, conf).loss;
+    const bits = await judge.screen(singleLayerAssignment(plan, l.name, probe, exact));
+    const loss = pairedLoss(judge.base.bits.subarray(0, n1), bits, g.s.confidence).loss;
     const c = crit.layers.find((x) => x.layer === l.name)!;
     layers.push({
       layer: l.name,
@@ -370,7 +473,6 @@ async function exploreGroup(o: ExploreOptions, group: CandidateGroup, s: Shared)
     });
     ps.tick(1, l.name);
   }
-  const sensitivityEvals = designs.count - sensEvals0;
   const rho = (k: 'gradTimesActivation' | 'conductance') =>
     layers.length >= 2
       ? spearman(
@@ -378,103 +480,138 @@ async function exploreGroup(o: ExploreOptions, group: CandidateGroup, s: Shared)
           layers.map((l) => l.sensitivity),
         )
       : 0;
-  lap('sensitivity');
-  log(
-    `baseline val accuracy ${(100 * baseVal).toFixed(2)} % (${V} images), probe ${probe}, Spearman(conductance, sensitivity) ${rho('conductance').toFixed(3)}`,
-  );
+  return { probe, layers, evaluations: judge.designs - evals0, spearman: { gradTimesActivation: rho('gradTimesActivation'), conductance: rho('conductance') } };
+}
 
-  // 4. Search on the validation hold-out.
-  const evaluated = new Map<string, { cells: string[]; j: ValJudgement; source: string }>();
+/** Every design the search judged (by gene-vector key, in first-seen order). */
+interface SearchOutcome {
+  evaluated: Map<string, { cells: string[]; j: ValJudgement; source: string }>;
+  evaluations: number;
+  screenedOut: number;
+  images: number;
+}
+
+async function searchStage(g: GroupContext, judge: ValidationJudge, e: EnergyStage, crit: CriticalityResult): Promise<SearchOutcome> {
+  const { plan, exact } = g;
+  const { unitE } = e;
+  const evaluated: SearchOutcome['evaluated'] = new Map();
   const note = (cells: string[], j: ValJudgement, source: string) => {
     const k = cells.join('|');
     const prev = evaluated.get(k);
     // A later full measurement replaces a screened one.
     if (!prev || prev.j.loss.images < j.loss.images) evaluated.set(k, { cells, j, source: prev?.source ?? source });
   };
-  note(exactGenes, { acc: baseVal, loss: pairedLoss(baseBits, baseBits, conf), fits: true }, 'baseline');
+  const base = judge.base;
+  note(base.exactGenes, { acc: base.valAccuracy, loss: pairedLoss(base.bits, base.bits, g.s.confidence), fits: true }, 'baseline');
   // Per unit: cells that save energy ON THAT UNIT (a cell can cost more than exact on one
   // layer's operand statistics), most aggressive first, exact last.
-  const choicesPerUnit = plan.units.map((_, u) =>
-    kept
+  const choices = plan.units.map((_, u) =>
+    e.kept
       .filter((id) => unitE[u]![id]! < unitE[u]![exact]!)
       .sort((a, b) => unitE[u]![a]! - unitE[u]![b]! || (a < b ? -1 : 1))
       .concat(exact),
   );
-  const cellsOf = (g: number[]) => g.map((i, u) => choicesPerUnit[u]![i]!);
-  const searchEvals0 = designs.count;
-  const screened0 = designs.screenedOut;
-  const images0 = ev.images;
-  if (o.search === 'xai-greedy') {
-    const pg = new Progress('xai-greedy', plan.units.length);
-    let lastUnit = -1;
-    const fits = new Map<string, boolean>();
-    await xaiGreedy({
-      units: plan.units.length,
-      criticality: crit.units,
-      candidates: choicesPerUnit.map((c) => c.map((_, i) => i)),
-      initial: choicesPerUnit.map((c) => c.length - 1),
-      accuracyOf: async (g) => {
-        const cells = cellsOf(g);
-        const j = await judge(cells, true);
-        note(cells, j, 'xai-greedy');
-        fits.set(g.join(','), j.fits);
-        return j.acc;
-      },
-      accepts: (g) => fits.get(g.join(',')) === true,
-      baselineAccuracy: baseVal,
-      budget: o.budget,
-      onStep: (u) => {
-        if (u !== lastUnit) pg.tick(1, plan.units[u]!.name);
-        lastUnit = u;
-      },
-    });
-  } else if (o.search === 'nsga2') {
-    const pop = o.nsgaPopulation ?? 16;
-    const gens = o.nsgaGenerations ?? 10;
-    const pg = new Progress('nsga2 generations', gens);
-    await nsga2({
-      choices: choicesPerUnit.map((c) => c.length),
-      populationSize: pop,
-      generations: gens,
-      seed: o.seed ?? 1,
-      seeds: [choicesPerUnit.map((c) => c.length - 1), choicesPerUnit.map(() => 0)],
-      evaluate: async (g) => {
-        const cells = cellsOf(g);
-        const j = await judge(cells, false);
-        note(cells, j, 'nsga2');
-        return { f: [candidateEnergy(unitE, cells), 1 - j.acc] };
-      },
-      onGeneration: () => pg.tick(),
-    });
-  } else {
-    const choices = choicesPerUnit.map((c) => c.length);
-    const total = choices.reduce((a, b) => a * b, 1);
-    const cap = o.maxExhaustive ?? 4096;
-    if (total > cap)
-      throw new UserError(
-        `--search exhaustive: ${total} assignments (${choices.join(' x ')}) exceed the limit of ${cap}; use xai-greedy or nsga2, or fewer cells`,
-      );
-    const pg = new Progress('exhaustive', total);
-    for (const g of allGenomes(choices)) {
-      const cells = cellsOf(g);
-      note(cells, await judge(cells, false), 'exhaustive');
-      pg.tick();
-    }
-  }
-  const searchEvals = designs.count - searchEvals0;
-  const screenedOut = designs.screenedOut - screened0;
-  const searchImages = ev.images - images0;
-  lap('search');
+  const space: SearchSpace = { g, judge, e, choices, cellsOf: (genes) => genes.map((i, u) => choices[u]![i]!), note };
+  const evals0 = judge.designs;
+  const screened0 = judge.screenedOut;
+  const images0 = g.ev.images;
+  if (g.o.search === 'xai-greedy') await greedySearch(space, crit);
+  else if (g.o.search === 'nsga2') await nsga2Search(space);
+  else await exhaustiveSearch(space);
+  return { evaluated, evaluations: judge.designs - evals0, screenedOut: judge.screenedOut - screened0, images: g.ev.images - images0 };
+}
 
-  // 5. Points, front, winner; final numbers on the test split.
-  const points: ExplorePoint[] = [...evaluated.values()].map((p, id) => {
-    const e = candidateEnergy(unitE, p.cells);
+/** What a search strategy works on: per-unit cell choices (gene i of unit u = choices[u][i]). */
+interface SearchSpace {
+  g: GroupContext;
+  judge: ValidationJudge;
+  e: EnergyStage;
+  choices: string[][];
+  cellsOf: (genes: number[]) => string[];
+  /** Record a judged design under the strategy that asked for it. */
+  note: (cells: string[], j: ValJudgement, source: string) => void;
+}
+
+async function greedySearch(x: SearchSpace, crit: CriticalityResult): Promise<void> {
+  const { g, judge, choices } = x;
+  const units = g.plan.units;
+  const pg = new Progress('xai-greedy', units.length);
+  let lastUnit = -1;
+  const fits = new Map<string, boolean>();
+  await xaiGreedy({
+    units: units.length,
+    criticality: crit.units,
+    candidates: choices.map((c) => c.map((_, i) => i)),
+    initial: choices.map((c) => c.length - 1),
+    accuracyOf: async (genes) => {
+      const cells = x.cellsOf(genes);
+      const j = await judge.judge(cells, true);
+      x.note(cells, j, 'xai-greedy');
+      fits.set(genes.join(','), j.fits);
+      return j.acc;
+    },
+    accepts: (genes) => fits.get(genes.join(',')) === true,
+    baselineAccuracy: judge.base.valAccuracy,
+    budget: g.o.budget,
+    onStep: (u) => {
+      if (u !== lastUnit) pg.tick(1, units[u]!.name);
+      lastUnit = u;
+    },
+  });
+}
+
+async function nsga2Search(x: SearchSpace): Promise<void> {
+  const { o } = x.g;
+  const gens = o.nsgaGenerations ?? 10;
+  const pg = new Progress('nsga2 generations', gens);
+  await nsga2({
+    choices: x.choices.map((c) => c.length),
+    populationSize: o.nsgaPopulation ?? 16,
+    generations: gens,
+    seed: o.seed ?? 1,
+    seeds: [x.choices.map((c) => c.length - 1), x.choices.map(() => 0)],
+    evaluate: async (genes) => {
+      const cells = x.cellsOf(genes);
+      const j = await x.judge.judge(cells, false);
+      x.note(cells, j, 'nsga2');
+      return { f: [candidateEnergy(x.e.unitE, cells), 1 - j.acc] };
+    },
+    onGeneration: () => pg.tick(),
+  });
+}
+
+async function exhaustiveSearch(x: SearchSpace): Promise<void> {
+  const sizes = x.choices.map((c) => c.length);
+  const total = sizes.reduce((a, b) => a * b, 1);
+  const cap = x.g.o.maxExhaustive ?? 4096;
+  if (total > cap)
+    throw new UserError(`--search exhaustive: ${total} assignments (${sizes.join(' x ')}) exceed the limit of ${cap}; use xai-greedy or nsga2, or fewer cells`);
+  const pg = new Progress('exhaustive', total);
+  for (const genes of allGenomes(sizes)) {
+    const cells = x.cellsOf(genes);
+    x.note(cells, await x.judge.judge(cells, false), 'exhaustive');
+    pg.tick();
+  }
+}
+
+/** Points with their energies, the Pareto front of the fully measured ones, the winner. */
+interface FrontStage {
+  points: ExplorePoint[];
+  /** Points measured on every validation image (screened-out ones are not). */
+  full: ExplorePoint[];
+  front: ExplorePoint[];
+  winner: ExplorePoint;
+}
+
+function frontStage(base: Baseline, e: EnergyStage, search: SearchOutcome): FrontStage {
+  const points: ExplorePoint[] = [...search.evaluated.values()].map((p, id) => {
+    const energy = candidateEnergy(e.unitE, p.cells);
     return {
       id,
       source: p.source,
       cells: p.cells,
-      energyPj: e,
-      saving: 1 - e / exactE,
+      energyPj: energy,
+      saving: 1 - energy / e.exactE,
       valAccuracy: p.j.acc,
       valLoss: p.j.loss.loss,
       valLossUpper: p.j.loss.upper,
@@ -483,75 +620,100 @@ async function exploreGroup(o: ExploreOptions, group: CandidateGroup, s: Shared)
     };
   });
   // Screened-out points were measured on fewer images: they stay out of the front.
-  const full = points.filter((p) => p.valImages === V);
+  const full = points.filter((p) => p.valImages === base.images);
   const front = paretoFront(full.map((p) => ({ ...p, energy: p.energyPj, accuracy: p.valAccuracy }))).map((p) => points[p.id]!);
   const feasible = points.filter((p) => p.feasible).sort((a, b) => a.energyPj - b.energyPj || b.valAccuracy - a.valAccuracy);
   const winner = feasible[0]!; // the all-exact baseline is always feasible
-  const testEvals0 = ev.fresh + ev.hits;
+  return { points, full, front, winner };
+}
+
+/** Final numbers on the test split: the exact design, the winner and a few front points. */
+interface TestStage {
+  baseAccuracy: number;
+  evaluations: number;
+}
+
+async function testStage(g: GroupContext, f: FrontStage): Promise<TestStage> {
+  const { ev, s, plan, exact } = g;
+  const evals0 = ev.fresh + ev.hits;
   const T = s.test.count;
-  const baseTestBits = await ev.range('test', s.test, 0, T, toAssignment(plan, exactGenes, exact));
-  const baseTest = accuracyOf(baseTestBits);
-  const frontMax = o.frontTestMax ?? 3;
-  const toTest = new Set<ExplorePoint>([winner]);
-  const step = Math.max(1, Math.ceil(front.length / frontMax));
-  for (let i = 0; i < front.length && toTest.size < frontMax; i += step) toTest.add(front[i]!);
+  const exactGenes = plan.units.map(() => exact);
+  const baseBits = await ev.range('test', s.test, 0, T, toAssignment(plan, exactGenes, exact));
+  const frontMax = g.o.frontTestMax ?? 3;
+  const toTest = new Set<ExplorePoint>([f.winner]);
+  const step = Math.max(1, Math.ceil(f.front.length / frontMax));
+  for (let i = 0; i < f.front.length && toTest.size < frontMax; i += step) toTest.add(f.front[i]!);
   const pt = new Progress('test split (front points)', toTest.size);
   for (const p of toTest) {
     const bits = await ev.range('test', s.test, 0, T, toAssignment(plan, p.cells, exact));
-    const l = pairedLoss(baseTestBits, bits, conf);
+    const l = pairedLoss(baseBits, bits, s.confidence);
     p.testAccuracy = accuracyOf(bits);
     p.testLoss = l.loss;
     p.testLossUpper = l.upper;
     pt.tick();
   }
-  const testEvals = ev.fresh + ev.hits - testEvals0;
-  lap('test');
-  const wf = filterCells(plan, winner.cells, exact);
-  const exactF = filterCells(plan, exactGenes, exact);
-  const we = layerEnergies(plan, table, wf);
-  const xe = layerEnergies(plan, table, exactF);
+  return { baseAccuracy: accuracyOf(baseBits), evaluations: ev.fresh + ev.hits - evals0 };
+}
+
+/** The group's report: per-layer winner energies, hypervolume, the winner as an array config. */
+function groupResult(
+  g: GroupContext,
+  e: EnergyStage,
+  crit: CriticalityResult,
+  base: Baseline,
+  sens: Sensitivity,
+  search: SearchOutcome,
+  f: FrontStage,
+  test: TestStage,
+  seconds: Record<string, number>,
+): GroupResult {
+  const { plan, exact, q } = g;
+  const wf = filterCells(plan, f.winner.cells, exact);
+  const we = layerEnergies(plan, e.table, wf);
+  const xe = layerEnergies(plan, e.table, filterCells(plan, base.exactGenes, exact));
   const winnerLayers = plan.layers.map((l) => {
     const cells: Record<string, number> = {};
     for (const id of wf[l.name]!) cells[id] = (cells[id] ?? 0) + 1;
     return { layer: l.name, cells, energyPj: we[l.name]!, exactEnergyPj: xe[l.name]! };
   });
   const hv = hypervolume(
-    full.map((p) => ({ energy: p.energyPj, accuracy: p.valAccuracy })),
-    { energy: exactE * 1.0001, accuracy: baseVal - 4 * o.budget },
-  );
-  log(
-    `winner: ${(100 * winner.saving).toFixed(1)} % multiplier energy saved, val loss ${(100 * winner.valLoss).toFixed(2)} pp, test ${(100 * (winner.testAccuracy ?? 0)).toFixed(2)} % (exact ${(100 * baseTest).toFixed(2)} %)`,
+    f.full.map((p) => ({ energy: p.energyPj, accuracy: p.valAccuracy })),
+    { energy: e.exactE * 1.0001, accuracy: base.valAccuracy - 4 * g.o.budget },
   );
   return {
-    fresh: ev.fresh,
-    result: {
-      scheme: q.scheme,
-      exact,
-      candidates: kept,
-      pruned,
-      probe,
-      units: plan.units.map((u, i) => ({
-        name: u.name,
-        tile: u.tile,
-        column: u.column,
-        criticality: crit.units[i]!,
-        macsPerImage: Object.values(u.macs).reduce((a, b) => a + b, 0),
-      })),
-      layers,
-      spearman: { gradTimesActivation: rho('gradTimesActivation'), conductance: rho('conductance') },
-      baseline: { energyPj: exactE, valAccuracy: baseVal, testAccuracy: baseTest },
-      points,
-      front,
-      winner,
-      winnerLayers,
-      winnerDesign: toArrayConfig(plan, winner.cells, exact, `explore_${problem.slice(0, 8)}_${q.scheme}`),
-      winnerAssignment: toAssignment(plan, winner.cells, exact),
-      evaluations: { search: searchEvals, sensitivity: sensitivityEvals, test: testEvals, searchImages, screenedOut },
-      hypervolume: hv,
-      energy: { clockMHz: table.clockMHz, liberty: table.liberty, pairs: table.pairs, perOp: table.perOp, area: table.area },
-      cellMetrics: metrics,
-      seconds,
+    scheme: q.scheme,
+    quantizedModel: g.quantizedModel,
+    exact,
+    candidates: e.kept,
+    pruned: e.pruned,
+    probe: sens.probe,
+    units: plan.units.map((u, i) => ({
+      name: u.name,
+      tile: u.tile,
+      column: u.column,
+      criticality: crit.units[i]!,
+      macsPerImage: Object.values(u.macs).reduce((a, b) => a + b, 0),
+    })),
+    layers: sens.layers,
+    spearman: sens.spearman,
+    baseline: { energyPj: e.exactE, valAccuracy: base.valAccuracy, testAccuracy: test.baseAccuracy },
+    points: f.points,
+    front: f.front,
+    winner: f.winner,
+    winnerLayers,
+    winnerDesign: toArrayConfig(plan, f.winner.cells, exact, `explore_${g.problem.slice(0, 8)}_${q.scheme}`),
+    winnerAssignment: toAssignment(plan, f.winner.cells, exact),
+    evaluations: {
+      search: search.evaluations,
+      sensitivity: sens.evaluations,
+      test: test.evaluations,
+      searchImages: search.images,
+      screenedOut: search.screenedOut,
     },
+    hypervolume: hv,
+    energy: { clockMHz: e.table.clockMHz, liberty: e.table.liberty, pairs: e.table.pairs, perOp: e.table.perOp, area: e.table.area },
+    cellMetrics: e.metrics,
+    seconds,
   };
 }
 

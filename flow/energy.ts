@@ -1,15 +1,15 @@
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { cached } from '../core/cache.ts';
+import { resolve } from 'node:path';
+import { cachedJson } from '../core/cache.ts';
 import { defaultLiberty } from '../core/paths.ts';
 import type { Design } from '../generators/array/config.ts';
 import { generateViews } from '../generators/array/rtl.ts';
 import type { LayerCycles } from '../mapping/cycles.ts';
 import type { CellStreams, PeStream } from '../mapping/streams.ts';
+import { cellStreamEnergy } from '../synth/cell-energy.ts';
 import { buildGateSim, runGateSim } from '../synth/gatesim.ts';
 import { loadLiberty } from '../synth/liberty.ts';
-import { cellEnergy, designEnergy } from '../synth/power.ts';
+import { designEnergy } from '../synth/power.ts';
 import { defaultVoltageModel, dynamicEnergyScale, voltageScale } from '../synth/voltage.ts';
 import { synthesize } from '../synth/yosys.ts';
 
@@ -54,32 +54,6 @@ function streamHash(s: PeStream): string {
   h.update(s.b);
   h.update(new Uint8Array(s.psumIn.buffer, s.psumIn.byteOffset, s.psumIn.byteLength));
   return h.digest('hex');
-}
-
-async function cachedJson<T>(kind: string, inputs: unknown, f: () => Promise<T>): Promise<T> {
-  let value: T | undefined;
-  const res = await cached({ kind, inputs }, async (dir) => {
-    value = await f();
-    writeFileSync(join(dir, 'result.json'), JSON.stringify(value));
-  });
-  return value ?? (JSON.parse(readFileSync(join(res.dir, 'result.json'), 'utf8')) as T);
-}
-
-/**
- * Energy per multiply (pJ) and area of one cell on one operand stream, cached. The cell sees only
- * its a and b operands, so only those key the cache. Shared by the RTL flow and exploration's
- * energy table, so both price a multiply the same way.
- */
-export async function cellStreamEnergy(
-  id: string,
-  s: { a: Uint8Array; b: Uint8Array },
-  o: { vdd?: number; clockMHz: number; liberty: string },
-): Promise<{ dynamic: number; leakage: number; area: number }> {
-  const stream = createHash('sha256').update(s.a).update(s.b).digest('hex');
-  return cachedJson('cell-stream-energy', { v: 1, id, stream, ...o }, async () => {
-    const r = await cellEnergy(id, { stream: { a: s.a, b: s.b }, ...o });
-    return { dynamic: r.energy.perOpPj.dynamic, leakage: r.energy.perOpPj.leakage, area: r.areaUm2 };
-  });
 }
 
 async function cellOpEnergy(id: string, s: PeStream, vdd: number, clockMHz: number, liberty: string) {

@@ -1,13 +1,13 @@
-import { Worker } from 'node:worker_threads';
-import { type BatchResult, engineGemm, engineSteps } from '../nn/engine.ts';
-import type { GemmOperands } from '../nn/gemm.ts';
-import type { QConvLayer, QuantModel } from '../nn/qmodel.ts';
+import { captureAccumulators, captureOperands, type LayerAccumulators } from '../nn/capture.ts';
+import type { EngineConfig, GemmRequest } from '../nn/engine.ts';
+import { poolAccumulators } from '../nn/parallel.ts';
+import type { QuantModel } from '../nn/qmodel.ts';
 
 /**
- * The software reference of the RTL run: the engine's own layer loop (nn/engine.ts
- * `engineSteps`) with its own GEMMs through the SAME LUT bank the design's cells define, keeping
- * every conv/dense layer's accumulators so the array's can be compared word for word. Runs in a
- * worker thread so it costs the thread that drives the harness nothing.
+ * The software reference of the RTL run: the engine's own layer loop with its own GEMMs through
+ * the SAME LUT bank the design's cells define (nn/capture.ts), keeping every conv/dense layer's
+ * accumulators so the array's can be compared word for word. Runs on the engine's worker pool
+ * (nn/parallel.ts), so it costs the thread that drives the harnesses nothing.
  */
 export interface HostSetup {
   model: QuantModel;
@@ -19,96 +19,60 @@ export interface HostSetup {
   nativeAddon?: string;
 }
 
-export interface ReferenceLayer {
-  name: string;
-  /** acc[oc * P + p] from the engine's GEMM (may carry padded channels beyond oc * P). */
-  acc: Int32Array;
-}
-
-export interface ReferenceBatch {
+export interface ReferenceBatch extends LayerAccumulators {
   s: number;
   n: number;
-  pred: Uint8Array;
-  layers: ReferenceLayer[];
-  error?: string;
 }
 
-/** Drive the engine over images [s, s + n) with its own GEMMs; `onLayer` sees every layer. */
-export function engineBatch(x: HostSetup, s: number, n: number, onLayer: (l: QConvLayer, g: GemmOperands, acc: Int32Array) => void): BatchResult {
-  const cfg = { model: x.model, table: x.table, rowOffsets: x.rowOffsets };
-  const steps = engineSteps(x.model, x.pixels.subarray(s * x.perImage, (s + n) * x.perImage), n);
-  let r = steps.next();
-  while (!r.done) {
-    const { layer, g } = r.value;
-    const acc = engineGemm(cfg, layer, g);
-    onLayer(layer, g, acc);
-    r = steps.next(acc);
-  }
-  return r.value;
-}
+const engineOf = (x: HostSetup): EngineConfig => ({ model: x.model, table: x.table, rowOffsets: x.rowOffsets });
+const imagesOf = (x: HostSetup, s: number, n: number) => x.pixels.subarray(s * x.perImage, (s + n) * x.perImage);
 
+/** Images [s, s + n) in this thread. */
 export function referenceBatch(x: HostSetup, s: number, n: number): ReferenceBatch {
-  const layers: ReferenceLayer[] = [];
-  const r = engineBatch(x, s, n, (l, _g, acc) => layers.push({ name: l.name, acc }));
-  return { s, n, pred: r.pred, layers };
+  return { s, n, ...captureAccumulators(engineOf(x), imagesOf(x, s, n), n) };
 }
 
 /** The engine's im2col operands of every conv/dense layer for images [s, s + n). */
-export function batchOperands(x: HostSetup, s: number, n: number): { layer: QConvLayer; g: GemmOperands }[] {
-  const out: { layer: QConvLayer; g: GemmOperands }[] = [];
-  engineBatch(x, s, n, (layer, g) => out.push({ layer, g }));
-  return out;
+export function batchOperands(x: HostSetup, s: number, n: number): GemmRequest[] {
+  return captureOperands(engineOf(x), imagesOf(x, s, n), n);
 }
 
-export function transferList(r: ReferenceBatch): ArrayBuffer[] {
-  const out = new Set<ArrayBuffer>();
-  for (const l of r.layers) if (l.acc.buffer instanceof ArrayBuffer) out.add(l.acc.buffer);
-  out.add(r.pred.buffer as ArrayBuffer);
-  return [...out];
-}
-
-/** request(s, n) queues a reference batch; replies come back in request order. */
+/** request(s, n) computes a reference batch beside the caller; close() waits for the ones in flight. */
 export class ReferencePipeline {
-  private worker: Worker | undefined;
-  private waiting: ((r: ReferenceBatch) => void)[] = [];
-  private failed: ((e: Error) => void)[] = [];
+  private readonly engine: EngineConfig;
+  private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(
     private readonly setup: HostSetup,
-    threaded: boolean,
+    private readonly threaded: boolean,
   ) {
-    if (!threaded) return;
-    this.worker = new Worker(new URL('./host-worker.mjs', import.meta.url), { workerData: setup });
-    this.worker.on('message', (r: ReferenceBatch) => {
-      const ok = this.waiting.shift();
-      const bad = this.failed.shift();
-      if (r.error) bad?.(new Error(`flow host worker: ${r.error}`));
-      else ok?.(r);
-    });
-    this.worker.on('error', (e) => {
-      for (const f of this.failed) f(e);
-      this.waiting = [];
-      this.failed = [];
-    });
+    // One object for every request: the pool sends the model and bank to a worker once.
+    this.engine = engineOf(setup);
   }
 
   request(s: number, n: number): Promise<ReferenceBatch> {
-    if (!this.worker) {
+    if (!this.threaded) {
       try {
         return Promise.resolve(referenceBatch(this.setup, s, n));
       } catch (e) {
         return Promise.reject(e as Error);
       }
     }
-    // The worker handles one message at a time, so replies arrive in request order.
-    return new Promise((resolve, reject) => {
-      this.waiting.push(resolve);
-      this.failed.push(reject);
-      this.worker!.postMessage({ s, n });
-    });
+    // At most one pool thread is started for the reference (the previous dedicated worker's
+    // share of the cores, beside the harness processes); idle ones already alive are used too.
+    const p = poolAccumulators(this.engine, imagesOf(this.setup, s, n), n, { nativeAddon: this.setup.nativeAddon, maxWorkers: 1 }).then((r) => ({
+      s,
+      n,
+      ...r,
+    }));
+    this.inFlight.add(p);
+    const done = () => this.inFlight.delete(p);
+    p.then(done, done);
+    return p;
   }
 
+  /** Pool workers are shared and outlive the run: settle what this pipeline started. */
   async close(): Promise<void> {
-    await this.worker?.terminate();
+    await Promise.allSettled([...this.inFlight]);
   }
 }

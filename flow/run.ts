@@ -1,4 +1,4 @@
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeDirAtomic } from '../core/atomic.ts';
 import { UserError } from '../core/errors.ts';
@@ -8,12 +8,9 @@ import { synthReportsDir } from '../core/paths.ts';
 import { render } from '../core/templates.ts';
 import { type Design, loadDesign, resolveDesign } from '../generators/array/index.ts';
 import { type Placement, placeModel } from '../mapping/place.ts';
-import { type Assignment, readAssignment } from '../nn/assign.ts';
+import { type Assignment, readAssignment, schemeFor } from '../nn/assign.ts';
 import { limitDataset, loadDataset } from '../nn/dataset.ts';
-import { checkShapes, isQuantizedDir, quantizeCached } from '../nn/evaluate.ts';
-import { importOnnx } from '../nn/onnx.ts';
-import { loadQuantModel } from '../nn/qio.ts';
-import type { QuantModel } from '../nn/qmodel.ts';
+import { checkShapes, loadQuantModelFor } from '../nn/load.ts';
 import { flipTable } from '../sim/array.ts';
 import { type AnalyticalLayer, analyticalRun } from './analytical.ts';
 import { type LayerEnergy, layerEnergy, type OpEnergies, opEnergies } from './energy.ts';
@@ -56,6 +53,8 @@ export interface FlowLayerRow extends LayerTrace {
 
 export interface FlowReport {
   model: string;
+  /** The quantized model the run used (a cache entry when --model is an ONNX file). */
+  quantizedModel: string;
   design: string;
   designConfig: unknown;
   dataset: string;
@@ -101,17 +100,6 @@ export interface FlowReport {
   reportDir?: string;
 }
 
-export async function loadModelFor(modelPath: string, design: Design): Promise<{ model: QuantModel; source: string }> {
-  if (!existsSync(modelPath)) throw new UserError(`--model: no such file or directory: ${modelPath}`);
-  if (isQuantizedDir(modelPath)) return { model: loadQuantModel(modelPath), source: modelPath };
-  if (statSync(modelPath).isDirectory()) throw new UserError(`--model ${modelPath}: a directory without model.json (not a quantized model)`);
-  const graph = importOnnx(modelPath);
-  const scheme = design.signed ? 'signed' : 'unsigned';
-  // Same calibration defaults as `axtpu eval`, so both share the cached quantized model.
-  const q = await quantizeCached(modelPath, graph, scheme, { method: 'max', scheme, images: 256, dataset: 'fmnist' });
-  return { model: q.model, source: q.dir };
-}
-
 export function designFrom(spec: FlowOptions['design']): Design {
   if (typeof spec === 'string') return loadDesign(spec);
   return resolveDesign(spec, 'array flags');
@@ -131,12 +119,13 @@ function checkLevels(design: Design, levels: number[] | undefined): void {
 export async function runFlow(o: FlowOptions): Promise<FlowReport> {
   const t0 = performance.now();
   const design = designFrom(o.design);
-  const { model } = await loadModelFor(o.model, design);
+  // Calibrated on the dataset the run evaluates on, as `axtpu eval` and `axtpu explore` do.
+  const { model, source } = await loadQuantModelFor(o.model, schemeFor(design.signed), { dataset: o.dataset });
   const want: Assignment | undefined = o.assign ? readAssignment(o.assign) : undefined;
   const placement: Placement = placeModel(model, design, { mode: o.mode, want });
   checkLevels(design, o.levels);
   const flip = o.flip === undefined ? undefined : flipTable(design, o.flip);
-  const ds = limitDataset(loadDataset(o.dataset ?? 'fmnist', 'test'), o.limit);
+  const ds = limitDataset(loadDataset(o.dataset, 'test'), o.limit);
   checkShapes(model.inputShape, ds, o.model);
   const batch = o.batch ?? 250;
   const rtl = await runRtl(model, design, placement, ds, {
@@ -177,6 +166,7 @@ export async function runFlow(o: FlowOptions): Promise<FlowReport> {
   const sum = (f: (e: LayerEnergy) => number) => layers.reduce((s, l) => s + (l.energy ? f(l.energy) : 0), 0) / n;
   const report: FlowReport = {
     model: o.model,
+    quantizedModel: source,
     design: design.name,
     designConfig: design.config,
     dataset: ds.name,

@@ -1,18 +1,13 @@
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { cached } from '../core/cache.ts';
 import { UserError } from '../core/errors.ts';
 import { writeOperandStream } from '../synth/operand-stream.ts';
 import { type Assignment, assignmentCells, readAssignment, resolveAssignment, schemeFor, uniformAssignment } from './assign.ts';
-import { type Dataset, limitDataset, loadDataset } from './dataset.ts';
+import { limitDataset, loadDataset } from './dataset.ts';
 import { type FloatGraph, layerMacs } from './graph.ts';
-import { importOnnx } from './onnx.ts';
+import { checkShapes, loadQuantModelFor } from './load.ts';
 import { ortPredict } from './ort.ts';
 import { runDataset } from './parallel.ts';
-import { loadQuantModel, writeQuantModelFiles } from './qio.ts';
-import { convLayers, type QuantModel, type Scheme } from './qmodel.ts';
-import { type CalibrationOptions, quantizeGraph } from './quantize.ts';
+import { convLayers, type Scheme } from './qmodel.ts';
 import { summarize } from './stats.ts';
 
 export interface EvalOptions {
@@ -62,38 +57,6 @@ export interface EvalReport {
   quantizedModel: string;
 }
 
-/** Images must match the model's input (C, H, W): one line otherwise. */
-export function checkShapes(inputShape: { c: number; h: number; w: number }, ds: Dataset, model: string): void {
-  if (inputShape.c !== ds.channels || inputShape.h !== ds.height || inputShape.w !== ds.width)
-    throw new UserError(
-      `shape mismatch: model ${model} expects ${inputShape.c}x${inputShape.h}x${inputShape.w} inputs, dataset ${ds.name} has ${ds.channels}x${ds.height}x${ds.width} images`,
-    );
-}
-
-/** Quantize (or reuse the cached quantization of) an ONNX model for a scheme. */
-export async function quantizeCached(
-  modelPath: string,
-  graph: FloatGraph,
-  scheme: Scheme,
-  calib: CalibrationOptions & { images: number; dataset?: string },
-): Promise<{ model: QuantModel; dir: string; hit: boolean }> {
-  const modelHash = createHash('sha256').update(readFileSync(modelPath)).digest('hex');
-  const calibSet = calib.dataset ?? 'fmnist';
-  const res = await cached(
-    { kind: 'nn-qmodel', inputs: { v: 1, modelHash, scheme, method: calib.method, percentile: calib.percentile ?? null, images: calib.images, calibSet } },
-    (dir) => {
-      const ds = limitDataset(loadDataset(calibSet, 'train'), calib.images);
-      checkShapes(graph.inputShape, ds, modelPath);
-      writeQuantModelFiles(dir, quantizeGraph(graph, ds, { ...calib, scheme }));
-    },
-  );
-  return { model: loadQuantModel(res.dir), dir: res.dir, hit: res.hit };
-}
-
-export function isQuantizedDir(path: string): boolean {
-  return existsSync(path) && statSync(path).isDirectory() && existsSync(join(path, 'model.json'));
-}
-
 export async function evaluate(o: EvalOptions): Promise<EvalReport> {
   if (o.cell && o.assign) throw new UserError('give either --cell or --assign, not both');
   const assignment: Assignment = o.assign ? readAssignment(o.assign) : uniformAssignment(o.cell ?? 'exact_s8');
@@ -102,32 +65,16 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
   const ds = limitDataset(loadDataset(o.dataset, 'test'), o.limit);
 
   const t0 = performance.now();
-  let q: QuantModel;
-  let qdir: string;
-  let onnxPath: string | undefined;
-  if (isQuantizedDir(o.model)) {
-    q = loadQuantModel(o.model);
-    qdir = o.model;
-    if (q.scheme !== scheme) throw new UserError(`quantized model ${o.model} uses the ${q.scheme} scheme but the cells are ${signed ? 'signed' : 'unsigned'}`);
-  } else {
-    const graph = importOnnx(o.model);
+  // Validate layer names against the float graph before the (slower) calibration.
+  const checkNames = (graph: FloatGraph) => {
     checkShapes(graph.inputShape, ds, o.model);
-    // Validate layer names before the (slower) calibration.
     const names = new Set(graph.layers.filter((l) => l.op === 'conv').map((l) => l.name));
     for (const n of Object.keys(assignment.layers))
       if (!names.has(n)) throw new UserError(`assignment names layer '${n}' which is not a conv/dense layer of ${o.model} (layers: ${[...names].join(', ')})`);
-    const calibSet = o.dataset === 'mnist' ? 'mnist' : (o.dataset ?? 'fmnist');
-    const r = await quantizeCached(o.model, graph, scheme, {
-      method: o.calibration ?? 'max',
-      percentile: o.percentile,
-      scheme,
-      images: o.calibImages ?? 256,
-      dataset: calibSet,
-    });
-    q = r.model;
-    qdir = r.dir;
-    onnxPath = o.model;
-  }
+  };
+  const calib = { dataset: o.dataset, images: o.calibImages, method: o.calibration, percentile: o.percentile };
+  const { model: q, source: qdir, onnx: onnxPath } = await loadQuantModelFor(o.model, scheme, calib, checkNames);
+  if (q.scheme !== scheme) throw new UserError(`quantized model ${o.model} uses the ${q.scheme} scheme but the cells are ${signed ? 'signed' : 'unsigned'}`);
   checkShapes(q.inputShape, ds, o.model);
   const resolved = resolveAssignment(q, assignment);
   const tq = (performance.now() - t0) / 1000;

@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parentPort, Worker } from 'node:worker_threads';
+import { captureAccumulators, type LayerAccumulators } from './capture.ts';
 import type { Dataset } from './dataset.ts';
 import { type EngineConfig, runQuantBatch } from './engine.ts';
 import { loadNativeAddon, nativeKernels, nativeStatus } from './native-load.ts';
@@ -21,15 +22,14 @@ import { type LayerOperandStats, StatsCollector } from './stats.ts';
  * last few models and LUT banks it was sent, keyed by object identity, so a model crosses the
  * thread boundary once, not per call: treat an EngineConfig's arrays as immutable once used.
  * Idle workers are unref'ed (they never keep the process alive); a worker that dies fails the
- * call it was running with an error and is replaced on demand.
+ * call it was running with an error and is replaced on demand. The same workers also serve the
+ * RTL run's software reference (`poolAccumulators`: every layer's accumulators of a batch).
  */
 export interface RunOptions {
   workers?: number;
   batch?: number;
   stats?: boolean;
   samplesPerLayer?: number;
-  /** false: fresh worker threads for this call only (the pre-pool behaviour, for A/B measurements). */
-  pool?: boolean;
 }
 
 export interface RunResult {
@@ -39,7 +39,7 @@ export interface RunResult {
   workers: number;
 }
 
-/** What one engine call needs besides the model and LUT bank (shared by both worker paths). */
+/** What one engine call needs besides the model and LUT bank. */
 interface JobParams {
   pixels: Uint8Array;
   count: number;
@@ -62,7 +62,6 @@ export interface WorkerJob extends JobParams {
 export interface WorkerReply {
   pred: Uint8Array;
   stats?: LayerOperandStats[];
-  error?: string;
 }
 
 export function runJob(job: WorkerJob): WorkerReply {
@@ -90,10 +89,10 @@ export function defaultWorkers(): number {
  */
 const MACS_PER_WORKER = 2e9;
 const POOLED_MACS_PER_WORKER = 5e7;
-function autoWorkers(cfg: EngineConfig, images: number, pooled: boolean): number {
+function autoWorkers(cfg: EngineConfig, images: number): number {
   const work = macsPerImage(cfg.model) * images;
   const cold = Math.floor(work / MACS_PER_WORKER);
-  const warm = pooled ? Math.min(liveWorkers(), Math.floor(work / POOLED_MACS_PER_WORKER)) : 0;
+  const warm = Math.min(liveWorkers(), Math.floor(work / POOLED_MACS_PER_WORKER));
   return Math.max(1, Math.min(defaultWorkers(), Math.max(cold, warm)));
 }
 
@@ -103,8 +102,12 @@ function autoWorkers(cfg: EngineConfig, images: number, pooled: boolean): number
 const MODEL_SLOTS = 4;
 const BANK_SLOTS = 8;
 
-interface PoolRequest extends JobParams {
+/** Predictions (and operand statistics) of an image range, or one batch's layer accumulators. */
+type PoolJob = ({ kind: 'predict' } & JobParams) | { kind: 'accumulators'; pixels: Uint8Array; count: number; nativeAddon?: string };
+
+interface PoolRequest {
   id: number;
+  job: PoolJob;
   modelKey: number;
   /** Present the first time this worker sees modelKey. */
   model?: QuantModel;
@@ -113,8 +116,25 @@ interface PoolRequest extends JobParams {
   bank?: { table: Int32Array; rowOffsets: Record<string, Int32Array> };
 }
 
-interface PoolReply extends WorkerReply {
+interface PoolReply {
   id: number;
+  predict?: WorkerReply;
+  accumulators?: LayerAccumulators;
+  error?: string;
+}
+
+/** Buffers a reply moves (not copies) back to the main thread. */
+function replyBuffers(r: PoolReply): ArrayBuffer[] {
+  const out = new Set<ArrayBuffer>();
+  const add = (a: ArrayBufferView) => {
+    if (a.buffer instanceof ArrayBuffer) out.add(a.buffer);
+  };
+  if (r.predict) add(r.predict.pred);
+  if (r.accumulators) {
+    add(r.accumulators.pred);
+    for (const l of r.accumulators.layers) add(l.acc);
+  }
+  return [...out];
 }
 
 /** Insert into a FIFO-bounded map (the same policy on both sides keeps them in step). */
@@ -138,13 +158,19 @@ export function poolWorkerMain(): void {
       if (!model || (req.bankKey && !bank)) throw new Error(`pool worker lost model ${req.modelKey} / bank ${req.bankKey}`);
       // The main thread decides native vs JS per call (AXTPU_NN_NATIVE may change between calls);
       // process.env is this thread's own copy.
-      if (req.nativeAddon) delete process.env.AXTPU_NN_NATIVE;
-      else process.env.AXTPU_NN_NATIVE = '0';
-      const r = runJob({ ...req, cfg: { model, table: bank?.table, rowOffsets: bank?.rowOffsets } });
-      const reply: PoolReply = { id: req.id, ...r };
-      port.postMessage(reply, [r.pred.buffer as ArrayBuffer]);
+      const job = req.job;
+      if (job.nativeAddon) {
+        delete process.env.AXTPU_NN_NATIVE;
+        loadNativeAddon(job.nativeAddon);
+      } else process.env.AXTPU_NN_NATIVE = '0';
+      const cfg: EngineConfig = { model, table: bank?.table, rowOffsets: bank?.rowOffsets };
+      const reply: PoolReply =
+        job.kind === 'predict'
+          ? { id: req.id, predict: runJob({ ...job, cfg }) }
+          : { id: req.id, accumulators: captureAccumulators(cfg, job.pixels, job.count) };
+      port.postMessage(reply, replyBuffers(reply));
     } catch (err) {
-      const reply: PoolReply = { id: req.id, pred: new Uint8Array(0), error: (err as Error).message ?? String(err) };
+      const reply: PoolReply = { id: req.id, error: (err as Error).message ?? String(err) };
       port.postMessage(reply);
     }
   });
@@ -157,7 +183,7 @@ interface PoolWorker {
   /** Keys this worker holds, mirroring its FIFO caches. */
   models: Map<number, true>;
   banks: Map<number, true>;
-  job?: { id: number; resolve: (r: WorkerReply) => void; reject: (e: Error) => void };
+  job?: { id: number; resolve: (r: PoolReply) => void; reject: (e: Error) => void };
   /** Handed to a caller (from acquire until its reply): not idle even before its job is posted. */
   busy: boolean;
   dead: boolean;
@@ -268,12 +294,13 @@ function acquire(limit: number): Promise<PoolWorker> {
   return new Promise((resolve) => waiting.push(resolve));
 }
 
-function runPooled(w: PoolWorker, cfg: EngineConfig, job: Omit<PoolRequest, 'id' | 'modelKey' | 'bankKey' | 'model' | 'bank'>): Promise<WorkerReply> {
-  return new Promise<WorkerReply>((resolve, reject) => {
+/** Post a job to an acquired worker. `job.pixels` must be the job's own copy: it is transferred. */
+function runPooled(w: PoolWorker, cfg: EngineConfig, job: PoolJob): Promise<PoolReply> {
+  return new Promise<PoolReply>((resolve, reject) => {
     if (w.dead) return reject(new Error('engine worker exited before its job started'));
     const modelKey = keyOf(modelKeys, cfg.model);
     const bankKey = bankKeyOf(cfg);
-    const req: PoolRequest = { ...job, id: nextJob++, modelKey, bankKey };
+    const req: PoolRequest = { job, id: nextJob++, modelKey, bankKey };
     if (!w.models.has(modelKey)) {
       req.model = cfg.model;
       remember(w.models, modelKey, true, MODEL_SLOTS);
@@ -286,7 +313,7 @@ function runPooled(w: PoolWorker, cfg: EngineConfig, job: Omit<PoolRequest, 'id'
     w.worker.ref();
     try {
       // The pixel slice is this job's own copy: transfer it instead of cloning.
-      w.worker.postMessage(req, [req.pixels.buffer as ArrayBuffer]);
+      w.worker.postMessage(req, [job.pixels.buffer as ArrayBuffer]);
     } catch (err) {
       // Not sent (e.g. an uncloneable config): the cache mirror is now wrong, so drop the worker.
       retire(w, new Error(`engine worker: cannot send the job: ${(err as Error).message}`));
@@ -316,28 +343,28 @@ export function killPoolWorkerForTest(i = 0): Promise<number> | undefined {
   return pool[i]?.worker.terminate();
 }
 
-/** The old one-shot path: a fresh thread per job, terminated after it (pool: false). */
-function runFresh(job: WorkerJob): Promise<WorkerReply> {
-  return new Promise<WorkerReply>((resolve, reject) => {
-    const worker = new Worker(new URL('./worker.mjs', import.meta.url), { workerData: job });
-    worker.once('message', (r: WorkerReply) => {
-      void worker.terminate();
-      if (r.error) reject(new Error(`engine worker: ${r.error}`));
-      else resolve(r);
-    });
-    worker.once('error', reject);
-    worker.once('exit', (code) => {
-      if (code !== 0) reject(new Error(`engine worker exited with code ${code}`));
-    });
-  });
+/**
+ * One batch's predictions and every conv/dense layer's accumulators (nn/capture.ts
+ * `captureAccumulators`) on a pooled worker, so the calling thread stays free (the RTL run drives
+ * its harnesses meanwhile). At most `maxWorkers` threads are started for it (idle ones are used
+ * whatever their number); `nativeAddon` as in `runDataset`.
+ */
+export async function poolAccumulators(
+  cfg: EngineConfig,
+  pixels: Uint8Array,
+  count: number,
+  o: { nativeAddon?: string; maxWorkers?: number } = {},
+): Promise<LayerAccumulators> {
+  const w = await acquire(o.maxWorkers ?? defaultWorkers());
+  const r = await runPooled(w, cfg, { kind: 'accumulators', pixels: pixels.slice(), count, nativeAddon: o.nativeAddon });
+  return r.accumulators!;
 }
 
 export async function runDataset(cfg: EngineConfig, ds: Dataset, opts: RunOptions = {}): Promise<RunResult> {
   const perImage = ds.channels * ds.height * ds.width;
   const batch = opts.batch ?? 128;
   const samplesPerLayer = opts.samplesPerLayer ?? 65536;
-  const usePool = opts.pool ?? true;
-  const workers = Math.max(1, Math.min(opts.workers ?? autoWorkers(cfg, ds.count, usePool), Math.ceil(ds.count / batch)));
+  const workers = Math.max(1, Math.min(opts.workers ?? autoWorkers(cfg, ds.count), Math.ceil(ds.count / batch)));
   // Build/load the native kernels here, before any worker starts (workers only load the file).
   // Imported lazily: the builder pulls in the tool runner, which worker threads do not need.
   await (await import('./native.ts')).prepareNativeKernels();
@@ -369,14 +396,13 @@ export async function runDataset(cfg: EngineConfig, ds: Dataset, opts: RunOption
   }
   let replies: WorkerReply[];
   if (jobs.length <= 1) replies = jobs.map(runJob);
-  else if (!usePool) replies = await Promise.all(jobs.map(runFresh));
   else {
     const limit = Math.max(defaultWorkers(), jobs.length);
     replies = await Promise.all(
       jobs.map(async ({ cfg: c, pixels, ...rest }) => {
         const w = await acquire(limit);
         // slice(): a copy of just this range (a subarray would clone the whole dataset buffer).
-        return runPooled(w, c, { ...rest, pixels: pixels.slice() });
+        return (await runPooled(w, c, { kind: 'predict', ...rest, pixels: pixels.slice() })).predict!;
       }),
     );
   }

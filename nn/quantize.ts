@@ -18,6 +18,13 @@ export interface CalibrationOptions {
   scheme: Scheme;
 }
 
+/**
+ * Calibration defaults of every command (nn/load.ts `calibrationPolicy`, the CLI's option
+ * defaults): the first `images` training images, observed min/max (`percentile` only for method
+ * 'percentile').
+ */
+export const CALIBRATION = { images: 256, method: 'max', percentile: 99.99 } as const;
+
 const SAMPLE_CAP = 1 << 20;
 
 class RangeObserver {
@@ -41,7 +48,7 @@ class RangeObserver {
   range(opts: CalibrationOptions): [number, number] {
     if (opts.method === 'max' || this.sample.length === 0) return [this.min, this.max];
     const s = Float64Array.from(this.sample).sort();
-    const p = opts.percentile ?? 99.99;
+    const p = opts.percentile ?? CALIBRATION.percentile;
     const at = (q: number) => s[Math.min(s.length - 1, Math.max(0, Math.round((q / 100) * (s.length - 1))))]!;
     if (opts.scheme === 'signed') {
       const abs = Float64Array.from(this.sample, Math.abs).sort();
@@ -187,7 +194,7 @@ export function quantizeGraph(g: FloatGraph, calib: Dataset, opts: CalibrationOp
     layers,
     calibration: {
       method: opts.method,
-      ...(opts.method === 'percentile' ? { percentile: opts.percentile ?? 99.99 } : {}),
+      ...(opts.method === 'percentile' ? { percentile: opts.percentile ?? CALIBRATION.percentile } : {}),
       images: calib.count,
       dataset: calib.name,
     },

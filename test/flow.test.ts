@@ -4,11 +4,12 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { analyticalEstimate, analyticalRun } from '../flow/analytical.ts';
 import { runRtl } from '../flow/rtl.ts';
-import { designFrom, type FlowReport, loadModelFor, runFlow } from '../flow/run.ts';
+import { designFrom, type FlowReport, runFlow } from '../flow/run.ts';
 import { cycleModel } from '../mapping/cycle-model.ts';
 import { placeModel } from '../mapping/place.ts';
 import { limitDataset, loadDataset } from '../nn/dataset.ts';
 import { runQuantBatch, runQuantBatchAsync } from '../nn/engine.ts';
+import { loadQuantModelFor } from '../nn/load.ts';
 import { flipTable } from '../sim/array.ts';
 import { runCli } from './helpers/cli.ts';
 
@@ -106,7 +107,7 @@ describe('flow: LeNet-5 on 16x16 RTL', () => {
     expect(new Set(perOp.map((x) => x.toFixed(6))).size).toBeGreaterThan(1);
     // Recompute the analytical path from scratch (no RTL) with the same per-op numbers.
     const design = designFrom(designs.exact!);
-    const { model: q } = await loadModelFor(model, design);
+    const { model: q } = await loadQuantModelFor(model, design.signed ? 'signed' : 'unsigned');
     const placement = placeModel(q, design);
     const an = analyticalRun(q, design, placement, IMAGES, 100, e.ops);
     an.forEach((a, i) => {
@@ -139,7 +140,7 @@ describe('flow: LeNet-5 on 16x16 RTL', () => {
       ],
     };
     const design = designFrom({ ...designs.exact!, domains });
-    const { model: q } = await loadModelFor(model, design);
+    const { model: q } = await loadQuantModelFor(model, design.signed ? 'signed' : 'unsigned');
     const placement = placeModel(q, design);
     const nominal = analyticalRun(q, design, placement, IMAGES, 100, e.ops, [0, 0]);
     const low = analyticalRun(q, design, placement, IMAGES, 100, e.ops, [1, 1]);
@@ -166,7 +167,7 @@ describe('flow: array results feed the next layer (error injection)', () => {
 
   it('array-fed predictions are the engine driven with the array accumulators, not the clean engine', async () => {
     const design = designFrom(designs.exact!);
-    const { model: q } = await loadModelFor(model, design);
+    const { model: q } = await loadQuantModelFor(model, design.signed ? 'signed' : 'unsigned');
     const placement = placeModel(q, design);
     const ds = limitDataset(loadDataset('fmnist', 'test'), N);
     const seen = new Map<string, Int32Array>();
@@ -252,7 +253,7 @@ describe('flow: bad input exits 2 with one line', () => {
     await bad(['--rows', '4', '--cols', '4', '--map', '{"row":["exact_s8","exact_s8","drum_k6_s8","exact_s8"]}'], /mixes cells across rows/);
   });
   it('model / design signedness mismatch', async () => {
-    const { model: q, source } = await loadModelFor(model, designFrom(designs.exact!));
+    const { model: q, source } = await loadQuantModelFor(model, designFrom(designs.exact!).signed ? 'signed' : 'unsigned');
     expect(q.scheme).toBe('signed');
     await bad(['--model', source, '--rows', '16', '--cols', '16', '--cell', 'exact_u8'], /quantized for signed cells but design .* has unsigned cells/);
   });

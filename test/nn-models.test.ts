@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { resolveAssignment, uniformAssignment } from '../nn/assign.ts';
 import { type Dataset, limitDataset, loadDataset } from '../nn/dataset.ts';
 import { runQuantBatch } from '../nn/engine.ts';
-import { quantizeCached } from '../nn/evaluate.ts';
 import { argmaxRows, pixelsToFloat, runFloat } from '../nn/float.ts';
+import { loadQuantModelFor } from '../nn/load.ts';
 import { importOnnx } from '../nn/onnx.ts';
 import { ortPredict } from '../nn/ort.ts';
 import { runDataset } from '../nn/parallel.ts';
@@ -26,7 +26,7 @@ const acc = (pred: Uint8Array, ds: Dataset) => {
 
 async function int8Accuracy(name: string, scheme: Scheme, ds: Dataset): Promise<number> {
   const path = join(repo, 'models', `${name}.onnx`);
-  const q = (await quantizeCached(path, importOnnx(path), scheme, { method: 'max', scheme, images: 256, dataset: 'fmnist' })).model;
+  const q = (await loadQuantModelFor(path, scheme)).model;
   const r = resolveAssignment(q, uniformAssignment(scheme === 'signed' ? 'exact_s8' : 'exact_u8'));
   const run = await runDataset({ model: q, table: r.table, rowOffsets: r.rowOffsets }, ds, { workers: 2 });
   return acc(run.pred, ds);
@@ -69,7 +69,7 @@ describe.each(CASES)('shipped model $name', ({ name, agreeImages, int8Images, sc
 describe('approximate cells on LeNet-5', () => {
   it('are bit-exact across batch sizes and worker counts, and a coarse DRUM costs accuracy', async () => {
     const path = join(repo, 'models', 'lenet5-fmnist.onnx');
-    const q = (await quantizeCached(path, importOnnx(path), 'unsigned', { method: 'max', scheme: 'unsigned', images: 256, dataset: 'fmnist' })).model;
+    const q = (await loadQuantModelFor(path, 'unsigned')).model;
     const ds = limitDataset(test, 1000);
     const run = async (cell: string, workers: number, batch: number) => {
       const r = resolveAssignment(q, uniformAssignment(cell));

@@ -5,11 +5,10 @@ import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { resolveAssignment, uniformAssignment } from '../nn/assign.ts';
 import { limitDataset, loadDataset } from '../nn/dataset.ts';
-import { quantizeCached } from '../nn/evaluate.ts';
 import { finishLayer, finishLayerJs, gemmExact, gemmExactJs, gemmLut, gemmLutJs, lowerLayerToGemm, lowerLayerToGemmJs } from '../nn/gemm.ts';
 import type { Shape } from '../nn/graph.ts';
+import { loadQuantModelFor } from '../nn/load.ts';
 import { type NativeStatus, nativeKernels, prepareNativeKernels, splitBank } from '../nn/native.ts';
-import { importOnnx } from '../nn/onnx.ts';
 import { runDataset, runJob } from '../nn/parallel.ts';
 import type { QConvLayer, Scheme } from '../nn/qmodel.ts';
 import { byteHistogramJs, StatsCollector } from '../nn/stats.ts';
@@ -323,7 +322,7 @@ describe('native DNN kernels (C++ N-API addon)', () => {
 
   it('worker threads load the addon: LeNet-5 predictions equal the JS engine', async () => {
     const path = join(repo, 'models', 'lenet5-fmnist.onnx');
-    const q = (await quantizeCached(path, importOnnx(path), 'unsigned', { method: 'max', scheme: 'unsigned', images: 256, dataset: 'fmnist' })).model;
+    const q = (await loadQuantModelFor(path, 'unsigned')).model;
     const r = resolveAssignment(q, uniformAssignment('drum_k4_u8'));
     const cfg = { model: q, table: r.table, rowOffsets: r.rowOffsets };
     const ds = limitDataset(loadDataset('fmnist', 'test'), 300);

@@ -2,12 +2,12 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { resolveAssignment, uniformAssignment } from '../nn/assign.ts';
+import { captureAccumulators } from '../nn/capture.ts';
 import { type Dataset, limitDataset, loadDataset } from '../nn/dataset.ts';
 import type { EngineConfig } from '../nn/engine.ts';
-import { quantizeCached } from '../nn/evaluate.ts';
-import { importOnnx } from '../nn/onnx.ts';
-import { killPoolWorkerForTest, poolInfo, runDataset, runJob } from '../nn/parallel.ts';
-import type { QuantModel } from '../nn/qmodel.ts';
+import { loadQuantModelFor } from '../nn/load.ts';
+import { killPoolWorkerForTest, poolAccumulators, poolInfo, runDataset, runJob } from '../nn/parallel.ts';
+import { convLayers, type QuantModel } from '../nn/qmodel.ts';
 
 const repo = join(import.meta.dirname, '..');
 const lenet = join(repo, 'models', 'lenet5-fmnist.onnx');
@@ -15,7 +15,7 @@ let q: QuantModel;
 let test: Dataset;
 
 beforeAll(async () => {
-  q = (await quantizeCached(lenet, importOnnx(lenet), 'unsigned', { method: 'max', scheme: 'unsigned', images: 256, dataset: 'fmnist' })).model;
+  q = (await loadQuantModelFor(lenet, 'unsigned')).model;
   test = loadDataset('fmnist', 'test');
 });
 
@@ -46,15 +46,44 @@ describe('engine worker pool (nn/parallel.ts)', () => {
       expect(two.stats!.map((s) => s.sampleB)).toEqual(one.stats!.map((s) => s.sampleB));
       for (const id of poolInfo().threadIds) ids.add(id);
     }
-    // An uneven split (7 batches over 3 workers) samples the same stream as one thread.
-    const one7 = await runDataset(cfg, ds, { workers: 1, batch: 30, stats: true, samplesPerLayer: 500 });
-    const three = await runDataset(cfg, ds, { workers: 3, batch: 30, stats: true, samplesPerLayer: 500, pool: false });
-    expect(three.workers).toBe(3);
-    expect(three.stats!.map((s) => s.sampleA.length)).toEqual(one7.stats!.map(() => 500));
-    expect(three.stats!.map((s) => [s.sampleA, s.sampleB])).toEqual(one7.stats!.map((s) => [s.sampleA, s.sampleB]));
     // At most the two threads of the first call were started; later calls reused them.
     expect(poolInfo().spawned - spawned0).toBeLessThanOrEqual(2);
     expect(ids.size).toBe(2);
+    // An uneven split (7 batches over 3 workers) samples the same stream as one thread.
+    const one7 = await runDataset(cfg, ds, { workers: 1, batch: 30, stats: true, samplesPerLayer: 500 });
+    const three = await runDataset(cfg, ds, { workers: 3, batch: 30, stats: true, samplesPerLayer: 500 });
+    expect(three.workers).toBe(3);
+    expect(three.stats!.map((s) => s.sampleA.length)).toEqual(one7.stats!.map(() => 500));
+    expect(three.stats!.map((s) => [s.sampleA, s.sampleB])).toEqual(one7.stats!.map((s) => [s.sampleA, s.sampleB]));
+  });
+
+  it("serves the RTL run's reference: a batch's layer accumulators equal the in-thread engine's", async () => {
+    const ds = limitDataset(test, 40);
+    const cfg = bank(q, 'drum_k5_u8');
+    const here = captureAccumulators(cfg, ds.pixels, ds.count);
+    const spawned0 = poolInfo().spawned;
+    // Two batches at once with at most one new thread: the second waits for (or reuses) a worker.
+    const [a, b] = await Promise.all([
+      poolAccumulators(cfg, ds.pixels, ds.count, { maxWorkers: 1 }),
+      poolAccumulators(cfg, ds.pixels, ds.count, { maxWorkers: 1 }),
+    ]);
+    expect(poolInfo().spawned - spawned0).toBeLessThanOrEqual(1);
+    for (const r of [a!, b!]) {
+      expect([...r.pred]).toEqual([...here.pred]);
+      expect(r.layers.map((l) => l.name)).toEqual(convLayers(q).map((l) => l.name));
+      r.layers.forEach((l, i) => {
+        expect(l.acc.length).toBeGreaterThanOrEqual(
+          convLayers(q)[i]!.oc * (q.shapes[convLayers(q)[i]!.output]!.h * q.shapes[convLayers(q)[i]!.output]!.w) * ds.count,
+        );
+        expect(
+          Buffer.from(l.acc.buffer, l.acc.byteOffset, l.acc.byteLength).equals(
+            Buffer.from(here.layers[i]!.acc.buffer, here.layers[i]!.acc.byteOffset, here.layers[i]!.acc.byteLength),
+          ),
+        ).toBe(true);
+      });
+    }
+    // And the predictions are the engine's own (the accumulators fed the rest of the network).
+    expect([...a!.pred]).toEqual([...inThread(cfg, ds)]);
   });
 
   it("stays correct while models and banks rotate through the workers' bounded caches", async () => {
@@ -107,10 +136,9 @@ describe('engine worker pool (nn/parallel.ts)', () => {
       `import { register } from 'tsx/esm/api'; register();`,
       `const { runDataset, poolInfo } = await import(${JSON.stringify(join(repo, 'nn/parallel.ts'))});`,
       `const { loadDataset, limitDataset } = await import(${JSON.stringify(join(repo, 'nn/dataset.ts'))});`,
-      `const { importOnnx } = await import(${JSON.stringify(join(repo, 'nn/onnx.ts'))});`,
-      `const { quantizeCached } = await import(${JSON.stringify(join(repo, 'nn/evaluate.ts'))});`,
+      `const { loadQuantModelFor } = await import(${JSON.stringify(join(repo, 'nn/load.ts'))});`,
       `const p = ${JSON.stringify(lenet)};`,
-      `const q = (await quantizeCached(p, importOnnx(p), 'unsigned', { method: 'max', scheme: 'unsigned', images: 256, dataset: 'fmnist' })).model;`,
+      `const q = (await loadQuantModelFor(p, 'unsigned')).model;`,
       `const r = await runDataset({ model: q }, limitDataset(loadDataset('fmnist', 'test'), 64), { workers: 2, batch: 16 });`,
       `console.log(JSON.stringify({ workers: r.workers, alive: poolInfo().alive }));`,
     ].join('\n');

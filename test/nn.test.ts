@@ -7,7 +7,7 @@ import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { UserError } from '../core/errors.ts';
 import { parseAssignment, resolveAssignment, uniformAssignment } from '../nn/assign.ts';
-import { type Dataset, loadIdxDir, parseIdx } from '../nn/dataset.ts';
+import { type Dataset, limitDataset, loadDataset, loadIdxDir, parseIdx } from '../nn/dataset.ts';
 import { runQuantBatch } from '../nn/engine.ts';
 import { multiplyByQuantizedMultiplier, quantizeMultiplier, roundingDivideByPOT, saturatingRoundingDoublingHighMul } from '../nn/fixedpoint.ts';
 import { runFloat } from '../nn/float.ts';
@@ -337,7 +337,11 @@ describe('axtpu eval / quantize CLI', () => {
     expect(rep.images).toBe(200);
     expect(rep.accuracy).toBeGreaterThan(0.75);
     expect(rep.layers[0].macsPerImage).toBe(117600);
-    expect(rep.confusion.flat().reduce((a: number, b: number) => a + b, 0)).toBe(200);
+    // Rows are labels: each row holds exactly that label's images (a transposed matrix would not).
+    const labels = limitDataset(loadDataset('fmnist', 'test'), 200).labels;
+    expect(rep.confusion.map((row: number[]) => row.reduce((x, y) => x + y, 0))).toEqual(
+      rep.confusion.map((_: number[], c: number) => labels.filter((l) => l === c).length),
+    );
     const ab = readFileSync(rep.layers[1].stream);
     expect(ab.length % 2).toBe(0);
     expect(ab.length).toBeGreaterThan(1000);

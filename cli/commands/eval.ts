@@ -3,6 +3,8 @@ import { UserError } from '../../core/errors.ts';
 import { emit, table } from '../../core/output.ts';
 import { intOption, numberOption } from '../../core/validate.ts';
 import { type EvalReport, evaluate } from '../../nn/evaluate.ts';
+import { DEFAULT_DATASET } from '../../nn/load.ts';
+import { CALIBRATION } from '../../nn/quantize.ts';
 import { globals } from '../context.ts';
 
 function human(r: EvalReport): string {
@@ -43,12 +45,12 @@ export function registerEval(program: Command): void {
     .requiredOption('--model <path>', 'float ONNX model (e.g. models/lenet5-fmnist.onnx) or a quantized model directory')
     .option('--cell <id>', 'one cell for every layer (default exact_s8)')
     .option('--assign <json>', 'per-layer / per-filter / per-kernel cell assignment (see docs/nn.md)')
-    .option('--dataset <name>', 'fmnist | mnist | <IDX directory>', 'fmnist')
+    .option('--dataset <name>', 'fmnist | mnist | <IDX directory> (test split; calibration on its training split)', DEFAULT_DATASET)
     .option('--limit <n>', 'first N test images')
     .option('--workers <n>', 'worker threads (default: one per 2 G MACs of work, up to the core count)')
-    .option('--calibration <method>', 'max | percentile', 'max')
-    .option('--percentile <p>', 'percentile for --calibration percentile', '99.99')
-    .option('--calib-images <n>', 'training images for calibration', '256')
+    .option('--calibration <method>', 'max | percentile', CALIBRATION.method)
+    .option('--percentile <p>', 'percentile for --calibration percentile', String(CALIBRATION.percentile))
+    .option('--calib-images <n>', 'training images for calibration', String(CALIBRATION.images))
     .option('--streams <dir>', 'write a sampled (a,b) operand stream per layer (<layer>.ab)')
     .option('--no-float', 'skip the onnxruntime float reference')
     .action(async (opts: Record<string, string | boolean | undefined>, cmd: Command) => {

@@ -10,6 +10,7 @@ import { writeOutputs } from '../../explore/report.ts';
 import { type ExploreResult, explore, parseBudget, type SearchKind } from '../../explore/run.ts';
 import { verifyWinner, type WinnerRtl } from '../../explore/winner.ts';
 import { checkGranularity } from '../../mapping/units.ts';
+import { DEFAULT_DATASET } from '../../nn/load.ts';
 import { globals } from '../context.ts';
 
 const pct = (x: number | undefined, d = 2) => (x === undefined ? '-' : (100 * x).toFixed(d));
@@ -49,7 +50,7 @@ export function registerExplore(program: Command): void {
       'closed-loop exploration: least-energy cell assignment within an accuracy budget (XAI-guided), Pareto front, HTML report, winner verified in RTL',
     )
     .option('--model <onnx>', 'float ONNX model')
-    .option('--dataset <name>', 'fmnist | mnist | <IDX directory>', 'fmnist')
+    .option('--dataset <name>', 'fmnist | mnist | <IDX directory>', DEFAULT_DATASET)
     .option('--cells <list>', `candidate cell ids or globs, comma-separated (default '${DEFAULT_CELLS}')`)
     .option('--budget <loss>', 'allowed accuracy loss vs the exact design: 1% or 0.01', '1%')
     .option('--granularity <g>', 'layer | filter | kernel', 'layer')

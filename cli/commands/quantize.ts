@@ -3,12 +3,10 @@ import type { Command } from 'commander';
 import { UserError } from '../../core/errors.ts';
 import { emit, table } from '../../core/output.ts';
 import { intOption, numberOption } from '../../core/validate.ts';
-import { limitDataset, loadDataset } from '../../nn/dataset.ts';
-import { checkShapes } from '../../nn/evaluate.ts';
-import { importOnnx } from '../../nn/onnx.ts';
+import { DEFAULT_DATASET, isQuantizedDir, loadQuantModelFor } from '../../nn/load.ts';
 import { saveQuantModel } from '../../nn/qio.ts';
 import { convLayers } from '../../nn/qmodel.ts';
-import { quantizeGraph } from '../../nn/quantize.ts';
+import { CALIBRATION } from '../../nn/quantize.ts';
 import { globals } from '../context.ts';
 
 export function registerQuantize(program: Command): void {
@@ -18,21 +16,21 @@ export function registerQuantize(program: Command): void {
     .requiredOption('--model <path>', 'float ONNX model')
     .requiredOption('--out <dir>', 'output directory')
     .option('--scheme <s>', 'signed (int8 x int8, signed cells) | unsigned (uint8 codes + zero points, unsigned cells)', 'signed')
-    .option('--dataset <name>', 'calibration data: fmnist | mnist | <IDX directory> (training split)', 'fmnist')
-    .option('--calibration <method>', 'max | percentile', 'max')
-    .option('--percentile <p>', 'percentile for --calibration percentile', '99.99')
-    .option('--calib-images <n>', 'training images for calibration', '256')
+    .option('--dataset <name>', 'calibration data: fmnist | mnist | <IDX directory> (training split)', DEFAULT_DATASET)
+    .option('--calibration <method>', 'max | percentile', CALIBRATION.method)
+    .option('--percentile <p>', 'percentile for --calibration percentile', String(CALIBRATION.percentile))
+    .option('--calib-images <n>', 'training images for calibration', String(CALIBRATION.images))
     .action(async (opts: Record<string, string>, cmd: Command) => {
       if (opts.scheme !== 'signed' && opts.scheme !== 'unsigned') throw new UserError(`--scheme must be signed or unsigned, got '${opts.scheme}'`);
       if (opts.calibration !== 'max' && opts.calibration !== 'percentile')
         throw new UserError(`--calibration must be max or percentile, got '${opts.calibration}'`);
-      const graph = importOnnx(opts.model!);
-      const ds = limitDataset(loadDataset(opts.dataset, 'train'), intOption(opts.calibImages!, '--calib-images', 1, 60000));
-      checkShapes(graph.inputShape, ds, opts.model!);
-      const q = quantizeGraph(graph, ds, {
-        method: opts.calibration,
+      if (isQuantizedDir(opts.model!)) throw new UserError(`--model ${opts.model}: already a quantized model directory; give the float ONNX model`);
+      // The same cached quantization `axtpu eval|run|explore` use for this model, scheme and dataset.
+      const { model: q } = await loadQuantModelFor(opts.model!, opts.scheme as 'signed' | 'unsigned', {
+        dataset: opts.dataset,
+        images: intOption(opts.calibImages!, '--calib-images', 1, 60000),
+        method: opts.calibration as 'max' | 'percentile',
         percentile: numberOption(opts.percentile!, '--percentile', 50.0001, 100),
-        scheme: opts.scheme,
       });
       const out = resolve(opts.out!);
       await saveQuantModel(out, q);

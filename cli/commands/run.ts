@@ -5,6 +5,7 @@ import { emit, table } from '../../core/output.ts';
 import { synthReportsDir } from '../../core/paths.ts';
 import { intOption, numberOption } from '../../core/validate.ts';
 import { designFrom, type FlowReport, LAYER_HEADERS, layerRows, runFlow } from '../../flow/run.ts';
+import { DEFAULT_DATASET } from '../../nn/load.ts';
 import { globals } from '../context.ts';
 import { LEVELS_HELP, parseLevels } from '../levels.ts';
 import { jsonArg } from './gen.ts';
@@ -84,7 +85,7 @@ export function registerRun(program: Command): void {
     .option('--cell <id>', 'one cell for the whole array')
     .option('--map <json>', 'column map {"column":[..]} (inline JSON or file)')
     .option('--psum-bits <n>', 'partial-sum width (16..32)', '32')
-    .option('--dataset <name>', 'fmnist | mnist | <IDX directory>', 'fmnist')
+    .option('--dataset <name>', 'fmnist | mnist | <IDX directory> (test split; calibration on its training split)', DEFAULT_DATASET)
     .option('--limit <n>', 'first N test images')
     .option('--batch <n>', 'images per GEMM batch (M = images x output positions)', '250')
     .option('--mode <n>', 'runtime mode of multi-mode designs', '0')
