@@ -222,7 +222,7 @@ export function renderHtml(r: ExploreResult, rtl: WinnerRtl | null, rtlNote: str
         predMismatches: rtl.predMismatches,
         cycles: f(rtl.cyclesPerInference, 0),
         energyText: rtl.energy
-          ? `${f(rtl.energy.pjPerInference.total / 1e3, 1)} nJ (cell ${f(rtl.energy.pjPerInference.cell / 1e3, 1)}, PE ${f(rtl.energy.pjPerInference.pe / 1e3, 1)}, leakage ${f(rtl.energy.pjPerInference.leakage / 1e3, 2)}) at ${rtl.energy.vdd} V, ${rtl.energy.clockMHz} MHz`
+          ? `${f(rtl.energy.pjPerInference.total / 1e3, 1)} nJ (cell ${f(rtl.energy.pjPerInference.cell / 1e3, 1)}, PE ${f(rtl.energy.pjPerInference.pe / 1e3, 1)}, accumulators ${f(rtl.energy.pjPerInference.acc / 1e3, 1)}, leakage ${f(rtl.energy.pjPerInference.leakage / 1e3, 2)}) at ${rtl.energy.vdd} V, ${rtl.energy.clockMHz} MHz`
           : 'not estimated',
         areaText: `${f(rtl.multiplierAreaUm2, 0)} / ${f(rtl.exactMultiplierAreaUm2, 0)} um^2`,
       }

@@ -22,7 +22,7 @@ export interface WinnerRtl {
   layerMismatches: number;
   images: number;
   cyclesPerInference: number;
-  energy?: { pjPerInference: { cell: number; pe: number; leakage: number; total: number }; pjPerMac: number; vdd: number; clockMHz: number };
+  energy?: { pjPerInference: { cell: number; pe: number; acc: number; leakage: number; total: number }; pjPerMac: number; vdd: number; clockMHz: number };
   /** Sum over all PEs of the synthesized multiplier cell's area (um^2). */
   multiplierAreaUm2: number;
   exactMultiplierAreaUm2: number;

@@ -1,11 +1,11 @@
 import type { Design } from '../generators/array/config.ts';
 import { type LayerCost, layerCosts } from '../mapping/layer-cost.ts';
 import type { Placement } from '../mapping/place.ts';
-import { type CellStreams, DEFAULT_STREAM_PAIRS, sampleLayerStreams } from '../mapping/streams.ts';
+import type { CellStreams } from '../mapping/streams.ts';
+import { tapLayers } from '../nn/capture.ts';
 import type { Dataset } from '../nn/dataset.ts';
 import type { QuantModel } from '../nn/qmodel.ts';
-import { type LayerEnergy, layerEnergy, type OpEnergies, opEnergies } from './energy.ts';
-import { batchOperands } from './host.ts';
+import { type AccRows, type LayerEnergy, layerEnergy, layerEnergySample, type OpEnergies, opEnergies } from './energy.ts';
 
 /**
  * The RTL run without RTL: mapping/layer-cost.ts's cycles and multiplies per cell (the same GEMM
@@ -47,12 +47,16 @@ export async function analyticalEstimate(
   o: { clockMHz?: number; liberty?: string; levels?: number[]; streamPairs?: number } = {},
 ): Promise<{ layers: AnalyticalLayer[]; ops: OpEnergies }> {
   const perImage = ds.channels * ds.height * ds.width;
-  const setup = { model, table: placement.resolved.table, rowOffsets: placement.resolved.rowOffsets, pixels: ds.pixels, perImage };
+  const engine = { model, table: placement.resolved.table, rowOffsets: placement.resolved.rowOffsets };
+  const n = Math.min(batch, ds.count);
   const streams: Record<string, CellStreams> = {};
-  for (const { layer: l, g } of batchOperands(setup, 0, Math.min(batch, ds.count))) {
-    const p = placement.layers.find((x) => x.layer === l.name)!;
-    streams[l.name] = sampleLayerStreams(l, g, p.filterCells, design.tiles[p.tile]!.rows, o.streamPairs ?? DEFAULT_STREAM_PAIRS);
-  }
-  const ops = await opEnergies({ design, layers: placement.layers, streams, clockMHz: o.clockMHz, liberty: o.liberty });
+  const accRows: Record<string, AccRows> = {};
+  // The engine's accumulators equal the array's (the RTL run checks it word for word).
+  tapLayers(engine, ds.pixels.subarray(0, n * perImage), n, (l, g, acc) => {
+    const e = layerEnergySample(design, placement.layers.find((x) => x.layer === l.name)!, l, g, acc, o.streamPairs);
+    streams[l.name] = e.streams;
+    accRows[l.name] = e.accRows;
+  });
+  const ops = await opEnergies({ design, layers: placement.layers, streams, accRows, clockMHz: o.clockMHz, liberty: o.liberty });
   return { layers: analyticalRun(model, design, placement, ds.count, batch, ops, o.levels), ops };
 }

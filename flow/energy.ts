@@ -3,9 +3,13 @@ import { resolve } from 'node:path';
 import { cachedJson } from '../core/cache.ts';
 import { defaultLiberty } from '../core/paths.ts';
 import type { Design } from '../generators/array/config.ts';
-import { generateViews } from '../generators/array/rtl.ts';
+import { type DesignViews, generateViews } from '../generators/array/rtl.ts';
 import type { LayerCycles } from '../mapping/cycles.ts';
-import type { CellStreams, PeStream } from '../mapping/streams.ts';
+import { foldPlan } from '../mapping/gemm.ts';
+import type { LayerPlacement } from '../mapping/place.ts';
+import { type CellStreams, DEFAULT_ACC_ROWS, DEFAULT_STREAM_PAIRS, type PeStream, sampleAccumulatorRows, sampleLayerStreams } from '../mapping/streams.ts';
+import type { GemmOperands } from '../nn/gemm.ts';
+import type { QConvLayer } from '../nn/qmodel.ts';
 import { cellStreamEnergy } from '../synth/cell-energy.ts';
 import { buildGateSim, runGateSim } from '../synth/gatesim.ts';
 import { loadLiberty } from '../synth/liberty.ts';
@@ -24,7 +28,12 @@ import { synthesize } from '../synth/yosys.ts';
  *               stream is subtracted ("whole PE minus cell"). Streaming cycles are charged the
  *               active figure for every PE of the tile, other cycles the idle figure (constant
  *               inputs: clock and register clock pins only);
- *   leakage   = every PE's leakage (cells included) for every cycle of the layer.
+ *   acc       = the tile's accumulators (adders, row and K-fold counters): the generated
+ *               accumulator module (synthesis view) simulated gate-level on the layer's own output
+ *               rows; every streamed row passes it (active figure), other cycles idle. Its memory
+ *               macro (a black box) is NOT counted: per-access SRAM energy needs a memory model;
+ *   leakage   = every PE's leakage (cells included) and the accumulators' for every cycle.
+ * The accumulators sit outside the column voltage domains, at level 0.
  * Voltage: per-op numbers are measured at level 0; each column is then scaled to its domain's
  * level (V^2 for dynamic energy, the synth/voltage.ts model for leakage).
  * Per-op numbers depend only on (cell or PE, stream, V, clock, liberty) and are cached.
@@ -38,12 +47,16 @@ export interface OpEnergies {
   cell: Record<string, Record<string, { dynamic: number; leakage: number }>>;
   /** Per layer: PE-minus-cell pJ per PE per streaming cycle / per other cycle, leakage per PE-cycle. */
   pe: Record<string, { active: number; idle: number; leakage: number; cell: string }>;
+  /** Per layer: the tile's accumulator logic, pJ per streamed row / per other cycle, leakage per cycle. */
+  acc: Record<string, { active: number; idle: number; leakage: number }>;
 }
 
 export interface LayerEnergy {
   layer: string;
   cellPj: number;
   pePj: number;
+  /** Accumulator adders and counters (not the accumulator memory macro). */
+  accPj: number;
   leakagePj: number;
   totalPj: number;
 }
@@ -62,8 +75,17 @@ async function cellOpEnergy(id: string, s: PeStream, vdd: number, clockMHz: numb
 }
 
 /** PE-minus-cell energies of the PE module holding `cell` on a tile, for one stream. */
-async function peOpEnergy(design: Design, tile: number, mode: number, id: string, s: PeStream, vdd: number, clockMHz: number, liberty: string) {
-  const views = generateViews(design);
+async function peOpEnergy(
+  design: Design,
+  views: DesignViews,
+  tile: number,
+  mode: number,
+  id: string,
+  s: PeStream,
+  vdd: number,
+  clockMHz: number,
+  liberty: string,
+) {
   const t = design.tiles[tile]!;
   let module = '';
   for (let r = 0; r < t.rows && !module; r++)
@@ -115,10 +137,97 @@ async function peOpEnergy(design: Design, tile: number, mode: number, id: string
   });
 }
 
+/**
+ * Accumulator-logic energies of a tile for one layer: its output rows (C psum words each) arrive
+ * one per cycle, in runs of `blockRows` (a fold's rows), with `kFolds` K-folds per output tile.
+ */
+async function accOpEnergy(
+  design: Design,
+  views: DesignViews,
+  tile: number,
+  kFolds: number,
+  rows: Uint32Array,
+  vdd: number,
+  clockMHz: number,
+  liberty: string,
+) {
+  const module = views.layout.accModule[tile]!;
+  const t = design.tiles[tile]!;
+  const sources = views.synth;
+  const stream = createHash('sha256')
+    .update(new Uint8Array(rows.buffer, rows.byteOffset, rows.byteLength))
+    .digest('hex');
+  const key = { v: 1, module, src: createHash('sha256').update(JSON.stringify(sources)).digest('hex'), stream, kFolds, vdd, clockMHz, liberty };
+  return cachedJson('flow-acc-energy', key, async () => {
+    const syn = await synthesize({ top: module, sources, liberty });
+    const model = buildGateSim(syn.netlist, loadLiberty(liberty));
+    const n = rows.length / t.cols;
+    const words = Math.ceil((t.cols * design.psumBits) / 32);
+    // Rows packed as the port sees them: column c at bits c*psumBits.
+    const packed = new Uint32Array(n * words);
+    for (let i = 0; i < n; i++)
+      for (let c = 0; c < t.cols; c++) {
+        const v = rows[i * t.cols + c]!;
+        for (let b = 0; b < design.psumBits; b++)
+          if ((v >>> b) & 1) {
+            const bit = c * design.psumBits + b;
+            packed[i * words + (bit >>> 5)]! |= 1 << (bit & 31);
+          }
+      }
+    const stim = (active: boolean) => {
+      const fill = (v: number) => new Uint8Array(n).fill(active ? v : 0);
+      const last = new Uint8Array(n);
+      // A fold's last row every 64 rows, so the row and K-fold counters wrap as they do in a run.
+      if (active) for (let i = 63; i < n; i += 64) last[i] = 1;
+      const data = { words, data: active ? packed : new Uint32Array(n * words) };
+      return {
+        n,
+        ports: {
+          rst: new Uint8Array(n),
+          kfold_last: new Uint8Array(n).fill(active ? kFolds - 1 : 0),
+          in_next: fill(1),
+          in_valid: fill(1),
+          in_last: last,
+          in_data: data,
+          mem_rd_data: data,
+        },
+      };
+    };
+    const opts = { vdd, clockMHz, liberty };
+    const act = designEnergy(syn, { model, result: runGateSim(model, stim(true)) }, opts);
+    const idle = designEnergy(syn, { model, result: runGateSim(model, stim(false)) }, opts);
+    return { active: act.perOpPj.dynamic, idle: idle.perOpPj.dynamic, leakage: act.perOpPj.leakage };
+  });
+}
+
+export type AccRows = EnergyInputs['accRows'][string];
+
+/**
+ * What the energy estimate samples from one layer's first batch, in both the RTL run and the
+ * analytical path: the PE streams per cell and the accumulators' output rows (`acc` in the
+ * engine's layout acc[o * P + p]).
+ */
+export function layerEnergySample(
+  design: Design,
+  p: LayerPlacement,
+  l: QConvLayer,
+  g: GemmOperands,
+  acc: Int32Array,
+  streamPairs = DEFAULT_STREAM_PAIRS,
+): { streams: CellStreams; accRows: AccRows } {
+  const t = design.tiles[p.tile]!;
+  return {
+    streams: sampleLayerStreams(l, g, p.filterCells, t.rows, streamPairs),
+    accRows: { rows: sampleAccumulatorRows(acc, g.P, l.oc, t.cols, design.psumBits, DEFAULT_ACC_ROWS), K: l.K, N: l.oc },
+  };
+}
+
 export interface EnergyInputs {
   design: Design;
   layers: { layer: string; tile: number; mode: number; filterCells: string[] }[];
   streams: Record<string, CellStreams>;
+  /** Per layer: sampled output rows for the accumulators (mapping/streams.ts sampleAccumulatorRows) and the layer's GEMM K and N. */
+  accRows: Record<string, { rows: Uint32Array; K: number; N: number }>;
   clockMHz?: number;
   liberty?: string;
 }
@@ -128,7 +237,8 @@ export async function opEnergies(x: EnergyInputs): Promise<OpEnergies> {
   const clockMHz = x.clockMHz ?? 100;
   const liberty = resolve(x.liberty ?? defaultLiberty());
   const vdd = x.design.levels[0]!.volts;
-  const out: OpEnergies = { vdd, liberty, clockMHz, cell: {}, pe: {} };
+  const out: OpEnergies = { vdd, liberty, clockMHz, cell: {}, pe: {}, acc: {} };
+  const views = generateViews(x.design);
   for (const p of x.layers) {
     const st = x.streams[p.layer];
     if (!st) continue;
@@ -138,7 +248,12 @@ export async function opEnergies(x: EnergyInputs): Promise<OpEnergies> {
     const counts = new Map<string, number>();
     for (const c of p.filterCells) counts.set(c, (counts.get(c) ?? 0) + 1);
     const main = [...counts.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0]![0];
-    out.pe[p.layer] = await peOpEnergy(x.design, p.tile, p.mode, main, st[main]!, vdd, clockMHz, liberty);
+    out.pe[p.layer] = await peOpEnergy(x.design, views, p.tile, p.mode, main, st[main]!, vdd, clockMHz, liberty);
+    const a = x.accRows[p.layer];
+    if (a) {
+      const { kFolds } = foldPlan(x.design, p.tile, 1, a.K, a.N);
+      out.acc[p.layer] = await accOpEnergy(x.design, views, p.tile, kFolds, a.rows, vdd, clockMHz, liberty);
+    }
   }
   return out;
 }
@@ -190,7 +305,10 @@ export function layerEnergy(
     for (let r = 0; r < tile.rows; r++)
       leakagePj += ((cells[tile.cells[layer.mode]![r]![c]!] ?? anyCell)?.leakage ?? 0) * t.cycles * leak[c]! + (pe?.leakage ?? 0) * t.cycles * leak[c]!;
   }
-  return { layer: layer.layer, cellPj, pePj, leakagePj, totalPj: cellPj + pePj + leakagePj };
+  const acc = e.acc[layer.layer];
+  const accPj = acc ? t.streamCycles * acc.active + (t.cycles - t.streamCycles) * acc.idle : 0;
+  if (acc) leakagePj += acc.leakage * t.cycles;
+  return { layer: layer.layer, cellPj, pePj, accPj, leakagePj, totalPj: cellPj + pePj + accPj + leakagePj };
 }
 
 const libs = new Map<string, number>();

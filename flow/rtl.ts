@@ -4,12 +4,13 @@ import { addCycles, emptyCycles, gemmCycles, type LayerCycles } from '../mapping
 import { activationMatrix, type Mat8, padBias, toAccumulator, weightMatrix } from '../mapping/gemm.ts';
 import { addMacsByCell, batches } from '../mapping/layer-cost.ts';
 import type { Placement } from '../mapping/place.ts';
-import { type CellStreams, DEFAULT_STREAM_PAIRS, sampleLayerStreams } from '../mapping/streams.ts';
+import type { CellStreams } from '../mapping/streams.ts';
 import type { Dataset } from '../nn/dataset.ts';
 import { runQuantBatchAsync } from '../nn/engine.ts';
 import { prepareNativeKernels } from '../nn/native.ts';
 import { convLayers, type QuantModel } from '../nn/qmodel.ts';
 import { ArraySim, type PeActivity } from '../sim/array.ts';
+import { type AccRows, layerEnergySample } from './energy.ts';
 import { batchOperands, type HostSetup, ReferencePipeline } from './host.ts';
 
 /**
@@ -98,6 +99,8 @@ export interface RtlRunResult {
   injection: boolean;
   layers: LayerTrace[];
   streams: Record<string, CellStreams>;
+  /** First batch's output rows per layer, for the accumulators' energy. */
+  accRows: Record<string, AccRows>;
   /** loopNs / cycles over all GEMMs; plain* over the GEMMs run on the plain (no activity taps) build. */
   harness: {
     exe: string;
@@ -142,6 +145,7 @@ export async function runRtl(model: QuantModel, design: Design, placement: Place
   const pred = new Uint8Array(ds.count);
   const enginePred = new Uint8Array(ds.count);
   const streams: Record<string, CellStreams> = {};
+  const accRows: Record<string, AccRows> = {};
   // Host-side im2col / requant and the reference GEMMs run on the engine's native kernels (JS
   // fallback with one warning); the reference worker loads the same built addon.
   const native = await prepareNativeKernels();
@@ -203,9 +207,13 @@ export async function runRtl(model: QuantModel, design: Design, placement: Place
       tr.modelCycles += gemmCycles(design, p.tile, g.P, l.K, l.oc).cycles;
       addMacsByCell(tr.macsByCell, p.filterCells, g.P, l.K);
       if (run.activity) addActivity(tr, design, p.tile, p.mode, run.activity, run.cycles);
-      if (bi === 0) streams[l.name] = sampleLayerStreams(l, g, p.filterCells, design.tiles[p.tile]!.rows, o.streamPairs ?? DEFAULT_STREAM_PAIRS);
       // What the next layer receives: the array's psum words in the engine's layout.
       const acc = toAccumulator(design, run.out.raw, g.P, l.oc, pads.get(l.name)!);
+      if (bi === 0) {
+        const e = layerEnergySample(design, p, l, g, acc, o.streamPairs);
+        streams[l.name] = e.streams;
+        accRows[l.name] = e.accRows;
+      }
       got.set(l.name, acc);
       o.onGemm?.(s, l.name, acc);
       return acc;
@@ -263,6 +271,7 @@ export async function runRtl(model: QuantModel, design: Design, placement: Place
     injection: o.flip !== undefined,
     layers,
     streams,
+    accRows,
     harness: {
       exe: sims[0]!.built.exe,
       built: sims.some((s) => !s.built.hit),

@@ -76,7 +76,7 @@ export interface FlowReport {
   energy?: {
     vdd: number;
     clockMHz: number;
-    pjPerInference: { cell: number; pe: number; leakage: number; total: number };
+    pjPerInference: { cell: number; pe: number; acc: number; leakage: number; total: number };
     pjPerMac: number;
     ops: OpEnergies;
   };
@@ -141,7 +141,7 @@ export async function runFlow(o: FlowOptions): Promise<FlowReport> {
   });
   const tRtl = performance.now();
   let ops: OpEnergies | undefined;
-  if (!o.noEnergy) ops = await opEnergies({ design, layers: placement.layers, streams: rtl.streams, clockMHz: o.clockMHz });
+  if (!o.noEnergy) ops = await opEnergies({ design, layers: placement.layers, streams: rtl.streams, accRows: rtl.accRows, clockMHz: o.clockMHz });
   const tEnergy = performance.now();
   const layers: FlowLayerRow[] = rtl.layers.map((t) => {
     const p = placement.layers.find((x) => x.layer === t.layer)!;
@@ -186,7 +186,13 @@ export async function runFlow(o: FlowOptions): Promise<FlowReport> {
       ? {
           vdd: ops.vdd,
           clockMHz: ops.clockMHz,
-          pjPerInference: { cell: sum((e) => e.cellPj), pe: sum((e) => e.pePj), leakage: sum((e) => e.leakagePj), total: sum((e) => e.totalPj) },
+          pjPerInference: {
+            cell: sum((e) => e.cellPj),
+            pe: sum((e) => e.pePj),
+            acc: sum((e) => e.accPj),
+            leakage: sum((e) => e.leakagePj),
+            total: sum((e) => e.totalPj),
+          },
           pjPerMac: (sum((e) => e.totalPj) * n) / macs,
           ops,
         }
@@ -230,6 +236,7 @@ export function layerRows(r: FlowReport): (string | number)[][] {
     f(100 * l.utilization, 1),
     l.energy ? f(l.energy.cellPj / n, 1) : '-',
     l.energy ? f(l.energy.pePj / n, 1) : '-',
+    l.energy ? f(l.energy.accPj / n, 1) : '-',
     l.energy ? f(l.energy.leakagePj / n, 1) : '-',
     l.energy ? f(l.energy.totalPj / n, 1) : '-',
     l.mismatches,
@@ -250,6 +257,7 @@ export const LAYER_HEADERS = [
   'util %',
   'cell pJ',
   'PE pJ',
+  'acc pJ',
   'leak pJ',
   'total pJ',
   'mismatch',
@@ -271,7 +279,7 @@ async function writeFlowReport(r: FlowReport): Promise<string> {
     cycles: f(r.cyclesPerInference, 1),
     modelCycles: f(r.modelCyclesPerInference, 1),
     energyText: r.energy
-      ? `${f(r.energy.pjPerInference.total, 1)} pJ/inference (cell ${f(r.energy.pjPerInference.cell, 1)}, PE ${f(r.energy.pjPerInference.pe, 1)}, leakage ${f(r.energy.pjPerInference.leakage, 1)}), ${f(r.energy.pjPerMac, 4)} pJ/MAC at ${r.energy.vdd} V, ${r.energy.clockMHz} MHz`
+      ? `${f(r.energy.pjPerInference.total, 1)} pJ/inference (cell ${f(r.energy.pjPerInference.cell, 1)}, PE ${f(r.energy.pjPerInference.pe, 1)}, accumulators ${f(r.energy.pjPerInference.acc, 1)}, leakage ${f(r.energy.pjPerInference.leakage, 1)}), ${f(r.energy.pjPerMac, 4)} pJ/MAC at ${r.energy.vdd} V, ${r.energy.clockMHz} MHz`
       : 'not estimated (--no-energy)',
     layerTable: markdownTable(LAYER_HEADERS, layerRows(r)),
     activityTable: markdownTable(['layer', 'cell', 'PEs', 'a toggles/PE/cycle', 'b', 'p'], activityRows(r)),

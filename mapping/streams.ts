@@ -54,3 +54,27 @@ export function sampleLayerStreams(l: QConvLayer, g: GemmOperands, filterCells: 
   }
   return out;
 }
+
+/** Output rows sampled per layer for the accumulator's energy. */
+export const DEFAULT_ACC_ROWS = 4096;
+
+/**
+ * What a tile's accumulators see: output rows of C psum words (filters n0..n0+C-1, zero past N,
+ * of consecutive output positions; runs over seeded random N-folds and starting positions),
+ * wrapped to psumBits, from the layer's accumulators acc[o * P + p]. These are final sums; the
+ * K-fold partial sums the accumulators also add have the same kind of words, so the energy
+ * flow uses the rows as both the arriving row and the stored partial sum (docs/run.md).
+ */
+export function sampleAccumulatorRows(acc: Int32Array, P: number, N: number, C: number, psumBits: number, rows: number, seed = 1): Uint32Array {
+  const next = xorshift32(seed);
+  const nFolds = Math.ceil(N / C);
+  const mask = psumBits === 32 ? 0xffffffff : 2 ** psumBits - 1;
+  const out = new Uint32Array(rows * C);
+  const run = Math.min(RUN_LENGTH, P);
+  for (let i = 0; i < rows; ) {
+    const n0 = (next() % nFolds) * C;
+    const p0 = next() % (P - run + 1);
+    for (let j = 0; j < run && i < rows; j++, i++) for (let c = 0; c < C && n0 + c < N; c++) out[i * C + c] = (acc[(n0 + c) * P + p0 + j]! & mask) >>> 0;
+  }
+  return out;
+}

@@ -65,8 +65,26 @@ type CompiledRun = (
 export interface GateSimStimulus {
   /** Number of vectors (cycles). */
   n: number;
-  /** Value per vector for each input port (bit i of the value drives bit i of the port). */
-  ports: Record<string, Uint32Array | Uint8Array | Uint16Array>;
+  /**
+   * Value per vector for each input port (bit i of the value drives bit i of the port); a port
+   * wider than 32 bits gives `words` 32-bit words per vector, least significant word first.
+   */
+  ports: Record<string, Uint32Array | Uint8Array | Uint16Array | WidePortStimulus>;
+}
+
+export interface WidePortStimulus {
+  words: number;
+  data: Uint32Array;
+}
+
+/** Bit `bit` of vector `v` of a port stimulus. */
+function stimulusBit(src: GateSimStimulus['ports'][string], v: number, bit: number): number {
+  if ('words' in src) return (src.data[v * src.words + (bit >>> 5)]! >>> (bit & 31)) & 1;
+  return bit < 32 ? (src[v]! >>> bit) & 1 : 0;
+}
+
+function stimulusLength(src: GateSimStimulus['ports'][string]): number {
+  return 'words' in src ? Math.floor(src.data.length / src.words) : src.length;
 }
 
 export interface GateSimResult {
@@ -367,13 +385,13 @@ export function runGateSim(m: GateSimModel, stim: GateSimStimulus, opts: { outpu
     if (m.clockPorts.includes(b.port)) return;
     const src = stim.ports[b.port];
     if (!src) throw new UserError(`gatesim: no stimulus for input port ${b.port}`);
-    if (src.length < n) throw new UserError(`gatesim: stimulus for ${b.port} has ${src.length} values, need ${n}`);
+    if (stimulusLength(src) < n) throw new UserError(`gatesim: stimulus for ${b.port} has ${stimulusLength(src)} values, need ${n}`);
     const base = k * steps;
     for (let lane = 0; lane < lanes; lane++) {
       const bitMask = 1 << lane;
       for (let t = 0; t < steps; t++) {
         const vi = Math.min(lane * steps + t, n - 1);
-        if ((src[vi]! >>> b.bit) & 1) inp[base + t]! |= bitMask;
+        if (stimulusBit(src, vi, b.bit)) inp[base + t]! |= bitMask;
       }
     }
   });

@@ -102,6 +102,9 @@ describe('flow: LeNet-5 on 16x16 RTL', () => {
     expect(e.pjPerInference.leakage).toBeLessThan(0.01 * e.pjPerInference.total);
     expect(e.pjPerInference.cell).toBeGreaterThan(0);
     expect(e.pjPerInference.pe).toBeGreaterThan(0);
+    // Accumulators: 16 adders and counters per tile against 256 PEs, so present but well below the PEs.
+    expect(e.pjPerInference.acc).toBeGreaterThan(0);
+    expect(e.pjPerInference.acc).toBeLessThan(0.5 * e.pjPerInference.pe);
     // Streams differ per layer, so the per-op cell energies do too.
     const perOp = Object.values(e.ops.cell).map((x) => x.exact_s8!.dynamic);
     expect(new Set(perOp.map((x) => x.toFixed(6))).size).toBeGreaterThan(1);

@@ -46,7 +46,7 @@ describe('gate-level simulator', () => {
       }
       return { rise, fall };
     };
-    const p = (name: string) => stim.ports[name]!;
+    const p = (name: string) => stim.ports[name] as Uint8Array;
     const cases: [string, (i: number) => number][] = [
       ['g0_INVX1_Y', (i) => 1 - p('g0_INVX1_A')[i]!],
       ['g1_NAND2X1_Y', (i) => 1 - (p('g1_NAND2X1_A')[i]! & p('g1_NAND2X1_B')[i]!)],

@@ -35,7 +35,7 @@ function human(r: ExploreResult, rtl: WinnerRtl | null, rtlNote: string, paths: 
   if (rtl)
     lines.push(
       `RTL (${rtl.designDir}, ${rtl.images} test images): accuracy ${pct(rtl.rtlAccuracy)} % vs software ${pct(rtl.softwareEstimate)} % -> ${rtl.equal ? 'EQUAL' : 'DIFFERENT'}; ` +
-        `${rtl.cyclesPerInference.toFixed(0)} cycles/inf${rtl.energy ? `, ${(rtl.energy.pjPerInference.total / 1e3).toFixed(1)} nJ/inf (cell+PE+leak)` : ''}`,
+        `${rtl.cyclesPerInference.toFixed(0)} cycles/inf${rtl.energy ? `, ${(rtl.energy.pjPerInference.total / 1e3).toFixed(1)} nJ/inf (cell+PE+acc+leak)` : ''}`,
     );
   else lines.push(`RTL verification: not run (${rtlNote})`);
   lines.push(`journal ${r.journal.entries} points (${r.journal.fresh} new), ${r.seconds.toFixed(1)} s`);

@@ -50,7 +50,7 @@ function human(r: FlowReport): string {
         : []),
     `cycles/inference ${r.cyclesPerInference.toFixed(1)} (cycleModel ${r.modelCyclesPerInference.toFixed(1)}${r.cyclesMatchModel ? ', equal per layer' : ', DIFFERENT'})   analytical path ${r.analyticalMatchesRtl ? 'equals' : 'DIFFERS from'} the RTL run`,
     e
-      ? `energy/inference ${(e.pjPerInference.total / 1e6).toFixed(3)} uJ (cell ${(e.pjPerInference.cell / 1e6).toFixed(3)}, PE ${(e.pjPerInference.pe / 1e6).toFixed(3)}, leakage ${(e.pjPerInference.leakage / 1e6).toFixed(4)})   ${e.pjPerMac.toFixed(3)} pJ/MAC at ${e.vdd} V, ${e.clockMHz} MHz`
+      ? `energy/inference ${(e.pjPerInference.total / 1e6).toFixed(3)} uJ (cell ${(e.pjPerInference.cell / 1e6).toFixed(3)}, PE ${(e.pjPerInference.pe / 1e6).toFixed(3)}, accumulators ${(e.pjPerInference.acc / 1e6).toFixed(3)}, leakage ${(e.pjPerInference.leakage / 1e6).toFixed(4)})   ${e.pjPerMac.toFixed(3)} pJ/MAC at ${e.vdd} V, ${e.clockMHz} MHz`
       : 'energy not estimated (--no-energy)',
     '',
     table(LAYER_HEADERS, layerRows(r)),

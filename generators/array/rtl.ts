@@ -364,6 +364,8 @@ export function generateViews(design: Design, opts: ViewOptions = {}): DesignVie
         npe: t.rows * t.cols,
         latency: latency(t),
         accModule: names.acc(t),
+        accMemModule: names.accMem(t),
+        accRowBits: layout.accRowBits,
         kfBits: layout.kfBits,
         cellSummary,
         modeBits: tileNeedsMode[t.index] ? modeBits : 0,
