@@ -8,6 +8,7 @@ import { xorshift32 } from '../core/rng.ts';
  * a0 b0 a1 b1 ... with a = activation code, b = weight code (8-bit raw codes, the same codes
  * that index the LUT). No header, so `cat` of two streams is a stream. Odd length is an error.
  * The DNN engine writes one per layer; the energy estimator replays them through the netlist.
+ * (The in-memory per-PE stream sampler of the RTL flow is a different thing: flow/streams.ts.)
  */
 export interface OperandStream {
   a: Uint8Array;

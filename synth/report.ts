@@ -49,7 +49,7 @@ export function writeSynthReport(s: SynthResult, check?: NetlistCheck): { dir: s
       check: check ? `${check.mismatches === 0 ? 'netlist == model' : `${check.mismatches} MISMATCHES`} on ${check.pairs} pairs` : 'not run',
       hash: s.hash,
       netlistJson: s.netlistJson,
-      cellTable: markdownTable(['cell', 'count'], Object.entries(s.cellsByType)),
+      cellCountTable: markdownTable(['cell', 'count'], Object.entries(s.cellsByType)),
     }),
   );
   return { dir, json, md };

@@ -2,7 +2,8 @@ import type { GateSimModel } from './gatesim.ts';
 import { type LibCell, lookupLoadSlew, outputPins, type TimingArc } from './liberty.ts';
 
 /**
- * Static electrical view of a mapped netlist from liberty data alone: the load on every net,
+ * Static timing (STA-style, from liberty tables; not the array's cycle counting, which lives
+ * with the mapping layer). Static electrical view of a mapped netlist from liberty data alone: the load on every net,
  * a slew estimate per net and a critical path delay (no wires: pre-layout, ideal interconnect).
  *
  * - C_net = sum of the fan-out input pin capacitances (+ `outputLoadPf` on each output port bit).

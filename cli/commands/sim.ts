@@ -10,7 +10,7 @@ import type { Mat8 } from '../../mapping/gemm.ts';
 import { gemmModel } from '../../mapping/gemm-model.ts';
 import { ArraySim, flipTable } from '../../sim/array.ts';
 import { globals } from '../context.ts';
-import { LEVELS_HELP, levelNames, parseLevels } from '../levels.ts';
+import { domainNames, LEVELS_HELP, levelNames, parseLevels } from '../levels.ts';
 import { jsonArg } from './gen.ts';
 
 interface GemmOpts {
@@ -72,7 +72,7 @@ export function registerSim(program: Command): void {
       const mode = intOption(o.mode, '--mode', 0, design.modes - 1);
       if (M * K + K * N > 256 * 1024 * 1024) throw new UserError('operands too large (M*K + K*N > 256 Mi)');
       const win = o.vcd ? parseWindow(o.vcd) : undefined;
-      const levels = o.levels === undefined ? design.tiles.flatMap((t) => t.domains.map(() => 0)) : parseLevels(o.levels, design);
+      const levels = o.levels === undefined ? domainNames(design).map(() => 0) : parseLevels(o.levels, design);
       const flip = o.flip ? flipTable(design, jsonArg(o.flip, '--flip')) : undefined;
       const A = randomMat(M, K, seed);
       const W = randomMat(K, N, seed ^ 0x5bd1e995);
