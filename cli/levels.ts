@@ -1,6 +1,6 @@
 import { UserError } from '../core/errors.ts';
 import type { Design } from '../generators/array/config.ts';
-import { names } from '../generators/array/rtl.ts';
+import { designLayout } from '../generators/array/rtl.ts';
 
 /**
  * The one `--levels` grammar (sim gemm, run):
@@ -17,8 +17,7 @@ export const LEVELS_HELP = 'voltage level by name: <level> for every domain, or 
 
 /** Supply name of every voltage domain, in global order (tiles' domains concatenated). */
 export function domainNames(design: Design): string[] {
-  const multiTile = design.tiles.length > 1;
-  return design.tiles.flatMap((t) => t.domains.map((d) => names.supply(t, d.name, multiTile)));
+  return designLayout(design).domains.map((d) => d.supply);
 }
 
 export function parseLevels(spec: string, design: Design): number[] {

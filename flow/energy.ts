@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { cachedJson } from '../core/cache.ts';
 import { defaultLiberty } from '../core/paths.ts';
 import type { Design } from '../generators/array/config.ts';
-import { type DesignViews, generateViews } from '../generators/array/rtl.ts';
+import { type DesignViews, designLayout, generateViews } from '../generators/array/rtl.ts';
 import type { LayerCycles } from '../mapping/cycles.ts';
 import { foldPlan } from '../mapping/gemm.ts';
 import type { LayerPlacement } from '../mapping/place.ts';
@@ -260,8 +260,7 @@ export async function opEnergies(x: EnergyInputs): Promise<OpEnergies> {
 
 /** Level index of every column of a tile (levels: per global domain, tiles' domains in order). */
 export function columnVolts(design: Design, tile: number, levels: number[] = []): number[] {
-  let offset = 0;
-  for (let i = 0; i < tile; i++) offset += design.tiles[i]!.domains.length;
+  const offset = designLayout(design).domainOffset[tile]!;
   const t = design.tiles[tile]!;
   return t.colDomain.map((d) => design.levels[levels[offset + d] ?? 0]!.volts);
 }

@@ -6,7 +6,7 @@ import { shortHash } from '../core/hash.ts';
 import { markdownTable } from '../core/output.ts';
 import { synthReportsDir } from '../core/paths.ts';
 import { render } from '../core/templates.ts';
-import { type Design, loadDesign, resolveDesign } from '../generators/array/index.ts';
+import { type Design, designLayout, loadDesign, resolveDesign } from '../generators/array/index.ts';
 import { type Placement, placeModel } from '../mapping/place.ts';
 import { type Assignment, readAssignment, schemeFor } from '../nn/assign.ts';
 import { limitDataset, loadDataset } from '../nn/dataset.ts';
@@ -107,7 +107,7 @@ export function designFrom(spec: FlowOptions['design']): Design {
 
 function checkLevels(design: Design, levels: number[] | undefined): void {
   if (!levels) return;
-  const nd = design.tiles.reduce((s, t) => s + t.domains.length, 0);
+  const nd = designLayout(design).domains.length;
   if (levels.length > nd) throw new UserError(`--levels has ${levels.length} entries but design ${design.name} has ${nd} voltage domain(s)`);
   const bad = levels.find((l) => !Number.isInteger(l) || l < 0 || l >= design.levels.length);
   if (bad !== undefined)

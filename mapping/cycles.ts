@@ -1,14 +1,15 @@
 import type { Design } from '../generators/array/config.ts';
 import { latency } from '../generators/array/schedule.ts';
-import { cycleModel } from '../mapping/cycle-model.ts';
+import { cycleModel } from './cycle-model.ts';
 
 /**
  * Cycle accounting of GEMMs on a tile (sums over a layer's GEMMs):
- *   stream = folds x M             cycles an activation row enters the array
+ *   stream = kFolds x nFolds x M   cycles an activation row enters the array (every M-block's
+ *                                  rows once per weight tile: cycleModel's streamCycles)
  *   fill   = first fold's stream start (the first weight tile loading, nothing to overlap with)
  *   drain  = R + C - 1             the last row's trip through the array
  *   stall  = cycles - stream - fill - drain   weight loads the double buffer could not hide
- * mapping efficiency = K N / (folds R C) (SCALE-Sim), utilization = useful MACs / (R C cycles).
+ * mapping efficiency = K N / (kFolds nFolds R C) (SCALE-Sim), utilization = useful MACs / (R C cycles).
  */
 export interface LayerCycles {
   gemms: number;
@@ -50,7 +51,9 @@ export function gemmCycles(design: Design, tile: number, M: number, K: number, N
   const t = design.tiles[tile]!;
   const cm = cycleModel(design, M, K, N, tile);
   const total = cycles ?? cm.cycles;
-  const stream = cm.folds * M;
+  const stream = cm.streamCycles;
+  // Mapping efficiency counts distinct weight tiles (SCALE-Sim); M-blocks reload the same ones.
+  const weightTiles = cm.kFolds * cm.nFolds;
   const fill = cm.streamStart[0]!;
   const drain = latency(t);
   const pes = t.rows * t.cols;
@@ -64,9 +67,9 @@ export function gemmCycles(design: Design, tile: number, M: number, K: number, N
     folds: cm.folds,
     macs: cm.macs,
     usefulWeightSlots: K * N,
-    weightSlots: cm.folds * pes,
+    weightSlots: weightTiles * pes,
     peCycles: pes * total,
-    mappingEfficiency: (K * N) / (cm.folds * pes),
+    mappingEfficiency: cm.mappingEfficiency,
     utilization: cm.macs / (pes * total),
   };
 }
