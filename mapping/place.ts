@@ -77,7 +77,7 @@ export function placeModel(model: QuantModel, design: Design, opts: PlacementOpt
     const tile = layerTile(j, design.tiles.length);
     const t = design.tiles[tile]!;
     const colCells = Array.from({ length: t.cols }, (_, c) => columnCell(design, tile, mode, c));
-    const bad = colCells.findIndex((x) => x === undefined);
+    const bad = colCells.indexOf(undefined);
     if (bad >= 0)
       throw new UserError(
         `design ${design.name} tile ${t.name}: column ${bad} mixes cells across rows (row / per-PE map); the flow maps filters to columns and needs one cell per column`,

@@ -76,14 +76,14 @@ export function* engineSteps(model: QuantModel, pixels: Uint8Array, batch: numbe
       const z = m.tensors[l.input]!.zeroPoint;
       vals.set(
         l.output,
-        vals.get(l.input)!.map((c) => (decode(c, signed) < z ? z & 0xff : c)),
+        vals.get(l.input)!.map((c) => (codeValue(c, signed) < z ? z & 0xff : c)),
       );
     } else vals.set(l.output, vals.get(l.input)!);
   }
   if (!scores) {
     // Output not produced by a conv/dense: dequantize its values.
     const q = m.tensors[m.output]!;
-    scores = Float64Array.from(vals.get(m.output)!, (c) => (decode(c, signed) - q.zeroPoint) * q.scale);
+    scores = Float64Array.from(vals.get(m.output)!, (c) => (codeValue(c, signed) - q.zeroPoint) * q.scale);
   }
   const pred = new Uint8Array(batch);
   for (let b = 0; b < batch; b++) {
@@ -126,7 +126,7 @@ export async function runQuantBatchAsync(
 
 /** Max pool on values; average pool rounds half away from zero (TFLite reference kernels). */
 /** 8-bit code -> integer value (int8 two's complement in the signed scheme). */
-export const decode = (c: number, signed: boolean): number => (signed ? (c << 24) >> 24 : c);
+export const codeValue = (c: number, signed: boolean): number => (signed ? (c << 24) >> 24 : c);
 
 function pool(l: QPoolLayer, x: Uint8Array, s: Shape, o: Shape, batch: number, zero: number, signed: boolean): Uint8Array {
   const inSize = size(s);
@@ -144,7 +144,7 @@ function pool(l: QPoolLayer, x: Uint8Array, s: Shape, o: Shape, batch: number, z
           let n = 0;
           for (let iy = w[0]!; iy < w[1]!; iy++)
             for (let ix = w[2]!; ix < w[3]!; ix++) {
-              const v = decode(x[b * inSize + (c * s.h + iy) * s.w + ix]!, signed);
+              const v = codeValue(x[b * inSize + (c * s.h + iy) * s.w + ix]!, signed);
               if (v > m) m = v;
               sum += v;
               n++;
@@ -187,8 +187,8 @@ function addTable(l: QAddLayer, m: QuantModel): Uint8Array {
   const t0 = new Int32Array(256);
   const t1 = new Int32Array(256);
   for (let c = 0; c < 256; c++) {
-    t0[c] = multiplyByQuantizedMultiplier((decode(c, signed) - z0) * f, l.in0.multiplier, l.in0.shift);
-    t1[c] = multiplyByQuantizedMultiplier((decode(c, signed) - z1) * f, l.in1.multiplier, l.in1.shift);
+    t0[c] = multiplyByQuantizedMultiplier((codeValue(c, signed) - z0) * f, l.in0.multiplier, l.in0.shift);
+    t1[c] = multiplyByQuantizedMultiplier((codeValue(c, signed) - z1) * f, l.in1.multiplier, l.in1.shift);
   }
   const table = new Uint8Array(65536);
   for (let a = 0; a < 256; a++)

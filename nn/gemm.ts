@@ -137,15 +137,15 @@ export function gemmLutJs(rowOffset: Int32Array, table: Int32Array, g: GemmOpera
     ro.set(rowOffset.subarray(0, oc * K));
   }
   const acc = new Int32Array(ocPad * P);
-  // Column tiles keep the activation rows and accumulators of one pass in cache.
-  for (let p0 = 0; p0 < P; p0 += GEMM_TILE) {
-    const p1 = Math.min(P, p0 + GEMM_TILE);
+  // Position blocks keep the activation rows and accumulators of one pass in cache.
+  for (let p0 = 0; p0 < P; p0 += POSITION_BLOCK) {
+    const p1 = Math.min(P, p0 + POSITION_BLOCK);
     for (let o = 0; o < ocPad; o += 8) lutPass8(ro, table, a, acc, K, P, o, p0, p1);
   }
   return ocPad === oc ? acc : acc.slice(0, oc * P);
 }
 
-const GEMM_TILE = 4096;
+const POSITION_BLOCK = 4096;
 
 /*
  * Eight output channels x four k per pass: each activation load feeds 8 lookups and each

@@ -21,13 +21,13 @@ export { loadNativeAddon, type NativeKernels, type NativeStatus, nativeDisabled,
  */
 export const NODE_HEADERS = '/usr/include/node';
 /**
- * VBMI kernel blocking: output channels per pass x 64-position tiles sharing one load of a table
+ * VBMI kernel blocking: output channels per pass x blocks of 64 positions sharing one load of a table
  * row (4 zmm accumulators each). Measured (G lookups per CPU-second, loaded machine, 3 layer
  * shapes): 4 x 1 5-10, 4 x 2 8-12, 2 x 2 9-12, 1 x 4 10-13, 1 x 5 and 2 x 3 the same as 1 x 4:
  * the 512-byte row loads from L2, not the byte permutes, were the limit.
  */
 const OC_BLOCK = 1;
-const TILES = 4;
+const POSITION_BLOCKS = 4;
 const CXX_FLAGS = ['-std=c++17', '-O3', '-march=native', '-fwrapv', '-shared', '-fPIC', '-fvisibility=hidden', '-Wall', '-Wno-unused-function'];
 
 /** -march=native code depends on the CPU: key the cache on its model and feature flags. */
@@ -43,7 +43,7 @@ function cpuSignature(): string {
 }
 
 export function kernelSource(): string {
-  return render('nn/kernels.cpp', { ocBlock: OC_BLOCK, tiles: TILES });
+  return render('nn/kernels.cpp', { ocBlock: OC_BLOCK, positionBlocks: POSITION_BLOCKS });
 }
 
 async function build(): Promise<{ path: string; hit: boolean }> {

@@ -23,15 +23,16 @@ export const MAX_ACC_ENTRIES = 65536;
 export const DEFAULT_ACC_ENTRIES = 4096;
 
 const cellId = z.string().min(1);
-const assignment = z.union([
+/** One runtime mode's cells: one cell for the tile, or per column, per row or per PE. */
+const modeCellMap = z.union([
   cellId,
   z.object({ column: z.array(cellId).min(1) }).strict(),
   z.object({ row: z.array(cellId).min(1) }).strict(),
   z.object({ pe: z.array(z.array(cellId).min(1)).min(1) }).strict(),
 ]);
-export type Assignment = z.infer<typeof assignment>;
+export type ModeCellMap = z.infer<typeof modeCellMap>;
 
-const mapSchema = z.union([assignment, z.object({ modes: z.array(assignment).min(1).max(8) }).strict()]);
+const mapSchema = z.union([modeCellMap, z.object({ modes: z.array(modeCellMap).min(1).max(8) }).strict()]);
 export type CellMap = z.infer<typeof mapSchema>;
 
 const levelSchema = z.object({ name: z.string().regex(/^[A-Za-z]\w*$/, 'level names are identifiers'), volts: z.number().positive().max(5) }).strict();
@@ -126,7 +127,7 @@ export interface Design {
 
 const DEFAULT_LEVELS: Level[] = [{ name: 'nominal', volts: 1.8 }];
 
-function expand(a: Assignment, rows: number, cols: number, where: string): string[][] {
+function expand(a: ModeCellMap, rows: number, cols: number, where: string): string[][] {
   if (typeof a === 'string') return grid(rows, cols, () => a);
   if ('column' in a) {
     if (a.column.length !== cols) throw new UserError(`${where}: column map has ${a.column.length} entries but the array has ${cols} columns`);
