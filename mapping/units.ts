@@ -3,6 +3,7 @@ import { MAX_TILES } from '../generators/array/config.ts';
 import type { Assignment } from '../nn/assign.ts';
 import { layerMacs } from '../nn/graph.ts';
 import { convLayers, type QuantModel } from '../nn/qmodel.ts';
+import { layerPositions } from './layer-cost.ts';
 import { assignmentOf, filterColumn, filtersOnColumn, layerTile } from './place.ts';
 
 /**
@@ -63,9 +64,8 @@ export function planUnits(m: QuantModel, granularity: Exclude<Granularity, 'kern
   const convs = convLayers(m);
   const tiles = Math.min(convs.length, MAX_TILES);
   const layers: LayerInfo[] = convs.map((l, j) => {
-    const o = m.shapes[l.output]!;
-    const positions = o.h * o.w;
-    return { name: l.name, index: j, oc: l.oc, K: l.K, positions, macsPerImage: layerMacs(l, o), tile: layerTile(j, tiles) };
+    const positions = layerPositions(m, l);
+    return { name: l.name, index: j, oc: l.oc, K: l.K, positions, macsPerImage: layerMacs(l, m.shapes[l.output]!), tile: layerTile(j, tiles) };
   });
   const units: Unit[] = [];
   for (let t = 0; t < tiles; t++) {
