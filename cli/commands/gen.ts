@@ -35,6 +35,7 @@ interface GenOpts {
   psumBits: string;
   name?: string;
   out?: string;
+  force?: boolean;
 }
 
 export function registerGen(program: Command): void {
@@ -49,7 +50,8 @@ export function registerGen(program: Command): void {
     .option('--domains <json>', 'voltage domains: {"levels":[{"name","volts"}],"domains":[{"name","columns":[..]}]}')
     .option('--psum-bits <n>', 'partial-sum / accumulator width (16..32)', '32')
     .option('--name <name>', 'design name (default derived from size and cells)')
-    .option('--out <dir>', 'output directory (default rtl-out/<name>)')
+    .option('--out <dir>', 'output directory (default rtl-out/<name>); an existing one is replaced only if axtpu wrote it')
+    .option('--force', 'replace an existing output folder of an older axtpu (no marker file)')
     .action(async (o: GenOpts, cmd: Command) => {
       const config: Record<string, unknown> = {
         rows: intOption(o.rows, '--rows', 2, 64),
@@ -61,9 +63,9 @@ export function registerGen(program: Command): void {
       if (o.map) config.map = jsonArg(o.map, '--map');
       if (o.tiles) config.tiles = jsonArg(o.tiles, '--tiles');
       if (o.domains) config.domains = jsonArg(o.domains, '--domains');
-      const design = resolveDesign(config, 'axtpu gen');
+      const design = resolveDesign(config, 'gen');
       const dir = o.out ? resolve(o.out) : join(rtlOutDir(), design.name);
-      const written = await writeDesign(design, dir);
+      const written = await writeDesign(design, dir, { force: o.force });
       const t = design.tiles;
       const result = {
         dir,

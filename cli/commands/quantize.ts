@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { checkOutputDir } from '../../core/atomic.ts';
 import { UserError } from '../../core/errors.ts';
 import { emit, table } from '../../core/output.ts';
 import { intOption, numberOption } from '../../core/validate.ts';
@@ -16,7 +17,8 @@ export function registerQuantize(program: Command): void {
     .command('quantize')
     .description('post-training int8 quantization of an ONNX model; writes <out>/model.json + model.bin')
     .requiredOption('--model <path>', 'float ONNX model')
-    .requiredOption('--out <dir>', 'output directory')
+    .requiredOption('--out <dir>', 'output directory; an existing one is replaced only if axtpu wrote it')
+    .option('--force', 'replace an existing output folder of an older axtpu (no marker file)')
     .option('--scheme <s>', 'signed (int8 x int8, signed cells) | unsigned (uint8 codes + zero points, unsigned cells)', 'signed')
     .option('--dataset <name>', 'calibration data: fmnist | mnist | <IDX directory> (training split)', 'fmnist')
     .option('--calibration <method>', 'max | percentile', 'max')
@@ -26,6 +28,8 @@ export function registerQuantize(program: Command): void {
       if (opts.scheme !== 'signed' && opts.scheme !== 'unsigned') throw new UserError(`--scheme must be signed or unsigned, got '${opts.scheme}'`);
       if (opts.calibration !== 'max' && opts.calibration !== 'percentile')
         throw new UserError(`--calibration must be max or percentile, got '${opts.calibration}'`);
+      const out = resolve(opts.out!);
+      checkOutputDir(out, { force: Boolean(opts.force) }); // refuse before the calibration work
       const graph = importOnnx(opts.model!);
       const ds = limitDataset(loadDataset(opts.dataset, 'train'), intOption(opts.calibImages!, '--calib-images', 1, 60000));
       checkShapes(graph.inputShape, ds, opts.model!);
@@ -34,8 +38,7 @@ export function registerQuantize(program: Command): void {
         percentile: numberOption(opts.percentile!, '--percentile', 50.0001, 100),
         scheme: opts.scheme,
       });
-      const out = resolve(opts.out!);
-      await saveQuantModel(out, q);
+      await saveQuantModel(out, q, { force: Boolean(opts.force) });
       const layers = convLayers(q).map((l) => ({
         name: l.name,
         kind: l.kind,

@@ -5,7 +5,7 @@
 
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeDirAtomic } from '../../core/atomic.ts';
+import { type OutputDirOptions, writeDirAtomic } from '../../core/atomic.ts';
 import { UserError } from '../../core/errors.ts';
 import { render } from '../../core/templates.ts';
 import { readJsonFile } from '../../core/validate.ts';
@@ -30,24 +30,28 @@ export interface WrittenDesign {
  *   sim/    sim.f        fast simulation view (LUT cells, injection hooks)
  *   <name>.upf           power intent
  */
-export async function writeDesign(design: Design, dir: string): Promise<WrittenDesign> {
+export async function writeDesign(design: Design, dir: string, opts: OutputDirOptions = {}): Promise<WrittenDesign> {
   const views = generateViews(design);
   const files: string[] = [];
-  await writeDirAtomic(dir, (tmp) => {
-    const put = (rel: string, text: string) => {
-      const p = join(tmp, rel);
-      mkdirSync(join(p, '..'), { recursive: true });
-      writeFileSync(p, text);
-      files.push(rel);
-    };
-    put('config.json', `${JSON.stringify(design.config, null, 2)}\n`);
-    for (const view of ['synth', 'sim'] as const) {
-      const names = Object.keys(views[view]);
-      for (const n of names) put(`${view}/${n}`, views[view][n]!);
-      put(`${view}.f`, render('array/filelist.f', { files: names.map((n) => `${view}/${n}`) }));
-    }
-    put(`${design.name}.upf`, views.upf);
-  });
+  await writeDirAtomic(
+    dir,
+    (tmp) => {
+      const put = (rel: string, text: string) => {
+        const p = join(tmp, rel);
+        mkdirSync(join(p, '..'), { recursive: true });
+        writeFileSync(p, text);
+        files.push(rel);
+      };
+      put('config.json', `${JSON.stringify(design.config, null, 2)}\n`);
+      for (const view of ['synth', 'sim'] as const) {
+        const names = Object.keys(views[view]);
+        for (const n of names) put(`${view}/${n}`, views[view][n]!);
+        put(`${view}.f`, render('array/filelist.f', { files: names.map((n) => `${view}/${n}`) }));
+      }
+      put(`${design.name}.upf`, views.upf);
+    },
+    opts,
+  );
   return { dir, design, files };
 }
 
