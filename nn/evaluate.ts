@@ -5,7 +5,7 @@ import { cached } from '../core/cache.ts';
 import { UserError } from '../core/errors.ts';
 import { writeOperandStream } from '../synth/stream.ts';
 import { type Assignment, assignmentCells, readAssignment, resolveAssignment, schemeFor, uniformAssignment } from './assign.ts';
-import { type Dataset, limitDataset, loadDataset } from './dataset.ts';
+import { checkLabels, type Dataset, limitDataset, loadDataset } from './dataset.ts';
 import { type FloatGraph, layerMacs } from './graph.ts';
 import { importOnnx } from './onnx.ts';
 import { ortPredict } from './ort.ts';
@@ -63,7 +63,8 @@ export interface EvalReport {
 }
 
 /** Images must match the model's input (C, H, W): one line otherwise. */
-export function checkShapes(inputShape: { c: number; h: number; w: number }, ds: Dataset, model: string): void {
+export function checkShapes(inputShape: { c: number; h: number; w: number }, ds: Dataset, model: string, classes?: number): void {
+  if (classes !== undefined) checkLabels(ds, classes, model);
   if (inputShape.c !== ds.channels || inputShape.h !== ds.height || inputShape.w !== ds.width)
     throw new UserError(
       `shape mismatch: model ${model} expects ${inputShape.c}x${inputShape.h}x${inputShape.w} inputs, dataset ${ds.name} has ${ds.channels}x${ds.height}x${ds.width} images`,
@@ -128,7 +129,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
     qdir = r.dir;
     onnxPath = o.model;
   }
-  checkShapes(q.inputShape, ds, o.model);
+  checkShapes(q.inputShape, ds, o.model, q.shapes[q.output]?.c);
   const resolved = resolveAssignment(q, assignment);
   const tq = (performance.now() - t0) / 1000;
 

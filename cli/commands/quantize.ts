@@ -32,7 +32,7 @@ export function registerQuantize(program: Command): void {
       checkOutputDir(out, { force: Boolean(opts.force) }); // refuse before the calibration work
       const graph = importOnnx(opts.model!);
       const ds = limitDataset(loadDataset(opts.dataset, 'train'), intOption(opts.calibImages!, '--calib-images', 1, 60000));
-      checkShapes(graph.inputShape, ds, opts.model!);
+      checkShapes(graph.inputShape, ds, opts.model!, graph.shapes[graph.output]?.c);
       const q = quantizeGraph(graph, ds, {
         method: opts.calibration,
         percentile: numberOption(opts.percentile!, '--percentile', 50.0001, 100),
