@@ -6,7 +6,7 @@ import { DEFAULT_CLOCK_MHZ, DEFAULT_ELECTRICAL, type EnergyEstimate, estimateEne
 import { buildGateSim, type GateSimModel, type GateSimResult, runGateSim } from './gatesim.ts';
 import { loadLiberty } from './liberty.ts';
 import { type OpenStaResult, runOpenSta } from './opensta.ts';
-import { type OperandStream, readOperandStream, uniformStream } from './stream.ts';
+import { type OperandStream, readOperandStream, streamBits, uniformStream, xorshift32 } from './stream.ts';
 import type { VoltageModel } from './voltage.ts';
 import { type SynthResult, synthesize } from './yosys.ts';
 
@@ -68,10 +68,18 @@ export async function synthesizeCell(cell: Cell, liberty?: string): Promise<Synt
   return synthesize({ top: cell.moduleName, sources: { [`${cell.moduleName}.v`]: cell.verilog() }, liberty });
 }
 
-/** Gate-sim stimulus for a cell: the stream's codes masked to the cell width. */
+/**
+ * Gate-sim stimulus for a cell: the stream's codes masked to the cell width. A stream narrower
+ * than the cell is refused: the cell's upper operand bits would never toggle.
+ */
 export function cellStimulus(cell: Cell, s: OperandStream) {
+  const sb = streamBits(s);
+  if (cell.bits > sb)
+    throw new UserError(
+      `cell ${cell.id} is ${cell.bits}-bit but the operand stream holds ${sb}-bit codes (its upper operand bits would never toggle); use the uniform stream, generated at the cell width`,
+    );
+  if (cell.bits === sb) return { n: s.a.length, ports: { a: s.a, b: s.b } };
   const mask = (1 << cell.bits) - 1;
-  if (mask === 0xff) return { n: s.a.length, ports: { a: s.a, b: s.b } };
   const a = new Uint8Array(s.a.length);
   const b = new Uint8Array(s.b.length);
   for (let i = 0; i < a.length; i++) {
@@ -82,20 +90,58 @@ export function cellStimulus(cell: Cell, s: OperandStream) {
 }
 
 export interface NetlistCheck {
+  /** Operand pairs applied. */
   pairs: number;
+  /** All 2^(2N) pairs (true) or a seeded random sample plus corner cases (false). */
+  exhaustive: boolean;
+  /** Size of the operand space, 2^(2N). */
+  space: number;
   mismatches: number;
   first?: { a: number; b: number; model: number; netlist: number };
 }
 
-/** Simulate the mapped netlist on all 2^(2N) operand pairs and compare with the cell model. */
-export function checkCellNetlist(cell: Cell, model: GateSimModel): NetlistCheck {
-  const n = 1 << (2 * cell.bits);
-  const a = new Uint8Array(n);
-  const b = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    a[i] = i >>> cell.bits;
-    b[i] = i & ((1 << cell.bits) - 1);
+/** Widths checked exhaustively; wider cells get SAMPLED_PAIRS seeded random pairs plus corners. */
+export const EXHAUSTIVE_MAX_BITS = 8;
+export const SAMPLED_PAIRS = 1 << 18;
+
+/** The operand pairs a netlist check applies: all of them up to 8 bits, else corners + random. */
+export function checkOperands(bits: number): { a: Uint16Array; b: Uint16Array; exhaustive: boolean } {
+  const max = 2 ** bits - 1;
+  if (bits <= EXHAUSTIVE_MAX_BITS) {
+    const n = 2 ** (2 * bits);
+    const a = new Uint16Array(n);
+    const b = new Uint16Array(n);
+    for (let i = 0; i < n; i++) {
+      a[i] = i >>> bits;
+      b[i] = i & max;
+    }
+    return { a, b, exhaustive: true };
   }
+  // Corners: 0, 1, all ones, the MSB alone and all-but-MSB, each against each.
+  const corners = [0, 1, max, 2 ** (bits - 1), 2 ** (bits - 1) - 1, 2, max - 1];
+  const a = new Uint16Array(SAMPLED_PAIRS);
+  const b = new Uint16Array(SAMPLED_PAIRS);
+  let i = 0;
+  for (const x of corners) for (const y of corners) [a[i], b[i++]] = [x, y];
+  const next = xorshift32(0x9e3779b9);
+  for (; i < SAMPLED_PAIRS; i++) {
+    const r = next();
+    a[i] = r & max;
+    b[i] = (r >>> 16) & max;
+  }
+  return { a, b, exhaustive: false };
+}
+
+/** The claim a check supports, in words: never more than what was applied. */
+export function checkClaim(c: NetlistCheck): string {
+  const what = c.exhaustive ? `all ${c.pairs} pairs` : `${c.pairs} sampled of 2^${Math.log2(c.space)} pairs`;
+  return c.mismatches === 0 ? `yes (${what})` : `NO: ${c.mismatches} mismatches on ${what}`;
+}
+
+/** Simulate the mapped netlist on all 2^(2N) operand pairs (N <= 8; else a sample) and compare with the cell model. */
+export function checkCellNetlist(cell: Cell, model: GateSimModel): NetlistCheck {
+  const { a, b, exhaustive } = checkOperands(cell.bits);
+  const n = a.length;
   const r = runGateSim(model, { n, ports: { a, b } }, { outputs: true });
   const p = r.outputs?.p;
   if (!p) throw new UserError(`cell ${cell.id}: netlist has no output port p`);
@@ -109,10 +155,11 @@ export function checkCellNetlist(cell: Cell, model: GateSimModel): NetlistCheck 
       first ??= { a: a[i]!, b: b[i]!, model: want, netlist: p[i]! };
     }
   }
-  return { pairs: n, mismatches, first };
+  return { pairs: n, exhaustive, space: 2 ** (2 * cell.bits), mismatches, first };
 }
 
-export function resolveStream(opts: CellEnergyOptions): { stream: OperandStream; info: StreamInfo } {
+/** The stimulus: given, a `.ab` file (8-bit codes) or uniform random at `bits` (the cell width; bytes up to 8). */
+export function resolveStream(opts: CellEnergyOptions, bits = 8): { stream: OperandStream; info: StreamInfo } {
   if (opts.stream) return { stream: opts.stream, info: { kind: 'given', pairs: opts.stream.a.length } };
   if (opts.streamFile) {
     const stream = readOperandStream(opts.streamFile);
@@ -121,7 +168,7 @@ export function resolveStream(opts: CellEnergyOptions): { stream: OperandStream;
   const n = opts.uniform ?? DEFAULT_UNIFORM;
   const seed = opts.seed ?? DEFAULT_SEED;
   if (!Number.isInteger(n) || n < 2) throw new UserError(`--uniform must be an integer >= 2, got ${n}`);
-  return { stream: uniformStream(n, seed), info: { kind: 'uniform', pairs: n, seed } };
+  return { stream: uniformStream(n, seed, bits), info: { kind: 'uniform', pairs: n, seed } };
 }
 
 /** Energy of an already synthesized design for a given stimulus (any netlist with gatesim ports). */
@@ -197,8 +244,9 @@ export async function cellEnergy(cellOrId: string | Cell, opts: CellEnergyOption
   const cell = typeof cellOrId === 'string' ? getCell(cellOrId) : cellOrId;
   const liberty = resolve(opts.liberty ?? defaultLiberty());
   const lib = loadLiberty(liberty);
+  const { stream, info } = resolveStream(opts, cell.bits);
+  cellStimulus(cell, stream); // a stream narrower than the cell is refused before synthesis
   const synth = await synthesizeCell(cell, liberty);
-  const { stream, info } = resolveStream(opts);
   const t0 = performance.now();
   const model = buildGateSim(synth.netlist, lib);
   const result = runGateSim(model, cellStimulus(cell, stream));

@@ -195,11 +195,11 @@ export function registerPower(program: Command): void {
       }
       if (!ids.length) throw new UserError('power: give cell ids or --all');
       const cells = ids.map(getCell);
-      const { stream, info } = resolveStream(opts);
+      for (const c of cells) resolveStream(opts, c.bits); // a bad stream fails before any synthesis
       const reports: (CellEnergyReport & { reportFile: string })[] = [];
       for (const c of cells) {
-        const r = await cellEnergy(c, { ...opts, stream });
-        r.stream = info;
+        // Each cell resolves its own stream: the uniform one is generated at the cell's width.
+        const r = await cellEnergy(c, opts);
         const w = writePowerReport(r);
         reports.push({ ...r, reportFile: w.md });
       }

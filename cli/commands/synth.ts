@@ -8,7 +8,7 @@ import { getCell } from '../../generators/multipliers/index.ts';
 import { buildGateSim } from '../../synth/gatesim.ts';
 import { loadLiberty } from '../../synth/liberty.ts';
 import { mapLimit } from '../../synth/pool.ts';
-import { checkCellNetlist, type NetlistCheck } from '../../synth/power.ts';
+import { checkCellNetlist, checkClaim, type NetlistCheck } from '../../synth/power.ts';
 import { fmt, writeSynthReport } from '../../synth/report.ts';
 import { type SynthResult, synthesize } from '../../synth/yosys.ts';
 import { globals } from '../context.ts';
@@ -73,14 +73,7 @@ export function registerSynth(program: Command): void {
           `liberty ${r.liberty}`,
           table(
             ['design', 'area um^2', 'cells', 'netlist == model', 'cached', 'report'],
-            r.results.map((x) => [
-              x.name,
-              Number(fmt(x.areaUm2)),
-              x.cellCount,
-              x.check ? (x.check.mismatches === 0 ? `yes (${x.check.pairs} pairs)` : `NO: ${x.check.mismatches} mismatches`) : '-',
-              x.cached ? 'yes' : 'no',
-              x.report,
-            ]),
+            r.results.map((x) => [x.name, Number(fmt(x.areaUm2)), x.cellCount, x.check ? checkClaim(x.check) : '-', x.cached ? 'yes' : 'no', x.report]),
           ),
         ].join('\n'),
       );
