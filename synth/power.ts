@@ -1,11 +1,14 @@
 import { resolve } from 'node:path';
 import { UserError } from '../core/errors.ts';
 import { defaultLiberty } from '../core/paths.ts';
+import { render } from '../core/templates.ts';
 import { type Cell, getCell } from '../generators/multipliers/index.ts';
 import { DEFAULT_CLOCK_MHZ, DEFAULT_ELECTRICAL, type EnergyEstimate, estimateEnergy } from './energy.ts';
 import { buildGateSim, type GateSimModel, type GateSimResult, runGateSim } from './gatesim.ts';
 import { loadLiberty } from './liberty.ts';
+import { cellCounts, readNetlistJson } from './netlist.ts';
 import { type OpenStaResult, runOpenSta } from './opensta.ts';
+import { mapLimit } from './pool.ts';
 import { type OperandStream, readOperandStream, streamBits, uniformStream, xorshift32 } from './stream.ts';
 import type { VoltageModel } from './voltage.ts';
 import { type SynthResult, synthesize } from './yosys.ts';
@@ -66,6 +69,43 @@ export interface CellEnergyReport {
 
 export async function synthesizeCell(cell: Cell, liberty?: string): Promise<SynthResult> {
   return synthesize({ top: cell.moduleName, sources: { [`${cell.moduleName}.v`]: cell.verilog() }, liberty });
+}
+
+/** Cells per Yosys run of a bank, and bank runs at a time (2 cores). */
+const BANK_CHUNKS = 2;
+
+/**
+ * Synthesize many cells in few Yosys runs (a bank per core, hierarchy kept) and read each cell
+ * module back on its own: what `power` does for a library of cells instead of one run per cell.
+ * The per-cell results carry the module's netlist and area; `netlistVerilog` is the whole bank
+ * (not for OpenSTA, which needs the cell as top: `--opensta` synthesizes per cell).
+ */
+export async function synthesizeCellBank(cells: Cell[], liberty?: string): Promise<SynthResult[]> {
+  const per = Math.ceil(cells.length / BANK_CHUNKS);
+  const chunks = Array.from({ length: Math.ceil(cells.length / per) }, (_, k) => cells.slice(k * per, (k + 1) * per));
+  const results = await mapLimit(chunks, BANK_CHUNKS, async (chunk) => {
+    const top = 'axtpu_cell_bank';
+    const sources: Record<string, string> = {
+      [`${top}.v`]: render('synth/cell_bank.v', { top, cells: chunk.map((c, index) => ({ index, bits: c.bits, moduleName: c.moduleName })) }),
+    };
+    for (const c of chunk) sources[`${c.moduleName}.v`] = c.verilog();
+    const bank = await synthesize({ top, sources, liberty, flatten: false });
+    return chunk.map((c): SynthResult => {
+      const netlist = readNetlistJson(bank.netlistJson, c.moduleName);
+      const area = bank.moduleAreas[c.moduleName];
+      if (area === undefined) throw new Error(`cell bank: no area for module ${c.moduleName}`);
+      return {
+        ...bank,
+        top: c.moduleName,
+        netlist,
+        areaUm2: area,
+        moduleAreas: { [c.moduleName]: area },
+        cellCount: netlist.cells.length,
+        cellsByType: cellCounts(netlist),
+      };
+    });
+  });
+  return results.flat();
 }
 
 /**
@@ -239,14 +279,15 @@ export async function openStaComparison(
   };
 }
 
-/** Synthesize (cached), simulate the stream through the netlist and estimate energy per op. */
-export async function cellEnergy(cellOrId: string | Cell, opts: CellEnergyOptions = {}): Promise<CellEnergyReport> {
+/** Synthesize (cached; or take the cell's result from a bank), simulate the stream through the netlist and estimate energy per op. */
+export async function cellEnergy(cellOrId: string | Cell, opts: CellEnergyOptions = {}, synthesized?: SynthResult): Promise<CellEnergyReport> {
   const cell = typeof cellOrId === 'string' ? getCell(cellOrId) : cellOrId;
   const liberty = resolve(opts.liberty ?? defaultLiberty());
   const lib = loadLiberty(liberty);
   const { stream, info } = resolveStream(opts, cell.bits);
   cellStimulus(cell, stream); // a stream narrower than the cell is refused before synthesis
-  const synth = await synthesizeCell(cell, liberty);
+  if (synthesized && opts.opensta) throw new Error('cellEnergy: OpenSTA needs the cell synthesized as top');
+  const synth = synthesized ?? (await synthesizeCell(cell, liberty));
   const t0 = performance.now();
   const model = buildGateSim(synth.netlist, lib);
   const result = runGateSim(model, cellStimulus(cell, stream));

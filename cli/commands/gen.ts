@@ -1,29 +1,12 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { UserError } from '../../core/errors.ts';
 import { emit } from '../../core/output.ts';
 import { rtlOutDir } from '../../core/paths.ts';
-import { intOption } from '../../core/validate.ts';
+import { intOption, jsonArg } from '../../core/validate.ts';
 import { resolveDesign, writeDesign } from '../../generators/array/index.ts';
 import { globals } from '../context.ts';
 
 const MIN_DIM_MAX_DIM = '2..64';
-
-/** Inline JSON (starts with { or [) or a path to a JSON file. */
-export function jsonArg(value: string, flag: string): unknown {
-  const text = value.trim();
-  let src = text;
-  if (!text.startsWith('{') && !text.startsWith('[')) {
-    if (!existsSync(text)) throw new UserError(`${flag}: not inline JSON and no such file: ${text}`);
-    src = readFileSync(text, 'utf8');
-  }
-  try {
-    return JSON.parse(src);
-  } catch (err) {
-    throw new UserError(`${flag}: not valid JSON (${(err as Error).message.split('\n')[0]})`);
-  }
-}
 
 interface GenOpts {
   rows: string;

@@ -3,10 +3,9 @@ import type { Command } from 'commander';
 import { UserError } from '../../core/errors.ts';
 import { emit, table } from '../../core/output.ts';
 import { synthReportsDir } from '../../core/paths.ts';
-import { intOption, numberOption } from '../../core/validate.ts';
+import { intOption, jsonArg, numberOption } from '../../core/validate.ts';
 import { type FlowReport, LAYER_HEADERS, layerRows, runFlow } from '../../flow/run.ts';
 import { globals } from '../context.ts';
-import { jsonArg } from './gen.ts';
 
 interface RunOpts {
   model: string;

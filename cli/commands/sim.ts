@@ -2,11 +2,10 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UserError } from '../../core/errors.ts';
 import { emit, table } from '../../core/output.ts';
-import { intOption, parseOrThrow, z } from '../../core/validate.ts';
+import { intOption, jsonArg, parseOrThrow, z } from '../../core/validate.ts';
 import { cycleModel, type Design, gemmModel, generateViews, loadDesign, type Mat8 } from '../../generators/array/index.ts';
 import { ArraySim, flipTable } from '../../sim/array.ts';
 import { globals } from '../context.ts';
-import { jsonArg } from './gen.ts';
 
 interface GemmOpts {
   M: string;

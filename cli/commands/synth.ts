@@ -4,7 +4,8 @@ import type { Command } from 'commander';
 import { UserError } from '../../core/errors.ts';
 import { emit, table } from '../../core/output.ts';
 import { defaultLiberty } from '../../core/paths.ts';
-import { getCell } from '../../generators/multipliers/index.ts';
+import type { Cell } from '../../generators/multipliers/index.ts';
+import { selectCells } from '../../generators/multipliers/select.ts';
 import { buildGateSim } from '../../synth/gatesim.ts';
 import { loadLiberty } from '../../synth/liberty.ts';
 import { mapLimit } from '../../synth/pool.ts';
@@ -54,13 +55,19 @@ export function registerSynth(program: Command): void {
     .action(async (targets: string[], o: { liberty?: string; top?: string; check: boolean }, cmd: Command) => {
       const liberty = resolve(o.liberty ?? defaultLiberty());
       const lib = loadLiberty(liberty);
-      const jobs = targets.map((t) => {
+      const jobs = targets.flatMap((t): { name: string; cell?: Cell; top: string; sources: Record<string, string> }[] => {
         if (existsSync(t) && statSync(t).isDirectory()) {
           const d = readDesignDir(t, o.top);
-          return { name: basename(resolve(t)), cell: undefined, ...d };
+          return [{ name: basename(resolve(t)), cell: undefined, ...d }];
         }
-        const cell = getCell(t);
-        return { name: cell.id, cell, top: cell.moduleName, sources: { [`${cell.moduleName}.v`]: cell.verilog() } };
+        if (/[/\\]/.test(t) || t.startsWith('.') || existsSync(t))
+          throw new UserError(existsSync(t) ? `synth: ${t} is a file; give a cell id or a folder of Verilog files` : `synth: no such design folder: ${t}`);
+        return selectCells([t], 'synth').map((cell) => ({
+          name: cell.id,
+          cell,
+          top: cell.moduleName,
+          sources: { [`${cell.moduleName}.v`]: cell.verilog() },
+        }));
       });
       const results = await mapLimit(jobs, 2, async (j): Promise<SynthRow> => {
         const s: SynthResult = await synthesize({ top: j.top, sources: j.sources, liberty });
