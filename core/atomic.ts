@@ -18,7 +18,8 @@ export function ensureDir(path: string): void {
       st = statSync(p);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT') throw err;
+      // ENOTDIR: a file further up; keep walking, the stat of that file reports it below.
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw err;
     }
     if (st) {
       if (!st.isDirectory()) throw new UserError(`${p}: a file stands where a folder is expected (for ${abs})`);
@@ -46,6 +47,8 @@ export function ensureDir(path: string): void {
 export function writeFileAtomic(path: string, data: string | NodeJS.ArrayBufferView): void {
   const dir = dirname(path);
   ensureDir(dir);
+  // Refuse before the temp file exists: a failed write leaves even the folder's mtime alone.
+  if (isDirectory(path)) throw new UserError(`${resolve(path)} is a folder where a file is expected`);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
     writeFileSync(tmp, data);
@@ -53,6 +56,14 @@ export function writeFileAtomic(path: string, data: string | NodeJS.ArrayBufferV
   } catch (err) {
     rmSync(tmp, { force: true });
     throw err;
+  }
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
   }
 }
 
@@ -111,6 +122,20 @@ export function checkOutputDir(path: string, opts: OutputDirOptions = {}): boole
 export async function writeDirAtomic(path: string, fill: (dir: string) => Promise<void> | void, opts: OutputDirOptions = {}): Promise<void> {
   path = resolve(path);
   const legacyOk = checkOutputDir(path, opts);
+  const before = inspectTarget(path);
+  if (before.state === 'unmarked' && before.entries.length > 0) {
+    // An older output is replaced only if this output rewrites every name in it: learn the
+    // names by a trial fill in private scratch, so a refusal touches nothing next to `path`.
+    const probe = scratchDir('outdir-probe');
+    try {
+      await fill(probe);
+      const ours = new Set(readdirSync(probe));
+      const foreign = before.entries.filter((e) => !ours.has(e));
+      if (foreign.length) throw notOurs(path, foreign, false);
+    } finally {
+      rmSync(probe, { recursive: true, force: true });
+    }
+  }
   const parent = dirname(path);
   ensureDir(parent);
   const scratch = mkdtempSync(join(parent, `.${basename(path)}.tmp-`));

@@ -64,7 +64,9 @@ export function fsUserError(err: unknown): UserError | undefined {
   if (!(err instanceof Error)) return undefined;
   const e = err as NodeJS.ErrnoException & { dest?: string };
   const problem = e.code ? FS_PROBLEMS[e.code] : undefined;
-  if (!problem || (!e.path && !e.dest)) return undefined;
+  if (!problem) return undefined;
+  // Some calls (reading a folder as a file) report no path: still the user's problem, still one line.
+  if (!e.path && !e.dest) return new UserError(`file system: ${problem}${e.syscall ? ` (${e.syscall})` : ''}`);
   const where = e.dest && e.code === 'EEXIST' ? e.dest : (e.path ?? e.dest);
   const op = e.syscall ? ` (${e.syscall})` : '';
   return new UserError(`${where}: ${problem}${op}`);

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { type ZodTypeAny, z } from 'zod';
 import { UserError } from './errors.ts';
 
@@ -53,6 +53,7 @@ export function jsonArg(value: string, flag: string): unknown {
   let src = text;
   if (!text.startsWith('{') && !text.startsWith('[')) {
     if (!existsSync(text)) throw new UserError(`${flag}: not inline JSON and no such file: ${text}`);
+    if (!statSync(text).isFile()) throw new UserError(`${flag}: ${text} is not a file`);
     src = readFileSync(text, 'utf8');
   }
   try {
