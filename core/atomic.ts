@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { basename, dirname, join, parse, relative, resolve, sep } from 'node:path';
 import { UserError } from './errors.ts';
@@ -123,24 +123,30 @@ export async function writeDirAtomic(path: string, fill: (dir: string) => Promis
   path = resolve(path);
   const legacyOk = checkOutputDir(path, opts);
   const before = inspectTarget(path);
+  let probe: string | undefined;
   if (before.state === 'unmarked' && before.entries.length > 0) {
-    // An older output is replaced only if this output rewrites every name in it: learn the
-    // names by a trial fill in private scratch, so a refusal touches nothing next to `path`.
-    const probe = scratchDir('outdir-probe');
+    // An older output is replaced only if this output rewrites every name in it: fill in private
+    // scratch first and compare names, so a refusal touches nothing next to `path`.
+    probe = scratchDir('outdir-probe');
     try {
       await fill(probe);
       const ours = new Set(readdirSync(probe));
       const foreign = before.entries.filter((e) => !ours.has(e));
       if (foreign.length) throw notOurs(path, foreign, false);
-    } finally {
+    } catch (err) {
       rmSync(probe, { recursive: true, force: true });
+      throw err;
     }
   }
   const parent = dirname(path);
   ensureDir(parent);
   const scratch = mkdtempSync(join(parent, `.${basename(path)}.tmp-`));
   try {
-    await fill(scratch);
+    if (probe) {
+      // Already filled: copy (tmp may be another file system), the rename below stays atomic.
+      cpSync(probe, scratch, { recursive: true });
+      rmSync(probe, { recursive: true, force: true });
+    } else await fill(scratch);
     writeFileSync(join(scratch, OUTPUT_MARKER), `axtpu output folder: replaced whole when regenerated\n`);
     const now = inspectTarget(path);
     if (now.state === 'absent') renameSync(scratch, path);
@@ -158,6 +164,7 @@ export async function writeDirAtomic(path: string, fill: (dir: string) => Promis
     }
   } catch (err) {
     rmSync(scratch, { recursive: true, force: true });
+    if (probe) rmSync(probe, { recursive: true, force: true });
     throw err;
   }
 }

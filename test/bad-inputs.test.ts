@@ -206,7 +206,6 @@ const REGRESSIONS: Case[] = [
   { name: 'mult lut --out a folder (EISDIR)', args: ['mult', 'lut', 'exact_u8', '--out', 'user'], msg: /user/ },
   { name: 'gen --out below a file (ENOTDIR)', args: ['gen', '--rows', '2', '--cols', '2', '--cell', 'exact_u8', '--out', 'file.txt/sub'], msg: /file\.txt/ },
   { name: 'AXTPU_CELLS_DIR is a file', args: ['mult', 'list'], env: { AXTPU_CELLS_DIR: '{work}/file.txt' }, msg: /file\.txt/ },
-  { name: 'eval --model a folder', args: ['eval', '--model', 'user', '--no-float'], msg: /user/ },
 ];
 
 /** The rest of the corpus: one clear line for ordinary mistakes, command by command. */
@@ -255,6 +254,7 @@ const CASES: Case[] = [
   { name: 'gen --map a missing file', args: ['gen', '--rows', '2', '--cols', '2', '--map', 'nosuch.json'], msg: /--map: not inline JSON and no such file/ },
   { name: 'gen --map a folder', args: ['gen', '--rows', '2', '--cols', '2', '--map', 'cfgdir'], msg: /cfgdir/ },
   { name: 'gen --psum-bits 99', args: ['gen', '--rows', '2', '--cols', '2', '--cell', 'exact_u8', '--psum-bits', '99'], msg: /--psum-bits must be in/ },
+  { name: 'eval --model a folder', args: ['eval', '--model', 'user', '--no-float'], msg: /user/ },
   { name: 'eval with a missing model', args: ['eval', '--model', 'nosuch.onnx', '--no-float'], msg: /model not found/ },
   { name: 'eval with a garbage model', args: ['eval', '--model', 'garbage.onnx', '--no-float'], msg: /not a valid ONNX file/ },
   { name: 'eval with a Conv stride of 0', args: ['eval', '--model', 'convstride0.onnx', '--no-float'], msg: /strides \[0,0\]/ },
