@@ -15,13 +15,13 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { writeFileAtomic } from '../core/atomic.ts';
 import { LIBERTY, repoRoot } from '../core/paths.ts';
+import { mapLimit } from '../core/pool.ts';
 import { builtinCatalogue, getCell } from '../generators/multipliers/index.ts';
 import { gateBankCrossCheck } from '../synth/crosscheck.ts';
 import { estimateEnergy } from '../synth/energy.ts';
 import { buildGateSim, runGateSim } from '../synth/gatesim.ts';
 import { loadLiberty } from '../synth/liberty.ts';
 import { uniformStream } from '../synth/operand-stream.ts';
-import { mapLimit } from '../synth/pool.ts';
 import { cellEnergy, cellStimulus, synthesizeCell } from '../synth/power.ts';
 
 const cache = mkdtempSync(join(tmpdir(), 'axtpu-bench-synth-cache-'));

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { ToolError, UserError } from '../core/errors.ts';
+import { fsUserError, ToolError, UserError } from '../core/errors.ts';
 import { repoRoot } from '../core/paths.ts';
 import { registerAll } from './commands/index.ts';
 
@@ -42,6 +42,8 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 export function reportError(err: unknown): number {
+  // File-system problems (read-only disk, a folder where a file belongs...) are the user's to fix.
+  err = fsUserError(err) ?? err;
   if (err instanceof CommanderError) {
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
     // One usage line: commander's message already names the bad command or flag.
@@ -50,7 +52,9 @@ export function reportError(err: unknown): number {
     return 2;
   }
   if (err instanceof UserError) {
-    process.stderr.write(`axtpu: ${err.message}\n`);
+    // One line, one 'axtpu:' prefix, whatever the message carried.
+    const line = (err.message.split('\n')[0] ?? '').replace(/^(axtpu:?\s*)+/, '');
+    process.stderr.write(`axtpu: ${line}\n`);
     return 2;
   }
   if (err instanceof ToolError) {

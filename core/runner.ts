@@ -1,7 +1,10 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
-import { ToolError } from './errors.ts';
+import { ensureDir } from './atomic.ts';
+import { kindDir } from './cache.ts';
+import { ToolError, UserError } from './errors.ts';
 
 /**
  * The one way axtpu runs external tools (verilator, yosys, sta, make, g++...).
@@ -64,19 +67,20 @@ export async function runTool(run: ToolRun): Promise<ToolResult> {
   });
   const all = String(result.all ?? '');
   if (run.logFile) {
-    mkdirSync(dirname(run.logFile), { recursive: true });
+    ensureDir(dirname(run.logFile));
     writeFileSync(run.logFile, `$ ${cmd}\n${all}`);
   }
   const n = run.tailLines ?? 25;
   const ok = run.okExitCodes ?? [0];
   if (result.failed && (result.timedOut || result.exitCode === undefined || !ok.includes(result.exitCode))) {
+    // A missing tool is a set-up problem, not a tool failure: one line, exit 2.
+    if ((result as { code?: string }).code === 'ENOENT' || /\bENOENT\b/.test(result.message ?? ''))
+      throw new UserError(`${run.tool}: not found on PATH; run \`make setup\` or \`axtpu doctor\``);
     let reason: string;
     if (result.timedOut) reason = `timed out after ${run.timeoutMs ?? 600_000} ms`;
-    else if ((result as { code?: string }).code === 'ENOENT' || /ENOENT/.test(result.message ?? ''))
-      reason = 'not found on PATH; run `make setup` or `axtpu doctor`';
     else if (result.exitCode !== undefined) reason = `exit code ${result.exitCode}`;
     else reason = result.signal ? `killed by ${result.signal}` : (result.message?.split('\n')[0] ?? 'failed');
-    throw new ToolError(run.tool, cmd, run.logFile, tail(all || result.message || '', n), reason);
+    throw new ToolError(run.tool, cmd, keepLog(run.logFile), tail(all || result.message || '', n), reason);
   }
   return {
     stdout: String(result.stdout ?? ''),
@@ -94,7 +98,7 @@ export async function runTool(run: ToolRun): Promise<ToolResult> {
  * into the same ToolError shape as runTool.
  */
 export function spawnTool(run: Omit<ToolRun, 'input' | 'okExitCodes'> & { logFile: string }): ResultPromise {
-  mkdirSync(dirname(run.logFile), { recursive: true });
+  ensureDir(dirname(run.logFile));
   writeFileSync(run.logFile, `$ ${commandLine(run.tool, run.args)}\n`);
   return execa(run.tool, run.args, {
     cwd: run.cwd,
@@ -112,5 +116,21 @@ export function spawnTool(run: Omit<ToolRun, 'input' | 'okExitCodes'> & { logFil
 
 export function toolErrorFor(run: { tool: string; args: string[]; logFile: string }, reason: string, lines = 25): ToolError {
   const log = existsSync(run.logFile) ? readFileSync(run.logFile, 'utf8') : '';
-  return new ToolError(run.tool, commandLine(run.tool, run.args), run.logFile, tail(log, lines), reason);
+  return new ToolError(run.tool, commandLine(run.tool, run.args), keepLog(run.logFile), tail(log, lines), reason);
+}
+
+/**
+ * A failed tool's log in a scratch folder (tmp or a cache build) would be deleted with it; keep a
+ * copy in the cache's failed-logs/ so the path in the error message still exists afterwards.
+ */
+function keepLog(logFile: string | undefined): string | undefined {
+  if (!logFile || !existsSync(logFile)) return logFile;
+  if (!logFile.startsWith(tmpdir()) && !/\.build-/.test(logFile)) return logFile;
+  try {
+    const kept = join(kindDir('failed-logs'), `${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}-${basename(logFile)}`);
+    copyFileSync(logFile, kept);
+    return kept;
+  } catch {
+    return logFile;
+  }
 }

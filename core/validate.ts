@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { type ZodTypeAny, z } from 'zod';
 import { UserError } from './errors.ts';
 
@@ -10,8 +10,13 @@ export function parseOrThrow<S extends ZodTypeAny>(schema: S, data: unknown, sou
   const r = schema.safeParse(data);
   if (r.success) return r.data;
   const issue = r.error.issues[0];
-  const where = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
-  throw new UserError(`${source}: invalid${where}: ${issue?.message ?? 'bad value'}`);
+  const where = issue?.path.length ? ` ${issue.path.join('.')}` : '';
+  // Zod's bare 'Invalid' (a failed regex) says nothing: show the value that failed instead.
+  let value: unknown = data;
+  for (const k of issue?.path ?? []) value = value && typeof value === 'object' ? (value as Record<string | number, unknown>)[k] : undefined;
+  const shown = typeof value === 'string' || typeof value === 'number' ? ` '${String(value).slice(0, 60)}'` : '';
+  const why = !issue?.message || issue.message === 'Invalid' ? 'has characters or a form that is not allowed' : issue.message;
+  throw new UserError(`${source}: invalid${where}${issue?.code === 'invalid_string' ? shown : ''}: ${why}`);
 }
 
 /** Read and validate a JSON file given by the user. */
@@ -40,6 +45,22 @@ export function numberOption(value: string, name: string, min: number, max: numb
   if (!Number.isFinite(n) || value.trim() === '') throw new UserError(`${name} must be a number, got '${value}'`);
   if (n < min || n > max) throw new UserError(`${name} must be in ${min}..${max}, got ${n}`);
   return n;
+}
+
+/** Inline JSON (starts with { or [) or a path to a JSON file. */
+export function jsonArg(value: string, flag: string): unknown {
+  const text = value.trim();
+  let src = text;
+  if (!text.startsWith('{') && !text.startsWith('[')) {
+    if (!existsSync(text)) throw new UserError(`${flag}: not inline JSON and no such file: ${text}`);
+    if (!statSync(text).isFile()) throw new UserError(`${flag}: ${text} is not a file`);
+    src = readFileSync(text, 'utf8');
+  }
+  try {
+    return JSON.parse(src);
+  } catch (err) {
+    throw new UserError(`${flag}: not valid JSON (${(err as Error).message.split('\n')[0]})`);
+  }
 }
 
 export { z };

@@ -1,5 +1,6 @@
 import { UserError } from '../core/errors.ts';
 import { builtinCatalogue, type Cell, getCell, listExternalIds } from '../generators/multipliers/index.ts';
+import { globToRegex } from '../generators/multipliers/select.ts';
 
 /**
  * Candidate cells from a comma-separated list of ids and globs (`*`, `?`) matched against the
@@ -7,14 +8,6 @@ import { builtinCatalogue, type Cell, getCell, listExternalIds } from '../genera
  * The exact cell of each signedness is always added (it is the baseline and the fallback).
  */
 export const DEFAULT_CELLS = 'drum_*_u8,bam_*_u8,trunc_*_u8,mitchell_w*_u8';
-
-function globToRegex(glob: string): RegExp {
-  const body = glob
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${body}$`);
-}
 
 export interface CandidateGroup {
   signed: boolean;

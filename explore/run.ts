@@ -180,7 +180,7 @@ export async function explore(o: ExploreOptions): Promise<ExploreResult> {
   const graph = importOnnx(o.model);
   const train = loadDataset(o.dataset, 'train');
   const test = limitDataset(loadDataset(o.dataset, 'test'), o.testImages);
-  checkShapes(graph.inputShape, test, o.model);
+  checkShapes(graph.inputShape, test, o.model, graph.shapes[graph.output]?.c);
   const calibImages = o.calibImages ?? 64;
   // Quantization calibrates on the head of the train split (nn/load.ts policy), XAI on
   // train[0, calib): the validation hold-out is its tail and must not overlap either.

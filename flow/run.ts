@@ -126,7 +126,7 @@ export async function runFlow(o: FlowOptions): Promise<FlowReport> {
   checkLevels(design, o.levels);
   const flip = o.flip === undefined ? undefined : flipTable(design, o.flip);
   const ds = limitDataset(loadDataset(o.dataset, 'test'), o.limit);
-  checkShapes(model.inputShape, ds, o.model);
+  checkShapes(model.inputShape, ds, o.model, model.shapes[model.output]?.c);
   const batch = o.batch ?? 250;
   const rtl = await runRtl(model, design, placement, ds, {
     batch,

@@ -1,5 +1,5 @@
 import { UserError } from '../core/errors.ts';
-import { parseOrThrow, readJsonFile, z } from '../core/validate.ts';
+import { jsonArg, parseOrThrow, z } from '../core/validate.ts';
 import { getCell, productTable } from '../generators/multipliers/index.ts';
 import type { QuantModel, Scheme } from './qmodel.ts';
 import { convLayers } from './qmodel.ts';
@@ -22,8 +22,9 @@ export const assignmentSchema = z
   .strict();
 export type Assignment = z.infer<typeof assignmentSchema>;
 
-export function readAssignment(path: string): Assignment {
-  return readJsonFile(assignmentSchema, path, 'assignment');
+/** An assignment given as inline JSON or a file (like --map). */
+export function readAssignment(pathOrJson: string): Assignment {
+  return parseOrThrow(assignmentSchema, jsonArg(pathOrJson, '--assign'), `assignment ${pathOrJson.trim().startsWith('{') ? '(inline)' : pathOrJson}`);
 }
 
 export function uniformAssignment(id: string): Assignment {

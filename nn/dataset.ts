@@ -124,6 +124,15 @@ export function loadDataset(spec: string | undefined, split: Split = 'test'): Da
   return loadIdxDir(s, split);
 }
 
+/** Every label must name one of the model's output classes, or accuracy silently miscounts. */
+export function checkLabels(ds: Dataset, classes: number, model: string): void {
+  for (let i = 0; i < ds.count; i++) {
+    const y = ds.labels[i]!;
+    if (y >= classes)
+      throw new UserError(`dataset ${ds.name}: label ${y} of image ${i} is not a class of model ${model} (${classes} outputs: labels 0..${classes - 1})`);
+  }
+}
+
 /** First `limit` images (or all). */
 export function limitDataset(ds: Dataset, limit: number | undefined): Dataset {
   if (limit === undefined || limit >= ds.count) return ds;

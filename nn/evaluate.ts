@@ -75,7 +75,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
   const calib = { dataset: o.dataset, images: o.calibImages, method: o.calibration, percentile: o.percentile };
   const { model: q, source: qdir, onnx: onnxPath } = await loadQuantModelFor(o.model, scheme, calib, checkNames);
   if (q.scheme !== scheme) throw new UserError(`quantized model ${o.model} uses the ${q.scheme} scheme but the cells are ${signed ? 'signed' : 'unsigned'}`);
-  checkShapes(q.inputShape, ds, o.model);
+  checkShapes(q.inputShape, ds, o.model, q.shapes[q.output]?.c);
   const resolved = resolveAssignment(q, assignment);
   const tq = (performance.now() - t0) / 1000;
 

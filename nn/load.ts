@@ -3,7 +3,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { cached } from '../core/cache.ts';
 import { UserError } from '../core/errors.ts';
-import { type Dataset, limitDataset, loadDataset } from './dataset.ts';
+import { checkLabels, type Dataset, limitDataset, loadDataset } from './dataset.ts';
 import type { FloatGraph } from './graph.ts';
 import { importOnnx } from './onnx.ts';
 import { loadQuantModel, writeQuantModelFiles } from './qio.ts';
@@ -52,7 +52,8 @@ export function isQuantizedDir(path: string): boolean {
 }
 
 /** Images must match the model's input (C, H, W): one line otherwise. */
-export function checkShapes(inputShape: { c: number; h: number; w: number }, ds: Dataset, model: string): void {
+export function checkShapes(inputShape: { c: number; h: number; w: number }, ds: Dataset, model: string, classes?: number): void {
+  if (classes !== undefined) checkLabels(ds, classes, model);
   if (inputShape.c !== ds.channels || inputShape.h !== ds.height || inputShape.w !== ds.width)
     throw new UserError(
       `shape mismatch: model ${model} expects ${inputShape.c}x${inputShape.h}x${inputShape.w} inputs, dataset ${ds.name} has ${ds.channels}x${ds.height}x${ds.width} images`,

@@ -23,13 +23,28 @@ interface Const {
 const num = (v: unknown): number =>
   typeof v === 'number' ? v : v && typeof (v as { toNumber?: () => number }).toNumber === 'function' ? (v as { toNumber: () => number }).toNumber() : Number(v);
 
+/** Largest tensor accepted (elements): far above any model the engine can run, far below what crashes. */
+const MAX_TENSOR_ELEMENTS = 1 << 27;
+
 function tensorData(t: TensorProto, where: string): Const {
   const dims = (t.dims ?? []).map(num);
+  const bad = dims.find((d) => !Number.isSafeInteger(d) || d < 0);
+  if (bad !== undefined) throw new UserError(`${where}: tensor ${t.name} has an invalid dimension ${bad} (dims [${dims.join(',')}])`);
   const n = dims.reduce((a, b) => a * b, 1);
+  if (n > MAX_TENSOR_ELEMENTS)
+    throw new UserError(`${where}: tensor ${t.name} is too large (dims [${dims.join(',')}], ${n} elements; at most ${MAX_TENSOR_ELEMENTS})`);
   const DT = onnx.TensorProto.DataType;
   const raw = t.rawData?.length ? t.rawData : undefined;
-  const out = new Float64Array(n);
   const view = raw ? new DataView(raw.buffer, raw.byteOffset, raw.byteLength) : undefined;
+  const typedLength: Record<number, number> = {
+    [DT.FLOAT]: t.floatData?.length ?? 0,
+    [DT.DOUBLE]: t.doubleData?.length ?? 0,
+    [DT.INT64]: t.int64Data?.length ?? 0,
+    [DT.INT32]: t.int32Data?.length ?? 0,
+  };
+  if (!view && n > 0 && (typedLength[t.dataType ?? -1] ?? n) < n)
+    throw new UserError(`${where}: tensor ${t.name} is missing data (${typedLength[t.dataType ?? -1]} values for dims [${dims.join(',')}])`);
+  const out = new Float64Array(n);
   const need = (bytes: number) => {
     if (view && view.byteLength !== n * bytes) throw new UserError(`${where}: tensor ${t.name} raw data has ${view.byteLength} bytes, expected ${n * bytes}`);
   };
@@ -103,6 +118,8 @@ export function graphFromModel(model: InstanceType<typeof onnx.ModelProto>, name
   if (dims.length === 4 && dims.slice(1).every((d) => d > 0)) inputShape = { c: dims[1]!, h: dims[2]!, w: dims[3]! };
   else if (dims.length === 2 && dims[1]! > 0) inputShape = { c: dims[1]!, h: 1, w: 1 };
   else throw new UserError(`model ${where}: input ${inp.name} must be [N,C,H,W] or [N,X] with fixed C,H,W (got [${dims.join(',')}])`);
+  if (![inputShape.c, inputShape.h, inputShape.w].every(Number.isSafeInteger) || inputShape.c * inputShape.h * inputShape.w > MAX_TENSOR_ELEMENTS)
+    throw new UserError(`model ${where}: input ${inp.name} shape [${dims.join(',')}] is too large`);
   const outputs = g.output ?? [];
   if (outputs.length !== 1) throw new UserError(`model ${where}: expected exactly one output, got ${outputs.length}`);
 
@@ -140,6 +157,13 @@ export function graphFromModel(model: InstanceType<typeof onnx.ModelProto>, name
     const bad = (why: string): never => {
       throw new UserError(`model ${where}: node ${nm} (${op}): ${why}`);
     };
+    /** Kernel, strides and pads of a window op: positive kernel and strides, pads in 0..kernel-1. */
+    const checkWindow = (kh: number, kw: number, st: number[], pd: number[]) => {
+      if (![kh, kw].every((k) => Number.isSafeInteger(k) && k >= 1 && k <= 4096)) bad(`kernel [${kh},${kw}] must be positive`);
+      if (st.length > 2 || !st.every((s) => Number.isSafeInteger(s) && s >= 1 && s <= 4096)) bad(`strides [${st.join(',')}] must be two positive integers`);
+      if (pd.length > 4 || !pd.every((q, i) => Number.isSafeInteger(q) && q >= 0 && q < (i % 2 === 0 ? kh : kw)))
+        bad(`pads [${pd.join(',')}] must be four integers in 0..kernel-1`);
+    };
     switch (op) {
       case 'Constant': {
         const t = a.get('value');
@@ -159,7 +183,10 @@ export function graphFromModel(model: InstanceType<typeof onnx.ModelProto>, name
         if (s.c !== ic) bad(`input has ${s.c} channels, weight expects ${ic}`);
         const st = a.get('strides')?.ints ?? [];
         const pd = a.get('pads')?.ints ?? [];
+        checkWindow(kh, kw, st, pd);
+        if (oc < 1 || ic < 1) bad(`weight dims [${w.dims.join(',')}] must be positive`);
         const b = ins[2] ? (constOf(ins[2]) ?? bad('bias must be an initializer')) : undefined;
+        if (b && b.data.length !== oc) bad(`bias has ${b.data.length} values, expected ${oc}`);
         const l: ConvLayer = {
           op: 'conv',
           name: nm,
@@ -185,8 +212,17 @@ export function graphFromModel(model: InstanceType<typeof onnx.ModelProto>, name
         const prev = producer.get(resolve(ins[0]!));
         if (prev?.op !== 'conv' || uses.get(ins[0]!) !== 1) bad('BatchNormalization must directly follow a Conv whose output it alone reads');
         const conv = prev as ConvLayer;
+        if (ins.length < 5) bad('needs scale, bias, mean and variance');
         const [gamma, beta, mean, vr] = ins.slice(1, 5).map((t) => constOf(t) ?? bad('parameters must be initializers'));
         const eps = a.get('epsilon')?.f ?? 1e-5;
+        for (const [pname, pt] of [
+          ['scale', gamma],
+          ['bias', beta],
+          ['mean', mean],
+          ['variance', vr],
+        ] as const)
+          if (pt!.data.length !== conv.oc) bad(`${pname} has ${pt!.data.length} values, expected ${conv.oc}`);
+        if (vr!.data.some((v) => !(v + eps > 0))) bad('variance + epsilon must be positive');
         const per = conv.ic * conv.kh * conv.kw;
         for (let o = 0; o < conv.oc; o++) {
           const k = gamma!.data[o]! / Math.sqrt(vr!.data[o]! + eps);
@@ -207,6 +243,7 @@ export function graphFromModel(model: InstanceType<typeof onnx.ModelProto>, name
         const beta = op === 'Gemm' ? (a.get('beta')?.f ?? 1) : 1;
         const [d0, d1] = w.dims as [number, number];
         const [inN, outN] = transB ? [d1, d0] : [d0, d1];
+        if (inN < 1 || outN < 1) bad(`weight dims [${w.dims.join(',')}] must be positive`);
         const k = s.c * s.h * s.w;
         if (k !== inN) bad(`input has ${k} features, weight expects ${inN}`);
         const weight = new Float32Array(outN * inN);
@@ -281,6 +318,7 @@ export function graphFromModel(model: InstanceType<typeof onnx.ModelProto>, name
         if (a.get('auto_pad')?.s && a.get('auto_pad')!.s !== 'NOTSET') bad('auto_pad is not supported (use explicit pads)');
         const st = a.get('strides')?.ints ?? [];
         const pd = a.get('pads')?.ints ?? [];
+        checkWindow(k[0]!, k[1]!, st, pd);
         const pads: [number, number, number, number] = [pd[0] ?? 0, pd[1] ?? 0, pd[2] ?? 0, pd[3] ?? 0];
         if (op === 'AveragePool' && pads.some((p) => p !== 0)) bad('padded AveragePool is not supported');
         const l = {
@@ -294,7 +332,9 @@ export function graphFromModel(model: InstanceType<typeof onnx.ModelProto>, name
           pads,
           relu: false,
         };
-        push(l, outShapeConv(s, l, s.c));
+        const os = outShapeConv(s, l, s.c);
+        if (os.h < 1 || os.w < 1) bad('output would be empty');
+        push(l, os);
         return;
       }
       case 'GlobalAveragePool': {

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeDirAtomic } from '../core/atomic.ts';
+import { type OutputDirOptions, writeDirAtomic } from '../core/atomic.ts';
 import { UserError } from '../core/errors.ts';
 import { parseOrThrow, z } from '../core/validate.ts';
 import type { QuantModel } from './qmodel.ts';
@@ -15,8 +15,8 @@ const DTYPES = { Int16Array, Int32Array, Float64Array } as const;
 type DType = keyof typeof DTYPES;
 
 /** Write model.json + model.bin atomically as the directory `dir`. */
-export async function saveQuantModel(dir: string, m: QuantModel): Promise<void> {
-  await writeDirAtomic(dir, (d) => writeQuantModelFiles(d, m));
+export async function saveQuantModel(dir: string, m: QuantModel, opts: OutputDirOptions = {}): Promise<void> {
+  await writeDirAtomic(dir, (d) => writeQuantModelFiles(d, m), opts);
 }
 
 /** Write model.json + model.bin into an existing (scratch) directory. */

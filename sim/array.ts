@@ -1,5 +1,5 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { scratchDir } from '../core/atomic.ts';
 import { cached } from '../core/cache.ts';
@@ -145,6 +145,7 @@ export class ArraySim {
   private waiter: { n: number; resolve: (b: Buffer) => void; reject: (e: Error) => void } | undefined;
   private dead: Error | undefined;
   private busy: Promise<unknown> = Promise.resolve();
+  private closing = false;
 
   private constructor(
     readonly design: Design,
@@ -159,6 +160,7 @@ export class ArraySim {
       this.pump();
     });
     void proc.then((r) => {
+      if (this.closing && r.exitCode === 0) return; // a clean close, not a crash
       this.dead = toolErrorFor(this.run, `harness exited (code ${r.exitCode ?? r.signal ?? '?'})`);
       if (this.waiter) this.waiter.reject(this.dead);
       this.waiter = undefined;
@@ -292,10 +294,13 @@ export class ArraySim {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     const b = Buffer.alloc(4);
     b.writeUInt32LE(OP.quit, 0);
     (this.proc.stdin as Writable).end(b);
     await this.proc;
+    // The log's scratch folder goes with the harness (a crash's log is kept by toolErrorFor).
+    rmSync(dirname(this.run.logFile), { recursive: true, force: true });
   }
 }
 

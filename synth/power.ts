@@ -1,12 +1,16 @@
 import { resolve } from 'node:path';
 import { UserError } from '../core/errors.ts';
 import { defaultLiberty } from '../core/paths.ts';
+import { mapLimit } from '../core/pool.ts';
+import { xorshift32 } from '../core/rng.ts';
+import { render } from '../core/templates.ts';
 import { type Cell, getCell } from '../generators/multipliers/index.ts';
 import { DEFAULT_CLOCK_MHZ, DEFAULT_ELECTRICAL, type EnergyEstimate, estimateEnergy } from './energy.ts';
 import { buildGateSim, type GateSimModel, type GateSimResult, runGateSim } from './gatesim.ts';
 import { loadLiberty } from './liberty.ts';
+import { cellCounts, readNetlistJson } from './mapped-netlist.ts';
 import { type OpenStaResult, runOpenSta } from './opensta.ts';
-import { type OperandStream, readOperandStream, uniformStream } from './operand-stream.ts';
+import { type OperandStream, readOperandStream, streamBits, uniformStream } from './operand-stream.ts';
 import type { VoltageModel } from './voltage.ts';
 import { type SynthResult, synthesize } from './yosys.ts';
 
@@ -68,10 +72,55 @@ export async function synthesizeCell(cell: Cell, liberty?: string): Promise<Synt
   return synthesize({ top: cell.moduleName, sources: { [`${cell.moduleName}.v`]: cell.verilog() }, liberty });
 }
 
-/** Gate-sim stimulus for a cell: the stream's codes masked to the cell width. */
+/** Cells per Yosys run of a bank, and bank runs at a time (2 cores). */
+const BANK_CHUNKS = 2;
+
+/**
+ * Synthesize many cells in few Yosys runs (a bank per core, hierarchy kept) and read each cell
+ * module back on its own: what `power` does for a library of cells instead of one run per cell.
+ * The per-cell results carry the module's netlist and area; `netlistVerilog` is the whole bank
+ * (not for OpenSTA, which needs the cell as top: `--opensta` synthesizes per cell).
+ */
+export async function synthesizeCellBank(cells: Cell[], liberty?: string): Promise<SynthResult[]> {
+  const per = Math.ceil(cells.length / BANK_CHUNKS);
+  const chunks = Array.from({ length: Math.ceil(cells.length / per) }, (_, k) => cells.slice(k * per, (k + 1) * per));
+  const results = await mapLimit(chunks, BANK_CHUNKS, async (chunk) => {
+    const top = 'axtpu_cell_bank';
+    const sources: Record<string, string> = {
+      [`${top}.v`]: render('synth/cell_bank.v', { top, cells: chunk.map((c, index) => ({ index, bits: c.bits, moduleName: c.moduleName })) }),
+    };
+    for (const c of chunk) sources[`${c.moduleName}.v`] = c.verilog();
+    const bank = await synthesize({ top, sources, liberty, flatten: false });
+    return chunk.map((c): SynthResult => {
+      const netlist = readNetlistJson(bank.netlistJson, c.moduleName);
+      const area = bank.moduleAreas[c.moduleName];
+      if (area === undefined) throw new Error(`cell bank: no area for module ${c.moduleName}`);
+      return {
+        ...bank,
+        top: c.moduleName,
+        netlist,
+        areaUm2: area,
+        moduleAreas: { [c.moduleName]: area },
+        cellCount: netlist.cells.length,
+        cellsByType: cellCounts(netlist),
+      };
+    });
+  });
+  return results.flat();
+}
+
+/**
+ * Gate-sim stimulus for a cell: the stream's codes masked to the cell width. A stream narrower
+ * than the cell is refused: the cell's upper operand bits would never toggle.
+ */
 export function cellStimulus(cell: Cell, s: OperandStream) {
+  const sb = streamBits(s);
+  if (cell.bits > sb)
+    throw new UserError(
+      `cell ${cell.id} is ${cell.bits}-bit but the operand stream holds ${sb}-bit codes (its upper operand bits would never toggle); use the uniform stream, generated at the cell width`,
+    );
+  if (cell.bits === sb) return { n: s.a.length, ports: { a: s.a, b: s.b } };
   const mask = (1 << cell.bits) - 1;
-  if (mask === 0xff) return { n: s.a.length, ports: { a: s.a, b: s.b } };
   const a = new Uint8Array(s.a.length);
   const b = new Uint8Array(s.b.length);
   for (let i = 0; i < a.length; i++) {
@@ -82,20 +131,58 @@ export function cellStimulus(cell: Cell, s: OperandStream) {
 }
 
 export interface NetlistCheck {
+  /** Operand pairs applied. */
   pairs: number;
+  /** All 2^(2N) pairs (true) or a seeded random sample plus corner cases (false). */
+  exhaustive: boolean;
+  /** Size of the operand space, 2^(2N). */
+  space: number;
   mismatches: number;
   first?: { a: number; b: number; model: number; netlist: number };
 }
 
-/** Simulate the mapped netlist on all 2^(2N) operand pairs and compare with the cell model. */
-export function checkCellNetlist(cell: Cell, model: GateSimModel): NetlistCheck {
-  const n = 1 << (2 * cell.bits);
-  const a = new Uint8Array(n);
-  const b = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    a[i] = i >>> cell.bits;
-    b[i] = i & ((1 << cell.bits) - 1);
+/** Widths checked exhaustively; wider cells get SAMPLED_PAIRS seeded random pairs plus corners. */
+export const EXHAUSTIVE_MAX_BITS = 8;
+export const SAMPLED_PAIRS = 1 << 18;
+
+/** The operand pairs a netlist check applies: all of them up to 8 bits, else corners + random. */
+export function checkOperands(bits: number): { a: Uint16Array; b: Uint16Array; exhaustive: boolean } {
+  const max = 2 ** bits - 1;
+  if (bits <= EXHAUSTIVE_MAX_BITS) {
+    const n = 2 ** (2 * bits);
+    const a = new Uint16Array(n);
+    const b = new Uint16Array(n);
+    for (let i = 0; i < n; i++) {
+      a[i] = i >>> bits;
+      b[i] = i & max;
+    }
+    return { a, b, exhaustive: true };
   }
+  // Corners: 0, 1, all ones, the MSB alone and all-but-MSB, each against each.
+  const corners = [0, 1, max, 2 ** (bits - 1), 2 ** (bits - 1) - 1, 2, max - 1];
+  const a = new Uint16Array(SAMPLED_PAIRS);
+  const b = new Uint16Array(SAMPLED_PAIRS);
+  let i = 0;
+  for (const x of corners) for (const y of corners) [a[i], b[i++]] = [x, y];
+  const next = xorshift32(0x9e3779b9);
+  for (; i < SAMPLED_PAIRS; i++) {
+    const r = next();
+    a[i] = r & max;
+    b[i] = (r >>> 16) & max;
+  }
+  return { a, b, exhaustive: false };
+}
+
+/** The claim a check supports, in words: never more than what was applied. */
+export function checkClaim(c: NetlistCheck): string {
+  const what = c.exhaustive ? `all ${c.pairs} pairs` : `${c.pairs} sampled of 2^${Math.log2(c.space)} pairs`;
+  return c.mismatches === 0 ? `yes (${what})` : `NO: ${c.mismatches} mismatches on ${what}`;
+}
+
+/** Simulate the mapped netlist on all 2^(2N) operand pairs (N <= 8; else a sample) and compare with the cell model. */
+export function checkCellNetlist(cell: Cell, model: GateSimModel): NetlistCheck {
+  const { a, b, exhaustive } = checkOperands(cell.bits);
+  const n = a.length;
   const r = runGateSim(model, { n, ports: { a, b } }, { outputs: true });
   const p = r.outputs?.p;
   if (!p) throw new UserError(`cell ${cell.id}: netlist has no output port p`);
@@ -109,10 +196,11 @@ export function checkCellNetlist(cell: Cell, model: GateSimModel): NetlistCheck 
       first ??= { a: a[i]!, b: b[i]!, model: want, netlist: p[i]! };
     }
   }
-  return { pairs: n, mismatches, first };
+  return { pairs: n, exhaustive, space: 2 ** (2 * cell.bits), mismatches, first };
 }
 
-export function resolveStream(opts: CellEnergyOptions): { stream: OperandStream; info: StreamInfo } {
+/** The stimulus: given, a `.ab` file (8-bit codes) or uniform random at `bits` (the cell width; bytes up to 8). */
+export function resolveStream(opts: CellEnergyOptions, bits = 8): { stream: OperandStream; info: StreamInfo } {
   if (opts.stream) return { stream: opts.stream, info: { kind: 'given', pairs: opts.stream.a.length } };
   if (opts.streamFile) {
     const stream = readOperandStream(opts.streamFile);
@@ -121,7 +209,7 @@ export function resolveStream(opts: CellEnergyOptions): { stream: OperandStream;
   const n = opts.uniform ?? DEFAULT_UNIFORM;
   const seed = opts.seed ?? DEFAULT_SEED;
   if (!Number.isInteger(n) || n < 2) throw new UserError(`--uniform must be an integer >= 2, got ${n}`);
-  return { stream: uniformStream(n, seed), info: { kind: 'uniform', pairs: n, seed } };
+  return { stream: uniformStream(n, seed, bits), info: { kind: 'uniform', pairs: n, seed } };
 }
 
 /** Energy of an already synthesized design for a given stimulus (any netlist with gatesim ports). */
@@ -192,13 +280,15 @@ export async function openStaComparison(
   };
 }
 
-/** Synthesize (cached), simulate the stream through the netlist and estimate energy per op. */
-export async function cellEnergy(cellOrId: string | Cell, opts: CellEnergyOptions = {}): Promise<CellEnergyReport> {
+/** Synthesize (cached; or take the cell's result from a bank), simulate the stream through the netlist and estimate energy per op. */
+export async function cellEnergy(cellOrId: string | Cell, opts: CellEnergyOptions = {}, synthesized?: SynthResult): Promise<CellEnergyReport> {
   const cell = typeof cellOrId === 'string' ? getCell(cellOrId) : cellOrId;
   const liberty = resolve(opts.liberty ?? defaultLiberty());
   const lib = loadLiberty(liberty);
-  const synth = await synthesizeCell(cell, liberty);
-  const { stream, info } = resolveStream(opts);
+  const { stream, info } = resolveStream(opts, cell.bits);
+  cellStimulus(cell, stream); // a stream narrower than the cell is refused before synthesis
+  if (synthesized && opts.opensta) throw new Error('cellEnergy: OpenSTA needs the cell synthesized as top');
+  const synth = synthesized ?? (await synthesizeCell(cell, liberty));
   const t0 = performance.now();
   const model = buildGateSim(synth.netlist, lib);
   const result = runGateSim(model, cellStimulus(cell, stream));

@@ -4,7 +4,7 @@ import { shortHash } from '../core/hash.ts';
 import { markdownTable } from '../core/output.ts';
 import { synthReportsDir } from '../core/paths.ts';
 import { render } from '../core/templates.ts';
-import type { CellEnergyReport, NetlistCheck } from './power.ts';
+import { type CellEnergyReport, checkClaim, type NetlistCheck } from './power.ts';
 import type { SynthResult } from './yosys.ts';
 
 /** Reports live in `synth-reports/<top>-<design hash>/` (JSON + Markdown, written atomically). */
@@ -46,7 +46,7 @@ export function writeSynthReport(s: SynthResult, check?: NetlistCheck): { dir: s
       libraryName: s.libraryName,
       area: fmt(s.areaUm2),
       cellCount: s.cellCount,
-      check: check ? `${check.mismatches === 0 ? 'netlist == model' : `${check.mismatches} MISMATCHES`} on ${check.pairs} pairs` : 'not run',
+      check: check ? `netlist == model: ${checkClaim(check)}` : 'not run',
       hash: s.hash,
       netlistJson: s.netlistJson,
       cellCountTable: markdownTable(['cell', 'count'], Object.entries(s.cellsByType)),

@@ -57,6 +57,11 @@ export async function synthesize(opts: SynthesizeOptions): Promise<SynthResult> 
   const names = Object.keys(opts.sources).sort();
   if (names.length === 0) throw new UserError('synth: no Verilog sources');
   for (const n of names) if (!/^[\w.-]+$/.test(n)) throw new UserError(`synth: bad source file name '${n}'`);
+  const declared = Object.values(opts.sources).flatMap((t) => [...t.matchAll(/\bmodule\s+\\?([A-Za-z_][\w$]*)/g)].map((m) => m[1]!));
+  if (!declared.includes(opts.top))
+    throw new UserError(
+      `synth: top module '${opts.top}' is not declared in the sources (modules: ${declared.slice(0, 8).join(', ') || 'none'}${declared.length > 8 ? ', ...' : ''})`,
+    );
   const flatten = opts.flatten ?? true;
   const script = render('synth/synth.ys', { top: opts.top, liberty, sources: names.map((n) => `src/${n}`), flatten });
   const t0 = Date.now();

@@ -1,4 +1,4 @@
-import { mkdtempSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -35,6 +35,19 @@ describe('axtpu CLI basics', () => {
     const rep = JSON.parse(j.stdout);
     expect(rep.ok).toBe(false);
     expect(rep.missingPackages).toEqual(expect.arrayContaining(['verilator', 'yosys', 'opensta', 'qflow-tech-osu018']));
+  });
+
+  it('doctor parses the liberty file in use: a garbage one is BROKEN, exit 1', async () => {
+    const lib = join(mkdtempSync(join(tmpdir(), 'axtpu-lib-')), 'garbage.lib');
+    writeFileSync(lib, 'garbage here {{{\n');
+    const r = await runCli(['doctor', '--json'], { AXTPU_LIBERTY: lib });
+    expect(r.code).toBe(1);
+    const rep = JSON.parse(r.stdout);
+    expect(rep.ok).toBe(false);
+    expect(rep.broken).toEqual([lib]);
+    expect(rep.liberty[0].detail).toMatch(/does not parse: .*garbage\.lib:1/);
+    const h = await runCli(['doctor'], { AXTPU_LIBERTY: lib });
+    expect(h.stdout).toMatch(/liberty \(in use\)\s+BROKEN/);
   });
 
   it('an unknown command prints one usage line and exits 2', async () => {

@@ -1,8 +1,8 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cached, cacheStats, clearCache } from '../core/cache.ts';
+import { CACHE_MARKER, cached, cacheStats, clearCache, kindDir, sweepStaleScratch } from '../core/cache.ts';
 import { runTool } from '../core/runner.ts';
 import { buildVerilatorModel } from '../core/verilator.ts';
 
@@ -38,7 +38,7 @@ describe('content-addressed cache', () => {
       }),
     ).rejects.toThrow('boom');
     const kdir = join(process.env.AXTPU_CACHE!, 'unit-fail');
-    expect(readdirSync(kdir)).toEqual([]);
+    expect(readdirSync(kdir).filter((n) => n !== '.axtpu-kind')).toEqual([]);
     const ok = await cached(key, async (dir) => writeFileSync(join(dir, 'full'), 'y'));
     expect(ok.hit).toBe(false);
     expect(existsSync(join(ok.dir, 'full'))).toBe(true);
@@ -84,5 +84,38 @@ describe('content-addressed cache', () => {
     expect(cacheStats().entries).toBeGreaterThan(0);
     clearCache();
     expect(cacheStats().entries).toBe(0);
+  });
+});
+
+describe('cache markers and clean', () => {
+  it('clean deletes only marked kind folders of a marked cache; unknown kinds and foreign folders are refused', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'axtpu-cache-parent-'));
+    process.env.AXTPU_CACHE = join(parent, 'axtpu');
+    writeFileSync(join(parent, 'precious.txt'), 'keep');
+    await cached({ kind: 'unit', inputs: 1 }, (d) => writeFileSync(join(d, 'x'), '1'));
+    expect(() => clearCache('..')).toThrow(/unknown cache kind '\.\.'/);
+    expect(() => clearCache('nosuchkind')).toThrow(/unknown cache kind/);
+    expect(clearCache('unit').entries).toBe(1);
+    expect(readFileSync(join(parent, 'precious.txt'), 'utf8')).toBe('keep');
+    expect(existsSync(join(parent, 'axtpu', CACHE_MARKER))).toBe(true);
+    // A folder of the user's is no cache: neither used nor cleaned.
+    process.env.AXTPU_CACHE = parent;
+    expect(() => clearCache()).toThrow(/not an axtpu cache/);
+    await expect(cached({ kind: 'unit', inputs: 2 }, () => {})).rejects.toThrow(/not an axtpu cache/);
+    expect(readdirSync(parent).sort()).toEqual(['axtpu', 'precious.txt']);
+  });
+
+  it('scratch of a killed build is swept on the next use of its kind', () => {
+    const root = mkdtempSync(join(tmpdir(), 'axtpu-cache-sweep-'));
+    process.env.AXTPU_CACHE = root;
+    const kdir = kindDir('unit-sweep');
+    // pid 2^22 + 1 is above Linux's pid_max default: no such process.
+    const dead = join(kdir, `.0123abcd.build-${2 ** 22 + 1}-xyz`);
+    const live = join(kdir, `.0123abcd.build-${process.pid}-xyz`);
+    mkdirSync(dead);
+    mkdirSync(live);
+    expect(sweepStaleScratch(kdir)).toBe(1);
+    expect(existsSync(dead)).toBe(false);
+    expect(existsSync(live)).toBe(true);
   });
 });

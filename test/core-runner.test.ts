@@ -2,10 +2,11 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ToolError } from '../core/errors.ts';
+import { ToolError, UserError } from '../core/errors.ts';
 import { runTool } from '../core/runner.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'axtpu-runner-'));
+process.env.AXTPU_CACHE = mkdtempSync(join(tmpdir(), 'axtpu-runner-cache-'));
 
 describe('tool runner', () => {
   it('captures output into the log file', async () => {
@@ -28,7 +29,8 @@ describe('tool runner', () => {
     expect(e.tool).toBe('sh');
     expect(e.commandLine).toContain("sh -c 'for i in");
     expect(e.reason).toBe('exit code 3');
-    expect(e.logFile).toBe(log);
+    // A log in a scratch folder is copied to the cache's failed-logs/ so it outlives the scratch.
+    expect(readFileSync(e.logFile!, 'utf8')).toBe(readFileSync(log, 'utf8'));
     expect(e.logTail).toContain('fatal: the real reason');
     expect(e.logTail).not.toContain('line90\n');
     expect(e.logTail.split('\n').length).toBe(5);
@@ -53,9 +55,9 @@ describe('tool runner', () => {
     expect((err as ToolError).reason).toMatch(/timed out after 200 ms/);
   });
 
-  it('a missing tool is named with a hint', async () => {
+  it('a missing tool is a set-up problem: one line naming the tool and the fix', async () => {
     const err = await runTool({ tool: 'axtpu-no-such-tool', args: [] }).catch((e) => e);
-    expect(err).toBeInstanceOf(ToolError);
-    expect((err as ToolError).message).toMatch(/axtpu-no-such-tool failed \(not found on PATH/);
+    expect(err).toBeInstanceOf(UserError);
+    expect((err as UserError).message).toBe('axtpu-no-such-tool: not found on PATH; run `make setup` or `axtpu doctor`');
   });
 });

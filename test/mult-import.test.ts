@@ -1,9 +1,11 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../core/paths.ts';
+import { cellMetrics, getCell } from '../generators/multipliers/index.ts';
+import { evoStyleFromBuiltin } from './helpers/evo.ts';
 
 /**
  * An EvoApprox-style structural cell written here: ports A, B, O; 8x8 unsigned array multiplier
@@ -162,5 +164,29 @@ describe('external cells', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/expected 131072 bytes/);
     expect(existsSync(cellsDir)).toBe(false);
+  });
+
+  it('batch import of a folder: one Verilator build shared with verify, metrics equal the source cells, re-import needs --force', async () => {
+    const lib = join(dir, 'lib');
+    mkdirSync(lib);
+    const src = ['trunc_a2_b2_u8', 'drum_k4_u8', 'bam_h1_v6_u8'];
+    for (const id of src) writeFileSync(join(lib, `mul8_${id}.v`), evoStyleFromBuiltin(id));
+    const benv = { ...env, AXTPU_CELLS_DIR: join(dir, 'cells-batch') };
+    const imp = await cli(['--json', 'mult', 'import', lib], benv);
+    expect(imp.exitCode, imp.stderr).toBe(0);
+    const rows = JSON.parse(imp.stdout).cells as { id: string; signed: boolean; metrics: unknown }[];
+    expect(rows.map((r) => r.id)).toEqual(src.map((id) => `ext:mul8_${id}`).sort());
+    for (const r of rows) expect(r.metrics).toEqual(cellMetrics(getCell(r.id.replace('ext:mul8_', ''))));
+    // The verify bank of the same cells is the import's model: a cache hit.
+    const ver = await cli(['--json', 'mult', 'verify', 'ext:*'], benv);
+    expect(ver.exitCode, ver.stderr).toBe(0);
+    const rep = JSON.parse(ver.stdout);
+    expect(rep.buildHit).toBe(true);
+    expect(rep.cells.every((c: { pass: boolean }) => c.pass)).toBe(true);
+    const again = await cli(['mult', 'import', join(lib, 'mul8_drum_k4_u8.v')], benv);
+    expect(again.exitCode).toBe(2);
+    expect(again.stderr).toMatch(/ext:mul8_drum_k4_u8 already exists.*--force/);
+    const forced = await cli(['mult', 'import', join(lib, 'mul8_drum_k4_u8.v'), '--force'], benv);
+    expect(forced.exitCode, forced.stderr).toBe(0);
   });
 });

@@ -1,30 +1,13 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { UserError } from '../../core/errors.ts';
 import { emit } from '../../core/output.ts';
 import { rtlOutDir } from '../../core/paths.ts';
-import { intOption } from '../../core/validate.ts';
+import { intOption, jsonArg } from '../../core/validate.ts';
 import { DEFAULT_ACC_ENTRIES, MAX_ACC_ENTRIES, MIN_ACC_ENTRIES } from '../../generators/array/config.ts';
 import { resolveDesign, writeDesign } from '../../generators/array/index.ts';
 import { globals } from '../context.ts';
 
 const MIN_DIM_MAX_DIM = '2..64';
-
-/** Inline JSON (starts with { or [) or a path to a JSON file. */
-export function jsonArg(value: string, flag: string): unknown {
-  const text = value.trim();
-  let src = text;
-  if (!text.startsWith('{') && !text.startsWith('[')) {
-    if (!existsSync(text)) throw new UserError(`${flag}: not inline JSON and no such file: ${text}`);
-    src = readFileSync(text, 'utf8');
-  }
-  try {
-    return JSON.parse(src);
-  } catch (err) {
-    throw new UserError(`${flag}: not valid JSON (${(err as Error).message.split('\n')[0]})`);
-  }
-}
 
 interface GenOpts {
   rows: string;
@@ -37,6 +20,7 @@ interface GenOpts {
   accEntries: string;
   name?: string;
   out?: string;
+  force?: boolean;
 }
 
 export function registerGen(program: Command): void {
@@ -56,7 +40,8 @@ export function registerGen(program: Command): void {
       String(DEFAULT_ACC_ENTRIES),
     )
     .option('--name <name>', 'design name (default derived from size and cells)')
-    .option('--out <dir>', 'output directory (default rtl-out/<name>)')
+    .option('--out <dir>', 'output directory (default rtl-out/<name>); an existing one is replaced only if axtpu wrote it')
+    .option('--force', 'replace an existing output folder of an older axtpu (no marker file)')
     .action(async (o: GenOpts, cmd: Command) => {
       const config: Record<string, unknown> = {
         rows: intOption(o.rows, '--rows', 2, 64),
@@ -69,9 +54,9 @@ export function registerGen(program: Command): void {
       if (o.map) config.map = jsonArg(o.map, '--map');
       if (o.tiles) config.tiles = jsonArg(o.tiles, '--tiles');
       if (o.domains) config.domains = jsonArg(o.domains, '--domains');
-      const design = resolveDesign(config, 'axtpu gen');
+      const design = resolveDesign(config, 'gen');
       const dir = o.out ? resolve(o.out) : join(rtlOutDir(), design.name);
-      const written = await writeDesign(design, dir);
+      const written = await writeDesign(design, dir, { force: o.force });
       const t = design.tiles;
       const result = {
         dir,

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { writeFileAtomic } from '../../core/atomic.ts';
 import { UserError } from '../../core/errors.ts';
 import { emit, table } from '../../core/output.ts';
-import { importLut, importVerilog } from '../../generators/multipliers/importer.ts';
+import { expandImportPaths, importLut, importVerilogCells } from '../../generators/multipliers/importer.ts';
 import {
   builtinCatalogue,
   type Cell,
@@ -15,6 +15,7 @@ import {
   writeCellVerilog,
 } from '../../generators/multipliers/index.ts';
 import type { BuiltinCell } from '../../generators/multipliers/registry.ts';
+import { selectCells } from '../../generators/multipliers/select.ts';
 import { verifyCells } from '../../generators/multipliers/verify.ts';
 import { globals } from '../context.ts';
 
@@ -106,11 +107,11 @@ export function registerMult(program: Command): void {
 
   mult
     .command('verify [ids...]')
-    .description('prove Verilog == model: one Verilator model with all selected cells, all 65,536 pairs each')
+    .description("prove Verilog == model: one Verilator model with all selected cells, all 65,536 pairs each; ids or globs ('ext:*')")
     .option('--all', 'every built-in and imported cell')
     .action(async (ids: string[], opts: { all?: boolean }, cmd: Command) => {
       if (!opts.all && ids.length === 0) throw new UserError('mult verify: give cell ids or --all');
-      const cells = opts.all ? allCells().filter((c) => c.bits <= 8) : ids.map(getCell);
+      const cells = opts.all ? allCells().filter((c) => c.bits <= 8) : selectCells(ids, 'mult verify');
       const r = await verifyCells(cells);
       emit(globals(cmd), r, (rep) => {
         const lines = rep.cells.map((v) =>
@@ -128,29 +129,46 @@ export function registerMult(program: Command): void {
     });
 
   mult
-    .command('import <file>')
-    .description('import a Verilog module (with a port binding) or a TFApprox .bin LUT as cell ext:<name>')
-    .option('--module <name>', 'the Verilog module to import (Verilog files)')
+    .command('import <paths...>')
+    .description('import Verilog cells (files or folders of EvoApprox-style modules, one Verilator build for all) or a TFApprox .bin LUT as ext:<name>')
+    .option('--module <name>', 'the Verilog module to import (one file; default the module named like the file)')
     .option('--ports <binding>', 'bind our ports to the module ports, e.g. a=B,b=A,p=O (default a=A,b=B,p=O)')
     .option('--signed', "operands and product are two's complement")
-    .option('--as <id>', 'cell name (ext:<name>); default the module name')
-    .action(async (file: string, opts: { module?: string; ports?: string; signed?: boolean; as?: string }, cmd: Command) => {
-      let cell: Cell;
-      if (extname(file).toLowerCase() === '.bin') {
-        if (!opts.as) throw new UserError('mult import <file.bin>: --as <name> is required');
-        if (opts.module || opts.ports) throw new UserError('mult import <file.bin>: --module/--ports apply to Verilog files only');
-        cell = await importLut(file, { as: opts.as, signed: opts.signed });
-      } else {
-        if (!opts.module) throw new UserError('mult import <file.v>: --module <name> is required');
-        cell = await importVerilog(file, { module: opts.module, ports: opts.ports, signed: opts.signed, as: opts.as });
-      }
-      const m = cellMetrics(cell);
-      emit(
-        globals(cmd),
-        summary(cell, m),
-        (r) => `imported ${r.id}: ${r.description}\n  MAE ${f2(m.mae)}  WCE ${m.wce}  EP ${f2(m.epPct)} %  bias ${f2(m.bias)}`,
-      );
-    });
+    .option('--unsigned', 'import as unsigned even if the cell behaves like a signed multiplier')
+    .option('--as <id>', 'cell name (ext:<name>; one file only); default the module name')
+    .option('--force', 'replace cells of the same name')
+    .action(
+      async (paths: string[], opts: { module?: string; ports?: string; signed?: boolean; unsigned?: boolean; as?: string; force?: boolean }, cmd: Command) => {
+        if (opts.signed && opts.unsigned) throw new UserError('mult import: give --signed or --unsigned, not both');
+        const signed = opts.signed ? true : opts.unsigned ? false : undefined;
+        const t0 = performance.now();
+        let cells: Cell[];
+        if (paths.length === 1 && extname(paths[0]!).toLowerCase() === '.bin') {
+          if (!opts.as) throw new UserError('mult import <file.bin>: --as <name> is required');
+          if (opts.module || opts.ports) throw new UserError('mult import <file.bin>: --module/--ports apply to Verilog files only');
+          cells = [await importLut(paths[0]!, { as: opts.as, signed, force: opts.force })];
+        } else {
+          const files = expandImportPaths(paths);
+          const bin = files.find((f) => extname(f).toLowerCase() === '.bin');
+          if (bin) throw new UserError(`mult import: ${bin}: import .bin LUTs one at a time with --as`);
+          if (files.length > 1 && (opts.module || opts.as)) throw new UserError('mult import: --module and --as apply to a single file');
+          cells = await importVerilogCells(
+            files.map((file) => ({ file, module: opts.module, as: opts.as })),
+            { ports: opts.ports, signed, force: opts.force },
+          );
+        }
+        const seconds = (performance.now() - t0) / 1000;
+        const rows = cells.map((c) => summary(c, cellMetrics(c)));
+        emit(globals(cmd), rows.length === 1 ? rows[0] : { cells: rows, seconds }, () =>
+          rows.length === 1
+            ? `imported ${rows[0]!.id}: ${rows[0]!.description}\n  MAE ${f2(rows[0]!.metrics!.mae)}  WCE ${rows[0]!.metrics!.wce}  EP ${f2(rows[0]!.metrics!.epPct)} %  bias ${f2(rows[0]!.metrics!.bias)}`
+            : `${table(
+                ['id', 'signed', 'MAE', 'WCE', 'EP%', 'bias'],
+                rows.map((r) => [r.id, r.signed ? 'yes' : 'no', f2(r.metrics!.mae), r.metrics!.wce, f2(r.metrics!.epPct), f2(r.metrics!.bias)]),
+              )}\nimported ${rows.length} cells in ${seconds.toFixed(1)} s (one Verilator build)`,
+        );
+      },
+    );
 
   mult
     .command('lut <id>')

@@ -5,11 +5,12 @@ import { UserError } from '../../core/errors.ts';
 import { shortHash } from '../../core/hash.ts';
 import { emit, markdownTable, table } from '../../core/output.ts';
 import { defaultLiberty, synthReportsDir } from '../../core/paths.ts';
+import { mapLimit } from '../../core/pool.ts';
 import { render } from '../../core/templates.ts';
 import { intOption, numberOption } from '../../core/validate.ts';
-import { builtinCatalogue, type Cell, cellMetrics, getCell } from '../../generators/multipliers/index.ts';
-import { mapLimit } from '../../synth/pool.ts';
-import { type CellEnergyOptions, type CellEnergyReport, cellEnergy, resolveStream, synthesizeCell } from '../../synth/power.ts';
+import { builtinCatalogue, type Cell, cellMetrics } from '../../generators/multipliers/index.ts';
+import { selectCells } from '../../generators/multipliers/select.ts';
+import { type CellEnergyOptions, type CellEnergyReport, cellEnergy, resolveStream, synthesizeCell, synthesizeCellBank } from '../../synth/power.ts';
 import { energyRows, fmt, openStaRows, streamText, writePowerReport } from '../../synth/report.ts';
 import { globals } from '../context.ts';
 
@@ -194,12 +195,14 @@ export function registerPower(program: Command): void {
         return;
       }
       if (!ids.length) throw new UserError('power: give cell ids or --all');
-      const cells = ids.map(getCell);
-      const { stream, info } = resolveStream(opts);
+      const cells = selectCells(ids, 'power');
+      for (const c of cells) resolveStream(opts, c.bits); // a bad stream fails before any synthesis
       const reports: (CellEnergyReport & { reportFile: string })[] = [];
-      for (const c of cells) {
-        const r = await cellEnergy(c, { ...opts, stream });
-        r.stream = info;
+      // Several cells: few Yosys runs for all (a bank per core); OpenSTA needs each cell as top.
+      const bank = cells.length > 1 && !opts.opensta ? await synthesizeCellBank(cells, opts.liberty) : undefined;
+      for (const [i, c] of cells.entries()) {
+        // Each cell resolves its own stream: the uniform one is generated at the cell's width.
+        const r = await cellEnergy(c, opts, bank?.[i]);
         const w = writePowerReport(r);
         reports.push({ ...r, reportFile: w.md });
       }

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { checkOutputDir } from '../../core/atomic.ts';
 import { UserError } from '../../core/errors.ts';
 import { emit, table } from '../../core/output.ts';
 import { intOption, numberOption } from '../../core/validate.ts';
@@ -14,7 +15,8 @@ export function registerQuantize(program: Command): void {
     .command('quantize')
     .description('post-training int8 quantization of an ONNX model; writes <out>/model.json + model.bin')
     .requiredOption('--model <path>', 'float ONNX model')
-    .requiredOption('--out <dir>', 'output directory')
+    .requiredOption('--out <dir>', 'output directory; an existing one is replaced only if axtpu wrote it')
+    .option('--force', 'replace an existing output folder of an older axtpu (no marker file)')
     .option('--scheme <s>', 'signed (int8 x int8, signed cells) | unsigned (uint8 codes + zero points, unsigned cells)', 'signed')
     .option('--dataset <name>', 'calibration data: fmnist | mnist | <IDX directory> (training split)', DEFAULT_DATASET)
     .option('--calibration <method>', 'max | percentile', CALIBRATION.method)
@@ -24,6 +26,8 @@ export function registerQuantize(program: Command): void {
       if (opts.scheme !== 'signed' && opts.scheme !== 'unsigned') throw new UserError(`--scheme must be signed or unsigned, got '${opts.scheme}'`);
       if (opts.calibration !== 'max' && opts.calibration !== 'percentile')
         throw new UserError(`--calibration must be max or percentile, got '${opts.calibration}'`);
+      const out = resolve(opts.out!);
+      checkOutputDir(out, { force: Boolean(opts.force) }); // refuse before the calibration work
       if (isQuantizedDir(opts.model!)) throw new UserError(`--model ${opts.model}: already a quantized model directory; give the float ONNX model`);
       // The same cached quantization `axtpu eval|run|explore` use for this model, scheme and dataset.
       const { model: q } = await loadQuantModelFor(opts.model!, opts.scheme as 'signed' | 'unsigned', {
@@ -32,8 +36,7 @@ export function registerQuantize(program: Command): void {
         method: opts.calibration as 'max' | 'percentile',
         percentile: numberOption(opts.percentile!, '--percentile', 50.0001, 100),
       });
-      const out = resolve(opts.out!);
-      await saveQuantModel(out, q);
+      await saveQuantModel(out, q, { force: Boolean(opts.force) });
       const layers = convLayers(q).map((l) => ({
         name: l.name,
         kind: l.kind,

@@ -3,12 +3,11 @@ import type { Command } from 'commander';
 import { UserError } from '../../core/errors.ts';
 import { emit, table } from '../../core/output.ts';
 import { synthReportsDir } from '../../core/paths.ts';
-import { intOption, numberOption } from '../../core/validate.ts';
+import { intOption, jsonArg, numberOption } from '../../core/validate.ts';
 import { designFrom, type FlowReport, LAYER_HEADERS, layerRows, runFlow } from '../../flow/run.ts';
 import { DEFAULT_DATASET } from '../../nn/load.ts';
 import { globals } from '../context.ts';
 import { LEVELS_HELP, parseLevels } from '../levels.ts';
-import { jsonArg } from './gen.ts';
 
 interface RunOpts {
   model: string;

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { UserError } from '../../core/errors.ts';
 import { emit, table } from '../../core/output.ts';
 import { xorshift32 } from '../../core/rng.ts';
-import { intOption } from '../../core/validate.ts';
+import { intOption, jsonArg } from '../../core/validate.ts';
 import { loadDesign } from '../../generators/array/index.ts';
 import { cycleModel } from '../../mapping/cycle-model.ts';
 import type { Mat8 } from '../../mapping/gemm.ts';
@@ -11,7 +11,6 @@ import { gemmModel } from '../../mapping/gemm-model.ts';
 import { ArraySim, flipTable } from '../../sim/array.ts';
 import { globals } from '../context.ts';
 import { domainNames, LEVELS_HELP, levelNames, parseLevels } from '../levels.ts';
-import { jsonArg } from './gen.ts';
 
 interface GemmOpts {
   M: string;

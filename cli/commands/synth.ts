@@ -4,12 +4,13 @@ import type { Command } from 'commander';
 import { UserError } from '../../core/errors.ts';
 import { emit, table } from '../../core/output.ts';
 import { defaultLiberty } from '../../core/paths.ts';
+import { mapLimit } from '../../core/pool.ts';
 import { TOP } from '../../generators/array/index.ts';
-import { getCell } from '../../generators/multipliers/index.ts';
+import type { Cell } from '../../generators/multipliers/index.ts';
+import { selectCells } from '../../generators/multipliers/select.ts';
 import { buildGateSim } from '../../synth/gatesim.ts';
 import { loadLiberty } from '../../synth/liberty.ts';
-import { mapLimit } from '../../synth/pool.ts';
-import { checkCellNetlist, type NetlistCheck } from '../../synth/power.ts';
+import { checkCellNetlist, checkClaim, type NetlistCheck } from '../../synth/power.ts';
 import { fmt, writeSynthReport } from '../../synth/report.ts';
 import { type SynthResult, synthesize } from '../../synth/yosys.ts';
 import { globals } from '../context.ts';
@@ -89,13 +90,19 @@ export function registerSynth(program: Command): void {
     .action(async (targets: string[], o: { liberty?: string; top?: string; check: boolean }, cmd: Command) => {
       const liberty = resolve(o.liberty ?? defaultLiberty());
       const lib = loadLiberty(liberty);
-      const jobs = targets.map((t) => {
+      const jobs = targets.flatMap((t): { name: string; cell?: Cell; top: string; sources: Record<string, string> }[] => {
         if (existsSync(t) && statSync(t).isDirectory()) {
           const d = readDesignDir(t, o.top);
-          return { name: basename(resolve(t)), cell: undefined, ...d };
+          return [{ name: basename(resolve(t)), cell: undefined, ...d }];
         }
-        const cell = getCell(t);
-        return { name: cell.id, cell, top: cell.moduleName, sources: { [`${cell.moduleName}.v`]: cell.verilog() } };
+        if (/[/\\]/.test(t) || t.startsWith('.') || existsSync(t))
+          throw new UserError(existsSync(t) ? `synth: ${t} is a file; give a cell id or a folder of Verilog files` : `synth: no such design folder: ${t}`);
+        return selectCells([t], 'synth').map((cell) => ({
+          name: cell.id,
+          cell,
+          top: cell.moduleName,
+          sources: { [`${cell.moduleName}.v`]: cell.verilog() },
+        }));
       });
       const results = await mapLimit(jobs, 2, async (j): Promise<SynthRow> => {
         const s: SynthResult = await synthesize({ top: j.top, sources: j.sources, liberty });
@@ -118,14 +125,7 @@ export function registerSynth(program: Command): void {
           `liberty ${r.liberty}`,
           table(
             ['design', 'area um^2', 'cells', 'netlist == model', 'cached', 'report'],
-            r.results.map((x) => [
-              x.name,
-              Number(fmt(x.areaUm2)),
-              x.cellCount,
-              x.check ? (x.check.mismatches === 0 ? `yes (${x.check.pairs} pairs)` : `NO: ${x.check.mismatches} mismatches`) : '-',
-              x.cached ? 'yes' : 'no',
-              x.report,
-            ]),
+            r.results.map((x) => [x.name, Number(fmt(x.areaUm2)), x.cellCount, x.check ? checkClaim(x.check) : '-', x.cached ? 'yes' : 'no', x.report]),
           ),
           ...r.results
             .filter((x) => x.blackBoxes.length)

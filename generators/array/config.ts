@@ -72,7 +72,7 @@ export const arrayConfigSchema = z
   .object({
     name: z
       .string()
-      .regex(/^[\w.-]+$/)
+      .regex(/^[\w.-]+$/, 'design names use letters, digits, _, . and - only')
       .optional(),
     rows: dim,
     cols: dim,

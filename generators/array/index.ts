@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeDirAtomic } from '../../core/atomic.ts';
+import { type OutputDirOptions, writeDirAtomic } from '../../core/atomic.ts';
 import { UserError } from '../../core/errors.ts';
 import { render } from '../../core/templates.ts';
 import { readJsonFile } from '../../core/validate.ts';
@@ -53,15 +53,19 @@ function designFiles(design: Design): [string, string][] {
  *   <name>.upf           power intent
  *   manifest.json        sha256 of every file above
  */
-export async function writeDesign(design: Design, dir: string): Promise<WrittenDesign> {
+export async function writeDesign(design: Design, dir: string, opts: OutputDirOptions = {}): Promise<WrittenDesign> {
   const files = designFiles(design);
-  await writeDirAtomic(dir, (tmp) => {
-    for (const [rel, text] of files) {
-      const p = join(tmp, rel);
-      mkdirSync(join(p, '..'), { recursive: true });
-      writeFileSync(p, text);
-    }
-  });
+  await writeDirAtomic(
+    dir,
+    (tmp) => {
+      for (const [rel, text] of files) {
+        const p = join(tmp, rel);
+        mkdirSync(join(p, '..'), { recursive: true });
+        writeFileSync(p, text);
+      }
+    },
+    opts,
+  );
   return { dir, design, files: files.map(([rel]) => rel) };
 }
 

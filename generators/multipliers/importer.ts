@@ -7,18 +7,20 @@
  *  - a TFApprox `.bin` LUT, which becomes the model and a LUT-ROM Verilog module.
  * Every check runs before anything is written; the cell folder is then written atomically.
  */
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { scratchDir, writeDirAtomic } from '../../core/atomic.ts';
+import { ensureDir, scratchDir, writeDirAtomic } from '../../core/atomic.ts';
 import { UserError } from '../../core/errors.ts';
 import { stableStringify } from '../../core/hash.ts';
+import { mapLimit } from '../../core/pool.ts';
 import { runTool } from '../../core/runner.ts';
 import { render } from '../../core/templates.ts';
-import { buildVerilatorModel } from '../../core/verilator.ts';
 import { forgetCell, getCell, lutBytes } from './index.ts';
-import { moduleNameFor } from './registry.ts';
-import { EXT_NAME, type ExtMeta, extFolder, LUT_WORDS, readLutFile } from './store.ts';
+import { computeMetrics } from './metrics.ts';
+import { decodeProduct, moduleNameFor } from './registry.ts';
+import { cellsDir, EXT_NAME, type ExtMeta, extFolder, LUT_WORDS, readLutFile } from './store.ts';
 import type { Cell } from './types.ts';
+import { buildCellBank } from './verify.ts';
 
 export interface PortBinding {
   a: string;
@@ -58,16 +60,14 @@ interface PortInfo {
 }
 
 /** Static checks via `verilator --xml-only` and `--lint-only -Wall`; returns the top's ports. */
-async function inspectVerilog(file: string, module: string, dir: string): Promise<Map<string, PortInfo>> {
+async function inspectVerilog(file: string, module: string, dir: string): Promise<{ ports: Map<string, PortInfo>; lintLog: string }> {
   const text = readFileSync(file, 'utf8');
-  const declared = [...text.matchAll(/\bmodule\s+([A-Za-z_][A-Za-z0-9_$]*)/g)].map((m) => m[1]!);
-  if (!declared.includes(module)) throw new UserError(`${file}: module '${module}' not found (modules: ${declared.join(', ') || 'none'})`);
-  const xmlPath = join(dir, 'design.xml');
+  const xmlPath = join(dir, `${module}.xml`);
   const r = await runTool({
     tool: 'verilator',
     args: ['--xml-only', '-Wno-fatal', '--top-module', module, '--xml-output', xmlPath, file],
     cwd: dir,
-    logFile: join(dir, 'xml.log'),
+    logFile: join(dir, `${module}.xml.log`),
     okExitCodes: [0, 1],
   });
   const firstError = r.all.split('\n').find((l) => l.startsWith('%Error'));
@@ -96,14 +96,14 @@ async function inspectVerilog(file: string, module: string, dir: string): Promis
     tool: 'verilator',
     args: ['--lint-only', '-Wall', '-Wno-fatal', '--top-module', module, file],
     cwd: dir,
-    logFile: join(dir, 'lint.log'),
+    logFile: join(dir, `${module}.lint.log`),
     okExitCodes: [0, 1],
   });
   const latch = lint.all.split('\n').find((l) => /^%Warning-(LATCH|COMBDLY)/.test(l));
   if (latch) throw new UserError(`${file}: module '${module}' infers a latch (${latch.replace(/^%Warning-\w+:\s*/, '')}); a cell must be combinational`);
   const undriven = lint.all.split('\n').find((l) => /^%Warning-UNDRIVEN/.test(l));
   if (undriven) throw new UserError(`${file}: undriven signal, outputs would be X: ${undriven.replace(/^%Warning-\w+:\s*/, '')}`);
-  return ports;
+  return { ports, lintLog: lint.all };
 }
 
 function checkPorts(file: string, module: string, ports: Map<string, PortInfo>, bind: PortBinding): void {
@@ -131,56 +131,191 @@ function prefixModules(text: string, prefix: string): string {
   return out;
 }
 
-/** Exhaustive simulation into a LUT; two runs with different random X fills must agree. */
-async function simulateLut(moduleName: string, cellText: string, dir: string, file: string): Promise<Buffer> {
-  const top = moduleName;
-  const built = await buildVerilatorModel({
-    top,
-    sources: { [`${moduleName}.v`]: cellText },
-    cppSources: { 'lut_dump.cpp': render('cells/lut_dump.cpp', { top }) },
-    flags: ['--x-assign', 'unique', '--x-initial', 'unique', '-Wno-lint', '-Wno-style'],
-    cflags: ['-O1'],
-  });
-  const outs: Buffer[] = [];
+/**
+ * One Verilator build for every cell of an import: the cells side by side (the verify bank top),
+ * all 65,536 pairs each, run twice with different random X fills that must agree per cell.
+ */
+async function simulateLuts(cells: { id: string; moduleName: string; text: string; file: string }[], dir: string): Promise<Buffer[]> {
+  const built = await buildCellBank(cells.map((c) => ({ id: c.id, bits: 8, moduleName: c.moduleName, verilog: () => c.text })));
+  const runs: Buffer[] = [];
   for (const seed of [1, 2]) {
     const out = join(dir, `lut${seed}.bin`);
-    await runTool({ tool: built.exe, args: [out, `+verilator+seed+${seed}`, '+verilator+rand+reset+2'], cwd: dir, logFile: join(dir, `sim${seed}.log`) });
-    outs.push(readFileSync(out));
+    await runTool({
+      tool: built.exe,
+      args: ['--dump', out, `+verilator+seed+${seed}`, '+verilator+rand+reset+2'],
+      cwd: dir,
+      logFile: join(dir, `sim${seed}.log`),
+    });
+    runs.push(readFileSync(out));
   }
-  if (!outs[0]!.equals(outs[1]!))
-    throw new UserError(`${file}: outputs depend on X values for some inputs (two X fills disagree); a cell must be 0/1 everywhere`);
-  return outs[0]!;
+  const bytes = LUT_WORDS * 2;
+  return cells.map((c, i) => {
+    const [one, two] = runs.map((r) => r.subarray(i * bytes, (i + 1) * bytes));
+    if (!one!.equals(two!)) throw new UserError(`${c.file}: outputs depend on X values for some inputs (two X fills disagree); a cell must be 0/1 everywhere`);
+    return Buffer.from(one!);
+  });
 }
 
-async function store(name: string, meta: ExtMeta, verilogText: string, lutBuf: Buffer): Promise<Cell> {
-  await writeDirAtomic(extFolder(name), (d) => {
-    writeFileSync(join(d, 'cell.v'), verilogText);
-    writeFileSync(join(d, 'lut.bin'), lutBuf);
-    writeFileSync(join(d, 'meta.json'), `${JSON.stringify(JSON.parse(stableStringify(meta)), null, 2)}\n`);
-  });
+/** MAE of a LUT read as unsigned and as two's complement: which reading is a multiplier? */
+export function signednessEvidence(lutBuf: Buffer): { unsignedMae: number; signedMae: number } {
+  const words = new Uint16Array(LUT_WORDS);
+  for (let i = 0; i < LUT_WORDS; i++) words[i] = lutBuf.readUInt16LE(2 * i);
+  const asTable = (signed: boolean) => Int32Array.from(words, (w) => decodeProduct(w, 8, signed));
+  return { unsignedMae: computeMetrics(asTable(false), 8, false).mae, signedMae: computeMetrics(asTable(true), 8, true).mae };
+}
+
+/**
+ * Without --signed/--unsigned, a cell that behaves like a two's complement multiplier (its signed
+ * reading is far more accurate than its unsigned one) is refused: imported as unsigned it would
+ * show huge errors (MAE ~32,000 for an exact signed cell) and quantize the wrong way.
+ */
+function checkSignedness(source: string, lutBuf: Buffer, signed: boolean | undefined): boolean {
+  if (signed !== undefined) return signed;
+  const e = signednessEvidence(lutBuf);
+  if (e.signedMae * 8 < e.unsignedMae)
+    throw new UserError(
+      `${source}: behaves as a signed (two's complement) multiplier (MAE ${e.signedMae.toFixed(1)} read as signed, ${e.unsignedMae.toFixed(1)} as unsigned); pass --signed, or --unsigned to import it as unsigned anyway`,
+    );
+  return false;
+}
+
+/** A bit-level combinational loop makes simulation abort ("did not converge"): refuse it up front. */
+async function checkNoLoop(path: string, module: string, lintLog: string, dir: string): Promise<void> {
+  // Verilator flags every variable-level cycle (UNOPTFLAT), including harmless vector self-use;
+  // only then ask Yosys, at bit level, whether a real loop exists.
+  if (!/^%Warning-UNOPTFLAT/m.test(lintLog)) return;
+  const sub = join(dir, `loop-${module}`);
+  ensureDir(sub);
+  writeFileSync(join(sub, 'cell.v'), readFileSync(path));
+  writeFileSync(join(sub, 'loop_check.ys'), render('cells/loop_check.ys', { file: 'cell.v', module }));
+  const r = await runTool({ tool: 'yosys', args: ['-q', '-s', 'loop_check.ys'], cwd: sub, logFile: join(sub, 'yosys.log'), okExitCodes: [0, 1] });
+  if (r.exitCode !== 0 && /found logic loop/.test(r.all)) {
+    const wire = /wire\s+\\?(\S+)/.exec(r.all.slice(r.all.indexOf('found logic loop')))?.[1];
+    throw new UserError(`${path}: module '${module}' has a combinational loop${wire ? ` (through ${wire})` : ''}; a cell must be loop-free logic`);
+  }
+}
+
+async function store(name: string, meta: ExtMeta, verilogText: string, lutBuf: Buffer, force: boolean): Promise<Cell> {
+  await writeDirAtomic(
+    extFolder(name),
+    (d) => {
+      writeFileSync(join(d, 'cell.v'), verilogText);
+      writeFileSync(join(d, 'lut.bin'), lutBuf);
+      writeFileSync(join(d, 'meta.json'), `${JSON.stringify(JSON.parse(stableStringify(meta)), null, 2)}\n`);
+    },
+    { force },
+  );
   forgetCell(meta.id);
   return getCell(meta.id);
 }
 
-export async function importVerilog(file: string, opts: { module: string; ports?: string; signed?: boolean; as?: string }): Promise<Cell> {
-  const path = resolve(file);
-  if (!existsSync(path)) throw new UserError(`Verilog file not found: ${file}`);
+/** Re-importing under an existing name replaces that cell only when asked. */
+function checkNewName(id: string, force: boolean | undefined): void {
+  const name = id.slice(4);
+  if (!force && existsSync(join(extFolder(name), 'meta.json')))
+    throw new UserError(`cell ${id} already exists in ${cellsDir()}; pass --force to replace it or --as <name> for another name`);
+}
+
+export interface ImportOptions {
+  ports?: string;
+  /** true/false: the user said so; undefined: detect, refusing a likely signed cell. */
+  signed?: boolean;
+  force?: boolean;
+}
+
+export interface VerilogSource {
+  file: string;
+  /** Module to import; default the module named like the file, else the one top module. */
+  module?: string;
+  /** Cell name (ext:<name>); default the module name. */
+  as?: string;
+}
+
+/** The module a file offers: given, named like the file, or the single one no other module instantiates. */
+function pickModule(path: string, text: string, wanted?: string): string {
+  const clean = text.replace(/\/\/.*$/gm, '').replace(/\/\*[\s\S]*?\*\//g, '');
+  const declared = [...clean.matchAll(/\bmodule\s+([A-Za-z_][A-Za-z0-9_$]*)/g)].map((m) => m[1]!);
+  if (wanted) {
+    if (!declared.includes(wanted)) throw new UserError(`${path}: module '${wanted}' not found (modules: ${declared.join(', ') || 'none'})`);
+    return wanted;
+  }
+  const stem = basename(path).replace(/\.s?v$/, '');
+  if (declared.includes(stem)) return stem;
+  const tops = declared.filter((m) => (clean.match(new RegExp(`\\b${m.replace(/\$/g, '\\$')}\\b`, 'g')) ?? []).length === 1);
+  if (tops.length !== 1)
+    throw new UserError(`${path}: cannot tell which module is the cell (candidates: ${tops.join(', ') || 'none'}); import it alone with --module`);
+  return tops[0]!;
+}
+
+/**
+ * Import Verilog cells: every check for every cell first (static checks 2 at a time), then ONE
+ * Verilator build that extracts all LUTs, then each cell folder written atomically.
+ */
+export async function importVerilogCells(sources: VerilogSource[], opts: ImportOptions = {}): Promise<Cell[]> {
+  if (sources.length === 0) throw new UserError('mult import: no Verilog files given');
   const bind = parsePorts(opts.ports);
-  const name = checkName(stripExt(opts.as ?? opts.module));
-  const id = `ext:${name}`;
-  const moduleName = moduleNameFor(id);
+  const jobs = sources.map((s) => {
+    const path = resolve(s.file);
+    if (!existsSync(path)) throw new UserError(`Verilog file not found: ${s.file}`);
+    const module = pickModule(s.file, readFileSync(path, 'utf8'), s.module);
+    const name = checkName(stripExt(s.as ?? module));
+    const id = `ext:${name}`;
+    checkNewName(id, opts.force);
+    return { file: s.file, path, module, name, id, moduleName: moduleNameFor(id) };
+  });
+  // Bank order = id order, as `mult verify 'ext:*'` selects them: verifying after import reuses the build.
+  jobs.sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
+  const seen = new Map<string, string>();
+  for (const j of jobs) {
+    const other = seen.get(j.id);
+    if (other) throw new UserError(`mult import: ${j.file} and ${other} would both become ${j.id}`);
+    seen.set(j.id, j.file);
+  }
   const dir = scratchDir('mult-import');
   try {
-    const ports = await inspectVerilog(path, opts.module, dir);
-    checkPorts(file, opts.module, ports, bind);
-    const userText = prefixModules(readFileSync(path, 'utf8'), moduleName);
-    const cellText = render('cells/ext_wrapper.v', { id, source: basename(path), userModule: opts.module, ports: bind, moduleName, userText });
-    const lutBuf = await simulateLut(moduleName, cellText, dir, file);
-    const meta: ExtMeta = { id, bits: 8, signed: Boolean(opts.signed), source: 'verilog', module: opts.module, ports: bind, importedFrom: path };
-    return await store(name, meta, cellText, lutBuf);
+    const texts = await mapLimit(jobs, 2, async (j) => {
+      const { ports, lintLog } = await inspectVerilog(j.path, j.module, dir);
+      checkPorts(j.file, j.module, ports, bind);
+      await checkNoLoop(j.path, j.module, lintLog, dir);
+      const userText = prefixModules(readFileSync(j.path, 'utf8'), j.moduleName);
+      return render('cells/ext_wrapper.v', { id: j.id, source: basename(j.path), userModule: j.module, ports: bind, moduleName: j.moduleName, userText });
+    });
+    const luts = await simulateLuts(
+      jobs.map((j, i) => ({ id: j.id, moduleName: j.moduleName, text: texts[i]!, file: j.file })),
+      dir,
+    );
+    const signed = jobs.map((j, i) => checkSignedness(j.file, luts[i]!, opts.signed));
+    const cells: Cell[] = [];
+    for (const [i, j] of jobs.entries()) {
+      const meta: ExtMeta = { id: j.id, bits: 8, signed: signed[i]!, source: 'verilog', module: j.module, ports: bind, importedFrom: j.path };
+      cells.push(await store(j.name, meta, texts[i]!, luts[i]!, Boolean(opts.force)));
+    }
+    return cells;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+export async function importVerilog(file: string, opts: ImportOptions & { module: string; as?: string }): Promise<Cell> {
+  const [cell] = await importVerilogCells([{ file, module: opts.module, as: opts.as }], opts);
+  return cell!;
+}
+
+/** Verilog files of a folder (sorted), or the files given. */
+export function expandImportPaths(paths: string[]): string[] {
+  const out: string[] = [];
+  for (const p of paths) {
+    if (!existsSync(p)) throw new UserError(`mult import: no such file or folder: ${p}`);
+    if (statSync(p).isDirectory()) {
+      const files = readdirSync(p)
+        .filter((f) => /\.s?v$/.test(f))
+        .sort()
+        .map((f) => join(p, f));
+      if (!files.length) throw new UserError(`mult import: folder ${p} holds no .v/.sv files`);
+      out.push(...files);
+    } else out.push(p);
+  }
+  return out;
 }
 
 export function lutRomVerilog(id: string, source: string, signed: boolean, words: Uint16Array): string {
@@ -194,15 +329,18 @@ export function lutRomVerilog(id: string, source: string, signed: boolean, words
   return render('cells/lut_rom.v', { id, source, signed, moduleName: moduleNameFor(id), rows });
 }
 
-export async function importLut(file: string, opts: { as: string; signed?: boolean }): Promise<Cell> {
+export async function importLut(file: string, opts: { as: string; signed?: boolean; force?: boolean }): Promise<Cell> {
   const path = resolve(file);
   const name = checkName(stripExt(opts.as));
   const words = readLutFile(path);
   if (words.length !== LUT_WORDS) throw new UserError(`${file}: wrong LUT size`);
   const id = `ext:${name}`;
-  const text = lutRomVerilog(id, basename(path), Boolean(opts.signed), words);
-  const meta: ExtMeta = { id, bits: 8, signed: Boolean(opts.signed), source: 'lut', importedFrom: path };
-  return store(name, meta, text, readFileSync(path));
+  checkNewName(id, opts.force);
+  const bytes = readFileSync(path);
+  const signed = checkSignedness(file, bytes, opts.signed);
+  const text = lutRomVerilog(id, basename(path), signed, words);
+  const meta: ExtMeta = { id, bits: 8, signed, source: 'lut', importedFrom: path };
+  return store(name, meta, text, bytes, Boolean(opts.force));
 }
 
 /** Export a cell's LUT as a TFApprox `.bin` file (atomic write). */

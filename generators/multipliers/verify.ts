@@ -9,7 +9,7 @@ import { scratchDir } from '../../core/atomic.ts';
 import { UserError } from '../../core/errors.ts';
 import { runTool } from '../../core/runner.ts';
 import { render } from '../../core/templates.ts';
-import { buildVerilatorModel } from '../../core/verilator.ts';
+import { type BuiltModel, buildVerilatorModel } from '../../core/verilator.ts';
 import { lut } from './index.ts';
 import type { Cell } from './types.ts';
 
@@ -37,12 +37,32 @@ export interface VerifyReport {
 const TOP = 'axtpu_mult_verify_top';
 const MAX_SHOWN = 5;
 
+/** What a cell bank needs of a cell (an imported cell is banked before it is stored). */
+export type BankCell = Pick<Cell, 'id' | 'bits' | 'moduleName' | 'verilog'>;
+
 /** The verification top (all cells side by side) and one file per cell, named after its module. */
-export function verifySources(cells: Cell[]) {
+export function verifySources(cells: BankCell[]) {
   const ctx = { top: TOP, maxShown: MAX_SHOWN, cells: cells.map((c, index) => ({ index, id: c.id, bits: c.bits, moduleName: c.moduleName })) };
   const sources: Record<string, string> = { [`${TOP}.v`]: render('cells/verify_top.v', ctx) };
   for (const c of cells) sources[`${c.moduleName}.v`] = c.verilog();
   return { top: TOP, ctx, sources };
+}
+
+/**
+ * The one Verilator model of a cell bank, shared by `mult verify` and `mult import` (--dump mode),
+ * so verifying freshly imported cells is a cache hit. X is randomised (unique) so an import can
+ * detect outputs that depend on X by running two seeds; user Verilog may carry lint/style warnings.
+ */
+export async function buildCellBank(cells: BankCell[]): Promise<BuiltModel> {
+  const { ctx, sources } = verifySources(cells);
+  // -O1 for the C++: these models are wide flat netlists; compile time dominates run time.
+  return buildVerilatorModel({
+    top: TOP,
+    sources,
+    cppSources: { 'verify_harness.cpp': render('cells/verify_harness.cpp', ctx) },
+    flags: ['--x-assign', 'unique', '--x-initial', 'unique', '-Wno-lint', '-Wno-style'],
+    cflags: ['-O1'],
+  });
 }
 
 export async function verifyCells(cells: Cell[]): Promise<VerifyReport> {
@@ -50,14 +70,7 @@ export async function verifyCells(cells: Cell[]): Promise<VerifyReport> {
   const wide = cells.find((c) => c.bits > 8);
   if (wide) throw new UserError(`mult verify: '${wide.id}' is wider than 8 bits; exhaustive verification covers widths <= 8`);
   const t0 = Date.now();
-  const { ctx, sources } = verifySources(cells);
-  // -O1 for the C++: these models are wide flat netlists; compile time dominates run time.
-  const built = await buildVerilatorModel({
-    top: TOP,
-    sources,
-    cppSources: { 'verify_harness.cpp': render('cells/verify_harness.cpp', ctx) },
-    cflags: ['-O1'],
-  });
+  const built = await buildCellBank(cells);
   const buildMs = Date.now() - t0;
 
   const dir = scratchDir('mult-verify');

@@ -1,4 +1,4 @@
-/** Run `fn` over `items` with at most `limit` in flight (Yosys runs are kept 2-wide on 2 cores). */
+/** Run `fn` over `items` with at most `limit` in flight (e.g. Yosys runs kept 2-wide on 2 cores). */
 export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;

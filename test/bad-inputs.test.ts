@@ -1,0 +1,337 @@
+/**
+ * The bad-input corpus (issue 13): realistic mistakes across every command. Each case must exit 2
+ * with exactly one line on stderr, no stack trace, and leave every folder around it exactly as it
+ * was (names, sizes, mtimes, content hashes), with no scratch folder left in $TMPDIR. The first
+ * group are data-loss and hang regressions: they fail on the code before this suite existed.
+ * The CLI runs as a subprocess; only one case (signedness) builds a Verilator model.
+ */
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { modelsDir } from '../core/paths.ts';
+import { getCell, lutBytes } from '../generators/multipliers/index.ts';
+import { onnx } from '../nn/onnx.ts';
+import { runCli } from './helpers/cli.ts';
+import { evoStyleFromBuiltin } from './helpers/evo.ts';
+import { snapshotTree } from './helpers/snapshot.ts';
+
+interface Case {
+  name: string;
+  args: string[];
+  /** Extra environment (paths may use {root}, {work}). */
+  env?: Record<string, string>;
+  /** The one stderr line must match. */
+  msg: RegExp;
+}
+
+/** The template sandbox; every case runs in its own copy of it (exact attribution when run concurrently). */
+const template = mkdtempSync(join(tmpdir(), 'axtpu-bad-'));
+const root = template;
+const work = join(root, 'work');
+/** Caches a failing tool run may create: outside the snapshotted tree. */
+const outsideCache = mkdtempSync(join(tmpdir(), 'axtpu-bad-cache-'));
+const lenet = join(modelsDir, 'lenet5-fmnist.onnx');
+const w = (rel: string) => join(work, rel);
+
+function idx(dims: number[], data: Uint8Array): Buffer {
+  const head = Buffer.alloc(4 + 4 * dims.length);
+  head.writeUInt8(0x08, 2);
+  head.writeUInt8(dims.length, 3);
+  for (const [i, d] of dims.entries()) head.writeUInt32BE(d, 4 + 4 * i);
+  return Buffer.concat([head, Buffer.from(data)]);
+}
+
+/** A copy of the shipped LeNet-5 with one thing broken. */
+function craftOnnx(path: string, edit: (m: InstanceType<typeof onnx.ModelProto>) => void): void {
+  const m = onnx.ModelProto.decode(readModel());
+  edit(m);
+  writeFileSync(path, onnx.ModelProto.encode(m).finish());
+}
+let modelBytes: Buffer | undefined;
+function readModel(): Buffer {
+  modelBytes ??= readFileSync(lenet);
+  return modelBytes;
+}
+
+function setup(): void {
+  mkdirSync(join(work, 'user', 'sub'), { recursive: true });
+  writeFileSync(w('notes.txt'), 'my notes\n');
+  writeFileSync(w('user/a.txt'), 'precious\n');
+  writeFileSync(w('user/sub/b.txt'), 'also precious\n');
+  writeFileSync(w('user/model.json'), '{"mine":true}\n');
+  writeFileSync(w('file.txt'), 'a file\n');
+  symlinkSync('user', w('userlink'));
+  symlinkSync('nosuch-target', w('dangling.ab'));
+  mkdirSync(w('cfgdir'));
+  mkdirSync(w('noverilog'));
+  writeFileSync(w('noverilog/readme.txt'), 'no verilog here\n');
+  mkdirSync(w('baddesign'));
+  writeFileSync(w('baddesign/top.v'), 'module top(input a, output y);\n  assign y = a &;\nendmodule\n');
+  mkdirSync(w('gooddesign'));
+  writeFileSync(w('gooddesign/cell.v'), getCell('exact_u4').verilog());
+  writeFileSync(
+    w('loop.v'),
+    'module loopy(input [7:0] A, input [7:0] B, output [15:0] O);\n  wire [15:0] x;\n  assign x = {x[14:0], x[15]} ^ {A, B};\n  assign O = x;\nendmodule\n',
+  );
+  writeFileSync(w('clocked.v'), 'module clk8(input [7:0] A, input [7:0] B, output reg [15:0] O);\n  always @(posedge A[0]) O <= A * B;\nendmodule\n');
+  writeFileSync(w('mul8_dup.v'), evoStyleFromBuiltin('trunc_a1_b1_u8', 'mul8_dup'));
+  writeFileSync(w('mul8s_exact.v'), evoStyleFromBuiltin('exact_s8', 'mul8s_exact'));
+  writeFileSync(w('narrow.v'), 'module narrow(input [3:0] A, input [7:0] B, output [15:0] O);\n  assign O = A * B;\nendmodule\n');
+  writeFileSync(w('bad.lib'), 'garbage here {{{\n');
+  writeFileSync(w('odd.ab'), Buffer.from([1, 2, 3]));
+  writeFileSync(w('ok.ab'), Buffer.from([1, 2, 3, 4, 5, 6, 7, 8]));
+  writeFileSync(w('lut.bin'), lutBytes(getCell('exact_u8')));
+  writeFileSync(w('garbage.onnx'), 'not a model at all');
+  craftOnnx(w('big.onnx'), (m) => {
+    m.graph!.initializer![0]!.dims = [100_000_000_000];
+    m.graph!.initializer![0]!.rawData = new Uint8Array(0);
+  });
+  craftOnnx(w('neg.onnx'), (m) => {
+    m.graph!.initializer![1]!.dims = [-6];
+  });
+  craftOnnx(w('pool0.onnx'), (m) => {
+    const pool = m.graph!.node!.find((n) => n.opType === 'MaxPool')!;
+    pool.attribute!.find((a) => a.name === 'kernel_shape')!.ints = [0, 0];
+  });
+  craftOnnx(w('convstride0.onnx'), (m) => {
+    const conv = m.graph!.node!.find((n) => n.opType === 'Conv')!;
+    conv.attribute!.find((a) => a.name === 'strides')!.ints = [0, 0];
+  });
+  // IDX data set whose labels run past the model's 10 classes.
+  mkdirSync(w('idx'));
+  for (const split of ['train', 't10k']) {
+    const n = 50;
+    writeFileSync(w(`idx/${split}-images-idx3-ubyte`), idx([n, 28, 28], new Uint8Array(n * 784).fill(7)));
+    writeFileSync(
+      w(`idx/${split}-labels-idx1-ubyte`),
+      idx(
+        [n],
+        Uint8Array.from({ length: n }, (_, i) => (i < 48 ? i % 10 : 200)),
+      ),
+    );
+  }
+  // An imported cell that already exists (for the re-import case).
+  const cells = join(root, 'cells');
+  mkdirSync(join(cells, 'mul8_dup'), { recursive: true });
+  writeFileSync(join(cells, 'mul8_dup', 'meta.json'), `${JSON.stringify({ id: 'ext:mul8_dup', bits: 8, signed: false, source: 'lut', importedFrom: '/x' })}\n`);
+  writeFileSync(join(cells, 'mul8_dup', 'lut.bin'), lutBytes(getCell('exact_u8')));
+  writeFileSync(join(cells, 'mul8_dup', 'cell.v'), '// placeholder\n');
+  // A private axtpu cache inside a folder of the user's, and a folder that is no cache at all.
+  const cache = join(root, 'cacheparent', 'axtpu');
+  mkdirSync(join(cache, 'verilator', '0123456789abcdef01234567'), { recursive: true });
+  writeFileSync(join(cache, 'verilator', '0123456789abcdef01234567', 'key.json'), '{}\n');
+  writeFileSync(join(root, 'cacheparent', 'precious.txt'), 'not a cache entry\n');
+  mkdirSync(join(root, 'userdocs', 'verilator'), { recursive: true });
+  writeFileSync(join(root, 'userdocs', 'thesis.tex'), '\\documentclass{article}\n');
+  mkdirSync(join(root, 'rtl-out'));
+  mkdirSync(join(root, 'synth-reports'));
+}
+
+const nodeOnlyPath = () => {
+  const bin = join(root, 'bin');
+  mkdirSync(bin, { recursive: true });
+  try {
+    symlinkSync(process.execPath, join(bin, 'node'));
+  } catch {
+    /* made by an earlier case */
+  }
+  return bin;
+};
+
+const CACHE = '{root}/cacheparent/axtpu';
+
+/** Data loss, hangs and wrong passes of the issue: each fails on the branch point's code. */
+const REGRESSIONS: Case[] = [
+  { name: 'gen --out a folder of user files', args: ['gen', '--rows', '2', '--cols', '2', '--cell', 'exact_u8', '--out', 'user'], msg: /not written by axtpu/ },
+  { name: 'gen --out . (the current folder)', args: ['gen', '--rows', '2', '--cols', '2', '--cell', 'exact_u8', '--out', '.'], msg: /current folder/ },
+  { name: 'gen --out a regular file', args: ['gen', '--rows', '2', '--cols', '2', '--cell', 'exact_u8', '--out', 'file.txt'], msg: /is a file/ },
+  { name: 'gen --out a symlink to user files', args: ['gen', '--rows', '2', '--cols', '2', '--cell', 'exact_u8', '--out', 'userlink'], msg: /symlink/ },
+  {
+    name: 'gen --out user files with --force',
+    args: ['gen', '--rows', '2', '--cols', '2', '--cell', 'exact_u8', '--out', 'user', '--force'],
+    msg: /not written by axtpu/,
+  },
+  { name: 'quantize --out a folder of user files', args: ['quantize', '--model', lenet, '--out', 'user', '--calib-images', '16'], msg: /not written by axtpu/ },
+  { name: 'quantize --out .', args: ['quantize', '--model', lenet, '--out', '.', '--calib-images', '16'], msg: /current folder/ },
+  { name: 'quantize --out a regular file', args: ['quantize', '--model', lenet, '--out', 'notes.txt', '--calib-images', '16'], msg: /is a file/ },
+  { name: 'clean --kind ..', args: ['clean', '--kind', '..'], env: { AXTPU_CACHE: CACHE }, msg: /unknown cache kind '\.\.'/ },
+  { name: 'clean --kind ../..', args: ['clean', '--kind', '../..'], env: { AXTPU_CACHE: CACHE }, msg: /unknown cache kind/ },
+  { name: 'clean --kind nosuchkind', args: ['clean', '--kind', 'nosuchkind'], env: { AXTPU_CACHE: CACHE }, msg: /unknown cache kind 'nosuchkind'/ },
+  { name: 'AXTPU_CACHE=<user folder> clean', args: ['clean'], env: { AXTPU_CACHE: '{root}/userdocs' }, msg: /not an axtpu cache/ },
+  {
+    name: 'AXTPU_CACHE=<user folder> clean --kind verilator',
+    args: ['clean', '--kind', 'verilator'],
+    env: { AXTPU_CACHE: '{root}/userdocs' },
+    msg: /not an axtpu cache/,
+  },
+  {
+    name: 'gen --out under /proc (hang)',
+    args: ['gen', '--rows', '2', '--cols', '2', '--cell', 'exact_u8', '--out', '/proc/axtpu-x/y'],
+    msg: /\/proc\/axtpu-x/,
+  },
+  { name: 'AXTPU_CACHE under /proc (hang)', args: ['mult', 'verify', 'exact_u4'], env: { AXTPU_CACHE: '/proc/axtpu-x' }, msg: /\/proc\/axtpu-x/ },
+  { name: 'mult lut --out under /proc (hang)', args: ['mult', 'lut', 'exact_u8', '--out', '/proc/axtpu-x/y.bin'], msg: /\/proc\/axtpu-x/ },
+  {
+    name: 'power of a 16-bit cell from an 8-bit stream',
+    args: ['power', 'exact_u16', '--stream', 'ok.ab'],
+    msg: /16-bit but the operand stream holds 8-bit codes/,
+  },
+  { name: 'signed cell imported without --signed', args: ['mult', 'import', 'mul8s_exact.v'], msg: /behaves as a signed/ },
+  { name: 're-import under an existing name', args: ['mult', 'import', 'mul8_dup.v'], msg: /already exists.*--force/ },
+  {
+    name: 'labels past the model classes',
+    args: ['eval', '--model', lenet, '--dataset', '{work}/idx', '--no-float', '--cell', 'exact_u8'],
+    msg: /label 200 of image 48/,
+  },
+  { name: 'ONNX initializer dims 1e11', args: ['eval', '--model', 'big.onnx', '--no-float'], msg: /too large/ },
+  { name: 'ONNX negative initializer dims', args: ['eval', '--model', 'neg.onnx', '--no-float'], msg: /invalid dimension -6/ },
+  { name: 'ONNX MaxPool kernel_shape [0,0]', args: ['eval', '--model', 'pool0.onnx', '--no-float'], msg: /kernel \[0,0\] must be positive/ },
+  { name: 'combinational loop in an imported cell', args: ['mult', 'import', 'loop.v', '--module', 'loopy'], msg: /combinational loop/ },
+  {
+    name: 'missing tool (verilator)',
+    args: ['mult', 'verify', 'exact_u4'],
+    env: { PATH: '{nodeOnly}', AXTPU_CACHE: `${outsideCache}/a` },
+    msg: /verilator: not found on PATH; run `make setup`/,
+  },
+  { name: 'missing tool (yosys)', args: ['synth', 'exact_u4'], env: { PATH: '{nodeOnly}', AXTPU_CACHE: `${outsideCache}/b` }, msg: /yosys: not found on PATH/ },
+  { name: 'AXTPU_CACHE is a file', args: ['mult', 'verify', 'exact_u4'], env: { AXTPU_CACHE: '{work}/file.txt' }, msg: /is a file, not a folder/ },
+  { name: 'synth --top of a module that does not exist', args: ['synth', 'gooddesign', '--top', 'nosuch'], msg: /top module 'nosuch' is not declared/ },
+  { name: 'synth of a missing folder', args: ['synth', './nosuch_dir'], msg: /no such design folder/ },
+  {
+    name: 'gen --name with a path',
+    args: ['gen', '--rows', '2', '--cols', '2', '--cell', 'exact_u8', '--name', '../../evil'],
+    msg: /^axtpu: gen: invalid name '\.\.\/\.\.\/evil'/,
+  },
+  { name: 'mult lut --out a folder (EISDIR)', args: ['mult', 'lut', 'exact_u8', '--out', 'user'], msg: /user/ },
+  { name: 'gen --out below a file (ENOTDIR)', args: ['gen', '--rows', '2', '--cols', '2', '--cell', 'exact_u8', '--out', 'file.txt/sub'], msg: /file\.txt/ },
+  { name: 'AXTPU_CELLS_DIR is a file', args: ['mult', 'list'], env: { AXTPU_CELLS_DIR: '{work}/file.txt' }, msg: /file\.txt/ },
+];
+
+/** The rest of the corpus: one clear line for ordinary mistakes, command by command. */
+const CASES: Case[] = [
+  { name: 'unknown command', args: ['frobnicate'], msg: /unknown command 'frobnicate'/ },
+  { name: 'doctor with an unknown flag', args: ['doctor', '--bogus'], msg: /unknown option '--bogus'/ },
+  { name: 'clean --kind with a slash', args: ['clean', '--kind', 'verilator/x'], env: { AXTPU_CACHE: CACHE }, msg: /unknown cache kind/ },
+  { name: 'clean with AXTPU_CACHE a file', args: ['clean'], env: { AXTPU_CACHE: '{work}/file.txt' }, msg: /is a file/ },
+  { name: 'synth an unknown cell', args: ['synth', 'nosuch_cell'], msg: /unknown cell id 'nosuch_cell'/ },
+  { name: 'synth a file', args: ['synth', 'file.txt'], msg: /is a file; give a cell id/ },
+  { name: 'synth a folder without Verilog', args: ['synth', 'noverilog'], msg: /no \.v\/\.sv files/ },
+  { name: 'synth a design with a syntax error', args: ['synth', 'baddesign'], msg: /design top: .*syntax error/ },
+  { name: 'synth a glob matching nothing', args: ['synth', 'ext:zz*'], msg: /'ext:zz\*' matches no cell/ },
+  { name: 'synth with a garbage liberty', args: ['synth', 'exact_u4', '--liberty', 'bad.lib'], msg: /bad\.lib:1/ },
+  { name: 'synth with a folder as liberty', args: ['synth', 'exact_u4', '--liberty', 'user'], msg: /liberty file not found/ },
+  { name: 'power without cells', args: ['power'], msg: /give cell ids or --all/ },
+  { name: 'power --all with ids', args: ['power', '--all', 'exact_u8'], msg: /not both/ },
+  { name: 'power with an odd-length stream', args: ['power', 'exact_u8', '--stream', 'odd.ab'], msg: /odd length 3 bytes/ },
+  { name: 'power with a folder as stream', args: ['power', 'exact_u8', '--stream', 'user'], msg: /operand stream not found/ },
+  { name: 'power with a dangling symlink as stream', args: ['power', 'exact_u8', '--stream', 'dangling.ab'], msg: /operand stream not found/ },
+  { name: 'power --uniform 1', args: ['power', 'exact_u8', '--uniform', '1'], msg: /--uniform must be in 2\.\./ },
+  { name: 'power --uniform x', args: ['power', 'exact_u8', '--uniform', 'x'], msg: /--uniform must be an integer/ },
+  { name: 'power --vdd -1', args: ['power', 'exact_u8', '--vdd', '-1'], msg: /--vdd must be in/ },
+  { name: 'power --stream and --uniform', args: ['power', 'exact_u8', '--stream', 'ok.ab', '--uniform', '8'], msg: /either --uniform N or --stream/ },
+  { name: 'power a glob matching nothing', args: ['power', 'nomatch*'], msg: /matches no cell/ },
+  { name: 'mult show an unknown id', args: ['mult', 'show', 'nosuch'], msg: /unknown cell id 'nosuch'/ },
+  { name: 'mult show a width out of range', args: ['mult', 'show', 'exact_u99'], msg: /exact_u99/ },
+  { name: 'mult verify without ids', args: ['mult', 'verify'], msg: /give cell ids or --all/ },
+  { name: 'mult verify a 16-bit cell', args: ['mult', 'verify', 'exact_u16'], msg: /wider than 8 bits/ },
+  { name: 'mult verify a glob matching nothing', args: ['mult', 'verify', 'ext:zz*'], msg: /matches no cell/ },
+  { name: 'mult import a missing file', args: ['mult', 'import', 'missing.v', '--module', 'x'], msg: /no such file or folder: missing\.v/ },
+  { name: 'mult import a missing module', args: ['mult', 'import', 'loop.v', '--module', 'nosuch'], msg: /module 'nosuch' not found/ },
+  { name: 'mult import clocked logic', args: ['mult', 'import', 'clocked.v', '--module', 'clk8'], msg: /clocked logic/ },
+  { name: 'mult import a 4-bit operand port', args: ['mult', 'import', 'narrow.v', '--module', 'narrow'], msg: /must be 8 bits wide, is 4/ },
+  { name: 'mult import a LUT without --as', args: ['mult', 'import', 'lut.bin'], msg: /--as <name> is required/ },
+  { name: 'mult import a LUT under a bad name', args: ['mult', 'import', 'lut.bin', '--as', 'bad-name!'], msg: /must match/ },
+  { name: 'mult import a LUT of the wrong size', args: ['mult', 'import', 'odd.ab', '--as', 'x'], msg: /module '?x'? not found|cannot tell|no \.v/ },
+  { name: 'mult import a folder without Verilog', args: ['mult', 'import', 'noverilog'], msg: /holds no \.v\/\.sv files/ },
+  { name: 'mult import --signed and --unsigned', args: ['mult', 'import', 'loop.v', '--signed', '--unsigned'], msg: /not both/ },
+  { name: 'mult import --ports garbage', args: ['mult', 'import', 'loop.v', '--module', 'loopy', '--ports', 'q=1'], msg: /--ports: expected/ },
+  { name: 'mult import --as with several files', args: ['mult', 'import', 'loop.v', 'narrow.v', '--as', 'x'], msg: /apply to a single file/ },
+  { name: 'mult lut of a 4-bit cell', args: ['mult', 'lut', 'exact_u4', '--out', 'x.bin'], msg: /TFApprox LUTs are 8x8/ },
+  { name: 'gen --rows 1', args: ['gen', '--rows', '1', '--cols', '2', '--cell', 'exact_u8'], msg: /--rows must be in 2\.\.64/ },
+  { name: 'gen with an unknown cell', args: ['gen', '--rows', '2', '--cols', '2', '--cell', 'nosuch'], msg: /nosuch/ },
+  { name: 'gen --map bad JSON', args: ['gen', '--rows', '2', '--cols', '2', '--map', '{bad'], msg: /--map: not valid JSON/ },
+  { name: 'gen --map a missing file', args: ['gen', '--rows', '2', '--cols', '2', '--map', 'nosuch.json'], msg: /--map: not inline JSON and no such file/ },
+  { name: 'gen --map a folder', args: ['gen', '--rows', '2', '--cols', '2', '--map', 'cfgdir'], msg: /cfgdir/ },
+  { name: 'gen --psum-bits 99', args: ['gen', '--rows', '2', '--cols', '2', '--cell', 'exact_u8', '--psum-bits', '99'], msg: /--psum-bits must be in/ },
+  { name: 'eval --model a folder', args: ['eval', '--model', 'user', '--no-float'], msg: /user/ },
+  { name: 'eval with a missing model', args: ['eval', '--model', 'nosuch.onnx', '--no-float'], msg: /model not found/ },
+  { name: 'eval with a garbage model', args: ['eval', '--model', 'garbage.onnx', '--no-float'], msg: /not a valid ONNX file/ },
+  { name: 'eval with a Conv stride of 0', args: ['eval', '--model', 'convstride0.onnx', '--no-float'], msg: /strides \[0,0\]/ },
+  { name: 'eval --assign inline with an unknown cell', args: ['eval', '--model', lenet, '--no-float', '--assign', '{"default":"nosuch"}'], msg: /nosuch/ },
+  { name: 'eval --assign bad inline JSON', args: ['eval', '--model', lenet, '--no-float', '--assign', '{bad'], msg: /--assign: not valid JSON/ },
+  { name: 'eval --cell and --assign', args: ['eval', '--model', lenet, '--cell', 'exact_u8', '--assign', '{}'], msg: /either --cell or --assign/ },
+  {
+    name: 'eval with a missing dataset folder',
+    args: ['eval', '--model', lenet, '--no-float', '--dataset', '/nonexistent/ds'],
+    msg: /dataset directory not found/,
+  },
+  { name: 'quantize with a bad scheme', args: ['quantize', '--model', lenet, '--out', 'q', '--scheme', 'weird'], msg: /--scheme must be signed or unsigned/ },
+  { name: 'quantize with a garbage model', args: ['quantize', '--model', 'garbage.onnx', '--out', 'q'], msg: /not a valid ONNX file/ },
+  { name: 'run with a missing design folder', args: ['run', '--model', lenet, '--design', 'nosuch_design'], msg: /nosuch_design/ },
+  { name: 'run with a folder that is no design', args: ['run', '--model', lenet, '--design', 'user'], msg: /not a design directory/ },
+  { name: 'sim gemm of a folder that is no design', args: ['sim', 'gemm', 'user', '--M', '2', '--K', '2', '--N', '2'], msg: /not a design directory/ },
+  { name: 'explore without --out', args: ['explore', '--model', lenet], msg: /--out/ },
+  { name: 'explore with a bad budget', args: ['explore', '--model', lenet, '--budget', 'abc', '--out', 'x'], msg: /budget/ },
+  {
+    name: 'explore with cells matching nothing',
+    args: ['explore', '--model', lenet, '--budget', '1%', '--cells', 'nomatch*', '--out', 'x'],
+    msg: /matches no 8-bit cell/,
+  },
+];
+
+beforeAll(() => {
+  setup();
+  nodeOnlyPath();
+});
+
+let caseNo = 0;
+
+async function check(c: Case): Promise<void> {
+  // A private copy of the sandbox: the snapshot compares this case's world only.
+  const box = join(tmpdir(), `axtpu-bad-case-${process.pid}-${caseNo++}`);
+  cpSync(template, box, { recursive: true, verbatimSymlinks: true });
+  const sub = (v: string) => v.replaceAll('{root}', box).replaceAll('{work}', join(box, 'work')).replaceAll('{nodeOnly}', join(box, 'bin'));
+  const before = snapshotTree(box);
+  // Its own $TMPDIR (to see leftovers), sharing tsx's compile cache so the CLI starts fast.
+  const tmp = mkdtempSync(join(tmpdir(), 'axtpu-bad-tmp-'));
+  const tsxCache = join(tmpdir(), `tsx-${process.getuid?.() ?? 0}`);
+  if (existsSync(tsxCache)) symlinkSync(tsxCache, join(tmp, basename(tsxCache)));
+  try {
+    await checkIn(c, box, sub, before, tmp);
+  } finally {
+    rmSync(box, { recursive: true, force: true });
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+async function checkIn(c: Case, box: string, expand: (v: string) => string, before: Record<string, string>, scratchTmp: string): Promise<void> {
+  const env: Record<string, string> = {
+    AXTPU_CELLS_DIR: join(box, 'cells'),
+    AXTPU_RTL_OUT: join(box, 'rtl-out'),
+    AXTPU_SYNTH_REPORTS: join(box, 'synth-reports'),
+    TMPDIR: scratchTmp,
+  };
+  for (const [k, v] of Object.entries(c.env ?? {})) env[k] = expand(v);
+  const r = await runCli(c.args.map(expand), env, { cwd: join(box, 'work'), timeoutMs: 120_000 });
+  const lines = r.stderr.replace(/\n$/, '').split('\n');
+  expect(r.timedOut, `${c.name}: hung`).toBe(false);
+  expect({ code: r.code, lines: lines.length }, `${c.name}: ${r.stderr}`).toEqual({ code: 2, lines: 1 });
+  expect(lines[0]).toMatch(/^axtpu: /);
+  expect(lines[0]).not.toMatch(/^axtpu: (axtpu|internal error)|\bat .*\.ts:\d+/);
+  expect(lines[0]).toMatch(c.msg);
+  expect(snapshotTree(box), `${c.name}: changed files around it`).toEqual(before);
+  const leftovers = readdirSync(scratchTmp).filter((n) => n.startsWith('axtpu-'));
+  expect(leftovers, `${c.name}: scratch left in TMPDIR`).toEqual([]);
+}
+
+describe('bad inputs: data loss, hangs and false passes (regressions)', () => {
+  for (const c of REGRESSIONS) it.concurrent(c.name, () => check(c));
+});
+
+describe('bad inputs: one line, exit 2, nothing changed', () => {
+  it('the corpus has at least 60 cases', () => {
+    expect(REGRESSIONS.length + CASES.length).toBeGreaterThanOrEqual(60);
+  });
+  for (const c of CASES) it.concurrent(c.name, () => check(c));
+});
