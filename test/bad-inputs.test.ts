@@ -255,7 +255,7 @@ const CASES: Case[] = [
   { name: 'gen --map a folder', args: ['gen', '--rows', '2', '--cols', '2', '--map', 'cfgdir'], msg: /cfgdir/ },
   { name: 'gen --psum-bits 99', args: ['gen', '--rows', '2', '--cols', '2', '--cell', 'exact_u8', '--psum-bits', '99'], msg: /--psum-bits must be in/ },
   { name: 'eval --model a folder', args: ['eval', '--model', 'user', '--no-float'], msg: /user/ },
-  { name: 'eval with a missing model', args: ['eval', '--model', 'nosuch.onnx', '--no-float'], msg: /model not found/ },
+  { name: 'eval with a missing model', args: ['eval', '--model', 'nosuch.onnx', '--no-float'], msg: /--model: no such file or directory: .*nosuch\.onnx/ },
   { name: 'eval with a garbage model', args: ['eval', '--model', 'garbage.onnx', '--no-float'], msg: /not a valid ONNX file/ },
   { name: 'eval with a Conv stride of 0', args: ['eval', '--model', 'convstride0.onnx', '--no-float'], msg: /strides \[0,0\]/ },
   { name: 'eval --assign inline with an unknown cell', args: ['eval', '--model', lenet, '--no-float', '--assign', '{"default":"nosuch"}'], msg: /nosuch/ },
