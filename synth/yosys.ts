@@ -21,6 +21,8 @@ export interface SynthesizeOptions {
   liberty?: string;
   /** Flatten the hierarchy before mapping (default true). */
   flatten?: boolean;
+  /** Modules flattening stops at: each is mapped on its own, its submodules flattened into it (cell banks). */
+  keepModules?: string[];
 }
 
 export interface SynthResult {
@@ -63,7 +65,7 @@ export async function synthesize(opts: SynthesizeOptions): Promise<SynthResult> 
       `synth: top module '${opts.top}' is not declared in the sources (modules: ${declared.slice(0, 8).join(', ') || 'none'}${declared.length > 8 ? ', ...' : ''})`,
     );
   const flatten = opts.flatten ?? true;
-  const script = render('synth/synth.ys', { top: opts.top, liberty, sources: names.map((n) => `src/${n}`), flatten });
+  const script = render('synth/synth.ys', { top: opts.top, liberty, sources: names.map((n) => `src/${n}`), flatten, keepModules: opts.keepModules ?? [] });
   const t0 = Date.now();
   const res = await cached(
     {
@@ -91,7 +93,8 @@ export async function synthesize(opts: SynthesizeOptions): Promise<SynthResult> 
   const netlistJson = join(res.dir, 'netlist.json');
   const netlist = readNetlistJson(netlistJson, opts.top);
   const { all, blackBoxes } = moduleNames(netlistJson, lib);
-  checkNetlistAgainstLibrary(netlist, lib, flatten ? blackBoxes : all);
+  // Flattened: only body-less macros stay instances; kept hierarchy: every module may.
+  checkNetlistAgainstLibrary(netlist, lib, flatten && !opts.keepModules?.length ? blackBoxes : all);
   const statText = readFileSync(join(res.dir, 'stat.txt'), 'utf8');
   const areaUm2 = parseStatArea(statText) ?? netlistArea(netlist, lib);
   const moduleAreas = parseModuleAreas(statText);

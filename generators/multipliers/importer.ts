@@ -1,11 +1,13 @@
 /**
  * Importing external cells into the user catalogue (store.ts):
- *  - a Verilog module (EvoApproxLib style) with a port binding: checked with Verilator
- *    (parses, module present, exactly three ports of the right widths, no clocked logic or
- *    latches, no X/Z constants, outputs independent of X initialisation), then modelled by
- *    exhaustive simulation into a LUT;
+ *  - Verilog modules (EvoApproxLib style, one file or a whole folder) with a port binding:
+ *    checked with Verilator (parses, module present, exactly three ports of the right widths,
+ *    no clocked logic or latches, no X/Z constants, no combinational loop), then modelled by
+ *    exhaustive simulation into LUTs: ONE Verilator model for all cells of an import (the
+ *    `mult verify` bank), two X fills that must agree;
  *  - a TFApprox `.bin` LUT, which becomes the model and a LUT-ROM Verilog module.
- * Every check runs before anything is written; the cell folder is then written atomically.
+ * A cell that behaves signed needs --signed (or --unsigned); an existing name needs --force.
+ * Every check of every cell runs before anything is written; each cell folder is then written atomically.
  */
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
