@@ -12,18 +12,9 @@ import { gemmModel } from '../mapping/gemm-model.ts';
 import { ArraySim } from '../sim/array.ts';
 import { synthesize } from '../synth/yosys.ts';
 import { runCli } from './helpers/cli.ts';
+import { seededMat } from './helpers/mat.ts';
 
-function mat(rows: number, cols: number, seed: number): Mat8 {
-  let x = seed;
-  return {
-    rows,
-    cols,
-    data: Uint8Array.from({ length: rows * cols }, () => {
-      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-      return x >>> 24;
-    }),
-  };
-}
+const mat = seededMat;
 
 const MIXED_3x5 = {
   rows: 3,

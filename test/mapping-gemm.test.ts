@@ -17,19 +17,10 @@ import {
   weightStream,
 } from '../mapping/gemm.ts';
 import { gemmModel } from '../mapping/gemm-model.ts';
+import { seededMat } from './helpers/mat.ts';
 
 /** Pure checks of the GEMM mapping (no Verilator): fold order, M-blocks, padding, placement, decode. */
-function mat(rows: number, cols: number, seed: number): Mat8 {
-  let x = seed;
-  return {
-    rows,
-    cols,
-    data: Uint8Array.from({ length: rows * cols }, () => {
-      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-      return x >>> 24;
-    }),
-  };
-}
+const mat = seededMat;
 
 describe('fold plan and order', () => {
   const design = resolveDesign({ rows: 4, cols: 3, accEntries: 8, cell: 'exact_u8' });
