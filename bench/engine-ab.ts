@@ -63,7 +63,9 @@ for (const [name, images] of [
   const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
   const row = { gMacPerCpuSecond: { this: median(runs.this), other: median(runs.other) }, ratio: median(runs.this) / median(runs.other), runs };
   out[name] = row;
-  console.log(`${name}: this ${row.gMacPerCpuSecond.this.toFixed(3)}, other ${row.gMacPerCpuSecond.other.toFixed(3)} G MAC/CPU-s (median of ${rounds}); ratio ${row.ratio.toFixed(3)}`);
+  console.log(
+    `${name}: this ${row.gMacPerCpuSecond.this.toFixed(3)}, other ${row.gMacPerCpuSecond.other.toFixed(3)} G MAC/CPU-s (median of ${rounds}); ratio ${row.ratio.toFixed(3)}`,
+  );
 }
 out.loadAverageEnd = loadavg()[0];
 writeFileAtomic(join(repoRoot, 'bench/results/engine-ab.json'), `${JSON.stringify(out, null, 2)}\n`);
