@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { cachedJson } from '../core/cache.ts';
 import { defaultLiberty } from '../core/paths.ts';
+import { cellInfo } from '../generators/array/cells.ts';
 import type { Design } from '../generators/array/config.ts';
 import { type DesignViews, designLayout, generateViews } from '../generators/array/rtl.ts';
 import type { LayerCycles } from '../mapping/cycles.ts';
@@ -74,6 +75,15 @@ async function cellOpEnergy(id: string, s: PeStream, vdd: number, clockMHz: numb
   return { dynamic, leakage };
 }
 
+/**
+ * Only the files a module needs: Yosys/ABC map the same module slightly differently depending
+ * on which unrelated files were read (a 16x16 exact_s8 PE: 587 or 594 cells), so reading just
+ * the module's own files keeps its energy independent of the rest of the design.
+ */
+function ownSources(views: DesignViews, files: string[]): Record<string, string> {
+  return Object.fromEntries(files.map((f) => [f, views.synth[f]!]));
+}
+
 /** PE-minus-cell energies of the PE module holding `cell` on a tile, for one stream. */
 async function peOpEnergy(
   design: Design,
@@ -88,9 +98,14 @@ async function peOpEnergy(
 ) {
   const t = design.tiles[tile]!;
   let module = '';
+  let peCells: string[] = [];
   for (let r = 0; r < t.rows && !module; r++)
-    for (let c = 0; c < t.cols && !module; c++) if (t.cells[mode]![r]![c] === id) module = views.layout.peModule[tile]![r]![c]!;
-  const sources = views.synth;
+    for (let c = 0; c < t.cols && !module; c++)
+      if (t.cells[mode]![r]![c] === id) {
+        module = views.layout.peModule[tile]![r]![c]!;
+        peCells = [...new Set(t.cells.map((m) => m[r]![c]!))];
+      }
+  const sources = ownSources(views, [`${module}.sv`, ...peCells.map((c) => `${cellInfo(c).moduleName}.v`)]);
   const key = { v: 1, module, src: createHash('sha256').update(JSON.stringify(sources)).digest('hex'), stream: streamHash(s), vdd, clockMHz, liberty, mode };
   return cachedJson('flow-pe-energy', key, async () => {
     const syn = await synthesize({ top: module, sources, liberty });
@@ -153,7 +168,7 @@ async function accOpEnergy(
 ) {
   const module = views.layout.accModule[tile]!;
   const t = design.tiles[tile]!;
-  const sources = views.synth;
+  const sources = ownSources(views, [`${module}.sv`]);
   const stream = createHash('sha256')
     .update(new Uint8Array(rows.buffer, rows.byteOffset, rows.byteLength))
     .digest('hex');
