@@ -233,7 +233,10 @@ export function layerEnergySample(
   const t = design.tiles[p.tile]!;
   return {
     streams: sampleLayerStreams(l, g, p.filterCells, t.rows, streamPairs),
-    accRows: { rows: sampleAccumulatorRows(acc, g.P, l.oc, t.cols, design.psumBits, DEFAULT_ACC_ROWS), K: l.K, N: l.oc },
+    accRows: {
+      rows: sampleAccumulatorRows(acc, g.P, l.oc, t.cols, design.psumBits, DEFAULT_ACC_ROWS),
+      kFolds: foldPlan(design, p.tile, g.P, l.K, l.oc).kFolds,
+    },
   };
 }
 
@@ -241,8 +244,8 @@ export interface EnergyInputs {
   design: Design;
   layers: { layer: string; tile: number; mode: number; filterCells: string[] }[];
   streams: Record<string, CellStreams>;
-  /** Per layer: sampled output rows for the accumulators (mapping/streams.ts sampleAccumulatorRows) and the layer's GEMM K and N. */
-  accRows: Record<string, { rows: Uint32Array; K: number; N: number }>;
+  /** Per layer: sampled output rows for the accumulators (mapping/streams.ts sampleAccumulatorRows) and the layer's K-folds per output tile. */
+  accRows: Record<string, { rows: Uint32Array; kFolds: number }>;
   clockMHz?: number;
   liberty?: string;
 }
@@ -265,10 +268,7 @@ export async function opEnergies(x: EnergyInputs): Promise<OpEnergies> {
     const main = [...counts.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0]![0];
     out.pe[p.layer] = await peOpEnergy(x.design, views, p.tile, p.mode, main, st[main]!, vdd, clockMHz, liberty);
     const a = x.accRows[p.layer];
-    if (a) {
-      const { kFolds } = foldPlan(x.design, p.tile, 1, a.K, a.N);
-      out.acc[p.layer] = await accOpEnergy(x.design, views, p.tile, kFolds, a.rows, vdd, clockMHz, liberty);
-    }
+    if (a) out.acc[p.layer] = await accOpEnergy(x.design, views, p.tile, a.kFolds, a.rows, vdd, clockMHz, liberty);
   }
   return out;
 }

@@ -68,7 +68,7 @@ export const DEFAULT_ACC_ROWS = 4096;
 export function sampleAccumulatorRows(acc: Int32Array, P: number, N: number, C: number, psumBits: number, rows: number, seed = 1): Uint32Array {
   const next = xorshift32(seed);
   const nFolds = Math.ceil(N / C);
-  const mask = psumBits === 32 ? 0xffffffff : 2 ** psumBits - 1;
+  const mask = 2 ** psumBits - 1; // as an int32 operand of & this is -1 (all bits) for 32
   const out = new Uint32Array(rows * C);
   const run = Math.min(RUN_LENGTH, P);
   for (let i = 0; i < rows; ) {
