@@ -1,18 +1,22 @@
 import type { Design } from '../generators/array/config.ts';
 import { latency } from '../generators/array/schedule.ts';
 import { foldOrder, foldPlan } from './gemm.ts';
+import { blockWords, weightRowCycles } from './memory.ts';
 
 /**
  * Cycles of one GEMM on a tile, following the fold order of mapping/gemm.ts through the timing
- * rules of the generated controller (templates/array/ctrl.sv, tile.sv):
- *  - every fold loads all R weight rows (one row per cycle) and streams its M-block's rows (one
- *    per cycle);
- *  - two weight buffers: fold f loads into buffer f%2 as soon as that buffer is free (fold f-2's
- *    last activation row accepted) and the previous load finished;
- *  - fold f streams once its buffer is loaded (visible the cycle after the last row write) and
- *    fold f-1's last row went in;
- *  - an output row leaves latency(t) cycles after its activation row was accepted (the
- *    accumulator adds combinationally on the de-skewed row, no extra cycle).
+ * rules of the generated hardware (templates/array/ctrl.sv, tile.sv, mem.sv; docs/memory.md):
+ *  - weight rows come from DRAM through the weight FIFO: the DRAM interface fetches rows in
+ *    order, one every ceil(C / B) cycles, and starts a row only while the FIFO has a free slot
+ *    (row i waits for row i - depth to leave); a row is in the FIFO the cycle after its fetch;
+ *  - every fold loads its R weight rows from the FIFO (at most one per cycle) into buffer f%2,
+ *    starting once that buffer is free (fold f-2's last activation row accepted);
+ *  - M-block b's activations (rows x kFolds words) are written into activation-buffer half
+ *    b%2, one word per cycle, once that half is free (block b-2's last row accepted) and block
+ *    b-1's words are in;
+ *  - fold f streams once its weights are loaded (visible the cycle after the last row write),
+ *    its block's activations are in, and fold f-1's last row went in;
+ *  - an output row leaves latency(t) cycles after its activation row was accepted.
  * Cycle 0 is the first cycle after reset; the count ends with the cycle of the last output row.
  */
 export interface CycleReport {
@@ -40,19 +44,37 @@ export function cycleModel(design: Design, M: number, K: number, N: number, tile
   const t = design.tiles[tile]!;
   const { R, C } = plan;
   const folds = foldOrder(plan);
-  const loadStart: number[] = [];
+  const beats = weightRowCycles(design, tile);
+  const depth = design.memory.wbufRows;
+  // Weight rows (global index i = fold x R + r): fetch start, and the cycle the array takes it.
+  const rowTaken = new Float64Array(folds.length * R);
+  let fetchStart = -beats;
+  let prevTaken = -1;
+  // Activation-buffer blocks: cycle the last word of each block was written.
+  const blockLoaded: number[] = [];
+  const blockLastFold: number[] = [];
   const streamStart: number[] = [];
   const streamEnd: number[] = [];
   let streamCycles = 0;
   let scaleSimCycles = 0;
   for (const [f, fold] of folds.entries()) {
-    const prevLoadDone = f > 0 ? loadStart[f - 1]! + R : 0;
     const bufferFree = f >= 2 ? streamEnd[f - 2]! + 1 : 0;
-    const L = Math.max(prevLoadDone, bufferFree);
-    loadStart.push(L);
-    const s = Math.max(L + R, f > 0 ? streamEnd[f - 1]! + 1 : 0);
+    for (let r = 0; r < R; r++) {
+      const i = f * R + r;
+      fetchStart = Math.max(fetchStart + beats, i >= depth ? rowTaken[i - depth]! + 1 : 0);
+      const taken = Math.max(fetchStart + beats, prevTaken + 1, r === 0 ? bufferFree : 0);
+      rowTaken[i] = taken;
+      prevTaken = taken;
+    }
+    const b = fold.block;
+    if (blockLoaded.length === b) {
+      const start = Math.max(b > 0 ? blockLoaded[b - 1]! + 1 : 0, b >= 2 ? streamEnd[blockLastFold[b - 2]!]! + 1 : 0);
+      blockLoaded.push(start + blockWords(plan, b) - 1);
+    }
+    const s = Math.max(prevTaken + 1, f > 0 ? streamEnd[f - 1]! + 1 : 0, blockLoaded[b]! + 1);
     streamStart.push(s);
     streamEnd.push(s + fold.rows - 1);
+    if (fold.blockLast) blockLastFold[b] = f;
     streamCycles += fold.rows;
     scaleSimCycles += 2 * R + C + fold.rows - 2;
   }

@@ -1,3 +1,4 @@
+import { UserError } from '../core/errors.ts';
 import type { Design, TileSpec } from '../generators/array/config.ts';
 import { REG, type RegWrite } from '../generators/array/regmap.ts';
 import { productTable } from '../generators/multipliers/index.ts';
@@ -16,7 +17,11 @@ import type { QConvLayer } from '../nn/qmodel.ts';
  *              output tile run back to back into the tile's accumulator.
  *   M-blocks   the accumulator holds `accEntries` rows; a GEMM with several K-folds streams at
  *              most that many rows per fold. A single K-fold needs no accumulator memory (its
- *              result leaves as it arrives), so it streams all M rows in one block.
+ *              result leaves as it arrives). Every M-block's activations (rows x kFolds words
+ *              of R bytes) are loaded into one half of the activation buffer while the other
+ *              half streams (docs/memory.md), so a block also holds at most half the buffer.
+ *   buffer     block b sits in activation-buffer half b mod 2; K-fold j of row m0+i at word
+ *              ubHalf x (b mod 2) + j x rows + i (`ubBase` of a fold + its row index).
  */
 
 /** An 8-bit operand matrix of raw codes (two's complement codes for signed cells), row-major. */
@@ -50,6 +55,8 @@ export interface FoldPlan {
   folds: number;
   /** K padded with zero codes to whole K-folds. */
   paddedK: number;
+  /** Words of one activation-buffer half (block b's words start at ubHalf x (b mod 2)). */
+  ubHalf: number;
 }
 
 export interface Fold {
@@ -64,6 +71,11 @@ export interface Fold {
   /** Which K-fold of this output tile (0 = first: the accumulator writes; kFolds-1 = last: it emits). */
   kIndex: number;
   kFolds: number;
+  /** M-block index, and whether this fold is the block's last (it frees the block's buffer half). */
+  block: number;
+  blockLast: boolean;
+  /** Activation-buffer word of this fold's first row (its rows are consecutive words). */
+  ubBase: number;
 }
 
 function tileOf(design: Design, tile: number): TileSpec {
@@ -84,19 +96,47 @@ export function foldPlan(design: Design, tile: number, M: number, K: number, N: 
   const C = t.cols;
   const kFolds = Math.ceil(K / R);
   const nFolds = Math.ceil(N / C);
-  const blockRows = kFolds > 1 ? Math.min(M, design.accEntries) : M;
+  const ubRows = Math.floor(ubHalfWords(design) / kFolds);
+  if (ubRows < 1)
+    throw new UserError(
+      `a GEMM with K=${K} needs ${kFolds} activation-buffer words per row, but half of the ${design.memory.ubKiB} KiB buffer holds ${ubHalfWords(design)}; use a larger --ub-kib`,
+    );
+  const blockRows = Math.min(M, ubRows, kFolds > 1 ? design.accEntries : M);
   const mBlocks = Math.ceil(M / blockRows);
-  return { M, K, N, R, C, kFolds, nFolds, mBlocks, blockRows, folds: mBlocks * nFolds * kFolds, paddedK: kFolds * R };
+  return { M, K, N, R, C, kFolds, nFolds, mBlocks, blockRows, folds: mBlocks * nFolds * kFolds, paddedK: kFolds * R, ubHalf: ubHalfWords(design) };
+}
+
+/** Words of one activation-buffer half (the buffer is double-buffered by M-block). */
+export function ubHalfWords(design: Pick<Design, 'memory'>): number {
+  return Math.floor(design.memory.ubWords / 2);
+}
+
+/** Rows of M-block b. */
+export function blockRowCount(plan: FoldPlan, b: number): number {
+  return Math.min(plan.blockRows, plan.M - b * plan.blockRows);
 }
 
 /** Every fold in the order the array runs them. */
 export function foldOrder(plan: FoldPlan): Fold[] {
   const out: Fold[] = [];
+  const half = plan.ubHalf;
   for (let b = 0; b < plan.mBlocks; b++) {
     const m0 = b * plan.blockRows;
-    const rows = Math.min(plan.blockRows, plan.M - m0);
+    const rows = blockRowCount(plan, b);
     for (let nf = 0; nf < plan.nFolds; nf++)
-      for (let kf = 0; kf < plan.kFolds; kf++) out.push({ index: out.length, m0, rows, k0: kf * plan.R, n0: nf * plan.C, kIndex: kf, kFolds: plan.kFolds });
+      for (let kf = 0; kf < plan.kFolds; kf++)
+        out.push({
+          index: out.length,
+          m0,
+          rows,
+          k0: kf * plan.R,
+          n0: nf * plan.C,
+          kIndex: kf,
+          kFolds: plan.kFolds,
+          block: b,
+          blockLast: nf === plan.nFolds - 1 && kf === plan.kFolds - 1,
+          ubBase: (b % 2) * half + kf * rows,
+        });
   }
   return out;
 }

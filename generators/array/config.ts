@@ -11,6 +11,11 @@ import { cellInfo } from './cells.ts';
  *   psumBits        partial-sum / accumulator width (16..32, default 32)
  *   accEntries      accumulator rows per tile (8..65536, default 4096 as TPU v1); an M-block of
  *                   a GEMM with several K-folds holds at most this many output rows
+ *   ubKiB           activation ("unified") buffer, KiB (default TPU v1's 24 MiB scaled to the
+ *                   array area: 96 KiB at 16x16); double-buffered by M-block (docs/memory.md)
+ *   wbufKiB         weight FIFO between DRAM and the array, KiB (default 4 weight tiles, as TPU v1)
+ *   dramBytesPerCycle  DRAM interface bandwidth (default TPU v1's 30 GB/s at 700 MHz per column,
+ *                   scaled to the columns: 3 B/cycle at 16 columns)
  *   cell            one cell for the whole array, or
  *   map             {column:[C ids]} | {row:[R ids]} | {pe:[[C ids] x R]} | {modes:[cell-or-map, ...]}
  *   tiles           [{name, rows?, cols?, cell?, map?, domains?}]  heterogeneous sub-arrays
@@ -21,6 +26,8 @@ export const MAX_DIM = 64;
 export const MIN_ACC_ENTRIES = 8;
 export const MAX_ACC_ENTRIES = 65536;
 export const DEFAULT_ACC_ENTRIES = 4096;
+export const MAX_BUFFER_KIB = 65536;
+export const MAX_DRAM_BYTES_PER_CYCLE = 4096;
 
 const cellId = z.string().min(1);
 /** One runtime mode's cells: one cell for the tile, or per column, per row or per PE. */
@@ -68,6 +75,8 @@ const tileSchema = z
 export const MAX_TILES = 8;
 export const tilesSchema = z.array(tileSchema).min(1).max(MAX_TILES);
 
+const kib = z.number().int().min(1, 'must be >= 1 KiB').max(MAX_BUFFER_KIB, `must be <= ${MAX_BUFFER_KIB} KiB`);
+
 export const arrayConfigSchema = z
   .object({
     name: z
@@ -83,6 +92,9 @@ export const arrayConfigSchema = z
       .min(MIN_ACC_ENTRIES, `must be >= ${MIN_ACC_ENTRIES}`)
       .max(MAX_ACC_ENTRIES, `must be <= ${MAX_ACC_ENTRIES}`)
       .default(DEFAULT_ACC_ENTRIES),
+    ubKiB: kib.optional(),
+    wbufKiB: kib.optional(),
+    dramBytesPerCycle: z.number().int().min(1, 'must be >= 1').max(MAX_DRAM_BYTES_PER_CYCLE, `must be <= ${MAX_DRAM_BYTES_PER_CYCLE}`).optional(),
     cell: cellId.optional(),
     map: mapSchema.optional(),
     tiles: tilesSchema.optional(),
@@ -104,6 +116,21 @@ export interface TileSpec {
   colDomain: number[];
 }
 
+/**
+ * The memories around the array (docs/memory.md). Shared by all tiles: the activation buffer's
+ * word is one activation row of the widest tile (maxRows bytes), the weight FIFO's one weight
+ * row of the widest tile (maxCols bytes).
+ */
+export interface MemorySpec {
+  ubKiB: number;
+  ubWordBytes: number;
+  ubWords: number;
+  wbufKiB: number;
+  wbufWordBytes: number;
+  wbufRows: number;
+  dramBytesPerCycle: number;
+}
+
 export interface Level {
   name: string;
   volts: number;
@@ -114,6 +141,7 @@ export interface Design {
   psumBits: number;
   /** Accumulator rows per tile (output rows one M-block of a multi-K-fold GEMM may hold). */
   accEntries: number;
+  memory: MemorySpec;
   signed: boolean;
   /** Number of runtime modes (1 = no mode register). */
   modes: number;
@@ -213,6 +241,7 @@ export function resolveDesign(input: unknown, source = 'array config'): Design {
     name: config.name ?? defaultName(tiles, cellIds),
     psumBits: config.psumBits,
     accEntries: config.accEntries,
+    memory: resolveMemory(config, tiles, source),
     signed,
     modes,
     tiles,
@@ -220,6 +249,22 @@ export function resolveDesign(input: unknown, source = 'array config'): Design {
     cellIds,
     config,
   };
+}
+
+/** TPU v1 (Jouppi et al., ISCA'17): 256x256 MACs, 24 MiB unified buffer, 4-tile weight FIFO, 30 GB/s DRAM at 700 MHz. */
+const TPU_V1 = { macs: 256 * 256, ubKiB: 24 * 1024, wbufTiles: 4, dramBytesPerCyclePerCol: 30e9 / 700e6 / 256 };
+
+function resolveMemory(config: z.infer<typeof arrayConfigSchema>, tiles: TileSpec[], source: string): MemorySpec {
+  const maxRows = Math.max(...tiles.map((t) => t.rows));
+  const maxCols = Math.max(...tiles.map((t) => t.cols));
+  const ubKiB = config.ubKiB ?? Math.max(1, Math.round((TPU_V1.ubKiB * maxRows * maxCols) / TPU_V1.macs));
+  const wbufKiB = config.wbufKiB ?? Math.max(1, Math.ceil((TPU_V1.wbufTiles * maxRows * maxCols) / 1024));
+  const dramBytesPerCycle = config.dramBytesPerCycle ?? Math.max(1, Math.round(TPU_V1.dramBytesPerCyclePerCol * maxCols));
+  const ubWords = Math.floor((ubKiB * 1024) / maxRows);
+  const wbufRows = Math.floor((wbufKiB * 1024) / maxCols);
+  // Double-buffered by M-block: each half must hold at least one activation row per K-fold of a small GEMM.
+  if (ubWords < 4) throw new UserError(`${source}: a ${ubKiB} KiB activation buffer holds ${ubWords} rows of ${maxRows} bytes; it needs at least 4`);
+  return { ubKiB, ubWordBytes: maxRows, ubWords, wbufKiB, wbufWordBytes: maxCols, wbufRows, dramBytesPerCycle };
 }
 
 function defaultName(tiles: TileSpec[], cellIds: string[]): string {
