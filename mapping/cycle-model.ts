@@ -1,7 +1,7 @@
 import type { Design } from '../generators/array/config.ts';
-import { latency } from '../generators/array/schedule.ts';
+import { latency, weightRowCycles } from '../generators/array/schedule.ts';
 import { foldOrder, foldPlan } from './gemm.ts';
-import { blockWords, weightRowCycles } from './memory.ts';
+import { blockWords } from './memory.ts';
 
 /**
  * Cycles of one GEMM on a tile, following the fold order of mapping/gemm.ts through the timing
@@ -44,7 +44,7 @@ export function cycleModel(design: Design, M: number, K: number, N: number, tile
   const t = design.tiles[tile]!;
   const { R, C } = plan;
   const folds = foldOrder(plan);
-  const beats = weightRowCycles(design, tile);
+  const beats = weightRowCycles(t, design.memory.dramBytesPerCycle);
   const depth = design.memory.wbufRows;
   // Weight rows (global index i = fold x R + r): fetch start, and the cycle the array takes it.
   const rowTaken = new Float64Array(folds.length * R);

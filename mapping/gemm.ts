@@ -141,6 +141,28 @@ export function foldOrder(plan: FoldPlan): Fold[] {
   return out;
 }
 
+/**
+ * What the host writes into the activation buffer, in order: per M-block, per K-fold j, the
+ * block's rows of A's columns jR..jR+R-1 (zero past K) as consecutive words, so K-fold j of row
+ * m0+i lands at word ubHalf x (b mod 2) + j x rows + i (a fold's `ubBase` + i). `last` marks a
+ * block's final slice: its last word marks the buffer half loaded.
+ */
+export interface BufferLoad {
+  m0: number;
+  rows: number;
+  k0: number;
+  last: boolean;
+}
+
+export function bufferLoadOrder(plan: FoldPlan): BufferLoad[] {
+  const out: BufferLoad[] = [];
+  for (let b = 0; b < plan.mBlocks; b++) {
+    const rows = blockRowCount(plan, b);
+    for (let j = 0; j < plan.kFolds; j++) out.push({ m0: b * plan.blockRows, rows, k0: j * plan.R, last: j === plan.kFolds - 1 });
+  }
+  return out;
+}
+
 /** Largest K-fold count the K-fold register can hold (it stores kFolds - 1). */
 export const MAX_K_FOLDS = 2 ** REG.kFoldLast.width;
 

@@ -1,4 +1,3 @@
-import type { Design } from '../generators/array/config.ts';
 import { blockRowCount, type FoldPlan } from './gemm.ts';
 
 /**
@@ -39,11 +38,6 @@ export function emptyBufferCounts(): BufferCounts {
 
 export function addBufferCounts(into: BufferCounts, x: BufferCounts): void {
   for (const k of BUFFER_COUNT_KEYS) into[k] += x[k];
-}
-
-/** Cycles the DRAM interface needs for one weight row of tile `tile` (C bytes at dramBytesPerCycle). */
-export function weightRowCycles(design: Pick<Design, 'memory' | 'tiles'>, tile: number): number {
-  return Math.ceil(design.tiles[tile]!.cols / design.memory.dramBytesPerCycle);
 }
 
 /** Activation-buffer words the host writes for M-block b (rows x kFolds). */

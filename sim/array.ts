@@ -10,10 +10,21 @@ import { parseOrThrow, z } from '../core/validate.ts';
 import { buildVerilatorModel } from '../core/verilator.ts';
 import { cellInfo } from '../generators/array/cells.ts';
 import type { Design } from '../generators/array/config.ts';
+import { PERF_COUNTERS, type PerfKey } from '../generators/array/perf.ts';
 import { type DesignViews, generateViews, TOP } from '../generators/array/rtl.ts';
 import { lut } from '../generators/multipliers/index.ts';
-import { foldOrder, foldPlan, type GemmOut, gemmRegisterWrites, type Mat8, outputRowCount, placeOutputs, weightStream } from '../mapping/gemm.ts';
-import { FLAG, FOLD_WORDS, OP, REG_WRITE_WORDS, STATUS, WIRE } from './protocol.ts';
+import {
+  bufferLoadOrder,
+  foldOrder,
+  foldPlan,
+  type GemmOut,
+  gemmRegisterWrites,
+  type Mat8,
+  outputRowCount,
+  placeOutputs,
+  weightStream,
+} from '../mapping/gemm.ts';
+import { FLAG, FOLD_WORDS, LOAD_WORDS, OP, PERF_WORDS, REG_WRITE_WORDS, STATUS, WIRE } from './protocol.ts';
 
 /**
  * The array's Verilator harness: one C++ testbench (templates/array/harness.cpp) built once per
@@ -56,6 +67,8 @@ function harnessSource(design: Design, views: DesignViews, activity: boolean): s
     flag: FLAG,
     status: STATUS,
     foldWords: FOLD_WORDS,
+    loadWords: LOAD_WORDS,
+    perfWords: PERF_WORDS,
     regWriteWords: REG_WRITE_WORDS,
     wire: { request: WIRE.request, setInjection: WIRE[OP.setInjection], gemm: WIRE[OP.gemm], reply: WIRE.reply },
     maxCols: views.layout.maxCols,
@@ -136,6 +149,8 @@ export interface GemmRun {
   /** Harness CPU time for the cycle loop (ns): unaffected by other processes on the machine. */
   cpuNs: number;
   activity?: PeActivity;
+  /** The RTL's access counters for this GEMM (generators/array/perf.ts). */
+  counters: Record<PerfKey, number>;
 }
 
 /** A running harness process. */
@@ -242,6 +257,7 @@ export class ArraySim {
     // Everything about the GEMM's mapping comes from mapping/gemm.ts; the harness only moves it.
     const plan = foldPlan(this.design, tile, A.rows, A.cols, W.cols);
     const folds = foldOrder(plan);
+    const loads = bufferLoadOrder(plan);
     const writes = gemmRegisterWrites(this.design, plan, { tile, mode, levels: o.levels, nDomains: nd });
     const wRows = weightStream(plan, folds, W);
     const outRows = outputRowCount(folds);
@@ -257,7 +273,8 @@ export class ArraySim {
           u32([writes.length, ...writes.flatMap((w) => [w.addr, w.data])]),
           u32([A.rows, A.cols]),
           bytes(A.data),
-          u32([folds.length, ...folds.flatMap((f) => [f.m0, f.rows, f.k0])]),
+          u32([loads.length, ...loads.flatMap((l) => [l.m0, l.rows, l.k0, l.last ? 1 : 0])]),
+          u32([folds.length, ...folds.flatMap((f) => [f.ubBase, f.rows, f.blockLast ? 1 : 0])]),
           u32([wRows.length]),
           bytes(wRows),
           u32([outRows]),
@@ -274,6 +291,8 @@ export class ArraySim {
       const rowsOut = new Uint32Array(outRows * t.cols);
       new Uint8Array(rowsOut.buffer).set(ob);
       const out = placeOutputs(plan, folds, rowsOut);
+      const pb = await this.read(PERF_WORDS * 4);
+      const counters = Object.fromEntries(PERF_COUNTERS.map((c, i) => [c.key, pb.readUInt32LE(i * 4)])) as Record<PerfKey, number>;
       let activity: PeActivity | undefined;
       if (o.activity) {
         const npe = t.rows * t.cols;
@@ -289,7 +308,7 @@ export class ArraySim {
           activity.p[r]![c] = Number(ab.readBigUInt64LE(i * 24 + 16));
         }
       }
-      return { out, cycles, ns, cpuNs, activity };
+      return { out, cycles, ns, cpuNs, activity, counters };
     });
   }
 

@@ -1,8 +1,9 @@
 import { render } from '../../core/templates.ts';
 import { cellInfo } from './cells.ts';
 import type { Design, TileSpec } from './config.ts';
+import { PERF_COUNTERS } from './perf.ts';
 import { hex2, REG } from './regmap.ts';
-import { latency } from './schedule.ts';
+import { latency, weightRowCycles } from './schedule.ts';
 
 /**
  * RTL generation: one Design -> the synthesis view (structural cells), the fast simulation view
@@ -46,6 +47,11 @@ export interface Layout {
   accRowBits: number;
   /** Width of the K-fold register. */
   kfBits: number;
+  /** Activation buffer and weight FIFO macros (black boxes in synthesis) and their address bits. */
+  ubModule: string;
+  wbufModule: string;
+  ubAddrBits: number;
+  wbufAddrBits: number;
 }
 
 export const TOP = 'axtpu_top';
@@ -65,6 +71,8 @@ export const names = {
   supply: (t: TileSpec, d: string, multiTile: boolean) => (multiTile ? `${t.name}_${d}` : d),
   acc: (t: TileSpec) => `axtpu_${t.name}_acc`,
   accMem: (t: TileSpec) => `axtpu_${t.name}_accmem`,
+  ubMem: 'axtpu_ubmem',
+  wbufMem: 'axtpu_wbufmem',
 };
 
 interface PeKind {
@@ -289,6 +297,10 @@ function plan(design: Design) {
     accMemModule: design.tiles.map((t) => names.accMem(t)),
     accRowBits: Math.max(1, clog2(design.accEntries)),
     kfBits: REG.kFoldLast.width,
+    ubModule: names.ubMem,
+    wbufModule: names.wbufMem,
+    ubAddrBits: Math.max(1, clog2(design.memory.ubWords)),
+    wbufAddrBits: Math.max(1, clog2(design.memory.wbufRows)),
   };
   return { layout, kinds, peKind, tileNeedsMode, colNeedsMode };
 }
@@ -383,6 +395,28 @@ export function generateViews(design: Design, opts: ViewOptions = {}): DesignVie
   };
 
   const lutCells = design.cellIds.map((id) => ({ id, module: cellInfo(id).moduleName }));
+  const mem = design.memory;
+  const beatsM1 = design.tiles.map((t) => weightRowCycles(t, mem.dramBytesPerCycle) - 1);
+  const beatBits = Math.max(1, clog2(Math.max(...beatsM1) + 1));
+  const tileIndices = design.tiles.map((t) => t.index);
+  const memFiles = (sim: boolean) => ({
+    [`${names.ubMem}.sv`]: render('array/bufmem.sv', {
+      doc: 'Activation buffer (unified buffer)',
+      module: names.ubMem,
+      words: mem.ubWords,
+      width: maxRows * 8,
+      addrBits: layout.ubAddrBits,
+      blackbox: !sim,
+    }),
+    [`${names.wbufMem}.sv`]: render('array/bufmem.sv', {
+      doc: 'Weight FIFO storage',
+      module: names.wbufMem,
+      words: mem.wbufRows,
+      width: maxCols * 8,
+      addrBits: layout.wbufAddrBits,
+      blackbox: !sim,
+    }),
+  });
   const topText = (view: ViewName) =>
     render('array/top.sv', {
       design: design.name,
@@ -397,7 +431,18 @@ export function generateViews(design: Design, opts: ViewOptions = {}): DesignVie
         peOffset: peOffset[t.index]!,
         enExpr: multiTile ? `tile_sel == ${tileBits}'d${t.index}` : `1'b1`,
         modeBits: tileNeedsMode[t.index] ? modeBits : 0,
+        beatsM1: beatsM1[t.index]!,
       })),
+      ub: { words: mem.ubWords, half: Math.floor(mem.ubWords / 2), addrBits: layout.ubAddrBits, module: names.ubMem },
+      wbuf: { depth: mem.wbufRows, addrBits: layout.wbufAddrBits, module: names.wbufMem },
+      dramBytesPerCycle: mem.dramBytesPerCycle,
+      beatBits,
+      perf: PERF_COUNTERS,
+      perfConcat: PERF_COUNTERS.map((c) => `perf_${c.key}`)
+        .reverse()
+        .join(', '),
+      accRdAny: tileIndices.map((i) => `acc_rd_${i}`).join(' || '),
+      accWrAny: tileIndices.map((i) => `acc_wr_${i}`).join(' || '),
       psumBits: pw,
       signed: design.signed,
       cfgBits,
@@ -416,7 +461,7 @@ export function generateViews(design: Design, opts: ViewOptions = {}): DesignVie
     });
 
   // One module per file (file name = module name), as -Wall's DECLFILENAME asks.
-  const common = { 'axtpu_ctrl.sv': render('array/ctrl.sv', {}) };
+  const common = { 'axtpu_ctrl.sv': render('array/ctrl.sv', {}), 'axtpu_memctl.sv': render('array/memctl.sv', {}) };
   const structural = Object.fromEntries(design.cellIds.map((id) => [`${cellInfo(id).moduleName}.v`, cellInfo(id).verilog()]));
   const lutFiles = Object.fromEntries(lutCells.map((c) => [`${c.module}.sv`, render('array/cell_lut.sv', c)]));
   const peFiles = (dbg: boolean, sim: boolean) => Object.fromEntries(kinds.map((k) => [`${k.module}.sv`, peText(k, design, modeBits, dbg, sim)]));
@@ -426,6 +471,7 @@ export function generateViews(design: Design, opts: ViewOptions = {}): DesignVie
     ...common,
     ...peFiles(false, false),
     ...arrayFiles(false),
+    ...memFiles(false),
     'axtpu_top.sv': topText('synth'),
   };
   const dbg = Boolean(opts.activity);
@@ -437,6 +483,7 @@ export function generateViews(design: Design, opts: ViewOptions = {}): DesignVie
     ...common,
     ...simPe,
     ...simArray,
+    ...memFiles(true),
     'axtpu_top.sv': topText('sim'),
   };
   const gate: Record<string, string> = {
@@ -444,6 +491,7 @@ export function generateViews(design: Design, opts: ViewOptions = {}): DesignVie
     ...common,
     ...simPe,
     ...simArray,
+    ...memFiles(true),
     'axtpu_top.sv': topText('gate'),
   };
   const nominal = design.levels[0]!.volts;

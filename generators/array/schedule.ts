@@ -9,3 +9,11 @@ import type { TileSpec } from './config.ts';
 export function latency(t: Pick<TileSpec, 'rows' | 'cols'>): number {
   return t.rows + t.cols - 1;
 }
+
+/**
+ * Cycles the DRAM interface takes for one weight row of tile t: C bytes at `dramBytesPerCycle`
+ * (templates/array/memctl.sv counts these beats before it pushes the row into the weight FIFO).
+ */
+export function weightRowCycles(t: Pick<TileSpec, 'cols'>, dramBytesPerCycle: number): number {
+  return Math.ceil(t.cols / dramBytesPerCycle);
+}
