@@ -1,8 +1,9 @@
 import { UserError } from '../core/errors.ts';
 import type { Design } from '../generators/array/config.ts';
 import { addCycles, emptyCycles, gemmCycles, type LayerCycles } from '../mapping/cycles.ts';
-import { activationMatrix, type Mat8, padBias, toAccumulator, weightMatrix } from '../mapping/gemm.ts';
+import { activationMatrix, foldPlan, type Mat8, padBias, toAccumulator, weightMatrix } from '../mapping/gemm.ts';
 import { addMacsByCell, batches } from '../mapping/layer-cost.ts';
+import { addBufferCounts, type BufferCounts, emptyBufferCounts, gemmBufferCounts } from '../mapping/memory.ts';
 import type { Placement } from '../mapping/place.ts';
 import type { CellStreams } from '../mapping/streams.ts';
 import type { Dataset } from '../nn/dataset.ts';
@@ -78,6 +79,9 @@ export interface LayerTrace extends LayerCycles {
   N: number;
   /** RTL cycles (harness) and the cycle model's count for the same GEMMs. */
   modelCycles: number;
+  /** Buffer accesses: the RTL's counters (DRAM bytes = weight-FIFO writes x C) and mapping/memory.ts's count. */
+  buffers: BufferCounts;
+  modelBuffers: BufferCounts;
   /** Useful MACs per cell (all images). */
   macsByCell: Record<string, number>;
   /** Accumulator words where the array-fed run differs from the software reference. */
@@ -137,7 +141,20 @@ export async function runRtl(model: QuantModel, design: Design, placement: Place
       const p = place.get(l.name)!;
       return [
         l.name,
-        { layer: l.name, kind: l.kind, tile: p.tile, mode: p.mode, K: l.K, N: l.oc, modelCycles: 0, macsByCell: {}, mismatches: 0, ...emptyCycles() },
+        {
+          layer: l.name,
+          kind: l.kind,
+          tile: p.tile,
+          mode: p.mode,
+          K: l.K,
+          N: l.oc,
+          modelCycles: 0,
+          buffers: emptyBufferCounts(),
+          modelBuffers: emptyBufferCounts(),
+          macsByCell: {},
+          mismatches: 0,
+          ...emptyCycles(),
+        },
       ];
     }),
   );
@@ -205,6 +222,8 @@ export async function runRtl(model: QuantModel, design: Design, placement: Place
       }
       addCycles(tr, gemmCycles(design, p.tile, g.P, l.K, l.oc, run.cycles));
       tr.modelCycles += gemmCycles(design, p.tile, g.P, l.K, l.oc).cycles;
+      addBufferCounts(tr.buffers, { ...run.counters, dramWeightBytes: run.counters.wbufWrites * design.tiles[p.tile]!.cols });
+      addBufferCounts(tr.modelBuffers, gemmBufferCounts(foldPlan(design, p.tile, g.P, l.K, l.oc)));
       addMacsByCell(tr.macsByCell, p.filterCells, g.P, l.K);
       if (run.activity) addActivity(tr, design, p.tile, p.mode, run.activity, run.cycles);
       // What the next layer receives: the array's psum words in the engine's layout.

@@ -7,6 +7,7 @@ import { markdownTable } from '../core/output.ts';
 import { synthReportsDir } from '../core/paths.ts';
 import { render } from '../core/templates.ts';
 import { type Design, designLayout, loadDesign, resolveDesign } from '../generators/array/index.ts';
+import { BUFFER_COUNT_KEYS } from '../mapping/memory.ts';
 import { type Placement, placeModel } from '../mapping/place.ts';
 import { type Assignment, readAssignment, schemeFor } from '../nn/assign.ts';
 import { limitDataset, loadDataset } from '../nn/dataset.ts';
@@ -72,6 +73,8 @@ export interface FlowReport {
   flip?: Record<string, number | number[]>;
   cyclesPerInference: number;
   modelCyclesPerInference: number;
+  /** Every layer's RTL buffer-access counters equal mapping/memory.ts's count. */
+  buffersMatchModel: boolean;
   cyclesMatchModel: boolean;
   energy?: {
     vdd: number;
@@ -182,6 +185,7 @@ export async function runFlow(o: FlowOptions): Promise<FlowReport> {
     cyclesPerInference: cycles / n,
     modelCyclesPerInference: modelCycles / n,
     cyclesMatchModel: layers.every((l) => l.cycles === l.modelCycles),
+    buffersMatchModel: layers.every((l) => BUFFER_COUNT_KEYS.every((k) => l.buffers[k] === l.modelBuffers[k])),
     energy: ops
       ? {
           vdd: ops.vdd,

@@ -4,6 +4,7 @@ import { REG } from '../generators/array/regmap.ts';
 import { productTable } from '../generators/multipliers/index.ts';
 import { cycleModel } from '../mapping/cycle-model.ts';
 import {
+  bufferLoadOrder,
   decodePsum,
   decodePsums,
   foldOrder,
@@ -43,11 +44,46 @@ describe('fold plan and order', () => {
     expect(seen.every((s) => s === 1)).toBe(true);
   });
 
-  it('one K-fold needs no accumulator memory, so no M-blocks however large M is', () => {
-    const plan = foldPlan(design, 0, 10_000, 4, 7);
+  it('one K-fold needs no accumulator memory, so only the activation buffer limits its M-blocks', () => {
+    const bigBuffer = resolveDesign({ rows: 4, cols: 3, accEntries: 8, ubKiB: 1024, cell: 'exact_u8' });
+    const plan = foldPlan(bigBuffer, 0, 10_000, 4, 7);
     expect([plan.kFolds, plan.mBlocks, plan.blockRows]).toEqual([1, 1, 10_000]);
-    expect(foldPlan(design, 0, 10_000, 5, 7).mBlocks).toBe(1250);
+    expect(foldPlan(bigBuffer, 0, 10_000, 5, 7).mBlocks).toBe(1250);
     expect(paddedK(design.tiles[0]!, 5)).toBe(8);
+    // Default buffer at 4x3: round(24 MiB x 12 / 65536) = 5 KiB = 1280 words of 4 bytes, 640 per half.
+    expect(design.memory).toMatchObject({ ubKiB: 5, ubWords: 1280 });
+    const small = foldPlan(design, 0, 10_000, 4, 7);
+    expect([small.mBlocks, small.blockRows]).toEqual([16, 640]);
+    // Two K-folds: a block's rows x 2 words must fit a half.
+    expect(foldPlan(design, 0, 10_000, 8, 7).blockRows).toBe(8);
+    expect(foldPlan(bigBuffer, 0, 10_000, 8, 7).blockRows).toBe(8);
+    expect(foldPlan(resolveDesign({ rows: 4, cols: 3, ubKiB: 1, cell: 'exact_u8' }), 0, 10_000, 40, 7).blockRows).toBe(12);
+  });
+
+  it('buffer halves: block b in half b mod 2, K-fold j of row i at j x rows + i; loads and folds agree', () => {
+    const plan = foldPlan(design, 0, 19, 10, 7);
+    const half = plan.ubHalf;
+    const loads = bufferLoadOrder(plan);
+    expect(loads.slice(0, 3)).toEqual([
+      { m0: 0, rows: 8, k0: 0, last: false },
+      { m0: 0, rows: 8, k0: 4, last: false },
+      { m0: 0, rows: 8, k0: 8, last: true },
+    ]);
+    // Every fold reads the words its own block's loads wrote, for its own K-slice.
+    const folds = foldOrder(plan);
+    let block = -1;
+    let next = 0;
+    const wordOf = new Map<number, string>();
+    for (const l of loads) {
+      if (l.k0 === 0) next = (++block % 2) * half;
+      for (let i = 0; i < l.rows; i++) wordOf.set(next++, `${l.m0 + i}:${l.k0}`);
+      if (!l.last) continue;
+      const mine = folds.filter((f) => f.block === block);
+      expect(mine.length).toBe(plan.nFolds * plan.kFolds);
+      for (const f of mine) for (let i = 0; i < f.rows; i++) expect(wordOf.get(f.ubBase + i)).toBe(`${f.m0 + i}:${f.k0}`);
+    }
+    expect(block).toBe(plan.mBlocks - 1);
+    for (const f of folds) expect(f.blockLast).toBe(f.n0 === 6 && f.kIndex === 2);
   });
 
   it('register writes: K-fold count at 0x02 minus one, levels at 0x10 + d; mode/tile only when the design has them', () => {
@@ -85,19 +121,37 @@ describe('fold plan and order', () => {
 });
 
 describe('models', () => {
-  it('cycle model: unchanged for M <= accEntries; M-blocks reload the weights per block', () => {
+  it('cycle model: first block load, then streaming; M-blocks reload the weights per block, the next block loads behind', () => {
     const design = resolveDesign({ rows: 16, cols: 16, cell: 'exact_u8' });
     const r = cycleModel(design, 256, 64, 64);
-    expect(r.cycles).toBe(16 + 16 * 256 + 31);
+    // Block 0's 256 x 4 buffer words (one per cycle), then 16 folds of 256 rows; weights (6
+    // cycles per row at 3 B/cycle) hide behind both; then the drain.
+    expect(r.cycles).toBe(256 * 4 + 16 * 256 + 31);
     expect(r.streamCycles).toBe(16 * 256);
     const small = resolveDesign({ rows: 16, cols: 16, cell: 'exact_u8', accEntries: 64 });
     const b = cycleModel(small, 256, 64, 64);
     expect(b.mBlocks).toBe(4);
     expect(b.folds).toBe(64);
     expect(b.streamCycles).toBe(16 * 256);
-    // 64 folds of 64 rows: each fold's load (16 cycles) hides behind the previous stream.
-    expect(b.cycles).toBe(16 + 64 * 64 + 31);
     expect(b.scaleSimCycles).toBe(64 * (2 * 16 + 16 + 64 - 2));
+    // 64 folds of 64 rows, but each fold needs 16 weight rows x 6 DRAM cycles = 96 > 64: the DRAM
+    // port bounds the run (all 1024 rows fetched back to back), then the last fold streams and drains.
+    expect(b.cycles).toBe(64 * 16 * 6 + 1 + 64 + 31);
+    // With a 16 B/cycle port the weights hide: block 0's 64 x 4 words, 64 folds of 64 rows, the drain.
+    const fastDram = resolveDesign({ rows: 16, cols: 16, cell: 'exact_u8', accEntries: 64, dramBytesPerCycle: 16 });
+    expect(cycleModel(fastDram, 256, 64, 64).cycles).toBe(64 * 4 + 64 * 64 + 31);
+  });
+
+  it('cycle model: a slow DRAM port stalls the array on the weights; a fast one hides them', () => {
+    const at = (dramBytesPerCycle: number) => resolveDesign({ rows: 16, cols: 16, cell: 'exact_u8', dramBytesPerCycle });
+    // Few rows per fold (M = 8): every fold needs 16 weight rows.
+    const slow = cycleModel(at(1), 8, 64, 64);
+    const fast = cycleModel(at(16), 8, 64, 64);
+    // At 1 B/cycle a 16-byte row takes 16 cycles: 16 folds x 16 rows x 16 cycles bound the run.
+    expect(slow.cycles).toBeGreaterThanOrEqual(16 * 16 * 16);
+    // At 16 B/cycle the weights arrive as fast as the array loads them (one row per cycle).
+    expect(fast.cycles).toBeLessThan(16 * 16 + 8 * 4 + 16 * 8 + 31 + 16);
+    expect(slow.cycles).toBeGreaterThan(4 * fast.cycles);
   });
 
   it('gemmModel wraps at psumBits and K-folds add like one long sum', () => {

@@ -5,6 +5,7 @@ import { emit, table } from '../../core/output.ts';
 import { synthReportsDir } from '../../core/paths.ts';
 import { intOption, jsonArg, numberOption } from '../../core/validate.ts';
 import { designFrom, type FlowReport, LAYER_HEADERS, layerRows, runFlow } from '../../flow/run.ts';
+import type { BUFFER_COUNT_KEYS } from '../../mapping/memory.ts';
 import { DEFAULT_DATASET } from '../../nn/load.ts';
 import { globals } from '../context.ts';
 import { LEVELS_HELP, parseLevels } from '../levels.ts';
@@ -48,6 +49,7 @@ function human(r: FlowReport): string {
         ? [`FIRST DIFFERING LAYER ${r.firstMismatchLayer}`]
         : []),
     `cycles/inference ${r.cyclesPerInference.toFixed(1)} (cycleModel ${r.modelCyclesPerInference.toFixed(1)}${r.cyclesMatchModel ? ', equal per layer' : ', DIFFERENT'})   analytical path ${r.analyticalMatchesRtl ? 'equals' : 'DIFFERS from'} the RTL run`,
+    bufferLine(r),
     e
       ? `energy/inference ${(e.pjPerInference.total / 1e6).toFixed(3)} uJ (cell ${(e.pjPerInference.cell / 1e6).toFixed(3)}, PE ${(e.pjPerInference.pe / 1e6).toFixed(3)}, accumulators ${(e.pjPerInference.acc / 1e6).toFixed(3)}, leakage ${(e.pjPerInference.leakage / 1e6).toFixed(4)})   ${e.pjPerMac.toFixed(3)} pJ/MAC at ${e.vdd} V, ${e.clockMHz} MHz`
       : 'energy not estimated (--no-energy)',
@@ -149,4 +151,14 @@ export function registerRun(program: Command): void {
         process.exitCode = 1;
       }
     });
+}
+
+/** Buffer accesses per inference, summed over layers: the RTL's counters, checked against the mapping layer's count. */
+function bufferLine(r: FlowReport): string {
+  const per = (k: (typeof BUFFER_COUNT_KEYS)[number]) => (r.layers.reduce((s, l) => s + l.buffers[k], 0) / r.images).toFixed(0);
+  return (
+    `buffer accesses/inference: activation buffer ${per('ubReads')} reads ${per('ubWrites')} writes, weight FIFO ${per('wbufReads')} rows, ` +
+    `accumulators ${per('accReads')} reads ${per('accWrites')} writes, DRAM weights ${per('dramWeightBytes')} B ` +
+    `(RTL counters ${r.buffersMatchModel ? 'equal' : 'DIFFER from'} the mapping count)`
+  );
 }
