@@ -48,6 +48,13 @@ function expectEqualToEngine(r: FlowReport): void {
   }
   expect(r.cyclesMatchModel).toBe(true);
   expect(r.analyticalMatchesRtl).toBe(true);
+  // Every buffer access the RTL counted equals the mapping layer's count, layer by layer.
+  for (const l of r.layers) {
+    expect(l.buffers).toEqual(l.modelBuffers);
+    expect(l.buffers.ubReads).toBeGreaterThan(0);
+    expect(l.buffers.wbufWrites).toBeGreaterThan(0);
+  }
+  expect(r.buffersMatchModel).toBe(true);
 }
 
 describe('flow: LeNet-5 on 16x16 RTL', () => {

@@ -27,8 +27,9 @@ describe('axtpu synth <design dir>', () => {
     const [row] = JSON.parse(r.stdout).results;
     expect(row.top).toBe('axtpu_top');
     expect(row.areaUm2).toBeGreaterThan(0);
-    // The accumulator memory is the design's one black-box macro (outside the area).
-    expect(row.blackBoxes).toEqual(['axtpu_tile0_accmem']);
+    // The memories are the design's black-box macros (outside the area): the accumulator memory,
+    // the activation buffer and the weight FIFO.
+    expect([...row.blackBoxes].sort()).toEqual(['axtpu_tile0_accmem', 'axtpu_ubmem', 'axtpu_wbufmem']);
     const stat = JSON.parse(readFileSync(join(dirname(row.netlist), 'stat.json'), 'utf8')) as YosysStat;
     expect(row.cellCount).toBe(stat.design.num_cells);
     // A 2x2 array has 4 PEs with an 8x8 multiplier each: far more than a handful of cells.

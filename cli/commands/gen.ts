@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { emit } from '../../core/output.ts';
 import { rtlOutDir } from '../../core/paths.ts';
 import { intOption, jsonArg } from '../../core/validate.ts';
-import { DEFAULT_ACC_ENTRIES, MAX_ACC_ENTRIES, MIN_ACC_ENTRIES } from '../../generators/array/config.ts';
+import { DEFAULT_ACC_ENTRIES, MAX_ACC_ENTRIES, MAX_BUFFER_KIB, MAX_DRAM_BYTES_PER_CYCLE, MIN_ACC_ENTRIES } from '../../generators/array/config.ts';
 import { resolveDesign, writeDesign } from '../../generators/array/index.ts';
 import { globals } from '../context.ts';
 
@@ -18,6 +18,9 @@ interface GenOpts {
   domains?: string;
   psumBits: string;
   accEntries: string;
+  ubKib?: string;
+  wbufKib?: string;
+  dramBw?: string;
   name?: string;
   out?: string;
   force?: boolean;
@@ -39,6 +42,9 @@ export function registerGen(program: Command): void {
       `accumulator rows per tile (${MIN_ACC_ENTRIES}..${MAX_ACC_ENTRIES}); a GEMM with several K-folds runs in M-blocks of at most this many rows`,
       String(DEFAULT_ACC_ENTRIES),
     )
+    .option('--ub-kib <n>', `activation buffer, KiB (1..${MAX_BUFFER_KIB}; default TPU v1's 24 MiB scaled to the array: 96 at 16x16)`)
+    .option('--wbuf-kib <n>', `weight FIFO, KiB (1..${MAX_BUFFER_KIB}; default 4 weight tiles, at least 1)`)
+    .option('--dram-bw <bytes>', `DRAM interface bytes per cycle (1..${MAX_DRAM_BYTES_PER_CYCLE}; default TPU v1's per-column rate: 3 at 16 columns)`)
     .option('--name <name>', 'design name (default derived from size and cells)')
     .option('--out <dir>', 'output directory (default rtl-out/<name>); an existing one is replaced only if axtpu wrote it')
     .option('--force', 'replace an existing output folder of an older axtpu (no marker file)')
@@ -49,6 +55,9 @@ export function registerGen(program: Command): void {
         psumBits: intOption(o.psumBits, '--psum-bits', 16, 32),
         accEntries: intOption(o.accEntries, '--acc-entries', MIN_ACC_ENTRIES, MAX_ACC_ENTRIES),
       };
+      if (o.ubKib !== undefined) config.ubKiB = intOption(o.ubKib, '--ub-kib', 1, MAX_BUFFER_KIB);
+      if (o.wbufKib !== undefined) config.wbufKiB = intOption(o.wbufKib, '--wbuf-kib', 1, MAX_BUFFER_KIB);
+      if (o.dramBw !== undefined) config.dramBytesPerCycle = intOption(o.dramBw, '--dram-bw', 1, MAX_DRAM_BYTES_PER_CYCLE);
       if (o.name) config.name = o.name;
       if (o.cell) config.cell = o.cell;
       if (o.map) config.map = jsonArg(o.map, '--map');
@@ -66,6 +75,7 @@ export function registerGen(program: Command): void {
         signed: design.signed,
         psumBits: design.psumBits,
         accEntries: design.accEntries,
+        memory: design.memory,
         modes: design.modes,
         files: written.files.length,
       };
@@ -74,6 +84,7 @@ export function registerGen(program: Command): void {
           `wrote ${r.dir} (${r.files} files)`,
           `design ${r.name}: ${r.tiles.map((x) => `${x.name} ${x.rows}x${x.cols} domains [${x.domains.join(', ')}]`).join('; ')}`,
           `cells ${r.cells.join(', ')} (${r.signed ? 'signed' : 'unsigned'}), psum ${r.psumBits} bits, ${r.accEntries} accumulator rows per tile${r.modes > 1 ? `, ${r.modes} runtime modes` : ''}`,
+          `memories: activation buffer ${r.memory.ubKiB} KiB (${r.memory.ubWords} x ${r.memory.ubWordBytes} B), weight FIFO ${r.memory.wbufKiB} KiB (${r.memory.wbufRows} rows), DRAM ${r.memory.dramBytesPerCycle} B/cycle`,
           `synthesis view: synth.f   simulation view: sim.f   power intent: ${r.name}.upf`,
         ].join('\n'),
       );
