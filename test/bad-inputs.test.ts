@@ -284,7 +284,6 @@ const CASES: Case[] = [
     args: ['explore', '--model', lenet, '--out', 'x', '--memory-model', 'memmodel-garbage.json'],
     msg: /--memory-model .*memmodel-garbage\.json: not valid JSON/,
   },
-  { name: 'explore with a bad objective', args: ['explore', '--model', lenet, '--out', 'x', '--objective', 'chip'], msg: /--objective 'chip'/ },
   { name: 'sim gemm of a folder that is no design', args: ['sim', 'gemm', 'user', '--M', '2', '--K', '2', '--N', '2'], msg: /not a design directory/ },
   { name: 'explore without --out', args: ['explore', '--model', lenet], msg: /--out/ },
   { name: 'explore with a bad budget', args: ['explore', '--model', lenet, '--budget', 'abc', '--out', 'x'], msg: /budget/ },

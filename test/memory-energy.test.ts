@@ -66,7 +66,7 @@ describe('memory energy model', () => {
   });
 });
 
-/** LeNet-5's tensors (1x28x28 input) as the integer network names them; only what DRAM traffic reads. */
+/** The shipped LeNet-5's tensors (models/lenet5-fmnist.onnx: padded conv1); only what DRAM traffic reads. */
 function lenetShapes(): QuantModel {
   const conv = (name: string, input: string, output: string) => ({ op: 'conv', name, input, output }) as unknown as QuantModel['layers'][number];
   const simple = (op: string, name: string, input: string, output: string) => ({ op, name, input, output }) as unknown as QuantModel['layers'][number];
@@ -75,11 +75,11 @@ function lenetShapes(): QuantModel {
     output: 'y',
     shapes: {
       x: { c: 1, h: 28, w: 28 },
-      c1: { c: 6, h: 24, w: 24 },
-      p1: { c: 6, h: 12, w: 12 },
-      c2: { c: 16, h: 8, w: 8 },
-      p2: { c: 16, h: 4, w: 4 },
-      f: { c: 256, h: 1, w: 1 },
+      c1: { c: 6, h: 28, w: 28 },
+      p1: { c: 6, h: 14, w: 14 },
+      c2: { c: 16, h: 10, w: 10 },
+      p2: { c: 16, h: 5, w: 5 },
+      f: { c: 400, h: 1, w: 1 },
       d1: { c: 120, h: 1, w: 1 },
       d2: { c: 84, h: 1, w: 1 },
       y: { c: 10, h: 1, w: 1 },
@@ -121,9 +121,9 @@ describe('DRAM traffic (residency rule)', () => {
   it('batch 250: maps larger than half the activation buffer go through DRAM, the small dense ones stay', () => {
     const d = layerDramTraffic(model, ub96, costsWith(weights), 250, 250);
     expect(d.map((x) => [x.inputBytes, x.outputBytes])).toEqual([
-      [196_000, 864_000], // 1x28x28 in; 6x24x24 out (> 49,152)
-      [216_000, 256_000], // 6x12x12 in; 16x8x8 out
-      [64_000, 0], // 256 in (> 49,152); 120 x 250 = 30,000 stays
+      [196_000, 1_176_000], // 1x28x28 in; 6x28x28 out (> 49,152)
+      [294_000, 400_000], // 6x14x14 in; 16x10x10 out
+      [100_000, 0], // 400 in (> 49,152); 120 x 250 = 30,000 stays
       [0, 0],
       [0, 2_500], // the final output always goes out
     ]);
@@ -132,8 +132,9 @@ describe('DRAM traffic (residency rule)', () => {
   it('a last partial batch that fits stays on chip', () => {
     const d = layerDramTraffic(model, ub96, costsWith(weights), 260, 250);
     expect(d[1]!.inputOnChipBatches).toBe(1);
-    expect(d[1]!.inputBytes).toBe(216_000);
-    expect(d[0]!.outputBytes).toBe(864_000);
+    // The 10-image batch: 47,040 + 11,760 bytes fit in 49,152.
+    expect(d[1]!.inputBytes).toBe(294_000);
+    expect(d[0]!.outputBytes).toBe(1_176_000);
   });
 
   it('a skip connection keeps both producers and the add result off chip', () => {
