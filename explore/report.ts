@@ -30,7 +30,7 @@ function niceTicks(lo: number, hi: number, n = 5): number[] {
 const tip = (p: ExplorePoint) =>
   `#${p.id} ${p.source}: ${f(p.energyPj / 1e3, 1)} nJ, val ${pct(p.valAccuracy)} %${p.testAccuracy !== undefined ? `, test ${pct(p.testAccuracy)} %` : ''} | ${p.cells.join(' ')}`;
 
-export function frontPlot(g: GroupResult, budget: number) {
+export function frontPlot(g: GroupResult, budget: number, objective = 'accelerator') {
   const width = 760;
   const height = 380;
   const box = { x: 70, y: 15, w: width - 90, h: height - 70 };
@@ -66,7 +66,7 @@ export function frontPlot(g: GroupResult, budget: number) {
     front: g.front.map(at),
     frontPath: g.front.map((p) => `${f(X(p.energyPj / 1e3))},${f(Y(100 * p.valAccuracy))}`).join(' '),
     winner: at(g.winner),
-    xlabel: { x: box.x + box.w / 2, y: height - 18, text: 'multiplier energy per inference (nJ)' },
+    xlabel: { x: box.x + box.w / 2, y: height - 18, text: `${objective} energy per inference (nJ)` },
     ylabel: { x: 18, y: box.y + box.h / 2, text: 'validation accuracy (%)' },
   };
 }
@@ -179,7 +179,7 @@ export function renderHtml(r: ExploreResult, rtl: WinnerRtl | null, rtlNote: str
     probe: g.probe,
     rhoCond: f(g.spearman.conductance, 3),
     rhoGxa: f(g.spearman.gradTimesActivation, 3),
-    frontPlot: frontPlot(g, r.budget),
+    frontPlot: frontPlot(g, r.budget, r.objective),
     assignRows: g.winnerLayers.map((l) => ({
       layer: l.layer,
       tile: g.layers.find((x) => x.layer === l.layer)?.tile ?? '-',

@@ -385,7 +385,7 @@ async function energyStage(g: GroupContext): Promise<EnergyStage> {
   const pruned: GroupResult['pruned'] = [];
   let kept = group.cells.filter((id) => {
     if (uniformE(id) >= exactE) {
-      pruned.push({ id, reason: 'no energy saving over the exact cell' });
+      pruned.push({ id, reason: `no ${objective} energy saving over the exact cell` });
       return false;
     }
     return true;
