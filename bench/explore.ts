@@ -85,6 +85,9 @@ async function run(cells: string, budget: number, search: SearchKind) {
     budget,
     granularity: 'layer',
     search,
+    // The published rows are multiplier-energy savings (README, docs/explore.md); every objective's
+    // saving of the winner is recorded beside it (savings).
+    objective: 'multiplier',
     rows: 16,
     cols: 16,
     out,
@@ -108,6 +111,7 @@ const fullPoints = (g: GroupResult, V: number) => g.points.filter((p) => p.valIm
 function summary(w: GroupResult['winner']) {
   return {
     saving: w.saving,
+    savings: w.savings,
     cells: w.cells,
     valLoss: w.valLoss,
     valLossUpper: w.valLossUpper,

@@ -16,16 +16,18 @@ import { cellStreamEnergy } from '../synth/cell-energy.ts';
  * sampler the RTL flow's energy uses). The table is computed once per (layer, cell) and cached,
  * so a candidate's energy is a sum, free next to its accuracy.
  *
- * This is deliberately the multiplier energy only (what approximation changes, and what the
- * acceptance compares); the winner's full energy (PE overhead, leakage, fill/drain cycles) comes
- * from the RTL flow (flow/energy.ts), which prices each multiply with the same `cellStreamEnergy`
- * (synth/cell-energy.ts).
+ * This is the multiplier objective; the array and accelerator objectives add the cells' leakage
+ * and the parts that do not depend on the cells (explore/objective.ts). The winner's full energy
+ * comes from the RTL flow (flow/energy.ts), which prices each multiply with the same
+ * `cellStreamEnergy` (synth/cell-energy.ts).
  */
 export interface EnergyTable {
   /** pJ per multiply: perOp[layer][cell]. */
   perOp: Record<string, Record<string, number>>;
   /** Area of each cell (um^2, from the same synthesis). */
   area: Record<string, number>;
+  /** Leakage of each cell, pJ per cycle at clockMHz (the array objective charges it per PE-cycle). */
+  leakage: Record<string, number>;
   clockMHz: number;
   liberty: string;
   pairs: number;
@@ -46,6 +48,7 @@ export async function energyTable(
   const ops = new Map(captureOperands({ model: m }, ds.pixels.subarray(0, n * ds.channels * ds.height * ds.width), n).map((c) => [c.layer.name, c]));
   const perOp: EnergyTable['perOp'] = {};
   const area: EnergyTable['area'] = {};
+  const leakage: EnergyTable['leakage'] = {};
   for (const l of convLayers(m)) {
     const { g } = ops.get(l.name)!;
     // The stream's a/b do not depend on the cell (only psumIn does), so one stream per layer.
@@ -55,10 +58,11 @@ export async function energyTable(
       const r = await cellStreamEnergy(id, s, { clockMHz, liberty });
       perOp[l.name]![id] = r.dynamic;
       area[id] = r.area;
+      leakage[id] = r.leakage;
       opts.onCell?.();
     }
   }
-  return { perOp, area, clockMHz, liberty, pairs };
+  return { perOp, area, leakage, clockMHz, liberty, pairs };
 }
 
 /** unitEnergy[u][cell] = pJ per inference of unit u's multiplies on that cell. */

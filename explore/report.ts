@@ -1,6 +1,7 @@
 import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic.ts';
 import { registerPartial, render } from '../core/templates.ts';
+import { energyStackSvg } from '../flow/energy-plot.ts';
 import type { ExplorePoint, ExploreResult, GroupResult } from './run.ts';
 import type { WinnerRtl } from './winner.ts';
 
@@ -29,7 +30,7 @@ function niceTicks(lo: number, hi: number, n = 5): number[] {
 const tip = (p: ExplorePoint) =>
   `#${p.id} ${p.source}: ${f(p.energyPj / 1e3, 1)} nJ, val ${pct(p.valAccuracy)} %${p.testAccuracy !== undefined ? `, test ${pct(p.testAccuracy)} %` : ''} | ${p.cells.join(' ')}`;
 
-export function frontPlot(g: GroupResult, budget: number) {
+export function frontPlot(g: GroupResult, budget: number, objective = 'accelerator') {
   const width = 760;
   const height = 380;
   const box = { x: 70, y: 15, w: width - 90, h: height - 70 };
@@ -65,7 +66,7 @@ export function frontPlot(g: GroupResult, budget: number) {
     front: g.front.map(at),
     frontPath: g.front.map((p) => `${f(X(p.energyPj / 1e3))},${f(Y(100 * p.valAccuracy))}`).join(' '),
     winner: at(g.winner),
-    xlabel: { x: box.x + box.w / 2, y: height - 18, text: 'multiplier energy per inference (nJ)' },
+    xlabel: { x: box.x + box.w / 2, y: height - 18, text: `${objective} energy per inference (nJ)` },
     ylabel: { x: 18, y: box.y + box.h / 2, text: 'validation accuracy (%)' },
   };
 }
@@ -116,12 +117,13 @@ export function barsPlot(title: string, series: Series[], rows: { label: string;
 }
 
 export function frontCsv(r: ExploreResult): string {
-  const lines = ['scheme,id,source,energy_pj,saving,val_accuracy,val_loss,val_loss_upper,val_images,test_accuracy,test_loss,feasible,cells'];
+  const lines = ['scheme,objective,id,source,energy_pj,saving,val_accuracy,val_loss,val_loss_upper,val_images,test_accuracy,test_loss,feasible,cells'];
   for (const g of r.groups)
     for (const p of g.front)
       lines.push(
         [
           g.scheme,
+          r.objective,
           p.id,
           p.source,
           f(p.energyPj, 3),
@@ -139,6 +141,8 @@ export function frontCsv(r: ExploreResult): string {
   return `${lines.join('\n')}\n`;
 }
 
+const nj = (e: Record<string, number>) => Object.fromEntries(Object.entries(e).map(([k, v]) => [k, f(v / 1e3, 1)]));
+
 let partialsReady = false;
 
 export function renderHtml(r: ExploreResult, rtl: WinnerRtl | null, rtlNote: string): string {
@@ -150,11 +154,20 @@ export function renderHtml(r: ExploreResult, rtl: WinnerRtl | null, rtlNote: str
   const groups = r.groups.map((g) => ({
     scheme: g.scheme,
     exact: g.exact,
-    baselineE: f(g.baseline.energyPj, 0),
+    baseline: nj(g.baseline.energies),
+    winner: nj(g.winner.energies),
+    saving: Object.fromEntries(Object.entries(g.winner.savings).map(([k, v]) => [k, pct(v, 1)])),
+    stackPlot: energyStackSvg('exact vs winner, accelerator energy per inference', [
+      { label: `exact (${g.exact})`, parts: g.accelerator.exactParts },
+      { label: 'winner', parts: g.accelerator.winnerParts },
+    ]),
+    accImages: g.accelerator.images,
+    accBatch: g.accelerator.batch,
+    memNode: g.accelerator.memory.nodeNm,
+    memVolts: g.accelerator.memory.volts,
+    memExtrapolated: g.accelerator.memory.extrapolated,
     baselineVal: pct(g.baseline.valAccuracy),
     baselineTest: pct(g.baseline.testAccuracy),
-    winnerE: f(g.winner.energyPj, 0),
-    winnerSaving: pct(g.winner.saving, 1),
     winnerVal: pct(g.winner.valAccuracy),
     winnerTest: pct(g.winner.testAccuracy),
     winnerCells: g.winner.cells.join(' '),
@@ -166,7 +179,7 @@ export function renderHtml(r: ExploreResult, rtl: WinnerRtl | null, rtlNote: str
     probe: g.probe,
     rhoCond: f(g.spearman.conductance, 3),
     rhoGxa: f(g.spearman.gradTimesActivation, 3),
-    frontPlot: frontPlot(g, r.budget),
+    frontPlot: frontPlot(g, r.budget, r.objective),
     assignRows: g.winnerLayers.map((l) => ({
       layer: l.layer,
       tile: g.layers.find((x) => x.layer === l.layer)?.tile ?? '-',
@@ -222,7 +235,7 @@ export function renderHtml(r: ExploreResult, rtl: WinnerRtl | null, rtlNote: str
         predMismatches: rtl.predMismatches,
         cycles: f(rtl.cyclesPerInference, 0),
         energyText: rtl.energy
-          ? `${f(rtl.energy.pjPerInference.total / 1e3, 1)} nJ (cell ${f(rtl.energy.pjPerInference.cell / 1e3, 1)}, PE ${f(rtl.energy.pjPerInference.pe / 1e3, 1)}, accumulators ${f(rtl.energy.pjPerInference.acc / 1e3, 1)}, leakage ${f(rtl.energy.pjPerInference.leakage / 1e3, 2)}) at ${rtl.energy.vdd} V, ${rtl.energy.clockMHz} MHz`
+          ? `${f(rtl.energy.pjPerInference.total / 1e3, 1)} nJ accelerator (array ${f(rtl.energy.objectives.array / 1e3, 1)}, multipliers ${f(rtl.energy.objectives.multiplier / 1e3, 1)}), ${f(rtl.energy.pjPerMac, 3)} pJ/MAC at ${rtl.energy.vdd} V, ${rtl.energy.clockMHz} MHz`
           : 'not estimated',
         areaText: `${f(rtl.multiplierAreaUm2, 0)} / ${f(rtl.exactMultiplierAreaUm2, 0)} um^2`,
       }
@@ -233,6 +246,7 @@ export function renderHtml(r: ExploreResult, rtl: WinnerRtl | null, rtlNote: str
     confidencePct: f(100 * r.confidence, 0),
     granularity: r.granularity,
     search: r.search,
+    objective: r.objective,
     rows: r.rows,
     cols: r.cols,
     valImages: r.valImages,

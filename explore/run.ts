@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { UserError } from '../core/errors.ts';
 import { shortHash } from '../core/hash.ts';
 import { Progress } from '../core/progress.ts';
+import type { EnergyPart, Objective } from '../flow/energy.ts';
 import { cellMetrics, getCell } from '../generators/multipliers/index.ts';
 import {
   checkGranularity,
@@ -22,11 +23,12 @@ import { importOnnx } from '../nn/onnx.ts';
 import type { QuantModel } from '../nn/qmodel.ts';
 import { type CandidateGroup, DEFAULT_CELLS, expandCells, groupCandidates } from './candidates.ts';
 import { type CriticalityResult, unitCriticality, type XaiMetric } from './criticality.ts';
-import { candidateEnergy, type EnergyTable, energyTable, layerEnergies, unitEnergies } from './energy.ts';
+import { type EnergyTable, energyTable, layerEnergies, unitEnergies } from './energy.ts';
 import { type AccuracyRecord, accuracyOf, Evaluator, engineRunner, tailDataset } from './evaluator.ts';
 import { xaiGreedy } from './greedy.ts';
 import { Journal } from './journal.ts';
 import { nsga2 } from './nsga2.ts';
+import { energiesOf, energyOf, type ObjectiveModel, objectiveModel, objectivePartsOf, objectiveUnitEnergies } from './objective.ts';
 import { hypervolume, paretoFront } from './pareto.ts';
 import { type PairedLoss, pairedLoss, spearman } from './stats.ts';
 
@@ -70,6 +72,10 @@ export interface ExploreOptions {
   screenImages?: number;
   workers?: number;
   quiet?: boolean;
+  /** What the search minimizes (default accelerator; docs/explore.md, Objectives). */
+  objective?: Objective;
+  /** A --memory-model file (default models/memory-model.json). */
+  memoryModel?: string;
 }
 
 export interface ExplorePoint {
@@ -77,8 +83,12 @@ export interface ExplorePoint {
   source: string;
   /** Cell of each decision unit. */
   cells: string[];
+  /** pJ per inference under the search's objective, and its saving vs the exact design. */
   energyPj: number;
   saving: number;
+  /** The same under every objective (multiplier, array, accelerator). */
+  energies: Record<Objective, number>;
+  savings: Record<Objective, number>;
   /** Validation accuracy: exact baseline minus the paired loss estimate (on valImages images). */
   valAccuracy: number;
   valLoss: number;
@@ -114,7 +124,15 @@ export interface GroupResult {
   units: { name: string; tile: number; column: number | null; criticality: number; macsPerImage: number }[];
   layers: LayerRow[];
   spearman: { gradTimesActivation: number; conductance: number };
-  baseline: { energyPj: number; valAccuracy: number; testAccuracy: number };
+  baseline: { energyPj: number; energies: Record<Objective, number>; valAccuracy: number; testAccuracy: number };
+  /** Per inference, by part: the exact design and the winner (explore/objective.ts), and the memory model used. */
+  accelerator: {
+    exactParts: Record<EnergyPart, number>;
+    winnerParts: Record<EnergyPart, number>;
+    memory: ObjectiveModel['memory'];
+    images: number;
+    batch: number;
+  };
   points: ExplorePoint[];
   front: ExplorePoint[];
   winner: ExplorePoint;
@@ -136,6 +154,8 @@ export interface ExploreResult {
   budget: number;
   granularity: string;
   search: SearchKind;
+  /** What the search minimized; every energyPj / saving is under it. */
+  objective: Objective;
   rows: number;
   cols: number;
   valImages: number;
@@ -217,6 +237,7 @@ export async function explore(o: ExploreOptions): Promise<ExploreResult> {
     budget: o.budget,
     granularity: o.granularity,
     search: o.search,
+    objective: o.objective ?? 'accelerator',
     rows: o.rows,
     cols: o.cols,
     valImages: val.count,
@@ -268,7 +289,9 @@ async function exploreGroup(o: ExploreOptions, group: CandidateGroup, s: Shared)
   lap('setup');
   const energy = await energyStage(g);
   lap('energy');
-  g.log(`${g.plan.units.length} units, ${energy.kept.length} candidate cells kept of ${group.cells.length}; exact ${energy.exactE.toFixed(0)} pJ/inference`);
+  g.log(
+    `${g.plan.units.length} units, ${energy.kept.length} candidate cells kept of ${group.cells.length}; exact ${energy.exactE.toFixed(0)} pJ/inference (${energy.objective})`,
+  );
   const crit = criticalityStage(g);
   lap('xai');
   const judge = new ValidationJudge(g, await baselineStage(g));
@@ -284,7 +307,7 @@ async function exploreGroup(o: ExploreOptions, group: CandidateGroup, s: Shared)
   lap('test');
   const result = groupResult(g, energy, crit, judge.base, sens, search, front, test, seconds);
   g.log(
-    `winner: ${(100 * front.winner.saving).toFixed(1)} % multiplier energy saved, val loss ${(100 * front.winner.valLoss).toFixed(2)} pp, test ${(100 * (front.winner.testAccuracy ?? 0)).toFixed(2)} % (exact ${(100 * test.baseAccuracy).toFixed(2)} %)`,
+    `winner: ${savingsText(front.winner.savings, energy.objective)}, val loss ${(100 * front.winner.valLoss).toFixed(2)} pp, test ${(100 * (front.winner.testAccuracy ?? 0)).toFixed(2)} % (exact ${(100 * test.baseAccuracy).toFixed(2)} %)`,
   );
   return { fresh: g.ev.fresh, result };
 }
@@ -319,7 +342,14 @@ async function setupStage(o: ExploreOptions, group: CandidateGroup, s: Shared): 
 /** Energy table (per layer, per cell), per-unit energies, cell error metrics, kept candidates. */
 interface EnergyStage {
   table: EnergyTable;
+  objective: Objective;
+  om: ObjectiveModel;
+  /** Per objective, per unit, per cell: what a gene vector sums (plus om.fixed). */
+  tables: Record<Objective, Record<string, number>[]>;
+  /** The search objective's per-unit table. */
   unitE: Record<string, number>[];
+  /** Multiplier table (per-layer bars). */
+  multUnitE: Record<string, number>[];
   /** Multiplier energy (pJ/inference) with every unit on one cell. */
   uniformE: (id: string) => number;
   exactE: number;
@@ -333,10 +363,17 @@ async function energyStage(g: GroupContext): Promise<EnergyStage> {
   const allCells = [exact, ...group.cells];
   const pe = new Progress('energy (layer x cell)', plan.layers.length * allCells.length);
   const table = await energyTable(g.q, plan, g.s.val, allCells, { onCell: () => pe.tick() });
-  const unitE = unitEnergies(plan, table, allCells);
+  const multUnitE = unitEnergies(plan, table, allCells);
+  const objective = o.objective ?? 'accelerator';
+  g.log(`analytical estimate of the exact design (array and accelerator parts, ${o.memoryModel ?? 'models/memory-model.json'})`);
+  const om = await objectiveModel(g.q, plan, exact, g.s.val, table, allCells, { memoryModel: o.memoryModel });
+  const tables = objectiveUnitEnergies(multUnitE, om);
+  const unitE = tables[objective];
   const uniformE = (id: string) =>
-    candidateEnergy(
-      unitE,
+    energyOf(
+      tables,
+      om,
+      objective,
       plan.units.map(() => id),
     );
   const exactE = uniformE(exact);
@@ -348,7 +385,7 @@ async function energyStage(g: GroupContext): Promise<EnergyStage> {
   const pruned: GroupResult['pruned'] = [];
   let kept = group.cells.filter((id) => {
     if (uniformE(id) >= exactE) {
-      pruned.push({ id, reason: 'no energy saving over the exact cell' });
+      pruned.push({ id, reason: `no ${objective} energy saving over the exact cell` });
       return false;
     }
     return true;
@@ -365,7 +402,7 @@ async function energyStage(g: GroupContext): Promise<EnergyStage> {
     });
   }
   if (kept.length === 0) throw new UserError(`--cells: no ${group.signed ? 'signed' : 'unsigned'} candidate saves energy over ${exact}`);
-  return { table, unitE, uniformE, exactE, metrics, pruned, kept };
+  return { table, objective, om, tables, unitE, multUnitE, uniformE, exactE, metrics, pruned, kept };
 }
 
 /** Criticality of every unit on the float model (the XAI calibration images). */
@@ -574,7 +611,7 @@ async function nsga2Search(x: SearchSpace): Promise<void> {
       const cells = x.cellsOf(genes);
       const j = await x.judge.judge(cells, false);
       x.note(cells, j, 'nsga2');
-      return { f: [candidateEnergy(x.e.unitE, cells), 1 - j.acc] };
+      return { f: [energyOf(x.e.tables, x.e.om, x.e.objective, cells), 1 - j.acc] };
     },
     onGeneration: () => pg.tick(),
   });
@@ -604,14 +641,18 @@ interface FrontStage {
 }
 
 function frontStage(base: Baseline, e: EnergyStage, search: SearchOutcome): FrontStage {
+  const exact = energiesOf(e.tables, e.om, base.exactGenes);
   const points: ExplorePoint[] = [...search.evaluated.values()].map((p, id) => {
-    const energy = candidateEnergy(e.unitE, p.cells);
+    const energies = energiesOf(e.tables, e.om, p.cells);
+    const savings = Object.fromEntries(Object.entries(energies).map(([k, v]) => [k, 1 - v / exact[k as Objective]])) as Record<Objective, number>;
     return {
       id,
       source: p.source,
       cells: p.cells,
-      energyPj: energy,
-      saving: 1 - energy / e.exactE,
+      energyPj: energies[e.objective],
+      saving: savings[e.objective],
+      energies,
+      savings,
       valAccuracy: p.j.acc,
       valLoss: p.j.loss.loss,
       valLossUpper: p.j.loss.upper,
@@ -696,7 +737,14 @@ function groupResult(
     })),
     layers: sens.layers,
     spearman: sens.spearman,
-    baseline: { energyPj: e.exactE, valAccuracy: base.valAccuracy, testAccuracy: test.baseAccuracy },
+    baseline: { energyPj: e.exactE, energies: energiesOf(e.tables, e.om, base.exactGenes), valAccuracy: base.valAccuracy, testAccuracy: test.baseAccuracy },
+    accelerator: {
+      exactParts: objectivePartsOf(e.om, e.multUnitE, base.exactGenes),
+      winnerParts: objectivePartsOf(e.om, e.multUnitE, f.winner.cells),
+      memory: e.om.memory,
+      images: e.om.images,
+      batch: e.om.batch,
+    },
     points: f.points,
     front: f.front,
     winner: f.winner,
@@ -718,3 +766,10 @@ function groupResult(
 }
 
 export type { UnitPlan };
+
+/** "12.3 % accelerator energy saved (array 20.1 %, multiplier 40.2 %)": every saving named. */
+export function savingsText(s: Record<Objective, number>, objective: Objective): string {
+  const p = (x: number) => `${(100 * x).toFixed(1)} %`;
+  const others = (['accelerator', 'array', 'multiplier'] as const).filter((k) => k !== objective);
+  return `${p(s[objective])} ${objective} energy saved (${others.map((k) => `${k} ${p(s[k])}`).join(', ')})`;
+}

@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { rtlOutDir } from '../core/paths.ts';
 import { Progress } from '../core/progress.ts';
-import { runFlow } from '../flow/run.ts';
+import type { Objective } from '../flow/energy.ts';
+import { type EnergyPerInference, runFlow } from '../flow/run.ts';
 import { resolveDesign, writeDesign } from '../generators/array/index.ts';
 import type { GroupResult } from './run.ts';
 
@@ -22,7 +23,7 @@ export interface WinnerRtl {
   layerMismatches: number;
   images: number;
   cyclesPerInference: number;
-  energy?: { pjPerInference: { cell: number; pe: number; acc: number; leakage: number; total: number }; pjPerMac: number; vdd: number; clockMHz: number };
+  energy?: { pjPerInference: EnergyPerInference; objectives: Record<Objective, number>; pjPerMac: number; vdd: number; clockMHz: number };
   /** Sum over all PEs of the synthesized multiplier cell's area (um^2). */
   multiplierAreaUm2: number;
   exactMultiplierAreaUm2: number;
@@ -32,7 +33,7 @@ export interface WinnerRtl {
 
 export async function verifyWinner(
   g: GroupResult,
-  o: { model: string; dataset?: string; testImages: number; batch?: number; noEnergy?: boolean },
+  o: { model: string; dataset?: string; testImages: number; batch?: number; noEnergy?: boolean; memoryModel?: string },
 ): Promise<WinnerRtl> {
   const t0 = performance.now();
   const design = resolveDesign(g.winnerDesign, 'explore winner');
@@ -48,6 +49,7 @@ export async function verifyWinner(
     limit: o.testImages,
     batch: o.batch,
     noEnergy: o.noEnergy,
+    memoryModel: o.memoryModel,
     // One Verilator build (no activity taps): the energy streams come from the operands anyway.
     activity: 'off',
     onBatch: (done) => {
@@ -75,7 +77,15 @@ export async function verifyWinner(
     layerMismatches: r.layerMismatches,
     images: r.images,
     cyclesPerInference: r.cyclesPerInference,
-    energy: r.energy ? { pjPerInference: r.energy.pjPerInference, pjPerMac: r.energy.pjPerMac, vdd: r.energy.vdd, clockMHz: r.energy.clockMHz } : undefined,
+    energy: r.energy
+      ? {
+          pjPerInference: r.energy.pjPerInference,
+          objectives: r.energy.objectives,
+          pjPerMac: r.energy.pjPerMac,
+          vdd: r.energy.vdd,
+          clockMHz: r.energy.clockMHz,
+        }
+      : undefined,
     multiplierAreaUm2: area,
     exactMultiplierAreaUm2: exactArea,
     flowReportDir: r.reportDir,

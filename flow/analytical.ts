@@ -1,4 +1,5 @@
 import type { Design } from '../generators/array/config.ts';
+import { type LayerDram, layerDramTraffic } from '../mapping/dram.ts';
 import { type LayerCost, layerCosts } from '../mapping/layer-cost.ts';
 import type { Placement } from '../mapping/place.ts';
 import type { CellStreams } from '../mapping/streams.ts';
@@ -10,10 +11,11 @@ import { type AccRows, type LayerEnergy, layerEnergy, layerEnergySample, type Op
 /**
  * The RTL run without RTL: mapping/layer-cost.ts's cycles and multiplies per cell (the same GEMM
  * decomposition as the RTL run) priced with the same per-op energies. `axtpu run` checks that this
- * equals the RTL run's measured cycles; exploration prices candidates by multiplier energy alone
- * (explore/energy.ts) and does not use it yet.
+ * equals the RTL run's measured cycles; exploration prices the exact design with it to get the
+ * array and accelerator parts of its objectives (explore/energy.ts).
  */
 export interface AnalyticalLayer extends LayerCost {
+  dram: LayerDram;
   energy?: LayerEnergy;
 }
 
@@ -26,9 +28,11 @@ export function analyticalRun(
   e?: OpEnergies,
   levels: number[] = [],
 ): AnalyticalLayer[] {
-  return layerCosts(model, design, placement, images, batch).map((c, j) => {
-    const out: AnalyticalLayer = { ...c };
-    if (e) out.energy = layerEnergy(design, placement.layers[j]!, c, c.macsByCell, e, levels);
+  const costs = layerCosts(model, design, placement, images, batch);
+  const dram = layerDramTraffic(model, design, costs, images, batch);
+  return costs.map((c, j) => {
+    const out: AnalyticalLayer = { ...c, dram: dram[j]! };
+    if (e) out.energy = layerEnergy(design, placement.layers[j]!, c, c.macsByCell, e, { buffers: c.buffers, dramBytes: dram[j]!.totalBytes }, levels);
     return out;
   });
 }
@@ -44,7 +48,7 @@ export async function analyticalEstimate(
   placement: Placement,
   ds: Dataset,
   batch: number,
-  o: { clockMHz?: number; liberty?: string; levels?: number[]; streamPairs?: number } = {},
+  o: { clockMHz?: number; liberty?: string; levels?: number[]; streamPairs?: number; memoryModel?: string } = {},
 ): Promise<{ layers: AnalyticalLayer[]; ops: OpEnergies }> {
   const perImage = ds.channels * ds.height * ds.width;
   const engine = { model, table: placement.resolved.table, rowOffsets: placement.resolved.rowOffsets };
@@ -57,6 +61,6 @@ export async function analyticalEstimate(
     streams[l.name] = e.streams;
     accRows[l.name] = e.accRows;
   });
-  const ops = await opEnergies({ design, layers: placement.layers, streams, accRows, clockMHz: o.clockMHz, liberty: o.liberty });
+  const ops = await opEnergies({ design, layers: placement.layers, streams, accRows, clockMHz: o.clockMHz, liberty: o.liberty, memoryModel: o.memoryModel });
   return { layers: analyticalRun(model, design, placement, ds.count, batch, ops, o.levels), ops };
 }

@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { cachedJson } from '../core/cache.ts';
+import { UserError } from '../core/errors.ts';
 import { defaultLiberty } from '../core/paths.ts';
 import { cellInfo } from '../generators/array/cells.ts';
 import type { Design } from '../generators/array/config.ts';
 import { type DesignViews, designLayout, generateViews } from '../generators/array/rtl.ts';
 import type { LayerCycles } from '../mapping/cycles.ts';
 import { foldPlan } from '../mapping/gemm.ts';
+import type { BufferCounts } from '../mapping/memory.ts';
 import type { LayerPlacement } from '../mapping/place.ts';
 import { type CellStreams, DEFAULT_ACC_ROWS, DEFAULT_STREAM_PAIRS, type PeStream, sampleAccumulatorRows, sampleLayerStreams } from '../mapping/streams.ts';
 import type { GemmOperands } from '../nn/gemm.ts';
@@ -14,6 +16,16 @@ import type { QConvLayer } from '../nn/qmodel.ts';
 import { cellStreamEnergy } from '../synth/cell-energy.ts';
 import { buildGateSim, runGateSim } from '../synth/gatesim.ts';
 import { loadLiberty } from '../synth/liberty.ts';
+import {
+  dramPjPerByte,
+  isExtrapolated,
+  leakagePj as leakageEnergyPj,
+  libertyNode,
+  loadMemoryModel,
+  type SramEnergy,
+  type SramSpec,
+  sramEnergy,
+} from '../synth/memory-model.ts';
 import { designEnergy } from '../synth/power.ts';
 import { defaultVoltageModel, dynamicEnergyScale, voltageScale } from '../synth/voltage.ts';
 import { synthesize } from '../synth/yosys.ts';
@@ -33,8 +45,14 @@ import { synthesize } from '../synth/yosys.ts';
  *               accumulator module (synthesis view) simulated gate-level on the layer's own output
  *               rows; every streamed row passes it (active figure), other cycles idle. Its memory
  *               macro (a black box) is NOT counted: per-access SRAM energy needs a memory model;
- *   leakage   = every PE's leakage (cells included) and the accumulators' for every cycle.
- * The accumulators sit outside the column voltage domains, at level 0.
+ *   leakage   = every PE's leakage (cells included) and the accumulators' for every cycle
+ *               ("logic leakage");
+ *   memories  = activation buffer, weight FIFO and the tile's accumulator memory: reads and writes
+ *               (mapping/memory.ts counts) x per-access energy, and leakage power x cycles / clock,
+ *               from the memory MODEL (synth/memory-model.ts, docs/memory.md);
+ *   DRAM      = the layer's DRAM bytes (mapping/dram.ts) x the model's pJ per byte.
+ * Only the layer's tile is charged (PEs, accumulators and their memory): idle tiles are taken as
+ * power-gated. The accumulators and the memories sit outside the column voltage domains, at level 0.
  * Voltage: per-op numbers are measured at level 0; each column is then scaled to its domain's
  * level (V^2 for dynamic energy, the synth/voltage.ts model for leakage).
  * Per-op numbers depend only on (cell or PE, stream, V, clock, liberty) and are cached.
@@ -50,16 +68,68 @@ export interface OpEnergies {
   pe: Record<string, { active: number; idle: number; leakage: number; cell: string }>;
   /** Per layer: the tile's accumulator logic, pJ per streamed row / per other cycle, leakage per cycle. */
   acc: Record<string, { active: number; idle: number; leakage: number }>;
+  /** The memories' per-access energies and leakage at this liberty's node and level 0's supply. */
+  memory: MemoryOpEnergies;
 }
 
-export interface LayerEnergy {
-  layer: string;
-  cellPj: number;
-  pePj: number;
-  /** Accumulator adders and counters (not the accumulator memory macro). */
-  accPj: number;
-  leakagePj: number;
-  totalPj: number;
+export interface MemoryOpEnergies {
+  /** The memory model file used. */
+  model: string;
+  nodeNm: number;
+  volts: number;
+  /** Node scaling beyond the model's table (e.g. 180 nm): an extrapolation. */
+  extrapolated: boolean;
+  ub: SramSpec & SramEnergy;
+  wbuf: SramSpec & SramEnergy;
+  /** Per tile: its accumulator memory (accEntries x C x psumBits). */
+  acc: (SramSpec & SramEnergy)[];
+  dramPjPerByte: number;
+}
+
+/** The parts of the accelerator's energy, in report (and stacking) order. */
+export const ENERGY_PARTS = [
+  { key: 'cellPj', label: 'multiplier cells', scope: 'multiplier' },
+  { key: 'pePj', label: 'rest of PE', scope: 'array' },
+  { key: 'accPj', label: 'accumulator logic', scope: 'array' },
+  { key: 'accMemReadPj', label: 'accumulator memory reads', scope: 'array' },
+  { key: 'accMemWritePj', label: 'accumulator memory writes', scope: 'array' },
+  { key: 'accMemLeakagePj', label: 'accumulator memory leakage', scope: 'array' },
+  { key: 'leakagePj', label: 'logic leakage', scope: 'array' },
+  { key: 'ubReadPj', label: 'activation buffer reads', scope: 'accelerator' },
+  { key: 'ubWritePj', label: 'activation buffer writes', scope: 'accelerator' },
+  { key: 'ubLeakagePj', label: 'activation buffer leakage', scope: 'accelerator' },
+  { key: 'wbufReadPj', label: 'weight FIFO reads', scope: 'accelerator' },
+  { key: 'wbufWritePj', label: 'weight FIFO writes', scope: 'accelerator' },
+  { key: 'wbufLeakagePj', label: 'weight FIFO leakage', scope: 'accelerator' },
+  { key: 'dramPj', label: 'DRAM', scope: 'accelerator' },
+] as const;
+
+export type EnergyPart = (typeof ENERGY_PARTS)[number]['key'];
+
+/**
+ * What an energy figure covers (docs/memory.md, Objectives): multiplier = the cells' dynamic
+ * energy; array = + rest of the PE, accumulator logic and memory, logic leakage; accelerator =
+ * + activation buffer, weight FIFO and DRAM.
+ */
+export const OBJECTIVES = ['multiplier', 'array', 'accelerator'] as const;
+export type Objective = (typeof OBJECTIVES)[number];
+
+export function partsOf(o: Objective): EnergyPart[] {
+  const rank = (x: Objective) => OBJECTIVES.indexOf(x);
+  return ENERGY_PARTS.filter((p) => rank(p.scope) <= rank(o)).map((p) => p.key);
+}
+
+export type LayerEnergy = { layer: string; totalPj: number } & Record<EnergyPart, number>;
+
+/** The energy an objective covers. */
+export function objectiveEnergy(e: Record<EnergyPart, number>, o: Objective): number {
+  return partsOf(o).reduce((s, k) => s + e[k], 0);
+}
+
+/** A layer's memory traffic: buffer accesses (mapping/memory.ts) and DRAM bytes (mapping/dram.ts). */
+export interface LayerTraffic {
+  buffers: BufferCounts;
+  dramBytes: number;
 }
 
 function streamHash(s: PeStream): string {
@@ -248,6 +318,42 @@ export interface EnergyInputs {
   accRows: Record<string, { rows: Uint32Array; kFolds: number }>;
   clockMHz?: number;
   liberty?: string;
+  /** A --memory-model file (default models/memory-model.json). */
+  memoryModel?: string;
+}
+
+/**
+ * The memories of a design priced by the memory model at the liberty's node and level 0's supply:
+ * activation buffer (words of R bytes), weight FIFO (rows of C bytes), and per tile its
+ * accumulator memory (accEntries rows of C x psumBits bits).
+ */
+export function memoryOpEnergies(design: Design, liberty: string, memoryModel?: string): MemoryOpEnergies {
+  const m = loadMemoryModel(memoryModel);
+  const lib = loadLiberty(liberty);
+  const volts = design.levels[0]!.volts;
+  const nodeNm = libertyNode(m, liberty);
+  const l = m.sram.leakage;
+  let cellLeakageNw = 0;
+  if ('cell' in l) {
+    const c = lib.cells.get(l.cell);
+    if (!c) throw new UserError(`memory model: liberty ${liberty} has no cell '${l.cell}' (sram.leakage.cell)`);
+    cellLeakageNw = c.leakage;
+  }
+  const vm = defaultVoltageModel(lib.nomVoltage);
+  const leakageScale = voltageScale(volts, vm).leakagePower;
+  const tech = { nodeNm, volts, cellLeakageNw, leakageScale };
+  const price = (s: SramSpec) => ({ ...s, ...sramEnergy(m, s, tech) });
+  const mem = design.memory;
+  return {
+    model: memoryModel ? resolve(memoryModel) : 'models/memory-model.json',
+    nodeNm,
+    volts,
+    extrapolated: isExtrapolated(m, nodeNm),
+    ub: price({ bytes: mem.ubKiB * 1024, wordBits: mem.ubWordBytes * 8 }),
+    wbuf: price({ bytes: mem.wbufKiB * 1024, wordBits: mem.wbufWordBytes * 8 }),
+    acc: design.tiles.map((t) => price({ bytes: (design.accEntries * t.cols * design.psumBits) / 8, wordBits: t.cols * design.psumBits })),
+    dramPjPerByte: dramPjPerByte(m),
+  };
 }
 
 /** Per-op energies for every (layer, cell) and every layer's PE (cached). */
@@ -255,7 +361,8 @@ export async function opEnergies(x: EnergyInputs): Promise<OpEnergies> {
   const clockMHz = x.clockMHz ?? 100;
   const liberty = resolve(x.liberty ?? defaultLiberty());
   const vdd = x.design.levels[0]!.volts;
-  const out: OpEnergies = { vdd, liberty, clockMHz, cell: {}, pe: {}, acc: {} };
+  const memory = memoryOpEnergies(x.design, liberty, x.memoryModel);
+  const out: OpEnergies = { vdd, liberty, clockMHz, cell: {}, pe: {}, acc: {}, memory };
   const views = generateViews(x.design);
   for (const p of x.layers) {
     const st = x.streams[p.layer];
@@ -281,9 +388,9 @@ export function columnVolts(design: Design, tile: number, levels: number[] = [])
 }
 
 /**
- * Energy of one layer from its timing, MAC counts and the per-op energies (measured at level 0,
- * volts e.vdd). A column in a domain at another level scales its dynamic energy by (V / vdd)^2
- * and its leakage by the synth/voltage.ts leakage-power ratio.
+ * Energy of one layer from its timing, MAC counts, memory traffic and the per-op energies
+ * (measured at level 0, volts e.vdd). A column in a domain at another level scales its dynamic
+ * energy by (V / vdd)^2 and its leakage by the synth/voltage.ts leakage-power ratio.
  */
 export function layerEnergy(
   design: Design,
@@ -291,6 +398,7 @@ export function layerEnergy(
   t: LayerCycles,
   macsByCell: Record<string, number>,
   e: OpEnergies,
+  traffic: LayerTraffic,
   levels: number[] = [],
 ): LayerEnergy {
   const cells = e.cell[layer.layer] ?? {};
@@ -322,7 +430,27 @@ export function layerEnergy(
   const acc = e.acc[layer.layer];
   const accPj = acc ? t.streamCycles * acc.active + (t.cycles - t.streamCycles) * acc.idle : 0;
   if (acc) leakagePj += acc.leakage * t.cycles;
-  return { layer: layer.layer, cellPj, pePj, accPj, leakagePj, totalPj: cellPj + pePj + accPj + leakagePj };
+  const m = e.memory;
+  const b = traffic.buffers;
+  const accMem = m.acc[layer.tile]!;
+  const memLeak = (nw: number) => leakageEnergyPj(nw, t.cycles, e.clockMHz);
+  const parts: Record<EnergyPart, number> = {
+    cellPj,
+    pePj,
+    accPj,
+    accMemReadPj: b.accReads * accMem.readPj,
+    accMemWritePj: b.accWrites * accMem.writePj,
+    accMemLeakagePj: memLeak(accMem.leakageNw),
+    leakagePj,
+    ubReadPj: b.ubReads * m.ub.readPj,
+    ubWritePj: b.ubWrites * m.ub.writePj,
+    ubLeakagePj: memLeak(m.ub.leakageNw),
+    wbufReadPj: b.wbufReads * m.wbuf.readPj,
+    wbufWritePj: b.wbufWrites * m.wbuf.writePj,
+    wbufLeakagePj: memLeak(m.wbuf.leakageNw),
+    dramPj: traffic.dramBytes * m.dramPjPerByte,
+  };
+  return { layer: layer.layer, ...parts, totalPj: objectiveEnergy(parts, 'accelerator') };
 }
 
 const libs = new Map<string, number>();

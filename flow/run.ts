@@ -14,7 +14,18 @@ import { limitDataset, loadDataset } from '../nn/dataset.ts';
 import { checkShapes, loadQuantModelFor } from '../nn/load.ts';
 import { flipTable } from '../sim/array.ts';
 import { type AnalyticalLayer, analyticalRun } from './analytical.ts';
-import { type LayerEnergy, layerEnergy, type OpEnergies, opEnergies } from './energy.ts';
+import {
+  ENERGY_PARTS,
+  type EnergyPart,
+  type LayerEnergy,
+  layerEnergy,
+  OBJECTIVES,
+  type Objective,
+  type OpEnergies,
+  objectiveEnergy,
+  opEnergies,
+} from './energy.ts';
+import { energyStackSvg } from './energy-plot.ts';
 import { type LayerTrace, type RtlRunOptions, runRtl } from './rtl.ts';
 
 export interface FlowOptions {
@@ -40,6 +51,8 @@ export interface FlowOptions {
   harnesses?: number;
   inFlight?: number;
   clockMHz?: number;
+  /** A --memory-model file (default models/memory-model.json). */
+  memoryModel?: string;
   /** Skip the energy estimate (cycles and equality only). */
   noEnergy?: boolean;
   /** Write the report directory (default true). */
@@ -79,8 +92,10 @@ export interface FlowReport {
   energy?: {
     vdd: number;
     clockMHz: number;
-    pjPerInference: { cell: number; pe: number; acc: number; leakage: number; total: number };
+    pjPerInference: EnergyPerInference;
     pjPerMac: number;
+    /** pJ per inference of each objective's scope (multiplier, array, accelerator = total). */
+    objectives: Record<Objective, number>;
     ops: OpEnergies;
   };
   macsPerInference: number;
@@ -101,6 +116,22 @@ export interface FlowReport {
   /** VCD written by --vcd. */
   vcd?: string;
   reportDir?: string;
+}
+
+/** Per-inference energy by part: each LayerEnergy key without its 'Pj' suffix, plus the total. */
+export type EnergyPerInference = { [K in EnergyPart as K extends `${infer P}Pj` ? P : never]: number } & { total: number };
+
+export function perInference(layers: { energy?: LayerEnergy }[], images: number): EnergyPerInference {
+  const out: Record<string, number> = {};
+  for (const p of ENERGY_PARTS) out[p.key.replace(/Pj$/, '')] = layers.reduce((s, l) => s + (l.energy ? l.energy[p.key] : 0), 0) / images;
+  out.total = layers.reduce((s, l) => s + (l.energy ? l.energy.totalPj : 0), 0) / images;
+  return out as EnergyPerInference;
+}
+
+/** The LayerEnergy parts of a per-inference breakdown (its keys with 'Pj' put back). */
+export function partsOfPerInference(e: EnergyPerInference): Record<EnergyPart, number> {
+  const r = e as unknown as Record<string, number>;
+  return Object.fromEntries(ENERGY_PARTS.map((p) => [p.key, r[p.key.replace(/Pj$/, '')]!])) as Record<EnergyPart, number>;
 }
 
 export function designFrom(spec: FlowOptions['design']): Design {
@@ -144,13 +175,19 @@ export async function runFlow(o: FlowOptions): Promise<FlowReport> {
   });
   const tRtl = performance.now();
   let ops: OpEnergies | undefined;
-  if (!o.noEnergy) ops = await opEnergies({ design, layers: placement.layers, streams: rtl.streams, accRows: rtl.accRows, clockMHz: o.clockMHz });
+  if (!o.noEnergy)
+    ops = await opEnergies({ design, layers: placement.layers, streams: rtl.streams, accRows: rtl.accRows, clockMHz: o.clockMHz, memoryModel: o.memoryModel });
   const tEnergy = performance.now();
-  const layers: FlowLayerRow[] = rtl.layers.map((t) => {
-    const p = placement.layers.find((x) => x.layer === t.layer)!;
-    return ops ? { ...t, energy: layerEnergy(design, p, t, t.macsByCell, ops, o.levels) } : { ...t };
-  });
   const analytical = analyticalRun(model, design, placement, ds.count, batch, ops, o.levels);
+  // Buffer accesses: the RTL's own counters (checked against the mapping layer's count below);
+  // activation DRAM traffic is a per-layer residency rule the RTL has no port for, so it comes
+  // from mapping/dram.ts, with the weights' share replaced by the RTL's count (docs/memory.md).
+  const layers: FlowLayerRow[] = rtl.layers.map((t) => {
+    const j = placement.layers.findIndex((x) => x.layer === t.layer);
+    const a = analytical[j]!;
+    const dramBytes = a.dram.totalBytes - a.buffers.dramWeightBytes + t.buffers.dramWeightBytes;
+    return ops ? { ...t, energy: layerEnergy(design, placement.layers[j]!, t, t.macsByCell, ops, { buffers: t.buffers, dramBytes }, o.levels) } : { ...t };
+  });
   const n = ds.count;
   let correct = 0;
   let engineCorrect = 0;
@@ -166,7 +203,7 @@ export async function runFlow(o: FlowOptions): Promise<FlowReport> {
     const sameE = !ops || (a.energy!.totalPj === r.energy!.totalPj && a.energy!.cellPj === r.energy!.cellPj);
     return a.cycles === r.cycles && a.macs === r.macs && sameE && JSON.stringify(a.macsByCell) === JSON.stringify(r.macsByCell);
   });
-  const sum = (f: (e: LayerEnergy) => number) => layers.reduce((s, l) => s + (l.energy ? f(l.energy) : 0), 0) / n;
+  const pj = perInference(layers, n);
   const report: FlowReport = {
     model: o.model,
     quantizedModel: source,
@@ -190,14 +227,9 @@ export async function runFlow(o: FlowOptions): Promise<FlowReport> {
       ? {
           vdd: ops.vdd,
           clockMHz: ops.clockMHz,
-          pjPerInference: {
-            cell: sum((e) => e.cellPj),
-            pe: sum((e) => e.pePj),
-            acc: sum((e) => e.accPj),
-            leakage: sum((e) => e.leakagePj),
-            total: sum((e) => e.totalPj),
-          },
-          pjPerMac: (sum((e) => e.totalPj) * n) / macs,
+          pjPerInference: pj,
+          pjPerMac: (pj.total * n) / macs,
+          objectives: Object.fromEntries(OBJECTIVES.map((k) => [k, objectiveEnergy(partsOfPerInference(pj), k)])) as Record<Objective, number>,
           ops,
         }
       : undefined,
@@ -242,6 +274,10 @@ export function layerRows(r: FlowReport): (string | number)[][] {
     l.energy ? f(l.energy.pePj / n, 1) : '-',
     l.energy ? f(l.energy.accPj / n, 1) : '-',
     l.energy ? f(l.energy.leakagePj / n, 1) : '-',
+    l.energy ? f((l.energy.accMemReadPj + l.energy.accMemWritePj + l.energy.accMemLeakagePj) / n, 1) : '-',
+    l.energy ? f((l.energy.ubReadPj + l.energy.ubWritePj + l.energy.ubLeakagePj) / n, 1) : '-',
+    l.energy ? f((l.energy.wbufReadPj + l.energy.wbufWritePj + l.energy.wbufLeakagePj) / n, 1) : '-',
+    l.energy ? f(l.energy.dramPj / n, 1) : '-',
     l.energy ? f(l.energy.totalPj / n, 1) : '-',
     l.mismatches,
   ]);
@@ -263,6 +299,10 @@ export const LAYER_HEADERS = [
   'PE pJ',
   'acc pJ',
   'leak pJ',
+  'acc mem pJ',
+  'UB pJ',
+  'WFIFO pJ',
+  'DRAM pJ',
   'total pJ',
   'mismatch',
 ];
@@ -271,6 +311,40 @@ export function activityRows(r: FlowReport): (string | number)[][] {
   const rows: (string | number)[][] = [];
   for (const l of r.layers) for (const [id, a] of Object.entries(l.activity?.perCell ?? {})) rows.push([l.layer, id, a.pes, f(a.a, 3), f(a.b, 3), f(a.p, 3)]);
   return rows;
+}
+
+/** One line: accelerator total, the three objectives, pJ/MAC, supply and clock. */
+export function energySummary(e: NonNullable<FlowReport['energy']>): string {
+  const u = (pj: number) => `${f(pj / 1e6, 3)} uJ`;
+  return (
+    `${u(e.pjPerInference.total)}/inference accelerator (array ${u(e.objectives.array)}, multipliers ${u(e.objectives.multiplier)}), ` +
+    `${f(e.pjPerMac, 3)} pJ/MAC at ${e.vdd} V, ${e.clockMHz} MHz`
+  );
+}
+
+export function energyPartRows(pj: EnergyPerInference): (string | number)[][] {
+  const parts = partsOfPerInference(pj);
+  return ENERGY_PARTS.map((p) => [p.label, f(parts[p.key], 1), f((100 * parts[p.key]) / pj.total, 2)]);
+}
+
+function memorySummary(ops: OpEnergies): string {
+  const m = ops.memory;
+  const s = (x: { bytes: number; wordBits: number; readPj: number; writePj: number; leakageNw: number }) =>
+    `${x.bytes / 1024} KiB x ${x.wordBits}-bit words: read ${f(x.readPj, 1)} pJ, write ${f(x.writePj, 1)} pJ, leakage ${f(x.leakageNw / 1e3, 1)} uW`;
+  return [
+    `memory model ${m.model} at ${m.nodeNm} nm, ${m.volts} V${m.extrapolated ? ' (node scaling EXTRAPOLATED beyond the Stillmaker-Baas table)' : ''}:`,
+    `activation buffer ${s(m.ub)}; weight FIFO ${s(m.wbuf)}; accumulator memory (tile 0) ${s(m.acc[0]!)}; DRAM ${f(m.dramPjPerByte, 1)} pJ/byte.`,
+  ].join(' ');
+}
+
+/** The run report's stacked bar: every layer and the whole inference, per inference. */
+export function runEnergySvg(r: FlowReport): string {
+  const n = r.images;
+  const rows = r.layers
+    .filter((l) => l.energy)
+    .map((l) => ({ label: l.layer, parts: Object.fromEntries(ENERGY_PARTS.map((p) => [p.key, l.energy![p.key] / n])) as Record<EnergyPart, number> }));
+  rows.push({ label: 'inference', parts: partsOfPerInference(r.energy!.pjPerInference) });
+  return energyStackSvg(`accelerator energy per inference by part (${r.design})`, rows);
 }
 
 async function writeFlowReport(r: FlowReport): Promise<string> {
@@ -282,9 +356,9 @@ async function writeFlowReport(r: FlowReport): Promise<string> {
     engineAccuracyPct: f(100 * r.engineAccuracy),
     cycles: f(r.cyclesPerInference, 1),
     modelCycles: f(r.modelCyclesPerInference, 1),
-    energyText: r.energy
-      ? `${f(r.energy.pjPerInference.total, 1)} pJ/inference (cell ${f(r.energy.pjPerInference.cell, 1)}, PE ${f(r.energy.pjPerInference.pe, 1)}, accumulators ${f(r.energy.pjPerInference.acc, 1)}, leakage ${f(r.energy.pjPerInference.leakage, 1)}), ${f(r.energy.pjPerMac, 4)} pJ/MAC at ${r.energy.vdd} V, ${r.energy.clockMHz} MHz`
-      : 'not estimated (--no-energy)',
+    energyText: r.energy ? energySummary(r.energy) : 'not estimated (--no-energy)',
+    energyParts: r.energy ? markdownTable(['part', 'pJ / inference', 'share %'], energyPartRows(r.energy.pjPerInference)) : '',
+    memoryText: r.energy ? memorySummary(r.energy.ops) : '',
     layerTable: markdownTable(LAYER_HEADERS, layerRows(r)),
     activityTable: markdownTable(['layer', 'cell', 'PEs', 'a toggles/PE/cycle', 'b', 'p'], activityRows(r)),
     cps: f(r.harness.cyclesPerSecond / 1e6, 3),
@@ -292,6 +366,7 @@ async function writeFlowReport(r: FlowReport): Promise<string> {
   await writeDirAtomic(dir, (tmp) => {
     writeFileSync(join(tmp, 'run.json'), `${JSON.stringify(r, null, 2)}\n`);
     writeFileSync(join(tmp, 'run.md'), md);
+    if (r.energy) writeFileSync(join(tmp, 'energy.svg'), runEnergySvg(r));
   });
   return dir;
 }

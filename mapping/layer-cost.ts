@@ -1,18 +1,23 @@
 import type { Design } from '../generators/array/config.ts';
 import { convLayers, type QuantModel } from '../nn/qmodel.ts';
 import { addCycles, emptyCycles, gemmCycles, type LayerCycles } from './cycles.ts';
+import { foldPlan } from './gemm.ts';
+import { addBufferCounts, type BufferCounts, emptyBufferCounts, gemmBufferCounts } from './memory.ts';
 import type { LayerPlacement, Placement } from './place.ts';
 
 /**
  * Per-layer cost of a model on a design without running anything: the same GEMM decomposition
  * the RTL run uses (batches of `batch` images, M = images x output positions per GEMM), cycles
- * from the cycle model, multiplies per cell from the placement. The RTL flow adds measured cycles
- * and energy on top; its "analytical path equals the RTL run" check compares against this.
+ * from the cycle model, multiplies per cell from the placement, buffer accesses from
+ * mapping/memory.ts (summed over the layer's GEMMs). The RTL flow adds measured cycles and energy
+ * on top; its "analytical path equals the RTL run" check compares against this.
  */
 export interface LayerCost extends LayerCycles {
   layer: string;
   /** Useful multiplies per cell id over all images. */
   macsByCell: Record<string, number>;
+  /** Every buffer access of the layer's GEMMs (gemmBufferCounts summed). */
+  buffers: BufferCounts;
 }
 
 /** The run's batches: [first image, images] pairs covering `images` in steps of `batch`. */
@@ -39,10 +44,12 @@ export function layerCosts(model: QuantModel, design: Design, placement: Placeme
     const positions = layerPositions(model, l);
     const cycles = emptyCycles();
     const macsByCell: Record<string, number> = {};
+    const buffers = emptyBufferCounts();
     for (const [, n] of batches(images, batch)) {
       addCycles(cycles, gemmCycles(design, p.tile, n * positions, l.K, l.oc));
       addMacsByCell(macsByCell, p.filterCells, n * positions, l.K);
+      addBufferCounts(buffers, gemmBufferCounts(foldPlan(design, p.tile, n * positions, l.K, l.oc)));
     }
-    return { layer: l.name, ...cycles, macsByCell };
+    return { layer: l.name, ...cycles, macsByCell, buffers };
   });
 }

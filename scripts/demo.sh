@@ -7,5 +7,6 @@ axtpu() { node bin/axtpu.js "$@"; }
 echo "== axtpu doctor"
 axtpu doctor
 echo
-echo "== axtpu explore --demo (LeNet-5, Fashion-MNIST, 1 % budget, layer granularity, default cells)"
+# The winner line prints its saving under all three objectives (accelerator, array, multiplier).
+echo "== axtpu explore --demo (LeNet-5, Fashion-MNIST, 1 % budget, layer granularity, default cells, accelerator objective)"
 axtpu explore --demo --out synth-reports/demo

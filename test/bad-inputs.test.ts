@@ -79,6 +79,10 @@ function setup(): void {
   writeFileSync(w('mul8s_exact.v'), evoStyleFromBuiltin('exact_s8', 'mul8s_exact'));
   writeFileSync(w('narrow.v'), 'module narrow(input [3:0] A, input [7:0] B, output [15:0] O);\n  assign O = A * B;\nendmodule\n');
   writeFileSync(w('bad.lib'), 'garbage here {{{\n');
+  const mem = JSON.parse(readFileSync(join(modelsDir, 'memory-model.json'), 'utf8'));
+  mem.sram.anchors[1].readPj = -20;
+  writeFileSync(w('memmodel-neg.json'), `${JSON.stringify(mem)}\n`);
+  writeFileSync(w('memmodel-garbage.json'), '{"format": "axtpu-memory-model-1", \n');
   writeFileSync(w('odd.ab'), Buffer.from([1, 2, 3]));
   writeFileSync(w('ok.ab'), Buffer.from([1, 2, 3, 4, 5, 6, 7, 8]));
   writeFileSync(w('lut.bin'), lutBytes(getCell('exact_u8')));
@@ -273,6 +277,16 @@ const CASES: Case[] = [
   { name: 'quantize with a garbage model', args: ['quantize', '--model', 'garbage.onnx', '--out', 'q'], msg: /not a valid ONNX file/ },
   { name: 'run with a missing design folder', args: ['run', '--model', lenet, '--design', 'nosuch_design'], msg: /nosuch_design/ },
   { name: 'run with a folder that is no design', args: ['run', '--model', lenet, '--design', 'user'], msg: /not a design directory/ },
+  {
+    name: 'run --memory-model with a negative SRAM energy',
+    args: ['run', '--model', lenet, '--rows', '4', '--cols', '4', '--cell', 'exact_u8', '--memory-model', 'memmodel-neg.json'],
+    msg: /--memory-model .*memmodel-neg\.json: invalid sram\.anchors\.1\.readPj/,
+  },
+  {
+    name: 'explore --memory-model that is not JSON',
+    args: ['explore', '--model', lenet, '--out', 'x', '--memory-model', 'memmodel-garbage.json'],
+    msg: /--memory-model .*memmodel-garbage\.json: not valid JSON/,
+  },
   { name: 'sim gemm of a folder that is no design', args: ['sim', 'gemm', 'user', '--M', '2', '--K', '2', '--N', '2'], msg: /not a design directory/ },
   { name: 'explore without --out', args: ['explore', '--model', lenet], msg: /--out/ },
   { name: 'explore with a bad budget', args: ['explore', '--model', lenet, '--budget', 'abc', '--out', 'x'], msg: /budget/ },

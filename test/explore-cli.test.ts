@@ -55,6 +55,14 @@ describe('axtpu explore (LeNet-5, small candidate set, 300 validation images)', 
     for (const p of g.points) if (!p.feasible) expect(p.valImages === 75 || p.valLossUpper > 0.01).toBe(true);
     expect(g.evaluations.screenedOut).toBe(g.points.filter((p) => p.valImages === 75).length);
     expect(g.winner.energyPj).toBeLessThanOrEqual(g.baseline.energyPj);
+    // Ranked by the default objective (accelerator); every objective's energy nests in the next.
+    expect(s1.objective).toBe('accelerator');
+    expect(g.winner.energyPj).toBe(g.winner.energies.accelerator);
+    expect(g.winner.energies.multiplier).toBeLessThan(g.winner.energies.array);
+    expect(g.winner.energies.array).toBeLessThan(g.winner.energies.accelerator);
+    // Parts of the accelerator energy sum to the winner's accelerator energy.
+    const sum = Object.values(g.accelerator.winnerParts).reduce((a, b) => a + b, 0);
+    expect(sum).toBeCloseTo(g.winner.energies.accelerator, 3);
     expect(g.winner.testAccuracy).toBeTypeOf('number');
     // The front is non-dominated among every fully measured point, and sorted by energy.
     for (const p of g.front)
@@ -68,7 +76,8 @@ describe('axtpu explore (LeNet-5, small candidate set, 300 validation images)', 
     // Output files.
     for (const f of ['summary.json', 'front.json', 'front.csv', 'report.html', 'journal.jsonl']) expect(existsSync(join(out, f))).toBe(true);
     const html = readFileSync(join(out, 'report.html'), 'utf8');
-    expect((html.match(/<svg /g) ?? []).length).toBe(3);
+    expect((html.match(/<svg /g) ?? []).length).toBe(4);
+    expect(html).toContain('exact vs winner, accelerator energy per inference');
     expect(html).toContain('energy vs validation accuracy');
     expect(html).toContain('per-layer multiplier energy');
     expect(html).toContain('XAI criticality vs measured sensitivity');
@@ -100,6 +109,7 @@ describe('axtpu explore: bad input -> one line, exit 2', () => {
     ['confidence out of range', ['--confidence', '1'], /--confidence must be in 0.5..0.9999/],
     ['unknown granularity', ['--granularity', 'pixel'], /expected layer, filter or kernel/],
     ['unknown search', ['--search', 'random'], /expected xai-greedy, nsga2 or exhaustive/],
+    ['unknown objective', ['--objective', 'chip'], /--objective 'chip': expected multiplier, array, accelerator/],
   ];
   for (const [name, extra, re] of cases)
     it(name, async () => {

@@ -7,10 +7,12 @@ import { modelsDir } from '../../core/paths.ts';
 import { intOption, numberOption } from '../../core/validate.ts';
 import { DEFAULT_CELLS, expandCells, groupCandidates } from '../../explore/candidates.ts';
 import { writeOutputs } from '../../explore/report.ts';
-import { type ExploreResult, explore, parseBudget, type SearchKind } from '../../explore/run.ts';
+import { type ExploreResult, explore, parseBudget, type SearchKind, savingsText } from '../../explore/run.ts';
 import { verifyWinner, type WinnerRtl } from '../../explore/winner.ts';
+import { OBJECTIVES, type Objective } from '../../flow/energy.ts';
 import { checkGranularity } from '../../mapping/units.ts';
 import { DEFAULT_DATASET } from '../../nn/load.ts';
+import { loadMemoryModel } from '../../synth/memory-model.ts';
 import { globals } from '../context.ts';
 
 const pct = (x: number | undefined, d = 2) => (x === undefined ? '-' : (100 * x).toFixed(d));
@@ -19,7 +21,8 @@ function human(r: ExploreResult, rtl: WinnerRtl | null, rtlNote: string, paths: 
   const lines: string[] = [];
   for (const g of r.groups) {
     lines.push(
-      `${g.scheme}: exact ${g.exact} val ${pct(g.baseline.valAccuracy)} % test ${pct(g.baseline.testAccuracy)} %, ${g.baseline.energyPj.toFixed(0)} pJ/inf (multipliers); ` +
+      `${g.scheme}: exact ${g.exact} val ${pct(g.baseline.valAccuracy)} % test ${pct(g.baseline.testAccuracy)} %, ` +
+        `${(g.baseline.energies.accelerator / 1e6).toFixed(3)} uJ/inf accelerator (array ${(g.baseline.energies.array / 1e6).toFixed(3)}, multipliers ${(g.baseline.energies.multiplier / 1e6).toFixed(3)}; objective ${r.objective}); ` +
         `Spearman vs sensitivity: conductance ${g.spearman.conductance.toFixed(3)}, grad x act ${g.spearman.gradTimesActivation.toFixed(3)}; evaluations: search ${g.evaluations.search}, sensitivity ${g.evaluations.sensitivity}, test ${g.evaluations.test}`,
     );
     lines.push(
@@ -29,13 +32,13 @@ function human(r: ExploreResult, rtl: WinnerRtl | null, rtlNote: string, paths: 
       ),
     );
     lines.push(
-      `winner: ${pct(g.winner.saving, 1)} % multiplier energy saved, val loss ${pct(g.winner.valLoss)} pp (${Math.round(100 * r.confidence)} % bound ${pct(g.winner.valLossUpper)} pp, ${r.valImages} images), test ${pct(g.winner.testAccuracy)} % (loss ${pct(g.winner.testLoss)} pp); front ${g.front.length} points of ${g.points.length}`,
+      `winner: ${savingsText(g.winner.savings, r.objective)}, val loss ${pct(g.winner.valLoss)} pp (${Math.round(100 * r.confidence)} % bound ${pct(g.winner.valLossUpper)} pp, ${r.valImages} images), test ${pct(g.winner.testAccuracy)} % (loss ${pct(g.winner.testLoss)} pp); front ${g.front.length} points of ${g.points.length}`,
     );
   }
   if (rtl)
     lines.push(
       `RTL (${rtl.designDir}, ${rtl.images} test images): accuracy ${pct(rtl.rtlAccuracy)} % vs software ${pct(rtl.softwareEstimate)} % -> ${rtl.equal ? 'EQUAL' : 'DIFFERENT'}; ` +
-        `${rtl.cyclesPerInference.toFixed(0)} cycles/inf${rtl.energy ? `, ${(rtl.energy.pjPerInference.total / 1e3).toFixed(1)} nJ/inf (cell+PE+acc+leak)` : ''}`,
+        `${rtl.cyclesPerInference.toFixed(0)} cycles/inf${rtl.energy ? `, ${(rtl.energy.pjPerInference.total / 1e6).toFixed(3)} uJ/inf accelerator (RTL cycles; memories and DRAM from the model)` : ''}`,
     );
   else lines.push(`RTL verification: not run (${rtlNote})`);
   lines.push(`journal ${r.journal.entries} points (${r.journal.fresh} new), ${r.seconds.toFixed(1)} s`);
@@ -55,6 +58,12 @@ export function registerExplore(program: Command): void {
     .option('--budget <loss>', 'allowed accuracy loss vs the exact design: 1% or 0.01', '1%')
     .option('--granularity <g>', 'layer | filter | kernel', 'layer')
     .option('--search <s>', 'xai-greedy | nsga2 | exhaustive', 'xai-greedy')
+    .option(
+      '--objective <o>',
+      'energy the search minimizes: multiplier (cells) | array (+ PE, accumulators, leakage) | accelerator (+ buffers, DRAM)',
+      'accelerator',
+    )
+    .option('--memory-model <json>', 'memory energy model (SRAM/DRAM table, docs/memory.md; default models/memory-model.json)')
     .option('--rows <n>', 'array rows', '16')
     .option('--cols <n>', 'array columns', '16')
     .option('--out <dir>', 'output directory (report, front, journal)')
@@ -89,6 +98,10 @@ export function registerExplore(program: Command): void {
       const search = String(o.search);
       if (search !== 'xai-greedy' && search !== 'nsga2' && search !== 'exhaustive')
         throw new UserError(`--search '${search}': expected xai-greedy, nsga2 or exhaustive`);
+      const objective = String(o.objective);
+      if (!(OBJECTIVES as readonly string[]).includes(objective)) throw new UserError(`--objective '${objective}': expected ${OBJECTIVES.join(', ')}`);
+      const memoryModel = o.memoryModel === undefined ? undefined : String(o.memoryModel);
+      loadMemoryModel(memoryModel);
       const metric = String(o.xaiMetric);
       if (metric !== 'conductance' && metric !== 'gxa') throw new UserError(`--xai-metric '${metric}': expected conductance or gxa`);
       const cells = o.cells === undefined ? DEFAULT_CELLS : String(o.cells);
@@ -104,6 +117,8 @@ export function registerExplore(program: Command): void {
         budget,
         granularity,
         search: search as SearchKind,
+        objective: objective as Objective,
+        memoryModel,
         rows,
         cols,
         out,
@@ -126,7 +141,7 @@ export function registerExplore(program: Command): void {
       const g = r.groups[r.winnerGroup]!;
       if (o.rtl === false) rtlNote = '--no-rtl';
       else if (g.winner.cells.every((c) => c === g.exact)) rtlNote = 'no approximate assignment fits the budget; the winner is the exact design';
-      else rtl = await verifyWinner(g, { model, dataset: String(o.dataset), testImages: r.testImages, noEnergy: o.energy === false });
+      else rtl = await verifyWinner(g, { model, dataset: String(o.dataset), testImages: r.testImages, noEnergy: o.energy === false, memoryModel });
       const paths = writeOutputs(out, r, rtl, rtlNote);
       emit(globals(cmd), { ...r, rtl, rtlNote, outputs: paths }, () => human(r, rtl, rtlNote, paths));
       if (rtl && !rtl.equal) process.exitCode = 1;

@@ -2,11 +2,12 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UserError } from '../../core/errors.ts';
 import { emit, table } from '../../core/output.ts';
-import { synthReportsDir } from '../../core/paths.ts';
+import { defaultLiberty, synthReportsDir } from '../../core/paths.ts';
 import { intOption, jsonArg, numberOption } from '../../core/validate.ts';
-import { designFrom, type FlowReport, LAYER_HEADERS, layerRows, runFlow } from '../../flow/run.ts';
+import { designFrom, energySummary, type FlowReport, LAYER_HEADERS, layerRows, runFlow } from '../../flow/run.ts';
 import type { BUFFER_COUNT_KEYS } from '../../mapping/memory.ts';
 import { DEFAULT_DATASET } from '../../nn/load.ts';
+import { libertyNode, loadMemoryModel } from '../../synth/memory-model.ts';
 import { globals } from '../context.ts';
 import { LEVELS_HELP, parseLevels } from '../levels.ts';
 
@@ -32,11 +33,13 @@ interface RunOpts {
   inFlight?: string;
   harnesses: string;
   energy: boolean;
+  memoryModel?: string;
 }
 
 function human(r: FlowReport): string {
   const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
   const e = r.energy;
+  const u = (pj: number) => (pj / 1e6).toFixed(3);
   return [
     `model ${r.model}  design ${r.design}  dataset ${r.dataset}  images ${r.images}`,
     `accuracy ${pct(r.accuracy)} (array)   ${pct(r.engineAccuracy)} (software engine)   predictions differing ${r.predMismatches}   accumulator words differing ${r.layerMismatches}`,
@@ -51,7 +54,10 @@ function human(r: FlowReport): string {
     `cycles/inference ${r.cyclesPerInference.toFixed(1)} (cycleModel ${r.modelCyclesPerInference.toFixed(1)}${r.cyclesMatchModel ? ', equal per layer' : ', DIFFERENT'})   analytical path ${r.analyticalMatchesRtl ? 'equals' : 'DIFFERS from'} the RTL run`,
     bufferLine(r),
     e
-      ? `energy/inference ${(e.pjPerInference.total / 1e6).toFixed(3)} uJ (cell ${(e.pjPerInference.cell / 1e6).toFixed(3)}, PE ${(e.pjPerInference.pe / 1e6).toFixed(3)}, accumulators ${(e.pjPerInference.acc / 1e6).toFixed(3)}, leakage ${(e.pjPerInference.leakage / 1e6).toFixed(4)})   ${e.pjPerMac.toFixed(3)} pJ/MAC at ${e.vdd} V, ${e.clockMHz} MHz`
+      ? `energy ${energySummary(e)}\n  parts (uJ): cells ${u(e.pjPerInference.cell)}, rest of PE ${u(e.pjPerInference.pe)}, acc logic ${u(e.pjPerInference.acc)}, ` +
+        `acc memory ${u(e.pjPerInference.accMemRead + e.pjPerInference.accMemWrite + e.pjPerInference.accMemLeakage)}, logic leakage ${u(e.pjPerInference.leakage)}, ` +
+        `activation buffer ${u(e.pjPerInference.ubRead + e.pjPerInference.ubWrite + e.pjPerInference.ubLeakage)}, ` +
+        `weight FIFO ${u(e.pjPerInference.wbufRead + e.pjPerInference.wbufWrite + e.pjPerInference.wbufLeakage)}, DRAM ${u(e.pjPerInference.dram)} (memories and DRAM: model, docs/memory.md)`
       : 'energy not estimated (--no-energy)',
     '',
     table(LAYER_HEADERS, layerRows(r)),
@@ -102,6 +108,7 @@ export function registerRun(program: Command): void {
     .option('--harnesses <n>', 'plain-build harness processes running batches side by side', '2')
     .option('--in-flight <n>', 'batches in flight (default 2 per harness)')
     .option('--clock <MHz>', 'clock for energy (leakage per cycle)', '100')
+    .option('--memory-model <json>', 'memory energy model (SRAM/DRAM table, docs/memory.md; default models/memory-model.json)')
     .option('--no-energy', 'skip the energy estimate')
     .action(async (o: RunOpts, cmd: Command) => {
       let design: string | Record<string, unknown>;
@@ -121,6 +128,8 @@ export function registerRun(program: Command): void {
         if (o.domains) design.domains = jsonArg(o.domains, '--domains');
       }
       if (!['sample', 'all', 'off'].includes(o.activity)) throw new UserError(`--activity must be sample, all or off, got '${o.activity}'`);
+      // Validated before any heavy step: a bad file is one line and exit 2.
+      if (o.energy !== false) libertyNode(loadMemoryModel(o.memoryModel), defaultLiberty());
       const report = await runFlow({
         model: o.model,
         design,
@@ -136,6 +145,7 @@ export function registerRun(program: Command): void {
         harnesses: intOption(o.harnesses, '--harnesses', 1, 8),
         inFlight: o.inFlight === undefined ? undefined : intOption(o.inFlight, '--in-flight', 1, 32),
         clockMHz: numberOption(o.clock, '--clock', 0.001, 10_000),
+        memoryModel: o.memoryModel,
         noEnergy: o.energy === false,
         onBatch: globals(cmd).json || !process.stderr.isTTY ? undefined : (d, t) => process.stderr.write(`\rbatch ${d}/${t}${d === t ? '\n' : ''}`),
       });

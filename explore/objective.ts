@@ -1,0 +1,122 @@
+import { analyticalEstimate } from '../flow/analytical.ts';
+import { ENERGY_PARTS, type EnergyPart, OBJECTIVES, type Objective, objectiveEnergy } from '../flow/energy.ts';
+import { resolveDesign } from '../generators/array/index.ts';
+import { placeModel } from '../mapping/place.ts';
+import { toArrayConfig, type UnitPlan } from '../mapping/units.ts';
+import type { Dataset } from '../nn/dataset.ts';
+import type { QuantModel } from '../nn/qmodel.ts';
+import type { EnergyTable } from './energy.ts';
+
+/**
+ * The search's energy under an objective (docs/explore.md, Objectives), pJ per inference:
+ *   multiplier   sum over units of the unit's multiplies x its cell's dynamic energy
+ *                (explore/energy.ts, what the search has always ranked by);
+ *   array        + the cells' leakage (per unit: its PEs x the cycles of its tile's layers, so a
+ *                cell that leaks more can lose to one that switches more) + everything else of
+ *                the array: rest of the PE, accumulator logic and memory, the PEs' own leakage;
+ *   accelerator  + activation buffer, weight FIFO and DRAM.
+ * What does not depend on the cells ("fixed") comes from the analytical path (flow/analytical.ts)
+ * on the all-exact design the search starts from: the same cycles, buffer counts, DRAM traffic
+ * and per-op energies the winner's RTL run uses, minus the exact cells' own dynamic energy and
+ * leakage, which the candidate replaces with its own.
+ */
+export interface ObjectiveModel {
+  /** Per inference, every part of the exact design's energy (the analytical estimate). */
+  exactParts: Record<EnergyPart, number>;
+  /** unitLeakage[u][cell]: pJ per inference of the cells' leakage when unit u holds that cell. */
+  unitLeakage: Record<string, number>[];
+  /** The exact cells' leakage (pJ per inference), inside exactParts.leakagePj. */
+  exactCellLeakage: number;
+  /** Per objective: pJ per inference beyond the candidate's own cells. */
+  fixed: Record<Objective, number>;
+  /** Node, supply and the memory model the estimate used. */
+  memory: { nodeNm: number; volts: number; extrapolated: boolean; model: string };
+  images: number;
+  batch: number;
+}
+
+export async function objectiveModel(
+  q: QuantModel,
+  plan: UnitPlan,
+  exact: string,
+  ds: Dataset,
+  table: EnergyTable,
+  cells: string[],
+  o: { batch?: number; memoryModel?: string } = {},
+): Promise<ObjectiveModel> {
+  const batch = o.batch ?? 250;
+  const design = resolveDesign(
+    toArrayConfig(
+      plan,
+      plan.units.map(() => exact),
+      exact,
+      'explore_exact',
+    ),
+    'explore exact design',
+  );
+  const placement = placeModel(q, design);
+  const est = await analyticalEstimate(q, design, placement, ds, batch, { clockMHz: table.clockMHz, liberty: table.liberty, memoryModel: o.memoryModel });
+  const n = ds.count;
+  const exactParts = Object.fromEntries(ENERGY_PARTS.map((p) => [p.key, est.layers.reduce((s, l) => s + l.energy![p.key], 0) / n])) as Record<
+    EnergyPart,
+    number
+  >;
+  // Cycles per inference of each tile's layers: every PE of the tile leaks through them.
+  const tileCycles = new Map<number, number>();
+  est.layers.forEach((l, j) => {
+    const t = placement.layers[j]!.tile;
+    tileCycles.set(t, (tileCycles.get(t) ?? 0) + l.cycles / n);
+  });
+  const unitLeakage = plan.units.map((u) => {
+    const pes = plan.rows * (u.column === null ? plan.cols : 1);
+    const cyc = tileCycles.get(u.tile) ?? 0;
+    return Object.fromEntries(cells.map((id) => [id, table.leakage[id]! * pes * cyc]));
+  });
+  const exactLeak = unitLeakage.reduce((s, x) => s + x[exact]!, 0);
+  const fixed = Object.fromEntries(
+    OBJECTIVES.map((k) => [k, k === 'multiplier' ? 0 : objectiveEnergy(exactParts, k) - exactParts.cellPj - exactLeak]),
+  ) as Record<Objective, number>;
+  const m = est.ops.memory;
+  return {
+    exactParts,
+    unitLeakage,
+    exactCellLeakage: exactLeak,
+    fixed,
+    memory: { nodeNm: m.nodeNm, volts: m.volts, extrapolated: m.extrapolated, model: m.model },
+    images: n,
+    batch,
+  };
+}
+
+/**
+ * Per-unit energies the search ranks by, per objective: the multiplier table plus, for array and
+ * accelerator, each cell's leakage on that unit. A gene vector's energy is the sum over units
+ * plus `fixed[objective]` (energyOf).
+ */
+export function objectiveUnitEnergies(unitE: Record<string, number>[], om: ObjectiveModel): Record<Objective, Record<string, number>[]> {
+  const withLeak = unitE.map((e, u) => Object.fromEntries(Object.entries(e).map(([id, v]) => [id, v + om.unitLeakage[u]![id]!])));
+  return { multiplier: unitE, array: withLeak, accelerator: withLeak };
+}
+
+/** pJ per inference of a gene vector under one objective. */
+export function energyOf(tables: Record<Objective, Record<string, number>[]>, om: Pick<ObjectiveModel, 'fixed'>, o: Objective, cells: string[]): number {
+  return cells.reduce((s, id, u) => s + tables[o][u]![id]!, 0) + om.fixed[o];
+}
+
+/** pJ per inference of a gene vector under every objective. */
+export function energiesOf(tables: Record<Objective, Record<string, number>[]>, om: Pick<ObjectiveModel, 'fixed'>, cells: string[]): Record<Objective, number> {
+  return Object.fromEntries(OBJECTIVES.map((o) => [o, energyOf(tables, om, o, cells)])) as Record<Objective, number>;
+}
+
+/**
+ * A gene vector's energy by part (per inference): the exact design's parts with the cells'
+ * dynamic energy and their leakage (inside logic leakage) replaced by the candidate's. Sums to
+ * energyOf(..., 'accelerator', cells).
+ */
+export function objectivePartsOf(om: ObjectiveModel, multUnitE: Record<string, number>[], cells: string[]): Record<EnergyPart, number> {
+  return {
+    ...om.exactParts,
+    cellPj: cells.reduce((s, id, u) => s + multUnitE[u]![id]!, 0),
+    leakagePj: om.exactParts.leakagePj - om.exactCellLeakage + cells.reduce((s, id, u) => s + om.unitLeakage[u]![id]!, 0),
+  };
+}
