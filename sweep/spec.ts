@@ -120,7 +120,7 @@ export function loadSweep(path: string): Sweep {
 export function expandSweep(data: unknown, file: string): Sweep {
   const f = parseOrThrow(fileSchema, data, `sweep file ${file}`);
   const raw: { where: string; job: Record<string, unknown> }[] = [];
-  f.jobs.forEach((j, i) => raw.push({ where: `jobs.${i}`, job: { ...f.defaults, ...j } }));
+  for (const [i, j] of f.jobs.entries()) raw.push({ where: `jobs.${i}`, job: { ...f.defaults, ...j } });
   f.grid.forEach((g, i) => {
     for (const [k, combo] of expandGrid({ ...f.defaults, ...g }).entries()) raw.push({ where: `grid.${i} combination ${k}`, job: combo });
     if (raw.length > MAX_JOBS) throw new UserError(`sweep file ${file}: more than ${MAX_JOBS} jobs`);
