@@ -4,6 +4,8 @@ import { register } from 'tsx/esm/api';
 
 register();
 const { processQueued } = await import('./queue.ts');
-// The worker process died (kill -9, host lost): stop too, the job goes back to the queue.
+// The worker process died (kill -9, host lost): stop too, the job goes back to the queue. It may
+// have died while this process was still loading, before the handler existed: check once as well.
 process.on('disconnect', () => process.exit(1));
+if (!process.connected) process.exit(1);
 export default processQueued;

@@ -134,9 +134,7 @@ export async function runOnQueue(url: string, jobs: SweepJob[], o: QueueRunOptio
     return await Promise.race([lost.promise, submitAndWait(queue, events, jobs, attempts, o.onOutcome)]);
   } finally {
     lost.stop();
-    await worker?.close();
-    await events.close().catch(() => {});
-    await queue.close().catch(() => {});
+    await within(Promise.all([worker?.close(), events.close(), queue.close()]), 5000);
   }
 }
 
@@ -235,8 +233,16 @@ export async function serveWorker(url: string, o: WorkerOptions = {}): Promise<v
     await Promise.race([stop, lost.promise]);
   } finally {
     lost.stop();
-    await w.close();
+    // Finish the jobs in hand; with Redis gone, closing could wait forever: bounded.
+    await within(w.close(), 10_000);
   }
+}
+
+/** Wait for `p`, at most `ms` (closing clients that can no longer reach Redis). */
+async function within(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p.catch(() => {}), new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
 }
 
 /** The sandboxed processor's body: runs one queued job in this (child) process. */
@@ -289,8 +295,7 @@ export async function remoteRanges(
     },
     close: async () => {
       lost.stop();
-      await events.close().catch(() => {});
-      await queue.close().catch(() => {});
+      await within(Promise.all([events.close(), queue.close()]), 5000);
     },
   };
 }

@@ -11,7 +11,6 @@ import { type ExploreResult, explore, parseBudget, type SearchKind } from '../..
 import { verifyWinner, type WinnerRtl } from '../../explore/winner.ts';
 import { checkGranularity } from '../../mapping/units.ts';
 import { DEFAULT_DATASET } from '../../nn/load.ts';
-import { remoteRanges } from '../../sweep/queue.ts';
 import { globals } from '../context.ts';
 
 const pct = (x: number | undefined, d = 2) => (x === undefined ? '-' : (100 * x).toFixed(d));
@@ -99,7 +98,7 @@ export function registerExplore(program: Command): void {
       const cols = intOption(String(o.cols), '--cols', 2, 64);
       const out = resolve(String(o.out));
       const testImages = o.testImages === undefined ? undefined : intOption(String(o.testImages), '--test-images', 1, 10_000_000);
-      const remote = o.queue === undefined ? undefined : await remoteRanges(String(o.queue));
+      const remote = o.queue === undefined ? undefined : await (await import('../../sweep/queue.ts')).remoteRanges(String(o.queue));
       const run = explore({
         model,
         dataset: String(o.dataset),

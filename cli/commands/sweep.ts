@@ -8,7 +8,6 @@ import { Progress } from '../../core/progress.ts';
 import { intOption } from '../../core/validate.ts';
 import { runLocal } from '../../sweep/local.ts';
 import type { Outcome } from '../../sweep/outcome.ts';
-import { checkQueue, runOnQueue } from '../../sweep/queue.ts';
 import { loadSweep } from '../../sweep/spec.ts';
 import { type SummaryRow, writeSweepOutputs } from '../../sweep/summary.ts';
 import { globals } from '../context.ts';
@@ -60,7 +59,9 @@ export function registerSweep(program: Command): void {
       checkOutputDir(out, { force: o.force });
       const workers = o.workers === undefined ? undefined : intOption(o.workers, '--workers', o.queue ? 0 : 1, 256);
       const threads = intOption(o.threads, '--threads', 1, 64);
-      if (o.queue) await checkQueue(o.queue);
+      // BullMQ loads only when a queue is used (it slows every command's start otherwise).
+      const queue = o.queue ? await import('../../sweep/queue.ts') : undefined;
+      if (o.queue) await queue!.checkQueue(o.queue);
       const quiet = globals(cmd).json;
       const progress = new Progress('sweep', sweep.jobs.length, !quiet && !process.env.AXTPU_QUIET);
       const onOutcome = (oc: Outcome) => {
@@ -69,7 +70,7 @@ export function registerSweep(program: Command): void {
       const t0 = performance.now();
       const processes = workers ?? availableParallelism();
       const outcomes = o.queue
-        ? await runOnQueue(o.queue, sweep.jobs, { workers: workers ?? 0, threads, onOutcome })
+        ? await queue!.runOnQueue(o.queue, sweep.jobs, { workers: workers ?? 0, threads, onOutcome })
         : await runLocal(sweep.jobs, { processes, threads, onOutcome });
       const seconds = (performance.now() - t0) / 1000;
       const runner = o.queue ? `queue ${o.queue}` : `${processes} local process(es)`;

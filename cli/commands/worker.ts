@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { intOption } from '../../core/validate.ts';
-import { serveWorker } from '../../sweep/queue.ts';
 
 export function registerWorker(program: Command): void {
   program
@@ -14,6 +13,7 @@ export function registerWorker(program: Command): void {
       const say = (line: string) => {
         if (!process.env.AXTPU_QUIET) process.stderr.write(`worker: ${line}\n`);
       };
+      const { serveWorker } = await import('../../sweep/queue.ts');
       await serveWorker(o.queue, {
         concurrency: intOption(o.concurrency, '--concurrency', 1, 256),
         threads: intOption(o.threads, '--threads', 1, 64),
