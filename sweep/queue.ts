@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { type Job, Queue, QueueEvents, type RedisOptions, type SandboxedJob, UnrecoverableError, Worker } from 'bullmq';
 import { UserError } from '../core/errors.ts';
@@ -139,6 +140,9 @@ export async function runOnQueue(url: string, jobs: SweepJob[], o: QueueRunOptio
 }
 
 async function submitAndWait(queue: Queue, events: QueueEvents, jobs: SweepJob[], attempts: number, onOutcome?: (o: Outcome) => void): Promise<Outcome[]> {
+  // One completion listener per job in flight is the design, not a leak.
+  queue.setMaxListeners(jobs.length + 16);
+  events.setMaxListeners(2 * jobs.length + 16);
   await events.waitUntilReady();
   const toAdd: SweepJob[] = [];
   for (const j of jobs) {
@@ -169,8 +173,9 @@ async function submitAndWait(queue: Queue, events: QueueEvents, jobs: SweepJob[]
       let oc: Outcome;
       try {
         const result = (await job.waitUntilFinished(events)) as JobResult;
+        const doneAt = Date.now();
         const done = await queue.getJob(j.id);
-        oc = { id: j.id, attempts: done?.attemptsMade ?? 1, enqueuedAt, doneAt: Date.now(), status: 'done', result };
+        oc = { id: j.id, attempts: done?.attemptsMade ?? 1, enqueuedAt, doneAt, status: 'done', result };
       } catch (err) {
         const done = await queue.getJob(j.id);
         const made = done?.attemptsMade ?? attempts;
@@ -248,11 +253,17 @@ async function within(p: Promise<unknown>, ms: number): Promise<void> {
 /** The sandboxed processor's body: runs one queued job in this (child) process. */
 export async function processQueued(job: SandboxedJob): Promise<unknown> {
   const threads = Number(process.env.AXTPU_SWEEP_THREADS ?? 1);
+  const where = `${hostname()} pid ${process.pid}`;
+  // Logs and progress go back to Redis with the job (BullMQ job logs: Queue.getJobLogs).
+  await job.log(`started on ${where}, attempt ${job.attemptsMade + 1}`);
   try {
-    if (job.name === 'range') return await runRange(job.data as RangeRequest, { threads });
-    return await runJob(job.data as SweepJob, { threads });
+    const result = job.name === 'range' ? await runRange(job.data as RangeRequest, { threads }) : await runJob(job.data as SweepJob, { threads });
+    await job.updateProgress(100);
+    await job.log(`done on ${where} in ${((result.endedAt - result.startedAt) / 1000).toFixed(2)} s`);
+    return result;
   } catch (err) {
     const f = describeFailure(err);
+    await job.log(`failed on ${where}: ${f.message}`);
     // A bad input fails the same way on every retry: fail once, with its line.
     if (f.userError) throw new UnrecoverableError(f.message);
     throw err;
@@ -267,6 +278,9 @@ export async function remoteRanges(
   const queue = new Queue(QUEUE, { prefix: PREFIX, connection: t.connection });
   const events = new QueueEvents(QUEUE, { prefix: PREFIX, connection: t.connection });
   const lost = lostConnection(url, [queue, events]);
+  // Ranges in flight each listen for their completion (the sensitivity probes go side by side).
+  queue.setMaxListeners(0);
+  events.setMaxListeners(0);
   await events.waitUntilReady();
   return {
     lost: lost.promise,

@@ -19,12 +19,12 @@ const EXPLORE = { kind: 'explore', cells: 'drum_k6_u8,bam_h0_v8_u8', budget: '5%
 const SWEEP = {
   defaults: { model: LENET },
   jobs: [
-    { kind: 'run', rows: 4, cols: 4, cell: 'exact_u8', limit: 20, energy: false },
+    { kind: 'run', rows: 4, cols: 4, cell: 'exact_u8', limit: 10, energy: false },
     EXPLORE,
     // Passes validation, fails when it runs: a user error, failed once with its line.
     { kind: 'eval', cell: 'exact_u8', limit: 200, dataset: '/nonexistent/axtpu-dataset' },
   ],
-  grid: [{ kind: 'eval', cell: ['exact_u8', 'drum_k6_u8', 'drum_k4_u8', 'bam_h0_v8_u8', 'trunc_a2_b2_u8'], limit: [200, 300] }],
+  grid: [{ kind: 'eval', cell: ['exact_u8', 'drum_k6_u8', 'drum_k4_u8', 'bam_h0_v8_u8', 'trunc_a2_b2_u8'], limit: [100, 200] }],
 };
 
 const tmp = mkdtempSync(join(tmpdir(), 'axtpu-sweep-q-'));
@@ -140,6 +140,9 @@ describe('axtpu sweep on a BullMQ queue (redis-server on loopback, 3 workers)', 
     victim!.proc.kill('SIGKILL');
     const r = await sweep;
     expect(r.code, r.stderr).toBe(1);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines.length, r.stderr).toBe(1);
+    expect(lines[0]).toMatch(/^axtpu: job \w+ \(eval lenet5-fmnist exact_u8 n=200\) failed: dataset directory not found/);
     // Another worker took the job over after the dead one's lock expired.
     expect(workers.filter((w) => w !== victim && w.log.includes(`done  sweep ${runId}`)).length).toBeGreaterThanOrEqual(1);
     const lrows = rowsOf(local);
