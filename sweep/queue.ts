@@ -139,6 +139,9 @@ export async function runOnQueue(url: string, jobs: SweepJob[], o: QueueRunOptio
   }
 }
 
+/** The BullMQ id of a sweep job (BullMQ refuses custom ids that read as integers). */
+const queueId = (j: SweepJob) => `sweep-${j.id}`;
+
 async function submitAndWait(queue: Queue, events: QueueEvents, jobs: SweepJob[], attempts: number, onOutcome?: (o: Outcome) => void): Promise<Outcome[]> {
   // One completion listener per job in flight is the design, not a leak.
   queue.setMaxListeners(jobs.length + 16);
@@ -146,7 +149,7 @@ async function submitAndWait(queue: Queue, events: QueueEvents, jobs: SweepJob[]
   await events.waitUntilReady();
   const toAdd: SweepJob[] = [];
   for (const j of jobs) {
-    const old = await queue.getJob(j.id);
+    const old = await queue.getJob(queueId(j));
     // A finished failure is re-run; anything else (completed, or queued by another sweep) is awaited.
     if (old && (await old.getState()) === 'failed') await old.remove();
     else if (old) continue;
@@ -158,7 +161,7 @@ async function submitAndWait(queue: Queue, events: QueueEvents, jobs: SweepJob[]
       name: 'sweep',
       data: j,
       opts: {
-        jobId: j.id,
+        jobId: queueId(j),
         attempts,
         backoff: { type: 'exponential', delay: 1000 },
         removeOnComplete: { age: KEEP_SECONDS },
@@ -168,16 +171,16 @@ async function submitAndWait(queue: Queue, events: QueueEvents, jobs: SweepJob[]
   );
   return Promise.all(
     jobs.map(async (j): Promise<Outcome> => {
-      const job = (await queue.getJob(j.id)) as Job<SweepJob, JobResult> | undefined;
+      const job = (await queue.getJob(queueId(j))) as Job<SweepJob, JobResult> | undefined;
       if (!job) throw new Error(`job ${j.id} vanished from Redis`);
       let oc: Outcome;
       try {
         const result = (await job.waitUntilFinished(events)) as JobResult;
         const doneAt = Date.now();
-        const done = await queue.getJob(j.id);
+        const done = await queue.getJob(queueId(j));
         oc = { id: j.id, attempts: done?.attemptsMade ?? 1, enqueuedAt, doneAt, status: 'done', result };
       } catch (err) {
-        const done = await queue.getJob(j.id);
+        const done = await queue.getJob(queueId(j));
         const made = done?.attemptsMade ?? attempts;
         // A failure before the attempts ran out was final on purpose: a user error.
         oc = { id: j.id, attempts: made, enqueuedAt, doneAt: Date.now(), status: 'failed', userError: made < attempts, message: (err as Error).message };

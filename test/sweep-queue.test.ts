@@ -64,7 +64,7 @@ async function waitForRedis(p: number): Promise<void> {
 }
 
 function startWorker(): { proc: ChildProcess; log: string } {
-  const proc = spawn(process.execPath, [join(repoRoot, 'bin/axtpu.js'), 'worker', '--queue', `redis://127.0.0.1:${port}`, '--lock-seconds', '3'], {
+  const proc = spawn(process.execPath, [join(repoRoot, 'bin/axtpu.js'), 'worker', '--queue', `redis://127.0.0.1:${port}`, '--lock-seconds', '2'], {
     cwd: repoRoot,
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -101,6 +101,8 @@ beforeAll(async () => {
     },
   );
   await waitForRedis(port);
+  // Idle until the queue run: they boot while the local run works.
+  for (let i = 0; i < 3; i++) startWorker();
 });
 
 afterAll(async () => {
@@ -126,13 +128,12 @@ describe('axtpu sweep on a BullMQ queue (redis-server on loopback, 3 workers)', 
   }, 120_000);
 
   it('queue run with a worker killed mid-job: every result equals the local run', async () => {
-    for (let i = 0; i < 3; i++) startWorker();
     const sweep = runCli(['sweep', sweepFile, '--out', queued, '--queue', `redis://127.0.0.1:${port}`, '--json'], env);
     // Kill the worker that starts the RTL run job (the longest) shortly after it started it.
     const runId = rowsOf(local).find((x) => x.status === 'done' && recordOf(local, x.id) && (recordOf(local, x.id) as { design?: string }).design)!.id;
     let victim: (typeof workers)[number] | undefined;
     for (let i = 0; i < 600 && !victim; i++) {
-      victim = workers.find((w) => w.log.includes(`start sweep ${runId}`));
+      victim = workers.find((w) => w.log.includes(`start sweep sweep-${runId}`));
       if (!victim) await new Promise((r) => setTimeout(r, 50));
     }
     expect(victim, 'no worker started the run job').toBeDefined();
@@ -144,14 +145,14 @@ describe('axtpu sweep on a BullMQ queue (redis-server on loopback, 3 workers)', 
     expect(lines.length, r.stderr).toBe(1);
     expect(lines[0]).toMatch(/^axtpu: job \w+ \(eval lenet5-fmnist exact_u8 n=200\) failed: dataset directory not found/);
     // Another worker took the job over after the dead one's lock expired.
-    expect(workers.filter((w) => w !== victim && w.log.includes(`done  sweep ${runId}`)).length).toBeGreaterThanOrEqual(1);
+    expect(workers.filter((w) => w !== victim && w.log.includes(`done  sweep sweep-${runId}`)).length).toBeGreaterThanOrEqual(1);
     const lrows = rowsOf(local);
     const qrows = rowsOf(queued);
     expect(qrows.map((x) => [x.id, x.status])).toEqual(lrows.map((x) => [x.id, x.status]));
     const failed = qrows.find((x) => x.status === 'failed')!;
     expect([failed.attempts, failed.message]).toEqual([1, 'dataset directory not found: /nonexistent/axtpu-dataset']);
     // The bad-input job failed once, on one worker: no retry storm.
-    expect(workers.map((w) => w.log.split(`fail  sweep ${failed.id}`).length - 1).reduce((a, b) => a + b, 0)).toBe(1);
+    expect(workers.map((w) => w.log.split(`fail  sweep sweep-${failed.id}`).length - 1).reduce((a, b) => a + b, 0)).toBe(1);
     for (const x of lrows.filter((y) => y.status === 'done')) expect(recordOf(queued, x.id), x.id).toEqual(recordOf(local, x.id));
     const html = readFileSync(join(queued, 'summary.html'), 'utf8');
     expect(html).toContain('<polyline');
