@@ -35,7 +35,6 @@ export interface JobResult {
 export interface JobContext {
   /** Engine threads per job (the sweep's parallelism is its processes). */
   threads?: number;
-  log?: (line: string) => void;
 }
 
 function checkModel(job: SweepJob): void {

@@ -24,6 +24,8 @@ export const DEFAULT_ATTEMPTS = 3;
 const childEntry = fileURLToPath(new URL('./child.mjs', import.meta.url));
 
 type Reply = { ok: true; result: JobResult } | { ok: false; failure: JobFailure };
+/** A reply, or the process exited before replying. */
+type Answer = Reply | { ok: false; crashed: true; failure: JobFailure };
 
 export async function runLocal(jobs: SweepJob[], o: LocalOptions = {}): Promise<Outcome[]> {
   const attempts = o.attempts ?? DEFAULT_ATTEMPTS;
@@ -68,8 +70,8 @@ function spawnChild(threads: number): ChildProcess {
 }
 
 /** Send one job; the reply, or a crash when the process exits first. */
-function ask(child: ChildProcess, job: SweepJob): Promise<Reply | { ok: false; crashed: true; failure: JobFailure }> {
-  return new Promise((resolve) => {
+function ask(child: ChildProcess, job: SweepJob): Promise<Answer> {
+  return new Promise<Answer>((resolve) => {
     const onMessage = (m: Reply) => {
       child.off('exit', onExit);
       resolve(m);
@@ -81,7 +83,7 @@ function ask(child: ChildProcess, job: SweepJob): Promise<Reply | { ok: false; c
     child.once('message', onMessage);
     child.once('exit', onExit);
     child.send({ job });
-  }) as Promise<Reply | { ok: false; crashed: true; failure: JobFailure }>;
+  });
 }
 
 /** The child side (sweep/child.mjs): one job per message, the result or the failure back. */
