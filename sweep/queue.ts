@@ -117,6 +117,8 @@ function lostConnection(url: string, emitters: { on(ev: 'error', f: (e: Error) =
 
 export interface QueueRunOptions {
   onOutcome?: (o: Outcome) => void;
+  /** Called once the jobs are on the queue: how many were added, how many Redis already held. */
+  onQueued?: (added: number, held: number) => void;
   /** Sandboxed processes started in this process too (0: only external workers). */
   workers?: number;
   threads?: number;
@@ -132,7 +134,7 @@ export async function runOnQueue(url: string, jobs: SweepJob[], o: QueueRunOptio
   const worker = o.workers ? startWorker(t, { concurrency: o.workers, threads: o.threads }) : undefined;
   const attempts = o.attempts ?? DEFAULT_ATTEMPTS;
   try {
-    return await Promise.race([lost.promise, submitAndWait(queue, events, jobs, attempts, o.onOutcome)]);
+    return await Promise.race([lost.promise, submitAndWait(queue, events, jobs, attempts, o)]);
   } finally {
     lost.stop();
     await within(Promise.all([worker?.close(), events.close(), queue.close()]), 5000);
@@ -142,7 +144,7 @@ export async function runOnQueue(url: string, jobs: SweepJob[], o: QueueRunOptio
 /** The BullMQ id of a sweep job (BullMQ refuses custom ids that read as integers). */
 const queueId = (j: SweepJob) => `sweep-${j.id}`;
 
-async function submitAndWait(queue: Queue, events: QueueEvents, jobs: SweepJob[], attempts: number, onOutcome?: (o: Outcome) => void): Promise<Outcome[]> {
+async function submitAndWait(queue: Queue, events: QueueEvents, jobs: SweepJob[], attempts: number, o: QueueRunOptions): Promise<Outcome[]> {
   // One completion listener per job in flight is the design, not a leak.
   queue.setMaxListeners(jobs.length + 16);
   events.setMaxListeners(2 * jobs.length + 16);
@@ -169,6 +171,7 @@ async function submitAndWait(queue: Queue, events: QueueEvents, jobs: SweepJob[]
       },
     })),
   );
+  o.onQueued?.(toAdd.length, jobs.length - toAdd.length);
   return Promise.all(
     jobs.map(async (j): Promise<Outcome> => {
       const job = (await queue.getJob(queueId(j))) as Job<SweepJob, JobResult> | undefined;
@@ -182,10 +185,13 @@ async function submitAndWait(queue: Queue, events: QueueEvents, jobs: SweepJob[]
       } catch (err) {
         const done = await queue.getJob(queueId(j));
         const made = done?.attemptsMade ?? attempts;
-        // A failure before the attempts ran out was final on purpose: a user error.
-        oc = { id: j.id, attempts: made, enqueuedAt, doneAt: Date.now(), status: 'failed', userError: made < attempts, message: (err as Error).message };
+        const message = (err as Error).message;
+        // A failure before the attempts ran out was final on purpose (a user error), unless the
+        // job was given up for stalling (its workers kept dying).
+        const userError = made < attempts && !/stalled more than allowable limit/.test(message);
+        oc = { id: j.id, attempts: made, enqueuedAt, doneAt: Date.now(), status: 'failed', userError, message };
       }
-      onOutcome?.(oc);
+      o.onOutcome?.(oc);
       return oc;
     }),
   );

@@ -185,7 +185,8 @@ export function jobLabel(j: SweepJob): string {
     .split('/')
     .pop()!
     .replace(/\.onnx$/, '');
-  if (o.kind === 'eval') return `eval ${m} ${o.cell}${o.limit ? ` n=${o.limit}` : ''}`;
-  if (o.kind === 'run') return `run ${m} ${o.rows}x${o.cols} ${o.cell}${o.limit ? ` n=${o.limit}` : ''}`;
-  return `explore ${m} ${o.cells} budget ${o.budget} ${o.search} seed ${o.seed}`;
+  const on = o.dataset === DEFAULT_DATASET ? '' : ` on ${o.dataset}`;
+  if (o.kind === 'eval') return `eval ${m} ${o.cell}${o.limit ? ` n=${o.limit}` : ''}${on}`;
+  if (o.kind === 'run') return `run ${m} ${o.rows}x${o.cols} ${o.cell}${o.limit ? ` n=${o.limit}` : ''}${on}`;
+  return `explore ${m} ${o.cells} budget ${o.budget} ${o.search} seed ${o.seed}${on}`;
 }

@@ -123,7 +123,7 @@ describe('axtpu sweep on a BullMQ queue (redis-server on loopback, 3 workers)', 
     const failed = rows.filter((x) => x.status === 'failed');
     expect(failed.map((x) => [x.attempts, x.message])).toEqual([[1, 'dataset directory not found: /nonexistent/axtpu-dataset']]);
     expect(r.stderr.trim().split('\n')).toEqual([
-      `axtpu: job ${failed[0]!.id} (eval lenet5-fmnist exact_u8 n=200) failed: dataset directory not found: /nonexistent/axtpu-dataset`,
+      `axtpu: job ${failed[0]!.id} (eval lenet5-fmnist exact_u8 n=200 on /nonexistent/axtpu-dataset) failed: dataset directory not found: /nonexistent/axtpu-dataset`,
     ]);
   }, 120_000);
 
@@ -143,7 +143,7 @@ describe('axtpu sweep on a BullMQ queue (redis-server on loopback, 3 workers)', 
     expect(r.code, r.stderr).toBe(1);
     const lines = r.stderr.trim().split('\n');
     expect(lines.length, r.stderr).toBe(1);
-    expect(lines[0]).toMatch(/^axtpu: job \w+ \(eval lenet5-fmnist exact_u8 n=200\) failed: dataset directory not found/);
+    expect(lines[0]).toMatch(/^axtpu: job \w+ \(eval lenet5-fmnist exact_u8 n=200 on \/nonexistent\/axtpu-dataset\) failed: dataset directory not found/);
     // Another worker took the job over after the dead one's lock expired.
     expect(workers.filter((w) => w !== victim && w.log.includes(`done  sweep sweep-${runId}`)).length).toBeGreaterThanOrEqual(1);
     const lrows = rowsOf(local);

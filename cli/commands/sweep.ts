@@ -70,7 +70,17 @@ export function registerSweep(program: Command): void {
       const t0 = performance.now();
       const processes = workers ?? availableParallelism();
       const outcomes = o.queue
-        ? await queue!.runOnQueue(o.queue, sweep.jobs, { workers: workers ?? 0, threads, onOutcome })
+        ? await queue!.runOnQueue(o.queue, sweep.jobs, {
+            workers: workers ?? 0,
+            threads,
+            onOutcome,
+            onQueued: (added, held) => {
+              if (!quiet && !process.env.AXTPU_QUIET)
+                process.stderr.write(
+                  `sweep: ${added} job(s) queued on ${o.queue}, ${held} already there (completed ones are reused); waiting for workers (axtpu worker --queue ${o.queue})\n`,
+                );
+            },
+          })
         : await runLocal(sweep.jobs, { processes, threads, onOutcome });
       const seconds = (performance.now() - t0) / 1000;
       const runner = o.queue ? `queue ${o.queue}` : `${processes} local process(es)`;
