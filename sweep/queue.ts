@@ -24,6 +24,8 @@ const KEEP_SECONDS = 7 * 24 * 3600;
 
 export interface QueueTarget {
   url: string;
+  /** The URL as messages show it (no password). */
+  shown: string;
   connection: RedisOptions;
 }
 
@@ -51,7 +53,8 @@ export function parseQueueUrl(url: string): QueueTarget {
     // Once connected, ride out short outages, then give up (no endless reconnect loop).
     retryStrategy: (times: number) => (times > 15 ? null : Math.min(200 * times, 2000)),
   };
-  return { url, connection };
+  const shown = u.password ? url.replace(`:${u.password}@`, ':***@') : url;
+  return { url, shown, connection };
 }
 
 /**
@@ -71,14 +74,14 @@ export async function checkQueue(url: string): Promise<QueueTarget> {
     const info = await client.info();
     const version = /redis_version:(\S+)/.exec(info)?.[1] ?? '0';
     const [major = 0, minor = 0] = version.split('.').map(Number);
-    if (major < 6 || (major === 6 && minor < 2)) throw new UserError(`--queue ${url}: Redis ${version} is too old (BullMQ needs 6.2 or later)`);
+    if (major < 6 || (major === 6 && minor < 2)) throw new UserError(`--queue ${t.shown}: Redis ${version} is too old (BullMQ needs 6.2 or later)`);
     const policy = /maxmemory_policy:(\S+)/.exec(info)?.[1];
     if (policy && policy !== 'noeviction')
-      throw new UserError(`--queue ${url}: Redis evicts keys (maxmemory-policy ${policy}); queued jobs could vanish: set maxmemory-policy noeviction`);
+      throw new UserError(`--queue ${t.shown}: Redis evicts keys (maxmemory-policy ${policy}); queued jobs could vanish: set maxmemory-policy noeviction`);
   } catch (err) {
     if (err instanceof UserError) throw err;
     const why = ((err as Error).message ?? String(err)).split('\n')[0];
-    throw new UserError(`--queue ${url}: cannot reach Redis (${why})`);
+    throw new UserError(`--queue ${t.shown}: cannot reach Redis (${why})`);
   } finally {
     await probe.close().catch(() => {});
   }
@@ -130,7 +133,7 @@ export async function runOnQueue(url: string, jobs: SweepJob[], o: QueueRunOptio
   const t = await checkQueue(url);
   const queue = new Queue(QUEUE, { prefix: PREFIX, connection: t.connection });
   const events = new QueueEvents(QUEUE, { prefix: PREFIX, connection: t.connection });
-  const lost = lostConnection(url, [queue, events]);
+  const lost = lostConnection(t.shown, [queue, events]);
   const worker = o.workers ? startWorker(t, { concurrency: o.workers, threads: o.threads }) : undefined;
   const attempts = o.attempts ?? DEFAULT_ATTEMPTS;
   try {
@@ -236,7 +239,7 @@ export function startWorker(t: QueueTarget, o: WorkerOptions = {}): Worker {
 export async function serveWorker(url: string, o: WorkerOptions = {}): Promise<void> {
   const t = await checkQueue(url);
   const w = startWorker(t, o);
-  const lost = lostConnection(url, [w]);
+  const lost = lostConnection(t.shown, [w]);
   await w.waitUntilReady();
   const stop = new Promise<void>((resolve) => {
     const quit = () => resolve();
@@ -286,7 +289,7 @@ export async function remoteRanges(
   const t = await checkQueue(url);
   const queue = new Queue(QUEUE, { prefix: PREFIX, connection: t.connection });
   const events = new QueueEvents(QUEUE, { prefix: PREFIX, connection: t.connection });
-  const lost = lostConnection(url, [queue, events]);
+  const lost = lostConnection(t.shown, [queue, events]);
   // Ranges in flight each listen for their completion (the sensitivity probes go side by side).
   queue.setMaxListeners(0);
   events.setMaxListeners(0);

@@ -62,6 +62,7 @@ export function registerSweep(program: Command): void {
       // BullMQ loads only when a queue is used (it slows every command's start otherwise).
       const queue = o.queue ? await import('../../sweep/queue.ts') : undefined;
       if (o.queue) await queue!.checkQueue(o.queue);
+      const shown = o.queue ? queue!.parseQueueUrl(o.queue).shown : ''; // no password in outputs
       const quiet = globals(cmd).json;
       const progress = new Progress('sweep', sweep.jobs.length, !quiet && !process.env.AXTPU_QUIET);
       const onOutcome = (oc: Outcome) => {
@@ -77,13 +78,13 @@ export function registerSweep(program: Command): void {
             onQueued: (added, held) => {
               if (!quiet && !process.env.AXTPU_QUIET)
                 process.stderr.write(
-                  `sweep: ${added} job(s) queued on ${o.queue}, ${held} already there (completed ones are reused); waiting for workers (axtpu worker --queue ${o.queue})\n`,
+                  `sweep: ${added} job(s) queued on ${shown}, ${held} already there (completed ones are reused); waiting for workers (axtpu worker --queue ${shown})\n`,
                 );
             },
           })
         : await runLocal(sweep.jobs, { processes, threads, onOutcome });
       const seconds = (performance.now() - t0) / 1000;
-      const runner = o.queue ? `queue ${o.queue}` : `${processes} local process(es)`;
+      const runner = o.queue ? `queue ${shown}` : `${processes} local process(es)`;
       const rows = await writeSweepOutputs(out, sweep, outcomes, { runner, seconds }, Boolean(o.force));
       emit(globals(cmd), { out, runner, seconds, jobs: rows }, () => human(rows, out, runner, seconds));
       const failed = rows.filter((r) => r.status === 'failed');
