@@ -90,6 +90,17 @@ const redis = spawn(
   },
 );
 const workers: ChildProcess[] = [];
+const cleanUp = () => {
+  for (const w of workers) w.kill('SIGTERM');
+  redis.kill('SIGTERM');
+  rmSync(tmp, { recursive: true, force: true });
+};
+// Interrupted: stop what this bench started (the finally below does not run on a signal).
+for (const sig of ['SIGINT', 'SIGTERM'] as const)
+  process.once(sig, () => {
+    cleanUp();
+    process.exit(130);
+  });
 try {
   for (let i = 0; i < 50; i++) {
     try {
@@ -146,7 +157,5 @@ try {
     `${JSON.stringify({ medianSeconds: out.medianSeconds, queueOverLocal: out.queueOverLocal, perRoundRatio: out.perRoundRatio }, null, 2)}\n`,
   );
 } finally {
-  for (const w of workers) w.kill('SIGTERM');
-  redis.kill('SIGTERM');
-  rmSync(tmp, { recursive: true, force: true });
+  cleanUp();
 }

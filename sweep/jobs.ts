@@ -9,6 +9,7 @@ import { writeOutputs } from '../explore/report.ts';
 import { explore, parseBudget } from '../explore/run.ts';
 import { runFlow } from '../flow/run.ts';
 import { evaluate } from '../nn/evaluate.ts';
+import { codeHash } from './code.ts';
 import type { SweepJob } from './spec.ts';
 
 /**
@@ -37,6 +38,14 @@ export interface JobContext {
   threads?: number;
 }
 
+/** Every host must run the code the sweep was made with, or results could differ silently. */
+export function checkCode(code: string, what: string): void {
+  if (code !== codeHash())
+    throw new UserError(
+      `${what}: host ${hostname()} runs other axtpu code (fingerprint ${codeHash()}, the job's ${code}); check out the same commit on every host`,
+    );
+}
+
 function checkModel(job: SweepJob): void {
   const sha = createHash('sha256').update(readFileSync(job.options.model)).digest('hex');
   if (sha !== job.modelSha) throw new UserError(`job ${job.id}: model ${job.options.model} on host ${hostname()} is not the file the sweep was made with`);
@@ -45,6 +54,7 @@ function checkModel(job: SweepJob): void {
 export async function runJob(job: SweepJob, ctx: JobContext = {}): Promise<JobResult> {
   const startedAt = Date.now();
   const threads = ctx.threads ?? 1;
+  checkCode(job.code, `job ${job.id}`);
   try {
     checkModel(job);
   } catch (err) {

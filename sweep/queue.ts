@@ -4,7 +4,8 @@ import { type Job, Queue, QueueEvents, type RedisOptions, type SandboxedJob, Unr
 import { UserError } from '../core/errors.ts';
 import { shortHash } from '../core/hash.ts';
 import type { RangeRequest } from '../explore/range.ts';
-import { describeFailure, type JobResult, runJob, runRange } from './jobs.ts';
+import { codeHash } from './code.ts';
+import { checkCode, describeFailure, type JobResult, runJob, runRange } from './jobs.ts';
 import { DEFAULT_ATTEMPTS } from './local.ts';
 import type { Outcome } from './outcome.ts';
 import type { SweepJob } from './spec.ts';
@@ -262,6 +263,17 @@ async function within(p: Promise<unknown>, ms: number): Promise<void> {
   clearTimeout(timer);
 }
 
+/** A range job's data: the request and the code fingerprint of the explore run that sent it. */
+interface QueuedRange {
+  req: RangeRequest;
+  code: string;
+}
+
+function queuedRange(d: QueuedRange, threads: number) {
+  checkCode(d.code, 'explore --queue evaluation');
+  return runRange(d.req, { threads });
+}
+
 /** The sandboxed processor's body: runs one queued job in this (child) process. */
 export async function processQueued(job: SandboxedJob): Promise<unknown> {
   const threads = Number(process.env.AXTPU_SWEEP_THREADS ?? 1);
@@ -269,7 +281,7 @@ export async function processQueued(job: SandboxedJob): Promise<unknown> {
   // Logs and progress go back to Redis with the job (BullMQ job logs: Queue.getJobLogs).
   await job.log(`started on ${where}, attempt ${job.attemptsMade + 1}`);
   try {
-    const result = job.name === 'range' ? await runRange(job.data as RangeRequest, { threads }) : await runJob(job.data as SweepJob, { threads });
+    const result = job.name === 'range' ? await queuedRange(job.data as QueuedRange, threads) : await runJob(job.data as SweepJob, { threads });
     await job.updateProgress(100);
     await job.log(`done on ${where} in ${((result.endedAt - result.startedAt) / 1000).toFixed(2)} s`);
     return result;
@@ -297,14 +309,15 @@ export async function remoteRanges(
   return {
     lost: lost.promise,
     run: async (req) => {
-      const jobId = `range-${shortHash(req, 24)}`;
+      const data: QueuedRange = { req, code: codeHash() };
+      const jobId = `range-${shortHash(data, 24)}`;
       let job = await queue.getJob(jobId);
       // A failed evaluation is re-run; a queued, running or completed one is awaited (deduplicated).
       if (job && (await job.getState()) === 'failed') {
         await job.remove();
         job = undefined;
       }
-      job ??= await queue.add('range', req, {
+      job ??= await queue.add('range', data, {
         jobId,
         attempts: DEFAULT_ATTEMPTS,
         backoff: { type: 'exponential', delay: 1000 },

@@ -9,12 +9,13 @@ import { parseBudget } from '../explore/run.ts';
 import { getCell } from '../generators/multipliers/index.ts';
 import { checkGranularity } from '../mapping/units.ts';
 import { DEFAULT_DATASET } from '../nn/load.ts';
+import { codeHash } from './code.ts';
 
 /**
  * A sweep file (docs/sweep.md): a list of jobs and/or grids of jobs, each job one `axtpu eval`,
  * `run` or `explore` with its options. Expands to a deterministic job list; a job's id is the
  * content hash of its normalized options (the model by content, not path), so the same job in two
- * sweeps, or on two hosts, is the same job.
+ * sweeps, or on two hosts, is the same job (as long as the code is the same: sweep/code.ts).
  */
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
 
@@ -92,6 +93,8 @@ export interface SweepJob {
   options: JobOptions;
   /** sha256 of the model file: a worker refuses a job whose model file differs. */
   modelSha: string;
+  /** Fingerprint of the code (sweep/code.ts): a worker running other code refuses the job. */
+  code: string;
 }
 
 export interface Sweep {
@@ -137,10 +140,11 @@ export function expandSweep(data: unknown, file: string): Sweep {
       sha = createHash('sha256').update(readFileSync(options.model)).digest('hex');
       shaOf.set(options.model, sha);
     }
-    const id = jobId(options, sha);
+    const code = codeHash();
+    const id = jobId(options, sha, code);
     if (seen.has(id)) continue; // the same job twice runs once
     seen.add(id);
-    jobs.push({ id, options, modelSha: sha });
+    jobs.push({ id, options, modelSha: sha, code });
   }
   return { file, jobs };
 }
@@ -171,9 +175,9 @@ function checkJob(o: JobOptions, where: string): void {
   }
 }
 
-/** Content hash of a job: its normalized options with the model named by content. */
-export function jobId(o: JobOptions, modelSha: string): string {
-  const norm: Record<string, unknown> = { ...o, model: modelSha };
+/** Content hash of a job: its normalized options with the model named by content, and the code. */
+export function jobId(o: JobOptions, modelSha: string, code: string): string {
+  const norm: Record<string, unknown> = { ...o, model: modelSha, code };
   if (o.kind === 'explore') norm.budget = parseBudget(String(o.budget));
   return shortHash({ v: 1, ...norm });
 }

@@ -1,13 +1,14 @@
 /**
  * Sweep files (sweep/spec.ts): grid expansion order, content-hash job ids (by model content, not
- * path; defaults filled in; equal budgets spelled differently), duplicates run once.
+ * path; defaults filled in; equal budgets spelled differently; the code fingerprint), duplicates
+ * run once.
  */
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { modelsDir } from '../core/paths.ts';
-import { expandSweep } from '../sweep/spec.ts';
+import { expandSweep, jobId } from '../sweep/spec.ts';
 
 const LENET = join(modelsDir, 'lenet5-fmnist.onnx');
 const tmp = mkdtempSync(join(tmpdir(), 'axtpu-sweep-spec-'));
@@ -49,5 +50,9 @@ describe('sweep files', () => {
     const again = expandSweep({ jobs: [{ kind: 'eval', model: copy, limit: 100 }] }, join(tmpdir(), 'elsewhere.json'));
     expect(again.jobs[0]!.id).toBe(s.jobs[0]!.id);
     expect(again.jobs[0]!.id).toMatch(/^[0-9a-f]{16}$/);
+    // Other code, another job: results of other code are never reused.
+    const j = s.jobs[0]!;
+    expect(jobId(j.options, j.modelSha, j.code)).toBe(j.id);
+    expect(jobId(j.options, j.modelSha, '0'.repeat(16))).not.toBe(j.id);
   });
 });
