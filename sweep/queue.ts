@@ -251,16 +251,23 @@ export async function serveWorker(url: string, o: WorkerOptions = {}): Promise<v
     await Promise.race([stop, lost.promise]);
   } finally {
     lost.stop();
-    // Finish the jobs in hand; with Redis gone, closing could wait forever: bounded.
-    await within(w.close(), 10_000);
+    // Finish the jobs in hand; with Redis gone, closing could wait forever: bounded, then forced.
+    if (!(await within(w.close(), 10_000))) await within(w.close(true), 2000);
   }
 }
 
-/** Wait for `p`, at most `ms` (closing clients that can no longer reach Redis). */
-async function within(p: Promise<unknown>, ms: number): Promise<void> {
+/** Wait for `p`, at most `ms` (closing clients that can no longer reach Redis); whether it settled. */
+async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([p.catch(() => {}), new Promise((r) => (timer = setTimeout(r, ms)))]);
+  const settled = await Promise.race([
+    p.then(
+      () => true,
+      () => true,
+    ),
+    new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms))),
+  ]);
   clearTimeout(timer);
+  return settled;
 }
 
 /** A range job's data: the request and the code fingerprint of the explore run that sent it. */

@@ -14,11 +14,17 @@ export function registerWorker(program: Command): void {
         if (!process.env.AXTPU_QUIET) process.stderr.write(`worker: ${line}\n`);
       };
       const { serveWorker } = await import('../../sweep/queue.ts');
-      await serveWorker(o.queue, {
+      const opts = {
         concurrency: intOption(o.concurrency, '--concurrency', 1, 256),
         threads: intOption(o.threads, '--threads', 1, 64),
         lockMs: 1000 * intOption(o.lockSeconds, '--lock-seconds', 1, 3600),
         onEvent: say,
-      });
+      };
+      try {
+        await serveWorker(o.queue, opts);
+      } finally {
+        // Reconnect timers or a stuck child must not keep a stopped worker alive.
+        setTimeout(() => process.exit(), 2000).unref();
+      }
     });
 }
