@@ -19,6 +19,7 @@ export const UNIT_TESTS = [
   'test/explore-search.test.ts',
   'test/explore-units.test.ts',
   'test/explore-xai.test.ts',
+  'test/sweep-spec.test.ts',
 ];
 
 export default defineConfig({

@@ -41,7 +41,8 @@ export class Evaluator {
   constructor(
     private readonly journal: Journal<AccuracyRecord>,
     private readonly problem: string,
-    private readonly runner: (a: Assignment, ds: Dataset) => Promise<Uint8Array>,
+    /** Predictions for the images of `ds`, which are images [start, end) of `split`. */
+    private readonly runner: (a: Assignment, ds: Dataset, range: { split: string; start: number; end: number }) => Promise<Uint8Array>,
   ) {}
 
   key(split: string, start: number, end: number, a: Assignment): string {
@@ -56,7 +57,7 @@ export class Evaluator {
       this.hits++;
       return unpackBits(hit.correct, end - start);
     }
-    const pred = await this.runner(a, sliceDataset(ds, start, end));
+    const pred = await this.runner(a, sliceDataset(ds, start, end), { split, start, end });
     const bits = new Uint8Array(end - start);
     let correct = 0;
     for (let i = 0; i < bits.length; i++) {

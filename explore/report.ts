@@ -17,7 +17,7 @@ import type { WinnerRtl } from './winner.ts';
 const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
 const pct = (x: number | undefined, d = 2) => (x === undefined ? '-' : f(100 * x, d));
 
-function niceTicks(lo: number, hi: number, n = 5): number[] {
+export function niceTicks(lo: number, hi: number, n = 5): number[] {
   if (!(hi > lo)) return [lo];
   const raw = (hi - lo) / n;
   const mag = 10 ** Math.floor(Math.log10(raw));

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UserError } from '../core/errors.ts';
 import { shortHash } from '../core/hash.ts';
+import { mapLimit } from '../core/pool.ts';
 import { Progress } from '../core/progress.ts';
 import type { EnergyPart, Objective } from '../flow/energy.ts';
 import { cellMetrics, getCell } from '../generators/multipliers/index.ts';
@@ -18,7 +19,7 @@ import {
 } from '../mapping/units.ts';
 import { type Assignment, schemeFor } from '../nn/assign.ts';
 import { type Dataset, limitDataset, loadDataset } from '../nn/dataset.ts';
-import { calibrationPolicy, checkShapes, loadQuantModelFor } from '../nn/load.ts';
+import { calibrationPolicy, checkShapes, DEFAULT_DATASET, loadQuantModelFor } from '../nn/load.ts';
 import { importOnnx } from '../nn/onnx.ts';
 import type { QuantModel } from '../nn/qmodel.ts';
 import { type CandidateGroup, DEFAULT_CELLS, expandCells, groupCandidates } from './candidates.ts';
@@ -30,6 +31,7 @@ import { Journal } from './journal.ts';
 import { nsga2 } from './nsga2.ts';
 import { energiesOf, energyOf, type ObjectiveModel, objectiveModel, objectivePartsOf, objectiveUnitEnergies } from './objective.ts';
 import { hypervolume, paretoFront } from './pareto.ts';
+import type { RangeRunner } from './range.ts';
 import { type PairedLoss, pairedLoss, spearman } from './stats.ts';
 
 /**
@@ -76,6 +78,9 @@ export interface ExploreOptions {
   objective?: Objective;
   /** A --memory-model file (default models/memory-model.json). */
   memoryModel?: string;
+  /** Computes candidate accuracies elsewhere (`explore --queue`); default: the local engine.
+   *  Results are the same either way: the journal records what came back. */
+  remote?: RangeRunner;
 }
 
 export interface ExplorePoint {
@@ -222,7 +227,19 @@ export async function explore(o: ExploreOptions): Promise<ExploreResult> {
   const results: GroupResult[] = [];
   let fresh = 0;
   for (const group of groups) {
-    const r = await exploreGroup(o, group, { graph, val, test, calib, xaiMetric, modelHash, journal, confidence, screenImages, granularity });
+    const r = await exploreGroup(o, group, {
+      graph,
+      val,
+      valStart: train.count - val.count,
+      test,
+      calib,
+      xaiMetric,
+      modelHash,
+      journal,
+      confidence,
+      screenImages,
+      granularity,
+    });
     fresh += r.fresh;
     results.push(r.result);
   }
@@ -262,6 +279,8 @@ export async function explore(o: ExploreOptions): Promise<ExploreResult> {
 interface Shared {
   graph: ReturnType<typeof importOnnx>;
   val: Dataset;
+  /** Index of the first validation image in the train split. */
+  valStart: number;
   test: Dataset;
   calib: Dataset;
   xaiMetric: XaiMetric;
@@ -336,7 +355,27 @@ async function setupStage(o: ExploreOptions, group: CandidateGroup, s: Shared): 
   const log = (msg: string) => {
     if (!o.quiet && !process.env.AXTPU_QUIET) process.stderr.write(`explore [${scheme}]: ${msg}\n`);
   };
-  return { o, s, group, q, quantizedModel: source, plan, exact: group.exact, problem, ev: new Evaluator(s.journal, problem, engineRunner(q, o.workers)), log };
+  return { o, s, group, q, quantizedModel: source, plan, exact: group.exact, problem, ev: new Evaluator(s.journal, problem, rangeRunner(o, s, q)), log };
+}
+
+/** The local engine, or the remote runner with each range named in its base split. */
+function rangeRunner(o: ExploreOptions, s: Shared, q: QuantModel) {
+  const remote = o.remote;
+  if (!remote) return engineRunner(q, o.workers);
+  return (assignment: Assignment, _ds: Dataset, r: { split: string; start: number; end: number }) => {
+    const val = r.split === 'val';
+    const off = val ? s.valStart : 0;
+    return remote({
+      model: o.model,
+      modelSha: s.modelHash,
+      scheme: q.scheme,
+      dataset: o.dataset ?? DEFAULT_DATASET,
+      split: val ? 'train' : 'test',
+      start: off + r.start,
+      end: off + r.end,
+      assignment,
+    });
+  };
 }
 
 /** Energy table (per layer, per cell), per-unit energies, cell error metrics, kept candidates. */
@@ -494,12 +533,13 @@ async function sensitivityStage(g: GroupContext, judge: ValidationJudge, e: Ener
   const evals0 = judge.designs;
   const ps = new Progress('sensitivity (one layer at a time)', plan.layers.length);
   const n1 = judge.base.stages[0]!;
-  const layers: LayerRow[] = [];
-  for (const l of plan.layers) {
+  // The probes are independent: with remote workers they run side by side (same results).
+  const layers = await mapLimit(plan.layers, g.o.remote ? plan.layers.length : 1, async (l): Promise<LayerRow> => {
     const bits = await judge.screen(singleLayerAssignment(plan, l.name, probe, exact));
     const loss = pairedLoss(judge.base.bits.subarray(0, n1), bits, g.s.confidence).loss;
     const c = crit.layers.find((x) => x.layer === l.name)!;
-    layers.push({
+    ps.tick(1, l.name);
+    return {
       layer: l.name,
       macsPerImage: l.macsPerImage,
       tile: l.tile,
@@ -507,9 +547,8 @@ async function sensitivityStage(g: GroupContext, judge: ValidationJudge, e: Ener
       conductance: c.conductance,
       probeAccuracy: accuracyOf(bits),
       sensitivity: loss,
-    });
-    ps.tick(1, l.name);
-  }
+    };
+  });
   const rho = (k: 'gradTimesActivation' | 'conductance') =>
     layers.length >= 2
       ? spearman(

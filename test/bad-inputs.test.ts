@@ -115,6 +115,16 @@ function setup(): void {
       ),
     );
   }
+  // Sweep files: one valid, the rest each broken in one way.
+  const sweep = (name: string, data: unknown) => writeFileSync(w(name), typeof data === 'string' ? data : JSON.stringify(data));
+  sweep('sweep-ok.json', { jobs: [{ kind: 'eval', model: lenet, cell: 'exact_u8', limit: 10 }] });
+  sweep('sweep-badkey.json', { jobs: [{ kind: 'eval', model: lenet, cell: 'exact_u8', bogus: 1 }] });
+  sweep('sweep-badcell.json', { grid: [{ kind: 'eval', model: lenet, cell: ['exact_u8', 'nosuch_cell'] }] });
+  sweep('sweep-nomodel.json', { jobs: [{ kind: 'run', model: 'missing.onnx', rows: 4, cols: 4, cell: 'exact_u8' }] });
+  sweep('sweep-kind.json', { jobs: [{ kind: 'train', model: lenet }] });
+  sweep('sweep-empty.json', {});
+  sweep('sweep-notjson.json', '{"jobs": [');
+  sweep('sweep.yaml', 'jobs:\n  - kind: eval\n');
   // An imported cell that already exists (for the re-import case).
   const cells = join(root, 'cells');
   mkdirSync(join(cells, 'mul8_dup'), { recursive: true });
@@ -294,6 +304,38 @@ const CASES: Case[] = [
     name: 'explore with cells matching nothing',
     args: ['explore', '--model', lenet, '--budget', '1%', '--cells', 'nomatch*', '--out', 'x'],
     msg: /matches no 8-bit cell/,
+  },
+  { name: 'sweep without --out', args: ['sweep', 'sweep-ok.json'], msg: /--out/ },
+  { name: 'sweep of a missing file', args: ['sweep', 'nosuch.json', '--out', 'x'], msg: /sweep file not found: nosuch\.json/ },
+  { name: 'sweep file that is not JSON', args: ['sweep', 'sweep-notjson.json', '--out', 'x'], msg: /sweep-notjson\.json: not valid JSON/ },
+  { name: 'sweep file in YAML', args: ['sweep', 'sweep.yaml', '--out', 'x'], msg: /YAML is not supported/ },
+  { name: 'sweep file without jobs', args: ['sweep', 'sweep-empty.json', '--out', 'x'], msg: /give at least one entry in jobs or grid/ },
+  { name: 'sweep job with an unknown option', args: ['sweep', 'sweep-badkey.json', '--out', 'x'], msg: /jobs\.0.*Unrecognized key.*bogus/ },
+  {
+    name: 'sweep job of an unknown kind',
+    args: ['sweep', 'sweep-kind.json', '--out', 'x'],
+    msg: /jobs\.0: invalid kind: Invalid discriminator value\. Expected 'eval' \| 'run' \| 'explore'/,
+  },
+  { name: 'sweep grid with an unknown cell', args: ['sweep', 'sweep-badcell.json', '--out', 'x'], msg: /grid\.0 combination 1: unknown cell id 'nosuch_cell'/ },
+  { name: 'sweep job with a missing model', args: ['sweep', 'sweep-nomodel.json', '--out', 'x'], msg: /jobs\.0: model not found: .*missing\.onnx/ },
+  { name: 'sweep --out a folder of user files', args: ['sweep', 'sweep-ok.json', '--out', 'user'], msg: /not written by axtpu/ },
+  {
+    name: 'sweep --queue not a redis URL',
+    args: ['sweep', 'sweep-ok.json', '--out', 'x', '--queue', 'http://localhost:6379'],
+    msg: /expected a redis:\/\/host:port URL/,
+  },
+  {
+    name: 'sweep --queue with a dead Redis',
+    args: ['sweep', 'sweep-ok.json', '--out', 'x', '--queue', 'redis://127.0.0.1:1'],
+    msg: /redis:\/\/127\.0\.0\.1:1: cannot reach Redis \(connect ECONNREFUSED/,
+  },
+  { name: 'worker with a dead Redis', args: ['worker', '--queue', 'redis://127.0.0.1:1'], msg: /cannot reach Redis \(connect ECONNREFUSED/ },
+  { name: 'worker --queue with a bad database', args: ['worker', '--queue', 'redis://127.0.0.1:6379/x'], msg: /database 'x' must be a number/ },
+  { name: 'worker without --queue', args: ['worker'], msg: /--queue/ },
+  {
+    name: 'explore --queue not a redis URL',
+    args: ['explore', '--model', lenet, '--out', 'x', '--queue', 'ftp://host'],
+    msg: /expected a redis:\/\/host:port URL/,
   },
 ];
 

@@ -80,6 +80,7 @@ export function registerExplore(program: Command): void {
     .option('--seed <n>', 'NSGA-II seed', '1')
     .option('--front-test <n>', 'front points re-measured on the test split, the winner included (default 3; 1 with --demo)')
     .option('--workers <n>', 'engine worker threads (default: one per 2 G MACs of work, up to the core count)')
+    .option('--queue <url>', 'compute candidate accuracies on the BullMQ/Redis queue at redis://host:port (`axtpu worker`); same results, same journal')
     .option('--no-rtl', 'skip generating and verifying the winner in RTL')
     .option('--no-energy', 'RTL run without the synthesized per-op energy estimate')
     .option('--demo', 'preset: shipped LeNet-5, Fashion-MNIST, 1% budget, layer granularity, default cells, --front-test 1, out synth-reports/demo/')
@@ -110,7 +111,8 @@ export function registerExplore(program: Command): void {
       const cols = intOption(String(o.cols), '--cols', 2, 64);
       const out = resolve(String(o.out));
       const testImages = o.testImages === undefined ? undefined : intOption(String(o.testImages), '--test-images', 1, 10_000_000);
-      const r = await explore({
+      const remote = o.queue === undefined ? undefined : await (await import('../../sweep/queue.ts')).remoteRanges(String(o.queue));
+      const run = explore({
         model,
         dataset: String(o.dataset),
         cells,
@@ -135,7 +137,15 @@ export function registerExplore(program: Command): void {
         seed: intOption(String(o.seed), '--seed', 0, 2 ** 31),
         frontTestMax: intOption(String(o.frontTest ?? (o.demo ? 1 : 3)), '--front-test', 1, 1000),
         workers: o.workers === undefined ? undefined : intOption(String(o.workers), '--workers', 1, 64),
+        remote: remote?.run,
       });
+      run.catch(() => {}); // a lost queue ends the run first; its later rejection is expected
+      let r: ExploreResult;
+      try {
+        r = remote ? await Promise.race([run, remote.lost]) : await run;
+      } finally {
+        await remote?.close();
+      }
       let rtl: WinnerRtl | null = null;
       let rtlNote = '';
       const g = r.groups[r.winnerGroup]!;

@@ -9,7 +9,9 @@ import { registerPower } from './power.ts';
 import { registerQuantize } from './quantize.ts';
 import { registerRun } from './run.ts';
 import { registerSim } from './sim.ts';
+import { registerSweep } from './sweep.ts';
 import { registerSynth } from './synth.ts';
+import { registerWorker } from './worker.ts';
 
 /** Every subcommand registers itself here, one line each. */
 export function registerAll(program: Command): void {
@@ -24,4 +26,6 @@ export function registerAll(program: Command): void {
   registerSim(program);
   registerRun(program);
   registerExplore(program);
+  registerSweep(program);
+  registerWorker(program);
 }
