@@ -49,6 +49,8 @@ export interface TimedModel {
   arcs: Pwl[];
   /** gs.arcs index of each gate input (energy attribution), -1 when none. */
   arcRef: Int32Array;
+  /** Timing sense of each gate input: 1 positive unate, -1 negative unate, 0 non-unate. */
+  sense: Int8Array;
   /** Flip-flops: D net, Q / QN nets (-1 if unused), clock->Q delay and slew per output edge. */
   fD: Int32Array;
   fQ: Int32Array;
@@ -146,6 +148,7 @@ export function buildTimedModel(gs: GateSimModel, opts: ElectricalOptions): Time
   const gLevel: number[] = [];
   const arcs: Pwl[] = [];
   const arcRef: number[] = [];
+  const sense: number[] = [];
   for (const ci of gs.order) {
     const lc = cells[ci]!;
     for (const op of outputPins(lc)) {
@@ -171,6 +174,8 @@ export function buildTimedModel(gs: GateSimModel, opts: ElectricalOptions): Time
         const timing = op.timing.filter((a) => a.relatedPin === pin && DATA_ARC.has(a.timingType));
         arcs.push(buildPwl(timing, ev.loadPf[o]!));
         arcRef.push(arcIndex.get(`${ci}/${op.name}/${pin}`) ?? -1);
+        const senses = new Set(timing.map((a) => a.timingSense));
+        sense.push(senses.size === 1 && senses.has('positive_unate') ? 1 : senses.size === 1 && senses.has('negative_unate') ? -1 : 0);
       });
       level[o] = lv + 1;
       gOut.push(o);
@@ -245,6 +250,7 @@ export function buildTimedModel(gs: GateSimModel, opts: ElectricalOptions): Time
     gLevel: Int32Array.from(gLevel),
     arcs,
     arcRef: Int32Array.from(arcRef),
+    sense: Int8Array.from(sense),
     fD: Int32Array.from(fD),
     fQ: Int32Array.from(fQ),
     fQN: Int32Array.from(fQN),
@@ -260,38 +266,69 @@ export function buildTimedModel(gs: GateSimModel, opts: ElectricalOptions): Time
 }
 
 /**
- * Static bound on every transition time of the timed simulation (the critical path it can see):
- * per net the latest arrival over both edges of every arc and the largest slew over both edges,
- * with the same tables and the same arithmetic as the simulator. Delay and slew tables grow with
- * input slew, so no simulated transition of a window that starts settled is later than this;
- * a period >= bound x delayScale therefore captures every value correctly (the soundness test).
- * It is static-timing.ts's critical path with the worst edge's slew in place of the mean.
+ * Static bound on every transition time of the timed simulation (the critical path it can see),
+ * STA-style per edge: per net the latest rise and fall arrival and the largest rise and fall slew,
+ * an output edge fed by the input edges its timing sense allows (both for non-unate arcs), with
+ * the same tables and the same arithmetic as the simulator. Delay and slew tables grow with input
+ * slew, and the simulator times an output edge by an input edge its sense allows, so no simulated
+ * transition of a window that starts settled is later than this: a period >= the bound at a
+ * voltage captures every value correctly (the soundness test).
  */
 export function timingBound(m: TimedModel, delayScale = 1): { criticalPathNs: number; end: number; arrivalNs: Float64Array } {
-  const arr = new Float64Array(m.nNets);
-  const slew = new Float64Array(m.nNets).fill(m.inputSlewNs);
+  const N = m.nNets;
+  const aR = new Float64Array(N);
+  const aF = new Float64Array(N);
+  const sR = new Float64Array(N).fill(m.inputSlewNs);
+  const sF = new Float64Array(N).fill(m.inputSlewNs);
   for (let f = 0; f < m.fD.length; f++) {
     const d = m.fClkQ[f]!;
     for (const q of [m.fQ[f]!, m.fQN[f]!]) {
       if (q < 0) continue;
-      arr[q] = Math.max(d.rise * delayScale, d.fall * delayScale);
-      slew[q] = Math.max(d.riseSlew, d.fallSlew);
+      aR[q] = d.rise * delayScale;
+      aF[q] = d.fall * delayScale;
+      sR[q] = d.riseSlew;
+      sF[q] = d.fallSlew;
     }
   }
   for (let g = 0; g < m.gOut.length; g++) {
     const o = m.gOut[g]!;
-    let a = 0;
-    let s = 0;
+    let ar = 0;
+    let af = 0;
+    let sr = 0;
+    let sf = 0;
     for (let k = m.gInOff[g]!; k < m.gInOff[g + 1]!; k++) {
       const i = m.gIn[k]!;
       const p = m.arcs[k]!;
-      const si = slew[i]!;
-      a = Math.max(a, arr[i]! + pwlAt(p.x, p.riseD, si) * delayScale, arr[i]! + pwlAt(p.x, p.fallD, si) * delayScale);
-      s = Math.max(s, pwlAt(p.x, p.riseS, si), pwlAt(p.x, p.fallS, si));
+      const sense = m.sense[k]!;
+      // Input edges that can cause an output rise: its own rise (positive), fall (negative), both.
+      const edges: [number, number, boolean][] = [
+        [aR[i]!, sR[i]!, sense >= 0],
+        [aF[i]!, sF[i]!, sense <= 0],
+      ];
+      for (const [a, sl, toRise] of edges) {
+        if (toRise) {
+          ar = Math.max(ar, a + pwlAt(p.x, p.riseD, sl) * delayScale);
+          sr = Math.max(sr, pwlAt(p.x, p.riseS, sl));
+        }
+      }
+      const edgesF: [number, number, boolean][] = [
+        [aR[i]!, sR[i]!, sense <= 0],
+        [aF[i]!, sF[i]!, sense >= 0],
+      ];
+      for (const [a, sl, toFall] of edgesF) {
+        if (toFall) {
+          af = Math.max(af, a + pwlAt(p.x, p.fallD, sl) * delayScale);
+          sf = Math.max(sf, pwlAt(p.x, p.fallS, sl));
+        }
+      }
     }
-    arr[o] = a;
-    slew[o] = s;
+    aR[o] = ar;
+    aF[o] = af;
+    sR[o] = sr || m.inputSlewNs;
+    sF[o] = sf || m.inputSlewNs;
   }
+  const arr = new Float64Array(N);
+  for (let i = 0; i < N; i++) arr[i] = Math.max(aR[i]!, aF[i]!);
   let criticalPathNs = 0;
   let end = -1;
   for (const e of m.endpoints)
@@ -300,6 +337,15 @@ export function timingBound(m: TimedModel, delayScale = 1): { criticalPathNs: nu
       end = e;
     }
   return { criticalPathNs, end, arrivalNs: arr };
+}
+
+/**
+ * The arc that times an output transition to `x` among the inputs that changed together: the
+ * slowest among those whose edge the arc's timing sense allows (an output of a unate gate only
+ * moves that way when such an input moved), else the slowest of all.
+ */
+function compatible(sense: number, inBit: number, x: number): boolean {
+  return sense === 0 || (sense > 0 ? inBit === x : inBit !== x);
 }
 
 export interface TimedOptions {
@@ -417,7 +463,7 @@ export function runTimedSim(m: TimedModel, stim: GateSimStimulus, o: TimedOption
   const pS = new Float64Array(N);
   const pA = new Int32Array(N).fill(-1);
   const qNext = new Uint8Array(m.fD.length);
-  const { gOut, gInOff, gIn, gTT, arcs, arcRef, fD, fQ, fQN, fClkQ, fArcQ, fArcQN, inNet } = m;
+  const { gOut, gInOff, gIn, gTT, arcs, arcRef, sense, fD, fQ, fQN, fClkQ, fArcQ, fArcQN, inNet } = m;
   const rise = r.rise;
   const fall = r.fall;
   const arcRise = r.arcRise;
@@ -526,16 +572,18 @@ export function runTimedSim(m: TimedModel, stim: GateSimStimulus, o: TimedOption
           let d = -1;
           let s = 0;
           let arc = -1;
-          for (let j = 0; j < nIn; j++) {
-            if (!((changed >>> j) & 1)) continue;
-            const p = arcs[b0 + j]!;
-            const dj = pwlAt(p.x, x ? p.riseD : p.fallD, sj[j]!);
-            if (dj > d) {
-              d = dj;
-              s = pwlAt(p.x, x ? p.riseS : p.fallS, sj[j]!);
-              arc = arcRef[b0 + j]!;
+          for (let pass = 0; pass < 2 && d < 0; pass++)
+            for (let j = 0; j < nIn; j++) {
+              if (!((changed >>> j) & 1)) continue;
+              if (pass === 0 && !compatible(sense[b0 + j]!, (idx >>> j) & 1, x)) continue;
+              const p = arcs[b0 + j]!;
+              const dj = pwlAt(p.x, x ? p.riseD : p.fallD, sj[j]!);
+              if (dj > d) {
+                d = dj;
+                s = pwlAt(p.x, x ? p.riseS : p.fallS, sj[j]!);
+                arc = arcRef[b0 + j]!;
+              }
             }
-          }
           pH[out] = 1;
           pT[out] = tau + d * k;
           pV[out] = x;
@@ -651,17 +699,19 @@ export function runTimedSimReference(m: TimedModel, stim: GateSimStimulus, o: Ti
     let s = 0;
     let arc = -1;
     const b0 = m.gInOff[g]!;
-    for (let q = b0; q < m.gInOff[g + 1]!; q++) {
-      const i = m.gIn[q]!;
-      if (lastT[i] !== t) continue;
-      const pw = m.arcs[q]!;
-      const dj = pwlAt(pw.x, x ? pw.riseD : pw.fallD, lastS[i]!);
-      if (dj > d) {
-        d = dj;
-        s = pwlAt(pw.x, x ? pw.riseS : pw.fallS, lastS[i]!);
-        arc = m.arcRef[q]!;
+    for (let pass = 0; pass < 2 && d < 0; pass++)
+      for (let q = b0; q < m.gInOff[g + 1]!; q++) {
+        const i = m.gIn[q]!;
+        if (lastT[i] !== t) continue;
+        if (pass === 0 && !compatible(m.sense[q]!, val[i]!, x)) continue;
+        const pw = m.arcs[q]!;
+        const dj = pwlAt(pw.x, x ? pw.riseD : pw.fallD, lastS[i]!);
+        if (dj > d) {
+          d = dj;
+          s = pwlAt(pw.x, x ? pw.riseS : pw.fallS, lastS[i]!);
+          arc = m.arcRef[q]!;
+        }
       }
-    }
     const e: Ev = { t: t + d * k, level: m.gLevel[g]!, kind: 0, net: out, gate: g, v: x, s, arc, live: true };
     pending[out] = e;
     push(e);

@@ -10,6 +10,7 @@ import { registerQuantize } from './quantize.ts';
 import { registerRun } from './run.ts';
 import { registerSim } from './sim.ts';
 import { registerSynth } from './synth.ts';
+import { registerVos } from './vos.ts';
 
 /** Every subcommand registers itself here, one line each. */
 export function registerAll(program: Command): void {
@@ -24,4 +25,5 @@ export function registerAll(program: Command): void {
   registerSim(program);
   registerRun(program);
   registerExplore(program);
+  registerVos(program);
 }
