@@ -62,13 +62,16 @@ export function levelNames(design: Design, levels: number[]): Record<string, str
  */
 export function parseVoltageList(spec: string, design?: Design): number[] {
   const parts = spec.split(',').map((p) => p.trim());
-  if (!spec.trim() || parts.some((p) => !p)) throw new UserError(`--levels: expected volts or level names separated by commas (e.g. 1.8,1.6,1.4), got '${spec}'`);
+  if (!spec.trim() || parts.some((p) => !p))
+    throw new UserError(`--levels: expected volts or level names separated by commas (e.g. 1.8,1.6,1.4), got '${spec}'`);
   const out = parts.map((p) => {
     const named = design?.levels.find((l) => l.name === p);
     if (named) return named.volts;
     const v = Number(p);
     if (!/^[0-9.eE+-]+$/.test(p) || !Number.isFinite(v))
-      throw new UserError(`--levels: '${p}' is neither a voltage${design ? ` nor a level of design ${design.name} (${design.levels.map((l) => l.name).join(', ')})` : ''}`);
+      throw new UserError(
+        `--levels: '${p}' is neither a voltage${design ? ` nor a level of design ${design.name} (${design.levels.map((l) => l.name).join(', ')})` : ''}`,
+      );
     return v;
   });
   const dup = out.find((v, i) => out.indexOf(v) !== i);

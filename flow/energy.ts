@@ -88,7 +88,13 @@ function ownSources(views: DesignViews, files: string[]): Record<string, string>
  * The PE module holding `id` on a tile in runtime mode `mode`, and its own sources (the PE and
  * its cells only): what the energy flow and the timing characterization (flow/vos.ts) synthesize.
  */
-export function peSources(design: Design, views: DesignViews, tile: number, mode: number, id: string): { module: string; sources: Record<string, string> } | undefined {
+export function peSources(
+  design: Design,
+  views: DesignViews,
+  tile: number,
+  mode: number,
+  id: string,
+): { module: string; sources: Record<string, string> } | undefined {
   const t = design.tiles[tile]!;
   for (let r = 0; r < t.rows; r++)
     for (let c = 0; c < t.cols; c++)

@@ -32,13 +32,29 @@ export function vosChartContext(r: VosReport): object {
       xTicks: volts.map((v) => ({ x: xOf(v).toFixed(1), text: String(v) })),
       series: r.targets.map((t, k) => {
         const pts = [...t.levels].sort((a, b) => a.volts - b.volts).map((l) => ({ x: xOf(l.volts).toFixed(1), y: yOf(pick(l)).toFixed(1) }));
-        return { name: `${t.kind} ${t.cell}`, color: COLORS[k % COLORS.length], points: pts.map((p) => `${p.x},${p.y}`).join(' '), dots: pts, legendY: 26 + 14 * k };
+        return {
+          name: `${t.kind} ${t.cell}`,
+          color: COLORS[k % COLORS.length],
+          points: pts.map((p) => `${p.x},${p.y}`).join(' '),
+          dots: pts,
+          legendY: 26 + 14 * k,
+        };
       }),
     };
   };
   const panels = [
-    panel(0, 'error rate (wrong words / operations)', (l) => l.errorRate, (x) => (x === 0 ? '0' : x.toExponential(1))),
-    panel(1, 'energy per operation (pJ, timed)', (l) => l.energyPj, (x) => x.toFixed(1)),
+    panel(
+      0,
+      'error rate (wrong words / operations)',
+      (l) => l.errorRate,
+      (x) => (x === 0 ? '0' : x.toExponential(1)),
+    ),
+    panel(
+      1,
+      'energy per operation (pJ, timed)',
+      (l) => l.energyPj,
+      (x) => x.toFixed(1),
+    ),
   ];
   const width = 2 * (PW + LEFT + 30);
   return { width, height: PH + 90, half: width / 2, title: `${r.subject}: ${r.library}, ${r.stream.kind} stream`, panels };

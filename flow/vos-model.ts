@@ -149,7 +149,11 @@ export interface ModelChoice {
 export function fitAndChoose(obs: ErrorObservation[], bits: number): ModelChoice {
   const train = obs.filter((_, i) => i % 2 === 0);
   const test = obs.filter((_, i) => i % 2 === 1);
-  const fits = (o: ErrorObservation[]) => ({ 'bit-flip': fitBitFlip(o, bits), 'rate-histogram': fitRateHistogram(o, bits), conditional: fitConditional(o, bits) });
+  const fits = (o: ErrorObservation[]) => ({
+    'bit-flip': fitBitFlip(o, bits),
+    'rate-histogram': fitRateHistogram(o, bits),
+    conditional: fitConditional(o, bits),
+  });
   const trained = fits(train);
   const heldOutLogLik = Object.fromEntries(
     Object.entries(trained).map(([k, m]) => [k, test.length ? test.reduce((s, o) => s + logLikelihood(m, o, bits), 0) / test.length : 0]),

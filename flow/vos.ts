@@ -289,7 +289,10 @@ export interface VosOptions {
 /** Check voltages against the delay model before anything runs. */
 export function checkLevels(levels: number[], vm: VoltageModel): void {
   if (!levels.length) throw new UserError('--levels: give at least one voltage');
-  for (const v of levels) voltageScale(v, vm);
+  for (const v of levels) {
+    if (!(v > vm.vth)) throw new UserError(`--levels: ${v} V is at or below the threshold voltage ${vm.vth} V of the delay model (no timing below it)`);
+    if (v > 2 * vm.vnom) throw new UserError(`--levels: ${v} V is more than twice the library's nominal ${vm.vnom} V`);
+  }
 }
 
 /** Compare a timed run's captured words with the zero-delay ones: one observation per operation. */
@@ -365,7 +368,11 @@ export async function characterize(spec: string, o: VosOptions): Promise<VosRepo
     nominalVolts: lib.nomVoltage,
     voltageModel: vm,
     calibration: 'default',
-    stream: { kind: o.stream, ops, source: o.stream === 'layer' ? `LeNet-5 (${o.model ?? 'models/lenet5-fmnist.onnx'}) layer streams, ${STREAM_IMAGES} test images` : 'uniform, seed 1' },
+    stream: {
+      kind: o.stream,
+      ops,
+      source: o.stream === 'layer' ? `LeNet-5 (${o.model ?? 'models/lenet5-fmnist.onnx'}) layer streams, ${STREAM_IMAGES} test images` : 'uniform, seed 1',
+    },
     targets,
   };
 }

@@ -145,7 +145,13 @@ export async function runOpenStaArrival(o: {
     },
     async (dir) => {
       writeFileSync(join(dir, 'timing.tcl'), tcl);
-      const r = await runTool({ tool: 'sta', args: ['-no_init', '-no_splash', '-exit', 'timing.tcl'], cwd: dir, logFile: join(dir, 'sta.log'), timeoutMs: 300_000 });
+      const r = await runTool({
+        tool: 'sta',
+        args: ['-no_init', '-no_splash', '-exit', 'timing.tcl'],
+        cwd: dir,
+        logFile: join(dir, 'sta.log'),
+        timeoutMs: 300_000,
+      });
       writeFileSync(join(dir, 'sta.out'), r.all);
     },
   );
@@ -153,6 +159,12 @@ export async function runOpenStaArrival(o: {
   const checks = /AXTPU-CHECKS-BEGIN([\s\S]*?)AXTPU-CHECKS-END/.exec(out)?.[1] ?? '';
   const arrivals = [...checks.matchAll(/([-\d.]+)\s+data arrival time/g)].map((m) => Number(m[1]));
   if (!arrivals.length)
-    throw new ToolError('sta', `sta ${join(res.dir, 'timing.tcl')}`, join(res.dir, 'sta.log'), out.split('\n').slice(-20).join('\n'), 'no data arrival time in report_checks');
+    throw new ToolError(
+      'sta',
+      `sta ${join(res.dir, 'timing.tcl')}`,
+      join(res.dir, 'sta.log'),
+      out.split('\n').slice(-20).join('\n'),
+      'no data arrival time in report_checks',
+    );
   return { arrivalNs: Math.max(...arrivals), paths: arrivals.length, dir: res.dir };
 }

@@ -721,12 +721,14 @@ export function runTimedSimReference(m: TimedModel, stim: GateSimStimulus, o: Ti
     lastT.fill(Number.NaN);
     evalAt.fill(Number.NaN);
     m.inNet.forEach((net, i) => {
-      if (net >= 0 && bits[i * n + v] !== val[net]) push({ t: 0, level: 0, kind: 0, net, gate: -1, v: bits[i * n + v]!, s: m.inputSlewNs, arc: -1, live: true });
+      if (net >= 0 && bits[i * n + v] !== val[net])
+        push({ t: 0, level: 0, kind: 0, net, gate: -1, v: bits[i * n + v]!, s: m.inputSlewNs, arc: -1, live: true });
     });
     qNext.forEach((q, f) => {
       const d = m.fClkQ[f]!;
       const launch = (net: number, x: number, arc: number) => {
-        if (net >= 0 && val[net] !== x) push({ t: (x ? d.rise : d.fall) * k, level: 0, kind: 0, net, gate: -1, v: x, s: x ? d.riseSlew : d.fallSlew, arc, live: true });
+        if (net >= 0 && val[net] !== x)
+          push({ t: (x ? d.rise : d.fall) * k, level: 0, kind: 0, net, gate: -1, v: x, s: x ? d.riseSlew : d.fallSlew, arc, live: true });
       };
       launch(m.fQ[f]!, q, m.fArcQ[f]!);
       launch(m.fQN[f]!, q ^ 1, m.fArcQN[f]!);

@@ -49,7 +49,12 @@ function human(r: VosReport, out: string): string {
     });
     return [head, table(['V', 'delay x', 'static fits', 'error rate', 'bits flipped', 'pJ/op', 'glitch share', 'best model'], rows)].join('\n');
   });
-  return [`${r.subject}: ${r.stream.ops} operations per level (${r.stream.source}); ${r.library} ${r.nominalVolts} V nominal`, ...blocks, `models ${join(out, 'vos-models.json')}`, `figure ${join(out, 'vos.svg')}`].join('\n\n');
+  return [
+    `${r.subject}: ${r.stream.ops} operations per level (${r.stream.source}); ${r.library} ${r.nominalVolts} V nominal`,
+    ...blocks,
+    `models ${join(out, 'vos-models.json')}`,
+    `figure ${join(out, 'vos.svg')}`,
+  ].join('\n\n');
 }
 
 export function registerVos(program: Command): void {

@@ -1,0 +1,170 @@
+import { describe, expect, it } from 'vitest';
+import { LIBERTY } from '../core/paths.ts';
+import { xorshift32 } from '../core/rng.ts';
+import {
+  characterize,
+  designTargets,
+  inputToggles,
+  layerStream,
+  staCrossCheck,
+  targetStimulus,
+  timedNetlist,
+  uniformPeStream,
+  vosSubject,
+} from '../flow/vos.ts';
+import { fitAndChoose } from '../flow/vos-model.ts';
+import { resolveDesign } from '../generators/array/index.ts';
+import { getCell } from '../generators/multipliers/index.ts';
+import { buildGateSim, type GateSimStimulus, runGateSim } from '../synth/gatesim.ts';
+import { loadLiberty } from '../synth/liberty.ts';
+import { uniformStream } from '../synth/operand-stream.ts';
+import { cellStimulus, synthesizeCell } from '../synth/power.ts';
+import { buildTimedModel, runTimedSim, runTimedSimReference, timingBound } from '../synth/timed-sim.ts';
+
+const lib = loadLiberty(LIBERTY.osu018);
+const ELEC = { outputLoadPf: 0, inputSlewNs: 0.1 };
+
+/** Vectors [s, s + len) of a stimulus (one gatesim lane). */
+function slice(stim: GateSimStimulus, s: number, len: number): GateSimStimulus {
+  const ports: GateSimStimulus['ports'] = {};
+  for (const [k, v] of Object.entries(stim.ports))
+    ports[k] = 'words' in v ? { words: v.words, data: v.data.subarray(s * v.words, (s + len) * v.words) } : v.subarray(s, s + len);
+  return { n: len, ports };
+}
+
+const exactPe = () => designTargets(resolveDesign({ rows: 4, cols: 4, cell: 'exact_u8' }))[0]!;
+
+describe('timed gate-level simulator', () => {
+  it('with every delay zero it reproduces the zero-delay simulator exactly (cell over 32 lanes, PE)', async () => {
+    const cell = getCell('exact_u8');
+    const gs = buildGateSim((await synthesizeCell(cell, LIBERTY.osu018)).netlist, lib);
+    const tm = buildTimedModel(gs, ELEC);
+    const n = 4096;
+    const stim = cellStimulus(cell, uniformStream(n, 5));
+    const zd = runGateSim(gs, stim, { outputs: true });
+    // gatesim runs 32 lanes of consecutive vectors, each starting settled: run each lane alone.
+    const steps = n / 32;
+    const rise = new Float64Array(gs.netIds.length);
+    const fall = new Float64Array(gs.netIds.length);
+    for (let lane = 0; lane < 32; lane++) {
+      const r = runTimedSim(tm, slice(stim, lane * steps, steps), { periodNs: 5, delayScale: 0 });
+      for (let i = 0; i < rise.length; i++) {
+        rise[i] = rise[i]! + r.rise[i]!;
+        fall[i] = fall[i]! + r.fall[i]!;
+      }
+      for (let v = 0; v < steps; v++) expect(r.outputs.p![v]).toBe(zd.outputs!.p![lane * steps + v]);
+    }
+    expect(Array.from(rise)).toEqual(Array.from(zd.rise));
+    expect(Array.from(fall)).toEqual(Array.from(zd.fall));
+    expect(zd.rise.reduce((a, b) => a + b, 0)).toBeGreaterThan(10_000);
+
+    // A PE: flip-flops, weight registers and the psum adder, one lane (< 128 vectors).
+    const t = exactPe();
+    const pe = await timedNetlist(t, LIBERTY.osu018);
+    const ps = targetStimulus(t, pe, uniformPeStream(120, t.psumBits, 3));
+    const g = runGateSim(pe.gs, ps, { outputs: true });
+    const z = runTimedSim(pe.tm, ps, { periodNs: 10, delayScale: 0 });
+    expect(Array.from(z.rise)).toEqual(Array.from(g.rise));
+    expect(Array.from(z.fall)).toEqual(Array.from(g.fall));
+    expect(Array.from(z.ones)).toEqual(Array.from(g.ones));
+    for (const port of Object.keys(g.outputs!)) expect(Array.from(z.outputs[port]!)).toEqual(Array.from(g.outputs![port]!));
+    expect(pe.gs.sequentialCells).toBeGreaterThan(40);
+  }, 120_000);
+
+  it('the fast kernel equals the event-queue reference transition for transition, settled or not', async () => {
+    for (const id of ['exact_u8', 'drum_k6_u8']) {
+      const cell = getCell(id);
+      const gs = buildGateSim((await synthesizeCell(cell, LIBERTY.osu018)).netlist, lib);
+      const tm = buildTimedModel(gs, ELEC);
+      const stim = cellStimulus(cell, uniformStream(300, 9));
+      const bound = timingBound(tm).criticalPathNs;
+      for (const f of [1.2, 0.7, 0.35]) {
+        const a = runTimedSim(tm, stim, { periodNs: bound * f, delayScale: 1 });
+        const b = runTimedSimReference(tm, stim, { periodNs: bound * f, delayScale: 1 });
+        expect({ id, f, t: a.transitions, u: a.unsettled }).toEqual({ id, f, t: b.transitions, u: b.unsettled });
+        expect(Array.from(a.rise)).toEqual(Array.from(b.rise));
+        expect(Array.from(a.fall)).toEqual(Array.from(b.fall));
+        expect(Array.from(a.arcRise)).toEqual(Array.from(b.arcRise));
+        expect(Array.from(a.outputs.p!)).toEqual(Array.from(b.outputs.p!));
+        if (f < 1) expect(a.unsettled).toBeGreaterThan(0);
+      }
+    }
+    // The PE (flip-flop launch, carry-over between windows) at a period where it fails.
+    const t = exactPe();
+    const pe = await timedNetlist(t, LIBERTY.osu018);
+    const ps = targetStimulus(t, pe, uniformPeStream(200, t.psumBits, 4));
+    // Random operands rarely run the psum adder's whole carry chain: the PE settles well inside
+    // its static bound, so the failing period is far below it.
+    const a = runTimedSim(pe.tm, ps, { periodNs: pe.staticNs * 0.3 });
+    const b = runTimedSimReference(pe.tm, ps, { periodNs: pe.staticNs * 0.3 });
+    expect(Array.from(a.rise)).toEqual(Array.from(b.rise));
+    expect(Array.from(a.outputs.psum_out!)).toEqual(Array.from(b.outputs.psum_out!));
+    expect(a.unsettled).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('the clock at timing closure agrees with OpenSTA report_checks within 5 % (PE and cell)', async () => {
+    const t = exactPe();
+    const pe = await timedNetlist(t, LIBERTY.osu018);
+    const c = await staCrossCheck(pe, LIBERTY.osu018);
+    expect(Math.abs(c.relDiff)).toBeLessThan(0.05);
+    expect(c.oursNs).toBeGreaterThan(1);
+    const cc = await staCrossCheck(await timedNetlist(vosSubject('drum_k6_u8').targets[0]!, LIBERTY.osu018), LIBERTY.osu018);
+    expect(Math.abs(cc.relDiff)).toBeLessThan(0.05);
+  }, 180_000);
+
+  it('at nominal voltage and the default clock: no error on LeNet-5 layer streams (exact and two approximate PEs)', async () => {
+    for (const id of ['exact_u8', 'drum_k6_u8', 'bam_h0_v8_u8']) {
+      const design = resolveDesign({ rows: 16, cols: 16, cell: id });
+      const t = designTargets(design)[0]!;
+      const n = await timedNetlist(t, LIBERTY.osu018);
+      const stim = targetStimulus(t, n, await layerStream(id, design, 20_000));
+      const golden = runTimedSim(n.tm, stim, { periodNs: n.staticNs, delayScale: 0 });
+      const timed = runTimedSim(n.tm, stim, { periodNs: n.staticNs, delayScale: 1 });
+      let wrong = 0;
+      for (let v = 0; v < stim.n; v++) if (timed.outputs.psum_out![v] !== golden.outputs.psum_out![v]) wrong++;
+      expect({ id, wrong }).toEqual({ id, wrong: 0 });
+      expect(timed.transitions).toBeGreaterThan(golden.transitions);
+    }
+  }, 240_000);
+
+  it('sound against static timing over a 10-step sweep; error rate monotone and MSBs first', async () => {
+    const r = await characterize('exact_u8', {
+      levels: [1.8, 1.74, 1.68, 1.62, 1.56, 1.5, 1.44, 1.38, 1.32, 1.26],
+      stream: 'uniform',
+      margin: 0.1,
+      ops: 6000,
+      liberty: LIBERTY.osu018,
+      opensta: false,
+    });
+    const lv = r.targets[0]!.levels;
+    for (const l of lv) if (l.staticFits) expect({ v: l.volts, wrong: l.wrongOps }).toEqual({ v: l.volts, wrong: 0 });
+    expect(lv.filter((l) => l.staticFits).length).toBeGreaterThanOrEqual(3);
+    expect(lv[lv.length - 1]!.wrongOps).toBeGreaterThan(20);
+    // Monotone within sampling noise: a drop of more than 3 binomial sigmas fails.
+    for (let i = 1; i < lv.length; i++) {
+      const p = lv[i - 1]!.errorRate;
+      const sigma = Math.sqrt(Math.max(p, 1 / lv[i]!.ops) / lv[i]!.ops);
+      expect(lv[i]!.errorRate).toBeGreaterThanOrEqual(p - 3 * sigma);
+    }
+    // The first voltage with errors: every flipped bit is in the upper half of the product.
+    const first = lv.find((l) => l.wrongOps > 0)!;
+    const flipped = first.bitFlip.flatMap((p, i) => (p > 0 ? [i] : []));
+    expect(Math.min(...flipped)).toBeGreaterThanOrEqual(8);
+  }, 120_000);
+
+  it('error models: held-out log-likelihood picks a model; toggles count input bits', () => {
+    const obs = [];
+    // Bit 12 flips in 5 % of operations, independently of everything: bit-flip or histogram fit.
+    const next = xorshift32(7);
+    for (let i = 0; i < 4000; i++) {
+      const c = next() & 0xffff;
+      obs.push({ correct: c, captured: next() % 20 === 0 ? c ^ (1 << 12) : c, toggles: next() % 9 });
+    }
+    const f = fitAndChoose(obs, 16);
+    expect(f.models['bit-flip'].p[12]).toBeCloseTo(0.05, 2);
+    expect(f.models['bit-flip'].p[3]).toBe(0);
+    expect(f.heldOutLogLik[f.best]).toBeGreaterThanOrEqual(Math.max(...Object.values(f.heldOutLogLik)));
+    const t = inputToggles({ n: 3, ports: { a: Uint8Array.from([0, 3, 1]), b: Uint8Array.from([0, 0, 255]) } });
+    expect(Array.from(t)).toEqual([0, 2, 9]);
+  });
+});
