@@ -100,7 +100,11 @@ export function fitRateHistogram(obs: ErrorObservation[], bits: number): RateHis
 
 export function fitConditional(obs: ErrorObservation[], bits: number, bucketBits = TOGGLE_BUCKET): ConditionalModel {
   const groups: ErrorObservation[][] = [];
-  for (const o of obs) (groups[Math.floor(o.toggles / bucketBits)] ??= []).push(o);
+  for (const o of obs) {
+    const k = Math.floor(o.toggles / bucketBits);
+    groups[k] ??= [];
+    groups[k].push(o);
+  }
   return {
     kind: 'conditional',
     bucketBits,

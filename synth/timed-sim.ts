@@ -137,7 +137,9 @@ export function buildTimedModel(gs: GateSimModel, opts: ElectricalOptions): Time
     return netIndex.get(r)!;
   };
   const arcIndex = new Map<string, number>();
-  gs.arcs.forEach((a, k) => arcIndex.set(`${a.cell}/${a.outPin}/${a.inPin}`, k));
+  gs.arcs.forEach((a, k) => {
+    arcIndex.set(`${a.cell}/${a.outPin}/${a.inPin}`, k);
+  });
 
   // Levels: inputs, constants and flip-flop outputs 0; a gate one above its latest input.
   const level = new Int32Array(nn + 2);
