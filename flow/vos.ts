@@ -14,11 +14,11 @@ import { DEFAULT_DATASET, loadQuantModelFor } from '../nn/load.ts';
 import { convLayers } from '../nn/qmodel.ts';
 import { DEFAULT_ELECTRICAL, estimateEnergy } from '../synth/energy.ts';
 import { buildGateSim, type GateSimModel, type GateSimStimulus } from '../synth/gatesim.ts';
-import { loadLiberty } from '../synth/liberty.ts';
+import { type Library, loadLiberty } from '../synth/liberty.ts';
 import { runOpenStaArrival } from '../synth/opensta.ts';
 import { cellStimulus, synthesizeCell } from '../synth/power.ts';
 import { buildTimedModel, runTimedSim, type TimedModel, type TimedResult, timingBound } from '../synth/timed-sim.ts';
-import { defaultVoltageModel, type VoltageModel, voltageScale } from '../synth/voltage.ts';
+import { defaultVoltageModel, fitDelayModel, type VoltageModel, voltageScale } from '../synth/voltage.ts';
 import { type SynthResult, synthesize } from '../synth/yosys.ts';
 import { peSources, peStimulus } from './energy.ts';
 import { type ErrorObservation, fitAndChoose, type ModelChoice } from './vos-model.ts';
@@ -283,7 +283,25 @@ export interface VosOptions {
   /** Run OpenSTA for the cross-check (default true). */
   opensta?: boolean;
   voltageModel?: Partial<VoltageModel>;
+  /** Liberty files of the same library at other supplies: fit the delay model to them (calibration). */
+  corners?: string[];
   onTarget?: (t: VosTarget) => void;
+}
+
+/**
+ * The delay model for a netlist: fitted to its static bound at every given corner (the library
+ * itself plus `corners`, each at its own nom_voltage), or the textbook defaults with none.
+ */
+export function calibratedModel(n: TimedNetlist, lib: Library, corners: string[], base: VoltageModel): { model: VoltageModel; fitted: boolean } {
+  if (!corners.length) return { model: base, fitted: false };
+  const points = [{ vdd: lib.nomVoltage, delayNs: n.staticNs }];
+  for (const path of corners) {
+    const c = loadLiberty(resolve(path));
+    if (points.some((p) => p.vdd === c.nomVoltage)) throw new UserError(`--corner ${path}: a corner at ${c.nomVoltage} V is already given`);
+    const gs = buildGateSim(n.syn.netlist, c);
+    points.push({ vdd: c.nomVoltage, delayNs: timingBound(buildTimedModel(gs, DEFAULT_ELECTRICAL)).criticalPathNs });
+  }
+  return { model: fitDelayModel(points, base), fitted: true };
 }
 
 /** Check voltages against the delay model before anything runs. */
@@ -308,8 +326,10 @@ export function observations(t: VosTarget, timed: TimedResult, golden: TimedResu
 export async function characterize(spec: string, o: VosOptions): Promise<VosReport> {
   const liberty = resolve(o.liberty ?? defaultLiberty());
   const lib = loadLiberty(liberty);
-  const vm = defaultVoltageModel(lib.nomVoltage, o.voltageModel);
-  checkLevels(o.levels, vm);
+  const vm0 = defaultVoltageModel(lib.nomVoltage, o.voltageModel);
+  checkLevels(o.levels, vm0);
+  let vm = vm0;
+  let fitted = false;
   closurePeriod(1, o.margin);
   const subject = vosSubject(spec);
   const ops = o.ops ?? DEFAULT_VOS_OPS;
@@ -317,6 +337,11 @@ export async function characterize(spec: string, o: VosOptions): Promise<VosRepo
   for (const t of subject.targets) {
     o.onTarget?.(t);
     const n = await timedNetlist(t, liberty);
+    // One delay model for the whole report: fitted on the first target's netlist.
+    if (o.corners?.length && !fitted) {
+      ({ model: vm, fitted } = calibratedModel(n, lib, o.corners, vm0));
+      checkLevels(o.levels, vm);
+    }
     const sta = o.opensta === false ? null : await staCrossCheck(n, liberty);
     const periodNs = closurePeriod(n.staticNs, o.margin);
     const stream = o.stream === 'layer' ? await layerStream(t.cell, subject.design, ops + 2, o.model) : uniformPeStream(ops + 2, t.psumBits);
@@ -367,7 +392,7 @@ export async function characterize(spec: string, o: VosOptions): Promise<VosRepo
     library: lib.name,
     nominalVolts: lib.nomVoltage,
     voltageModel: vm,
-    calibration: 'default',
+    calibration: fitted ? 'fitted' : 'default',
     stream: {
       kind: o.stream,
       ops,

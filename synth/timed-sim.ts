@@ -123,6 +123,17 @@ export function pwlAt(x: Float64Array, y: Float64Array, s: number): number {
   return y[i]! + ((s - x0) / (x1 - x0)) * (y[i + 1]! - y[i]!);
 }
 
+/**
+ * The least non-decreasing function above the table for slews >= 0: max of its value at 0, at
+ * every axis point up to `s`, and at `s`. Liberty tables are not always monotone in slew
+ * (osu018's AND2X1 cell_rise falls at the largest slews), so the static bound uses this envelope.
+ */
+export function pwlEnvelopeAt(x: Float64Array, y: Float64Array, s: number): number {
+  let v = Math.max(pwlAt(x, y, 0), pwlAt(x, y, s));
+  for (let i = 0; i < x.length && x[i]! <= s; i++) if (x[i]! >= 0) v = Math.max(v, y[i]!);
+  return v;
+}
+
 export function buildTimedModel(gs: GateSimModel, opts: ElectricalOptions): TimedModel {
   const { netlist, lib, netIndex } = gs;
   const ev = electricalView(gs, opts);
@@ -271,10 +282,11 @@ export function buildTimedModel(gs: GateSimModel, opts: ElectricalOptions): Time
  * Static bound on every transition time of the timed simulation (the critical path it can see),
  * STA-style per edge: per net the latest rise and fall arrival and the largest rise and fall slew,
  * an output edge fed by the input edges its timing sense allows (both for non-unate arcs), with
- * the same tables and the same arithmetic as the simulator. Delay and slew tables grow with input
- * slew, and the simulator times an output edge by an input edge its sense allows, so no simulated
- * transition of a window that starts settled is later than this: a period >= the bound at a
- * voltage captures every value correctly (the soundness test).
+ * the same tables and the same arithmetic as the simulator, each table replaced by its
+ * non-decreasing envelope in slew (pwlEnvelopeAt). The simulator times an output edge by an input
+ * edge its sense allows, at a slew no larger than the bound's, so no simulated transition of a
+ * window that starts settled is later than this: a period >= the bound at a voltage captures
+ * every value correctly (the soundness test).
  */
 export function timingBound(m: TimedModel, delayScale = 1): { criticalPathNs: number; end: number; arrivalNs: Float64Array } {
   const N = m.nNets;
@@ -309,8 +321,8 @@ export function timingBound(m: TimedModel, delayScale = 1): { criticalPathNs: nu
       ];
       for (const [a, sl, toRise] of edges) {
         if (toRise) {
-          ar = Math.max(ar, a + pwlAt(p.x, p.riseD, sl) * delayScale);
-          sr = Math.max(sr, pwlAt(p.x, p.riseS, sl));
+          ar = Math.max(ar, a + pwlEnvelopeAt(p.x, p.riseD, sl) * delayScale);
+          sr = Math.max(sr, pwlEnvelopeAt(p.x, p.riseS, sl));
         }
       }
       const edgesF: [number, number, boolean][] = [
@@ -319,8 +331,8 @@ export function timingBound(m: TimedModel, delayScale = 1): { criticalPathNs: nu
       ];
       for (const [a, sl, toFall] of edgesF) {
         if (toFall) {
-          af = Math.max(af, a + pwlAt(p.x, p.fallD, sl) * delayScale);
-          sf = Math.max(sf, pwlAt(p.x, p.fallS, sl));
+          af = Math.max(af, a + pwlEnvelopeAt(p.x, p.fallD, sl) * delayScale);
+          sf = Math.max(sf, pwlEnvelopeAt(p.x, p.fallS, sl));
         }
       }
     }

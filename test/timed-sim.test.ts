@@ -1,7 +1,11 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LIBERTY } from '../core/paths.ts';
 import { xorshift32 } from '../core/rng.ts';
 import {
+  calibratedModel,
   characterize,
   designTargets,
   inputToggles,
@@ -20,6 +24,7 @@ import { loadLiberty } from '../synth/liberty.ts';
 import { uniformStream } from '../synth/operand-stream.ts';
 import { cellStimulus, synthesizeCell } from '../synth/power.ts';
 import { buildTimedModel, runTimedSim, runTimedSimReference, timingBound } from '../synth/timed-sim.ts';
+import { defaultVoltageModel, voltageScale } from '../synth/voltage.ts';
 
 const lib = loadLiberty(LIBERTY.osu018);
 const ELEC = { outputLoadPf: 0, inputSlewNs: 0.1 };
@@ -151,6 +156,31 @@ describe('timed gate-level simulator', () => {
     const flipped = first.bitFlip.flatMap((p, i) => (p > 0 ? [i] : []));
     expect(Math.min(...flipped)).toBeGreaterThanOrEqual(8);
   }, 120_000);
+
+  it('calibration: a second liberty corner fits the alpha-power law; one corner keeps the defaults', async () => {
+    // The corner: osu018 re-characterized "at 1.5 V" by scaling every delay table by what the
+    // alpha-power law with alpha 1.6 predicts there (slews kept, so the path scales exactly).
+    const vm = defaultVoltageModel(1.8);
+    const f = voltageScale(1.5, { ...vm, alpha: 1.6 }).delay;
+    const text = readFileSync(LIBERTY.osu018, 'utf8')
+      .replace(/nom_voltage\s*:\s*1\.8\s*;/, 'nom_voltage : 1.5;')
+      .replace(
+        /(cell_(?:rise|fall)\s*\([^)]*\)\s*\{[^}]*?values\s*\()([^;]*)(\);)/g,
+        (_m, a: string, body: string, c: string) => a + body.replace(/\d+\.?\d*(?:e-?\d+)?/gi, (x) => String(Number(x) * f)) + c,
+      );
+    const dir = mkdtempSync(join(tmpdir(), 'axtpu-corner-'));
+    const corner = join(dir, 'osu018_1v5.lib');
+    writeFileSync(corner, text);
+    try {
+      const n = await timedNetlist(vosSubject('exact_u8').targets[0]!, LIBERTY.osu018);
+      const fit = calibratedModel(n, lib, [corner], vm);
+      expect(fit.fitted).toBe(true);
+      expect(fit.model.alpha).toBeCloseTo(1.6, 2);
+      expect(calibratedModel(n, lib, [], vm)).toEqual({ model: vm, fitted: false });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it('error models: held-out log-likelihood picks a model; toggles count input bits', () => {
     const obs = [];

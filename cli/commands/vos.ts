@@ -24,6 +24,7 @@ interface VosCliOptions {
   out: string;
   force?: boolean;
   opensta: boolean;
+  corner: string[];
 }
 
 function human(r: VosReport, out: string): string {
@@ -69,6 +70,12 @@ export function registerVos(program: Command): void {
     .option('--ops <n>', 'PE operations simulated per voltage', String(DEFAULT_VOS_OPS))
     .option('--model <onnx>', 'model of the layer streams (default models/lenet5-fmnist.onnx)')
     .option('--liberty <file>', 'liberty library (default osu018 or $AXTPU_LIBERTY)')
+    .option(
+      '--corner <liberty>',
+      'the same library at another supply: fit the delay model to it (repeatable)',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
     .option('--no-opensta', 'skip the OpenSTA cross-check of the clock')
     .requiredOption('--out <dir>', 'output folder (vos-models.json, vos.svg)')
     .option('--force', 'replace an existing output folder of an older axtpu (no marker file)')
@@ -83,7 +90,16 @@ export function registerVos(program: Command): void {
       checkLevels(levels, defaultVoltageModel(loadLiberty(liberty).nomVoltage));
       const out = resolve(o.out);
       checkOutputDir(out, { force: o.force });
-      const r = await characterize(target, { levels, stream: o.stream as StreamKind, margin, ops, liberty, model: o.model, opensta: o.opensta });
+      const r = await characterize(target, {
+        levels,
+        stream: o.stream as StreamKind,
+        margin,
+        ops,
+        liberty,
+        model: o.model,
+        opensta: o.opensta,
+        corners: o.corner,
+      });
       await writeDirAtomic(
         out,
         (dir) => {
