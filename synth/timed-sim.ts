@@ -288,7 +288,7 @@ export function buildTimedModel(gs: GateSimModel, opts: ElectricalOptions): Time
  * window that starts settled is later than this: a period >= the bound at a voltage captures
  * every value correctly (the soundness test).
  */
-export function timingBound(m: TimedModel, delayScale = 1): { criticalPathNs: number; end: number; arrivalNs: Float64Array } {
+export function timingBound(m: TimedModel, delayScale = 1): { criticalPathNs: number; end: number; arrivalNs: Float64Array; slewNs: Float64Array } {
   const N = m.nNets;
   const aR = new Float64Array(N);
   const aF = new Float64Array(N);
@@ -342,7 +342,11 @@ export function timingBound(m: TimedModel, delayScale = 1): { criticalPathNs: nu
     sF[o] = sf || m.inputSlewNs;
   }
   const arr = new Float64Array(N);
-  for (let i = 0; i < N; i++) arr[i] = Math.max(aR[i]!, aF[i]!);
+  const slewNs = new Float64Array(N);
+  for (let i = 0; i < N; i++) {
+    arr[i] = Math.max(aR[i]!, aF[i]!);
+    slewNs[i] = Math.max(sR[i]!, sF[i]!);
+  }
   let criticalPathNs = 0;
   let end = -1;
   for (const e of m.endpoints)
@@ -350,7 +354,7 @@ export function timingBound(m: TimedModel, delayScale = 1): { criticalPathNs: nu
       criticalPathNs = arr[e]!;
       end = e;
     }
-  return { criticalPathNs, end, arrivalNs: arr };
+  return { criticalPathNs, end, arrivalNs: arr, slewNs };
 }
 
 /**
