@@ -17,6 +17,7 @@ import { render } from '../core/templates.ts';
 import { designTargets, layerStream, targetStimulus, timedNetlist } from '../flow/vos.ts';
 import { resolveDesign } from '../generators/array/index.ts';
 import type { GateSimStimulus } from '../synth/gatesim.ts';
+import { prepareTimedNative, runTimedSimNative } from '../synth/timed-native.ts';
 import { runTimedSim, runTimedSimReference } from '../synth/timed-sim.ts';
 import { timedVerilogContext } from '../synth/timed-verilog.ts';
 
@@ -37,7 +38,11 @@ const nOps = 20_000;
 const stim = targetStimulus(target, pe, await layerStream('exact_u8', design, nOps));
 const periodNs = pe.staticNs;
 const warm = runTimedSim(pe.tm, stim, { periodNs }); // warm-up (JIT); its outputs check Icarus'
-const fastS = cpu(() => runTimedSim(pe.tm, stim, { periodNs }));
+const jsS = cpu(() => runTimedSim(pe.tm, stim, { periodNs }));
+const native = await prepareTimedNative();
+if (!native) throw new Error('bench/vos.ts: the native timed kernel did not build (g++ and Node headers needed)');
+runTimedSimNative(native, pe.tm, stim, { periodNs });
+const fastS = cpu(() => runTimedSimNative(native, pe.tm, stim, { periodNs }));
 const refOps = 5_000;
 const refStim: GateSimStimulus = {
   n: refOps,
@@ -77,12 +82,14 @@ const throughput = {
   gates: pe.syn.netlist.cells.length,
   periodNs,
   stream: 'LeNet-5 layer streams',
-  fast: { ops: nOps, cpuSeconds: fastS, opsPerCpuSecond: nOps / fastS },
+  native: { ops: nOps, cpuSeconds: fastS, opsPerCpuSecond: nOps / fastS },
+  js: { ops: nOps, cpuSeconds: jsS, opsPerCpuSecond: nOps / jsS },
   reference: { ops: refOps, cpuSeconds: refS, opsPerCpuSecond: refOps / refS },
   icarus: { ops: icarusOps, cpuSeconds: icarusS, opsPerCpuSecond: icarusOps / icarusS },
   /** Icarus captured the same psum_out words as the timed simulator on every operation. */
   sameCapturedWords: icarusCheck === ours.toString(),
-  fastOverIcarus: nOps / fastS / (icarusOps / icarusS),
+  nativeOverIcarus: nOps / fastS / (icarusOps / icarusS),
+  jsOverIcarus: nOps / jsS / (icarusOps / icarusS),
 };
 console.log(JSON.stringify(throughput, null, 1));
 
@@ -96,8 +103,8 @@ for (const id of ['exact_u8', 'drum_k6_u8', 'bam_h0_v8_u8']) {
   let wrong = 0;
   let unsettled = 0;
   const sec = cpu(() => {
-    const golden = runTimedSim(n.tm, s, { periodNs: n.staticNs, delayScale: 0 });
-    const timed = runTimedSim(n.tm, s, { periodNs: n.staticNs, delayScale: 1 });
+    const golden = runTimedSimNative(native, n.tm, s, { periodNs: n.staticNs, delayScale: 0 });
+    const timed = runTimedSimNative(native, n.tm, s, { periodNs: n.staticNs, delayScale: 1 });
     for (let v = 0; v < s.n; v++) if (timed.outputs.psum_out![v] !== golden.outputs.psum_out![v]) wrong++;
     unsettled = timed.unsettled;
   });

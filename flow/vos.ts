@@ -17,7 +17,8 @@ import { buildGateSim, type GateSimModel, type GateSimStimulus } from '../synth/
 import { type Library, loadLiberty } from '../synth/liberty.ts';
 import { runOpenStaArrival } from '../synth/opensta.ts';
 import { cellStimulus, synthesizeCell } from '../synth/power.ts';
-import { buildTimedModel, runTimedSim, type TimedModel, type TimedResult, timingBound } from '../synth/timed-sim.ts';
+import { runTimedSimFast } from '../synth/timed-native.ts';
+import { buildTimedModel, type TimedModel, type TimedResult, timingBound } from '../synth/timed-sim.ts';
 import { defaultVoltageModel, fitDelayModel, type VoltageModel, voltageScale } from '../synth/voltage.ts';
 import { type SynthResult, synthesize } from '../synth/yosys.ts';
 import { peSources, peStimulus } from './energy.ts';
@@ -347,12 +348,12 @@ export async function characterize(spec: string, o: VosOptions): Promise<VosRepo
     const stream = o.stream === 'layer' ? await layerStream(t.cell, subject.design, ops + 2, o.model) : uniformPeStream(ops + 2, t.psumBits);
     const stim = targetStimulus(t, n, stream);
     const toggles = inputToggles(stim);
-    const golden = runTimedSim(n.tm, stim, { periodNs, delayScale: 0 });
+    const golden = await runTimedSimFast(n.tm, stim, { periodNs, delayScale: 0 });
     const energyOpts = { ...DEFAULT_ELECTRICAL, clockMHz: 1000 / periodNs };
     const levels: VosLevel[] = [];
     for (const volts of o.levels) {
       const delayScale = voltageScale(volts, vm).delay;
-      const timed = runTimedSim(n.tm, stim, { periodNs, delayScale });
+      const timed = await runTimedSimFast(n.tm, stim, { periodNs, delayScale });
       const obs = observations(t, timed, golden, toggles);
       const fit = fitAndChoose(obs, t.word.bits);
       const wrongOps = obs.filter((x) => x.captured !== x.correct).length;

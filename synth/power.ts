@@ -11,7 +11,8 @@ import { loadLiberty } from './liberty.ts';
 import { cellCounts, readNetlistJson } from './mapped-netlist.ts';
 import { type OpenStaResult, runOpenSta } from './opensta.ts';
 import { type OperandStream, readOperandStream, streamBits, uniformStream } from './operand-stream.ts';
-import { buildTimedModel, runTimedSim, timingBound } from './timed-sim.ts';
+import { runTimedSimFast } from './timed-native.ts';
+import { buildTimedModel, timingBound } from './timed-sim.ts';
 import { defaultVoltageModel, type VoltageModel, voltageScale } from './voltage.ts';
 import { type SynthResult, synthesize } from './yosys.ts';
 
@@ -355,8 +356,8 @@ export async function cellGlitchEnergy(cellOrId: string | Cell, opts: CellEnergy
   const tm = buildTimedModel(model, elec);
   const periodNs = 1000 / (opts.clockMHz ?? DEFAULT_CLOCK_MHZ);
   const scale = opts.vdd !== undefined ? voltageScale(opts.vdd, defaultVoltageModel(loadLiberty(liberty).nomVoltage, opts.voltageModel)).delay : 1;
-  const timed = runTimedSim(tm, stim, { periodNs, delayScale: scale });
-  const zero = runTimedSim(tm, stim, { periodNs, delayScale: 0 });
+  const timed = await runTimedSimFast(tm, stim, { periodNs, delayScale: scale });
+  const zero = await runTimedSimFast(tm, stim, { periodNs, delayScale: 0 });
   const timedPj = designEnergy(synth, { model, result: timed }, opts).perOpPj.dynamic;
   const zeroDelayPj = designEnergy(synth, { model, result: zero }, opts).perOpPj.dynamic;
   let wrongOps = 0;

@@ -383,7 +383,7 @@ export interface TimedResult extends GateSimResult {
 }
 
 /** 0/1 per (input bit, vector): bits[k * n + v]. */
-function stimulusBits(m: TimedModel, stim: GateSimStimulus): Uint8Array {
+export function stimulusBits(m: TimedModel, stim: GateSimStimulus): Uint8Array {
   const n = stim.n;
   const bits = new Uint8Array(m.inNet.length * n);
   m.gs.inputBits.forEach((b, k) => {
@@ -408,7 +408,7 @@ function gateValue(m: TimedModel, g: number, val: Uint8Array): number {
 }
 
 /** Vector 0: every net settled from the inputs and the all-zero flip-flop state (as gatesim starts). */
-function settle(m: TimedModel, bits: Uint8Array, n: number, val: Uint8Array): void {
+export function settle(m: TimedModel, bits: Uint8Array, n: number, val: Uint8Array): void {
   val.fill(0);
   val[m.nNets - 1] = 1;
   m.inNet.forEach((net, k) => {
@@ -418,7 +418,7 @@ function settle(m: TimedModel, bits: Uint8Array, n: number, val: Uint8Array): vo
   for (let g = 0; g < m.gOut.length; g++) val[m.gOut[g]!] = gateValue(m, g, val);
 }
 
-function newResult(m: TimedModel, n: number): TimedResult {
+export function newResult(m: TimedModel, n: number): TimedResult {
   const nn = m.gs.netIds.length;
   const outputs: Record<string, Float64Array> = {};
   for (const o of m.gs.outputBits) outputs[o.port] ??= new Float64Array(n);
@@ -445,7 +445,7 @@ function sample(m: TimedModel, r: TimedResult, val: Uint8Array, v: number): void
   });
 }
 
-function checkRun(n: number, o: TimedOptions): number {
+export function checkRun(n: number, o: TimedOptions): number {
   if (n < 2) throw new UserError('timed-sim: need at least 2 vectors');
   if (!(o.periodNs > 0)) throw new UserError(`timed-sim: clock period must be > 0 ns, got ${o.periodNs}`);
   const k = o.delayScale ?? 1;

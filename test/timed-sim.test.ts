@@ -23,6 +23,7 @@ import { buildGateSim, type GateSimStimulus, runGateSim } from '../synth/gatesim
 import { loadLiberty } from '../synth/liberty.ts';
 import { uniformStream } from '../synth/operand-stream.ts';
 import { cellStimulus, synthesizeCell } from '../synth/power.ts';
+import { prepareTimedNative, runTimedSimFast, runTimedSimNative } from '../synth/timed-native.ts';
 import { buildTimedModel, runTimedSim, runTimedSimReference, timingBound } from '../synth/timed-sim.ts';
 import { defaultVoltageModel, voltageScale } from '../synth/voltage.ts';
 
@@ -105,6 +106,16 @@ describe('timed gate-level simulator', () => {
     expect(Array.from(a.rise)).toEqual(Array.from(b.rise));
     expect(Array.from(a.outputs.psum_out!)).toEqual(Array.from(b.outputs.psum_out!));
     expect(a.unsettled).toBeGreaterThan(0);
+    // The native kernel (C++ addon): the same transitions, arcs, samples and outputs.
+    const addon = await prepareTimedNative();
+    expect(addon).not.toBeNull();
+    for (const f of [1, 0.3]) {
+      const js = runTimedSim(pe.tm, ps, { periodNs: pe.staticNs * f });
+      const nat = runTimedSimNative(addon!, pe.tm, ps, { periodNs: pe.staticNs * f });
+      expect({ t: nat.transitions, u: nat.unsettled }).toEqual({ t: js.transitions, u: js.unsettled });
+      for (const key of ['rise', 'fall', 'ones', 'arcRise', 'arcFall'] as const) expect(Array.from(nat[key])).toEqual(Array.from(js[key]));
+      expect(Array.from(nat.outputs.psum_out!)).toEqual(Array.from(js.outputs.psum_out!));
+    }
   }, 120_000);
 
   it('the clock at timing closure agrees with OpenSTA report_checks within 5 % (PE and cell)', async () => {
@@ -123,8 +134,8 @@ describe('timed gate-level simulator', () => {
       const t = designTargets(design)[0]!;
       const n = await timedNetlist(t, LIBERTY.osu018);
       const stim = targetStimulus(t, n, await layerStream(id, design, 20_000));
-      const golden = runTimedSim(n.tm, stim, { periodNs: n.staticNs, delayScale: 0 });
-      const timed = runTimedSim(n.tm, stim, { periodNs: n.staticNs, delayScale: 1 });
+      const golden = await runTimedSimFast(n.tm, stim, { periodNs: n.staticNs, delayScale: 0 });
+      const timed = await runTimedSimFast(n.tm, stim, { periodNs: n.staticNs, delayScale: 1 });
       let wrong = 0;
       for (let v = 0; v < stim.n; v++) if (timed.outputs.psum_out![v] !== golden.outputs.psum_out![v]) wrong++;
       expect({ id, wrong }).toEqual({ id, wrong: 0 });
