@@ -14,7 +14,7 @@ interface TimedAddon {
 }
 
 // No FMA contraction: a*b+c must round like JavaScript's two operations.
-const FLAGS = ['-std=c++17', '-O2', '-march=native', '-ffp-contract=off', '-shared', '-fPIC', '-fvisibility=hidden', '-Wall'];
+const FLAGS = ['-std=c++17', '-O3', '-march=native', '-ffp-contract=off', '-shared', '-fPIC', '-fvisibility=hidden', '-Wall'];
 let addon: Promise<TimedAddon | null> | undefined;
 
 export function timedNativeDisabled(): boolean {
