@@ -9,7 +9,7 @@ import { checkRun, newResult, runTimedSim, settle, stimulusBits, type TimedModel
  * floating-point operations as `runTimedSim`, which stays the reference and the fallback
  * (no g++ or Node headers, or AXTPU_TIMED_NATIVE=0). test/timed-sim.test.ts proves them equal.
  */
-interface TimedAddon {
+export interface TimedAddon {
   run(...args: unknown[]): boolean;
 }
 
@@ -85,20 +85,18 @@ export function runTimedSimNative(a: TimedAddon, m: TimedModel, stim: GateSimSti
   const val0 = new Uint8Array(m.nNets);
   settle(m, bits, n, val0);
   const nn = m.gs.netIds.length;
-  for (let cap = 16; ; cap *= 2) {
-    const r = newResult(m, n);
-    const outVals = new Uint8Array(m.outNet.length * n);
-    const stats = new Float64Array(2);
-    const hdr = Int32Array.from([n, m.nNets, nn, m.gOut.length, m.fD.length, m.inNet.length, m.outNet.length, cap, 0]);
-    const fhdr = Float64Array.from([o.periodNs, k, m.inputSlewNs]);
-    if (!a.run(hdr, fhdr, ...pack(m), bits, val0, r.rise, r.fall, r.ones, r.arcRise, r.arcFall, outVals, stats)) continue;
-    r.transitions = stats[0]!;
-    r.unsettled = stats[1]!;
-    m.gs.outputBits.forEach((ob, q) => {
-      const arr = r.outputs[ob.port]!;
-      const w = 2 ** ob.bit;
-      for (let v = 0; v < n; v++) if (outVals[q * n + v]) arr[v] = arr[v]! + w;
-    });
-    return r;
-  }
+  const r = newResult(m, n);
+  const outVals = new Uint8Array(m.outNet.length * n);
+  const stats = new Float64Array(2);
+  const hdr = Int32Array.from([n, m.nNets, nn, m.gOut.length, m.fD.length, m.inNet.length, m.outNet.length, 0, 0]);
+  const fhdr = Float64Array.from([o.periodNs, k, m.inputSlewNs]);
+  a.run(hdr, fhdr, ...pack(m), bits, val0, r.rise, r.fall, r.ones, r.arcRise, r.arcFall, outVals, stats);
+  r.transitions = stats[0]!;
+  r.unsettled = stats[1]!;
+  m.gs.outputBits.forEach((ob, q) => {
+    const arr = r.outputs[ob.port]!;
+    const w = 2 ** ob.bit;
+    for (let v = 0; v < n; v++) if (outVals[q * n + v]) arr[v] = arr[v]! + w;
+  });
+  return r;
 }

@@ -26,6 +26,7 @@ import { cellStimulus, synthesizeCell } from '../synth/power.ts';
 import { prepareTimedNative, runTimedSimFast, runTimedSimNative } from '../synth/timed-native.ts';
 import { buildTimedModel, runTimedSim, runTimedSimReference, timingBound } from '../synth/timed-sim.ts';
 import { defaultVoltageModel, voltageScale } from '../synth/voltage.ts';
+import { runCli } from './helpers/cli.ts';
 
 const lib = loadLiberty(LIBERTY.osu018);
 const ELEC = { outputLoadPf: 0, inputSlewNs: 0.1 };
@@ -192,6 +193,29 @@ describe('timed gate-level simulator', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);
+
+  it('vos characterize (CLI): table, models JSON with the documented schema, SVG, atomic output', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'axtpu-vos-cli-'));
+    try {
+      const out = join(dir, 'vos');
+      const r = await runCli(['vos', 'characterize', 'exact_u8', '--levels', '1.8,1.2', '--stream', 'uniform', '--ops', '1500', '--no-opensta', '--out', out]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/best model/);
+      const j = JSON.parse(readFileSync(join(out, 'vos-models.json'), 'utf8'));
+      expect(j.schema).toBe('axtpu-vos-models/1');
+      expect(j.calibration).toBe('default');
+      const t = j.targets[0];
+      expect(t.word).toEqual({ port: 'p', bits: 16, signed: false });
+      expect(t.levels.map((l: { volts: number }) => l.volts)).toEqual([1.8, 1.2]);
+      expect(t.levels[0].wrongOps).toBe(0);
+      expect(t.levels[1].wrongOps).toBeGreaterThan(0);
+      expect(Object.keys(t.levels[1].fit.models).sort()).toEqual(['bit-flip', 'conditional', 'rate-histogram']);
+      expect(readFileSync(join(out, 'vos.svg'), 'utf8')).toMatch(/^<svg[^>]*>[\s\S]*<polyline[\s\S]*<\/svg>\s*$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   it('error models: held-out log-likelihood picks a model; toggles count input bits', () => {
     const obs = [];
