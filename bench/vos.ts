@@ -8,7 +8,7 @@
  * Run: node --import tsx bench/vos.ts [--ops N] (N: operations of the zero-error run, default 1e6)
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic.ts';
 import { LIBERTY, repoRoot } from '../core/paths.ts';
@@ -114,5 +114,5 @@ for (const id of ['exact_u8', 'drum_k6_u8', 'bam_h0_v8_u8']) {
 
 writeFileAtomic(
   join(repoRoot, 'bench', 'results', 'vos.json'),
-  `${JSON.stringify({ date: new Date().toISOString(), machine: '2-core shared', throughput, zeroErrorsAtNominal: zero }, null, 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), machine: '2-core shared', loadAverage: loadavg(), throughput, zeroErrorsAtNominal: zero }, null, 2)}\n`,
 );
