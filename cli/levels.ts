@@ -55,3 +55,26 @@ export function parseLevels(spec: string, design: Design): number[] {
 export function levelNames(design: Design, levels: number[]): Record<string, string> {
   return Object.fromEntries(domainNames(design).map((d, i) => [d, design.levels[levels[i] ?? 0]!.name]));
 }
+
+/**
+ * Supply voltages for `vos characterize --levels`: a comma list where each entry is a voltage in
+ * volts (1.8,1.6,1.4) or, for a design, one of its level names. Order kept, duplicates refused.
+ */
+export function parseVoltageList(spec: string, design?: Design): number[] {
+  const parts = spec.split(',').map((p) => p.trim());
+  if (!spec.trim() || parts.some((p) => !p))
+    throw new UserError(`--levels: expected volts or level names separated by commas (e.g. 1.8,1.6,1.4), got '${spec}'`);
+  const out = parts.map((p) => {
+    const named = design?.levels.find((l) => l.name === p);
+    if (named) return named.volts;
+    const v = Number(p);
+    if (!/^[0-9.eE+-]+$/.test(p) || !Number.isFinite(v))
+      throw new UserError(
+        `--levels: '${p}' is neither a voltage${design ? ` nor a level of design ${design.name} (${design.levels.map((l) => l.name).join(', ')})` : ''}`,
+      );
+    return v;
+  });
+  const dup = out.find((v, i) => out.indexOf(v) !== i);
+  if (dup !== undefined) throw new UserError(`--levels: ${dup} V given twice`);
+  return out;
+}

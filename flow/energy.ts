@@ -14,7 +14,7 @@ import { type CellStreams, DEFAULT_ACC_ROWS, DEFAULT_STREAM_PAIRS, type PeStream
 import type { GemmOperands } from '../nn/gemm.ts';
 import type { QConvLayer } from '../nn/qmodel.ts';
 import { cellStreamEnergy } from '../synth/cell-energy.ts';
-import { buildGateSim, runGateSim } from '../synth/gatesim.ts';
+import { buildGateSim, type GateSimStimulus, runGateSim } from '../synth/gatesim.ts';
 import { loadLiberty } from '../synth/liberty.ts';
 import {
   dramPjPerByte,
@@ -154,6 +154,65 @@ function ownSources(views: DesignViews, files: string[]): Record<string, string>
   return Object.fromEntries(files.map((f) => [f, views.synth[f]!]));
 }
 
+/**
+ * The PE module holding `id` on a tile in runtime mode `mode`, and its own sources (the PE and
+ * its cells only): what the energy flow and the timing characterization (flow/vos.ts) synthesize.
+ */
+export function peSources(
+  design: Design,
+  views: DesignViews,
+  tile: number,
+  mode: number,
+  id: string,
+): { module: string; sources: Record<string, string> } | undefined {
+  const t = design.tiles[tile]!;
+  for (let r = 0; r < t.rows; r++)
+    for (let c = 0; c < t.cols; c++)
+      if (t.cells[mode]![r]![c] === id) {
+        const module = views.layout.peModule[tile]![r]![c]!;
+        const peCells = [...new Set(t.cells.map((m) => m[r]![c]!))];
+        return { module, sources: ownSources(views, [`${module}.sv`, ...peCells.map((x) => `${cellInfo(x).moduleName}.v`)]) };
+      }
+  return undefined;
+}
+
+/**
+ * PE port stimulus for a stream: the activation on a_in, the weight written into buffer 0 on the
+ * cycle a new run's weight arrives (stationary otherwise), psum_in = the partial sum from above
+ * (wrapped to the port), the mode held. `active: false` holds every input at 0 (idle cycles).
+ */
+export function peStimulus(ports: Set<string>, s: PeStream, mode: number, active: boolean): GateSimStimulus {
+  const n = s.a.length;
+  const p: Record<string, Uint32Array | Uint8Array> = {};
+  const z8 = () => new Uint8Array(n);
+  const aIn = z8(),
+    we = z8(),
+    buf = z8(),
+    sel = z8(),
+    wd = z8();
+  const psum = new Uint32Array(n);
+  if (active)
+    for (let i = 0; i < n; i++) {
+      aIn[i] = s.a[i]!;
+      if (i === 0 || s.b[i] !== s.b[i - 1]) {
+        we[i] = 1;
+        wd[i] = s.b[i]!;
+      } else wd[i] = wd[i - 1]!;
+      psum[i] = s.psumIn[i]! >>> 0;
+    }
+  const set = (name: string, v: Uint8Array | Uint32Array) => {
+    if (ports.has(name)) p[name] = v;
+  };
+  set('a_in', aIn);
+  set('w_we', we);
+  set('w_buf', buf);
+  set('sel_in', sel);
+  set('w_data', wd);
+  set('psum_in', psum);
+  if (ports.has('mode')) p.mode = new Uint8Array(n).fill(mode);
+  return { n, ports: p };
+}
+
 /** PE-minus-cell energies of the PE module holding `cell` on a tile, for one stream. */
 async function peOpEnergy(
   design: Design,
@@ -166,57 +225,16 @@ async function peOpEnergy(
   clockMHz: number,
   liberty: string,
 ) {
-  const t = design.tiles[tile]!;
-  let module = '';
-  let peCells: string[] = [];
-  for (let r = 0; r < t.rows && !module; r++)
-    for (let c = 0; c < t.cols && !module; c++)
-      if (t.cells[mode]![r]![c] === id) {
-        module = views.layout.peModule[tile]![r]![c]!;
-        peCells = [...new Set(t.cells.map((m) => m[r]![c]!))];
-      }
-  const sources = ownSources(views, [`${module}.sv`, ...peCells.map((c) => `${cellInfo(c).moduleName}.v`)]);
+  const { module, sources } = peSources(design, views, tile, mode, id)!;
   const key = { v: 1, module, src: createHash('sha256').update(JSON.stringify(sources)).digest('hex'), stream: streamHash(s), vdd, clockMHz, liberty, mode };
   return cachedJson('flow-pe-energy', key, async () => {
     const syn = await synthesize({ top: module, sources, liberty });
     const lib = loadLiberty(liberty);
     const model = buildGateSim(syn.netlist, lib);
-    const n = s.a.length;
     const ports = new Set(syn.netlist.ports.map((p) => p.name));
-    const stim = (active: boolean) => {
-      const p: Record<string, Uint32Array | Uint8Array> = {};
-      const z8 = () => new Uint8Array(n);
-      const aIn = z8(),
-        we = z8(),
-        buf = z8(),
-        sel = z8(),
-        wd = z8();
-      const psum = new Uint32Array(n);
-      if (active)
-        for (let i = 0; i < n; i++) {
-          aIn[i] = s.a[i]!;
-          // Weight write on the cycle a new run's weight arrives (stationary otherwise).
-          if (i === 0 || s.b[i] !== s.b[i - 1]) {
-            we[i] = 1;
-            wd[i] = s.b[i]!;
-          } else wd[i] = wd[i - 1]!;
-          psum[i] = s.psumIn[i]! >>> 0;
-        }
-      const set = (name: string, v: Uint8Array | Uint32Array) => {
-        if (ports.has(name)) p[name] = v;
-      };
-      set('a_in', aIn);
-      set('w_we', we);
-      set('w_buf', buf);
-      set('sel_in', sel);
-      set('w_data', wd);
-      set('psum_in', psum);
-      if (ports.has('mode')) p.mode = new Uint8Array(n).fill(mode);
-      return { n, ports: p };
-    };
     const opts = { vdd, clockMHz, liberty };
-    const act = designEnergy(syn, { model, result: runGateSim(model, stim(true)) }, opts);
-    const idle = designEnergy(syn, { model, result: runGateSim(model, stim(false)) }, opts);
+    const act = designEnergy(syn, { model, result: runGateSim(model, peStimulus(ports, s, mode, true)) }, opts);
+    const idle = designEnergy(syn, { model, result: runGateSim(model, peStimulus(ports, s, mode, false)) }, opts);
     const c = await cellOpEnergy(id, s, vdd, clockMHz, liberty);
     return { active: act.perOpPj.dynamic - c.dynamic, idle: idle.perOpPj.dynamic, leakage: act.perOpPj.leakage - c.leakage, cell: id };
   });

@@ -1,7 +1,6 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { cached } from '../core/cache.ts';
-import { runTool } from '../core/runner.ts';
+import { buildAddon, cpuSignature, NODE_HEADERS } from '../core/addon.ts';
 import { render } from '../core/templates.ts';
 import { toolVersions } from '../core/tools.ts';
 import { loadNativeAddon, type NativeStatus, nativeDisabled, setNativeStatus } from './native-load.ts';
@@ -19,7 +18,8 @@ export { loadNativeAddon, type NativeKernels, type NativeStatus, nativeDisabled,
  * AXTPU_NN_NATIVE=0 forces the JS kernels (reference runs, A/B measurements).
  * The loaded state lives in nn/native-load.ts (light: imported by gemm.ts and the workers).
  */
-export const NODE_HEADERS = '/usr/include/node';
+export { NODE_HEADERS };
+
 /**
  * VBMI kernel blocking: output channels per pass x blocks of 64 positions sharing one load of a table
  * row (4 zmm accumulators each). Measured (G lookups per CPU-second, loaded machine, 3 layer
@@ -30,42 +30,12 @@ const OC_BLOCK = 1;
 const POSITION_BLOCKS = 4;
 const CXX_FLAGS = ['-std=c++17', '-O3', '-march=native', '-fwrapv', '-shared', '-fPIC', '-fvisibility=hidden', '-Wall', '-Wno-unused-function'];
 
-/** -march=native code depends on the CPU: key the cache on its model and feature flags. */
-function cpuSignature(): string {
-  try {
-    const info = readFileSync('/proc/cpuinfo', 'utf8');
-    const model = /^model name\s*:\s*(.*)$/m.exec(info)?.[1] ?? '';
-    const flags = /^flags\s*:\s*(.*)$/m.exec(info)?.[1] ?? '';
-    return `${model} | ${flags}`;
-  } catch {
-    return 'unknown';
-  }
-}
-
 export function kernelSource(): string {
   return render('nn/kernels.cpp', { ocBlock: OC_BLOCK, positionBlocks: POSITION_BLOCKS });
 }
 
 async function build(): Promise<{ path: string; hit: boolean }> {
-  if (!existsSync(join(NODE_HEADERS, 'node_api.h'))) throw new Error(`Node-API headers not found in ${NODE_HEADERS} (they ship with the nodejs package)`);
-  const source = kernelSource();
-  const res = await cached(
-    {
-      kind: 'nn-native',
-      inputs: { v: 1, source, flags: CXX_FLAGS, node: process.versions.node, napi: process.versions.napi, tools: toolVersions(['c++']), cpu: cpuSignature() },
-    },
-    async (dir) => {
-      writeFileSync(join(dir, 'kernels.cpp'), source);
-      await runTool({
-        tool: 'g++',
-        args: [...CXX_FLAGS, `-I${NODE_HEADERS}`, '-o', 'axtpu_nn.node', 'kernels.cpp'],
-        cwd: dir,
-        logFile: join(dir, 'build.log'),
-        timeoutMs: 180_000,
-      });
-    },
-  );
-  return { path: join(res.dir, 'axtpu_nn.node'), hit: res.hit };
+  return buildAddon({ kind: 'nn-native', name: 'axtpu_nn', source: kernelSource(), flags: CXX_FLAGS, version: 1 });
 }
 
 let preparing: Promise<NativeStatus> | undefined;

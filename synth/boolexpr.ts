@@ -180,3 +180,21 @@ export function formatBoolExpr(e: BoolExpr): string {
       return `(${formatBoolExpr(e.a)} ${e.op === 'and' ? '&' : e.op === 'or' ? '|' : '^'} ${formatBoolExpr(e.b)})`;
   }
 }
+
+/** Verilog source of the expression over 1-bit nets; `ref(name)` gives each variable's net. */
+export function verilogExprSource(e: BoolExpr, ref: (name: string) => string): string {
+  switch (e.op) {
+    case 'var':
+      return ref(e.name);
+    case 'const':
+      return e.value ? "1'b1" : "1'b0";
+    case 'not':
+      return `~(${verilogExprSource(e.a, ref)})`;
+    case 'and':
+      return `(${verilogExprSource(e.a, ref)} & ${verilogExprSource(e.b, ref)})`;
+    case 'or':
+      return `(${verilogExprSource(e.a, ref)} | ${verilogExprSource(e.b, ref)})`;
+    case 'xor':
+      return `(${verilogExprSource(e.a, ref)} ^ ${verilogExprSource(e.b, ref)})`;
+  }
+}

@@ -107,3 +107,64 @@ export async function runOpenSta(o: OpenStaOptions): Promise<OpenStaResult> {
 function fmt(x: number): string {
   return Number.isInteger(x) ? String(x) : x.toPrecision(10);
 }
+
+/**
+ * Latest data arrival over every endpoint (flip-flop D pins and output ports) from OpenSTA
+ * `report_checks` with the clock on `clockPort` (or a virtual clock for combinational logic):
+ * the static reference for the timed simulator's clock (synth/timed-sim.ts `timingBound`).
+ * Arrival, not slack: setup times are not part of either side.
+ */
+export async function runOpenStaArrival(o: {
+  liberty: string;
+  netlistVerilog: string;
+  top: string;
+  clockPort?: string;
+  inputSlewNs: number;
+  outputLoadPf: number;
+  endpoints: number;
+}): Promise<{ arrivalNs: number; paths: number; dir: string }> {
+  const tcl = render('synth/timing.tcl', {
+    liberty: o.liberty,
+    netlist: o.netlistVerilog,
+    top: o.top,
+    clockPort: o.clockPort ?? '',
+    periodNs: 1000,
+    inputSlewNs: fmt(o.inputSlewNs),
+    outputLoadPf: fmt(o.outputLoadPf),
+    endpoints: Math.max(1, o.endpoints),
+  });
+  const res = await cached(
+    {
+      kind: 'opensta-arrival',
+      inputs: {
+        tcl,
+        netlist: readFileSync(o.netlistVerilog, 'utf8'),
+        liberty: createHash('sha256').update(readFileSync(o.liberty)).digest('hex'),
+        tools: toolVersions(['opensta']),
+      },
+    },
+    async (dir) => {
+      writeFileSync(join(dir, 'timing.tcl'), tcl);
+      const r = await runTool({
+        tool: 'sta',
+        args: ['-no_init', '-no_splash', '-exit', 'timing.tcl'],
+        cwd: dir,
+        logFile: join(dir, 'sta.log'),
+        timeoutMs: 300_000,
+      });
+      writeFileSync(join(dir, 'sta.out'), r.all);
+    },
+  );
+  const out = readFileSync(join(res.dir, 'sta.out'), 'utf8');
+  const checks = /AXTPU-CHECKS-BEGIN([\s\S]*?)AXTPU-CHECKS-END/.exec(out)?.[1] ?? '';
+  const arrivals = [...checks.matchAll(/([-\d.]+)\s+data arrival time/g)].map((m) => Number(m[1]));
+  if (!arrivals.length)
+    throw new ToolError(
+      'sta',
+      `sta ${join(res.dir, 'timing.tcl')}`,
+      join(res.dir, 'sta.log'),
+      out.split('\n').slice(-20).join('\n'),
+      'no data arrival time in report_checks',
+    );
+  return { arrivalNs: Math.max(...arrivals), paths: arrivals.length, dir: res.dir };
+}

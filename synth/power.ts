@@ -11,7 +11,9 @@ import { loadLiberty } from './liberty.ts';
 import { cellCounts, readNetlistJson } from './mapped-netlist.ts';
 import { type OpenStaResult, runOpenSta } from './opensta.ts';
 import { type OperandStream, readOperandStream, streamBits, uniformStream } from './operand-stream.ts';
-import type { VoltageModel } from './voltage.ts';
+import { runTimedSimFast } from './timed-native.ts';
+import { buildTimedModel, timingBound } from './timed-sim.ts';
+import { defaultVoltageModel, type VoltageModel, voltageScale } from './voltage.ts';
 import { type SynthResult, synthesize } from './yosys.ts';
 
 /**
@@ -320,4 +322,55 @@ export async function cellEnergy(cellOrId: string | Cell, opts: CellEnergyOption
   };
   if (opts.opensta) report.opensta = await openStaComparison(synth, model, result, energy, opts);
   return report;
+}
+
+export interface GlitchReport {
+  id: string;
+  /** Clock period of the timed run (ns) and our static critical path (ns). */
+  periodNs: number;
+  criticalPathNs: number;
+  /** Dynamic pJ/op with timed activity (glitches included) and with zero-delay activity. */
+  timedPj: number;
+  zeroDelayPj: number;
+  /** (timed - zero-delay) / timed: the share of dynamic energy spent in glitches. */
+  glitchShare: number;
+  transitionsPerOp: number;
+  zeroDelayTransitionsPerOp: number;
+  /** Operations whose captured product differs from the settled one (period below the path). */
+  wrongOps: number;
+}
+
+/**
+ * Glitch share of a cell's dynamic energy (`power --timed`): the same stream through the timed
+ * simulator (synth/timed-sim.ts) at the clock period of `opts.clockMHz`, once with liberty delays
+ * and once with every delay zero; both priced by the same estimator (synth/energy.ts).
+ */
+export async function cellGlitchEnergy(cellOrId: string | Cell, opts: CellEnergyOptions = {}): Promise<GlitchReport> {
+  const cell = typeof cellOrId === 'string' ? getCell(cellOrId) : cellOrId;
+  const liberty = resolve(opts.liberty ?? defaultLiberty());
+  const { stream } = resolveStream(opts, cell.bits);
+  const stim = cellStimulus(cell, stream);
+  const synth = await synthesizeCell(cell, liberty);
+  const model = buildGateSim(synth.netlist, loadLiberty(liberty));
+  const elec = { outputLoadPf: opts.outputLoadPf ?? DEFAULT_ELECTRICAL.outputLoadPf, inputSlewNs: opts.inputSlewNs ?? DEFAULT_ELECTRICAL.inputSlewNs };
+  const tm = buildTimedModel(model, elec);
+  const periodNs = 1000 / (opts.clockMHz ?? DEFAULT_CLOCK_MHZ);
+  const scale = opts.vdd !== undefined ? voltageScale(opts.vdd, defaultVoltageModel(loadLiberty(liberty).nomVoltage, opts.voltageModel)).delay : 1;
+  const timed = await runTimedSimFast(tm, stim, { periodNs, delayScale: scale });
+  const zero = await runTimedSimFast(tm, stim, { periodNs, delayScale: 0 });
+  const timedPj = designEnergy(synth, { model, result: timed }, opts).perOpPj.dynamic;
+  const zeroDelayPj = designEnergy(synth, { model, result: zero }, opts).perOpPj.dynamic;
+  let wrongOps = 0;
+  for (let v = 1; v < stim.n; v++) if (timed.outputs.p![v] !== zero.outputs.p![v]) wrongOps++;
+  return {
+    id: cell.id,
+    periodNs,
+    criticalPathNs: timingBound(tm, scale).criticalPathNs,
+    timedPj,
+    zeroDelayPj,
+    glitchShare: timedPj > 0 ? (timedPj - zeroDelayPj) / timedPj : 0,
+    transitionsPerOp: timed.transitions / (stim.n - 1),
+    zeroDelayTransitionsPerOp: zero.transitions / (stim.n - 1),
+    wrongOps,
+  };
 }

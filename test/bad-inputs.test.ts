@@ -337,6 +337,18 @@ const CASES: Case[] = [
     args: ['explore', '--model', lenet, '--out', 'x', '--queue', 'ftp://host'],
     msg: /expected a redis:\/\/host:port URL/,
   },
+  {
+    name: 'vos at the threshold voltage',
+    args: ['vos', 'characterize', 'exact_u8', '--levels', '1.8,0.45', '--out', 'v'],
+    msg: /--levels: 0\.45 V is at or below the threshold/,
+  },
+  { name: 'vos of an unknown cell', args: ['vos', 'characterize', 'nosuch_u8', '--levels', '1.8', '--out', 'v'], msg: /nosuch_u8/ },
+  { name: 'vos of a folder with no PE netlist', args: ['vos', 'characterize', 'user', '--levels', '1.8', '--out', 'v'], msg: /no PE netlist/ },
+  {
+    name: 'vos with a negative clock margin',
+    args: ['vos', 'characterize', 'exact_u8', '--levels', '1.8', '--clock-margin', '-0.1', '--out', 'v'],
+    msg: /--clock-margin must be >= 0/,
+  },
 ];
 
 beforeAll(() => {

@@ -11,6 +11,7 @@ import { registerRun } from './run.ts';
 import { registerSim } from './sim.ts';
 import { registerSweep } from './sweep.ts';
 import { registerSynth } from './synth.ts';
+import { registerVos } from './vos.ts';
 import { registerWorker } from './worker.ts';
 
 /** Every subcommand registers itself here, one line each. */
@@ -28,4 +29,5 @@ export function registerAll(program: Command): void {
   registerExplore(program);
   registerSweep(program);
   registerWorker(program);
+  registerVos(program);
 }
