@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { UserError } from '../core/errors.ts';
 import { shortHash } from '../core/hash.ts';
 import { parseOrThrow, z } from '../core/validate.ts';
@@ -104,17 +105,18 @@ export interface Sweep {
 
 export const MAX_JOBS = 10_000;
 
-/** Read, validate and expand a sweep file (JSON). */
+/** Read, validate and expand a sweep file (JSON, or YAML for .yaml/.yml: the same structure). */
 export function loadSweep(path: string): Sweep {
   const file = resolve(path);
   if (!existsSync(file) || !statSync(file).isFile()) throw new UserError(`sweep file not found: ${path}`);
   const ext = extname(file).toLowerCase();
-  if (ext === '.yaml' || ext === '.yml') throw new UserError(`sweep file ${path}: YAML is not supported yet; write the same structure as JSON (docs/sweep.md)`);
+  const yaml = ext === '.yaml' || ext === '.yml';
   let data: unknown;
   try {
-    data = JSON.parse(readFileSync(file, 'utf8'));
+    const text = readFileSync(file, 'utf8');
+    data = yaml ? parseYaml(text) : JSON.parse(text);
   } catch (err) {
-    throw new UserError(`sweep file ${path}: not valid JSON (${(err as Error).message.split('\n')[0]})`);
+    throw new UserError(`sweep file ${path}: not valid ${yaml ? 'YAML' : 'JSON'} (${(err as Error).message.split('\n')[0]})`);
   }
   return expandSweep(data, file);
 }

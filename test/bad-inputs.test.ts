@@ -125,6 +125,7 @@ function setup(): void {
   sweep('sweep-empty.json', {});
   sweep('sweep-notjson.json', '{"jobs": [');
   sweep('sweep.yaml', 'jobs:\n  - kind: eval\n');
+  sweep('sweep-broken.yml', 'jobs: [\n  - kind\n');
   // An imported cell that already exists (for the re-import case).
   const cells = join(root, 'cells');
   mkdirSync(join(cells, 'mul8_dup'), { recursive: true });
@@ -308,7 +309,8 @@ const CASES: Case[] = [
   { name: 'sweep without --out', args: ['sweep', 'sweep-ok.json'], msg: /--out/ },
   { name: 'sweep of a missing file', args: ['sweep', 'nosuch.json', '--out', 'x'], msg: /sweep file not found: nosuch\.json/ },
   { name: 'sweep file that is not JSON', args: ['sweep', 'sweep-notjson.json', '--out', 'x'], msg: /sweep-notjson\.json: not valid JSON/ },
-  { name: 'sweep file in YAML', args: ['sweep', 'sweep.yaml', '--out', 'x'], msg: /YAML is not supported/ },
+  { name: 'sweep file in YAML without a model', args: ['sweep', 'sweep.yaml', '--out', 'x'], msg: /sweep\.yaml: jobs\.0: invalid model: Required/ },
+  { name: 'sweep file that is not YAML', args: ['sweep', 'sweep-broken.yml', '--out', 'x'], msg: /sweep-broken\.yml: not valid YAML/ },
   { name: 'sweep file without jobs', args: ['sweep', 'sweep-empty.json', '--out', 'x'], msg: /give at least one entry in jobs or grid/ },
   { name: 'sweep job with an unknown option', args: ['sweep', 'sweep-badkey.json', '--out', 'x'], msg: /jobs\.0.*Unrecognized key.*bogus/ },
   {

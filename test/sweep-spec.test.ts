@@ -3,12 +3,12 @@
  * path; defaults filled in; equal budgets spelled differently; the code fingerprint), duplicates
  * run once.
  */
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { modelsDir } from '../core/paths.ts';
-import { expandSweep, jobId } from '../sweep/spec.ts';
+import { expandSweep, jobId, loadSweep } from '../sweep/spec.ts';
 
 const LENET = join(modelsDir, 'lenet5-fmnist.onnx');
 const tmp = mkdtempSync(join(tmpdir(), 'axtpu-sweep-spec-'));
@@ -16,6 +16,18 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const file = join(tmp, 'sweep.json');
 
 describe('sweep files', () => {
+  it('a YAML file is the same sweep as its JSON twin (same jobs, same ids)', () => {
+    const spec = { defaults: { model: LENET }, grid: [{ kind: 'eval', cell: ['exact_u8', 'drum_k6_u8'], limit: [100, 200] }] };
+    writeFileSync(join(tmp, 'twin.json'), JSON.stringify(spec));
+    writeFileSync(
+      join(tmp, 'twin.yaml'),
+      ['defaults:', `  model: ${LENET}`, 'grid:', '  - kind: eval', '    cell: [exact_u8, drum_k6_u8]', '    limit: [100, 200]', ''].join('\n'),
+    );
+    const fromJson = loadSweep(join(tmp, 'twin.json')).jobs.map((j) => j.id);
+    expect(fromJson).toHaveLength(4);
+    expect(loadSweep(join(tmp, 'twin.yaml')).jobs.map((j) => j.id)).toEqual(fromJson);
+  });
+
   it('a grid expands in the order its fields are written, the last varying fastest', () => {
     const s = expandSweep({ defaults: { model: LENET }, grid: [{ kind: 'eval', cell: ['exact_u8', 'drum_k6_u8', 'bam_h0_v8_u8'], limit: [100, 200] }] }, file);
     expect(s.jobs.map((j) => j.options.kind === 'eval' && [j.options.cell, j.options.limit])).toEqual([
