@@ -17,6 +17,7 @@ import { loadLiberty } from '../synth/liberty.ts';
 import { designEnergy } from '../synth/power.ts';
 import { defaultVoltageModel, dynamicEnergyScale, voltageScale } from '../synth/voltage.ts';
 import { synthesize } from '../synth/yosys.ts';
+import { type GatingOpEnergies, gatedLayerPe, gatingOpEnergies } from './gating.ts';
 
 /**
  * Energy per inference from per-operation energies (all pJ):
@@ -50,6 +51,8 @@ export interface OpEnergies {
   pe: Record<string, { active: number; idle: number; leakage: number; cell: string }>;
   /** Per layer: the tile's accumulator logic, pJ per streamed row / per other cycle, leakage per cycle. */
   acc: Record<string, { active: number; idle: number; leakage: number }>;
+  /** Clock-gated designs: per layer, the gated PE and the clock gates (flow/gating.ts). */
+  gating?: Record<string, GatingOpEnergies>;
 }
 
 export interface LayerEnergy {
@@ -60,6 +63,8 @@ export interface LayerEnergy {
   accPj: number;
   leakagePj: number;
   totalPj: number;
+  /** Clock-gated designs: the clock gates' dynamic energy (part of pePj; flow/gating.ts). */
+  clockGatePj?: number;
 }
 
 function streamHash(s: PeStream): string {
@@ -269,6 +274,7 @@ export async function opEnergies(x: EnergyInputs): Promise<OpEnergies> {
     out.pe[p.layer] = await peOpEnergy(x.design, views, p.tile, p.mode, main, st[main]!, vdd, clockMHz, liberty);
     const a = x.accRows[p.layer];
     if (a) out.acc[p.layer] = await accOpEnergy(x.design, views, p.tile, a.kFolds, a.rows, vdd, clockMHz, liberty);
+    if (x.design.clockGating) (out.gating ??= {})[p.layer] = await gatingOpEnergies(x.design, views, p.tile, p.mode, vdd, clockMHz, liberty);
   }
   return out;
 }
@@ -313,8 +319,16 @@ export function layerEnergy(
   let pePj = 0;
   let leakagePj = 0;
   const anyCell = cells[Object.keys(cells)[0] ?? ''];
+  const gating = design.clockGating ? e.gating?.[layer.layer] : undefined;
+  let clockGatePj: number | undefined;
+  if (pe && gating) {
+    const g = gatedLayerPe(tile.rows, tile.cols, Math.min(tile.cols, oc), t, pe, gating, dyn);
+    pePj = g.pePj + g.gatePj;
+    clockGatePj = g.gatePj;
+    leakagePj += g.gateLeakagePj;
+  }
   for (let c = 0; c < tile.cols; c++) {
-    if (pe) pePj += tile.rows * (activePerPe * pe.active + otherPerPe * pe.idle) * dyn[c]!;
+    if (pe && !gating) pePj += tile.rows * (activePerPe * pe.active + otherPerPe * pe.idle) * dyn[c]!;
     // Leakage: every PE (its own cell's leakage plus the PE overhead) every cycle.
     for (let r = 0; r < tile.rows; r++)
       leakagePj += ((cells[tile.cells[layer.mode]![r]![c]!] ?? anyCell)?.leakage ?? 0) * t.cycles * leak[c]! + (pe?.leakage ?? 0) * t.cycles * leak[c]!;
@@ -322,7 +336,15 @@ export function layerEnergy(
   const acc = e.acc[layer.layer];
   const accPj = acc ? t.streamCycles * acc.active + (t.cycles - t.streamCycles) * acc.idle : 0;
   if (acc) leakagePj += acc.leakage * t.cycles;
-  return { layer: layer.layer, cellPj, pePj, accPj, leakagePj, totalPj: cellPj + pePj + accPj + leakagePj };
+  return {
+    layer: layer.layer,
+    cellPj,
+    pePj,
+    accPj,
+    leakagePj,
+    totalPj: cellPj + pePj + accPj + leakagePj,
+    ...(clockGatePj === undefined ? {} : { clockGatePj }),
+  };
 }
 
 const libs = new Map<string, number>();
