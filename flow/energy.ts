@@ -274,7 +274,10 @@ export async function opEnergies(x: EnergyInputs): Promise<OpEnergies> {
     out.pe[p.layer] = await peOpEnergy(x.design, views, p.tile, p.mode, main, st[main]!, vdd, clockMHz, liberty);
     const a = x.accRows[p.layer];
     if (a) out.acc[p.layer] = await accOpEnergy(x.design, views, p.tile, a.kFolds, a.rows, vdd, clockMHz, liberty);
-    if (x.design.clockGating) (out.gating ??= {})[p.layer] = await gatingOpEnergies(x.design, views, p.tile, p.mode, vdd, clockMHz, liberty);
+    if (x.design.clockGating) {
+      out.gating ??= {};
+      out.gating[p.layer] = await gatingOpEnergies(x.design, views, p.tile, p.mode, vdd, clockMHz, liberty);
+    }
   }
   return out;
 }

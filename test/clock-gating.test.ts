@@ -180,7 +180,9 @@ describe('clock gating', () => {
     expect(g.gatedPe).toBeGreaterThanOrEqual(0);
     expect(g.gateOn).toBeGreaterThan(g.gateOff);
     // Every layer at least as cheap gated (clock gates cost less than the idle clock they stop).
-    on.layers.forEach((l, i) => expect(l.energy!.totalPj).toBeLessThanOrEqual(off.layers[i]!.energy!.totalPj));
+    on.layers.forEach((l, i) => {
+      expect(l.energy!.totalPj).toBeLessThanOrEqual(off.layers[i]!.energy!.totalPj);
+    });
     const gate = await synthesizeClockGate(on.ops.liberty);
     expect(gate.cellsByType).toMatchObject({ LATCH: 1, AND2X1: 1 });
     expect(g.gateAreaUm2).toBe(gate.areaUm2);
