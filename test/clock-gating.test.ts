@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { xorshift32 } from '../core/rng.ts';
+import { lintVerilog } from '../core/verilator.ts';
 import { analyticalEstimate } from '../flow/analytical.ts';
 import { synthesizeClockGate } from '../flow/gating.ts';
 import { runFlow } from '../flow/run.ts';
@@ -82,6 +83,44 @@ describe('clock gating', () => {
     const v = generateViews(d);
     for (const view of [v.synth, v.sim, v.gate]) expect(view['axtpu_clkgate.sv']).toContain('always_latch');
     expect(generateViews(plain).synth['axtpu_clkgate.sv']).toBeUndefined();
+  });
+
+  it('gated designs are lint-clean in every view (two tiles, 2 domains, 3 modes)', async () => {
+    const configs = [
+      {
+        rows: 4,
+        cols: 4,
+        tiles: [
+          { name: 'big', cell: 'exact_u8' },
+          { name: 'small', rows: 2, cols: 3, cell: 'drum_k4_u8' },
+        ],
+      },
+      {
+        rows: 3,
+        cols: 5,
+        map: { modes: ['exact_u8', 'kulkarni_u8', 'drum_k6_u8'] },
+        domains: {
+          domains: [
+            { name: 'hi', columns: [0, 2, 4] },
+            { name: 'lo', columns: [1, 3] },
+          ],
+        },
+      },
+    ];
+    for (const cfg of configs) {
+      const design = resolveDesign({ ...cfg, clockGating: true });
+      const plain = generateViews(design);
+      for (const [view, src] of [
+        ['synth', plain.synth],
+        ['sim', plain.sim],
+        ['sim+activity', generateViews(design, { activity: true }).sim],
+        ['gate', plain.gate],
+      ] as const) {
+        const r = await lintVerilog(src, 'axtpu_top');
+        expect(r.warnings, `${view}:\n${r.log}`).toEqual([]);
+        expect(r.ok).toBe(true);
+      }
+    }
   });
 
   it('gated RTL == gemmModel and the ungated RTL (outputs, cycles); padding columns never clock; busy columns clock as counted', async () => {

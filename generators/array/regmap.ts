@@ -21,7 +21,7 @@ export const REG = {
   /**
    * Clock-gated designs only: the first column whose PEs are not clocked (every column from it
    * on holds padding weights for the whole GEMM); 0 = every column clocked (the reset value).
-   * Column 0 always holds a real filter, so 0 is free to mean "none". Width clog2(cols).
+   * Column 0 always holds a real filter, so 0 is free to mean "none". Width clog2(cols + 1).
    */
   colGateFrom: { addr: 0x03, width: 0, doc: 'first clock-gated (padding) column, 0 = none (clock-gated designs)' },
   /** Level of voltage domain d lives at addr + d (global domain order). */

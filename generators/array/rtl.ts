@@ -298,7 +298,8 @@ function plan(design: Design) {
     accMemModule: design.tiles.map((t) => names.accMem(t)),
     accRowBits: Math.max(1, clog2(design.accEntries)),
     kfBits: REG.kFoldLast.width,
-    colGateBits: design.clockGating ? Math.max(1, clog2(maxCols)) : 0,
+    // Values 0..C: one bit more than a column index, so `c < col_gate_from` is never constant.
+    colGateBits: design.clockGating ? clog2(maxCols + 1) : 0,
   };
   return { layout, kinds, peKind, tileNeedsMode, colNeedsMode };
 }
