@@ -46,34 +46,41 @@ try {
   out.simFiles = Object.keys(views.sim).length;
   t = Date.now();
   let cpu = childCpuSeconds();
-  const lint = await lintVerilog(views.sim, 'axtpu_top');
+  // 128x128 lints in minutes (173 s at load ~10 in one run): allow an hour on a loaded machine.
+  const lint = await lintVerilog(views.sim, 'axtpu_top', [], 3_600_000);
   out.lintSim = { ok: lint.ok, warnings: lint.warnings.slice(0, 5), seconds: (Date.now() - t) / 1000, cpuSeconds: childCpuSeconds() - cpu, load: loadavg()[0] };
   console.log('lint', out.lintSim);
 
   t = Date.now();
   cpu = childCpuSeconds();
-  const sim = await ArraySim.open(design);
-  out.build = { seconds: (Date.now() - t) / 1000, cpuSeconds: childCpuSeconds() - cpu, load: loadavg()[0] };
-  console.log('build', out.build);
-  const next = xorshift32(0x5ca1e);
-  const mat = (r: number, c: number) => ({ rows: r, cols: c, data: Uint8Array.from({ length: r * c }, () => next() & 0xff) });
-  const gemms = [];
-  for (const [M, K, N] of [
-    [64, 200, 150],
-    [32, 100, 40],
-  ] as const) {
-    const A = mat(M, K);
-    const W = mat(K, N);
-    const r = await sim.gemm(A, W);
-    const ref = gemmModel(design, A, W);
-    let bad = 0;
-    for (let i = 0; i < ref.raw.length; i++) if (ref.raw[i] !== r.out.raw[i]) bad++;
-    const cm = cycleModel(design, M, K, N);
-    gemms.push({ M, K, N, differingWords: bad, rtlCycles: r.cycles, modelCycles: cm.cycles, cyclesPerCpuSecond: r.cycles / (r.cpuNs / 1e9) });
-    console.log(gemms[gemms.length - 1]);
+  // The cold build may exceed the harness build's own time limit on a loaded machine: record that and go on.
+  const sim = await ArraySim.open(design).catch((e: Error) => {
+    out.build = { failed: e.message.split('\n')[0], seconds: (Date.now() - t) / 1000, cpuSeconds: childCpuSeconds() - cpu, load: loadavg()[0] };
+    return undefined;
+  });
+  if (sim) {
+    out.build = { seconds: (Date.now() - t) / 1000, cpuSeconds: childCpuSeconds() - cpu, load: loadavg()[0] };
+    console.log('build', out.build);
+    const next = xorshift32(0x5ca1e);
+    const mat = (r: number, c: number) => ({ rows: r, cols: c, data: Uint8Array.from({ length: r * c }, () => next() & 0xff) });
+    const gemms = [];
+    for (const [M, K, N] of [
+      [64, 200, 150],
+      [32, 100, 40],
+    ] as const) {
+      const A = mat(M, K);
+      const W = mat(K, N);
+      const r = await sim.gemm(A, W);
+      const ref = gemmModel(design, A, W);
+      let bad = 0;
+      for (let i = 0; i < ref.raw.length; i++) if (ref.raw[i] !== r.out.raw[i]) bad++;
+      const cm = cycleModel(design, M, K, N);
+      gemms.push({ M, K, N, differingWords: bad, rtlCycles: r.cycles, modelCycles: cm.cycles, cyclesPerCpuSecond: r.cycles / (r.cpuNs / 1e9) });
+      console.log(gemms[gemms.length - 1]);
+    }
+    await sim.close();
+    out.gemms = gemms;
   }
-  await sim.close();
-  out.gemms = gemms;
 } finally {
   rmSync(cache, { recursive: true, force: true });
 }
