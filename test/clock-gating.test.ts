@@ -7,6 +7,7 @@ import { lintVerilog } from '../core/verilator.ts';
 import { analyticalEstimate } from '../flow/analytical.ts';
 import { synthesizeClockGate } from '../flow/gating.ts';
 import { runFlow } from '../flow/run.ts';
+import { checkDesignXml } from '../generators/array/check.ts';
 import { generateViews, resolveDesign } from '../generators/array/index.ts';
 import { REG } from '../generators/array/regmap.ts';
 import { clockedColumnCycles } from '../mapping/clock-gating.ts';
@@ -120,6 +121,10 @@ describe('clock gating', () => {
         expect(r.warnings, `${view}:\n${r.log}`).toEqual([]);
         expect(r.ok).toBe(true);
       }
+      // The gate does not hide a PE from the structure check (every PE still holds its cells).
+      const xml = await checkDesignXml(design);
+      expect(xml.problems).toEqual([]);
+      expect(xml.pesChecked).toBe(design.tiles.reduce((n, t) => n + t.rows * t.cols, 0));
     }
   });
 
