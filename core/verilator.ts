@@ -86,7 +86,7 @@ export interface LintResult {
  * `verilator --lint-only -Wall` on in-memory sources. Returns the warnings instead of throwing,
  * so callers decide whether a warning is a user error (imported Verilog) or a bug (generated).
  */
-export async function lintVerilog(sources: Record<string, string>, top: string, extraFlags: string[] = []): Promise<LintResult> {
+export async function lintVerilog(sources: Record<string, string>, top: string, extraFlags: string[] = [], timeoutMs = 300_000): Promise<LintResult> {
   const dir = scratchDir('lint');
   for (const [name, text] of Object.entries(sources)) writeFileSync(join(dir, name), text);
   const r = await runTool({
@@ -95,7 +95,7 @@ export async function lintVerilog(sources: Record<string, string>, top: string, 
     cwd: dir,
     logFile: join(dir, 'lint.log'),
     okExitCodes: [0, 1],
-    timeoutMs: 300_000,
+    timeoutMs,
   });
   rmSync(dir, { recursive: true, force: true });
   const warnings = r.all.split('\n').filter((l) => /^%(Warning|Error)/.test(l));

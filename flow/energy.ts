@@ -29,6 +29,7 @@ import {
 import { designEnergy } from '../synth/power.ts';
 import { defaultVoltageModel, dynamicEnergyScale, voltageScale } from '../synth/voltage.ts';
 import { synthesize } from '../synth/yosys.ts';
+import { type GatingOpEnergies, gatedLayerPe, gatingOpEnergies } from './gating.ts';
 
 /**
  * Energy per inference from per-operation energies (all pJ):
@@ -70,6 +71,8 @@ export interface OpEnergies {
   acc: Record<string, { active: number; idle: number; leakage: number }>;
   /** The memories' per-access energies and leakage at this liberty's node and level 0's supply. */
   memory: MemoryOpEnergies;
+  /** Clock-gated designs: per layer, the gated PE and the clock gates (flow/gating.ts). */
+  gating?: Record<string, GatingOpEnergies>;
 }
 
 export interface MemoryOpEnergies {
@@ -119,7 +122,8 @@ export function partsOf(o: Objective): EnergyPart[] {
   return ENERGY_PARTS.filter((p) => rank(p.scope) <= rank(o)).map((p) => p.key);
 }
 
-export type LayerEnergy = { layer: string; totalPj: number } & Record<EnergyPart, number>;
+/** Per layer, every part; clockGatePj (clock-gated designs) is the gates' share inside pePj (flow/gating.ts). */
+export type LayerEnergy = { layer: string; totalPj: number; clockGatePj?: number } & Record<EnergyPart, number>;
 
 /** The energy an objective covers. */
 export function objectiveEnergy(e: Record<EnergyPart, number>, o: Objective): number {
@@ -394,6 +398,10 @@ export async function opEnergies(x: EnergyInputs): Promise<OpEnergies> {
     out.pe[p.layer] = await peOpEnergy(x.design, views, p.tile, p.mode, main, st[main]!, vdd, clockMHz, liberty);
     const a = x.accRows[p.layer];
     if (a) out.acc[p.layer] = await accOpEnergy(x.design, views, p.tile, a.kFolds, a.rows, vdd, clockMHz, liberty);
+    if (x.design.clockGating) {
+      out.gating ??= {};
+      out.gating[p.layer] = await gatingOpEnergies(x.design, views, p.tile, p.mode, vdd, clockMHz, liberty);
+    }
   }
   return out;
 }
@@ -439,8 +447,16 @@ export function layerEnergy(
   let pePj = 0;
   let leakagePj = 0;
   const anyCell = cells[Object.keys(cells)[0] ?? ''];
+  const gating = design.clockGating ? e.gating?.[layer.layer] : undefined;
+  let clockGatePj: number | undefined;
+  if (pe && gating) {
+    const g = gatedLayerPe(tile.rows, tile.cols, Math.min(tile.cols, oc), t, pe, gating, dyn);
+    pePj = g.pePj + g.gatePj;
+    clockGatePj = g.gatePj;
+    leakagePj += g.gateLeakagePj;
+  }
   for (let c = 0; c < tile.cols; c++) {
-    if (pe) pePj += tile.rows * (activePerPe * pe.active + otherPerPe * pe.idle) * dyn[c]!;
+    if (pe && !gating) pePj += tile.rows * (activePerPe * pe.active + otherPerPe * pe.idle) * dyn[c]!;
     // Leakage: every PE (its own cell's leakage plus the PE overhead) every cycle.
     for (let r = 0; r < tile.rows; r++)
       leakagePj += ((cells[tile.cells[layer.mode]![r]![c]!] ?? anyCell)?.leakage ?? 0) * t.cycles * leak[c]! + (pe?.leakage ?? 0) * t.cycles * leak[c]!;
@@ -468,7 +484,7 @@ export function layerEnergy(
     wbufLeakagePj: memLeak(m.wbuf.leakageNw),
     dramPj: traffic.dramBytes * m.dramPjPerByte,
   };
-  return { layer: layer.layer, ...parts, totalPj: objectiveEnergy(parts, 'accelerator') };
+  return { layer: layer.layer, ...parts, totalPj: objectiveEnergy(parts, 'accelerator'), ...(clockGatePj === undefined ? {} : { clockGatePj }) };
 }
 
 const libs = new Map<string, number>();

@@ -27,6 +27,10 @@ export interface CycleReport {
   mBlocks: number;
   /** Cycle each fold's first activation row was accepted. */
   streamStart: number[];
+  /** Cycle each fold's last activation row was accepted (a fold streams without gaps). */
+  streamEnd: number[];
+  /** Cycle each weight row (fold x R + r) was written into column 0 (column c: c cycles later). */
+  weightRowCycles: Float64Array;
   /** Cycles an activation row enters the array (sum of every fold's rows = nFolds x kFolds x M). */
   streamCycles: number;
   /** SCALE-Sim WS estimate for the same folds: sum over folds of (2R + C + rows - 2). */
@@ -87,6 +91,8 @@ export function cycleModel(design: Design, M: number, K: number, N: number, tile
     nFolds: plan.nFolds,
     mBlocks: plan.mBlocks,
     streamStart,
+    streamEnd,
+    weightRowCycles: rowTaken,
     streamCycles,
     scaleSimCycles,
     mappingEfficiency: (K * N) / (plan.kFolds * plan.nFolds * R * C),

@@ -1,5 +1,6 @@
 import type { Design } from '../generators/array/config.ts';
 import { latency } from '../generators/array/schedule.ts';
+import { clockedColumnCycles, clockedColumns } from './clock-gating.ts';
 import { cycleModel } from './cycle-model.ts';
 
 /**
@@ -24,6 +25,8 @@ export interface LayerCycles {
   usefulWeightSlots: number;
   weightSlots: number;
   peCycles: number;
+  /** Column-cycles in which a column's PEs are clocked: C x cycles, less what clock gating stops (mapping/clock-gating.ts). */
+  clockedColumnCycles: number;
   mappingEfficiency: number;
   utilization: number;
 }
@@ -41,6 +44,7 @@ export function emptyCycles(): LayerCycles {
     usefulWeightSlots: 0,
     weightSlots: 0,
     peCycles: 0,
+    clockedColumnCycles: 0,
     mappingEfficiency: 0,
     utilization: 0,
   };
@@ -69,6 +73,7 @@ export function gemmCycles(design: Design, tile: number, M: number, K: number, N
     usefulWeightSlots: K * N,
     weightSlots: weightTiles * pes,
     peCycles: pes * total,
+    clockedColumnCycles: design.clockGating ? clockedColumns(t.cols, N) * clockedColumnCycles(cm, t.rows) : t.cols * total,
     mappingEfficiency: cm.mappingEfficiency,
     utilization: cm.macs / (pes * total),
   };
@@ -86,6 +91,7 @@ export function addCycles(into: LayerCycles, x: LayerCycles): void {
   into.usefulWeightSlots += x.usefulWeightSlots;
   into.weightSlots += x.weightSlots;
   into.peCycles += x.peCycles;
+  into.clockedColumnCycles += x.clockedColumnCycles;
   into.mappingEfficiency = into.usefulWeightSlots / into.weightSlots;
   into.utilization = into.macs / into.peCycles;
 }

@@ -173,6 +173,8 @@ export function gemmRegisterWrites(design: Design, plan: FoldPlan, o: { tile: nu
   if (design.modes > 1) w.push({ addr: REG.mode.addr, data: o.mode });
   if (design.tiles.length > 1) w.push({ addr: REG.tile.addr, data: o.tile });
   w.push({ addr: REG.kFoldLast.addr, data: plan.kFolds - 1 });
+  // Clock gating: with N < C every fold's columns N..C-1 hold padding weights (placeOutputs drops them).
+  if (design.clockGating && plan.N < plan.C) w.push({ addr: REG.colGateFrom.addr, data: plan.N });
   for (let d = 0; d < o.nDomains; d++) w.push({ addr: REG.domainLevel.addr + d, data: o.levels?.[d] ?? 0 });
   return w;
 }

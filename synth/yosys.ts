@@ -65,7 +65,16 @@ export async function synthesize(opts: SynthesizeOptions): Promise<SynthResult> 
       `synth: top module '${opts.top}' is not declared in the sources (modules: ${declared.slice(0, 8).join(', ') || 'none'}${declared.length > 8 ? ', ...' : ''})`,
     );
   const flatten = opts.flatten ?? true;
-  const script = render('synth/synth.ys', { top: opts.top, liberty, sources: names.map((n) => `src/${n}`), flatten, keepModules: opts.keepModules ?? [] });
+  // Only designs with latches get the latch map, so every other script (and its cache key) is unchanged.
+  const latchMap = Object.values(opts.sources).some((t) => /\balways_latch\b/.test(t)) ? latchMapText(lib) : undefined;
+  const script = render('synth/synth.ys', {
+    top: opts.top,
+    liberty,
+    sources: names.map((n) => `src/${n}`),
+    flatten,
+    keepModules: opts.keepModules ?? [],
+    latchMap: latchMap ? 'latch_map.v' : undefined,
+  });
   const t0 = Date.now();
   const res = await cached(
     {
@@ -75,6 +84,7 @@ export async function synthesize(opts: SynthesizeOptions): Promise<SynthResult> 
         top: opts.top,
         sources: opts.sources,
         script,
+        latchMap,
         libertyHash: lib.hash,
         tools: toolVersions(['yosys']),
       },
@@ -83,6 +93,7 @@ export async function synthesize(opts: SynthesizeOptions): Promise<SynthResult> 
       mkdirSync(join(dir, 'src'), { recursive: true });
       for (const n of names) writeFileSync(join(dir, 'src', n), opts.sources[n]!);
       writeFileSync(join(dir, 'synth.ys'), script);
+      if (latchMap) writeFileSync(join(dir, 'latch_map.v'), latchMap);
       try {
         await runTool({ tool: 'yosys', args: ['-q', '-s', 'synth.ys'], cwd: dir, logFile: join(dir, 'yosys.log'), timeoutMs: 900_000 });
       } catch (err) {
@@ -115,6 +126,39 @@ export async function synthesize(opts: SynthesizeOptions): Promise<SynthResult> 
     blackBoxes,
     durationMs: Date.now() - t0,
   };
+}
+
+/** Techmap of Yosys's internal latches to the liberty's positive-enable latch and an inverter. */
+function latchMapText(lib: Library): string {
+  const cells = [...lib.cells.values()].filter((c) => !c.dontUse && !c.isPad);
+  const latch = cells.find((c) => c.sequential?.kind === 'latch' && c.sequential.clock.op === 'var' && c.sequential.next.op === 'var');
+  const inv = cells.find((c) => {
+    const ins = [...c.pins.values()].filter((p) => p.direction === 'input');
+    const outs = [...c.pins.values()].filter((p) => p.direction === 'output');
+    return (
+      !c.sequential &&
+      ins.length === 1 &&
+      outs.length === 1 &&
+      outs[0]!.function?.replace(/[\s()]/g, '').match(new RegExp(`^(!${ins[0]!.name}|${ins[0]!.name}')$`))
+    );
+  });
+  if (!latch || !inv) throw new UserError(`synth: liberty ${lib.name} has no plain latch and inverter for the design's latches (clock gates)`);
+  const seq = latch.sequential!;
+  const out = [...latch.pins.values()].find((p) => p.direction === 'output' && p.function?.trim() === seq.iq);
+  if (!out) throw new UserError(`synth: liberty ${lib.name}: latch ${latch.name} has no output pin driven by ${seq.iq}`);
+  const invIn = [...inv.pins.values()].find((p) => p.direction === 'input')!.name;
+  const invOut = [...inv.pins.values()].find((p) => p.direction === 'output')!.name;
+  const name = (e: typeof seq.clock) => (e.op === 'var' ? e.name : '');
+  return render('synth/latch_map.v', {
+    library: lib.name,
+    latch: latch.name,
+    enablePin: name(seq.clock),
+    dataPin: name(seq.next),
+    outPin: out.name,
+    inv: inv.name,
+    invIn,
+    invOut,
+  });
 }
 
 /**

@@ -310,8 +310,9 @@ describe('CLI', () => {
     const out = mkdtempSync(join(tmpdir(), 'axtpu-gen-'));
     try {
       const cases: [string[], RegExp][] = [
-        [['gen', '--rows', '1', '--cols', '4', '--cell', 'exact_u8'], /--rows must be in 2..64/],
-        [['gen', '--rows', '4', '--cols', '65', '--cell', 'exact_u8'], /--cols must be in 2..64/],
+        [['gen', '--rows', '1', '--cols', '4', '--cell', 'exact_u8'], /--rows must be in 2..256/],
+        [['gen', '--rows', '4', '--cols', '257', '--cell', 'exact_u8'], /--cols must be in 2..256/],
+        [['gen', '--rows', '4', '--cols', '129', '--cell', 'exact_u8'], /4x129 array is beyond RTL generation \(at most 128x128\)/],
         [['gen', '--rows', '4', '--cols', '4', '--cell', 'nosuch_u8'], /unknown cell/],
         [['gen', '--rows', '4', '--cols', '4', '--map', '{"column":["exact_u8"]}'], /column map has 1 entries but the array has 4 columns/],
         [['gen', '--rows', '4', '--cols', '4', '--cell', 'exact_u8', '--domains', '{"domains":[{"name":"a","columns":[0,1,2,9]}]}'], /names column 9/],

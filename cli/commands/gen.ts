@@ -1,26 +1,40 @@
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { UserError } from '../../core/errors.ts';
 import { emit } from '../../core/output.ts';
 import { rtlOutDir } from '../../core/paths.ts';
 import { intOption, jsonArg } from '../../core/validate.ts';
-import { DEFAULT_ACC_ENTRIES, MAX_ACC_ENTRIES, MAX_BUFFER_KIB, MAX_DRAM_BYTES_PER_CYCLE, MIN_ACC_ENTRIES } from '../../generators/array/config.ts';
+import {
+  ANALYTICAL_MAX_DIM,
+  checkRtlSize,
+  DEFAULT_ACC_ENTRIES,
+  MAX_ACC_ENTRIES,
+  MAX_BUFFER_KIB,
+  MAX_DRAM_BYTES_PER_CYCLE,
+  MIN_ACC_ENTRIES,
+  MIN_DIM,
+  RTL_MAX_DIM,
+} from '../../generators/array/config.ts';
 import { resolveDesign, writeDesign } from '../../generators/array/index.ts';
+import { preset, presetNames } from '../../generators/array/presets.ts';
 import { globals } from '../context.ts';
 
-const MIN_DIM_MAX_DIM = '2..64';
+const DIM_RANGE = `${MIN_DIM}..${RTL_MAX_DIM}`;
 
 interface GenOpts {
-  rows: string;
-  cols: string;
+  preset?: string;
+  rows?: string;
+  cols?: string;
   cell?: string;
   map?: string;
   tiles?: string;
   domains?: string;
   psumBits: string;
-  accEntries: string;
+  accEntries?: string;
   ubKib?: string;
   wbufKib?: string;
-  dramBw?: string;
+  dramBytesPerCycle?: string;
+  clockGating?: boolean;
   name?: string;
   out?: string;
   force?: boolean;
@@ -30,8 +44,9 @@ export function registerGen(program: Command): void {
   program
     .command('gen')
     .description('generate a weight-stationary systolic array: synthesis view, simulation view, UPF, config.json')
-    .requiredOption('--rows <n>', `array rows (${MIN_DIM_MAX_DIM})`)
-    .requiredOption('--cols <n>', `array columns (${MIN_DIM_MAX_DIM})`)
+    .option('--preset <name>', `published accelerator: ${presetNames().join(', ')} (size and memories; other flags override)`)
+    .option('--rows <n>', `array rows (${DIM_RANGE}; required without --preset)`)
+    .option('--cols <n>', `array columns (${DIM_RANGE}; required without --preset)`)
     .option('--cell <id>', 'one cell for the whole array, e.g. exact_u8, drum_k6_u8')
     .option('--map <json>', 'cell map (inline JSON or file): {"column":[..]} | {"row":[..]} | {"pe":[[..]]} | {"modes":[..]}')
     .option('--tiles <json>', 'heterogeneous tiles: [{"name","rows","cols","cell"|"map","domains"}]')
@@ -39,31 +54,34 @@ export function registerGen(program: Command): void {
     .option('--psum-bits <n>', 'partial-sum / accumulator width (16..32)', '32')
     .option(
       '--acc-entries <n>',
-      `accumulator rows per tile (${MIN_ACC_ENTRIES}..${MAX_ACC_ENTRIES}); a GEMM with several K-folds runs in M-blocks of at most this many rows`,
-      String(DEFAULT_ACC_ENTRIES),
+      `accumulator rows per tile (${MIN_ACC_ENTRIES}..${MAX_ACC_ENTRIES}, default ${DEFAULT_ACC_ENTRIES}); a GEMM with several K-folds runs in M-blocks of at most this many rows`,
     )
-    .option('--ub-kib <n>', `activation buffer, KiB (1..${MAX_BUFFER_KIB}; default TPU v1's 24 MiB scaled to the array: 96 at 16x16)`)
-    .option('--wbuf-kib <n>', `weight FIFO, KiB (1..${MAX_BUFFER_KIB}; default 4 weight tiles, at least 1)`)
-    .option('--dram-bw <bytes>', `DRAM interface bytes per cycle (1..${MAX_DRAM_BYTES_PER_CYCLE}; default TPU v1's per-column rate: 3 at 16 columns)`)
+    .option('--ub-kib <n>', `activation (unified) buffer in KiB (1..${MAX_BUFFER_KIB}; default TPU v1's scaled to the array)`)
+    .option('--wbuf-kib <n>', `weight FIFO in KiB (1..${MAX_BUFFER_KIB}; default 4 weight tiles)`)
+    .option('--dram-bytes-per-cycle <n>', `DRAM interface bandwidth (1..${MAX_DRAM_BYTES_PER_CYCLE}; default TPU v1's per column)`)
+    .option('--clock-gating', 'clock-gate the PEs per column: padding columns and columns with no wavefront in flight do not clock')
     .option('--name <name>', 'design name (default derived from size and cells)')
     .option('--out <dir>', 'output directory (default rtl-out/<name>); an existing one is replaced only if axtpu wrote it')
     .option('--force', 'replace an existing output folder of an older axtpu (no marker file)')
     .action(async (o: GenOpts, cmd: Command) => {
-      const config: Record<string, unknown> = {
-        rows: intOption(o.rows, '--rows', 2, 64),
-        cols: intOption(o.cols, '--cols', 2, 64),
-        psumBits: intOption(o.psumBits, '--psum-bits', 16, 32),
-        accEntries: intOption(o.accEntries, '--acc-entries', MIN_ACC_ENTRIES, MAX_ACC_ENTRIES),
-      };
-      if (o.ubKib !== undefined) config.ubKiB = intOption(o.ubKib, '--ub-kib', 1, MAX_BUFFER_KIB);
-      if (o.wbufKib !== undefined) config.wbufKiB = intOption(o.wbufKib, '--wbuf-kib', 1, MAX_BUFFER_KIB);
-      if (o.dramBw !== undefined) config.dramBytesPerCycle = intOption(o.dramBw, '--dram-bw', 1, MAX_DRAM_BYTES_PER_CYCLE);
+      const base: Record<string, unknown> = o.preset ? { ...preset(o.preset).config } : {};
+      if (!o.preset && (!o.rows || !o.cols)) throw new UserError('gen: give --rows and --cols (or --preset <name>)');
+      // Sizes up to the analytical limit parse; checkRtlSize then refuses what RTL cannot take, in one line.
+      const config: Record<string, unknown> = { ...base, psumBits: intOption(o.psumBits, '--psum-bits', 16, 32) };
+      if (o.rows) config.rows = intOption(o.rows, '--rows', MIN_DIM, ANALYTICAL_MAX_DIM);
+      if (o.cols) config.cols = intOption(o.cols, '--cols', MIN_DIM, ANALYTICAL_MAX_DIM);
+      if (o.accEntries) config.accEntries = intOption(o.accEntries, '--acc-entries', MIN_ACC_ENTRIES, MAX_ACC_ENTRIES);
+      if (o.ubKib) config.ubKiB = intOption(o.ubKib, '--ub-kib', 1, MAX_BUFFER_KIB);
+      if (o.wbufKib) config.wbufKiB = intOption(o.wbufKib, '--wbuf-kib', 1, MAX_BUFFER_KIB);
+      if (o.dramBytesPerCycle) config.dramBytesPerCycle = intOption(o.dramBytesPerCycle, '--dram-bytes-per-cycle', 1, MAX_DRAM_BYTES_PER_CYCLE);
+      if (o.clockGating) config.clockGating = true;
       if (o.name) config.name = o.name;
       if (o.cell) config.cell = o.cell;
       if (o.map) config.map = jsonArg(o.map, '--map');
       if (o.tiles) config.tiles = jsonArg(o.tiles, '--tiles');
       if (o.domains) config.domains = jsonArg(o.domains, '--domains');
       const design = resolveDesign(config, 'gen');
+      checkRtlSize(design, 'gen');
       const dir = o.out ? resolve(o.out) : join(rtlOutDir(), design.name);
       const written = await writeDesign(design, dir, { force: o.force });
       const t = design.tiles;
@@ -76,6 +94,7 @@ export function registerGen(program: Command): void {
         psumBits: design.psumBits,
         accEntries: design.accEntries,
         memory: design.memory,
+        clockGating: design.clockGating,
         modes: design.modes,
         files: written.files.length,
       };
@@ -83,7 +102,7 @@ export function registerGen(program: Command): void {
         [
           `wrote ${r.dir} (${r.files} files)`,
           `design ${r.name}: ${r.tiles.map((x) => `${x.name} ${x.rows}x${x.cols} domains [${x.domains.join(', ')}]`).join('; ')}`,
-          `cells ${r.cells.join(', ')} (${r.signed ? 'signed' : 'unsigned'}), psum ${r.psumBits} bits, ${r.accEntries} accumulator rows per tile${r.modes > 1 ? `, ${r.modes} runtime modes` : ''}`,
+          `cells ${r.cells.join(', ')} (${r.signed ? 'signed' : 'unsigned'}), psum ${r.psumBits} bits, ${r.accEntries} accumulator rows per tile${r.modes > 1 ? `, ${r.modes} runtime modes` : ''}${r.clockGating ? ', clock-gated columns' : ''}`,
           `memories: activation buffer ${r.memory.ubKiB} KiB (${r.memory.ubWords} x ${r.memory.ubWordBytes} B), weight FIFO ${r.memory.wbufKiB} KiB (${r.memory.wbufRows} rows), DRAM ${r.memory.dramBytesPerCycle} B/cycle`,
           `synthesis view: synth.f   simulation view: sim.f   power intent: ${r.name}.upf`,
         ].join('\n'),

@@ -7,7 +7,8 @@ import { cellInfo } from './cells.ts';
  * the bit-exact model `gemmModel` and the cycle model `cycleModel` are all derived.
  *
  * User-facing shape (what `axtpu gen` assembles from its flags and what config.json holds):
- *   rows, cols      array size of the default tile (2..64 each)
+ *   rows, cols      array size of the default tile (2..256 each; RTL generation up to 128, the
+ *                   analytical path up to 256: ANALYTICAL_MAX_DIM / RTL_MAX_DIM)
  *   psumBits        partial-sum / accumulator width (16..32, default 32)
  *   accEntries      accumulator rows per tile (8..65536, default 4096 as TPU v1); an M-block of
  *                   a GEMM with several K-folds holds at most this many output rows
@@ -16,13 +17,20 @@ import { cellInfo } from './cells.ts';
  *   wbufKiB         weight FIFO between DRAM and the array, KiB (default 4 weight tiles, as TPU v1)
  *   dramBytesPerCycle  DRAM interface bandwidth (default TPU v1's 30 GB/s at 700 MHz per column,
  *                   scaled to the columns: 3 B/cycle at 16 columns)
+ *   clockGating     gate the PE clocks per column: padding columns and idle columns do not clock
+ *                   (default false; docs/array.md, Clock gating)
  *   cell            one cell for the whole array, or
  *   map             {column:[C ids]} | {row:[R ids]} | {pe:[[C ids] x R]} | {modes:[cell-or-map, ...]}
  *   tiles           [{name, rows?, cols?, cell?, map?, domains?}]  heterogeneous sub-arrays
  *   domains         {levels:[{name, volts}], domains:[{name, columns:[...]}]}
  */
 export const MIN_DIM = 2;
-export const MAX_DIM = 64;
+/** Largest array the analytical path (cycles, buffer counts, energy from per-op figures) accepts. */
+export const ANALYTICAL_MAX_DIM = 256;
+/** Largest array `axtpu gen` / writeDesign emit as RTL (Verilator builds grow with R x C). */
+export const RTL_MAX_DIM = 128;
+/** The schema's limit (the analytical one); RTL generation checks RTL_MAX_DIM on top (checkRtlSize). */
+export const MAX_DIM = ANALYTICAL_MAX_DIM;
 export const MIN_ACC_ENTRIES = 8;
 export const MAX_ACC_ENTRIES = 65536;
 export const DEFAULT_ACC_ENTRIES = 4096;
@@ -95,6 +103,7 @@ export const arrayConfigSchema = z
     ubKiB: kib.optional(),
     wbufKiB: kib.optional(),
     dramBytesPerCycle: z.number().int().min(1, 'must be >= 1').max(MAX_DRAM_BYTES_PER_CYCLE, `must be <= ${MAX_DRAM_BYTES_PER_CYCLE}`).optional(),
+    clockGating: z.boolean().optional(),
     cell: cellId.optional(),
     map: mapSchema.optional(),
     tiles: tilesSchema.optional(),
@@ -142,6 +151,8 @@ export interface Design {
   /** Accumulator rows per tile (output rows one M-block of a multi-K-fold GEMM may hold). */
   accEntries: number;
   memory: MemorySpec;
+  /** Per-column clock gates on the PEs (padding columns, idle columns); docs/array.md, Clock gating. */
+  clockGating: boolean;
   signed: boolean;
   /** Number of runtime modes (1 = no mode register). */
   modes: number;
@@ -242,6 +253,7 @@ export function resolveDesign(input: unknown, source = 'array config'): Design {
     psumBits: config.psumBits,
     accEntries: config.accEntries,
     memory: resolveMemory(config, tiles, source),
+    clockGating: config.clockGating ?? false,
     signed,
     modes,
     tiles,
@@ -249,6 +261,18 @@ export function resolveDesign(input: unknown, source = 'array config'): Design {
     cellIds,
     config,
   };
+}
+
+/**
+ * RTL generation stops at RTL_MAX_DIM per side (the analytical path goes to ANALYTICAL_MAX_DIM):
+ * one clear line for a design that only the analytical path can take.
+ */
+export function checkRtlSize(design: Design, source = 'gen'): void {
+  const big = design.tiles.find((t) => t.rows > RTL_MAX_DIM || t.cols > RTL_MAX_DIM);
+  if (big)
+    throw new UserError(
+      `${source}: a ${big.rows}x${big.cols} array is beyond RTL generation (at most ${RTL_MAX_DIM}x${RTL_MAX_DIM}); the analytical path accepts up to ${ANALYTICAL_MAX_DIM}x${ANALYTICAL_MAX_DIM}`,
+    );
 }
 
 /** TPU v1 (Jouppi et al., ISCA'17): 256x256 MACs, 24 MiB unified buffer, 4-tile weight FIFO, 30 GB/s DRAM at 700 MHz. */

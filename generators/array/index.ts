@@ -10,7 +10,7 @@ import { type OutputDirOptions, writeDirAtomic } from '../../core/atomic.ts';
 import { UserError } from '../../core/errors.ts';
 import { render } from '../../core/templates.ts';
 import { readJsonFile } from '../../core/validate.ts';
-import { arrayConfigSchema, type Design, resolveDesign } from './config.ts';
+import { arrayConfigSchema, checkRtlSize, type Design, resolveDesign } from './config.ts';
 import { generateViews, TOP } from './rtl.ts';
 
 export { type ArrayConfig, arrayConfigSchema, type Design, resolveDesign, type TileSpec } from './config.ts';
@@ -54,6 +54,7 @@ function designFiles(design: Design): [string, string][] {
  *   manifest.json        sha256 of every file above
  */
 export async function writeDesign(design: Design, dir: string, opts: OutputDirOptions = {}): Promise<WrittenDesign> {
+  checkRtlSize(design, 'write design');
   const files = designFiles(design);
   await writeDirAtomic(
     dir,

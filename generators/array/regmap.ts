@@ -18,6 +18,12 @@ export const REG = {
   tile: { addr: 0x01, width: 0, doc: 'tile select (designs with several tiles)' },
   /** K-folds per output minus one: the accumulators emit on the last K-fold. Reset 0 = one K-fold. */
   kFoldLast: { addr: 0x02, width: 16, doc: 'K-folds per output tile minus 1 (accumulators emit on the last)' },
+  /**
+   * Clock-gated designs only: the first column whose PEs are not clocked (every column from it
+   * on holds padding weights for the whole GEMM); 0 = every column clocked (the reset value).
+   * Column 0 always holds a real filter, so 0 is free to mean "none". Width clog2(cols + 1).
+   */
+  colGateFrom: { addr: 0x03, width: 0, doc: 'first clock-gated (padding) column, 0 = none (clock-gated designs)' },
   /** Level of voltage domain d lives at addr + d (global domain order). */
   domainLevel: { addr: 0x10, width: 0, doc: 'level of voltage domain d at 0x10 + d (global domain order)' },
 } as const satisfies Record<string, RegSpec>;

@@ -52,6 +52,8 @@ export interface Layout {
   wbufModule: string;
   ubAddrBits: number;
   wbufAddrBits: number;
+  /** Width of the clock-gating register (first gated column); 0 = design without clock gating. */
+  colGateBits: number;
 }
 
 export const TOP = 'axtpu_top';
@@ -238,6 +240,13 @@ function tileTiming(t: TileSpec, pw: number) {
   };
 }
 
+/** Tile context of the per-column clock enables (clock-gated designs; templates/array/tile.sv). */
+function gatingContext(t: TileSpec, layout: Layout) {
+  if (!layout.colGateBits) return undefined;
+  // busy_pipe[c-1] = column 0's busy flag c cycles ago (the wavefront's trip to column c).
+  return { colBits: layout.colGateBits, busyNext: t.cols === 2 ? 'col_busy[0]' : `{busy_pipe[${t.cols - 3}:0], col_busy[0]}` };
+}
+
 /** Layout plus the PE kinds the renderer needs (no text rendered). */
 function plan(design: Design) {
   const multiTile = design.tiles.length > 1;
@@ -301,6 +310,8 @@ function plan(design: Design) {
     wbufModule: names.wbufMem,
     ubAddrBits: Math.max(1, clog2(design.memory.ubWords)),
     wbufAddrBits: Math.max(1, clog2(design.memory.wbufRows)),
+    // Values 0..C: one bit more than a column index, so `c < col_gate_from` is never constant.
+    colGateBits: design.clockGating ? clog2(maxCols + 1) : 0,
   };
   return { layout, kinds, peKind, tileNeedsMode, colNeedsMode };
 }
@@ -316,6 +327,7 @@ function registers(layout: Layout) {
   if (layout.modeBits) regs.push({ addrHex: hex2(REG.mode.addr), target: 'mode', width: layout.modeBits });
   if (layout.tileBits) regs.push({ addrHex: hex2(REG.tile.addr), target: 'tile_sel', width: layout.tileBits });
   regs.push({ addrHex: hex2(REG.kFoldLast.addr), target: 'kfold_last', width: layout.kfBits });
+  if (layout.colGateBits) regs.push({ addrHex: hex2(REG.colGateFrom.addr), target: 'col_gate_from', width: layout.colGateBits });
   const lb = layout.levelBits;
   for (let d = 0; d < layout.domains.length; d++) regs.push({ addrHex: hex2(REG.domainLevel.addr + d), target: `dom_level[${d * lb} +: ${lb}]`, width: lb });
   return regs;
@@ -339,6 +351,7 @@ export function generateViews(design: Design, opts: ViewOptions = {}): DesignVie
           rows: t.rows,
           modeBits: colNeedsMode(t, c) ? modeBits : 0,
           pwm1: pw - 1,
+          gated: design.clockGating,
           pes: Array.from({ length: t.rows }, (_, r) => ({
             row: r,
             module: kinds[peKind[t.index]![r]![c]!]!.module,
@@ -358,6 +371,7 @@ export function generateViews(design: Design, opts: ViewOptions = {}): DesignVie
           modeBits: d.columns.some((c) => colNeedsMode(t, c)) ? modeBits : 0,
           pwm1: pw - 1,
           sim,
+          gated: design.clockGating,
           rowList: Array.from({ length: t.rows }, (_, r) => ({ row: r })),
           cols: d.columns.map((c) => ({ col: c, module: names.column(t, c), modeBits: colNeedsMode(t, c) ? modeBits : 0 })),
         });
@@ -382,6 +396,7 @@ export function generateViews(design: Design, opts: ViewOptions = {}): DesignVie
         cellSummary,
         modeBits: tileNeedsMode[t.index] ? modeBits : 0,
         sim,
+        gating: gatingContext(t, layout),
         ...tileTiming(t, pw),
         domains: t.domains.map((d) => ({
           name: d.name,
@@ -447,6 +462,7 @@ export function generateViews(design: Design, opts: ViewOptions = {}): DesignVie
       signed: design.signed,
       cfgBits,
       kfBits: layout.kfBits,
+      colGateBits: layout.colGateBits,
       regs: registers(layout),
       regDocs: Object.values(REG).map((r) => ({ addrHex: hex2(r.addr), doc: r.doc })),
       maxRows,
@@ -461,7 +477,8 @@ export function generateViews(design: Design, opts: ViewOptions = {}): DesignVie
     });
 
   // One module per file (file name = module name), as -Wall's DECLFILENAME asks.
-  const common = { 'axtpu_ctrl.sv': render('array/ctrl.sv', {}), 'axtpu_memctl.sv': render('array/memctl.sv', {}) };
+  const common: Record<string, string> = { 'axtpu_ctrl.sv': render('array/ctrl.sv', {}), 'axtpu_memctl.sv': render('array/memctl.sv', {}) };
+  if (design.clockGating) common['axtpu_clkgate.sv'] = render('array/clkgate.sv', {});
   const structural = Object.fromEntries(design.cellIds.map((id) => [`${cellInfo(id).moduleName}.v`, cellInfo(id).verilog()]));
   const lutFiles = Object.fromEntries(lutCells.map((c) => [`${c.module}.sv`, render('array/cell_lut.sv', c)]));
   const peFiles = (dbg: boolean, sim: boolean) => Object.fromEntries(kinds.map((k) => [`${k.module}.sv`, peText(k, design, modeBits, dbg, sim)]));
