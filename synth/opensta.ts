@@ -55,15 +55,7 @@ export async function runOpenSta(o: OpenStaOptions): Promise<OpenStaResult> {
   // Cached by content (script, netlist text, liberty text, sta version): no scratch dirs left behind.
   const run = async (dir: string) => {
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'power.tcl'), tcl);
-    const r = await runTool({
-      tool: 'sta',
-      args: ['-no_init', '-no_splash', '-exit', 'power.tcl'],
-      cwd: dir,
-      logFile: join(dir, 'sta.log'),
-      timeoutMs: 300_000,
-    });
-    writeFileSync(join(dir, 'sta.out'), r.all);
+    await runStaScript(dir, 'power.tcl', tcl);
   };
   let dir: string;
   if (o.dir) {
@@ -143,17 +135,7 @@ export async function runOpenStaArrival(o: {
         tools: toolVersions(['opensta']),
       },
     },
-    async (dir) => {
-      writeFileSync(join(dir, 'timing.tcl'), tcl);
-      const r = await runTool({
-        tool: 'sta',
-        args: ['-no_init', '-no_splash', '-exit', 'timing.tcl'],
-        cwd: dir,
-        logFile: join(dir, 'sta.log'),
-        timeoutMs: 300_000,
-      });
-      writeFileSync(join(dir, 'sta.out'), r.all);
-    },
+    (dir) => runStaScript(dir, 'timing.tcl', tcl),
   );
   const out = readFileSync(join(res.dir, 'sta.out'), 'utf8');
   const checks = /AXTPU-CHECKS-BEGIN([\s\S]*?)AXTPU-CHECKS-END/.exec(out)?.[1] ?? '';
@@ -167,4 +149,11 @@ export async function runOpenStaArrival(o: {
       'no data arrival time in report_checks',
     );
   return { arrivalNs: Math.max(...arrivals), paths: arrivals.length, dir: res.dir };
+}
+
+/** Write a TCL script into `dir` and run OpenSTA on it there; its output goes to sta.out (sta.log: the runner's log). */
+async function runStaScript(dir: string, name: string, tcl: string): Promise<void> {
+  writeFileSync(join(dir, name), tcl);
+  const r = await runTool({ tool: 'sta', args: ['-no_init', '-no_splash', '-exit', name], cwd: dir, logFile: join(dir, 'sta.log'), timeoutMs: 300_000 });
+  writeFileSync(join(dir, 'sta.out'), r.all);
 }

@@ -453,21 +453,25 @@ export function checkRun(n: number, o: TimedOptions): number {
   return k;
 }
 
+/** What both simulators start from: checked options, the stimulus bits and the settled first vector (sampled). */
+function startRun(m: TimedModel, stim: GateSimStimulus, o: TimedOptions) {
+  const n = stim.n;
+  const k = checkRun(n, o);
+  const bits = stimulusBits(m, stim);
+  const N = m.nNets;
+  const r = newResult(m, n);
+  const val = new Uint8Array(N);
+  settle(m, bits, n, val);
+  sample(m, r, val, 0);
+  return { n, k, T: o.periodNs, bits, N, nn: m.gs.netIds.length, r, val };
+}
+
 /**
  * The fast simulator: per window, gates in level order; each merges the transitions its inputs
  * made in the window (already final: inputs come from lower levels) and emits its own.
  */
 export function runTimedSim(m: TimedModel, stim: GateSimStimulus, o: TimedOptions): TimedResult {
-  const n = stim.n;
-  const k = checkRun(n, o);
-  const T = o.periodNs;
-  const bits = stimulusBits(m, stim);
-  const N = m.nNets;
-  const nn = m.gs.netIds.length;
-  const r = newResult(m, n);
-  const val = new Uint8Array(N);
-  settle(m, bits, n, val);
-  sample(m, r, val, 0);
+  const { n, k, T, bits, N, nn, r, val } = startRun(m, stim, o);
   const startV = new Uint8Array(N);
   const lastS = new Float64Array(N).fill(m.inputSlewNs);
   let cap = 16;
@@ -627,16 +631,7 @@ export function runTimedSim(m: TimedModel, stim: GateSimStimulus, o: TimedOption
 
 /** The reference: one event queue ordered by (time, level, net change before evaluation). */
 export function runTimedSimReference(m: TimedModel, stim: GateSimStimulus, o: TimedOptions): TimedResult {
-  const n = stim.n;
-  const k = checkRun(n, o);
-  const T = o.periodNs;
-  const bits = stimulusBits(m, stim);
-  const N = m.nNets;
-  const nn = m.gs.netIds.length;
-  const r = newResult(m, n);
-  const val = new Uint8Array(N);
-  settle(m, bits, n, val);
-  sample(m, r, val, 0);
+  const { n, k, T, bits, N, nn, r, val } = startRun(m, stim, o);
   // Fan-out: (gate, input position) per net; driver gate per net.
   const fanout: [number, number][][] = Array.from({ length: N }, () => []);
   const gateOf = new Int32Array(N).fill(-1);
