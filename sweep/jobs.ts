@@ -113,6 +113,7 @@ async function exploreJob(job: SweepJob, threads: number): Promise<Pick<JobResul
       budget: parseBudget(String(o.budget)),
       granularity: o.granularity,
       search: o.search,
+      objective: o.objective,
       rows: o.rows,
       cols: o.cols,
       out: dir,
@@ -142,6 +143,8 @@ async function exploreJob(job: SweepJob, threads: number): Promise<Pick<JobResul
       feasible: p.feasible,
     });
     const record = {
+      // The objective every energy and saving below is measured in (docs/memory.md, Objectives).
+      objective: o.objective,
       winnerGroup: r.winnerGroup,
       groups: r.groups.map((g) => ({
         scheme: g.scheme,

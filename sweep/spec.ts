@@ -7,6 +7,7 @@ import { shortHash } from '../core/hash.ts';
 import { parseOrThrow, z } from '../core/validate.ts';
 import { expandCells, groupCandidates } from '../explore/candidates.ts';
 import { parseBudget } from '../explore/run.ts';
+import { OBJECTIVES } from '../flow/energy.ts';
 import { getCell } from '../generators/multipliers/index.ts';
 import { checkGranularity } from '../mapping/units.ts';
 import { DEFAULT_DATASET } from '../nn/load.ts';
@@ -59,6 +60,7 @@ const exploreJob = z
     budget: z.union([z.string(), z.number()]).default('1%'),
     granularity: z.enum(['layer', 'filter']).default('layer'),
     search: z.enum(['xai-greedy', 'nsga2', 'exhaustive']).default('xai-greedy'),
+    objective: z.enum(OBJECTIVES).default('accelerator'),
     rows: int(2, 64).default(16),
     cols: int(2, 64).default(16),
     valImages: int(10, 10_000_000).default(2000),
@@ -194,5 +196,5 @@ export function jobLabel(j: SweepJob): string {
   const on = o.dataset === DEFAULT_DATASET ? '' : ` on ${o.dataset}`;
   if (o.kind === 'eval') return `eval ${m} ${o.cell}${o.limit ? ` n=${o.limit}` : ''}${on}`;
   if (o.kind === 'run') return `run ${m} ${o.rows}x${o.cols} ${o.cell}${o.limit ? ` n=${o.limit}` : ''}${on}`;
-  return `explore ${m} ${o.cells} budget ${o.budget} ${o.search} seed ${o.seed}${on}`;
+  return `explore ${m} ${o.cells} budget ${o.budget} ${o.search} ${o.objective} seed ${o.seed}${on}`;
 }

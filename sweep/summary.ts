@@ -21,9 +21,9 @@ export interface SummaryRow {
   attempts: number;
   images: number | null;
   accuracy: number | null;
-  /** eval/run: none / RTL energy per inference; explore: the winner's multiplier energy. */
+  /** eval/run: none / RTL energy per inference (accelerator); explore: the winner's energy under the job's objective (in its label). */
   energyPj: number | null;
-  /** explore: the winner's multiplier energy saving vs exact. */
+  /** explore: the winner's saving vs exact under the job's objective. */
   saving: number | null;
   seconds: number | null;
   host: string | null;
@@ -142,7 +142,7 @@ export function frontsPlot(jobs: SweepJob[], outcomes: Outcome[]) {
       points: s.pts.map((p) => ({ x: f(X(p.e)), y: f(Y(p.l)), tip: p.tip })),
       legend: { x: box.x, y: box.y + box.h + 34 + 14 * i, tx: box.x + 14, ty: box.y + box.h + 43 + 14 * i },
     })),
-    xlabel: { x: box.x + box.w / 2, y: box.y + box.h + 28, text: 'multiplier energy, % of the exact design' },
+    xlabel: { x: box.x + box.w / 2, y: box.y + box.h + 28, text: "energy under each job's objective, % of its exact design" },
     ylabel: { x: 18, y: box.y + box.h / 2, text: 'validation accuracy loss vs exact (pp)' },
   };
 }

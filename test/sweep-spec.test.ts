@@ -53,12 +53,16 @@ describe('sweep files', () => {
           { kind: 'eval', model: LENET, limit: 101 },
           { kind: 'explore', model: LENET, cells: 'drum_k6_u8', budget: '1%' },
           { kind: 'explore', model: LENET, cells: 'drum_k6_u8', budget: 0.01 },
+          // the default objective spelled out: the same job; another objective: another job
+          { kind: 'explore', model: LENET, cells: 'drum_k6_u8', budget: '1%', objective: 'accelerator' },
+          { kind: 'explore', model: LENET, cells: 'drum_k6_u8', budget: '1%', objective: 'multiplier' },
         ],
       },
       file,
     );
-    expect(s.jobs.length).toBe(3);
-    expect(s.jobs.map((j) => j.options.kind === 'eval' && j.options.limit)).toEqual([100, 101, false]);
+    expect(s.jobs.length).toBe(4);
+    expect(s.jobs.map((j) => j.options.kind === 'eval' && j.options.limit)).toEqual([100, 101, false, false]);
+    expect(s.jobs.map((j) => j.options.kind === 'explore' && j.options.objective)).toEqual([false, false, 'accelerator', 'multiplier']);
     const again = expandSweep({ jobs: [{ kind: 'eval', model: copy, limit: 100 }] }, join(tmpdir(), 'elsewhere.json'));
     expect(again.jobs[0]!.id).toBe(s.jobs[0]!.id);
     expect(again.jobs[0]!.id).toMatch(/^[0-9a-f]{16}$/);
