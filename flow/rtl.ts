@@ -3,7 +3,7 @@ import type { Design } from '../generators/array/config.ts';
 import { addCycles, emptyCycles, gemmCycles, type LayerCycles } from '../mapping/cycles.ts';
 import { activationMatrix, foldPlan, type Mat8, padBias, toAccumulator, weightMatrix } from '../mapping/gemm.ts';
 import { addMacsByCell, batches } from '../mapping/layer-cost.ts';
-import { addBufferCounts, type BufferCounts, emptyBufferCounts, gemmBufferCounts } from '../mapping/memory.ts';
+import { addBufferCounts, type BufferCounts, dramWeightBytes, emptyBufferCounts, gemmBufferCounts } from '../mapping/memory.ts';
 import type { Placement } from '../mapping/place.ts';
 import type { CellStreams } from '../mapping/streams.ts';
 import type { Dataset } from '../nn/dataset.ts';
@@ -222,7 +222,7 @@ export async function runRtl(model: QuantModel, design: Design, placement: Place
       }
       addCycles(tr, gemmCycles(design, p.tile, g.P, l.K, l.oc, run.cycles));
       tr.modelCycles += gemmCycles(design, p.tile, g.P, l.K, l.oc).cycles;
-      addBufferCounts(tr.buffers, { ...run.counters, dramWeightBytes: run.counters.wbufWrites * design.tiles[p.tile]!.cols });
+      addBufferCounts(tr.buffers, { ...run.counters, dramWeightBytes: dramWeightBytes(run.counters.wbufWrites, design.tiles[p.tile]!.cols) });
       addBufferCounts(tr.modelBuffers, gemmBufferCounts(foldPlan(design, p.tile, g.P, l.K, l.oc)));
       addMacsByCell(tr.macsByCell, p.filterCells, g.P, l.K);
       if (run.activity) addActivity(tr, design, p.tile, p.mode, run.activity, run.cycles);

@@ -9,9 +9,9 @@ import type { CycleReport } from './cycle-model.ts';
  *   | union over folds of [streamStart, streamEnd + R - 1]  U  {weight row write cycles} |
  * A padding column (gated by register 0x03) is never clocked during the GEMM.
  */
-export function clockedColumnCycles(cm: Pick<CycleReport, 'streamStart' | 'streamEnd' | 'weightRowCycles'>, rows: number): number {
+export function clockedColumnCycles(cm: Pick<CycleReport, 'streamStart' | 'streamEnd' | 'weightRowTaken'>, rows: number): number {
   const spans: [number, number][] = cm.streamStart.map((s, f) => [s, cm.streamEnd[f]! + rows - 1]);
-  for (const w of cm.weightRowCycles) spans.push([w, w]);
+  for (const w of cm.weightRowTaken) spans.push([w, w]);
   spans.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
   let count = 0;
   let end = -1;

@@ -30,7 +30,7 @@ export interface CycleReport {
   /** Cycle each fold's last activation row was accepted (a fold streams without gaps). */
   streamEnd: number[];
   /** Cycle each weight row (fold x R + r) was written into column 0 (column c: c cycles later). */
-  weightRowCycles: Float64Array;
+  weightRowTaken: Float64Array;
   /** Cycles an activation row enters the array (sum of every fold's rows = nFolds x kFolds x M). */
   streamCycles: number;
   /** SCALE-Sim WS estimate for the same folds: sum over folds of (2R + C + rows - 2). */
@@ -92,7 +92,7 @@ export function cycleModel(design: Design, M: number, K: number, N: number, tile
     mBlocks: plan.mBlocks,
     streamStart,
     streamEnd,
-    weightRowCycles: rowTaken,
+    weightRowTaken: rowTaken,
     streamCycles,
     scaleSimCycles,
     mappingEfficiency: (K * N) / (plan.kFolds * plan.nFolds * R * C),

@@ -45,6 +45,11 @@ export function blockWords(plan: FoldPlan, b: number): number {
   return blockRowCount(plan, b) * plan.kFolds;
 }
 
+/** DRAM bytes of a weight stream: every fetched row whole (C bytes, padding included). */
+export function dramWeightBytes(weightRows: number, C: number): number {
+  return weightRows * C;
+}
+
 /** Every buffer access of one GEMM (see the table above). */
 export function gemmBufferCounts(plan: FoldPlan): BufferCounts {
   const { M, R, C, kFolds, nFolds, folds } = plan;
@@ -58,6 +63,6 @@ export function gemmBufferCounts(plan: FoldPlan): BufferCounts {
     accReads: accRows,
     accWrites: accRows,
     outRows: nFolds * M,
-    dramWeightBytes: weightRows * C,
+    dramWeightBytes: dramWeightBytes(weightRows, C),
   };
 }

@@ -65,12 +65,7 @@ export async function runOpenSta(o: OpenStaOptions): Promise<OpenStaResult> {
     const res = await cached(
       {
         kind: 'opensta',
-        inputs: {
-          tcl,
-          netlist: readFileSync(o.netlistVerilog, 'utf8'),
-          liberty: createHash('sha256').update(readFileSync(o.liberty)).digest('hex'),
-          tools: toolVersions(['opensta']),
-        },
+        inputs: staCacheInputs(tcl, o.netlistVerilog, o.liberty),
       },
       run,
     );
@@ -128,12 +123,7 @@ export async function runOpenStaArrival(o: {
   const res = await cached(
     {
       kind: 'opensta-arrival',
-      inputs: {
-        tcl,
-        netlist: readFileSync(o.netlistVerilog, 'utf8'),
-        liberty: createHash('sha256').update(readFileSync(o.liberty)).digest('hex'),
-        tools: toolVersions(['opensta']),
-      },
+      inputs: staCacheInputs(tcl, o.netlistVerilog, o.liberty),
     },
     (dir) => runStaScript(dir, 'timing.tcl', tcl),
   );
@@ -156,4 +146,14 @@ async function runStaScript(dir: string, name: string, tcl: string): Promise<voi
   writeFileSync(join(dir, name), tcl);
   const r = await runTool({ tool: 'sta', args: ['-no_init', '-no_splash', '-exit', name], cwd: dir, logFile: join(dir, 'sta.log'), timeoutMs: 300_000 });
   writeFileSync(join(dir, 'sta.out'), r.all);
+}
+
+/** What an OpenSTA result depends on (its cache key): the script, the netlist text, the liberty's content, the sta version. */
+function staCacheInputs(tcl: string, netlistVerilog: string, liberty: string) {
+  return {
+    tcl,
+    netlist: readFileSync(netlistVerilog, 'utf8'),
+    liberty: createHash('sha256').update(readFileSync(liberty)).digest('hex'),
+    tools: toolVersions(['opensta']),
+  };
 }

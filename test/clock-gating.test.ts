@@ -182,7 +182,7 @@ describe('clock gating', () => {
           streamEnd.push(f);
         }
       }
-      const expected = clockedColumnCycles({ streamStart, streamEnd, weightRowCycles: Float64Array.from(writes) }, 3);
+      const expected = clockedColumnCycles({ streamStart, streamEnd, weightRowTaken: Float64Array.from(writes) }, 3);
       const edges = (c: number) => {
         let n = 0;
         for (let t = 0; t < r.cycles; t++) if (at(`u_col${c}.gclk`, 2 * t + 1) && !at(`u_col${c}.gclk`, 2 * t)) n++;
