@@ -22,7 +22,7 @@ import { buildTimedModel, type TimedModel, type TimedResult, timingBound } from 
 import { defaultVoltageModel, fitDelayModel, type VoltageModel, voltageScale } from '../synth/voltage.ts';
 import { type SynthResult, synthesize } from '../synth/yosys.ts';
 import { peSources, peStimulus } from './energy.ts';
-import { type ErrorObservation, fitAndChoose, type ModelChoice } from './vos-model.ts';
+import { type ErrorObservation, fitAndChoose, type ModelChoice } from '../synth/vos-model.ts';
 
 /**
  * Voltage-overscaling characterization (docs/vos.md): a cell alone or every distinct PE of a
@@ -30,7 +30,7 @@ import { type ErrorObservation, fitAndChoose, type ModelChoice } from './vos-mod
  * cross-checked with OpenSTA, times 1 + margin), driven by a real LeNet-5 layer stream or a
  * uniform one, simulated with synth/timed-sim.ts at each supply voltage (every delay scaled by
  * the synth/voltage.ts alpha-power factor, the clock kept), and summarized as error models
- * (flow/vos-model.ts) plus energy per operation with glitches.
+ * (synth/vos-model.ts) plus energy per operation with glitches.
  */
 export const VOS_SCHEMA = 'axtpu-vos-models/1';
 export const DEFAULT_VOS_OPS = 20_000;

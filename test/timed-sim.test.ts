@@ -16,7 +16,7 @@ import {
   uniformPeStream,
   vosSubject,
 } from '../flow/vos.ts';
-import { fitAndChoose } from '../flow/vos-model.ts';
+import { fitAndChoose } from '../synth/vos-model.ts';
 import { resolveDesign } from '../generators/array/index.ts';
 import { getCell } from '../generators/multipliers/index.ts';
 import { buildGateSim, type GateSimStimulus, runGateSim } from '../synth/gatesim.ts';
