@@ -20,9 +20,9 @@ import { cellStimulus, synthesizeCell } from '../synth/power.ts';
 import { runTimedSimFast } from '../synth/timed-native.ts';
 import { buildTimedModel, type TimedModel, type TimedResult, timingBound } from '../synth/timed-sim.ts';
 import { defaultVoltageModel, fitDelayModel, type VoltageModel, voltageScale } from '../synth/voltage.ts';
+import { type ErrorObservation, fitAndChoose, type ModelChoice } from '../synth/vos-model.ts';
 import { type SynthResult, synthesize } from '../synth/yosys.ts';
 import { peSources, peStimulus } from './energy.ts';
-import { type ErrorObservation, fitAndChoose, type ModelChoice } from '../synth/vos-model.ts';
 
 /**
  * Voltage-overscaling characterization (docs/vos.md): a cell alone or every distinct PE of a
