@@ -17,6 +17,7 @@ import { buildGateSim, type GateSimModel, type GateSimStimulus } from '../synth/
 import { type Library, loadLiberty } from '../synth/liberty.ts';
 import { runOpenStaArrival } from '../synth/opensta.ts';
 import { cellStimulus, synthesizeCell } from '../synth/power.ts';
+import type { ElectricalOptions } from '../synth/static-timing.ts';
 import { runTimedSimFast } from '../synth/timed-native.ts';
 import { buildTimedModel, type TimedModel, type TimedResult, timingBound } from '../synth/timed-sim.ts';
 import { defaultVoltageModel, fitDelayModel, type VoltageModel, voltageScale } from '../synth/voltage.ts';
@@ -119,10 +120,10 @@ export interface TimedNetlist {
   clockPort?: string;
 }
 
-export async function timedNetlist(t: VosTarget, liberty: string): Promise<TimedNetlist> {
+export async function timedNetlist(t: VosTarget, liberty: string, elec: ElectricalOptions = DEFAULT_ELECTRICAL): Promise<TimedNetlist> {
   const syn = t.kind === 'cell' ? await synthesizeCell(getCell(t.cell), liberty) : await synthesize({ top: t.top, sources: t.sources, liberty });
   const gs = buildGateSim(syn.netlist, loadLiberty(liberty));
-  const tm = buildTimedModel(gs, DEFAULT_ELECTRICAL);
+  const tm = buildTimedModel(gs, elec);
   if (!syn.netlist.ports.some((p) => p.name === t.word.port)) throw new UserError(`vos: ${t.top} has no output port ${t.word.port}`);
   return { syn, gs, tm, staticNs: timingBound(tm).criticalPathNs, clockPort: gs.clockPorts[0] };
 }

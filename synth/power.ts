@@ -6,13 +6,13 @@ import { xorshift32 } from '../core/rng.ts';
 import { render } from '../core/templates.ts';
 import { type Cell, getCell } from '../generators/multipliers/index.ts';
 import { DEFAULT_CLOCK_MHZ, DEFAULT_ELECTRICAL, type EnergyEstimate, estimateEnergy } from './energy.ts';
-import { buildGateSim, type GateSimModel, type GateSimResult, runGateSim } from './gatesim.ts';
+import { buildGateSim, type GateSimModel, type GateSimResult, type GateSimStimulus, runGateSim } from './gatesim.ts';
 import { loadLiberty } from './liberty.ts';
 import { cellCounts, readNetlistJson } from './mapped-netlist.ts';
 import { type OpenStaResult, runOpenSta } from './opensta.ts';
 import { type OperandStream, readOperandStream, streamBits, uniformStream } from './operand-stream.ts';
 import { runTimedSimFast } from './timed-native.ts';
-import { buildTimedModel, timingBound } from './timed-sim.ts';
+import { buildTimedModel, type TimedModel, timingBound } from './timed-sim.ts';
 import { defaultVoltageModel, type VoltageModel, voltageScale } from './voltage.ts';
 import { type SynthResult, synthesize } from './yosys.ts';
 
@@ -324,9 +324,9 @@ export async function cellEnergy(cellOrId: string | Cell, opts: CellEnergyOption
   return report;
 }
 
-export interface GlitchReport {
-  id: string;
-  /** Clock period of the timed run (ns) and our static critical path (ns). */
+/** A netlist's dynamic energy with timed (glitching) activity vs zero-delay activity, one stream. */
+export interface GlitchEnergy {
+  /** Clock period of the timed run (ns) and our static critical path at its voltage (ns). */
   periodNs: number;
   criticalPathNs: number;
   /** Dynamic pJ/op with timed activity (glitches included) and with zero-delay activity. */
@@ -336,14 +336,56 @@ export interface GlitchReport {
   glitchShare: number;
   transitionsPerOp: number;
   zeroDelayTransitionsPerOp: number;
-  /** Operations whose captured product differs from the settled one (period below the path). */
+  /** Operations whose captured word differs from the settled one (period below the path). */
   wrongOps: number;
 }
 
+export interface GlitchReport extends GlitchEnergy {
+  id: string;
+}
+
+/** Delay factor of `opts.vdd` (alpha-power law of synth/voltage.ts; 1 at the library nominal). */
+export function delayScaleAt(liberty: string, opts: CellEnergyOptions): number {
+  return opts.vdd !== undefined ? voltageScale(opts.vdd, defaultVoltageModel(loadLiberty(liberty).nomVoltage, opts.voltageModel)).delay : 1;
+}
+
 /**
- * Glitch share of a cell's dynamic energy (`power --timed`): the same stream through the timed
- * simulator (synth/timed-sim.ts) at the clock period of `opts.clockMHz`, once with liberty delays
- * and once with every delay zero; both priced by the same estimator (synth/energy.ts).
+ * The same stimulus through the timed simulator (synth/timed-sim.ts) twice, with liberty delays
+ * times `delayScale` and with every delay zero, at `periodNs` per vector; both runs priced by the
+ * same estimator (synth/energy.ts) at `opts` (vdd, electrical options). `port` is the captured
+ * word compared for wrong operations. Used by `power --timed` for cells and for a design's PEs.
+ */
+export async function glitchEnergy(
+  synth: SynthResult,
+  model: GateSimModel,
+  tm: TimedModel,
+  stim: GateSimStimulus,
+  o: { periodNs: number; delayScale: number; port: string },
+  opts: CellEnergyOptions,
+): Promise<GlitchEnergy> {
+  const timed = await runTimedSimFast(tm, stim, { periodNs: o.periodNs, delayScale: o.delayScale });
+  const zero = await runTimedSimFast(tm, stim, { periodNs: o.periodNs, delayScale: 0 });
+  const timedPj = designEnergy(synth, { model, result: timed }, opts).perOpPj.dynamic;
+  const zeroDelayPj = designEnergy(synth, { model, result: zero }, opts).perOpPj.dynamic;
+  const got = timed.outputs[o.port]!;
+  const want = zero.outputs[o.port]!;
+  let wrongOps = 0;
+  for (let v = 1; v < stim.n; v++) if (got[v] !== want[v]) wrongOps++;
+  return {
+    periodNs: o.periodNs,
+    criticalPathNs: timingBound(tm, o.delayScale).criticalPathNs,
+    timedPj,
+    zeroDelayPj,
+    glitchShare: timedPj > 0 ? (timedPj - zeroDelayPj) / timedPj : 0,
+    transitionsPerOp: timed.transitions / (stim.n - 1),
+    zeroDelayTransitionsPerOp: zero.transitions / (stim.n - 1),
+    wrongOps,
+  };
+}
+
+/**
+ * Glitch share of a cell's dynamic energy (`power --timed`): the cell's stream through
+ * glitchEnergy at the clock period of `opts.clockMHz`.
  */
 export async function cellGlitchEnergy(cellOrId: string | Cell, opts: CellEnergyOptions = {}): Promise<GlitchReport> {
   const cell = typeof cellOrId === 'string' ? getCell(cellOrId) : cellOrId;
@@ -355,22 +397,6 @@ export async function cellGlitchEnergy(cellOrId: string | Cell, opts: CellEnergy
   const elec = { outputLoadPf: opts.outputLoadPf ?? DEFAULT_ELECTRICAL.outputLoadPf, inputSlewNs: opts.inputSlewNs ?? DEFAULT_ELECTRICAL.inputSlewNs };
   const tm = buildTimedModel(model, elec);
   const periodNs = 1000 / (opts.clockMHz ?? DEFAULT_CLOCK_MHZ);
-  const scale = opts.vdd !== undefined ? voltageScale(opts.vdd, defaultVoltageModel(loadLiberty(liberty).nomVoltage, opts.voltageModel)).delay : 1;
-  const timed = await runTimedSimFast(tm, stim, { periodNs, delayScale: scale });
-  const zero = await runTimedSimFast(tm, stim, { periodNs, delayScale: 0 });
-  const timedPj = designEnergy(synth, { model, result: timed }, opts).perOpPj.dynamic;
-  const zeroDelayPj = designEnergy(synth, { model, result: zero }, opts).perOpPj.dynamic;
-  let wrongOps = 0;
-  for (let v = 1; v < stim.n; v++) if (timed.outputs.p![v] !== zero.outputs.p![v]) wrongOps++;
-  return {
-    id: cell.id,
-    periodNs,
-    criticalPathNs: timingBound(tm, scale).criticalPathNs,
-    timedPj,
-    zeroDelayPj,
-    glitchShare: timedPj > 0 ? (timedPj - zeroDelayPj) / timedPj : 0,
-    transitionsPerOp: timed.transitions / (stim.n - 1),
-    zeroDelayTransitionsPerOp: zero.transitions / (stim.n - 1),
-    wrongOps,
-  };
+  const g = await glitchEnergy(synth, model, tm, stim, { periodNs, delayScale: delayScaleAt(liberty, opts), port: 'p' }, opts);
+  return { id: cell.id, ...g };
 }

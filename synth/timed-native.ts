@@ -24,7 +24,7 @@ export function timedNativeDisabled(): boolean {
 /** Build (cached) and load the kernel; null when it cannot be built (the JS kernel runs). */
 export function prepareTimedNative(): Promise<TimedAddon | null> {
   if (timedNativeDisabled()) return Promise.resolve(null);
-  addon ??= buildAddon({ kind: 'timed-native', name: 'axtpu_timed', source: render('synth/timed_kernel.cpp', {}), flags: FLAGS, version: 1 }).then(
+  addon ??= buildAddon({ kind: 'timed-native', name: 'axtpu_timed', source: render('synth/timed_kernel.cpp', {}), flags: FLAGS, version: 2 }).then(
     (b) => loadAddon<TimedAddon>(b.path),
     () => null,
   );
@@ -32,8 +32,8 @@ export function prepareTimedNative(): Promise<TimedAddon | null> {
 }
 
 /** Flat arrays of a model for the kernel, built once per model. */
-const packed = new WeakMap<TimedModel, unknown[]>();
-function pack(m: TimedModel): unknown[] {
+const packed = new WeakMap<TimedModel, { model: unknown[]; out: unknown[] }>();
+function pack(m: TimedModel): { model: unknown[]; out: unknown[] } {
   let p = packed.get(m);
   if (!p) {
     const pwlOff = new Int32Array(m.arcs.length + 1);
@@ -50,7 +50,7 @@ function pack(m: TimedModel): unknown[] {
     m.fClkQ.forEach((c, f) => {
       clkq.set([c.rise, c.fall, c.riseSlew, c.fallSlew], 4 * f);
     });
-    p = [
+    const model = [
       m.gOut,
       m.gInOff,
       m.gIn,
@@ -68,9 +68,18 @@ function pack(m: TimedModel): unknown[] {
       m.inNet,
       m.outNet,
     ];
+    // Output bit q adds outWeight[q] = 2^bit to the word of port outPort[q] (outPorts order).
+    const ports = outPorts(m);
+    const out = [Int32Array.from(m.gs.outputBits, (ob) => ports.indexOf(ob.port)), Float64Array.from(m.gs.outputBits, (ob) => 2 ** ob.bit)];
+    p = { model, out };
     packed.set(m, p);
   }
   return p;
+}
+
+/** Output ports in newResult's order: the rows of the kernel's output words. */
+function outPorts(m: TimedModel): string[] {
+  return [...new Set(m.gs.outputBits.map((ob) => ob.port))];
 }
 
 /** runTimedSim through the native kernel (the JS one when it is unavailable). */
@@ -88,17 +97,17 @@ export function runTimedSimNative(a: TimedAddon, m: TimedModel, stim: GateSimSti
   settle(m, bits, n, val0);
   const nn = m.gs.netIds.length;
   const r = newResult(m, n);
-  const outVals = new Uint8Array(m.outNet.length * n);
+  const ports = outPorts(m);
+  const outWords = new Float64Array(ports.length * n);
   const stats = new Float64Array(2);
   const hdr = Int32Array.from([n, m.nNets, nn, m.gOut.length, m.fD.length, m.inNet.length, m.outNet.length, 0, 0]);
   const fhdr = Float64Array.from([o.periodNs, k, m.inputSlewNs]);
-  a.run(hdr, fhdr, ...pack(m), bits, val0, r.rise, r.fall, r.ones, r.arcRise, r.arcFall, outVals, stats);
+  const p = pack(m);
+  a.run(hdr, fhdr, ...p.model, bits, val0, r.rise, r.fall, r.ones, r.arcRise, r.arcFall, ...p.out, outWords, stats);
   r.transitions = stats[0]!;
   r.unsettled = stats[1]!;
-  m.gs.outputBits.forEach((ob, q) => {
-    const arr = r.outputs[ob.port]!;
-    const w = 2 ** ob.bit;
-    for (let v = 0; v < n; v++) if (outVals[q * n + v]) arr[v] = arr[v]! + w;
+  ports.forEach((port, row) => {
+    r.outputs[port] = outWords.subarray(row * n, (row + 1) * n);
   });
   return r;
 }

@@ -392,10 +392,13 @@ export function stimulusBits(m: TimedModel, stim: GateSimStimulus): Uint8Array {
     if (!src) throw new UserError(`timed-sim: no stimulus for input port ${b.port}`);
     const len = 'words' in src ? Math.floor(src.data.length / src.words) : src.length;
     if (len < n) throw new UserError(`timed-sim: stimulus for ${b.port} has ${len} values, need ${n}`);
-    for (let v = 0; v < n; v++) {
-      const x = 'words' in src ? (src.data[v * src.words + (b.bit >>> 5)]! >>> (b.bit & 31)) & 1 : b.bit < 32 ? (src[v]! >>> b.bit) & 1 : 0;
-      bits[k * n + v] = x;
-    }
+    const row = bits.subarray(k * n, (k + 1) * n);
+    if ('words' in src) {
+      const { data, words } = src;
+      const w = b.bit >>> 5;
+      const sh = b.bit & 31;
+      for (let v = 0; v < n; v++) row[v] = (data[v * words + w]! >>> sh) & 1;
+    } else if (b.bit < 32) for (let v = 0; v < n; v++) row[v] = (src[v]! >>> b.bit) & 1;
   });
   return bits;
 }

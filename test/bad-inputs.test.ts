@@ -362,6 +362,7 @@ const CASES: Case[] = [
     args: ['vos', 'characterize', 'exact_u8', '--levels', '1.8', '--clock-margin', '-0.1', '--out', 'v'],
     msg: /--clock-margin must be >= 0/,
   },
+  { name: 'power --timed of a folder that is no design', args: ['power', '--timed', 'user'], msg: /not a design directory/ },
 ];
 
 beforeAll(() => {

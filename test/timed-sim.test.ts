@@ -16,7 +16,7 @@ import {
   uniformPeStream,
   vosSubject,
 } from '../flow/vos.ts';
-import { resolveDesign } from '../generators/array/index.ts';
+import { resolveDesign, writeDesign } from '../generators/array/index.ts';
 import { getCell } from '../generators/multipliers/index.ts';
 import { buildGateSim, type GateSimStimulus, runGateSim } from '../synth/gatesim.ts';
 import { loadLiberty } from '../synth/liberty.ts';
@@ -212,6 +212,32 @@ describe('timed gate-level simulator', () => {
       expect(t.levels[1].wrongOps).toBeGreaterThan(0);
       expect(Object.keys(t.levels[1].fit.models).sort()).toEqual(['bit-flip', 'conditional', 'rate-histogram']);
       expect(readFileSync(join(out, 'vos.svg'), 'utf8')).toMatch(/^<svg[^>]*>[\s\S]*<polyline[\s\S]*<\/svg>\s*$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it('power --timed of a design (CLI): per distinct PE, timed vs zero-delay energy on its layer stream', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'axtpu-pe-glitch-'));
+    try {
+      const d = join(dir, 'd');
+      await writeDesign(resolveDesign({ rows: 2, cols: 2, map: { column: ['exact_u8', 'drum_k6_u8'] } }), d);
+      const r = await runCli(['power', '--timed', d, '--ops', '600', '--json']);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const j = JSON.parse(r.stdout);
+      expect(j.stream).toEqual({ kind: 'layer', ops: 600 });
+      expect(j.rows.map((x: { cell: string }) => x.cell)).toEqual(['exact_u8', 'drum_k6_u8']);
+      expect(new Set(j.rows.map((x: { module: string }) => x.module)).size).toBe(2);
+      for (const x of j.rows) {
+        // Clocked at its own closure at nominal: no wrong word, and glitches only add transitions.
+        expect(x.periodNs).toBe(x.criticalPathNs);
+        expect(x.wrongOps).toBe(0);
+        expect(x.transitionsPerOp).toBeGreaterThan(x.zeroDelayTransitionsPerOp);
+        expect(x.zeroDelayPj).toBeGreaterThan(0);
+        expect(x.timedPj).toBeGreaterThan(x.zeroDelayPj);
+        expect(x.glitchShare).toBeCloseTo((x.timedPj - x.zeroDelayPj) / x.timedPj, 12);
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -8,6 +8,7 @@ import { defaultLiberty, synthReportsDir } from '../../core/paths.ts';
 import { mapLimit } from '../../core/pool.ts';
 import { render } from '../../core/templates.ts';
 import { intOption, numberOption } from '../../core/validate.ts';
+import { isDesignArg, type PeGlitchReport, peGlitchEnergy } from '../../flow/pe-glitch.ts';
 import { builtinCatalogue, type Cell, cellMetrics } from '../../generators/multipliers/index.ts';
 import { selectCells } from '../../generators/multipliers/select.ts';
 import {
@@ -37,6 +38,8 @@ interface PowerCliOptions {
   vth?: string;
   alpha?: string;
   timed?: boolean;
+  ops?: string;
+  model?: string;
 }
 
 interface CatalogueRow {
@@ -86,6 +89,30 @@ function glitchTable(rows: GlitchReport[]): string {
         Number(r.transitionsPerOp.toFixed(1)),
         Number(r.zeroDelayTransitionsPerOp.toFixed(1)),
         r.wrongOps,
+      ]),
+    ),
+  ].join('\n');
+}
+
+function peGlitchTable(r: PeGlitchReport): string {
+  const stream = r.stream.kind === 'layer' ? 'LeNet-5 layer streams' : 'uniform PE stream';
+  return [
+    `design ${r.design}: ${stream}, ${r.stream.ops} cycles per PE; ${r.vdd !== null ? `${r.vdd} V (delays x ${r.delayScale.toFixed(3)})` : 'nominal supply'}, ${r.clockMHz !== null ? `${r.clockMHz} MHz clock` : "clock at each PE's timing closure"}`,
+    'timed simulation (liberty NLDM delays, inertial) vs every delay zero, same stream; dynamic energy per PE cycle',
+    table(
+      ['PE', 'cell', 'mode', 'gates', 'clock ns', 'timed pJ/op', 'zero-delay pJ/op', 'glitch share', 'transitions/op', 'zero-delay', 'wrong ops'],
+      r.rows.map((x) => [
+        x.module,
+        x.cell,
+        x.mode,
+        x.gates,
+        Number(x.periodNs.toFixed(3)),
+        Number(x.timedPj.toFixed(3)),
+        Number(x.zeroDelayPj.toFixed(3)),
+        `${(100 * x.glitchShare).toFixed(1)} %`,
+        Number(x.transitionsPerOp.toFixed(1)),
+        Number(x.zeroDelayTransitionsPerOp.toFixed(1)),
+        x.wrongOps,
       ]),
     ),
   ].join('\n');
@@ -182,7 +209,7 @@ export function registerPower(program: Command): void {
   program
     .command('power')
     .description('energy per multiplication from gate-level switching activity (liberty tables + 1/2 C V^2), area and delay')
-    .argument('[cells...]', 'cell ids, e.g. exact_u8 drum_k6_u8')
+    .argument('[cells...]', 'cell ids, e.g. exact_u8 drum_k6_u8 (with --timed: or one design directory)')
     .option('--all', 'every built-in catalogue cell, sorted by energy')
     .option('--uniform <n>', 'uniform random operand pairs (default 65536, seeded)')
     .option('--seed <n>', 'seed of the uniform stream (default 1)')
@@ -195,7 +222,9 @@ export function registerPower(program: Command): void {
     .option('--input-slew <ns>', 'input transition time (default 0.1)')
     .option('--vth <volts>', 'threshold voltage of the delay model (default 0.45 V below 3 V nominal, else 0.6 V)')
     .option('--alpha <a>', 'alpha of the alpha-power delay law (default 1.3)')
-    .option('--timed', 'timed gate-level simulation: glitch share of the dynamic energy per cell (docs/vos.md)')
+    .option('--timed', 'timed gate-level simulation: glitch share of the dynamic energy per cell, or per PE of a design directory (docs/vos.md)')
+    .option('--ops <n>', 'design: PE cycles of its LeNet-5 layer stream (default 20000; --uniform N: a uniform PE stream instead)')
+    .option('--model <onnx>', 'design: the model of the layer stream (default models/lenet5-fmnist.onnx)')
     .action(async (ids: string[], o: PowerCliOptions, cmd: Command) => {
       const opts = powerOptions(o);
       const g = globals(cmd);
@@ -225,6 +254,20 @@ export function registerPower(program: Command): void {
         return;
       }
       if (!ids.length) throw new UserError('power: give cell ids or --all');
+      const designArg = ids.find(isDesignArg);
+      if (designArg !== undefined) {
+        if (!o.timed) throw new UserError(`power: ${designArg} is a design directory; its PEs are reported with --timed`);
+        if (ids.length > 1) throw new UserError('power --timed: give one design directory or cell ids, not both');
+        if (opts.opensta) throw new UserError('--timed and --opensta are separate reports; give one');
+        if (o.stream !== undefined)
+          throw new UserError('power --timed <design>: --stream is a cell operand file; a design takes --uniform N or its layer stream (--ops N)');
+        if (o.uniform !== undefined && o.ops !== undefined) throw new UserError('give either --uniform N or --ops N, not both');
+        const ops = opts.uniform ?? (o.ops !== undefined ? intOption(o.ops, '--ops', 2, 100_000_000) : undefined);
+        const r = await peGlitchEnergy(designArg, { ...opts, peStream: opts.uniform !== undefined ? 'uniform' : 'layer', ops, model: o.model });
+        emit(g, r, peGlitchTable);
+        return;
+      }
+      if (o.ops !== undefined || o.model !== undefined) throw new UserError('--ops and --model are for a design directory (power --timed <design dir>)');
       const cells = selectCells(ids, 'power');
       if (o.timed) {
         if (opts.opensta) throw new UserError('--timed and --opensta are separate reports; give one');
