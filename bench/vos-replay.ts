@@ -110,7 +110,7 @@ for (const volts of levels) {
   const t1 = cpuS();
   const modelAcc: number[] = [];
   for (let seed = 1; seed <= seeds; seed++) {
-    const inject = injectionSpec(report, design, placement, Object.fromEntries(layers.map((l) => [l, volts])), seed);
+    const inject = injectionSpec(report, design, placement, Object.fromEntries(layers.map((l) => [l, volts])), { seed, modelName: model.name });
     modelAcc.push(accuracy((s, n) => runQuantBatch({ model, inject }, ds.pixels.subarray(s * per, (s + n) * per), n, undefined, s).pred));
   }
   const modelS = (cpuS() - t1) / seeds;
@@ -119,7 +119,12 @@ for (const volts of levels) {
   const row = {
     volts,
     delayScale,
-    characterized: { errorRate: level.errorRate, best: level.fit.best, heldOutLogLik: level.fit.heldOutLogLik },
+    characterized: {
+      mixed: { errorRate: level.errorRate, best: level.fit.best, heldOutLogLik: level.fit.heldOutLogLik },
+      layers: level.layers
+        ?.filter((x) => layers.includes(x.layer))
+        .map((x) => ({ layer: x.layer, errorRate: x.errorRate, best: x.fit.best, heldOutLogLik: x.fit.heldOutLogLik })),
+    },
     replay: { accuracy: replayAcc, ci90: [lo, hi], ops: replayOps, wrong: replayWrong, errorRate: replayWrong / replayOps, cpuSeconds: replayS },
     model: { accuracy: mean, perSeed: modelAcc, cpuSecondsPerRun: modelS },
     withinCi: mean >= lo && mean <= hi,
@@ -138,7 +143,7 @@ const timeRun = (inject?: ReturnType<typeof injectionSpec>) => {
 timeRun();
 const plainS = Math.min(timeRun(), timeRun());
 const speed = levels.map((volts) => {
-  const inject = injectionSpec(report, design, placement, Object.fromEntries(convLayers(model).map((l) => [l.name, volts])), 1);
+  const inject = injectionSpec(report, design, placement, Object.fromEntries(convLayers(model).map((l) => [l.name, volts])), { modelName: model.name });
   const s = Math.min(timeRun(inject), timeRun(inject));
   return { volts, errorRate: report.targets[0]!.levels.find((l) => l.volts === volts)!.errorRate, macPerCpuSecond: macs / s, relativeToPlain: plainS / s };
 });

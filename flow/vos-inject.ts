@@ -11,10 +11,20 @@ export type VoltageMap = Record<string, number | number[]>;
 /**
  * The engine's injection spec for a placed model at the given voltages: every filter of a listed
  * layer draws from the fitted model (`fit.best`) of its column's PE (the report target whose
- * cell is the filter's cell) at that voltage. Layers not listed, and voltages at or above the
- * report's nominal, inject nothing. A voltage the report did not characterize is refused.
+ * cell is the filter's cell) at that voltage: the fit on that layer's own stream when the report
+ * has one for this model (`modelName` equal to the streams' model), else the fit on the mixed
+ * stream. Layers not listed, and voltages at or above the report's nominal, inject nothing. A
+ * voltage the report did not characterize is refused.
  */
-export function injectionSpec(report: VosReport, design: Design, placement: Placement, volts: VoltageMap, seed = 1): InjectSpec {
+export function injectionSpec(
+  report: VosReport,
+  design: Design,
+  placement: Placement,
+  volts: VoltageMap,
+  o: { seed?: number; modelName?: string } = {},
+): InjectSpec {
+  const seed = o.seed ?? 1;
+  const ownLayers = o.modelName !== undefined && report.stream.model === o.modelName;
   const models: ErrorModel[] = [];
   const index = new Map<string, number>();
   const layers: InjectSpec['layers'] = {};
@@ -34,10 +44,12 @@ export function injectionSpec(report: VosReport, design: Design, placement: Plac
         throw new UserError(
           `vos models of ${report.subject}: ${cell} was not characterized at ${volts} V (have ${target.levels.map((l) => l.volts).join(', ')})`,
         );
-      const key = `${cell}@${volts}`;
+      const own = ownLayers ? level.layers?.find((x) => x.layer === name) : undefined;
+      const fit = own?.fit ?? level.fit;
+      const key = `${cell}@${volts}@${own ? name : ''}`;
       let i = index.get(key);
       if (i === undefined) {
-        i = models.push(level.fit.models[level.fit.best]) - 1;
+        i = models.push(fit.models[fit.best]) - 1;
         index.set(key, i);
       }
       return i;

@@ -144,7 +144,7 @@ describe('replay through the timed simulator (flow/vos-replay.ts)', () => {
     expect([...low]).not.toEqual([...want]);
   }, 120_000);
 
-  it('injectionSpec refuses unknown layers and uncharacterized voltages', () => {
+  it("injectionSpec: the layer's own fit for the streams' model, else the mixed one; refuses unknown layers and uncharacterized voltages", () => {
     const design = resolveDesign({ rows: R, cols: R, cell: 'exact_s8' });
     const placement = placeModel(model, design);
     const report = {
