@@ -37,6 +37,12 @@ export const VOS_SCHEMA = 'axtpu-vos-models/1';
 export const DEFAULT_VOS_OPS = 20_000;
 /** Layer-stream sampling: images of the test set whose operands feed the streams. */
 const STREAM_IMAGES = 4;
+/**
+ * Per-layer fits: operands of a batch of this many images, so a dense layer's PE sees runs of
+ * 100 operations with its weight held, as the array does with a batch (with STREAM_IMAGES a dense
+ * layer's weight would change every 4 cycles, which toggles more and fails more often).
+ */
+export const LAYER_FIT_IMAGES = 100;
 
 export interface VosTarget {
   kind: 'cell' | 'pe';
@@ -174,7 +180,7 @@ export interface LayerPeStream {
 
 /**
  * Per conv/dense layer that runs on `cell`: `n` operations (or an equal share of `n.total` over
- * all conv/dense layers) of what its PEs see (mapping/streams.ts,
+ * all conv/dense layers) of what its PEs see over a batch of `images` (mapping/streams.ts,
  * the sampler the energy flow uses), from the exact engine's operands of the first test images
  * of the model (default LeNet-5, models/lenet5-fmnist.onnx) placed on `design` (a cell alone: a
  * 16 x 16 array of it).
@@ -184,12 +190,13 @@ export async function layerStreams(
   design: Design | undefined,
   n: number | { total: number },
   modelPath?: string,
+  images = STREAM_IMAGES,
 ): Promise<{ model: string; layers: string[]; streams: LayerPeStream[] }> {
   const d = design ?? resolveDesign({ rows: 16, cols: 16, cell }, `vos layer stream for ${cell}`);
   const path = resolve(modelPath ?? join(modelsDir, 'lenet5-fmnist.onnx'));
   const { model } = await loadQuantModelFor(path, schemeFor(d.signed), { dataset: DEFAULT_DATASET });
   const placement = placeModel(model, d);
-  const ds = limitDataset(loadDataset(DEFAULT_DATASET, 'test'), STREAM_IMAGES);
+  const ds = limitDataset(loadDataset(DEFAULT_DATASET, 'test'), images);
   const ops = new Map(captureOperands({ model }, ds.pixels, ds.count).map((c) => [c.layer.name, c]));
   const layers = convLayers(model);
   const per = typeof n === 'number' ? n : Math.ceil(n.total / layers.length);
@@ -404,7 +411,7 @@ export async function characterize(spec: string, o: VosOptions): Promise<VosRepo
     // Each layer's own stream, as many operations as the mixed one.
     const perLayer: { layer: string; stim: GateSimStimulus; toggles: Int32Array; golden: TimedResult }[] = [];
     if (o.stream === 'layer') {
-      const ls = await layerStreams(t.cell, subject.design, ops + 2, o.model);
+      const ls = await layerStreams(t.cell, subject.design, ops + 2, o.model, LAYER_FIT_IMAGES);
       streamModel = ls.model;
       for (const { layer, stream: s } of ls.streams) {
         const st = targetStimulus(t, n, s);
