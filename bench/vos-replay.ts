@@ -9,7 +9,7 @@
  * The model passes at a level if its mean accuracy lies in the 90 % Wilson interval of the
  * replay's accuracy. Writes bench/results/vos-replay.json.
  * Run: node --import tsx bench/vos-replay.ts [--images N] [--levels 1.7,1.6,1.5]
- *      [--layers /f1/Gemm,/f2/Gemm,/f3/Gemm] [--ops N] [--seeds S]
+ *      [--layers /f1/Gemm,/f2/Gemm,/f3/Gemm] [--ops N] [--seeds S] [--out file.json]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -24,6 +24,7 @@ import { resolveDesign, writeDesign } from '../generators/array/index.ts';
 import { placeModel } from '../mapping/place.ts';
 import { limitDataset, loadDataset } from '../nn/dataset.ts';
 import { engineGemm, engineSteps, runQuantBatch } from '../nn/engine.ts';
+import { injectLayer } from '../nn/inject.ts';
 import { DEFAULT_DATASET, loadQuantModelFor } from '../nn/load.ts';
 import { convLayers } from '../nn/qmodel.ts';
 import { voltageScale } from '../synth/voltage.ts';
@@ -87,6 +88,7 @@ for (const volts of levels) {
   const t0 = cpuS();
   let replayOps = 0;
   let replayWrong = 0;
+  let replayOutputs = 0;
   let ok = 0;
   for (let s = 0; s < ds.count; s += batch) {
     const n = Math.min(batch, ds.count - s);
@@ -96,9 +98,11 @@ for (const volts of levels) {
       const { layer, g } = r.value;
       const acc = engineGemm({ model }, layer, g);
       if (layers.includes(layer.name)) {
+        const before = acc.slice();
         const x = await replayLayer({ target, netlist: pe, periodNs, delayScale, rows: 16, bits: design.psumBits }, layer, g, acc, { signed: true });
         replayOps += x.ops;
         replayWrong += x.wrong;
+        for (let i = 0; i < acc.length; i++) if (acc[i] !== before[i]) replayOutputs++;
       }
       r = steps.next(acc);
     }
@@ -114,6 +118,23 @@ for (const volts of levels) {
     modelAcc.push(accuracy((s, n) => runQuantBatch({ model, inject }, ds.pixels.subarray(s * per, (s + n) * per), n, undefined, s).pred));
   }
   const modelS = (cpuS() - t1) / seeds;
+  // How the model's errors spread over outputs (seed 1), against the replay's.
+  let modelWrong = 0;
+  let modelOutputs = 0;
+  const inject1 = injectionSpec(report, design, placement, Object.fromEntries(layers.map((l) => [l, volts])), { seed: 1, modelName: model.name });
+  for (let s = 0; s < ds.count; s += batch) {
+    const n = Math.min(batch, ds.count - s);
+    const steps = engineSteps(model, ds.pixels.subarray(s * per, (s + n) * per), n);
+    let r = steps.next();
+    while (!r.done) {
+      const { layer, g } = r.value;
+      const acc = engineGemm({ model }, layer, g);
+      const before = acc.slice();
+      modelWrong += injectLayer(inject1, layer, g, acc, { signed: true }, s);
+      for (let i = 0; i < acc.length; i++) if (acc[i] !== before[i]) modelOutputs++;
+      r = steps.next(acc);
+    }
+  }
   const mean = modelAcc.reduce((a, b) => a + b, 0) / seeds;
   const [lo, hi] = wilson(Math.round(replayAcc * ds.count), ds.count, 0.9);
   const row = {
@@ -125,8 +146,16 @@ for (const volts of levels) {
         ?.filter((x) => layers.includes(x.layer))
         .map((x) => ({ layer: x.layer, errorRate: x.errorRate, best: x.fit.best, heldOutLogLik: x.fit.heldOutLogLik })),
     },
-    replay: { accuracy: replayAcc, ci90: [lo, hi], ops: replayOps, wrong: replayWrong, errorRate: replayWrong / replayOps, cpuSeconds: replayS },
-    model: { accuracy: mean, perSeed: modelAcc, cpuSecondsPerRun: modelS },
+    replay: {
+      accuracy: replayAcc,
+      ci90: [lo, hi],
+      ops: replayOps,
+      wrong: replayWrong,
+      errorRate: replayWrong / replayOps,
+      corruptedOutputs: replayOutputs,
+      cpuSeconds: replayS,
+    },
+    model: { accuracy: mean, perSeed: modelAcc, cpuSecondsPerRun: modelS, seed1: { wrong: modelWrong, corruptedOutputs: modelOutputs } },
     withinCi: mean >= lo && mean <= hi,
   };
   rows.push(row);
@@ -162,5 +191,5 @@ const out = {
   levels: rows,
   engineSpeed: { layers: 'every conv/dense layer at the level', plainMacPerCpuSecond: macs / plainS, withInjection: speed },
 };
-writeFileAtomic(join(repoRoot, 'bench/results/vos-replay.json'), `${JSON.stringify(out, null, 2)}\n`);
+writeFileAtomic(arg('out', join(repoRoot, 'bench/results/vos-replay.json')), `${JSON.stringify(out, null, 2)}\n`);
 console.log(`clean ${clean}; wrote bench/results/vos-replay.json`);
