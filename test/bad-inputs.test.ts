@@ -291,6 +291,26 @@ const CASES: Case[] = [
   { name: 'eval --assign bad inline JSON', args: ['eval', '--model', lenet, '--no-float', '--assign', '{bad'], msg: /--assign: not valid JSON/ },
   { name: 'eval --cell and --assign', args: ['eval', '--model', lenet, '--cell', 'exact_u8', '--assign', '{}'], msg: /either --cell or --assign/ },
   {
+    name: 'eval --cv on a pooling layer',
+    args: ['eval', '--model', lenet, '--no-float', '--cell', 'perf_j0_k3_u8', '--cv', '/MaxPool'],
+    msg: /'\/MaxPool' is a maxpool layer; compensation applies to conv\/dense layers/,
+  },
+  {
+    name: 'eval --cv-q 16',
+    args: ['eval', '--model', lenet, '--no-float', '--cell', 'perf_j0_k3_u8', '--cv', 'all', '--cv-q', '16'],
+    msg: /--cv-q must be in 0\.\.15, got 16/,
+  },
+  {
+    name: 'eval --cv with q -1',
+    args: ['eval', '--model', lenet, '--no-float', '--cell', 'perf_j0_k3_u8', '--cv', '{"/c1/Conv": -1}'],
+    msg: /--cv: invalid \/c1\/Conv: q must be in 0\.\.15/,
+  },
+  {
+    name: 'eval --cv an unknown layer',
+    args: ['eval', '--model', lenet, '--no-float', '--cell', 'perf_j0_k3_u8', '--cv', 'conv9'],
+    msg: /--cv: no layer 'conv9'/,
+  },
+  {
     name: 'eval with a missing dataset folder',
     args: ['eval', '--model', lenet, '--no-float', '--dataset', '/nonexistent/ds'],
     msg: /dataset directory not found/,
