@@ -1,5 +1,6 @@
 import { UserError } from '../core/errors.ts';
 import { jsonArg, parseOrThrow, z } from '../core/validate.ts';
+import { REG } from '../generators/array/regmap.ts';
 import type { GemmOperands } from './gemm.ts';
 import { convLayers, type QConvLayer, type QuantModel } from './qmodel.ts';
 
@@ -21,9 +22,9 @@ import { convLayers, type QConvLayer, type QuantModel } from './qmodel.ts';
  */
 
 /** Width of a coefficient register (two's complement). */
-export const COEF_BITS = 16;
+export const COEF_BITS = REG.cvCoefData.width;
 /** Fractional bits the coefficient registers may use. */
-export const Q_RANGE = [0, 15] as const;
+export const Q_RANGE = [0, 2 ** REG.cvQ.width - 1] as const;
 export const DEFAULT_Q = 8;
 
 /** One layer's compensation, as the engine and the array apply it (data only: crosses worker threads). */
