@@ -4,6 +4,7 @@ import { type LayerCost, layerCosts } from '../mapping/layer-cost.ts';
 import type { Placement } from '../mapping/place.ts';
 import type { CellStreams } from '../mapping/streams.ts';
 import { tapLayers } from '../nn/capture.ts';
+import type { CvConfig } from '../nn/cv.ts';
 import type { Dataset } from '../nn/dataset.ts';
 import type { QuantModel } from '../nn/qmodel.ts';
 import { type AccRows, type LayerEnergy, layerEnergy, layerEnergySample, type OpEnergies, opEnergies } from './energy.ts';
@@ -48,10 +49,10 @@ export async function analyticalEstimate(
   placement: Placement,
   ds: Dataset,
   batch: number,
-  o: { clockMHz?: number; liberty?: string; levels?: number[]; streamPairs?: number; memoryModel?: string } = {},
+  o: { clockMHz?: number; liberty?: string; levels?: number[]; streamPairs?: number; memoryModel?: string; cv?: CvConfig } = {},
 ): Promise<{ layers: AnalyticalLayer[]; ops: OpEnergies }> {
   const perImage = ds.channels * ds.height * ds.width;
-  const engine = { model, table: placement.resolved.table, rowOffsets: placement.resolved.rowOffsets };
+  const engine = { model, table: placement.resolved.table, rowOffsets: placement.resolved.rowOffsets, cv: o.cv };
   const n = Math.min(batch, ds.count);
   const streams: Record<string, CellStreams> = {};
   const accRows: Record<string, AccRows> = {};
@@ -61,6 +62,15 @@ export async function analyticalEstimate(
     streams[l.name] = e.streams;
     accRows[l.name] = e.accRows;
   });
-  const ops = await opEnergies({ design, layers: placement.layers, streams, accRows, clockMHz: o.clockMHz, liberty: o.liberty, memoryModel: o.memoryModel });
+  const ops = await opEnergies({
+    design,
+    layers: placement.layers,
+    streams,
+    accRows,
+    cv: o.cv,
+    clockMHz: o.clockMHz,
+    liberty: o.liberty,
+    memoryModel: o.memoryModel,
+  });
   return { layers: analyticalRun(model, design, placement, ds.count, batch, ops, o.levels), ops };
 }

@@ -201,7 +201,15 @@ export async function runFlow(o: FlowOptions): Promise<FlowReport> {
   const tRtl = performance.now();
   let ops: OpEnergies | undefined;
   if (!o.noEnergy)
-    ops = await opEnergies({ design, layers: placement.layers, streams: rtl.streams, accRows: rtl.accRows, clockMHz: o.clockMHz, memoryModel: o.memoryModel });
+    ops = await opEnergies({
+      design,
+      layers: placement.layers,
+      streams: rtl.streams,
+      accRows: rtl.accRows,
+      cv,
+      clockMHz: o.clockMHz,
+      memoryModel: o.memoryModel,
+    });
   const tEnergy = performance.now();
   const analytical = analyticalRun(model, design, placement, ds.count, batch, ops, o.levels);
   // Buffer accesses: the RTL's own counters (checked against the mapping layer's count below);
@@ -298,6 +306,7 @@ export function layerRows(r: FlowReport): (string | number)[][] {
     l.energy ? f(l.energy.cellPj / n, 1) : '-',
     l.energy ? f(l.energy.pePj / n, 1) : '-',
     l.energy ? f(l.energy.accPj / n, 1) : '-',
+    l.energy ? f((l.energy.cvColumnPj + l.energy.cvCorrectionPj) / n, 1) : '-',
     l.energy ? f(l.energy.leakagePj / n, 1) : '-',
     l.energy ? f((l.energy.accMemReadPj + l.energy.accMemWritePj + l.energy.accMemLeakagePj) / n, 1) : '-',
     l.energy ? f((l.energy.ubReadPj + l.energy.ubWritePj + l.energy.ubLeakagePj) / n, 1) : '-',
@@ -323,6 +332,7 @@ export const LAYER_HEADERS = [
   'cell pJ',
   'PE pJ',
   'acc pJ',
+  'CV pJ',
   'leak pJ',
   'acc mem pJ',
   'UB pJ',
