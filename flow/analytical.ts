@@ -49,10 +49,20 @@ export async function analyticalEstimate(
   placement: Placement,
   ds: Dataset,
   batch: number,
-  o: { clockMHz?: number; liberty?: string; levels?: number[]; streamPairs?: number; memoryModel?: string; cv?: CvConfig } = {},
+  o: {
+    clockMHz?: number;
+    liberty?: string;
+    levels?: number[];
+    streamPairs?: number;
+    memoryModel?: string;
+    /** Control-variate coefficients: applied by the engine and priced in the correction stage. */
+    cv?: CvConfig;
+    /** false: price the correction stage with `cv` but run the engine without it (explore's overhead estimate). */
+    applyCv?: boolean;
+  } = {},
 ): Promise<{ layers: AnalyticalLayer[]; ops: OpEnergies }> {
   const perImage = ds.channels * ds.height * ds.width;
-  const engine = { model, table: placement.resolved.table, rowOffsets: placement.resolved.rowOffsets, cv: o.cv };
+  const engine = { model, table: placement.resolved.table, rowOffsets: placement.resolved.rowOffsets, cv: o.applyCv === false ? undefined : o.cv };
   const n = Math.min(batch, ds.count);
   const streams: Record<string, CellStreams> = {};
   const accRows: Record<string, AccRows> = {};

@@ -1,4 +1,4 @@
-import type { Design } from '../generators/array/config.ts';
+import { cvVBits, type Design } from '../generators/array/config.ts';
 import { productTable } from '../generators/multipliers/index.ts';
 import { correctionTerm } from '../nn/cv.ts';
 import { checkCvRows, foldOrder, foldPlan, type GemmCv, type GemmOut, type Mat8 } from './gemm.ts';
@@ -56,7 +56,7 @@ export function gemmModel(design: Design, A: Mat8, W: Mat8, opts: GemmOptions = 
 
 /**
  * The correction stage after the accumulators (templates/array/cv.sv): V is the activation-sum
- * lane (values; psumBits wide, read as two's complement), every word gets
+ * lane (values; its low cvVBits bits read as two's complement), every word gets
  * correctionTerm(coef[n], V, q) added mod 2^psumBits.
  */
 function addCvCorrection(design: Design, plan: ReturnType<typeof foldPlan>, A: Mat8, raw: Uint32Array, cv: GemmCv): void {
@@ -70,8 +70,10 @@ function addCvCorrection(design: Design, plan: ReturnType<typeof foldPlan>, A: M
       const c = A.data[m * K + k]!;
       v += design.signed ? (c << 24) >> 24 : c;
     }
-    v = ((v % mod) + mod) % mod;
-    if (v >= mod / 2) v -= mod;
+    // The lane wraps at psumBits; the stage reads its low cvVBits bits as two's complement.
+    const vm = 2 ** cvVBits(design);
+    v = ((v % vm) + vm) % vm;
+    if (v >= vm / 2) v -= vm;
     for (let n = 0; n < N; n++) raw[m * N + n] = (((raw[m * N + n]! + correctionTerm(cv.coef[n]!, v, cv.q)) % mod) + mod) % mod;
   }
 }

@@ -41,6 +41,13 @@ export const MAX_DRAM_BYTES_PER_CYCLE = 4096;
 /** Control variate: coefficient rows (N-folds of C filters) a tile holds; default covers N <= 8 C. */
 export const DEFAULT_CV_FOLDS = 8;
 export const MAX_CV_FOLDS = 64;
+/**
+ * Width at which the correction stage reads the activation sum V (two's complement): its
+ * multipliers are COEF x CV_V_BITS (a full psumBits operand would make them a third larger).
+ * mapping/place.ts refuses a layer whose worst-case V does not fit.
+ */
+export const CV_V_BITS = 24;
+export const cvVBits = (d: Pick<Design, 'psumBits'>): number => Math.min(CV_V_BITS, d.psumBits);
 
 const cellId = z.string().min(1);
 /** One runtime mode's cells: one cell for the tile, or per column, per row or per PE. */

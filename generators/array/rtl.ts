@@ -1,6 +1,6 @@
 import { render } from '../../core/templates.ts';
 import { cellInfo } from './cells.ts';
-import type { Design, TileSpec } from './config.ts';
+import { cvVBits, type Design, type TileSpec } from './config.ts';
 import { PERF_COUNTERS } from './perf.ts';
 import { hex2, REG } from './regmap.ts';
 import { arrayLatency, latency, weightRowCycles } from './schedule.ts';
@@ -421,7 +421,9 @@ export function generateViews(design: Design, opts: ViewOptions = {}): DesignVie
           qBits: layout.cv.qBits,
           coefBits: layout.cv.coefBits,
           psumBits: pw,
-          prodBits: pw + layout.cv.coefBits,
+          vBits: cvVBits(design),
+          vSpare: pw - cvVBits(design),
+          prodBits: cvVBits(design) + layout.cv.coefBits,
           inWidth: accLanes * pw,
           outWidth: t.cols * pw,
         });
