@@ -5,6 +5,7 @@ import { UserError } from '../core/errors.ts';
 import { defaultLiberty } from '../core/paths.ts';
 import { cellInfo } from '../generators/array/cells.ts';
 import type { Design } from '../generators/array/config.ts';
+import { REG } from '../generators/array/regmap.ts';
 import { type DesignViews, designLayout, generateViews } from '../generators/array/rtl.ts';
 import type { LayerCycles } from '../mapping/cycles.ts';
 import { foldPlan } from '../mapping/gemm.ts';
@@ -100,6 +101,8 @@ export interface MemoryOpEnergies {
   wbuf: SramSpec & SramEnergy;
   /** Per tile: its accumulator memory (accEntries x C x psumBits). */
   acc: (SramSpec & SramEnergy)[];
+  /** Control-variate designs, per tile: the coefficient memory (folds rows x C x 16 bits). */
+  cvCoef?: (SramSpec & SramEnergy)[];
   dramPjPerByte: number;
 }
 
@@ -397,43 +400,38 @@ async function cvCorrectionOpEnergy(
     const syn = await synthesize({ top: module, sources, liberty });
     const model = buildGateSim(syn.netlist, loadLiberty(liberty));
     const rows = packRows(design, t.cols, a.rows, a.v);
-    // Cycle 0 sets the write pointer, cycles 1..C load the coefficients, then the rows stream.
-    const lead = 1 + t.cols;
-    const n = lead + rows.n;
+    const n = rows.n;
+    // The coefficient memory (a macro beside the module, priced by the memory model) returns the
+    // layer's first coefficient row on every read.
+    const coefWords = Math.ceil((t.cols * 16) / 32);
+    const coefRow = new Uint32Array(coefWords);
+    coef.forEach((c, i) => {
+      coefRow[(i * 16) >>> 5]! |= c << ((i * 16) & 31);
+    });
     const stim = (active: boolean): GateSimStimulus => {
-      const ptr = new Uint8Array(n);
-      const we = new Uint8Array(n);
-      const wdata = new Uint32Array(n);
-      const valid = new Uint8Array(n);
       const last = new Uint8Array(n);
-      const data = new Uint32Array(n * rows.words);
-      ptr[0] = 1;
-      for (let c = 0; c < t.cols; c++) {
-        we[1 + c] = 1;
-        wdata[1 + c] = coef[c]!;
-      }
-      if (active) {
-        data.set(rows.data, lead * rows.words);
-        valid.fill(1, lead);
-        for (let i = lead + 63; i < n; i += 64) last[i] = 1;
-      }
+      if (active) for (let i = 63; i < n; i += 64) last[i] = 1;
+      const mem = new Uint32Array(n * coefWords);
+      for (let i = 0; i < n; i++) mem.set(coefRow, i * coefWords);
+      const fill = (v: number) => new Uint8Array(n).fill(active ? v : 0);
       return {
         n,
         ports: {
           rst: new Uint8Array(n),
           q: new Uint8Array(n).fill(lcv?.q ?? 0),
           nfold_last: new Uint8Array(n),
-          ptr_we: ptr,
-          coef_we: we,
-          wdata,
-          in_valid: valid,
+          ptr_we: new Uint8Array(n),
+          coef_we: new Uint8Array(n),
+          wdata: new Uint32Array(n),
+          in_next: fill(1),
+          in_valid: fill(1),
           in_last: last,
-          in_data: { words: rows.words, data },
+          in_data: { words: rows.words, data: active ? rows.data : new Uint32Array(n * rows.words) },
+          mem_rd_data: { words: coefWords, data: mem },
         },
       };
     };
     const opts = { vdd, clockMHz, liberty };
-    // Per-op figures are per simulated cycle; the loading cycles are the same in both runs.
     const act = designEnergy(syn, { model, result: runGateSim(model, stim(true)) }, opts);
     const idle = designEnergy(syn, { model, result: runGateSim(model, stim(false)) }, opts);
     return { active: act.perOpPj.dynamic, idle: idle.perOpPj.dynamic, leakage: act.perOpPj.leakage };
@@ -516,6 +514,13 @@ export function memoryOpEnergies(design: Design, liberty: string, memoryModel?: 
       const lanes = t.cols + (design.controlVariate ? 1 : 0);
       return price({ bytes: (design.accEntries * lanes * design.psumBits) / 8, wordBits: lanes * design.psumBits });
     }),
+    ...(design.controlVariate
+      ? {
+          cvCoef: design.tiles.map((t) =>
+            price({ bytes: (design.controlVariate!.folds * t.cols * REG.cvCoefData.width) / 8, wordBits: t.cols * REG.cvCoefData.width }),
+          ),
+        }
+      : {}),
     dramPjPerByte: dramPjPerByte(m),
   };
 }
@@ -624,6 +629,11 @@ export function layerEnergy(
     cvColumnPj = t.streamCycles * cv.column.active + (t.cycles - t.streamCycles) * cv.column.idle;
     cvCorrectionPj = outRows * cv.correction.active + (t.cycles - outRows) * cv.correction.idle;
     leakagePj += (cv.column.leakage + cv.correction.leakage) * t.cycles;
+    // Its coefficient memory: one row read per output row, every coefficient written per GEMM.
+    const mem = e.memory.cvCoef?.[layer.tile];
+    if (mem)
+      cvCorrectionPj +=
+        outRows * mem.readPj + t.gemms * Math.ceil(oc / tile.cols) * tile.cols * mem.writePj + leakageEnergyPj(mem.leakageNw, t.cycles, e.clockMHz);
   }
   const m = e.memory;
   const b = traffic.buffers;

@@ -188,8 +188,15 @@ describe('accelerator energy parts and objectives', () => {
       dramBytes: 1000,
     });
     for (const p of ENERGY_PARTS) expect(e[p.key]).toBeGreaterThan(0);
-    // The correction works on the rows of last K-folds only (streamed rows / K-folds).
-    expect(e.cvCorrectionPj).toBeCloseTo((t.streamCycles / 3) * 2 + (t.cycles - t.streamCycles / 3) * 0.1, 6);
+    // The correction works on the rows of last K-folds only (streamed rows / K-folds), reading one
+    // coefficient row each; every coefficient (2 N-folds x 4 columns) is written once per GEMM.
+    const cm = memory.cvCoef![0]!;
+    expect(cm.wordBits).toBe(4 * 16);
+    const outRows = t.streamCycles / 3;
+    expect(e.cvCorrectionPj).toBeCloseTo(
+      outRows * 2 + (t.cycles - outRows) * 0.1 + outRows * cm.readPj + 8 * cm.writePj + (cm.leakageNw * 1e-9 * t.cycles * 1e12) / 100e6,
+      6,
+    );
     expect(e.cvColumnPj).toBeCloseTo(t.streamCycles * 0.7 + (t.cycles - t.streamCycles) * 0.05, 6);
     // The same layer on a design without the hardware pays nothing for it.
     const plain = resolveDesign({ rows: 4, cols: 4, cell: 'exact_u8' }, 'test');

@@ -58,6 +58,9 @@ function human(r: FlowReport): string {
     bufferLine(r),
     e
       ? `energy ${energySummary(e)}\n  parts (uJ): cells ${u(e.pjPerInference.cell)}, rest of PE ${u(e.pjPerInference.pe)}, acc logic ${u(e.pjPerInference.acc)}, ` +
+        (e.pjPerInference.cvColumn + e.pjPerInference.cvCorrection > 0
+          ? `control variate ${u(e.pjPerInference.cvColumn + e.pjPerInference.cvCorrection)} (column ${u(e.pjPerInference.cvColumn)}, correction ${u(e.pjPerInference.cvCorrection)}), `
+          : '') +
         `acc memory ${u(e.pjPerInference.accMemRead + e.pjPerInference.accMemWrite + e.pjPerInference.accMemLeakage)}, logic leakage ${u(e.pjPerInference.leakage)}, ` +
         `activation buffer ${u(e.pjPerInference.ubRead + e.pjPerInference.ubWrite + e.pjPerInference.ubLeakage)}, ` +
         `weight FIFO ${u(e.pjPerInference.wbufRead + e.pjPerInference.wbufWrite + e.pjPerInference.wbufLeakage)}, DRAM ${u(e.pjPerInference.dram)} (memories and DRAM: model, docs/memory.md)`

@@ -58,7 +58,7 @@ export interface Layout {
    * Control-variate hardware (docs/cv.md), per tile: the activation-sum column and the correction
    * stage with its coefficient rows; register widths. Undefined = design without it.
    */
-  cv?: { vcolModule: string[]; module: string[]; rowBits: number; qBits: number; coefBits: number };
+  cv?: { vcolModule: string[]; module: string[]; memModule: string[]; rowBits: number; qBits: number; coefBits: number };
 }
 
 export const TOP = 'axtpu_top';
@@ -80,6 +80,7 @@ export const names = {
   accMem: (t: TileSpec) => `axtpu_${t.name}_accmem`,
   vcol: (t: TileSpec) => `axtpu_${t.name}_vcol`,
   cv: (t: TileSpec) => `axtpu_${t.name}_cv`,
+  cvMem: (t: TileSpec) => `axtpu_${t.name}_cvmem`,
   ubMem: 'axtpu_ubmem',
   wbufMem: 'axtpu_wbufmem',
 };
@@ -324,6 +325,7 @@ function plan(design: Design) {
           cv: {
             vcolModule: design.tiles.map((t) => names.vcol(t)),
             module: design.tiles.map((t) => names.cv(t)),
+            memModule: design.tiles.map((t) => names.cvMem(t)),
             rowBits: Math.max(1, clog2(design.controlVariate.folds)),
             qBits: REG.cvQ.width,
             coefBits: REG.cvCoefData.width,
@@ -426,6 +428,17 @@ export function generateViews(design: Design, opts: ViewOptions = {}): DesignVie
           prodBits: cvVBits(design) + layout.cv.coefBits,
           inWidth: accLanes * pw,
           outWidth: t.cols * pw,
+          memModule: names.cvMem(t),
+        });
+        parts[`${names.cvMem(t)}.sv`] = render('array/cvmem.sv', {
+          module: names.cvMem(t),
+          tile: t.name,
+          folds: design.controlVariate!.folds,
+          cols: t.cols,
+          coefBits: layout.cv.coefBits,
+          rowBits: layout.cv.rowBits,
+          width: t.cols * layout.cv.coefBits,
+          blackbox: !sim,
         });
       }
       parts[`${names.acc(t)}.sv`] = render('array/acc.sv', { ...accCtx, module: names.acc(t), memModule: names.accMem(t), kfBits: layout.kfBits });
@@ -451,7 +464,15 @@ export function generateViews(design: Design, opts: ViewOptions = {}): DesignVie
         sim,
         gating: gatingContext(t, layout),
         accLanes,
-        cv: layout.cv ? { ...layout.cv, vcolModule: layout.cv.vcolModule[t.index], module: layout.cv.module[t.index], vSrc: timing.vSrc } : undefined,
+        cv: layout.cv
+          ? {
+              ...layout.cv,
+              vcolModule: layout.cv.vcolModule[t.index],
+              module: layout.cv.module[t.index],
+              memModule: layout.cv.memModule[t.index],
+              vSrc: timing.vSrc,
+            }
+          : undefined,
         ...timing,
         domains: t.domains.map((d) => ({
           name: d.name,
