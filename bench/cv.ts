@@ -4,6 +4,7 @@
  * 1. speed: engine MAC/s with compensation on every layer vs off, one thread, same run, runs
  *    alternated (off, on, off, on, ...), CPU time per run; best of 5 each. LeNet-5 and ResNet-8,
  *    perf_j0_k3_u8 (unsigned) and roup_p2_r4_s8 (signed).
+ * 3. area: Yosys synthesis of an 8x8 array with and without the compensation hardware.
  * 2. accuracy: every cell of the table in docs/cv.md applied uniformly, without and with CV on every
  *    layer, on the test split (all workers), with the exact design of the same scheme.
  */
@@ -13,6 +14,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { writeFileAtomic } from '../core/atomic.ts';
 import { repoRoot } from '../core/paths.ts';
+import { generateViews, resolveDesign } from '../generators/array/index.ts';
 import { resolveAssignment, uniformAssignment } from '../nn/assign.ts';
 import { parseCvSpec } from '../nn/cv.ts';
 import { compensation } from '../nn/cv-calib.ts';
@@ -23,6 +25,7 @@ import { prepareNativeKernels } from '../nn/native.ts';
 import { runDataset } from '../nn/parallel.ts';
 import { macsPerImage, type QuantModel } from '../nn/qmodel.ts';
 import { CALIBRATION } from '../nn/quantize.ts';
+import { synthesize } from '../synth/yosys.ts';
 import { evoStyleFromBuiltin } from '../test/helpers/evo.ts';
 
 // Imported cells live in a scratch cell store for this bench (AXTPU_CELLS_DIR, read per call).
@@ -159,6 +162,25 @@ if (want('accuracy')) {
       }
     }
   results.accuracy = rows;
+}
+
+if (want('area')) {
+  // Synthesis (Yosys, osu018, hierarchy kept) of an 8x8 array without and with the hardware: the
+  // activation-sum column against what a PE column with weights fixed to 1 would take (8 PEs
+  // with exact cells), the correction stage (its coefficient memory is a macro: not in the area).
+  const out: Record<string, unknown> = {};
+  for (const [label, cfg] of [
+    ['plain', { rows: 8, cols: 8, cell: 'perf_j0_k3_u8' }],
+    ['controlVariate', { rows: 8, cols: 8, cell: 'perf_j0_k3_u8', controlVariate: {} }],
+    ['exactPe', { rows: 8, cols: 8, cell: 'exact_u8' }],
+  ] as const) {
+    const d = resolveDesign(cfg, label);
+    const t0 = performance.now();
+    const r = await synthesize({ top: 'axtpu_top', sources: generateViews(d).synth, flatten: false });
+    out[label] = { totalUm2: r.areaUm2, modules: r.moduleAreas, seconds: (performance.now() - t0) / 1000 };
+    log(`${label}: ${r.areaUm2} um^2`);
+  }
+  results.area = out;
 }
 
 writeFileAtomic(resultsPath, `${JSON.stringify(results, null, 2)}\n`);

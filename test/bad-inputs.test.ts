@@ -315,6 +315,26 @@ const CASES: Case[] = [
     args: ['eval', '--model', lenet, '--no-float', '--dataset', '/nonexistent/ds'],
     msg: /dataset directory not found/,
   },
+  {
+    name: 'explore --knobs unknown',
+    args: ['explore', '--model', lenet, '--out', 'x', '--knobs', 'cells,volts'],
+    msg: /--knobs: unknown knob 'volts' \(known: cells, cv\)/,
+  },
+  {
+    name: 'explore --knobs cv per filter',
+    args: ['explore', '--model', lenet, '--out', 'x', '--knobs', 'cells,cv', '--granularity', 'filter'],
+    msg: /--knobs cv decides per layer and needs --granularity layer/,
+  },
+  {
+    name: 'gen --cv-folds without --control-variate',
+    args: ['gen', '--rows', '2', '--cols', '2', '--cell', 'exact_u8', '--cv-folds', '2'],
+    msg: /--cv-folds needs --control-variate/,
+  },
+  {
+    name: 'gen --cv-folds 0',
+    args: ['gen', '--rows', '2', '--cols', '2', '--cell', 'exact_u8', '--control-variate', '--cv-folds', '0'],
+    msg: /--cv-folds must be in 1\.\.64/,
+  },
   { name: 'quantize with a bad scheme', args: ['quantize', '--model', lenet, '--out', 'q', '--scheme', 'weird'], msg: /--scheme must be signed or unsigned/ },
   { name: 'quantize with a garbage model', args: ['quantize', '--model', 'garbage.onnx', '--out', 'q'], msg: /not a valid ONNX file/ },
   { name: 'run with a missing design folder', args: ['run', '--model', lenet, '--design', 'nosuch_design'], msg: /nosuch_design/ },
