@@ -2,6 +2,7 @@ import { UserError } from '../core/errors.ts';
 import { jsonArg, parseOrThrow, z } from '../core/validate.ts';
 import { REG } from '../generators/array/regmap.ts';
 import type { GemmOperands } from './gemm.ts';
+import { nativeKernels } from './native-load.ts';
 import { convLayers, type QConvLayer, type QuantModel } from './qmodel.ts';
 
 /**
@@ -68,13 +69,14 @@ export function activationSums(g: GemmOperands, signed: boolean): Int32Array {
 /** The array's part: acc[o*P + p] += (coef[o] * V[p] + half) >> q, wrapping like the int32 accumulators. */
 export function addHardwareCorrection(cv: LayerCv, acc: Int32Array, v: Int32Array, oc: number): void {
   const P = v.length;
-  const scale = 2 ** cv.q;
-  const half = cv.q > 0 ? scale / 2 : 0;
+  // 2^-q is exact in a double, so the product is the exact quotient and floor the shift.
+  const inv = 2 ** -cv.q;
+  const half = cv.q > 0 ? 2 ** (cv.q - 1) : 0;
   for (let o = 0; o < oc; o++) {
     const c = cv.coef[o]!;
     if (c === 0) continue;
     const base = o * P;
-    for (let p = 0; p < P; p++) acc[base + p] = (acc[base + p]! + Math.floor((c * v[p]! + half) / scale)) | 0;
+    for (let p = 0; p < P; p++) acc[base + p] = (acc[base + p]! + Math.floor((c * v[p]! + half) * inv)) | 0;
   }
 }
 
@@ -88,8 +90,19 @@ export function addOffset(cv: LayerCv, acc: Int32Array, P: number, oc: number): 
   }
 }
 
-/** Engine hook: both parts, in place, after the GEMM (and after any injected PE errors). */
+/**
+ * Engine hook: both parts, in place, after the GEMM (and after any injected PE errors). Runs in
+ * the native kernels when loaded (templates/nn/kernels.cpp.hbs `cvApply`); `applyCvJs` is the
+ * reference they are tested against bit for bit.
+ */
 export function applyCv(cv: LayerCv, acc: Int32Array, g: GemmOperands, oc: number, signed: boolean): void {
+  const n = nativeKernels();
+  if (!n) return applyCvJs(cv, acc, g, oc, signed);
+  const sums = !signed && g.sumA ? g.sumA : null;
+  n.cvApply(acc, g.a, sums, cv.coef, cv.offset, Int32Array.of(g.K, g.P, oc, signed ? 1 : 0, cv.q));
+}
+
+export function applyCvJs(cv: LayerCv, acc: Int32Array, g: GemmOperands, oc: number, signed: boolean): void {
   addHardwareCorrection(cv, acc, activationSums(g, signed), oc);
   addOffset(cv, acc, g.P, oc);
 }

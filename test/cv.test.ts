@@ -4,11 +4,12 @@ import { xorshift32 } from '../core/rng.ts';
 import { productTable } from '../generators/multipliers/index.ts';
 import { resolveAssignment, uniformAssignment } from '../nn/assign.ts';
 import { captureOperands } from '../nn/capture.ts';
-import { applyCv, fitErrors, type LayerCv, parseCvSpec } from '../nn/cv.ts';
+import { applyCv, applyCvJs, fitErrors, type LayerCv, parseCvSpec } from '../nn/cv.ts';
 import { activationHistograms, compensation } from '../nn/cv-calib.ts';
 import { type Dataset, limitDataset, loadDataset } from '../nn/dataset.ts';
 import { engineGemm } from '../nn/engine.ts';
 import { loadQuantModelFor } from '../nn/load.ts';
+import { prepareNativeKernels } from '../nn/native.ts';
 import { runDataset, runJob } from '../nn/parallel.ts';
 import { convLayers, type QuantModel } from '../nn/qmodel.ts';
 
@@ -155,6 +156,7 @@ describe('control variate in the engine', () => {
     const { cv } = compensation(qs, r, plan, { pixels: calib.pixels, count: calib.count });
     expect(Object.values(activationHistograms(qs, calib.pixels, calib.count)).length).toBe(convLayers(qs).length);
     const cfg = { model: qs, table: r.table, rowOffsets: r.rowOffsets };
+    expect((await prepareNativeKernels()).ok).toBe(true);
     for (const { layer, g } of captureOperands(cfg, test.pixels.subarray(0, 4 * 784), 4)) {
       const plain = engineGemm(cfg, layer, g);
       const got = engineGemm({ ...cfg, cv }, layer, g);
@@ -172,6 +174,32 @@ describe('control variate in the engine', () => {
           const corr = (BigInt(c.coef[o]!) * V + (1n << BigInt(c.q - 1))) >> BigInt(c.q);
           expect(got[o * g.P + p]).toBe(Number(BigInt.asIntN(32, BigInt(plain[o * g.P + p]!) + corr + BigInt(c.offset[o]!))));
         }
+      // The native kernel (what engineGemm ran) equals the JS reference word for word.
+      const js = plain.slice();
+      applyCvJs(c, js, g, layer.oc, true);
+      expect(js).toEqual(got);
+    }
+  });
+
+  it('native and JS compensation agree on unsigned operands (column sums from im2col) and on extreme coefficients', async () => {
+    expect((await prepareNativeKernels()).ok).toBe(true);
+    const r = resolveAssignment(q, uniformAssignment('drum_k4_u8'));
+    const cfg = { model: q, table: r.table, rowOffsets: r.rowOffsets };
+    const next = xorshift32(5);
+    for (const { layer, g } of captureOperands(cfg, test.pixels.subarray(0, 3 * 784), 3)) {
+      const acc = Int32Array.from({ length: layer.oc * g.P }, () => next() | 0);
+      for (const qq of [0, 1, 8, 15]) {
+        const c: LayerCv = {
+          q: qq,
+          coef: Int32Array.from({ length: layer.oc }, (_, o) => (o === 0 ? -32768 : o === 1 ? 32767 : (next() % 65536) - 32768)),
+          offset: Int32Array.from({ length: layer.oc }, () => (next() % 2001) - 1000),
+        };
+        const a = acc.slice();
+        const b = acc.slice();
+        applyCv(c, a, g, layer.oc, false);
+        applyCvJs(c, b, g, layer.oc, false);
+        expect(a).toEqual(b);
+      }
     }
   });
 });
