@@ -1,7 +1,9 @@
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { xorshift32 } from '../core/rng.ts';
+import { energyOf } from '../explore/objective.ts';
 import { productTable } from '../generators/multipliers/index.ts';
+import { baseCell, planUnits, toArrayConfig, toAssignment } from '../mapping/units.ts';
 import { resolveAssignment, uniformAssignment } from '../nn/assign.ts';
 import { captureOperands } from '../nn/capture.ts';
 import { applyCv, applyCvJs, fitErrors, type LayerCv, parseCvSpec } from '../nn/cv.ts';
@@ -201,5 +203,32 @@ describe('control variate in the engine', () => {
         expect(a).toEqual(b);
       }
     }
+  });
+
+  it("exploration genes: <cell>+cv compensates that unit's layers, the winner design gets the hardware, its price counts once", () => {
+    const plan = planUnits(q, 'layer', 16, 16);
+    const genes = plan.units.map((_, u) => (u === 0 ? 'perf_j0_k3_u8+cv' : u === 2 ? 'drum_k4_u8+cv' : 'exact_u8'));
+    const a = toAssignment(plan, genes, 'exact_u8');
+    expect(a.cv).toEqual([plan.layers[0]!.name, plan.layers[2]!.name]);
+    expect(Object.values(a.layers)).not.toContain('perf_j0_k3_u8+cv');
+    expect(a.layers[plan.layers[0]!.name]).toBe('perf_j0_k3_u8');
+    // LeNet-5's widest layer has 120 filters: 8 coefficient rows of 16.
+    expect(toArrayConfig(plan, genes, 'exact_u8', 'x').controlVariate).toEqual({ folds: 8 });
+    expect(toArrayConfig(plan, genes.map(baseCell), 'exact_u8', 'x').controlVariate).toBeUndefined();
+    const tables = { multiplier: plan.units.map(() => ({})), array: plan.units.map(() => ({})), accelerator: plan.units.map(() => ({})) } as Record<
+      'multiplier' | 'array' | 'accelerator',
+      Record<string, number>[]
+    >;
+    for (const t of Object.values(tables))
+      plan.units.forEach((_, u) => Object.assign(t[u]!, { exact_u8: 10, perf_j0_k3_u8: 4, 'perf_j0_k3_u8+cv': 4, 'drum_k4_u8+cv': 6 }));
+    const om = { fixed: { multiplier: 0, array: 100, accelerator: 200 }, cv: { fixed: { multiplier: 0, array: 7, accelerator: 9 }, parts: {} as never } };
+    const base = energyOf(
+      tables,
+      om,
+      'accelerator',
+      genes.map(baseCell).map((g) => (g === 'drum_k4_u8' ? 'exact_u8' : g)),
+    );
+    expect(energyOf(tables, om, 'accelerator', genes)).toBe(4 + 6 + 10 * (plan.units.length - 2) + 200 + 9);
+    expect(base).toBe(4 + 10 * (plan.units.length - 1) + 200);
   });
 });
