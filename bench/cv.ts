@@ -2,7 +2,7 @@
  * Control variate (docs/cv.md) -> bench/results/cv.json.
  *   node --import tsx bench/cv.ts [--only=speed,accuracy] [--images=N]
  * 1. speed: engine MAC/s with compensation on every layer vs off, one thread, same run, runs
- *    alternated (off, on, off, on, ...), CPU time per run; best of 5 each. LeNet-5 and ResNet-8,
+ *    alternated (off, on, off, on, ...), CPU time per run; best of 7 each. LeNet-5 and ResNet-8,
  *    perf_j0_k3_u8 (unsigned) and roup_p2_r4_s8 (signed).
  * 3. area: Yosys synthesis of an 8x8 array with and without the compensation hardware.
  * 2. accuracy: every cell of the table in docs/cv.md applied uniformly, without and with CV on every
@@ -76,9 +76,9 @@ if (want('speed')) {
   const rows: Record<string, unknown>[] = [];
   for (const [name, cell, signed, n] of [
     ['lenet5-fmnist', 'perf_j0_k3_u8', false, 1000],
-    ['resnet8-fmnist', 'perf_j0_k3_u8', false, 100],
+    ['resnet8-fmnist', 'perf_j0_k3_u8', false, 300],
     ['lenet5-fmnist', 'roup_p2_r4_s8', true, 1000],
-    ['resnet8-fmnist', 'roup_p2_r4_s8', true, 100],
+    ['resnet8-fmnist', 'roup_p2_r4_s8', true, 300],
   ] as const) {
     const q = await model(name, signed);
     const ds = limitDataset(test, n);
@@ -89,7 +89,7 @@ if (want('speed')) {
     }
     const tOff: number[] = [];
     const tOn: number[] = [];
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < 7; i++) {
       tOff.push(cpuRun(off, ds));
       tOn.push(cpuRun(on, ds));
     }
