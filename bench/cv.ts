@@ -4,6 +4,8 @@
  * 1. speed: engine MAC/s with compensation on every layer vs off, one thread, same run, runs
  *    alternated (off, on, off, on, ...), CPU time per run; best of 7 each. LeNet-5 and ResNet-8,
  *    perf_j0_k3_u8 (unsigned) and roup_p2_r4_s8 (signed).
+ * 4. energy: accelerator energy per inference (analytical path) of the exact design, a cell without
+ *    and with the hardware (net saving).
  * 3. area: Yosys synthesis of an 8x8 array with and without the compensation hardware.
  * 2. accuracy: every cell of the table in docs/cv.md applied uniformly, without and with CV on every
  *    layer, on the test split (all workers), with the exact design of the same scheme.
@@ -14,7 +16,10 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { writeFileAtomic } from '../core/atomic.ts';
 import { repoRoot } from '../core/paths.ts';
+import { analyticalEstimate } from '../flow/analytical.ts';
+import { ENERGY_PARTS } from '../flow/energy.ts';
 import { generateViews, resolveDesign } from '../generators/array/index.ts';
+import { placeModel } from '../mapping/place.ts';
 import { resolveAssignment, uniformAssignment } from '../nn/assign.ts';
 import { parseCvSpec } from '../nn/cv.ts';
 import { compensation } from '../nn/cv-calib.ts';
@@ -181,6 +186,42 @@ if (want('area')) {
     log(`${label}: ${r.areaUm2} um^2`);
   }
   results.area = out;
+}
+
+if (want('energy')) {
+  // Net accelerator energy per inference, analytical path (the RTL run's per-op energies and
+  // cycles; `axtpu run` checks the two agree): 16x16, the exact design, the cell without the
+  // hardware, and the cell with the hardware compensating every layer. 250 test images.
+  const ds = limitDataset(test, 250);
+  const rows: Record<string, unknown>[] = [];
+  for (const name of ['lenet5-fmnist', 'resnet8-fmnist'])
+    for (const cell of ['perf_j0_k3_u8', 'perf_j0_k2_u8']) {
+      const q = await model(name, false);
+      const one = async (id: string, cv: boolean) => {
+        const design = resolveDesign({ rows: 16, cols: 16, cell: id, ...(cv ? { controlVariate: {} } : {}) }, 'bench');
+        const placement = placeModel(q, design);
+        const comp = cv ? compensation(q, placement.resolved, parseCvSpec('all', q), { pixels: calib.pixels, count: calib.count }).cv : undefined;
+        const est = await analyticalEstimate(q, design, placement, ds, 250, { cv: comp });
+        const parts = Object.fromEntries(ENERGY_PARTS.map((p) => [p.key, est.layers.reduce((t, l) => t + l.energy![p.key], 0) / ds.count]));
+        return { accelerator: est.layers.reduce((t, l) => t + l.energy!.totalPj, 0) / ds.count, parts };
+      };
+      const exact = await one('exact_u8', false);
+      const off = await one(cell, false);
+      const on = await one(cell, true);
+      const row = {
+        model: name,
+        cell,
+        pjPerInference: { exact: exact.accelerator, off: off.accelerator, on: on.accelerator },
+        savingOff: 1 - off.accelerator / exact.accelerator,
+        savingOn: 1 - on.accelerator / exact.accelerator,
+        cvPj: (on.parts.cvColumnPj as number) + (on.parts.cvCorrectionPj as number),
+        cellPj: { exact: exact.parts.cellPj, off: off.parts.cellPj, on: on.parts.cellPj },
+        parts: { exact: exact.parts, off: off.parts, on: on.parts },
+      };
+      log(JSON.stringify({ ...row, parts: undefined }));
+      rows.push(row);
+    }
+  results.energy = rows;
 }
 
 writeFileAtomic(resultsPath, `${JSON.stringify(results, null, 2)}\n`);
