@@ -420,6 +420,12 @@ interface EnergyStage {
   metrics: GroupResult['cellMetrics'];
   pruned: GroupResult['pruned'];
   kept: string[];
+  /**
+   * With the cv knob: cells that get a compensated twin. Every cell that saves energy, before the
+   * (energy, MAE, MRE) dominance pruning: compensation removes the linear part of the error, so a
+   * cell dominated on raw error (perforation) can be the best one compensated.
+   */
+  cvTwins: string[];
 }
 
 async function energyStage(g: GroupContext): Promise<EnergyStage> {
@@ -454,6 +460,7 @@ async function energyStage(g: GroupContext): Promise<EnergyStage> {
     }
     return true;
   });
+  const savers = [...kept];
   if (o.prune !== false) {
     // Dominated in (energy, MAE, MRE): a cell no better in energy, absolute AND relative error
     // than another is never the better choice for a unit. (MAE alone would drop DRUM, whose
@@ -469,8 +476,8 @@ async function energyStage(g: GroupContext): Promise<EnergyStage> {
   if (o.knobs?.includes('cv')) {
     // Compensated twins `<cell>+cv`: the same per-unit energies; the hardware's price is charged
     // once per gene vector that uses it (om.cv), with coefficients of the most aggressive kept cell.
-    for (const rows of [...Object.values(tables), multUnitE]) for (const row of rows) for (const id of kept) row[id + CV_SUFFIX] = row[id]!;
-    for (const id of kept) metrics[id + CV_SUFFIX] = metrics[id]!;
+    for (const rows of [...Object.values(tables), multUnitE]) for (const row of rows) for (const id of savers) row[id + CV_SUFFIX] = row[id]!;
+    for (const id of savers) metrics[id + CV_SUFFIX] = metrics[id]!;
     const harshest = [...kept].sort((a, b) => uniformE(a) - uniformE(b))[0]!;
     const bank = resolveAssignment(g.q, uniformAssignment(harshest));
     const all = Object.fromEntries(plan.layers.map((l) => [l.name, DEFAULT_Q]));
@@ -478,7 +485,8 @@ async function energyStage(g: GroupContext): Promise<EnergyStage> {
     g.log(`control-variate hardware priced on the exact design with ${harshest}'s coefficients`);
     om.cv = await cvOverhead(g.q, plan, exact, g.s.val, table, om, cv, { memoryModel: o.memoryModel });
   }
-  return { table, objective, om, tables, unitE, multUnitE, uniformE, exactE, metrics, pruned, kept };
+  const cvTwins = o.knobs?.includes('cv') ? savers : [];
+  return { table, objective, om, tables, unitE, multUnitE, uniformE, exactE, metrics, pruned, kept, cvTwins };
 }
 
 /** Criticality of every unit on the float model (the XAI calibration images). */
@@ -618,8 +626,10 @@ async function searchStage(g: GroupContext, judge: ValidationJudge, e: EnergySta
   note(base.exactGenes, { acc: base.valAccuracy, loss: pairedLoss(base.bits, base.bits, g.s.confidence), fits: true }, 'baseline');
   // Per unit: cells that save energy ON THAT UNIT (a cell can cost more than exact on one
   // layer's operand statistics), most aggressive first, exact last.
-  // With the cv knob each cell has a compensated twin right after it (same unit energy).
-  const pool = g.o.knobs?.includes('cv') ? e.kept.flatMap((id) => [id, id + CV_SUFFIX]) : e.kept;
+  // With the cv knob cells have a compensated twin right after them (same unit energy).
+  const pool = [...new Set([...e.kept, ...e.cvTwins])]
+    .sort()
+    .flatMap((id) => [...(e.kept.includes(id) ? [id] : []), ...(e.cvTwins.includes(id) ? [id + CV_SUFFIX] : [])]);
   const choices = plan.units.map((_, u) =>
     pool
       .filter((id) => unitE[u]![id]! < unitE[u]![exact]!)
