@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { buildCv, type CvConfig, type CvPlan } from './cv.ts';
 import { runQuantBatch } from './engine.ts';
 import type { QuantModel } from './qmodel.ts';
@@ -16,10 +17,8 @@ export function activationHistograms(model: QuantModel, pixels: Uint8Array, coun
     byImages = new Map();
     cache.set(model, byImages);
   }
-  // Keyed by the images' size and a cheap content digest (the same calibration set hits).
-  let h = 0;
-  for (let i = 0; i < pixels.length; i += 97) h = (Math.imul(h, 31) + pixels[i]!) | 0;
-  const key = `${count}:${pixels.length}:${h}`;
+  // Keyed by the images' content (the same calibration set hits; ~1 ms for 256 images).
+  const key = `${count}:${createHash('sha256').update(pixels).digest('hex')}`;
   const hit = byImages.get(key);
   if (hit) return hit;
   const per = pixels.length / count;
