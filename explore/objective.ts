@@ -138,7 +138,7 @@ export function objectivePartsOf(om: ObjectiveModel, multUnitE: Record<string, n
 
 /**
  * The control-variate hardware's energy (docs/cv.md): the exact design with the hardware and
- * coefficients `cv` on every layer, minus the exact design without it, per objective and by
+ * coefficients `cv` on every layer, minus the same design without it, per objective and by
  * part. Charged once to any gene vector that compensates a unit (a conservative price: the
  * correction stage runs on every layer with non-zero coefficients).
  */
@@ -152,25 +152,30 @@ export async function cvOverhead(
   cv: CvConfig,
   o: { memoryModel?: string } = {},
 ): Promise<NonNullable<ObjectiveModel['cv']>> {
-  const genes = plan.units.map(() => exact);
-  const config = {
-    ...toArrayConfig(plan, genes, exact, 'explore_exact_cv'),
-    controlVariate: { folds: Math.max(...plan.layers.map((l) => Math.ceil(l.oc / plan.cols))) },
+  // Every layer on one tile named like the exact design's first: a layer's energy does not depend
+  // on the other tiles (idle tiles are power-gated), and the tile's modules (PE, accumulators,
+  // the correction stage) are synthesized once instead of once per tile.
+  const base = toArrayConfig(
+    plan,
+    plan.units.map(() => exact),
+    exact,
+    'explore_exact_cv',
+  ) as { tiles: { name: string }[] };
+  const single = { name: 'explore_exact_cv', rows: plan.rows, cols: plan.cols, tiles: [{ name: base.tiles[0]!.name, cell: exact }] };
+  const folds = Math.max(...plan.layers.map((l) => Math.ceil(l.oc / plan.cols)));
+  const perInference = async (config: Record<string, unknown>, withCv: boolean) => {
+    const design = resolveDesign(config, 'explore exact design (control-variate price)');
+    const est = await analyticalEstimate(q, design, placeModel(q, design), ds, om.batch, {
+      clockMHz: table.clockMHz,
+      liberty: table.liberty,
+      memoryModel: o.memoryModel,
+      ...(withCv ? { cv, applyCv: false } : {}),
+    });
+    return Object.fromEntries(ENERGY_PARTS.map((p) => [p.key, est.layers.reduce((s, l) => s + l.energy![p.key], 0) / ds.count])) as Record<EnergyPart, number>;
   };
-  const design = resolveDesign(config, 'explore exact design with control variate');
-  const placement = placeModel(q, design);
-  const est = await analyticalEstimate(q, design, placement, ds, om.batch, {
-    clockMHz: table.clockMHz,
-    liberty: table.liberty,
-    memoryModel: o.memoryModel,
-    cv,
-    applyCv: false,
-  });
-  const n = ds.count;
-  const parts = Object.fromEntries(ENERGY_PARTS.map((p) => [p.key, est.layers.reduce((s, l) => s + l.energy![p.key], 0) / n - om.exactParts[p.key]])) as Record<
-    EnergyPart,
-    number
-  >;
+  const plain = await perInference(single, false);
+  const withHw = await perInference({ ...single, controlVariate: { folds } }, true);
+  const parts = Object.fromEntries(ENERGY_PARTS.map((p) => [p.key, withHw[p.key] - plain[p.key]])) as Record<EnergyPart, number>;
   const fixed = Object.fromEntries(OBJECTIVES.map((k) => [k, objectiveEnergy(parts, k)])) as Record<Objective, number>;
   return { fixed, parts };
 }
