@@ -1,3 +1,4 @@
+import { applyCv, type CvConfig } from './cv.ts';
 import { multiplyByQuantizedMultiplier } from './fixedpoint.ts';
 import { finishLayer, type GemmOperands, gemmExact, gemmLut, lowerLayerToGemm } from './gemm.ts';
 import { type Shape, size, windowBounds } from './graph.ts';
@@ -15,6 +16,8 @@ export interface EngineConfig {
   table?: Int32Array;
   /** Per conv/dense layer name: rowOffset[oc * K + k]. */
   rowOffsets?: Record<string, Int32Array>;
+  /** Per conv/dense layer: control-variate compensation (nn/cv.ts), applied at the column outputs. */
+  cv?: CvConfig;
 }
 
 export interface BatchResult {
@@ -96,7 +99,10 @@ export function* engineSteps(model: QuantModel, pixels: Uint8Array, batch: numbe
 
 /** The engine's own GEMM for a layer: LUT bank if configured, else plain integer multiplies. */
 export function engineGemm(cfg: EngineConfig, l: QConvLayer, g: GemmOperands): Int32Array {
-  return cfg.table ? gemmLut(cfg.rowOffsets![l.name]!, cfg.table, g, l.oc) : gemmExact(l, g, cfg.model.scheme);
+  const acc = cfg.table ? gemmLut(cfg.rowOffsets![l.name]!, cfg.table, g, l.oc) : gemmExact(l, g, cfg.model.scheme);
+  const cv = cfg.cv?.[l.name];
+  if (cv) applyCv(cv, acc, g, l.oc, cfg.model.scheme === 'signed');
+  return acc;
 }
 
 /** Synchronous driver: every GEMM in software (LUT bank or exact). */

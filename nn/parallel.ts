@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parentPort, Worker } from 'node:worker_threads';
 import { captureAccumulators, type LayerAccumulators } from './capture.ts';
+import type { CvConfig } from './cv.ts';
 import type { Dataset } from './dataset.ts';
 import { type EngineConfig, runQuantBatch } from './engine.ts';
 import { loadNativeAddon, nativeKernels, nativeStatus } from './native-load.ts';
@@ -113,7 +114,7 @@ interface PoolRequest {
   model?: QuantModel;
   /** 0 = exact engine (no LUT bank). */
   bankKey: number;
-  bank?: { table: Int32Array; rowOffsets: Record<string, Int32Array> };
+  bank?: { table?: Int32Array; rowOffsets: Record<string, Int32Array>; cv?: CvConfig };
 }
 
 interface PoolReply {
@@ -163,7 +164,7 @@ export function poolWorkerMain(): void {
         delete process.env.AXTPU_NN_NATIVE;
         loadNativeAddon(job.nativeAddon);
       } else process.env.AXTPU_NN_NATIVE = '0';
-      const cfg: EngineConfig = { model, table: bank?.table, rowOffsets: bank?.rowOffsets };
+      const cfg: EngineConfig = { model, table: bank?.table, rowOffsets: bank?.rowOffsets, cv: bank?.cv };
       const reply: PoolReply =
         job.kind === 'predict'
           ? { id: req.id, predict: runJob({ ...job, cfg }) }
@@ -195,7 +196,7 @@ let nextKey = 1;
 let nextJob = 1;
 let spawned = 0;
 const modelKeys = new WeakMap<QuantModel, number>();
-const bankKeys = new WeakMap<Int32Array, WeakMap<object, number>>();
+const bankKeys = new WeakMap<object, WeakMap<object, WeakMap<object, number>>>();
 
 function keyOf<T extends object>(m: WeakMap<T, number>, o: T): number {
   let k = m.get(o);
@@ -206,14 +207,22 @@ function keyOf<T extends object>(m: WeakMap<T, number>, o: T): number {
   return k;
 }
 
+/** One key per (table, rowOffsets, cv) identity triple; 0 = exact engine without compensation. */
 function bankKeyOf(cfg: EngineConfig): number {
-  if (!cfg.table) return 0;
-  let inner = bankKeys.get(cfg.table);
-  if (!inner) {
-    inner = new WeakMap();
-    bankKeys.set(cfg.table, inner);
+  if (!cfg.table && !cfg.cv) return 0;
+  const t = cfg.table ?? bankKeys;
+  let byRows = bankKeys.get(t);
+  if (!byRows) {
+    byRows = new WeakMap();
+    bankKeys.set(t, byRows);
   }
-  return keyOf(inner, cfg.rowOffsets ?? bankKeys);
+  const r = cfg.rowOffsets ?? bankKeys;
+  let byCv = byRows.get(r);
+  if (!byCv) {
+    byCv = new WeakMap();
+    byRows.set(r, byCv);
+  }
+  return keyOf(byCv, cfg.cv ?? bankKeys);
 }
 
 /**
@@ -306,7 +315,7 @@ function runPooled(w: PoolWorker, cfg: EngineConfig, job: PoolJob): Promise<Pool
       remember(w.models, modelKey, true, MODEL_SLOTS);
     }
     if (bankKey && !w.banks.has(bankKey)) {
-      req.bank = { table: cfg.table!, rowOffsets: cfg.rowOffsets ?? {} };
+      req.bank = { table: cfg.table, rowOffsets: cfg.rowOffsets ?? {}, cv: cfg.cv };
       remember(w.banks, bankKey, true, BANK_SLOTS);
     }
     w.job = { id: req.id, resolve, reject };
