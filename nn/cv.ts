@@ -97,7 +97,10 @@ export function addOffset(cv: LayerCv, acc: Int32Array, P: number, oc: number): 
  */
 export function applyCv(cv: LayerCv, acc: Int32Array, g: GemmOperands, oc: number, signed: boolean): void {
   const n = nativeKernels();
-  if (!n) return applyCvJs(cv, acc, g, oc, signed);
+  if (!n) {
+    applyCvJs(cv, acc, g, oc, signed);
+    return;
+  }
   const sums = !signed && g.sumA ? g.sumA : null;
   n.cvApply(acc, g.a, sums, cv.coef, cv.offset, Int32Array.of(g.K, g.P, oc, signed ? 1 : 0, cv.q));
 }

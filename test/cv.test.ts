@@ -220,7 +220,9 @@ describe('control variate in the engine', () => {
       Record<string, number>[]
     >;
     for (const t of Object.values(tables))
-      plan.units.forEach((_, u) => Object.assign(t[u]!, { exact_u8: 10, perf_j0_k3_u8: 4, 'perf_j0_k3_u8+cv': 4, 'drum_k4_u8+cv': 6 }));
+      plan.units.forEach((_, u) => {
+        Object.assign(t[u]!, { exact_u8: 10, perf_j0_k3_u8: 4, 'perf_j0_k3_u8+cv': 4, 'drum_k4_u8+cv': 6 });
+      });
     const om = { fixed: { multiplier: 0, array: 100, accelerator: 200 }, cv: { fixed: { multiplier: 0, array: 7, accelerator: 9 }, parts: {} as never } };
     const base = energyOf(
       tables,
