@@ -1,5 +1,7 @@
 import { stableStringify } from '../core/hash.ts';
 import { type Assignment, resolveAssignment } from '../nn/assign.ts';
+import { type CvConfig, DEFAULT_Q } from '../nn/cv.ts';
+import { compensation } from '../nn/cv-calib.ts';
 import type { Dataset } from '../nn/dataset.ts';
 import { runDataset } from '../nn/parallel.ts';
 import type { QuantModel } from '../nn/qmodel.ts';
@@ -92,11 +94,19 @@ export function accuracyOf(bits: Uint8Array): number {
   return bits.length ? s / bits.length : 0;
 }
 
-/** Engine runner: predictions of an assignment on a dataset (all worker threads). */
-export function engineRunner(model: QuantModel, workers?: number) {
+/**
+ * Engine runner: predictions of an assignment on a dataset (all worker threads). Layers the
+ * assignment compensates (`cv`) get the control variate fitted on `cvCalib` (docs/cv.md).
+ */
+export function engineRunner(model: QuantModel, workers?: number, cvCalib?: Dataset) {
   return async (a: Assignment, ds: Dataset): Promise<Uint8Array> => {
     const r = resolveAssignment(model, a);
-    const run = await runDataset({ model, table: r.table, rowOffsets: r.rowOffsets }, ds, { workers });
+    let cv: CvConfig | undefined;
+    if (a.cv?.length) {
+      if (!cvCalib) throw new Error('engineRunner: an assignment with cv needs calibration images');
+      cv = compensation(model, r, Object.fromEntries(a.cv.map((l) => [l, DEFAULT_Q])), { pixels: cvCalib.pixels, count: cvCalib.count }).cv;
+    }
+    const run = await runDataset({ model, table: r.table, rowOffsets: r.rowOffsets, cv }, ds, { workers });
     return run.pred;
   };
 }

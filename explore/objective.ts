@@ -2,7 +2,8 @@ import { analyticalEstimate } from '../flow/analytical.ts';
 import { ENERGY_PARTS, type EnergyPart, OBJECTIVES, type Objective, objectiveEnergy } from '../flow/energy.ts';
 import { resolveDesign } from '../generators/array/index.ts';
 import { placeModel } from '../mapping/place.ts';
-import { toArrayConfig, type UnitPlan } from '../mapping/units.ts';
+import { CV_SUFFIX, toArrayConfig, type UnitPlan } from '../mapping/units.ts';
+import type { CvConfig } from '../nn/cv.ts';
 import type { Dataset } from '../nn/dataset.ts';
 import type { QuantModel } from '../nn/qmodel.ts';
 import type { EnergyTable } from './energy.ts';
@@ -31,6 +32,12 @@ export interface ObjectiveModel {
   fixed: Record<Objective, number>;
   /** Node, supply and the memory model the estimate used. */
   memory: { nodeNm: number; volts: number; extrapolated: boolean; model: string };
+  /**
+   * With the control-variate knob: what the hardware adds once any unit compensates (per
+   * objective, and by part), priced on the exact design with the hardware and coefficients that
+   * compensate every layer (explore/objective.ts cvOverhead).
+   */
+  cv?: { fixed: Record<Objective, number>; parts: Record<EnergyPart, number> };
   images: number;
   batch: number;
 }
@@ -98,13 +105,19 @@ export function objectiveUnitEnergies(unitE: Record<string, number>[], om: Objec
   return { multiplier: unitE, array: withLeak, accelerator: withLeak };
 }
 
-/** pJ per inference of a gene vector under one objective. */
-export function energyOf(tables: Record<Objective, Record<string, number>[]>, om: Pick<ObjectiveModel, 'fixed'>, o: Objective, cells: string[]): number {
-  return cells.reduce((s, id, u) => s + tables[o][u]![id]!, 0) + om.fixed[o];
+const usesCv = (cells: string[]) => cells.some((c) => c.endsWith(CV_SUFFIX));
+
+/** pJ per inference of a gene vector under one objective (control-variate hardware once if any unit compensates). */
+export function energyOf(tables: Record<Objective, Record<string, number>[]>, om: Pick<ObjectiveModel, 'fixed' | 'cv'>, o: Objective, cells: string[]): number {
+  return cells.reduce((s, id, u) => s + tables[o][u]![id]!, 0) + om.fixed[o] + (om.cv && usesCv(cells) ? om.cv.fixed[o] : 0);
 }
 
 /** pJ per inference of a gene vector under every objective. */
-export function energiesOf(tables: Record<Objective, Record<string, number>[]>, om: Pick<ObjectiveModel, 'fixed'>, cells: string[]): Record<Objective, number> {
+export function energiesOf(
+  tables: Record<Objective, Record<string, number>[]>,
+  om: Pick<ObjectiveModel, 'fixed' | 'cv'>,
+  cells: string[],
+): Record<Objective, number> {
   return Object.fromEntries(OBJECTIVES.map((o) => [o, energyOf(tables, om, o, cells)])) as Record<Objective, number>;
 }
 
@@ -114,9 +127,55 @@ export function energiesOf(tables: Record<Objective, Record<string, number>[]>, 
  * energyOf(..., 'accelerator', cells).
  */
 export function objectivePartsOf(om: ObjectiveModel, multUnitE: Record<string, number>[], cells: string[]): Record<EnergyPart, number> {
-  return {
+  const parts: Record<EnergyPart, number> = {
     ...om.exactParts,
     cellPj: cells.reduce((s, id, u) => s + multUnitE[u]![id]!, 0),
     leakagePj: om.exactParts.leakagePj - om.exactCellLeakage + cells.reduce((s, id, u) => s + om.unitLeakage[u]![id]!, 0),
   };
+  if (om.cv && usesCv(cells)) for (const p of ENERGY_PARTS) parts[p.key] += om.cv.parts[p.key];
+  return parts;
+}
+
+/**
+ * The control-variate hardware's energy (docs/cv.md): the exact design with the hardware and
+ * coefficients `cv` on every layer, minus the same design without it, per objective and by
+ * part. Charged once to any gene vector that compensates a unit (a conservative price: the
+ * correction stage runs on every layer with non-zero coefficients).
+ */
+export async function cvOverhead(
+  q: QuantModel,
+  plan: UnitPlan,
+  exact: string,
+  ds: Dataset,
+  table: EnergyTable,
+  om: ObjectiveModel,
+  cv: CvConfig,
+  o: { memoryModel?: string } = {},
+): Promise<NonNullable<ObjectiveModel['cv']>> {
+  // Every layer on one tile named like the exact design's first: a layer's energy does not depend
+  // on the other tiles (idle tiles are power-gated), and the tile's modules (PE, accumulators,
+  // the correction stage) are synthesized once instead of once per tile.
+  const base = toArrayConfig(
+    plan,
+    plan.units.map(() => exact),
+    exact,
+    'explore_exact_cv',
+  ) as { tiles: { name: string }[] };
+  const single = { name: 'explore_exact_cv', rows: plan.rows, cols: plan.cols, tiles: [{ name: base.tiles[0]!.name, cell: exact }] };
+  const folds = Math.max(...plan.layers.map((l) => Math.ceil(l.oc / plan.cols)));
+  const perInference = async (config: Record<string, unknown>, withCv: boolean) => {
+    const design = resolveDesign(config, 'explore exact design (control-variate price)');
+    const est = await analyticalEstimate(q, design, placeModel(q, design), ds, om.batch, {
+      clockMHz: table.clockMHz,
+      liberty: table.liberty,
+      memoryModel: o.memoryModel,
+      ...(withCv ? { cv, applyCv: false } : {}),
+    });
+    return Object.fromEntries(ENERGY_PARTS.map((p) => [p.key, est.layers.reduce((s, l) => s + l.energy![p.key], 0) / ds.count])) as Record<EnergyPart, number>;
+  };
+  const plain = await perInference(single, false);
+  const withHw = await perInference({ ...single, controlVariate: { folds } }, true);
+  const parts = Object.fromEntries(ENERGY_PARTS.map((p) => [p.key, withHw[p.key] - plain[p.key]])) as Record<EnergyPart, number>;
+  const fixed = Object.fromEntries(OBJECTIVES.map((k) => [k, objectiveEnergy(parts, k)])) as Record<Objective, number>;
+  return { fixed, parts };
 }

@@ -8,6 +8,7 @@ import { Progress } from '../core/progress.ts';
 import type { EnergyPart, Objective } from '../flow/energy.ts';
 import { cellMetrics, getCell } from '../generators/multipliers/index.ts';
 import {
+  CV_SUFFIX,
   checkGranularity,
   filterCells,
   type Granularity,
@@ -17,7 +18,9 @@ import {
   toAssignment,
   type UnitPlan,
 } from '../mapping/units.ts';
-import { type Assignment, schemeFor } from '../nn/assign.ts';
+import { type Assignment, resolveAssignment, schemeFor, uniformAssignment } from '../nn/assign.ts';
+import { DEFAULT_Q } from '../nn/cv.ts';
+import { compensation } from '../nn/cv-calib.ts';
 import { type Dataset, limitDataset, loadDataset } from '../nn/dataset.ts';
 import { calibrationPolicy, checkShapes, DEFAULT_DATASET, loadQuantModelFor } from '../nn/load.ts';
 import { importOnnx } from '../nn/onnx.ts';
@@ -29,7 +32,7 @@ import { type AccuracyRecord, accuracyOf, Evaluator, engineRunner, tailDataset }
 import { xaiGreedy } from './greedy.ts';
 import { Journal } from './journal.ts';
 import { nsga2 } from './nsga2.ts';
-import { energiesOf, energyOf, type ObjectiveModel, objectiveModel, objectivePartsOf, objectiveUnitEnergies } from './objective.ts';
+import { cvOverhead, energiesOf, energyOf, type ObjectiveModel, objectiveModel, objectivePartsOf, objectiveUnitEnergies } from './objective.ts';
 import { hypervolume, paretoFront } from './pareto.ts';
 import type { RangeRunner } from './range.ts';
 import { type PairedLoss, pairedLoss, spearman } from './stats.ts';
@@ -39,6 +42,19 @@ import { type PairedLoss, pairedLoss, spearman } from './stats.ts';
  * Pareto front -> final numbers on the test split. The RTL step for the winner is explore/winner.ts.
  */
 export type SearchKind = 'xai-greedy' | 'nsga2' | 'exhaustive';
+export const KNOBS = ['cells', 'cv'] as const;
+export type Knob = (typeof KNOBS)[number];
+
+/** `--knobs cells[,cv]`: one line and exit 2 for anything else or a combination the search cannot do. */
+export function parseKnobs(text: string, o: { granularity: string; queue: boolean }): Knob[] {
+  const ks = text.split(',').map((x) => x.trim());
+  const bad = ks.find((k) => !(KNOBS as readonly string[]).includes(k));
+  if (bad !== undefined) throw new UserError(`--knobs: unknown knob '${bad}' (known: ${KNOBS.join(', ')})`);
+  if (!ks.includes('cells')) throw new UserError("--knobs must include 'cells'");
+  if (ks.includes('cv') && o.granularity !== 'layer') throw new UserError(`--knobs cv decides per layer and needs --granularity layer (got ${o.granularity})`);
+  if (ks.includes('cv') && o.queue) throw new UserError('--knobs cv runs on the local engine; drop --queue');
+  return [...new Set(ks)] as Knob[];
+}
 
 export interface ExploreOptions {
   model: string;
@@ -78,6 +94,11 @@ export interface ExploreOptions {
   objective?: Objective;
   /** A --memory-model file (default models/memory-model.json). */
   memoryModel?: string;
+  /**
+   * What the search decides per unit: 'cells' (always) and 'cv' = whether each layer's outputs get
+   * control-variate compensation (docs/cv.md; layer granularity, local engine only).
+   */
+  knobs?: Knob[];
   /** Computes candidate accuracies elsewhere (`explore --queue`); default: the local engine.
    *  Results are the same either way: the journal records what came back. */
   remote?: RangeRunner;
@@ -220,6 +241,8 @@ export async function explore(o: ExploreOptions): Promise<ExploreResult> {
   const confidence = o.confidence ?? 0.9;
   const screenImages = Math.min(o.screenImages ?? Math.floor(valImages / 4), valImages);
   const calib = limitDataset(train, calibImages);
+  // The control variate is fitted on the quantization's calibration images (disjoint from validation).
+  const cvCalib = limitDataset(train, quantImages);
   const xaiMetric = o.xaiMetric ?? 'conductance';
   const modelHash = createHash('sha256').update(readFileSync(o.model)).digest('hex');
   const journal = new Journal<AccuracyRecord>(join(o.out, 'journal.jsonl'));
@@ -233,6 +256,7 @@ export async function explore(o: ExploreOptions): Promise<ExploreResult> {
       valStart: train.count - val.count,
       test,
       calib,
+      cvCalib,
       xaiMetric,
       modelHash,
       journal,
@@ -283,6 +307,7 @@ interface Shared {
   valStart: number;
   test: Dataset;
   calib: Dataset;
+  cvCalib: Dataset;
   xaiMetric: XaiMetric;
   modelHash: string;
   journal: Journal<AccuracyRecord>;
@@ -361,7 +386,7 @@ async function setupStage(o: ExploreOptions, group: CandidateGroup, s: Shared): 
 /** The local engine, or the remote runner with each range named in its base split. */
 function rangeRunner(o: ExploreOptions, s: Shared, q: QuantModel) {
   const remote = o.remote;
-  if (!remote) return engineRunner(q, o.workers);
+  if (!remote) return engineRunner(q, o.workers, s.cvCalib);
   return (assignment: Assignment, _ds: Dataset, r: { split: string; start: number; end: number }) => {
     const val = r.split === 'val';
     const off = val ? s.valStart : 0;
@@ -395,6 +420,12 @@ interface EnergyStage {
   metrics: GroupResult['cellMetrics'];
   pruned: GroupResult['pruned'];
   kept: string[];
+  /**
+   * With the cv knob: cells that get a compensated twin. Every cell that saves energy, before the
+   * (energy, MAE, MRE) dominance pruning: compensation removes the linear part of the error, so a
+   * cell dominated on raw error (perforation) can be the best one compensated.
+   */
+  cvTwins: string[];
 }
 
 async function energyStage(g: GroupContext): Promise<EnergyStage> {
@@ -429,6 +460,7 @@ async function energyStage(g: GroupContext): Promise<EnergyStage> {
     }
     return true;
   });
+  const savers = [...kept];
   if (o.prune !== false) {
     // Dominated in (energy, MAE, MRE): a cell no better in energy, absolute AND relative error
     // than another is never the better choice for a unit. (MAE alone would drop DRUM, whose
@@ -441,7 +473,20 @@ async function energyStage(g: GroupContext): Promise<EnergyStage> {
     });
   }
   if (kept.length === 0) throw new UserError(`--cells: no ${group.signed ? 'signed' : 'unsigned'} candidate saves energy over ${exact}`);
-  return { table, objective, om, tables, unitE, multUnitE, uniformE, exactE, metrics, pruned, kept };
+  if (o.knobs?.includes('cv')) {
+    // Compensated twins `<cell>+cv`: the same per-unit energies; the hardware's price is charged
+    // once per gene vector that uses it (om.cv), with coefficients of the most aggressive kept cell.
+    for (const rows of [...Object.values(tables), multUnitE]) for (const row of rows) for (const id of savers) row[id + CV_SUFFIX] = row[id]!;
+    for (const id of savers) metrics[id + CV_SUFFIX] = metrics[id]!;
+    const harshest = [...kept].sort((a, b) => uniformE(a) - uniformE(b))[0]!;
+    const bank = resolveAssignment(g.q, uniformAssignment(harshest));
+    const all = Object.fromEntries(plan.layers.map((l) => [l.name, DEFAULT_Q]));
+    const cv = compensation(g.q, bank, all, { pixels: g.s.cvCalib.pixels, count: g.s.cvCalib.count }).cv;
+    g.log(`control-variate hardware priced on the exact design with ${harshest}'s coefficients`);
+    om.cv = await cvOverhead(g.q, plan, exact, g.s.val, table, om, cv, { memoryModel: o.memoryModel });
+  }
+  const cvTwins = o.knobs?.includes('cv') ? savers : [];
+  return { table, objective, om, tables, unitE, multUnitE, uniformE, exactE, metrics, pruned, kept, cvTwins };
 }
 
 /** Criticality of every unit on the float model (the XAI calibration images). */
@@ -581,8 +626,12 @@ async function searchStage(g: GroupContext, judge: ValidationJudge, e: EnergySta
   note(base.exactGenes, { acc: base.valAccuracy, loss: pairedLoss(base.bits, base.bits, g.s.confidence), fits: true }, 'baseline');
   // Per unit: cells that save energy ON THAT UNIT (a cell can cost more than exact on one
   // layer's operand statistics), most aggressive first, exact last.
+  // With the cv knob cells have a compensated twin right after them (same unit energy).
+  const pool = [...new Set([...e.kept, ...e.cvTwins])]
+    .sort()
+    .flatMap((id) => [...(e.kept.includes(id) ? [id] : []), ...(e.cvTwins.includes(id) ? [id + CV_SUFFIX] : [])]);
   const choices = plan.units.map((_, u) =>
-    e.kept
+    pool
       .filter((id) => unitE[u]![id]! < unitE[u]![exact]!)
       .sort((a, b) => unitE[u]![a]! - unitE[u]![b]! || (a < b ? -1 : 1))
       .concat(exact),

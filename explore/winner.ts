@@ -50,6 +50,8 @@ export async function verifyWinner(
     batch: o.batch,
     noEnergy: o.noEnergy,
     memoryModel: o.memoryModel,
+    // The layers the winner compensates (control variate, docs/cv.md).
+    ...(g.winnerAssignment.cv?.length ? { cv: g.winnerAssignment.cv.join(',') } : {}),
     // One Verilator build (no activity taps): the energy streams come from the operands anyway.
     activity: 'off',
     onBatch: (done) => {

@@ -4,6 +4,7 @@ import { type LayerCost, layerCosts } from '../mapping/layer-cost.ts';
 import type { Placement } from '../mapping/place.ts';
 import type { CellStreams } from '../mapping/streams.ts';
 import { tapLayers } from '../nn/capture.ts';
+import type { CvConfig } from '../nn/cv.ts';
 import type { Dataset } from '../nn/dataset.ts';
 import type { QuantModel } from '../nn/qmodel.ts';
 import { type AccRows, type LayerEnergy, layerEnergy, layerEnergySample, type OpEnergies, opEnergies } from './energy.ts';
@@ -48,10 +49,20 @@ export async function analyticalEstimate(
   placement: Placement,
   ds: Dataset,
   batch: number,
-  o: { clockMHz?: number; liberty?: string; levels?: number[]; streamPairs?: number; memoryModel?: string } = {},
+  o: {
+    clockMHz?: number;
+    liberty?: string;
+    levels?: number[];
+    streamPairs?: number;
+    memoryModel?: string;
+    /** Control-variate coefficients: applied by the engine and priced in the correction stage. */
+    cv?: CvConfig;
+    /** false: price the correction stage with `cv` but run the engine without it (explore's overhead estimate). */
+    applyCv?: boolean;
+  } = {},
 ): Promise<{ layers: AnalyticalLayer[]; ops: OpEnergies }> {
   const perImage = ds.channels * ds.height * ds.width;
-  const engine = { model, table: placement.resolved.table, rowOffsets: placement.resolved.rowOffsets };
+  const engine = { model, table: placement.resolved.table, rowOffsets: placement.resolved.rowOffsets, cv: o.applyCv === false ? undefined : o.cv };
   const n = Math.min(batch, ds.count);
   const streams: Record<string, CellStreams> = {};
   const accRows: Record<string, AccRows> = {};
@@ -61,6 +72,15 @@ export async function analyticalEstimate(
     streams[l.name] = e.streams;
     accRows[l.name] = e.accRows;
   });
-  const ops = await opEnergies({ design, layers: placement.layers, streams, accRows, clockMHz: o.clockMHz, liberty: o.liberty, memoryModel: o.memoryModel });
+  const ops = await opEnergies({
+    design,
+    layers: placement.layers,
+    streams,
+    accRows,
+    cv: o.cv,
+    clockMHz: o.clockMHz,
+    liberty: o.liberty,
+    memoryModel: o.memoryModel,
+  });
   return { layers: analyticalRun(model, design, placement, ds.count, batch, ops, o.levels), ops };
 }

@@ -13,6 +13,8 @@ const COLORS: Record<EnergyPart, string> = {
   accMemReadPj: '#2ca02c',
   accMemWritePj: '#74c476',
   accMemLeakagePj: '#c7e9c0',
+  cvColumnPj: '#e377c2',
+  cvCorrectionPj: '#f7b6d2',
   leakagePj: '#8c8c8c',
   ubReadPj: '#1f5fa8',
   ubWritePj: '#6baed6',

@@ -5,12 +5,14 @@ import { UserError } from '../core/errors.ts';
 import { defaultLiberty } from '../core/paths.ts';
 import { cellInfo } from '../generators/array/cells.ts';
 import type { Design } from '../generators/array/config.ts';
+import { REG } from '../generators/array/regmap.ts';
 import { type DesignViews, designLayout, generateViews } from '../generators/array/rtl.ts';
 import type { LayerCycles } from '../mapping/cycles.ts';
 import { foldPlan } from '../mapping/gemm.ts';
 import type { BufferCounts } from '../mapping/memory.ts';
 import type { LayerPlacement } from '../mapping/place.ts';
 import { type CellStreams, DEFAULT_ACC_ROWS, DEFAULT_STREAM_PAIRS, type PeStream, sampleAccumulatorRows, sampleLayerStreams } from '../mapping/streams.ts';
+import { activationSums, type CvConfig, type LayerCv } from '../nn/cv.ts';
 import type { GemmOperands } from '../nn/gemm.ts';
 import type { QConvLayer } from '../nn/qmodel.ts';
 import { cellStreamEnergy } from '../synth/cell-energy.ts';
@@ -73,6 +75,19 @@ export interface OpEnergies {
   memory: MemoryOpEnergies;
   /** Clock-gated designs: per layer, the gated PE and the clock gates (flow/gating.ts). */
   gating?: Record<string, GatingOpEnergies>;
+  /**
+   * Control-variate designs (docs/cv.md), per layer: the activation-sum column (pJ per streamed
+   * row / per other cycle) and the correction stage with its coefficient rows (pJ per output row /
+   * per other cycle, with the layer's own coefficients: zero when the layer does not compensate),
+   * leakage per cycle of each.
+   */
+  cv?: Record<string, { column: CvPartEnergy; correction: CvPartEnergy; kFolds: number }>;
+}
+
+export interface CvPartEnergy {
+  active: number;
+  idle: number;
+  leakage: number;
 }
 
 export interface MemoryOpEnergies {
@@ -86,6 +101,8 @@ export interface MemoryOpEnergies {
   wbuf: SramSpec & SramEnergy;
   /** Per tile: its accumulator memory (accEntries x C x psumBits). */
   acc: (SramSpec & SramEnergy)[];
+  /** Control-variate designs, per tile: the coefficient memory (folds rows x C x 16 bits). */
+  cvCoef?: (SramSpec & SramEnergy)[];
   dramPjPerByte: number;
 }
 
@@ -97,6 +114,8 @@ export const ENERGY_PARTS = [
   { key: 'accMemReadPj', label: 'accumulator memory reads', scope: 'array' },
   { key: 'accMemWritePj', label: 'accumulator memory writes', scope: 'array' },
   { key: 'accMemLeakagePj', label: 'accumulator memory leakage', scope: 'array' },
+  { key: 'cvColumnPj', label: 'control-variate column', scope: 'array' },
+  { key: 'cvCorrectionPj', label: 'control-variate correction', scope: 'array' },
   { key: 'leakagePj', label: 'logic leakage', scope: 'array' },
   { key: 'ubReadPj', label: 'activation buffer reads', scope: 'accelerator' },
   { key: 'ubWritePj', label: 'activation buffer writes', scope: 'accelerator' },
@@ -248,39 +267,43 @@ async function peOpEnergy(
  * Accumulator-logic energies of a tile for one layer: its output rows (C psum words each) arrive
  * one per cycle, in runs of `blockRows` (a fold's rows), with `kFolds` K-folds per output tile.
  */
-async function accOpEnergy(
-  design: Design,
-  views: DesignViews,
-  tile: number,
-  kFolds: number,
-  rows: Uint32Array,
-  vdd: number,
-  clockMHz: number,
-  liberty: string,
-) {
+/**
+ * Rows packed as a tile's row ports see them: word c of row i at bits c*psumBits, then (control
+ * variate) the activation sum V of the row in the extra lane.
+ */
+function packRows(design: Design, cols: number, rows: Uint32Array, v?: Int32Array): { words: number; data: Uint32Array; n: number } {
+  const lanes = cols + (v ? 1 : 0);
+  const n = rows.length / cols;
+  const words = Math.ceil((lanes * design.psumBits) / 32);
+  const mask = 2 ** design.psumBits - 1;
+  const data = new Uint32Array(n * words);
+  for (let i = 0; i < n; i++)
+    for (let c = 0; c < lanes; c++) {
+      const x = c < cols ? rows[i * cols + c]! : (v![i]! & mask) >>> 0;
+      for (let b = 0; b < design.psumBits; b++)
+        if ((x >>> b) & 1) {
+          const bit = c * design.psumBits + b;
+          data[i * words + (bit >>> 5)]! |= 1 << (bit & 31);
+        }
+    }
+  return { words, data, n };
+}
+
+async function accOpEnergy(design: Design, views: DesignViews, tile: number, a: AccRows, vdd: number, clockMHz: number, liberty: string) {
+  const { kFolds, rows } = a;
   const module = views.layout.accModule[tile]!;
   const t = design.tiles[tile]!;
   const sources = ownSources(views, [`${module}.sv`]);
-  const stream = createHash('sha256')
-    .update(new Uint8Array(rows.buffer, rows.byteOffset, rows.byteLength))
-    .digest('hex');
+  // Control-variate designs carry V in one more lane: its words are part of the stream.
+  const v = design.controlVariate ? a.v : undefined;
+  const h = createHash('sha256').update(new Uint8Array(rows.buffer, rows.byteOffset, rows.byteLength));
+  if (v) h.update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+  const stream = h.digest('hex');
   const key = { v: 1, module, src: createHash('sha256').update(JSON.stringify(sources)).digest('hex'), stream, kFolds, vdd, clockMHz, liberty };
   return cachedJson('flow-acc-energy', key, async () => {
     const syn = await synthesize({ top: module, sources, liberty });
     const model = buildGateSim(syn.netlist, loadLiberty(liberty));
-    const n = rows.length / t.cols;
-    const words = Math.ceil((t.cols * design.psumBits) / 32);
-    // Rows packed as the port sees them: column c at bits c*psumBits.
-    const packed = new Uint32Array(n * words);
-    for (let i = 0; i < n; i++)
-      for (let c = 0; c < t.cols; c++) {
-        const v = rows[i * t.cols + c]!;
-        for (let b = 0; b < design.psumBits; b++)
-          if ((v >>> b) & 1) {
-            const bit = c * design.psumBits + b;
-            packed[i * words + (bit >>> 5)]! |= 1 << (bit & 31);
-          }
-      }
+    const { words, data: packed, n } = packRows(design, t.cols, rows, v);
     const stim = (active: boolean) => {
       const fill = (v: number) => new Uint8Array(n).fill(active ? v : 0);
       const last = new Uint8Array(n);
@@ -297,6 +320,114 @@ async function accOpEnergy(
           in_last: last,
           in_data: data,
           mem_rd_data: data,
+        },
+      };
+    };
+    const opts = { vdd, clockMHz, liberty };
+    const act = designEnergy(syn, { model, result: runGateSim(model, stim(true)) }, opts);
+    const idle = designEnergy(syn, { model, result: runGateSim(model, stim(false)) }, opts);
+    return { active: act.perOpPj.dynamic, idle: idle.perOpPj.dynamic, leakage: act.perOpPj.leakage };
+  });
+}
+
+/**
+ * The activation-sum column of a tile (docs/cv.md) on the layer's activations: row r's lane reads
+ * the PE stream's activations shifted by r (the rows of one wavefront are different k of the same
+ * output position). Active = a row streaming; idle = all zero.
+ */
+async function cvColumnOpEnergy(
+  design: Design,
+  views: DesignViews,
+  tile: number,
+  s: PeStream,
+  vdd: number,
+  clockMHz: number,
+  liberty: string,
+): Promise<CvPartEnergy> {
+  const module = views.layout.cv!.vcolModule[tile]!;
+  const t = design.tiles[tile]!;
+  const sources = ownSources(views, [`${module}.sv`]);
+  const key = { v: 1, module, src: createHash('sha256').update(JSON.stringify(sources)).digest('hex'), stream: streamHash(s), vdd, clockMHz, liberty };
+  return cachedJson('flow-cv-energy', key, async () => {
+    const syn = await synthesize({ top: module, sources, liberty });
+    const model = buildGateSim(syn.netlist, loadLiberty(liberty));
+    const n = s.a.length;
+    const stim = (active: boolean): GateSimStimulus => ({
+      n,
+      ports: Object.fromEntries(
+        Array.from({ length: t.rows }, (_, r) => [`a_${r}`, active ? Uint8Array.from({ length: n }, (_, i) => s.a[(i + r) % n]!) : new Uint8Array(n)]),
+      ),
+    });
+    const opts = { vdd, clockMHz, liberty };
+    const act = designEnergy(syn, { model, result: runGateSim(model, stim(true)) }, opts);
+    const idle = designEnergy(syn, { model, result: runGateSim(model, stim(false)) }, opts);
+    return { active: act.perOpPj.dynamic, idle: idle.perOpPj.dynamic, leakage: act.perOpPj.leakage };
+  });
+}
+
+/**
+ * The correction stage of a tile (docs/cv.md) on the layer's sampled output rows and their V, with
+ * the layer's coefficients loaded first (row 0: the first C filters; zeros without compensation).
+ */
+async function cvCorrectionOpEnergy(
+  design: Design,
+  views: DesignViews,
+  tile: number,
+  a: AccRows,
+  lcv: LayerCv | undefined,
+  vdd: number,
+  clockMHz: number,
+  liberty: string,
+): Promise<CvPartEnergy> {
+  const module = views.layout.cv!.module[tile]!;
+  const t = design.tiles[tile]!;
+  const sources = ownSources(views, [`${module}.sv`]);
+  const coef = Array.from({ length: t.cols }, (_, c) => (lcv?.coef[c] ?? 0) & 0xffff);
+  const h = createHash('sha256').update(new Uint8Array(a.rows.buffer, a.rows.byteOffset, a.rows.byteLength));
+  h.update(new Uint8Array(a.v.buffer, a.v.byteOffset, a.v.byteLength));
+  const key = {
+    v: 1,
+    module,
+    src: createHash('sha256').update(JSON.stringify(sources)).digest('hex'),
+    stream: h.digest('hex'),
+    coef,
+    q: lcv?.q ?? 0,
+    vdd,
+    clockMHz,
+    liberty,
+  };
+  return cachedJson('flow-cv-energy', key, async () => {
+    const syn = await synthesize({ top: module, sources, liberty });
+    const model = buildGateSim(syn.netlist, loadLiberty(liberty));
+    const rows = packRows(design, t.cols, a.rows, a.v);
+    const n = rows.n;
+    // The coefficient memory (a macro beside the module, priced by the memory model) returns the
+    // layer's first coefficient row on every read.
+    const coefWords = Math.ceil((t.cols * 16) / 32);
+    const coefRow = new Uint32Array(coefWords);
+    coef.forEach((c, i) => {
+      coefRow[(i * 16) >>> 5]! |= c << ((i * 16) & 31);
+    });
+    const stim = (active: boolean): GateSimStimulus => {
+      const last = new Uint8Array(n);
+      if (active) for (let i = 63; i < n; i += 64) last[i] = 1;
+      const mem = new Uint32Array(n * coefWords);
+      for (let i = 0; i < n; i++) mem.set(coefRow, i * coefWords);
+      const fill = (v: number) => new Uint8Array(n).fill(active ? v : 0);
+      return {
+        n,
+        ports: {
+          rst: new Uint8Array(n),
+          q: new Uint8Array(n).fill(lcv?.q ?? 0),
+          nfold_last: new Uint8Array(n),
+          ptr_we: new Uint8Array(n),
+          coef_we: new Uint8Array(n),
+          wdata: new Uint32Array(n),
+          in_next: fill(1),
+          in_valid: fill(1),
+          in_last: last,
+          in_data: { words: rows.words, data: active ? rows.data : new Uint32Array(n * rows.words) },
+          mem_rd_data: { words: coefWords, data: mem },
         },
       };
     };
@@ -326,7 +457,7 @@ export function layerEnergySample(
   return {
     streams: sampleLayerStreams(l, g, p.filterCells, t.rows, streamPairs),
     accRows: {
-      rows: sampleAccumulatorRows(acc, g.P, l.oc, t.cols, design.psumBits, DEFAULT_ACC_ROWS),
+      ...sampleAccumulatorRows(acc, g.P, l.oc, t.cols, design.psumBits, DEFAULT_ACC_ROWS, activationSums(g, design.signed)),
       kFolds: foldPlan(design, p.tile, g.P, l.K, l.oc).kFolds,
     },
   };
@@ -336,8 +467,13 @@ export interface EnergyInputs {
   design: Design;
   layers: { layer: string; tile: number; mode: number; filterCells: string[] }[];
   streams: Record<string, CellStreams>;
-  /** Per layer: sampled output rows for the accumulators (mapping/streams.ts sampleAccumulatorRows) and the layer's K-folds per output tile. */
-  accRows: Record<string, { rows: Uint32Array; kFolds: number }>;
+  /**
+   * Per layer: sampled output rows for the accumulators (mapping/streams.ts sampleAccumulatorRows),
+   * each row's activation sum V (the control-variate lane) and the layer's K-folds per output tile.
+   */
+  accRows: Record<string, { rows: Uint32Array; v: Int32Array; kFolds: number }>;
+  /** Control-variate coefficients per layer (designs with the hardware; absent layer = zeros). */
+  cv?: CvConfig;
   clockMHz?: number;
   liberty?: string;
   /** A --memory-model file (default models/memory-model.json). */
@@ -373,7 +509,18 @@ export function memoryOpEnergies(design: Design, liberty: string, memoryModel?: 
     extrapolated: isExtrapolated(m, nodeNm),
     ub: price({ bytes: mem.ubKiB * 1024, wordBits: mem.ubWordBytes * 8 }),
     wbuf: price({ bytes: mem.wbufKiB * 1024, wordBits: mem.wbufWordBytes * 8 }),
-    acc: design.tiles.map((t) => price({ bytes: (design.accEntries * t.cols * design.psumBits) / 8, wordBits: t.cols * design.psumBits })),
+    // Control-variate designs store V beside the C partial sums.
+    acc: design.tiles.map((t) => {
+      const lanes = t.cols + (design.controlVariate ? 1 : 0);
+      return price({ bytes: (design.accEntries * lanes * design.psumBits) / 8, wordBits: lanes * design.psumBits });
+    }),
+    ...(design.controlVariate
+      ? {
+          cvCoef: design.tiles.map((t) =>
+            price({ bytes: (design.controlVariate!.folds * t.cols * REG.cvCoefData.width) / 8, wordBits: t.cols * REG.cvCoefData.width }),
+          ),
+        }
+      : {}),
     dramPjPerByte: dramPjPerByte(m),
   };
 }
@@ -397,7 +544,15 @@ export async function opEnergies(x: EnergyInputs): Promise<OpEnergies> {
     const main = [...counts.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0]![0];
     out.pe[p.layer] = await peOpEnergy(x.design, views, p.tile, p.mode, main, st[main]!, vdd, clockMHz, liberty);
     const a = x.accRows[p.layer];
-    if (a) out.acc[p.layer] = await accOpEnergy(x.design, views, p.tile, a.kFolds, a.rows, vdd, clockMHz, liberty);
+    if (a) out.acc[p.layer] = await accOpEnergy(x.design, views, p.tile, a, vdd, clockMHz, liberty);
+    if (x.design.controlVariate && a) {
+      out.cv ??= {};
+      out.cv[p.layer] = {
+        column: await cvColumnOpEnergy(x.design, views, p.tile, st[main]!, vdd, clockMHz, liberty),
+        correction: await cvCorrectionOpEnergy(x.design, views, p.tile, a, x.cv?.[p.layer], vdd, clockMHz, liberty),
+        kFolds: a.kFolds,
+      };
+    }
     if (x.design.clockGating) {
       out.gating ??= {};
       out.gating[p.layer] = await gatingOpEnergies(x.design, views, p.tile, p.mode, vdd, clockMHz, liberty);
@@ -464,6 +619,22 @@ export function layerEnergy(
   const acc = e.acc[layer.layer];
   const accPj = acc ? t.streamCycles * acc.active + (t.cycles - t.streamCycles) * acc.idle : 0;
   if (acc) leakagePj += acc.leakage * t.cycles;
+  // Control variate: the column sums every streamed row; the correction stage works on the rows of
+  // last K-folds (streamed rows / K-folds) and idles otherwise. Both sit at level 0.
+  const cv = design.controlVariate ? e.cv?.[layer.layer] : undefined;
+  let cvColumnPj = 0;
+  let cvCorrectionPj = 0;
+  if (cv) {
+    const outRows = t.streamCycles / cv.kFolds;
+    cvColumnPj = t.streamCycles * cv.column.active + (t.cycles - t.streamCycles) * cv.column.idle;
+    cvCorrectionPj = outRows * cv.correction.active + (t.cycles - outRows) * cv.correction.idle;
+    leakagePj += (cv.column.leakage + cv.correction.leakage) * t.cycles;
+    // Its coefficient memory: one row read per output row, every coefficient written per GEMM.
+    const mem = e.memory.cvCoef?.[layer.tile];
+    if (mem)
+      cvCorrectionPj +=
+        outRows * mem.readPj + t.gemms * Math.ceil(oc / tile.cols) * tile.cols * mem.writePj + leakageEnergyPj(mem.leakageNw, t.cycles, e.clockMHz);
+  }
   const m = e.memory;
   const b = traffic.buffers;
   const accMem = m.acc[layer.tile]!;
@@ -472,6 +643,8 @@ export function layerEnergy(
     cellPj,
     pePj,
     accPj,
+    cvColumnPj,
+    cvCorrectionPj,
     accMemReadPj: b.accReads * accMem.readPj,
     accMemWritePj: b.accWrites * accMem.writePj,
     accMemLeakagePj: memLeak(accMem.leakageNw),

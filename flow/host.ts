@@ -1,4 +1,5 @@
 import { captureAccumulators, captureOperands, type LayerAccumulators } from '../nn/capture.ts';
+import type { CvConfig } from '../nn/cv.ts';
 import type { EngineConfig, GemmRequest } from '../nn/engine.ts';
 import { poolAccumulators } from '../nn/parallel.ts';
 import type { QuantModel } from '../nn/qmodel.ts';
@@ -13,6 +14,8 @@ export interface HostSetup {
   model: QuantModel;
   table: Int32Array;
   rowOffsets: Record<string, Int32Array>;
+  /** Control-variate compensation, as the array applies it (nn/cv.ts). */
+  cv?: CvConfig;
   pixels: Uint8Array;
   perImage: number;
   /** Built native kernel addon for the worker to load (nn/native.ts), if available. */
@@ -24,7 +27,7 @@ export interface ReferenceBatch extends LayerAccumulators {
   n: number;
 }
 
-const engineOf = (x: HostSetup): EngineConfig => ({ model: x.model, table: x.table, rowOffsets: x.rowOffsets });
+const engineOf = (x: HostSetup): EngineConfig => ({ model: x.model, table: x.table, rowOffsets: x.rowOffsets, cv: x.cv });
 const imagesOf = (x: HostSetup, s: number, n: number) => x.pixels.subarray(s * x.perImage, (s + n) * x.perImage);
 
 /** Images [s, s + n) in this thread. */

@@ -6,6 +6,7 @@ import { addMacsByCell, batches } from '../mapping/layer-cost.ts';
 import { addBufferCounts, type BufferCounts, dramWeightBytes, emptyBufferCounts, gemmBufferCounts } from '../mapping/memory.ts';
 import type { Placement } from '../mapping/place.ts';
 import type { CellStreams } from '../mapping/streams.ts';
+import { addOffset, type CvConfig } from '../nn/cv.ts';
 import type { Dataset } from '../nn/dataset.ts';
 import { runQuantBatchAsync } from '../nn/engine.ts';
 import { prepareNativeKernels } from '../nn/native.ts';
@@ -55,6 +56,8 @@ export interface RtlRunOptions {
   harnesses?: number;
   /** Batches in flight (default 2 per harness); batch loop i uses harness i mod harnesses. */
   inFlight?: number;
+  /** Control-variate compensation per layer (nn/cv.ts): coefficients into the array, offsets on the host. */
+  cv?: CvConfig;
   /** Called after each batch (progress). */
   onBatch?: (done: number, total: number) => void;
   /** Every array result as the next layer receives it (first image s of its batch). */
@@ -166,7 +169,7 @@ export async function runRtl(model: QuantModel, design: Design, placement: Place
   // Host-side im2col / requant and the reference GEMMs run on the engine's native kernels (JS
   // fallback with one warning); the reference worker loads the same built addon.
   const native = await prepareNativeKernels();
-  const setup: HostSetup = { model, table, rowOffsets, pixels: ds.pixels, perImage, nativeAddon: native.ok ? native.path : undefined };
+  const setup: HostSetup = { model, table, rowOffsets, cv: o.cv, pixels: ds.pixels, perImage, nativeAddon: native.ok ? native.path : undefined };
 
   const plan = batches(ds.count, batch);
   const total = plan.length;
@@ -205,6 +208,7 @@ export async function runRtl(model: QuantModel, design: Design, placement: Place
       if (failed) throw new Error('stopped: another batch failed');
       const p = place.get(l.name)!;
       const tr = traces.get(l.name)!;
+      const lcv = o.cv?.[l.name];
       const run = await sim.gemm(activationMatrix(g), weights.get(l.name)!, {
         tile: p.tile,
         mode: p.mode,
@@ -212,6 +216,7 @@ export async function runRtl(model: QuantModel, design: Design, placement: Place
         levels: o.levels,
         inject: o.flip !== undefined,
         seed: bi * 4096 + layerIndex.get(l.name)! + 1,
+        cv: lcv,
       });
       loopNs += run.ns;
       loopCpuNs += run.cpuNs;
@@ -228,6 +233,8 @@ export async function runRtl(model: QuantModel, design: Design, placement: Place
       if (run.activity) addActivity(tr, design, p.tile, p.mode, run.activity, run.cycles);
       // What the next layer receives: the array's psum words in the engine's layout.
       const acc = toAccumulator(design, run.out.raw, g.P, l.oc, pads.get(l.name)!);
+      // The compensation's constant part is a bias change, applied on the host (docs/cv.md).
+      if (lcv) addOffset(lcv, acc, g.P, l.oc);
       if (bi === 0) {
         const e = layerEnergySample(design, p, l, g, acc, o.streamPairs);
         streams[l.name] = e.streams;

@@ -7,11 +7,16 @@ import { markdownTable } from '../core/output.ts';
 import { synthReportsDir } from '../core/paths.ts';
 import { render } from '../core/templates.ts';
 import { type Design, designLayout, loadDesign, resolveDesign } from '../generators/array/index.ts';
+import { checkCvRows, foldPlan } from '../mapping/gemm.ts';
 import { BUFFER_COUNT_KEYS } from '../mapping/memory.ts';
 import { type Placement, placeModel } from '../mapping/place.ts';
 import { type Assignment, readAssignment, schemeFor } from '../nn/assign.ts';
+import { type CvConfig, parseCvSpec } from '../nn/cv.ts';
+import { compensation } from '../nn/cv-calib.ts';
 import { limitDataset, loadDataset } from '../nn/dataset.ts';
 import { checkShapes, loadQuantModelFor } from '../nn/load.ts';
+import { convLayers, type QuantModel } from '../nn/qmodel.ts';
+import { CALIBRATION } from '../nn/quantize.ts';
 import { flipTable } from '../sim/array.ts';
 import { type AnalyticalLayer, analyticalRun } from './analytical.ts';
 import {
@@ -55,6 +60,9 @@ export interface FlowOptions {
   memoryModel?: string;
   /** Skip the energy estimate (cycles and equality only). */
   noEnergy?: boolean;
+  /** Control-variate compensation (nn/cv.ts `parseCvSpec`) and its default q; the design needs the hardware. */
+  cv?: string;
+  cvQ?: number;
   /** Write the report directory (default true). */
   write?: boolean;
   onBatch?: RtlRunOptions['onBatch'];
@@ -150,6 +158,21 @@ function checkLevels(design: Design, levels: number[] | undefined): void {
     );
 }
 
+/**
+ * The compensation an RTL run applies (docs/cv.md): fitted on calibration (training) images like
+ * `axtpu eval --cv`, checked against the design's hardware (present, enough coefficient rows).
+ */
+function flowCompensation(model: QuantModel, design: Design, placement: Placement, spec: string, q: number | undefined, dataset: string | undefined): CvConfig {
+  if (!design.controlVariate) throw new UserError(`--cv: design ${design.name} has no control-variate hardware (generate it with gen --control-variate)`);
+  const plan = parseCvSpec(spec, model, q);
+  for (const l of convLayers(model)) {
+    const p = placement.layers.find((x) => x.layer === l.name)!;
+    if (plan[l.name] !== undefined) checkCvRows(design, foldPlan(design, p.tile, 1, l.K, l.oc));
+  }
+  const calib = limitDataset(loadDataset(dataset, 'train'), CALIBRATION.images);
+  return compensation(model, placement.resolved, plan, { pixels: calib.pixels, count: calib.count }).cv;
+}
+
 export async function runFlow(o: FlowOptions): Promise<FlowReport> {
   const t0 = performance.now();
   const design = designFrom(o.design);
@@ -162,7 +185,9 @@ export async function runFlow(o: FlowOptions): Promise<FlowReport> {
   const ds = limitDataset(loadDataset(o.dataset, 'test'), o.limit);
   checkShapes(model.inputShape, ds, o.model, model.shapes[model.output]?.c);
   const batch = o.batch ?? 250;
+  const cv = o.cv === undefined ? undefined : flowCompensation(model, design, placement, o.cv, o.cvQ, o.dataset);
   const rtl = await runRtl(model, design, placement, ds, {
+    cv,
     batch,
     vcd: o.vcd,
     onBatch: o.onBatch,
@@ -176,7 +201,15 @@ export async function runFlow(o: FlowOptions): Promise<FlowReport> {
   const tRtl = performance.now();
   let ops: OpEnergies | undefined;
   if (!o.noEnergy)
-    ops = await opEnergies({ design, layers: placement.layers, streams: rtl.streams, accRows: rtl.accRows, clockMHz: o.clockMHz, memoryModel: o.memoryModel });
+    ops = await opEnergies({
+      design,
+      layers: placement.layers,
+      streams: rtl.streams,
+      accRows: rtl.accRows,
+      cv,
+      clockMHz: o.clockMHz,
+      memoryModel: o.memoryModel,
+    });
   const tEnergy = performance.now();
   const analytical = analyticalRun(model, design, placement, ds.count, batch, ops, o.levels);
   // Buffer accesses: the RTL's own counters (checked against the mapping layer's count below);
@@ -273,6 +306,7 @@ export function layerRows(r: FlowReport): (string | number)[][] {
     l.energy ? f(l.energy.cellPj / n, 1) : '-',
     l.energy ? f(l.energy.pePj / n, 1) : '-',
     l.energy ? f(l.energy.accPj / n, 1) : '-',
+    l.energy ? f((l.energy.cvColumnPj + l.energy.cvCorrectionPj) / n, 1) : '-',
     l.energy ? f(l.energy.leakagePj / n, 1) : '-',
     l.energy ? f((l.energy.accMemReadPj + l.energy.accMemWritePj + l.energy.accMemLeakagePj) / n, 1) : '-',
     l.energy ? f((l.energy.ubReadPj + l.energy.ubWritePj + l.energy.ubLeakagePj) / n, 1) : '-',
@@ -298,6 +332,7 @@ export const LAYER_HEADERS = [
   'cell pJ',
   'PE pJ',
   'acc pJ',
+  'CV pJ',
   'leak pJ',
   'acc mem pJ',
   'UB pJ',

@@ -16,7 +16,8 @@ import { blockWords } from './memory.ts';
  *    b-1's words are in;
  *  - fold f streams once its weights are loaded (visible the cycle after the last row write),
  *    its block's activations are in, and fold f-1's last row went in;
- *  - an output row leaves latency(t) cycles after its activation row was accepted.
+ *  - an output row leaves latency(t, design) cycles after its activation row was accepted (one more
+ *    with control-variate hardware: the registered correction stage).
  * Cycle 0 is the first cycle after reset; the count ends with the cycle of the last output row.
  */
 export interface CycleReport {
@@ -82,7 +83,7 @@ export function cycleModel(design: Design, M: number, K: number, N: number, tile
     streamCycles += fold.rows;
     scaleSimCycles += 2 * R + C + fold.rows - 2;
   }
-  const cycles = streamEnd[folds.length - 1]! + latency(t) + 1;
+  const cycles = streamEnd[folds.length - 1]! + latency(t, design) + 1;
   const macs = M * K * N;
   return {
     cycles,

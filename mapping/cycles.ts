@@ -59,7 +59,7 @@ export function gemmCycles(design: Design, tile: number, M: number, K: number, N
   // Mapping efficiency counts distinct weight tiles (SCALE-Sim); M-blocks reload the same ones.
   const weightTiles = cm.kFolds * cm.nFolds;
   const fill = cm.streamStart[0]!;
-  const drain = latency(t);
+  const drain = latency(t, design);
   const pes = t.rows * t.cols;
   return {
     gemms: 1,

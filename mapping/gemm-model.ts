@@ -1,10 +1,13 @@
-import type { Design } from '../generators/array/config.ts';
+import { cvVBits, type Design } from '../generators/array/config.ts';
 import { productTable } from '../generators/multipliers/index.ts';
-import { foldOrder, foldPlan, type GemmOut, type Mat8 } from './gemm.ts';
+import { correctionTerm } from '../nn/cv.ts';
+import { checkCvRows, foldOrder, foldPlan, type GemmCv, type GemmOut, type Mat8 } from './gemm.ts';
 
 export interface GemmOptions {
   tile?: number;
   mode?: number;
+  /** Control-variate correction (designs with the hardware only). */
+  cv?: GemmCv;
 }
 
 /**
@@ -47,5 +50,30 @@ export function gemmModel(design: Design, A: Mat8, W: Mat8, opts: GemmOptions = 
       }
     }
   }
+  if (opts.cv) addCvCorrection(design, plan, A, raw, opts.cv);
   return { rows: A.rows, cols: N, raw };
+}
+
+/**
+ * The correction stage after the accumulators (templates/array/cv.sv): V is the activation-sum
+ * lane (values; its low cvVBits bits read as two's complement), every word gets
+ * correctionTerm(coef[n], V, q) added mod 2^psumBits.
+ */
+function addCvCorrection(design: Design, plan: ReturnType<typeof foldPlan>, A: Mat8, raw: Uint32Array, cv: GemmCv): void {
+  if (!design.controlVariate) throw new Error(`gemm: design ${design.name} has no control-variate hardware`);
+  checkCvRows(design, plan);
+  const { K, N } = plan;
+  const mod = 2 ** design.psumBits;
+  for (let m = 0; m < A.rows; m++) {
+    let v = 0;
+    for (let k = 0; k < K; k++) {
+      const c = A.data[m * K + k]!;
+      v += design.signed ? (c << 24) >> 24 : c;
+    }
+    // The lane wraps at psumBits; the stage reads its low cvVBits bits as two's complement.
+    const vm = 2 ** cvVBits(design);
+    v = ((v % vm) + vm) % vm;
+    if (v >= vm / 2) v -= vm;
+    for (let n = 0; n < N; n++) raw[m * N + n] = (((raw[m * N + n]! + correctionTerm(cv.coef[n]!, v, cv.q)) % mod) + mod) % mod;
+  }
 }

@@ -166,8 +166,30 @@ export function bufferLoadOrder(plan: FoldPlan): BufferLoad[] {
 /** Largest K-fold count the K-fold register can hold (it stores kFolds - 1). */
 export const MAX_K_FOLDS = 2 ** REG.kFoldLast.width;
 
+/**
+ * A GEMM's control-variate correction on a design with the hardware (docs/cv.md): the fractional
+ * bits q and one two's-complement coefficient per filter n < N (nn/cv.ts computes them).
+ */
+export interface GemmCv {
+  q: number;
+  coef: ArrayLike<number>;
+}
+
+/** Coefficient rows a GEMM needs (one per N-fold), checked against the design's. */
+export function checkCvRows(design: Design, plan: Pick<FoldPlan, 'N' | 'C' | 'nFolds'>): void {
+  const rows = design.controlVariate?.folds ?? 0;
+  if (plan.nFolds > rows)
+    throw new UserError(
+      `a GEMM with N=${plan.N} filters on ${plan.C} columns needs ${plan.nFolds} control-variate coefficient rows; the design holds ${rows} (gen --cv-folds)`,
+    );
+}
+
 /** Configuration-register writes that set the tile up for this GEMM (see generators/array/regmap.ts). */
-export function gemmRegisterWrites(design: Design, plan: FoldPlan, o: { tile: number; mode: number; levels?: number[]; nDomains: number }): RegWrite[] {
+export function gemmRegisterWrites(
+  design: Design,
+  plan: FoldPlan,
+  o: { tile: number; mode: number; levels?: number[]; nDomains: number; cv?: GemmCv },
+): RegWrite[] {
   if (plan.kFolds > MAX_K_FOLDS) throw new Error(`GEMM needs ${plan.kFolds} K-folds; the K-fold register holds at most ${MAX_K_FOLDS}`);
   const w: RegWrite[] = [];
   if (design.modes > 1) w.push({ addr: REG.mode.addr, data: o.mode });
@@ -176,6 +198,16 @@ export function gemmRegisterWrites(design: Design, plan: FoldPlan, o: { tile: nu
   // Clock gating: with N < C every fold's columns N..C-1 hold padding weights (placeOutputs drops them).
   if (design.clockGating && plan.N < plan.C) w.push({ addr: REG.colGateFrom.addr, data: plan.N });
   for (let d = 0; d < o.nDomains; d++) w.push({ addr: REG.domainLevel.addr + d, data: o.levels?.[d] ?? 0 });
+  if (design.controlVariate) {
+    // Every coefficient row the GEMM uses is written (zeros without compensation): the
+    // coefficient registers have no reset, and a zero coefficient adds exactly 0.
+    checkCvRows(design, plan);
+    const mask = 2 ** REG.cvCoefData.width - 1;
+    w.push({ addr: REG.cvQ.addr, data: o.cv?.q ?? 0 });
+    w.push({ addr: REG.cvNFoldLast.addr, data: plan.nFolds - 1 });
+    w.push({ addr: REG.cvCoefAddr.addr, data: 0 });
+    for (let n = 0; n < plan.nFolds * plan.C; n++) w.push({ addr: REG.cvCoefData.addr, data: o.cv && n < plan.N ? o.cv.coef[n]! & mask : 0 });
+  } else if (o.cv) throw new Error(`gemm: design ${design.name} has no control-variate hardware`);
   return w;
 }
 

@@ -1,5 +1,5 @@
 import { UserError } from '../core/errors.ts';
-import type { Design } from '../generators/array/config.ts';
+import { cvVBits, type Design } from '../generators/array/config.ts';
 import { productTable } from '../generators/multipliers/index.ts';
 import { type Assignment, type ResolvedAssignment, resolveAssignment } from '../nn/assign.ts';
 import { convLayers, type QConvLayer, type QuantModel } from '../nn/qmodel.ts';
@@ -133,5 +133,11 @@ function checkPsum(l: QConvLayer, design: Design, p: LayerPlacement): void {
   if (worst > limit)
     throw new UserError(
       `design ${design.name} cannot hold layer '${l.name}': worst-case partial sum ${worst} (K=${l.K}) exceeds the ${design.psumBits}-bit psum`,
+    );
+  // Control variate: the correction stage reads the activation sum V as a two's-complement word.
+  const vWorst = l.K * (design.signed ? 128 : 255);
+  if (design.controlVariate && vWorst > 2 ** (cvVBits(design) - 1) - 1)
+    throw new UserError(
+      `design ${design.name} cannot hold layer '${l.name}': its worst-case activation sum ${vWorst} (K=${l.K}) exceeds the correction stage's signed ${cvVBits(design)}-bit V`,
     );
 }

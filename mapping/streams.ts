@@ -65,16 +65,30 @@ export const DEFAULT_ACC_ROWS = 4096;
  * K-fold partial sums the accumulators also add have the same kind of words, so the energy
  * flow uses the rows as both the arriving row and the stored partial sum (docs/run.md).
  */
-export function sampleAccumulatorRows(acc: Int32Array, P: number, N: number, C: number, psumBits: number, rows: number, seed = 1): Uint32Array {
+export function sampleAccumulatorRows(
+  acc: Int32Array,
+  P: number,
+  N: number,
+  C: number,
+  psumBits: number,
+  rows: number,
+  sums: Int32Array,
+  seed = 1,
+): { rows: Uint32Array; v: Int32Array } {
   const next = xorshift32(seed);
   const nFolds = Math.ceil(N / C);
   const mask = 2 ** psumBits - 1; // as an int32 operand of & this is -1 (all bits) for 32
   const out = new Uint32Array(rows * C);
+  // Each row's activation sum (the control-variate lane, docs/cv.md), per output position.
+  const v = new Int32Array(rows);
   const run = Math.min(RUN_LENGTH, P);
   for (let i = 0; i < rows; ) {
     const n0 = (next() % nFolds) * C;
     const p0 = next() % (P - run + 1);
-    for (let j = 0; j < run && i < rows; j++, i++) for (let c = 0; c < C && n0 + c < N; c++) out[i * C + c] = (acc[(n0 + c) * P + p0 + j]! & mask) >>> 0;
+    for (let j = 0; j < run && i < rows; j++, i++) {
+      v[i] = sums[p0 + j]!;
+      for (let c = 0; c < C && n0 + c < N; c++) out[i * C + c] = (acc[(n0 + c) * P + p0 + j]! & mask) >>> 0;
+    }
   }
-  return out;
+  return { rows: out, v };
 }

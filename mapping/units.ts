@@ -94,18 +94,36 @@ export function filterCells(plan: UnitPlan, cells: string[], exact: string): Rec
   for (const l of plan.layers) {
     out[l.name] = Array.from({ length: l.oc }, (_, f) => {
       const u = plan.units.findIndex((x) => x.tile === l.tile && (x.column === null || x.column === filterColumn(f, plan.cols)));
-      return u >= 0 ? cells[u]! : exact;
+      return u >= 0 ? baseCell(cells[u]!) : exact;
     });
   }
   return out;
 }
 
+/**
+ * Exploration's control-variate knob (docs/cv.md): a unit's gene `<cell>+cv` means that cell with
+ * its layers compensated. Layer granularity only (one decision per layer's tile).
+ */
+export const CV_SUFFIX = '+cv';
+export const baseCell = (gene: string): string => (gene.endsWith(CV_SUFFIX) ? gene.slice(0, -CV_SUFFIX.length) : gene);
+
+/** Layers a gene vector compensates. */
+export function cvLayers(plan: UnitPlan, cells: string[]): string[] {
+  const on = new Set(plan.units.filter((_, u) => cells[u]!.endsWith(CV_SUFFIX)).map((u) => u.tile));
+  return plan.layers.filter((l) => on.has(l.tile)).map((l) => l.name);
+}
+
 export function toAssignment(plan: UnitPlan, cells: string[], exact: string): Assignment {
-  return assignmentOf(filterCells(plan, cells, exact));
+  const a = assignmentOf(filterCells(plan, cells, exact));
+  const cv = cvLayers(plan, cells);
+  return cv.length ? { ...a, cv } : a;
 }
 
 /** The array config (generators/array schema) that realizes the gene vector. */
-export function toArrayConfig(plan: UnitPlan, cells: string[], exact: string, name: string): Record<string, unknown> {
+export function toArrayConfig(plan: UnitPlan, genes: string[], exact: string, name: string): Record<string, unknown> {
+  const cells = genes.map(baseCell);
+  // Control variate: the hardware, with a coefficient row per N-fold of the widest layer.
+  const cv = cvLayers(plan, genes).length ? { controlVariate: { folds: Math.max(...plan.layers.map((l) => Math.ceil(l.oc / plan.cols))) } } : {};
   const tiles = Array.from({ length: plan.tiles }, (_, t) => {
     if (plan.granularity === 'layer') return { name: `t${t}`, cell: cells[plan.units.findIndex((u) => u.tile === t)]! };
     const column = Array.from({ length: plan.cols }, (_, c) => {
@@ -114,7 +132,7 @@ export function toArrayConfig(plan: UnitPlan, cells: string[], exact: string, na
     });
     return column.every((x) => x === column[0]) ? { name: `t${t}`, cell: column[0]! } : { name: `t${t}`, map: { column } };
   });
-  return { name, rows: plan.rows, cols: plan.cols, tiles };
+  return { name, rows: plan.rows, cols: plan.cols, tiles, ...cv };
 }
 
 /** Layer-level assignment with one layer on `cell` and everything else exact (sensitivity probe). */

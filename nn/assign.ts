@@ -18,6 +18,8 @@ export const assignmentSchema = z
     layers: z
       .record(z.union([cellId, z.object({ filters: z.array(cellId).min(1) }).strict(), z.object({ kernels: z.array(z.array(cellId).min(1)).min(1) }).strict()]))
       .default({}),
+    /** Layers whose outputs get control-variate compensation (docs/cv.md; nn/cv.ts fits it). */
+    cv: z.array(z.string().min(1)).optional(),
   })
   .strict();
 export type Assignment = z.infer<typeof assignmentSchema>;
@@ -67,7 +69,7 @@ export function resolveAssignment(m: QuantModel, a: Assignment): ResolvedAssignm
     throw new UserError(`assignment uses ${signed ? 'signed' : 'unsigned'} cells but the model is quantized with the ${m.scheme} scheme`);
   const convs = convLayers(m);
   const names = new Set(convs.map((l) => l.name));
-  for (const name of Object.keys(a.layers))
+  for (const name of [...Object.keys(a.layers), ...(a.cv ?? [])])
     if (!names.has(name))
       throw new UserError(`assignment names layer '${name}' which is not a conv/dense layer of ${m.name} (layers: ${[...names].join(', ')})`);
   const index = new Map(ids.map((id, i) => [id, i]));

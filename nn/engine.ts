@@ -1,3 +1,4 @@
+import { applyCv, type CvConfig } from './cv.ts';
 import { multiplyByQuantizedMultiplier } from './fixedpoint.ts';
 import { finishLayer, type GemmOperands, gemmExact, gemmLut, lowerLayerToGemm } from './gemm.ts';
 import { type Shape, size, windowBounds } from './graph.ts';
@@ -18,6 +19,8 @@ export interface EngineConfig {
   rowOffsets?: Record<string, Int32Array>;
   /** Timing errors of overscaled columns, drawn into the accumulators (nn/inject.ts). */
   inject?: InjectSpec;
+  /** Per conv/dense layer: control-variate compensation (nn/cv.ts), applied at the column outputs. */
+  cv?: CvConfig;
 }
 
 export interface BatchResult {
@@ -99,13 +102,16 @@ export function* engineSteps(model: QuantModel, pixels: Uint8Array, batch: numbe
 
 /**
  * The engine's own GEMM for a layer: LUT bank if configured, else plain integer multiplies;
- * then the PEs' timing errors if configured (they happen before the accumulators).
+ * then the PEs' timing errors if configured (they happen before the accumulators); then the
+ * control-variate correction if configured (after the accumulators, at the column outputs).
  * `firstImage` (the batch's first image in the dataset) keys the injection's random stream.
  */
 export function engineGemm(cfg: EngineConfig, l: QConvLayer, g: GemmOperands, firstImage = 0): Int32Array {
   const acc = cfg.table ? gemmLut(cfg.rowOffsets![l.name]!, cfg.table, g, l.oc) : gemmExact(l, g, cfg.model.scheme);
   if (cfg.inject)
     injectLayer(cfg.inject, l, g, acc, { table: cfg.table, rowOffset: cfg.rowOffsets?.[l.name], signed: cfg.model.scheme === 'signed' }, firstImage);
+  const cv = cfg.cv?.[l.name];
+  if (cv) applyCv(cv, acc, g, l.oc, cfg.model.scheme === 'signed');
   return acc;
 }
 

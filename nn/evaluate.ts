@@ -2,12 +2,15 @@ import { join } from 'node:path';
 import { UserError } from '../core/errors.ts';
 import { writeOperandStream } from '../synth/operand-stream.ts';
 import { type Assignment, assignmentCells, readAssignment, resolveAssignment, schemeFor, uniformAssignment } from './assign.ts';
+import { type CvConfig, parseCvSpec } from './cv.ts';
+import { compensation } from './cv-calib.ts';
 import { limitDataset, loadDataset } from './dataset.ts';
 import { type FloatGraph, layerMacs } from './graph.ts';
 import { checkShapes, loadQuantModelFor } from './load.ts';
 import { ortPredict } from './ort.ts';
 import { runDataset } from './parallel.ts';
 import { convLayers, type Scheme } from './qmodel.ts';
+import { CALIBRATION } from './quantize.ts';
 import { summarize } from './stats.ts';
 
 export interface EvalOptions {
@@ -25,6 +28,9 @@ export interface EvalOptions {
   streamsDir?: string;
   /** Skip the onnxruntime float reference. */
   noFloat?: boolean;
+  /** Control-variate compensation: `all`, layer list or JSON (nn/cv.ts `parseCvSpec`), and its default q. */
+  cv?: string;
+  cvQ?: number;
 }
 
 export interface LayerReport {
@@ -53,6 +59,8 @@ export interface EvalReport {
   /** confusion[label][predicted] */
   confusion: number[][];
   seconds: { quantize: number; engine: number; float: number | null };
+  /** Compensated layers: q, coefficients saturated at COEF_BITS (nn/cv.ts). */
+  cv?: Record<string, { q: number; saturated: number }>;
   workers: number;
   quantizedModel: string;
 }
@@ -77,9 +85,23 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
   if (q.scheme !== scheme) throw new UserError(`quantized model ${o.model} uses the ${q.scheme} scheme but the cells are ${signed ? 'signed' : 'unsigned'}`);
   checkShapes(q.inputShape, ds, o.model, q.shapes[q.output]?.c);
   const resolved = resolveAssignment(q, assignment);
+  let cv: CvConfig | undefined;
+  let cvReport: EvalReport['cv'];
+  if (o.cv !== undefined) {
+    const plan = parseCvSpec(o.cv, q, o.cvQ);
+    // The error fit is weighted by activation histograms of calibration (training) images.
+    const calib = limitDataset(loadDataset(o.dataset, 'train'), o.calibImages ?? CALIBRATION.images);
+    const built = compensation(q, resolved, plan, { pixels: calib.pixels, count: calib.count });
+    cv = built.cv;
+    cvReport = Object.fromEntries(Object.entries(plan).map(([name, lq]) => [name, { q: lq, saturated: built.saturated[name] ?? 0 }]));
+  }
   const tq = (performance.now() - t0) / 1000;
 
-  const run = await runDataset({ model: q, table: resolved.table, rowOffsets: resolved.rowOffsets }, ds, { workers: o.workers, batch: o.batch, stats: true });
+  const run = await runDataset({ model: q, table: resolved.table, rowOffsets: resolved.rowOffsets, cv }, ds, {
+    workers: o.workers,
+    batch: o.batch,
+    stats: true,
+  });
 
   let floatPred: Uint8Array | undefined;
   let floatSeconds: number | null = null;
@@ -134,6 +156,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
     layers,
     confusion,
     seconds: { quantize: tq, engine: run.seconds, float: floatSeconds },
+    ...(cvReport ? { cv: cvReport } : {}),
     workers: run.workers,
     quantizedModel: qdir,
   };

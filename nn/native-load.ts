@@ -21,6 +21,8 @@ export interface NativeKernels {
   finish(acc: Int32Array, sumA: Int32Array | null, out: Uint8Array, multiplier: Int32Array, shift: Int32Array, constant: Float64Array, dims: Int32Array): void;
   /** counts[c] += number of bytes equal to c (counts: 256 entries). */
   histogram(bytes: Uint8Array, counts: Float64Array): void;
+  /** Control-variate correction in place (nn/cv.ts applyCvJs); dims = [K, P, oc, signed, q]. */
+  cvApply(acc: Int32Array, a: Uint8Array, sums: Int32Array | null, coef: Int32Array, offset: Int32Array, dims: Int32Array): void;
   /** 'avx512vbmi' (byte-permute LUT kernel) or 'scalar'. */
   simd: string;
 }

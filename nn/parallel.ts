@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parentPort, Worker } from 'node:worker_threads';
 import { captureAccumulators, type LayerAccumulators } from './capture.ts';
+import type { CvConfig } from './cv.ts';
 import type { Dataset } from './dataset.ts';
 import { type EngineConfig, runQuantBatch } from './engine.ts';
 import type { InjectSpec } from './inject.ts';
@@ -114,7 +115,7 @@ interface PoolRequest {
   model?: QuantModel;
   /** 0 = exact engine (no LUT bank). */
   bankKey: number;
-  bank?: { table: Int32Array; rowOffsets: Record<string, Int32Array> };
+  bank?: { table?: Int32Array; rowOffsets: Record<string, Int32Array>; cv?: CvConfig };
   /** Timing-error injection (small: sent with every job that uses it). */
   inject?: InjectSpec;
 }
@@ -166,7 +167,7 @@ export function poolWorkerMain(): void {
         delete process.env.AXTPU_NN_NATIVE;
         loadNativeAddon(job.nativeAddon);
       } else process.env.AXTPU_NN_NATIVE = '0';
-      const cfg: EngineConfig = { model, table: bank?.table, rowOffsets: bank?.rowOffsets, inject: req.inject };
+      const cfg: EngineConfig = { model, table: bank?.table, rowOffsets: bank?.rowOffsets, cv: bank?.cv, inject: req.inject };
       const reply: PoolReply =
         job.kind === 'predict'
           ? { id: req.id, predict: runJob({ ...job, cfg }) }
@@ -198,7 +199,7 @@ let nextKey = 1;
 let nextJob = 1;
 let spawned = 0;
 const modelKeys = new WeakMap<QuantModel, number>();
-const bankKeys = new WeakMap<Int32Array, WeakMap<object, number>>();
+const bankKeys = new WeakMap<object, WeakMap<object, WeakMap<object, number>>>();
 
 function keyOf<T extends object>(m: WeakMap<T, number>, o: T): number {
   let k = m.get(o);
@@ -209,14 +210,22 @@ function keyOf<T extends object>(m: WeakMap<T, number>, o: T): number {
   return k;
 }
 
+/** One key per (table, rowOffsets, cv) identity triple; 0 = exact engine without compensation. */
 function bankKeyOf(cfg: EngineConfig): number {
-  if (!cfg.table) return 0;
-  let inner = bankKeys.get(cfg.table);
-  if (!inner) {
-    inner = new WeakMap();
-    bankKeys.set(cfg.table, inner);
+  if (!cfg.table && !cfg.cv) return 0;
+  const t = cfg.table ?? bankKeys;
+  let byRows = bankKeys.get(t);
+  if (!byRows) {
+    byRows = new WeakMap();
+    bankKeys.set(t, byRows);
   }
-  return keyOf(inner, cfg.rowOffsets ?? bankKeys);
+  const r = cfg.rowOffsets ?? bankKeys;
+  let byCv = byRows.get(r);
+  if (!byCv) {
+    byCv = new WeakMap();
+    byRows.set(r, byCv);
+  }
+  return keyOf(byCv, cfg.cv ?? bankKeys);
 }
 
 /**
@@ -309,7 +318,7 @@ function runPooled(w: PoolWorker, cfg: EngineConfig, job: PoolJob): Promise<Pool
       remember(w.models, modelKey, true, MODEL_SLOTS);
     }
     if (bankKey && !w.banks.has(bankKey)) {
-      req.bank = { table: cfg.table!, rowOffsets: cfg.rowOffsets ?? {} };
+      req.bank = { table: cfg.table, rowOffsets: cfg.rowOffsets ?? {}, cv: cfg.cv };
       remember(w.banks, bankKey, true, BANK_SLOTS);
     }
     w.job = { id: req.id, resolve, reject };

@@ -17,6 +17,7 @@ import {
   bufferLoadOrder,
   foldOrder,
   foldPlan,
+  type GemmCv,
   type GemmOut,
   gemmRegisterWrites,
   type Mat8,
@@ -132,6 +133,8 @@ export interface GemmRunOptions {
   levels?: number[];
   /** Dump a VCD of cycles [from, to) to path (needs a trace build). */
   trace?: { from: number; to: number; path: string };
+  /** Control-variate coefficients and q (designs with the hardware; default: all zero). */
+  cv?: GemmCv;
 }
 
 export interface PeActivity {
@@ -258,7 +261,7 @@ export class ArraySim {
     const plan = foldPlan(this.design, tile, A.rows, A.cols, W.cols);
     const folds = foldOrder(plan);
     const loads = bufferLoadOrder(plan);
-    const writes = gemmRegisterWrites(this.design, plan, { tile, mode, levels: o.levels, nDomains: nd });
+    const writes = gemmRegisterWrites(this.design, plan, { tile, mode, levels: o.levels, nDomains: nd, cv: o.cv });
     const wRows = weightStream(plan, folds, W);
     const outRows = outputRowCount(folds);
     return this.serial(async () => {

@@ -291,9 +291,49 @@ const CASES: Case[] = [
   { name: 'eval --assign bad inline JSON', args: ['eval', '--model', lenet, '--no-float', '--assign', '{bad'], msg: /--assign: not valid JSON/ },
   { name: 'eval --cell and --assign', args: ['eval', '--model', lenet, '--cell', 'exact_u8', '--assign', '{}'], msg: /either --cell or --assign/ },
   {
+    name: 'eval --cv on a pooling layer',
+    args: ['eval', '--model', lenet, '--no-float', '--cell', 'perf_j0_k3_u8', '--cv', '/MaxPool'],
+    msg: /'\/MaxPool' is a maxpool layer; compensation applies to conv\/dense layers/,
+  },
+  {
+    name: 'eval --cv-q 16',
+    args: ['eval', '--model', lenet, '--no-float', '--cell', 'perf_j0_k3_u8', '--cv', 'all', '--cv-q', '16'],
+    msg: /--cv-q must be in 0\.\.15, got 16/,
+  },
+  {
+    name: 'eval --cv with q -1',
+    args: ['eval', '--model', lenet, '--no-float', '--cell', 'perf_j0_k3_u8', '--cv', '{"/c1/Conv": -1}'],
+    msg: /--cv: invalid \/c1\/Conv: q must be in 0\.\.15/,
+  },
+  {
+    name: 'eval --cv an unknown layer',
+    args: ['eval', '--model', lenet, '--no-float', '--cell', 'perf_j0_k3_u8', '--cv', 'conv9'],
+    msg: /--cv: no layer 'conv9'/,
+  },
+  {
     name: 'eval with a missing dataset folder',
     args: ['eval', '--model', lenet, '--no-float', '--dataset', '/nonexistent/ds'],
     msg: /dataset directory not found/,
+  },
+  {
+    name: 'explore --knobs unknown',
+    args: ['explore', '--model', lenet, '--out', 'x', '--knobs', 'cells,volts'],
+    msg: /--knobs: unknown knob 'volts' \(known: cells, cv\)/,
+  },
+  {
+    name: 'explore --knobs cv per filter',
+    args: ['explore', '--model', lenet, '--out', 'x', '--knobs', 'cells,cv', '--granularity', 'filter'],
+    msg: /--knobs cv decides per layer and needs --granularity layer/,
+  },
+  {
+    name: 'gen --cv-folds without --control-variate',
+    args: ['gen', '--rows', '2', '--cols', '2', '--cell', 'exact_u8', '--cv-folds', '2'],
+    msg: /--cv-folds needs --control-variate/,
+  },
+  {
+    name: 'gen --cv-folds 0',
+    args: ['gen', '--rows', '2', '--cols', '2', '--cell', 'exact_u8', '--control-variate', '--cv-folds', '0'],
+    msg: /--cv-folds must be in 1\.\.64/,
   },
   { name: 'quantize with a bad scheme', args: ['quantize', '--model', lenet, '--out', 'q', '--scheme', 'weird'], msg: /--scheme must be signed or unsigned/ },
   { name: 'quantize with a garbage model', args: ['quantize', '--model', 'garbage.onnx', '--out', 'q'], msg: /not a valid ONNX file/ },

@@ -164,7 +164,8 @@ describe('DRAM traffic (residency rule)', () => {
 });
 
 describe('accelerator energy parts and objectives', () => {
-  const design = resolveDesign({ rows: 4, cols: 4, cell: 'exact_u8' }, 'test');
+  // With control-variate hardware, so every part (the compensation's included) is charged.
+  const design = resolveDesign({ rows: 4, cols: 4, cell: 'exact_u8', controlVariate: {} }, 'test');
   const memory = memoryOpEnergies(design, LIBERTY.osu018);
   const ops: OpEnergies = {
     vdd: 1.8,
@@ -173,6 +174,7 @@ describe('accelerator energy parts and objectives', () => {
     cell: { L: { exact_u8: { dynamic: 5, leakage: 0.001 } } },
     pe: { L: { active: 3, idle: 0.5, leakage: 0.002, cell: 'exact_u8' } },
     acc: { L: { active: 4, idle: 0.2, leakage: 0.01 } },
+    cv: { L: { column: { active: 0.7, idle: 0.05, leakage: 0.003 }, correction: { active: 2, idle: 0.1, leakage: 0.004 }, kFolds: 3 } },
     memory,
   };
 
@@ -186,6 +188,32 @@ describe('accelerator energy parts and objectives', () => {
       dramBytes: 1000,
     });
     for (const p of ENERGY_PARTS) expect(e[p.key]).toBeGreaterThan(0);
+    // The correction works on the rows of last K-folds only (streamed rows / K-folds), reading one
+    // coefficient row each; every coefficient (2 N-folds x 4 columns) is written once per GEMM.
+    const cm = memory.cvCoef![0]!;
+    expect(cm.wordBits).toBe(4 * 16);
+    const outRows = t.streamCycles / 3;
+    expect(e.cvCorrectionPj).toBeCloseTo(
+      outRows * 2 + (t.cycles - outRows) * 0.1 + outRows * cm.readPj + 8 * cm.writePj + (cm.leakageNw * 1e-9 * t.cycles * 1e12) / 100e6,
+      6,
+    );
+    expect(e.cvColumnPj).toBeCloseTo(t.streamCycles * 0.7 + (t.cycles - t.streamCycles) * 0.05, 6);
+    // The same layer on a design without the hardware pays nothing for it.
+    const plain = resolveDesign({ rows: 4, cols: 4, cell: 'exact_u8' }, 'test');
+    const tp = gemmCycles(plain, 0, 40, 10, 6);
+    const ep = layerEnergy(
+      plain,
+      { layer: 'L', tile: 0, mode: 0, filterCells: Array(6).fill('exact_u8') },
+      tp,
+      { exact_u8: tp.macs },
+      { ...ops, memory: memoryOpEnergies(plain, LIBERTY.osu018) },
+      {
+        buffers: gemmBufferCounts(foldPlan(plain, 0, 40, 10, 6)),
+        dramBytes: 1000,
+      },
+    );
+    expect(ep.cvColumnPj + ep.cvCorrectionPj).toBe(0);
+    expect(tp.cycles).toBe(t.cycles - 1);
     expect(e.totalPj).toBeCloseTo(
       ENERGY_PARTS.reduce((s, p) => s + e[p.key], 0),
       6,

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { UserError } from '../../core/errors.ts';
 import { emit, table } from '../../core/output.ts';
 import { intOption, numberOption } from '../../core/validate.ts';
+import { DEFAULT_Q, Q_RANGE } from '../../nn/cv.ts';
 import { type EvalReport, evaluate } from '../../nn/evaluate.ts';
 import { DEFAULT_DATASET } from '../../nn/load.ts';
 import { CALIBRATION } from '../../nn/quantize.ts';
@@ -11,6 +12,15 @@ function human(r: EvalReport): string {
   const pct = (x: number | null) => (x === null ? 'n/a' : `${(100 * x).toFixed(2)} %`);
   const lines = [
     `model ${r.model}  dataset ${r.dataset}  images ${r.images}  scheme ${r.scheme}  cells ${r.cells.join(', ')}`,
+    ...(r.cv
+      ? [
+          `control variate on ${
+            Object.entries(r.cv)
+              .map(([n, c]) => `${n} (q ${c.q}${c.saturated ? `, ${c.saturated} coefficients saturated` : ''})`)
+              .join(', ') || 'no layer'
+          }`,
+        ]
+      : []),
     `accuracy ${pct(r.accuracy)}   float accuracy (onnxruntime) ${pct(r.floatAccuracy)}   agreement with float ${pct(r.agreementWithFloat)}`,
     '',
     table(
@@ -52,6 +62,8 @@ export function registerEval(program: Command): void {
     .option('--percentile <p>', 'percentile for --calibration percentile', String(CALIBRATION.percentile))
     .option('--calib-images <n>', 'training images for calibration', String(CALIBRATION.images))
     .option('--streams <dir>', 'write a sampled (a,b) operand stream per layer (<layer>.ab)')
+    .option('--cv <spec>', 'control-variate error compensation: \'all\', layer names (comma list) or JSON {"<layer>": "on"|"off"|q} (docs/cv.md)')
+    .option('--cv-q <q>', `fractional bits of the compensation coefficients (${Q_RANGE[0]}..${Q_RANGE[1]})`, String(DEFAULT_Q))
     .option('--no-float', 'skip the onnxruntime float reference')
     .action(async (opts: Record<string, string | boolean | undefined>, cmd: Command) => {
       const method = String(opts.calibration);
@@ -68,6 +80,8 @@ export function registerEval(program: Command): void {
         calibImages: intOption(String(opts.calibImages), '--calib-images', 1, 60000),
         streamsDir: opts.streams as string | undefined,
         noFloat: opts.float === false,
+        cv: opts.cv as string | undefined,
+        cvQ: intOption(String(opts.cvQ), '--cv-q', Q_RANGE[0], Q_RANGE[1]),
       });
       emit(globals(cmd), report, human);
     });

@@ -7,7 +7,7 @@ import { modelsDir } from '../../core/paths.ts';
 import { intOption, numberOption } from '../../core/validate.ts';
 import { DEFAULT_CELLS, expandCells, groupCandidates } from '../../explore/candidates.ts';
 import { writeOutputs } from '../../explore/report.ts';
-import { type ExploreResult, explore, parseBudget, type SearchKind, savingsText } from '../../explore/run.ts';
+import { type ExploreResult, explore, parseBudget, parseKnobs, type SearchKind, savingsText } from '../../explore/run.ts';
 import { verifyWinner, type WinnerRtl } from '../../explore/winner.ts';
 import { OBJECTIVES, type Objective } from '../../flow/energy.ts';
 import { checkGranularity } from '../../mapping/units.ts';
@@ -83,6 +83,7 @@ export function registerExplore(program: Command): void {
     .option('--queue <url>', 'compute candidate accuracies on the BullMQ/Redis queue at redis://host:port (`axtpu worker`); same results, same journal')
     .option('--no-rtl', 'skip generating and verifying the winner in RTL')
     .option('--no-energy', 'RTL run without the synthesized per-op energy estimate')
+    .option('--knobs <list>', "what the search decides per unit: 'cells' or 'cells,cv' (cv: control-variate compensation per layer, docs/cv.md)", 'cells')
     .option('--demo', 'preset: shipped LeNet-5, Fashion-MNIST, 1% budget, layer granularity, default cells, --front-test 1, out synth-reports/demo/')
     .action(async (o: Record<string, string | boolean | undefined>, cmd: Command) => {
       if (o.demo) {
@@ -105,6 +106,7 @@ export function registerExplore(program: Command): void {
       loadMemoryModel(memoryModel);
       const metric = String(o.xaiMetric);
       if (metric !== 'conductance' && metric !== 'gxa') throw new UserError(`--xai-metric '${metric}': expected conductance or gxa`);
+      const knobs = parseKnobs(String(o.knobs), { granularity, queue: o.queue !== undefined });
       const cells = o.cells === undefined ? DEFAULT_CELLS : String(o.cells);
       groupCandidates(expandCells(cells));
       const rows = intOption(String(o.rows), '--rows', 2, 64);
@@ -138,6 +140,7 @@ export function registerExplore(program: Command): void {
         frontTestMax: intOption(String(o.frontTest ?? (o.demo ? 1 : 3)), '--front-test', 1, 1000),
         workers: o.workers === undefined ? undefined : intOption(String(o.workers), '--workers', 1, 64),
         remote: remote?.run,
+        knobs,
       });
       run.catch(() => {}); // a lost queue ends the run first; its later rejection is expected
       let r: ExploreResult;

@@ -8,8 +8,10 @@ import {
   ANALYTICAL_MAX_DIM,
   checkRtlSize,
   DEFAULT_ACC_ENTRIES,
+  DEFAULT_CV_FOLDS,
   MAX_ACC_ENTRIES,
   MAX_BUFFER_KIB,
+  MAX_CV_FOLDS,
   MAX_DRAM_BYTES_PER_CYCLE,
   MIN_ACC_ENTRIES,
   MIN_DIM,
@@ -35,6 +37,8 @@ interface GenOpts {
   wbufKib?: string;
   dramBytesPerCycle?: string;
   clockGating?: boolean;
+  controlVariate?: boolean;
+  cvFolds?: string;
   name?: string;
   out?: string;
   force?: boolean;
@@ -60,6 +64,14 @@ export function registerGen(program: Command): void {
     .option('--wbuf-kib <n>', `weight FIFO in KiB (1..${MAX_BUFFER_KIB}; default 4 weight tiles)`)
     .option('--dram-bytes-per-cycle <n>', `DRAM interface bandwidth (1..${MAX_DRAM_BYTES_PER_CYCLE}; default TPU v1's per column)`)
     .option('--clock-gating', 'clock-gate the PEs per column: padding columns and columns with no wavefront in flight do not clock')
+    .option(
+      '--control-variate',
+      'control-variate compensation hardware: activation-sum column, coefficient rows, correction after the accumulators (docs/cv.md)',
+    )
+    .option(
+      '--cv-folds <n>',
+      `coefficient rows per tile with --control-variate (1..${MAX_CV_FOLDS}, default ${DEFAULT_CV_FOLDS}): a GEMM may have up to this many N-folds`,
+    )
     .option('--name <name>', 'design name (default derived from size and cells)')
     .option('--out <dir>', 'output directory (default rtl-out/<name>); an existing one is replaced only if axtpu wrote it')
     .option('--force', 'replace an existing output folder of an older axtpu (no marker file)')
@@ -75,6 +87,8 @@ export function registerGen(program: Command): void {
       if (o.wbufKib) config.wbufKiB = intOption(o.wbufKib, '--wbuf-kib', 1, MAX_BUFFER_KIB);
       if (o.dramBytesPerCycle) config.dramBytesPerCycle = intOption(o.dramBytesPerCycle, '--dram-bytes-per-cycle', 1, MAX_DRAM_BYTES_PER_CYCLE);
       if (o.clockGating) config.clockGating = true;
+      if (o.cvFolds && !o.controlVariate) throw new UserError('gen: --cv-folds needs --control-variate');
+      if (o.controlVariate) config.controlVariate = o.cvFolds ? { folds: intOption(o.cvFolds, '--cv-folds', 1, MAX_CV_FOLDS) } : {};
       if (o.name) config.name = o.name;
       if (o.cell) config.cell = o.cell;
       if (o.map) config.map = jsonArg(o.map, '--map');
@@ -95,6 +109,7 @@ export function registerGen(program: Command): void {
         accEntries: design.accEntries,
         memory: design.memory,
         clockGating: design.clockGating,
+        controlVariate: design.controlVariate ?? null,
         modes: design.modes,
         files: written.files.length,
       };
@@ -102,7 +117,7 @@ export function registerGen(program: Command): void {
         [
           `wrote ${r.dir} (${r.files} files)`,
           `design ${r.name}: ${r.tiles.map((x) => `${x.name} ${x.rows}x${x.cols} domains [${x.domains.join(', ')}]`).join('; ')}`,
-          `cells ${r.cells.join(', ')} (${r.signed ? 'signed' : 'unsigned'}), psum ${r.psumBits} bits, ${r.accEntries} accumulator rows per tile${r.modes > 1 ? `, ${r.modes} runtime modes` : ''}${r.clockGating ? ', clock-gated columns' : ''}`,
+          `cells ${r.cells.join(', ')} (${r.signed ? 'signed' : 'unsigned'}), psum ${r.psumBits} bits, ${r.accEntries} accumulator rows per tile${r.modes > 1 ? `, ${r.modes} runtime modes` : ''}${r.clockGating ? ', clock-gated columns' : ''}${r.controlVariate ? `, control variate (${r.controlVariate.folds} coefficient rows)` : ''}`,
           `memories: activation buffer ${r.memory.ubKiB} KiB (${r.memory.ubWords} x ${r.memory.ubWordBytes} B), weight FIFO ${r.memory.wbufKiB} KiB (${r.memory.wbufRows} rows), DRAM ${r.memory.dramBytesPerCycle} B/cycle`,
           `synthesis view: synth.f   simulation view: sim.f   power intent: ${r.name}.upf`,
         ].join('\n'),

@@ -6,6 +6,7 @@ import { defaultLiberty, synthReportsDir } from '../../core/paths.ts';
 import { intOption, jsonArg, numberOption } from '../../core/validate.ts';
 import { designFrom, energySummary, type FlowReport, LAYER_HEADERS, layerRows, runFlow } from '../../flow/run.ts';
 import type { BUFFER_COUNT_KEYS } from '../../mapping/memory.ts';
+import { DEFAULT_Q, Q_RANGE } from '../../nn/cv.ts';
 import { DEFAULT_DATASET } from '../../nn/load.ts';
 import { libertyNode, loadMemoryModel } from '../../synth/memory-model.ts';
 import { globals } from '../context.ts';
@@ -14,6 +15,8 @@ import { LEVELS_HELP, parseLevels } from '../levels.ts';
 interface RunOpts {
   model: string;
   design?: string;
+  cv?: string;
+  cvQ: string;
   rows?: string;
   cols?: string;
   cell?: string;
@@ -55,6 +58,9 @@ function human(r: FlowReport): string {
     bufferLine(r),
     e
       ? `energy ${energySummary(e)}\n  parts (uJ): cells ${u(e.pjPerInference.cell)}, rest of PE ${u(e.pjPerInference.pe)}, acc logic ${u(e.pjPerInference.acc)}, ` +
+        (e.pjPerInference.cvColumn + e.pjPerInference.cvCorrection > 0
+          ? `control variate ${u(e.pjPerInference.cvColumn + e.pjPerInference.cvCorrection)} (column ${u(e.pjPerInference.cvColumn)}, correction ${u(e.pjPerInference.cvCorrection)}), `
+          : '') +
         `acc memory ${u(e.pjPerInference.accMemRead + e.pjPerInference.accMemWrite + e.pjPerInference.accMemLeakage)}, logic leakage ${u(e.pjPerInference.leakage)}, ` +
         `activation buffer ${u(e.pjPerInference.ubRead + e.pjPerInference.ubWrite + e.pjPerInference.ubLeakage)}, ` +
         `weight FIFO ${u(e.pjPerInference.wbufRead + e.pjPerInference.wbufWrite + e.pjPerInference.wbufLeakage)}, DRAM ${u(e.pjPerInference.dram)} (memories and DRAM: model, docs/memory.md)`
@@ -110,6 +116,8 @@ export function registerRun(program: Command): void {
     .option('--clock <MHz>', 'clock for energy (leakage per cycle)', '100')
     .option('--memory-model <json>', 'memory energy model (SRAM/DRAM table, docs/memory.md; default models/memory-model.json)')
     .option('--no-energy', 'skip the energy estimate')
+    .option('--cv <spec>', "control-variate compensation (designs generated with --control-variate): 'all', layer names or JSON (docs/cv.md)")
+    .option('--cv-q <q>', `fractional bits of the compensation coefficients (${Q_RANGE[0]}..${Q_RANGE[1]})`, String(DEFAULT_Q))
     .action(async (o: RunOpts, cmd: Command) => {
       let design: string | Record<string, unknown>;
       if (o.design) {
@@ -147,6 +155,8 @@ export function registerRun(program: Command): void {
         clockMHz: numberOption(o.clock, '--clock', 0.001, 10_000),
         memoryModel: o.memoryModel,
         noEnergy: o.energy === false,
+        cv: o.cv,
+        cvQ: intOption(o.cvQ, '--cv-q', Q_RANGE[0], Q_RANGE[1]),
         onBatch: globals(cmd).json || !process.stderr.isTTY ? undefined : (d, t) => process.stderr.write(`\rbatch ${d}/${t}${d === t ? '\n' : ''}`),
       });
       emit(globals(cmd), report, human);

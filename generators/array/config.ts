@@ -19,6 +19,8 @@ import { cellInfo } from './cells.ts';
  *                   scaled to the columns: 3 B/cycle at 16 columns)
  *   clockGating     gate the PE clocks per column: padding columns and idle columns do not clock
  *                   (default false; docs/array.md, Clock gating)
+ *   controlVariate  {folds?}: control-variate compensation hardware (docs/cv.md); folds = coefficient
+ *                   rows of C filters per tile (default 8)
  *   cell            one cell for the whole array, or
  *   map             {column:[C ids]} | {row:[R ids]} | {pe:[[C ids] x R]} | {modes:[cell-or-map, ...]}
  *   tiles           [{name, rows?, cols?, cell?, map?, domains?}]  heterogeneous sub-arrays
@@ -36,6 +38,16 @@ export const MAX_ACC_ENTRIES = 65536;
 export const DEFAULT_ACC_ENTRIES = 4096;
 export const MAX_BUFFER_KIB = 65536;
 export const MAX_DRAM_BYTES_PER_CYCLE = 4096;
+/** Control variate: coefficient rows (N-folds of C filters) a tile holds; default covers N <= 8 C. */
+export const DEFAULT_CV_FOLDS = 8;
+export const MAX_CV_FOLDS = 64;
+/**
+ * Width at which the correction stage reads the activation sum V (two's complement): its
+ * multipliers are COEF x CV_V_BITS (a full psumBits operand would make them a third larger).
+ * mapping/place.ts refuses a layer whose worst-case V does not fit.
+ */
+export const CV_V_BITS = 24;
+export const cvVBits = (d: Pick<Design, 'psumBits'>): number => Math.min(CV_V_BITS, d.psumBits);
 
 const cellId = z.string().min(1);
 /** One runtime mode's cells: one cell for the tile, or per column, per row or per PE. */
@@ -104,6 +116,12 @@ export const arrayConfigSchema = z
     wbufKiB: kib.optional(),
     dramBytesPerCycle: z.number().int().min(1, 'must be >= 1').max(MAX_DRAM_BYTES_PER_CYCLE, `must be <= ${MAX_DRAM_BYTES_PER_CYCLE}`).optional(),
     clockGating: z.boolean().optional(),
+    controlVariate: z
+      .object({
+        folds: z.number().int().min(1, 'must be >= 1').max(MAX_CV_FOLDS, `must be <= ${MAX_CV_FOLDS}`).default(DEFAULT_CV_FOLDS),
+      })
+      .strict()
+      .optional(),
     cell: cellId.optional(),
     map: mapSchema.optional(),
     tiles: tilesSchema.optional(),
@@ -153,6 +171,12 @@ export interface Design {
   memory: MemorySpec;
   /** Per-column clock gates on the PEs (padding columns, idle columns); docs/array.md, Clock gating. */
   clockGating: boolean;
+  /**
+   * Control-variate compensation hardware (docs/cv.md): per tile an activation-sum column, its
+   * accumulator lane, `folds` x C coefficient registers and the correction stage after the
+   * accumulators (one more cycle of latency). Undefined = none.
+   */
+  controlVariate?: { folds: number };
   signed: boolean;
   /** Number of runtime modes (1 = no mode register). */
   modes: number;
@@ -254,6 +278,7 @@ export function resolveDesign(input: unknown, source = 'array config'): Design {
     accEntries: config.accEntries,
     memory: resolveMemory(config, tiles, source),
     clockGating: config.clockGating ?? false,
+    ...(config.controlVariate ? { controlVariate: { folds: config.controlVariate.folds } } : {}),
     signed,
     modes,
     tiles,

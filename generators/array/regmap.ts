@@ -24,6 +24,13 @@ export const REG = {
    * Column 0 always holds a real filter, so 0 is free to mean "none". Width clog2(cols + 1).
    */
   colGateFrom: { addr: 0x03, width: 0, doc: 'first clock-gated (padding) column, 0 = none (clock-gated designs)' },
+  /** Control-variate designs (docs/cv.md): fractional bits q of the coefficients. */
+  cvQ: { addr: 0x04, width: 4, doc: 'control variate: fractional bits q of the coefficients (control-variate designs)' },
+  /** N-folds per M-block minus one: the correction stage's coefficient row wraps after the last. */
+  cvNFoldLast: { addr: 0x05, width: 16, doc: 'control variate: N-folds per M-block minus 1 (coefficient row counter wraps)' },
+  /** Coefficient write pointer (filter index n = N-fold x C + column); 0x07 writes there and advances it. */
+  cvCoefAddr: { addr: 0x06, width: 16, doc: 'control variate: coefficient write pointer (filter n)' },
+  cvCoefData: { addr: 0x07, width: 16, doc: "control variate: write the coefficient of filter pointer, pointer + 1 (two's complement)" },
   /** Level of voltage domain d lives at addr + d (global domain order). */
   domainLevel: { addr: 0x10, width: 0, doc: 'level of voltage domain d at 0x10 + d (global domain order)' },
 } as const satisfies Record<string, RegSpec>;

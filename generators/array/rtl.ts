@@ -1,9 +1,9 @@
 import { render } from '../../core/templates.ts';
 import { cellInfo } from './cells.ts';
-import type { Design, TileSpec } from './config.ts';
+import { cvVBits, type Design, type TileSpec } from './config.ts';
 import { PERF_COUNTERS } from './perf.ts';
 import { hex2, REG } from './regmap.ts';
-import { latency, weightRowCycles } from './schedule.ts';
+import { arrayLatency, latency, weightRowCycles } from './schedule.ts';
 
 /**
  * RTL generation: one Design -> the synthesis view (structural cells), the fast simulation view
@@ -54,6 +54,11 @@ export interface Layout {
   wbufAddrBits: number;
   /** Width of the clock-gating register (first gated column); 0 = design without clock gating. */
   colGateBits: number;
+  /**
+   * Control-variate hardware (docs/cv.md), per tile: the activation-sum column and the correction
+   * stage with its coefficient rows; register widths. Undefined = design without it.
+   */
+  cv?: { vcolModule: string[]; module: string[]; memModule: string[]; rowBits: number; qBits: number; coefBits: number };
 }
 
 export const TOP = 'axtpu_top';
@@ -73,6 +78,9 @@ export const names = {
   supply: (t: TileSpec, d: string, multiTile: boolean) => (multiTile ? `${t.name}_${d}` : d),
   acc: (t: TileSpec) => `axtpu_${t.name}_acc`,
   accMem: (t: TileSpec) => `axtpu_${t.name}_accmem`,
+  vcol: (t: TileSpec) => `axtpu_${t.name}_vcol`,
+  cv: (t: TileSpec) => `axtpu_${t.name}_cv`,
+  cvMem: (t: TileSpec) => `axtpu_${t.name}_cvmem`,
   ubMem: 'axtpu_ubmem',
   wbufMem: 'axtpu_wbufmem',
 };
@@ -192,7 +200,7 @@ function staircase(regs: Reg[], prefix: string, laneWidth: number, signals: { ex
   return out;
 }
 
-function tileTiming(t: TileSpec, pw: number) {
+function tileTiming(t: TileSpec, pw: number, cv: boolean) {
   const R = t.rows;
   const C = t.cols;
   const regs: Reg[] = [];
@@ -212,12 +220,11 @@ function tileTiming(t: TileSpec, pw: number) {
     9,
     Array.from({ length: R }, (_, r) => ({ expr: `{a_sel, a_gated[${r * 8} +: 8]}`, delay: r })),
   );
-  const dsk = staircase(
-    regs,
-    'dsk',
-    pw,
-    Array.from({ length: C }, (_, c) => ({ expr: `col_out${c}`, delay: C - 1 - c })),
-  );
+  // Control variate: the activation-sum column arrives with column 0 and takes its de-skew.
+  const dsk = staircase(regs, 'dsk', pw, [
+    ...Array.from({ length: C }, (_, c) => ({ expr: `col_out${c}`, delay: C - 1 - c })),
+    ...(cv ? [{ expr: 'vcol_out', delay: C - 1 }] : []),
+  ]);
   const colList = Array.from({ length: C }, (_, c) => ({
     col: c,
     wctlSrc: c === 0 ? '{w_we, w_buf}' : `wctl_${c - 1}`,
@@ -228,8 +235,9 @@ function tileTiming(t: TileSpec, pw: number) {
   const hNets: { c: number; r: number }[] = [];
   for (let c = 0; c <= C; c++) for (let r = 0; r < R; r++) hNets.push({ c, r });
   const spillExpr = Array.from({ length: R }, (_, r) => `s_h_${C}_${r}, a_h_${C}_${r}`).join(', ');
-  const L = latency(t);
+  const L = arrayLatency(t);
   return {
+    vSrc: cv ? dsk[C]! : undefined,
     regs,
     colList,
     rowList,
@@ -312,6 +320,18 @@ function plan(design: Design) {
     wbufAddrBits: Math.max(1, clog2(design.memory.wbufRows)),
     // Values 0..C: one bit more than a column index, so `c < col_gate_from` is never constant.
     colGateBits: design.clockGating ? clog2(maxCols + 1) : 0,
+    ...(design.controlVariate
+      ? {
+          cv: {
+            vcolModule: design.tiles.map((t) => names.vcol(t)),
+            module: design.tiles.map((t) => names.cv(t)),
+            memModule: design.tiles.map((t) => names.cvMem(t)),
+            rowBits: Math.max(1, clog2(design.controlVariate.folds)),
+            qBits: REG.cvQ.width,
+            coefBits: REG.cvCoefData.width,
+          },
+        }
+      : {}),
   };
   return { layout, kinds, peKind, tileNeedsMode, colNeedsMode };
 }
@@ -328,6 +348,10 @@ function registers(layout: Layout) {
   if (layout.tileBits) regs.push({ addrHex: hex2(REG.tile.addr), target: 'tile_sel', width: layout.tileBits });
   regs.push({ addrHex: hex2(REG.kFoldLast.addr), target: 'kfold_last', width: layout.kfBits });
   if (layout.colGateBits) regs.push({ addrHex: hex2(REG.colGateFrom.addr), target: 'col_gate_from', width: layout.colGateBits });
+  if (layout.cv) {
+    regs.push({ addrHex: hex2(REG.cvQ.addr), target: 'cv_q', width: layout.cv.qBits });
+    regs.push({ addrHex: hex2(REG.cvNFoldLast.addr), target: 'cv_nfold_last', width: layout.cv.rowBits });
+  }
   const lb = layout.levelBits;
   for (let d = 0; d < layout.domains.length; d++) regs.push({ addrHex: hex2(REG.domainLevel.addr + d), target: `dom_level[${d * lb} +: ${lb}]`, width: lb });
   return regs;
@@ -376,10 +400,51 @@ export function generateViews(design: Design, opts: ViewOptions = {}): DesignVie
           cols: d.columns.map((c) => ({ col: c, module: names.column(t, c), modeBits: colNeedsMode(t, c) ? modeBits : 0 })),
         });
       }
-      const accCtx = { tile: t.name, entries: design.accEntries, cols: t.cols, psumBits: pw, width: t.cols * pw, rowBits: layout.accRowBits };
+      // Control variate: one more accumulator lane (the activation sum V).
+      const accLanes = t.cols + (layout.cv ? 1 : 0);
+      const accCtx = { tile: t.name, entries: design.accEntries, cols: accLanes, psumBits: pw, width: accLanes * pw, rowBits: layout.accRowBits };
+      if (layout.cv) {
+        const ext = (a: string) => (design.signed ? `${pw}'($signed(${a}))` : `{${pw - 8}'d0, ${a}}`);
+        parts[`${names.vcol(t)}.sv`] = render('array/vcol.sv', {
+          module: names.vcol(t),
+          tile: t.name,
+          rows: t.rows,
+          pwm1: pw - 1,
+          lastRow: t.rows - 1,
+          rowList: Array.from({ length: t.rows }, (_, r) => ({ row: r, src: r === 0 ? ext('a_0') : `v_${r - 1} + ${ext(`a_${r}`)}` })),
+        });
+        parts[`${names.cv(t)}.sv`] = render('array/cv.sv', {
+          module: names.cv(t),
+          tile: t.name,
+          cols: t.cols,
+          colBits: Math.max(1, clog2(t.cols)),
+          folds: design.controlVariate!.folds,
+          rowBits: layout.cv.rowBits,
+          qBits: layout.cv.qBits,
+          coefBits: layout.cv.coefBits,
+          psumBits: pw,
+          vBits: cvVBits(design),
+          vSpare: pw - cvVBits(design),
+          prodBits: cvVBits(design) + layout.cv.coefBits,
+          inWidth: accLanes * pw,
+          outWidth: t.cols * pw,
+          memModule: names.cvMem(t),
+        });
+        parts[`${names.cvMem(t)}.sv`] = render('array/cvmem.sv', {
+          module: names.cvMem(t),
+          tile: t.name,
+          folds: design.controlVariate!.folds,
+          cols: t.cols,
+          coefBits: layout.cv.coefBits,
+          rowBits: layout.cv.rowBits,
+          width: t.cols * layout.cv.coefBits,
+          blackbox: !sim,
+        });
+      }
       parts[`${names.acc(t)}.sv`] = render('array/acc.sv', { ...accCtx, module: names.acc(t), memModule: names.accMem(t), kfBits: layout.kfBits });
       parts[`${names.accMem(t)}.sv`] = render('array/accmem.sv', { ...accCtx, module: names.accMem(t), blackbox: !sim });
       const cellSummary = [...new Set(t.cells.flat(2))].join(', ');
+      const timing = tileTiming(t, pw, Boolean(layout.cv));
       parts[`${names.tile(t)}.sv`] = render('array/tile.sv', {
         module: names.tile(t),
         name: t.name,
@@ -388,7 +453,8 @@ export function generateViews(design: Design, opts: ViewOptions = {}): DesignVie
         rowBits: Math.max(1, clog2(t.rows)),
         psumBits: pw,
         npe: t.rows * t.cols,
-        latency: latency(t),
+        latency: latency(t, design),
+        arrayLatency: arrayLatency(t),
         accModule: names.acc(t),
         accMemModule: names.accMem(t),
         accRowBits: layout.accRowBits,
@@ -397,7 +463,17 @@ export function generateViews(design: Design, opts: ViewOptions = {}): DesignVie
         modeBits: tileNeedsMode[t.index] ? modeBits : 0,
         sim,
         gating: gatingContext(t, layout),
-        ...tileTiming(t, pw),
+        accLanes,
+        cv: layout.cv
+          ? {
+              ...layout.cv,
+              vcolModule: layout.cv.vcolModule[t.index],
+              module: layout.cv.module[t.index],
+              memModule: layout.cv.memModule[t.index],
+              vSrc: timing.vSrc,
+            }
+          : undefined,
+        ...timing,
         domains: t.domains.map((d) => ({
           name: d.name,
           module: names.domain(t, d.name),
@@ -463,6 +539,7 @@ export function generateViews(design: Design, opts: ViewOptions = {}): DesignVie
       cfgBits,
       kfBits: layout.kfBits,
       colGateBits: layout.colGateBits,
+      cv: layout.cv ? { ...layout.cv, ptrAddrHex: hex2(REG.cvCoefAddr.addr), dataAddrHex: hex2(REG.cvCoefData.addr) } : undefined,
       regs: registers(layout),
       regDocs: Object.values(REG).map((r) => ({ addrHex: hex2(r.addr), doc: r.doc })),
       maxRows,
