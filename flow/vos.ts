@@ -21,9 +21,9 @@ import type { ElectricalOptions } from '../synth/static-timing.ts';
 import { runTimedSimFast } from '../synth/timed-native.ts';
 import { buildTimedModel, type TimedModel, type TimedResult, timingBound } from '../synth/timed-sim.ts';
 import { defaultVoltageModel, fitDelayModel, type VoltageModel, voltageScale } from '../synth/voltage.ts';
+import { type ErrorObservation, fitAndChoose, type ModelChoice } from '../synth/vos-model.ts';
 import { type SynthResult, synthesize } from '../synth/yosys.ts';
 import { peSources, peStimulus } from './energy.ts';
-import { type ErrorObservation, fitAndChoose, type ModelChoice } from './vos-model.ts';
 
 /**
  * Voltage-overscaling characterization (docs/vos.md): a cell alone or every distinct PE of a
@@ -31,12 +31,18 @@ import { type ErrorObservation, fitAndChoose, type ModelChoice } from './vos-mod
  * cross-checked with OpenSTA, times 1 + margin), driven by a real LeNet-5 layer stream or a
  * uniform one, simulated with synth/timed-sim.ts at each supply voltage (every delay scaled by
  * the synth/voltage.ts alpha-power factor, the clock kept), and summarized as error models
- * (flow/vos-model.ts) plus energy per operation with glitches.
+ * (synth/vos-model.ts) plus energy per operation with glitches.
  */
 export const VOS_SCHEMA = 'axtpu-vos-models/1';
 export const DEFAULT_VOS_OPS = 20_000;
 /** Layer-stream sampling: images of the test set whose operands feed the streams. */
 const STREAM_IMAGES = 4;
+/**
+ * Per-layer fits: operands of a batch of this many images, so a dense layer's PE sees runs of
+ * 100 operations with its weight held, as the array does with a batch (with STREAM_IMAGES a dense
+ * layer's weight would change every 4 cycles, which toggles more and fails more often).
+ */
+export const LAYER_FIT_IMAGES = 100;
 
 export interface VosTarget {
   kind: 'cell' | 'pe';
@@ -166,32 +172,52 @@ export function uniformPeStream(n: number, psumBits: number, seed = 1): PeStream
   return { a, b, psumIn };
 }
 
+/** One conv/dense layer's PE stream of a cell (see `layerStreams`). */
+export interface LayerPeStream {
+  layer: string;
+  stream: PeStream;
+}
+
 /**
- * LeNet-5 (models/lenet5-fmnist.onnx) layer streams of `cell`, every conv/dense layer's share in
- * turn (mapping/streams.ts, the sampler the energy flow uses), placed on `design` (a cell alone:
- * a 16 x 16 array of it). Operands come from the exact engine on the first test images.
+ * Per conv/dense layer that runs on `cell`: `n` operations (or an equal share of `n.total` over
+ * all conv/dense layers) of what its PEs see over a batch of `images` (mapping/streams.ts,
+ * the sampler the energy flow uses), from the exact engine's operands of the first test images
+ * of the model (default LeNet-5, models/lenet5-fmnist.onnx) placed on `design` (a cell alone: a
+ * 16 x 16 array of it).
  */
-export async function layerStream(cell: string, design: Design | undefined, n: number, modelPath?: string): Promise<PeStream> {
+export async function layerStreams(
+  cell: string,
+  design: Design | undefined,
+  n: number | { total: number },
+  modelPath?: string,
+  images = STREAM_IMAGES,
+): Promise<{ model: string; layers: string[]; streams: LayerPeStream[] }> {
   const d = design ?? resolveDesign({ rows: 16, cols: 16, cell }, `vos layer stream for ${cell}`);
   const path = resolve(modelPath ?? join(modelsDir, 'lenet5-fmnist.onnx'));
   const { model } = await loadQuantModelFor(path, schemeFor(d.signed), { dataset: DEFAULT_DATASET });
   const placement = placeModel(model, d);
-  const ds = limitDataset(loadDataset(DEFAULT_DATASET, 'test'), STREAM_IMAGES);
+  const ds = limitDataset(loadDataset(DEFAULT_DATASET, 'test'), images);
   const ops = new Map(captureOperands({ model }, ds.pixels, ds.count).map((c) => [c.layer.name, c]));
   const layers = convLayers(model);
-  const per = Math.ceil(n / layers.length);
-  const parts: PeStream[] = [];
+  const per = typeof n === 'number' ? n : Math.ceil(n.total / layers.length);
+  const streams: LayerPeStream[] = [];
   for (const l of layers) {
     const p = placement.layers.find((x) => x.layer === l.name)!;
     if (!p.filterCells.includes(cell)) continue;
-    parts.push(sampleLayerStreams(l, ops.get(l.name)!.g, p.filterCells, d.tiles[p.tile]!.rows, per)[cell]!);
+    streams.push({ layer: l.name, stream: sampleLayerStreams(l, ops.get(l.name)!.g, p.filterCells, d.tiles[p.tile]!.rows, per)[cell]! });
   }
-  if (!parts.length) throw new UserError(`vos: no layer of ${model.name} runs on cell ${cell}`);
+  if (!streams.length) throw new UserError(`vos: no layer of ${model.name} runs on cell ${cell}`);
+  return { model: model.name, layers: layers.map((l) => l.name), streams };
+}
+
+/** The layer streams of `cell` back to back: every conv/dense layer's equal share in turn. */
+export async function layerStream(cell: string, design: Design | undefined, n: number, modelPath?: string): Promise<PeStream> {
+  const { streams } = await layerStreams(cell, design, { total: n }, modelPath);
   const a = new Uint8Array(n);
   const b = new Uint8Array(n);
   const psumIn = new Float64Array(n);
   let i = 0;
-  for (const s of parts)
+  for (const { stream: s } of streams)
     for (let j = 0; j < s.a.length && i < n; j++, i++) {
       a[i] = s.a[j]!;
       b[i] = s.b[j]!;
@@ -249,6 +275,20 @@ export interface VosLevel {
   zeroDelayEnergyPj: number;
   glitchShare: number;
   fit: ModelChoice;
+  /**
+   * With layer streams: the same fit on each conv/dense layer's own stream (timing errors depend
+   * on the operands, and layers differ), which injection into that layer of the stream's model
+   * uses (flow/vos-inject.ts).
+   */
+  layers?: VosLayerFit[];
+}
+
+export interface VosLayerFit {
+  layer: string;
+  ops: number;
+  wrongOps: number;
+  errorRate: number;
+  fit: ModelChoice;
 }
 
 export interface VosTargetReport {
@@ -271,7 +311,8 @@ export interface VosReport {
   voltageModel: VoltageModel;
   /** Alpha-power parameters: textbook defaults unless fitted to a second liberty corner. */
   calibration: 'default' | 'fitted';
-  stream: { kind: StreamKind; ops: number; source: string };
+  /** `model`: the name of the layer streams' model (its layers are the keys of `levels[].layers`). */
+  stream: { kind: StreamKind; ops: number; source: string; model?: string };
   targets: VosTargetReport[];
 }
 
@@ -325,6 +366,22 @@ export function observations(t: VosTarget, timed: TimedResult, golden: TimedResu
   return out;
 }
 
+async function layerFits(
+  t: VosTarget,
+  n: TimedNetlist,
+  perLayer: { layer: string; stim: GateSimStimulus; toggles: Int32Array; golden: TimedResult }[],
+  periodNs: number,
+  delayScale: number,
+): Promise<VosLayerFit[]> {
+  const out: VosLayerFit[] = [];
+  for (const p of perLayer) {
+    const obs = observations(t, await runTimedSimFast(n.tm, p.stim, { periodNs, delayScale }), p.golden, p.toggles);
+    const wrongOps = obs.filter((x) => x.captured !== x.correct).length;
+    out.push({ layer: p.layer, ops: obs.length, wrongOps, errorRate: wrongOps / obs.length, fit: fitAndChoose(obs, t.word.bits) });
+  }
+  return out;
+}
+
 export async function characterize(spec: string, o: VosOptions): Promise<VosReport> {
   const liberty = resolve(o.liberty ?? defaultLiberty());
   const lib = loadLiberty(liberty);
@@ -336,6 +393,7 @@ export async function characterize(spec: string, o: VosOptions): Promise<VosRepo
   const subject = vosSubject(spec);
   const ops = o.ops ?? DEFAULT_VOS_OPS;
   const targets: VosTargetReport[] = [];
+  let streamModel: string | undefined;
   for (const t of subject.targets) {
     o.onTarget?.(t);
     const n = await timedNetlist(t, liberty);
@@ -350,6 +408,16 @@ export async function characterize(spec: string, o: VosOptions): Promise<VosRepo
     const stim = targetStimulus(t, n, stream);
     const toggles = inputToggles(stim);
     const golden = await runTimedSimFast(n.tm, stim, { periodNs, delayScale: 0 });
+    // Each layer's own stream, as many operations as the mixed one.
+    const perLayer: { layer: string; stim: GateSimStimulus; toggles: Int32Array; golden: TimedResult }[] = [];
+    if (o.stream === 'layer') {
+      const ls = await layerStreams(t.cell, subject.design, ops + 2, o.model, LAYER_FIT_IMAGES);
+      streamModel = ls.model;
+      for (const { layer, stream: s } of ls.streams) {
+        const st = targetStimulus(t, n, s);
+        perLayer.push({ layer, stim: st, toggles: inputToggles(st), golden: await runTimedSimFast(n.tm, st, { periodNs, delayScale: 0 }) });
+      }
+    }
     const energyOpts = { ...DEFAULT_ELECTRICAL, clockMHz: 1000 / periodNs };
     const levels: VosLevel[] = [];
     for (const volts of o.levels) {
@@ -374,6 +442,7 @@ export async function characterize(spec: string, o: VosOptions): Promise<VosRepo
         zeroDelayEnergyPj: z,
         glitchShare: e > 0 ? (e - z) / e : 0,
         fit,
+        layers: o.stream === 'layer' ? await layerFits(t, n, perLayer, periodNs, delayScale) : undefined,
       });
     }
     targets.push({
@@ -399,6 +468,7 @@ export async function characterize(spec: string, o: VosOptions): Promise<VosRepo
       kind: o.stream,
       ops,
       source: o.stream === 'layer' ? `LeNet-5 (${o.model ?? 'models/lenet5-fmnist.onnx'}) layer streams, ${STREAM_IMAGES} test images` : 'uniform, seed 1',
+      model: streamModel,
     },
     targets,
   };

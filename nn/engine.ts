@@ -2,6 +2,7 @@ import { applyCv, type CvConfig } from './cv.ts';
 import { multiplyByQuantizedMultiplier } from './fixedpoint.ts';
 import { finishLayer, type GemmOperands, gemmExact, gemmLut, lowerLayerToGemm } from './gemm.ts';
 import { type Shape, size, windowBounds } from './graph.ts';
+import { type InjectSpec, injectLayer } from './inject.ts';
 import { type QAddLayer, type QConvLayer, type QPoolLayer, type QuantModel, valueRange } from './qmodel.ts';
 import type { StatsCollector } from './stats.ts';
 
@@ -16,6 +17,8 @@ export interface EngineConfig {
   table?: Int32Array;
   /** Per conv/dense layer name: rowOffset[oc * K + k]. */
   rowOffsets?: Record<string, Int32Array>;
+  /** Timing errors of overscaled columns, drawn into the accumulators (nn/inject.ts). */
+  inject?: InjectSpec;
   /** Per conv/dense layer: control-variate compensation (nn/cv.ts), applied at the column outputs. */
   cv?: CvConfig;
 }
@@ -97,19 +100,26 @@ export function* engineSteps(model: QuantModel, pixels: Uint8Array, batch: numbe
   return { pred, scores };
 }
 
-/** The engine's own GEMM for a layer: LUT bank if configured, else plain integer multiplies. */
-export function engineGemm(cfg: EngineConfig, l: QConvLayer, g: GemmOperands): Int32Array {
+/**
+ * The engine's own GEMM for a layer: LUT bank if configured, else plain integer multiplies;
+ * then the PEs' timing errors if configured (they happen before the accumulators); then the
+ * control-variate correction if configured (after the accumulators, at the column outputs).
+ * `firstImage` (the batch's first image in the dataset) keys the injection's random stream.
+ */
+export function engineGemm(cfg: EngineConfig, l: QConvLayer, g: GemmOperands, firstImage = 0): Int32Array {
   const acc = cfg.table ? gemmLut(cfg.rowOffsets![l.name]!, cfg.table, g, l.oc) : gemmExact(l, g, cfg.model.scheme);
+  if (cfg.inject)
+    injectLayer(cfg.inject, l, g, acc, { table: cfg.table, rowOffset: cfg.rowOffsets?.[l.name], signed: cfg.model.scheme === 'signed' }, firstImage);
   const cv = cfg.cv?.[l.name];
   if (cv) applyCv(cv, acc, g, l.oc, cfg.model.scheme === 'signed');
   return acc;
 }
 
 /** Synchronous driver: every GEMM in software (LUT bank or exact). */
-export function runQuantBatch(cfg: EngineConfig, pixels: Uint8Array, batch: number, stats?: StatsCollector): BatchResult {
+export function runQuantBatch(cfg: EngineConfig, pixels: Uint8Array, batch: number, stats?: StatsCollector, firstImage = 0): BatchResult {
   const steps = engineSteps(cfg.model, pixels, batch, stats);
   let r = steps.next();
-  while (!r.done) r = steps.next(engineGemm(cfg, r.value.layer, r.value.g));
+  while (!r.done) r = steps.next(engineGemm(cfg, r.value.layer, r.value.g, firstImage));
   return r.value;
 }
 

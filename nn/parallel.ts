@@ -8,6 +8,7 @@ import { captureAccumulators, type LayerAccumulators } from './capture.ts';
 import type { CvConfig } from './cv.ts';
 import type { Dataset } from './dataset.ts';
 import { type EngineConfig, runQuantBatch } from './engine.ts';
+import type { InjectSpec } from './inject.ts';
 import { loadNativeAddon, nativeKernels, nativeStatus } from './native-load.ts';
 import { macsPerImage, type QuantModel } from './qmodel.ts';
 import { type LayerOperandStats, StatsCollector } from './stats.ts';
@@ -72,7 +73,7 @@ export function runJob(job: WorkerJob): WorkerReply {
   for (let s = 0; s < job.count; s += job.batch) {
     const n = Math.min(job.batch, job.count - s);
     collector?.startBatch(job.first + s);
-    const r = runQuantBatch(job.cfg, job.pixels.subarray(s * job.perImage, (s + n) * job.perImage), n, collector);
+    const r = runQuantBatch(job.cfg, job.pixels.subarray(s * job.perImage, (s + n) * job.perImage), n, collector, job.first + s);
     pred.set(r.pred, s);
   }
   return { pred, stats: collector ? [...collector.layers.values()] : undefined };
@@ -115,6 +116,8 @@ interface PoolRequest {
   /** 0 = exact engine (no LUT bank). */
   bankKey: number;
   bank?: { table?: Int32Array; rowOffsets: Record<string, Int32Array>; cv?: CvConfig };
+  /** Timing-error injection (small: sent with every job that uses it). */
+  inject?: InjectSpec;
 }
 
 interface PoolReply {
@@ -164,7 +167,7 @@ export function poolWorkerMain(): void {
         delete process.env.AXTPU_NN_NATIVE;
         loadNativeAddon(job.nativeAddon);
       } else process.env.AXTPU_NN_NATIVE = '0';
-      const cfg: EngineConfig = { model, table: bank?.table, rowOffsets: bank?.rowOffsets, cv: bank?.cv };
+      const cfg: EngineConfig = { model, table: bank?.table, rowOffsets: bank?.rowOffsets, cv: bank?.cv, inject: req.inject };
       const reply: PoolReply =
         job.kind === 'predict'
           ? { id: req.id, predict: runJob({ ...job, cfg }) }
@@ -309,7 +312,7 @@ function runPooled(w: PoolWorker, cfg: EngineConfig, job: PoolJob): Promise<Pool
     if (w.dead) return reject(new Error('engine worker exited before its job started'));
     const modelKey = keyOf(modelKeys, cfg.model);
     const bankKey = bankKeyOf(cfg);
-    const req: PoolRequest = { job, id: nextJob++, modelKey, bankKey };
+    const req: PoolRequest = { job, id: nextJob++, modelKey, bankKey, inject: cfg.inject };
     if (!w.models.has(modelKey)) {
       req.model = cfg.model;
       remember(w.models, modelKey, true, MODEL_SLOTS);

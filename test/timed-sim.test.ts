@@ -16,7 +16,6 @@ import {
   uniformPeStream,
   vosSubject,
 } from '../flow/vos.ts';
-import { fitAndChoose } from '../flow/vos-model.ts';
 import { resolveDesign, writeDesign } from '../generators/array/index.ts';
 import { getCell } from '../generators/multipliers/index.ts';
 import { buildGateSim, type GateSimStimulus, runGateSim } from '../synth/gatesim.ts';
@@ -26,6 +25,7 @@ import { cellStimulus, synthesizeCell } from '../synth/power.ts';
 import { prepareTimedNative, runTimedSimFast, runTimedSimNative } from '../synth/timed-native.ts';
 import { buildTimedModel, runTimedSim, runTimedSimReference, timingBound } from '../synth/timed-sim.ts';
 import { defaultVoltageModel, voltageScale } from '../synth/voltage.ts';
+import { fitAndChoose } from '../synth/vos-model.ts';
 import { runCli } from './helpers/cli.ts';
 
 const lib = loadLiberty(LIBERTY.osu018);

@@ -48,7 +48,18 @@ function human(r: VosReport, out: string): string {
         l.fit.best,
       ];
     });
-    return [head, table(['V', 'delay x', 'static fits', 'error rate', 'bits flipped', 'pJ/op', 'glitch share', 'best model'], rows)].join('\n');
+    const byLayer = t.levels[0]?.layers;
+    const layerTable = byLayer
+      ? table(
+          ['error rate per layer stream', ...t.levels.map((l) => `${l.volts} V`)],
+          byLayer.map((x, i) => [x.layer, ...t.levels.map((l) => pct(l.layers![i]!.errorRate))]),
+        )
+      : undefined;
+    return [
+      head,
+      table(['V', 'delay x', 'static fits', 'error rate', 'bits flipped', 'pJ/op', 'glitch share', 'best model'], rows),
+      ...(layerTable ? ['', layerTable] : []),
+    ].join('\n');
   });
   return [
     `${r.subject}: ${r.stream.ops} operations per level (${r.stream.source}); ${r.library} ${r.nominalVolts} V nominal`,

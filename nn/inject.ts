@@ -1,0 +1,225 @@
+import { makeRng } from '../core/rng.ts';
+import type { ErrorModel } from '../synth/vos-model.ts';
+import { wrapSigned, wrapUnsigned } from '../synth/vos-model.ts';
+import type { GemmOperands } from './gemm.ts';
+import type { QConvLayer } from './qmodel.ts';
+
+/**
+ * Timing errors of overscaled PEs, drawn from the fitted per-voltage models (docs/vos.md) and
+ * added to a layer's accumulators in the engine (issue 16, part 1). What the engine assumes about
+ * the array, stated once here and in docs/vos.md ("Injection"):
+ *
+ * - A filter n is a column; reduction index k sits on row k mod R of K-fold floor(k / R); rows
+ *   past K in the last K-fold carry zero codes (they compute cell(0, 0), as the RTL's padded
+ *   PEs do). The PE at row r captures the fold-local partial sum of rows 0..r into its psum
+ *   register, a `bits`-wide word; that is the word the error model describes.
+ * - Every PE operation of a column at an overscaled level draws its captured word from the
+ *   model given the fault-free word (first order: a wrong word's effect on the timing of the PEs
+ *   below it is not modelled). The errors (captured - correct, two's complement) add up along the
+ *   column and over the K-folds into the accumulator, which wraps at `bits`.
+ * - Operations stream through a PE in the order m = 0..M-1 of the GEMM's columns (the batch's
+ *   images, each image's output positions), so the "previous operation" of the conditional model
+ *   is m - 1 in the same fold; the first operation of a fold uses the model's fallback.
+ * - Randomness: one stream per (seed, layer, first image of the batch); the engine splits work at
+ *   batch boundaries, so results do not depend on the worker count.
+ *
+ * Only operations that go wrong cost time: the gap to the next wrong operation is geometric
+ * (thinned by the bucket's own rate for the conditional model).
+ */
+export interface InjectSpec {
+  seed: number;
+  /** Psum word width (bits) and the error models the layers index. */
+  bits: number;
+  models: ErrorModel[];
+  /** Per conv/dense layer: PE rows of its tile and, per filter, a model index (-1 = no errors). */
+  layers: Record<string, { rows: number; filterModel: number[] }>;
+}
+
+/** How a layer multiplies: product of activation code a with filter n's weight at index k. */
+export interface ProductSource {
+  /** Transposed LUT bank and rowOffset[n * K + k] (nn/gemm.ts gemmLut), or undefined = exact. */
+  table?: Int32Array;
+  rowOffset?: Int32Array;
+  signed: boolean;
+}
+
+/** A model prepared for drawing: P(wrong) per bucket and the largest (for thinning). */
+interface Drawable {
+  model: ErrorModel;
+  /** Per toggle bucket (conditional) or one entry: P(at least one bit wrong) / P(wrong). */
+  pAny: number[];
+  fallbackAny: number;
+  pMax: number;
+}
+
+const MIN_BUCKET_OPS = 32;
+
+function anyFlip(p: number[]): number {
+  let none = 1;
+  for (const x of p) none *= 1 - x;
+  return 1 - none;
+}
+
+function prepare(m: ErrorModel): Drawable {
+  if (m.kind === 'rate-histogram') {
+    const p = m.histogram.length ? m.pWrong : 0;
+    return { model: m, pAny: [p], fallbackAny: p, pMax: p };
+  }
+  if (m.kind === 'bit-flip') {
+    const p = anyFlip(m.p);
+    return { model: m, pAny: [p], fallbackAny: p, pMax: p };
+  }
+  const pAny = m.buckets.map((b) => (b.ops >= MIN_BUCKET_OPS ? anyFlip(b.p) : -1));
+  const fallbackAny = anyFlip(m.fallback);
+  return { model: m, pAny, fallbackAny, pMax: Math.max(fallbackAny, ...pAny) };
+}
+
+/** Flip mask given that at least one bit flips (first flipped bit by its exact probability, the rest independent). */
+function nonzeroMask(p: number[], pAny: number, rand: () => number): number {
+  let u = rand() * pAny;
+  let survive = 1;
+  for (let i = 0; i < p.length; i++) {
+    const first = survive * p[i]!;
+    if (u < first) {
+      let mask = 1 << i;
+      for (let j = i + 1; j < p.length; j++) if (rand() < p[j]!) mask |= 1 << j;
+      return mask >>> 0;
+    }
+    u -= first;
+    survive *= 1 - p[i]!;
+  }
+  // Rounding left u past the end: the last bit that can flip.
+  for (let i = p.length - 1; i >= 0; i--) if (p[i]! > 0) return (1 << i) >>> 0;
+  return 0;
+}
+
+function histogramError(m: Extract<ErrorModel, { kind: 'rate-histogram' }>, rand: () => number): number {
+  let total = 0;
+  for (const h of m.histogram) total += h.count;
+  let u = rand() * total;
+  for (const h of m.histogram) {
+    u -= h.count;
+    if (u < 0) return h.error;
+  }
+  return m.histogram[m.histogram.length - 1]!.error;
+}
+
+function popcount(x: number): number {
+  let n = 0;
+  for (let v = x >>> 0; v; v &= v - 1) n++;
+  return n;
+}
+
+/** FNV-1a of a layer name: part of the layer's random stream key. */
+function nameHash(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+export function injectionRng(seed: number, layer: string, firstImage: number): () => number {
+  return makeRng((seed ^ nameHash(layer) ^ Math.imul(firstImage + 1, 0x9e3779b1)) >>> 0);
+}
+
+/** A layer's products and what one padded row adds (cell(0, 0) of the filter's cell). */
+export function productOf(l: QConvLayer, src: ProductSource): { prod: (n: number, k: number, a: number) => number; pad: (n: number) => number } {
+  const K = l.K;
+  if (src.table && src.rowOffset) {
+    const t = src.table;
+    const ro = src.rowOffset;
+    return { prod: (n, k, a) => t[ro[n * K + k]! + a]!, pad: (n) => t[ro[n * K + K - 1]! & ~0xffff]! };
+  }
+  const w = l.weights;
+  const val = (c: number) => (src.signed ? (c << 24) >> 24 : c);
+  return { prod: (n, k, a) => val(w[n * K + k]! & 0xff) * val(a), pad: () => 0 };
+}
+
+/** Number of padded rows in a layer's last K-fold. */
+const padRows = (K: number, R: number) => Math.ceil(K / R) * R - K;
+
+/**
+ * Add per-output error sums (`err[n * P + m]`, from injection or from a replay) to accumulators:
+ * the array's word is acc + the padded rows' products, wrapped at `bits`; the engine's layout
+ * takes the pad back off (mapping/gemm.ts toAccumulator).
+ */
+export function addErrors(acc: Int32Array, err: Float64Array, l: QConvLayer, P: number, R: number, bits: number, src: ProductSource): void {
+  const { pad } = productOf(l, src);
+  const rowsPad = padRows(l.K, R);
+  for (let n = 0; n < l.oc; n++) {
+    const padSum = rowsPad * pad(n);
+    for (let m = 0; m < P; m++) {
+      const e = err[n * P + m]!;
+      if (e !== 0) acc[n * P + m] = wrapSigned(acc[n * P + m]! + padSum + e, bits) - padSum;
+    }
+  }
+}
+
+/**
+ * Draw the layer's timing errors and add them to `acc` in place. Returns how many PE operations
+ * went wrong.
+ */
+export function injectLayer(spec: InjectSpec, l: QConvLayer, g: GemmOperands, acc: Int32Array, src: ProductSource, firstImage: number): number {
+  const ls = spec.layers[l.name];
+  if (!ls) return 0;
+  const R = ls.rows;
+  const { K, P, a } = g;
+  const bits = spec.bits;
+  const kFolds = Math.ceil(K / R);
+  const perFilter = kFolds * R * P;
+  const { prod, pad } = productOf(l, src);
+  const drawables = spec.models.map(prepare);
+  const rand = injectionRng(spec.seed, l.name, firstImage);
+  const err = new Float64Array(l.oc * P);
+  let wrong = 0;
+  // Fold-local partial sum of rows 0..r (inclusive) for output m of filter n at reduction index k.
+  const partial = (n: number, k: number, m: number) => {
+    let s = 0;
+    for (let kk = k - (k % R); kk <= k; kk++) s += kk < K ? prod(n, kk, a[kk * P + m]!) : pad(n);
+    return s;
+  };
+  for (let n = 0; n < l.oc; n++) {
+    const mi = ls.filterModel[n] ?? -1;
+    if (mi < 0) continue;
+    const d = drawables[mi]!;
+    if (!(d.pMax > 0)) continue;
+    const logStay = Math.log1p(-Math.min(d.pMax, 1 - 1e-12));
+    for (let i = Math.floor(Math.log1p(-rand()) / logStay); i < perFilter; i += 1 + Math.floor(Math.log1p(-rand()) / logStay)) {
+      const k = Math.floor(i / P);
+      const m = i - k * P;
+      const s = partial(n, k, m);
+      const correct = wrapUnsigned(s, bits);
+      let captured = correct;
+      const model = d.model;
+      if (model.kind === 'rate-histogram') captured = wrapUnsigned(correct + histogramError(model, rand), bits);
+      else if (model.kind === 'bit-flip') captured = (correct ^ nonzeroMask(model.p, d.pAny[0]!, rand)) >>> 0;
+      else {
+        // Toggles into this operation: activation and incoming psum word against operation m - 1.
+        let p = model.fallback;
+        let pAny = d.fallbackAny;
+        if (m > 0) {
+          const here = k < K ? prod(n, k, a[k * P + m]!) : pad(n);
+          const before = k < K ? prod(n, k, a[k * P + m - 1]!) : pad(n);
+          const inNow = wrapUnsigned(s - here, bits);
+          const inPrev = wrapUnsigned(partial(n, k, m - 1) - before, bits);
+          const aNow = k < K ? a[k * P + m]! : 0;
+          const aPrev = k < K ? a[k * P + m - 1]! : 0;
+          const t = popcount(aNow ^ aPrev) + popcount(inNow ^ inPrev);
+          const b = Math.floor(t / model.bucketBits);
+          const bp = d.pAny[b];
+          if (bp !== undefined && bp >= 0) {
+            p = model.buckets[b]!.p;
+            pAny = bp;
+          }
+        }
+        // Thinning: candidates come at the largest rate; keep one with its own rate's share.
+        if (!(pAny > 0) || rand() * d.pMax >= pAny) continue;
+        captured = (correct ^ nonzeroMask(p, pAny, rand)) >>> 0;
+      }
+      if (captured === correct) continue;
+      wrong++;
+      err[n * P + m]! += wrapSigned(captured - correct, bits);
+    }
+  }
+  if (wrong) addErrors(acc, err, l, P, R, bits, src);
+  return wrong;
+}

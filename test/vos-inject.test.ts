@@ -1,0 +1,165 @@
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { LIBERTY, modelsDir } from '../core/paths.ts';
+import type { VosReport } from '../flow/vos.ts';
+import { closurePeriod, designTargets, timedNetlist } from '../flow/vos.ts';
+import { injectionSpec } from '../flow/vos-inject.ts';
+import { replayLayer } from '../flow/vos-replay.ts';
+import { resolveDesign } from '../generators/array/index.ts';
+import { placeModel } from '../mapping/place.ts';
+import { captureOperands } from '../nn/capture.ts';
+import { limitDataset, loadDataset } from '../nn/dataset.ts';
+import type { GemmOperands } from '../nn/gemm.ts';
+import { type InjectSpec, injectLayer } from '../nn/inject.ts';
+import { DEFAULT_DATASET, loadQuantModelFor } from '../nn/load.ts';
+import { runDataset } from '../nn/parallel.ts';
+import type { QConvLayer, QuantModel } from '../nn/qmodel.ts';
+import { defaultVoltageModel, voltageScale } from '../synth/voltage.ts';
+import type { ErrorModel } from '../synth/vos-model.ts';
+
+const R = 16;
+let model: QuantModel;
+let layer: QConvLayer;
+let g: GemmOperands;
+let clean: Int32Array;
+
+beforeAll(async () => {
+  ({ model } = await loadQuantModelFor(join(modelsDir, 'lenet5-fmnist.onnx'), 'signed', { dataset: DEFAULT_DATASET }));
+  const ds = limitDataset(loadDataset(DEFAULT_DATASET, 'test'), 64);
+  const ops = captureOperands({ model }, ds.pixels, ds.count);
+  const f2 = ops.find((o) => o.layer.name === '/f2/Gemm')!;
+  layer = f2.layer;
+  g = f2.g;
+  clean = new Int32Array(0);
+  const { engineGemm } = await import('../nn/engine.ts');
+  clean = engineGemm({ model }, layer, g);
+}, 60_000);
+
+const spec = (m: ErrorModel, seed = 7): InjectSpec => ({
+  seed,
+  bits: 32,
+  models: [m],
+  layers: { [layer.name]: { rows: R, filterModel: Array(layer.oc).fill(0) } },
+});
+const opsOf = () => layer.oc * Math.ceil(layer.K / R) * R * g.P;
+const inject = (s: InjectSpec, first = 0) => {
+  const acc = clean.slice();
+  const wrong = injectLayer(s, layer, g, acc, { signed: true }, first);
+  return { acc, wrong, diff: Array.from(acc, (x, i) => x - clean[i]!).filter((d) => d !== 0) };
+};
+/** |observed - expected| within 5 binomial standard deviations. */
+const near = (got: number, n: number, p: number) => expect(Math.abs(got - n * p)).toBeLessThan(5 * Math.sqrt(n * p * (1 - p)) + 1);
+
+describe('timing-error injection in the engine (nn/inject.ts)', () => {
+  it('bit-flip model: wrong operations at the model rate, errors made of the modelled bits only', () => {
+    const p = Array(32).fill(0);
+    p[20] = 0.002;
+    p[3] = 0.001;
+    const { wrong, diff } = inject(spec({ kind: 'bit-flip', p }));
+    near(wrong, opsOf(), 1 - (1 - 0.002) * (1 - 0.001));
+    expect(diff.length).toBeGreaterThan(0);
+    // Every output error is a sum of +-2^20 and +-2^3 flips.
+    for (const d of diff) expect(Math.abs(d) % 8).toBe(0);
+    expect(diff.some((d) => Math.abs(d) >= 2 ** 19)).toBe(true);
+    // Same seed and batch: the same draw; another batch: another draw.
+    expect(inject(spec({ kind: 'bit-flip', p })).acc).toEqual(inject(spec({ kind: 'bit-flip', p })).acc);
+    expect(inject(spec({ kind: 'bit-flip', p }), 64).acc).not.toEqual(inject(spec({ kind: 'bit-flip', p })).acc);
+  });
+
+  it('rate-histogram model: rate and mean error of the histogram', () => {
+    const m: ErrorModel = {
+      kind: 'rate-histogram',
+      pWrong: 0.004,
+      histogram: [
+        { error: -5, count: 3 },
+        { error: 7, count: 1 },
+      ],
+    };
+    const { wrong, acc } = inject(spec(m));
+    near(wrong, opsOf(), 0.004);
+    let sum = 0;
+    for (let i = 0; i < acc.length; i++) sum += acc[i]! - clean[i]!;
+    // E[e] = (3 * -5 + 7) / 4 = -2, Var[e] = (3 * 25 + 49) / 4 - 4 = 27.
+    expect(Math.abs(sum - -2 * wrong)).toBeLessThan(5 * Math.sqrt(27 * wrong));
+  });
+
+  it('conditional model: per-bucket rates by thinning; the first operation of a fold uses the fallback', () => {
+    const p = Array(32).fill(0);
+    p[12] = 0.003;
+    const zero = Array(32).fill(0);
+    const same: ErrorModel = { kind: 'conditional', bucketBits: 4, buckets: Array.from({ length: 20 }, () => ({ ops: 100, p })), fallback: p };
+    near(inject(spec(same)).wrong, opsOf(), 0.003);
+    // Every bucket silent, the fallback not: only operations m = 0 (one per PE and K-fold) can go wrong.
+    const onlyFirst: ErrorModel = {
+      kind: 'conditional',
+      bucketBits: 4,
+      buckets: Array.from({ length: 20 }, () => ({ ops: 100, p: zero })),
+      fallback: Array(32)
+        .fill(0)
+        .map((_, i) => (i === 12 ? 0.5 : 0)),
+    };
+    near(inject(spec(onlyFirst)).wrong, opsOf() / g.P, 0.5);
+  });
+
+  it('results do not depend on the worker count; no model, no change', async () => {
+    const ds = limitDataset(loadDataset(DEFAULT_DATASET, 'test'), 300);
+    const p = Array(32).fill(0);
+    p[30] = 2e-4;
+    const all = Object.fromEntries(
+      placeModel(model, resolveDesign({ rows: R, cols: R, cell: 'exact_s8' })).layers.map((l) => [
+        l.layer,
+        { rows: R, filterModel: l.filterCells.map(() => 0) },
+      ]),
+    );
+    const cfg = { model, inject: { seed: 3, bits: 32, models: [{ kind: 'bit-flip', p } as ErrorModel], layers: all } };
+    const one = await runDataset(cfg, ds, { workers: 1, batch: 100 });
+    const two = await runDataset(cfg, ds, { workers: 2, batch: 100 });
+    expect([...two.pred]).toEqual([...one.pred]);
+    const plain = await runDataset({ model }, ds, { workers: 1, batch: 100 });
+    const none = await runDataset({ model, inject: { ...cfg.inject, layers: {} } }, ds, { workers: 1, batch: 100 });
+    expect([...none.pred]).toEqual([...plain.pred]);
+    expect([...one.pred]).not.toEqual([...plain.pred]);
+  });
+});
+
+describe('replay through the timed simulator (flow/vos-replay.ts)', () => {
+  it('at nominal voltage the replayed layer equals the engine; far below it, words go wrong', async () => {
+    const design = resolveDesign({ rows: 4, cols: 4, cell: 'exact_s8' });
+    const target = designTargets(design)[0]!;
+    const pe = await timedNetlist(target, LIBERTY.osu018);
+    const periodNs = closurePeriod(pe.staticNs, 0);
+    const f3 = captureOperands({ model }, limitDataset(loadDataset(DEFAULT_DATASET, 'test'), 3).pixels, 3).find((o) => o.layer.name === '/f3/Gemm')!;
+    const { engineGemm } = await import('../nn/engine.ts');
+    const want = engineGemm({ model }, f3.layer, f3.g);
+    const o = { target, netlist: pe, periodNs, rows: 4, bits: design.psumBits };
+    const atNominal = want.slice();
+    const r1 = await replayLayer({ ...o, delayScale: 1 }, f3.layer, f3.g, atNominal, { signed: true });
+    expect(r1.ops).toBe(f3.layer.oc * 84 * 3);
+    expect(r1.wrong).toBe(0);
+    expect([...atNominal]).toEqual([...want]);
+    const vm = defaultVoltageModel(1.8);
+    const low = want.slice();
+    const r2 = await replayLayer({ ...o, delayScale: voltageScale(1.2, vm).delay }, f3.layer, f3.g, low, { signed: true });
+    expect(r2.wrong).toBeGreaterThan(0);
+    expect([...low]).not.toEqual([...want]);
+  }, 120_000);
+
+  it("injectionSpec: the layer's own fit for the streams' model, else the mixed one; refuses unknown layers and uncharacterized voltages", () => {
+    const design = resolveDesign({ rows: R, cols: R, cell: 'exact_s8' });
+    const placement = placeModel(model, design);
+    const report = {
+      subject: 'd',
+      nominalVolts: 1.8,
+      targets: [
+        {
+          kind: 'pe',
+          cell: 'exact_s8',
+          levels: [{ volts: 1.5, fit: { best: 'bit-flip', models: { 'bit-flip': { kind: 'bit-flip', p: Array(32).fill(0) } } } }],
+        },
+      ],
+    } as unknown as VosReport;
+    expect(injectionSpec(report, design, placement, { '/f1/Gemm': 1.5, '/c1/Conv': 1.8 }).layers['/c1/Conv']!.filterModel.every((i) => i === -1)).toBe(true);
+    expect(() => injectionSpec(report, design, placement, { '/nope': 1.5 })).toThrow(/not a conv\/dense layer/);
+    expect(() => injectionSpec(report, design, placement, { '/f1/Gemm': 1.4 })).toThrow(/not characterized at 1.4 V/);
+  });
+});
