@@ -24,9 +24,10 @@ import { resolveDesign, writeDesign } from '../generators/array/index.ts';
 import { placeModel } from '../mapping/place.ts';
 import { limitDataset, loadDataset } from '../nn/dataset.ts';
 import { engineGemm, engineSteps, runQuantBatch } from '../nn/engine.ts';
+import type { GemmOperands } from '../nn/gemm.ts';
 import { injectLayer } from '../nn/inject.ts';
 import { DEFAULT_DATASET, loadQuantModelFor } from '../nn/load.ts';
-import { convLayers } from '../nn/qmodel.ts';
+import { convLayers, type QConvLayer } from '../nn/qmodel.ts';
 import { voltageScale } from '../synth/voltage.ts';
 
 const arg = (name: string, d: string) => {
@@ -79,17 +80,14 @@ function accuracy(pred: (s: number, n: number) => Uint8Array): number {
   return ok / ds.count;
 }
 
-const clean = accuracy((s, n) => runQuantBatch({ model }, ds.pixels.subarray(s * per, (s + n) * per), n).pred);
-const rows = [];
-for (const volts of levels) {
-  const level = report.targets[0]!.levels.find((l) => l.volts === volts)!;
-  const delayScale = voltageScale(volts, report.voltageModel).delay;
-  // Replay.
-  const t0 = cpuS();
-  let replayOps = 0;
-  let replayWrong = 0;
-  let replayOutputs = 0;
-  let ok = 0;
+/**
+ * The test images through the engine with `errors` applied to the overscaled layers' accumulators:
+ * correct predictions, PE operations, wrong ones and corrupted outputs.
+ */
+async function runWithErrors(
+  errors: (layer: QConvLayer, g: GemmOperands, acc: Int32Array, first: number) => Promise<{ ops: number; wrong: number }>,
+): Promise<{ ok: number; ops: number; wrong: number; outputs: number }> {
+  const t = { ok: 0, ops: 0, wrong: 0, outputs: 0 };
   for (let s = 0; s < ds.count; s += batch) {
     const n = Math.min(batch, ds.count - s);
     const steps = engineSteps(model, ds.pixels.subarray(s * per, (s + n) * per), n);
@@ -99,42 +97,42 @@ for (const volts of levels) {
       const acc = engineGemm({ model }, layer, g);
       if (layers.includes(layer.name)) {
         const before = acc.slice();
-        const x = await replayLayer({ target, netlist: pe, periodNs, delayScale, rows: 16, bits: design.psumBits }, layer, g, acc, { signed: true });
-        replayOps += x.ops;
-        replayWrong += x.wrong;
-        for (let i = 0; i < acc.length; i++) if (acc[i] !== before[i]) replayOutputs++;
+        const x = await errors(layer, g, acc, s);
+        t.ops += x.ops;
+        t.wrong += x.wrong;
+        for (let i = 0; i < acc.length; i++) if (acc[i] !== before[i]) t.outputs++;
       }
       r = steps.next(acc);
     }
-    for (let i = 0; i < n; i++) if (r.value.pred[i] === ds.labels[s + i]) ok++;
+    for (let i = 0; i < n; i++) if (r.value.pred[i] === ds.labels[s + i]) t.ok++;
   }
-  const replayAcc = ok / ds.count;
+  return t;
+}
+
+const clean = accuracy((s, n) => runQuantBatch({ model }, ds.pixels.subarray(s * per, (s + n) * per), n).pred);
+const rows = [];
+for (const volts of levels) {
+  const level = report.targets[0]!.levels.find((l) => l.volts === volts)!;
+  const delayScale = voltageScale(volts, report.voltageModel).delay;
+  // Replay.
+  const t0 = cpuS();
+  const replay = await runWithErrors((layer, g, acc) =>
+    replayLayer({ target, netlist: pe, periodNs, delayScale, rows: 16, bits: design.psumBits }, layer, g, acc, { signed: true }),
+  );
+  const replayAcc = replay.ok / ds.count;
   const replayS = cpuS() - t0;
   // Model injection, several seeds.
+  const spec = (seed: number) => injectionSpec(report, design, placement, Object.fromEntries(layers.map((l) => [l, volts])), { seed, modelName: model.name });
   const t1 = cpuS();
   const modelAcc: number[] = [];
   for (let seed = 1; seed <= seeds; seed++) {
-    const inject = injectionSpec(report, design, placement, Object.fromEntries(layers.map((l) => [l, volts])), { seed, modelName: model.name });
+    const inject = spec(seed);
     modelAcc.push(accuracy((s, n) => runQuantBatch({ model, inject }, ds.pixels.subarray(s * per, (s + n) * per), n, undefined, s).pred));
   }
   const modelS = (cpuS() - t1) / seeds;
   // How the model's errors spread over outputs (seed 1), against the replay's.
-  let modelWrong = 0;
-  let modelOutputs = 0;
-  const inject1 = injectionSpec(report, design, placement, Object.fromEntries(layers.map((l) => [l, volts])), { seed: 1, modelName: model.name });
-  for (let s = 0; s < ds.count; s += batch) {
-    const n = Math.min(batch, ds.count - s);
-    const steps = engineSteps(model, ds.pixels.subarray(s * per, (s + n) * per), n);
-    let r = steps.next();
-    while (!r.done) {
-      const { layer, g } = r.value;
-      const acc = engineGemm({ model }, layer, g);
-      const before = acc.slice();
-      modelWrong += injectLayer(inject1, layer, g, acc, { signed: true }, s);
-      for (let i = 0; i < acc.length; i++) if (acc[i] !== before[i]) modelOutputs++;
-      r = steps.next(acc);
-    }
-  }
+  const inject1 = spec(1);
+  const spread = await runWithErrors(async (layer, g, acc, first) => ({ ops: 0, wrong: injectLayer(inject1, layer, g, acc, { signed: true }, first) }));
   const mean = modelAcc.reduce((a, b) => a + b, 0) / seeds;
   const [lo, hi] = wilson(Math.round(replayAcc * ds.count), ds.count, 0.9);
   const row = {
@@ -149,13 +147,13 @@ for (const volts of levels) {
     replay: {
       accuracy: replayAcc,
       ci90: [lo, hi],
-      ops: replayOps,
-      wrong: replayWrong,
-      errorRate: replayWrong / replayOps,
-      corruptedOutputs: replayOutputs,
+      ops: replay.ops,
+      wrong: replay.wrong,
+      errorRate: replay.wrong / replay.ops,
+      corruptedOutputs: replay.outputs,
       cpuSeconds: replayS,
     },
-    model: { accuracy: mean, perSeed: modelAcc, cpuSecondsPerRun: modelS, seed1: { wrong: modelWrong, corruptedOutputs: modelOutputs } },
+    model: { accuracy: mean, perSeed: modelAcc, cpuSecondsPerRun: modelS, seed1: { wrong: spread.wrong, corruptedOutputs: spread.outputs } },
     withinCi: mean >= lo && mean <= hi,
   };
   rows.push(row);
