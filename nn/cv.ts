@@ -226,14 +226,15 @@ const cvSpecSchema = z.record(z.union([z.literal('off'), z.literal('on'), qSchem
  * `--cv`: `all`, a comma list of layer names, or JSON `{"<layer>": "on" | "off" | q}` (`"default"`
  * covers unlisted conv/dense layers). `q` is the fractional-bit default for "on".
  */
-export function parseCvSpec(text: string, m: QuantModel, q = DEFAULT_Q): CvPlan {
+/** `m`: the quantized model, or its float graph (same layer names and ops) to check a spec before calibration. */
+export function parseCvSpec(text: string, m: { name: string; layers: readonly { name: string; op: string }[] }, q = DEFAULT_Q): CvPlan {
   if (!Number.isInteger(q) || q < Q_RANGE[0] || q > Q_RANGE[1]) throw new UserError(`--cv-q must be in ${Q_RANGE[0]}..${Q_RANGE[1]}, got ${q}`);
   const t = text.trim();
   let spec: Record<string, 'on' | 'off' | number>;
   if (t === 'all') spec = { default: 'on' };
   else if (t.startsWith('{')) spec = parseOrThrow(cvSpecSchema, jsonArg(t, '--cv'), '--cv');
   else spec = Object.fromEntries(t.split(',').map((s) => [s.trim(), 'on' as const]));
-  const convs = new Set(convLayers(m).map((l) => l.name));
+  const convs = new Set(m.layers.filter((l) => l.op === 'conv').map((l) => l.name));
   for (const name of Object.keys(spec)) {
     if (name === 'default' || convs.has(name)) continue;
     const other = m.layers.find((l) => l.name === name);

@@ -79,6 +79,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
     const names = new Set(graph.layers.filter((l) => l.op === 'conv').map((l) => l.name));
     for (const n of Object.keys(assignment.layers))
       if (!names.has(n)) throw new UserError(`assignment names layer '${n}' which is not a conv/dense layer of ${o.model} (layers: ${[...names].join(', ')})`);
+    if (o.cv !== undefined) parseCvSpec(o.cv, graph, o.cvQ);
   };
   const calib = { dataset: o.dataset, images: o.calibImages, method: o.calibration, percentile: o.percentile };
   const { model: q, source: qdir, onnx: onnxPath } = await loadQuantModelFor(o.model, scheme, calib, checkNames);
