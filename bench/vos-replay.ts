@@ -189,5 +189,6 @@ const out = {
   levels: rows,
   engineSpeed: { layers: 'every conv/dense layer at the level', plainMacPerCpuSecond: macs / plainS, withInjection: speed },
 };
-writeFileAtomic(arg('out', join(repoRoot, 'bench/results/vos-replay.json')), `${JSON.stringify(out, null, 2)}\n`);
-console.log(`clean ${clean}; wrote bench/results/vos-replay.json`);
+const outPath = arg('out', join(repoRoot, 'bench/results/vos-replay.json'));
+writeFileAtomic(outPath, `${JSON.stringify(out, null, 2)}\n`);
+console.log(`clean ${clean}; wrote ${outPath}`);
