@@ -1,9 +1,10 @@
-import * as ort from 'onnxruntime-node';
 import type { Dataset } from './dataset.ts';
 import { argmaxRows } from './float.ts';
 
 /** Float reference: onnxruntime-node runs the ONNX file itself (independent of our import). */
 export async function ortPredict(modelPath: string, ds: Dataset, batch = 500): Promise<{ pred: Uint8Array; seconds: number }> {
+  // Loaded on use: the native runtime costs every CLI start ~0.15 CPU-s otherwise.
+  const ort = await import('onnxruntime-node');
   const session = await ort.InferenceSession.create(modelPath, { intraOpNumThreads: 1, interOpNumThreads: 1 });
   const inputName = session.inputNames[0]!;
   const per = ds.channels * ds.height * ds.width;
