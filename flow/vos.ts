@@ -13,7 +13,7 @@ import { limitDataset, loadDataset } from '../nn/dataset.ts';
 import { DEFAULT_DATASET, loadQuantModelFor } from '../nn/load.ts';
 import { convLayers } from '../nn/qmodel.ts';
 import { DEFAULT_ELECTRICAL, estimateEnergy } from '../synth/energy.ts';
-import { buildGateSim, type GateSimModel, type GateSimStimulus } from '../synth/gatesim.ts';
+import { buildGateSim, type GateSimModel, type GateSimStimulus, popcount } from '../synth/gatesim.ts';
 import { type Library, loadLiberty } from '../synth/liberty.ts';
 import { runOpenStaArrival } from '../synth/opensta.ts';
 import { cellStimulus, synthesizeCell } from '../synth/power.ts';
@@ -247,13 +247,7 @@ export function inputToggles(stim: GateSimStimulus): Int32Array {
   const out = new Int32Array(stim.n);
   for (const src of Object.values(stim.ports)) {
     if ('words' in src) continue;
-    for (let v = 1; v < stim.n; v++) {
-      let x = (src[v]! ^ src[v - 1]!) >>> 0;
-      while (x) {
-        x &= x - 1;
-        out[v]!++;
-      }
-    }
+    for (let v = 1; v < stim.n; v++) out[v]! += popcount(src[v]! ^ src[v - 1]!);
   }
   return out;
 }

@@ -1,6 +1,6 @@
 import { makeRng } from '../core/rng.ts';
-import type { ErrorModel } from '../synth/vos-model.ts';
-import { wrapSigned, wrapUnsigned } from '../synth/vos-model.ts';
+import { popcount } from '../synth/gatesim.ts';
+import { conditionalProbs, type ErrorModel, histogramError, wrapSigned, wrapUnsigned } from '../synth/vos-model.ts';
 import type { GemmOperands } from './gemm.ts';
 import type { QConvLayer } from './qmodel.ts';
 
@@ -43,16 +43,13 @@ export interface ProductSource {
   signed: boolean;
 }
 
-/** A model prepared for drawing: P(wrong) per bucket and the largest (for thinning). */
+/** A model prepared for drawing: P(wrong) of each probability vector it uses, and the largest (for thinning). */
 interface Drawable {
   model: ErrorModel;
-  /** Per toggle bucket (conditional) or one entry: P(at least one bit wrong) / P(wrong). */
-  pAny: number[];
-  fallbackAny: number;
+  /** P(at least one bit wrong) per per-bit probability vector (bit-flip, conditional); P(wrong) under key `null`. */
+  pAny: Map<number[] | null, number>;
   pMax: number;
 }
-
-const MIN_BUCKET_OPS = 32;
 
 function anyFlip(p: number[]): number {
   let none = 1;
@@ -61,17 +58,12 @@ function anyFlip(p: number[]): number {
 }
 
 function prepare(m: ErrorModel): Drawable {
-  if (m.kind === 'rate-histogram') {
-    const p = m.histogram.length ? m.pWrong : 0;
-    return { model: m, pAny: [p], fallbackAny: p, pMax: p };
-  }
-  if (m.kind === 'bit-flip') {
-    const p = anyFlip(m.p);
-    return { model: m, pAny: [p], fallbackAny: p, pMax: p };
-  }
-  const pAny = m.buckets.map((b) => (b.ops >= MIN_BUCKET_OPS ? anyFlip(b.p) : -1));
-  const fallbackAny = anyFlip(m.fallback);
-  return { model: m, pAny, fallbackAny, pMax: Math.max(fallbackAny, ...pAny) };
+  const pAny = new Map<number[] | null, number>();
+  if (m.kind === 'rate-histogram') pAny.set(null, m.histogram.length ? m.pWrong : 0);
+  else if (m.kind === 'bit-flip') pAny.set(m.p, anyFlip(m.p));
+  // Every vector the bucket rule can pick: each bucket's (or the fallback it borrows) and the fallback.
+  else for (const p of [m.fallback, ...m.buckets.map((_, b) => conditionalProbs(m, b * m.bucketBits))]) pAny.set(p, anyFlip(p));
+  return { model: m, pAny, pMax: Math.max(...pAny.values()) };
 }
 
 /** Flip mask given that at least one bit flips (first flipped bit by its exact probability, the rest independent). */
@@ -91,23 +83,6 @@ function nonzeroMask(p: number[], pAny: number, rand: () => number): number {
   // Rounding left u past the end: the last bit that can flip.
   for (let i = p.length - 1; i >= 0; i--) if (p[i]! > 0) return (1 << i) >>> 0;
   return 0;
-}
-
-function histogramError(m: Extract<ErrorModel, { kind: 'rate-histogram' }>, rand: () => number): number {
-  let total = 0;
-  for (const h of m.histogram) total += h.count;
-  let u = rand() * total;
-  for (const h of m.histogram) {
-    u -= h.count;
-    if (u < 0) return h.error;
-  }
-  return m.histogram[m.histogram.length - 1]!.error;
-}
-
-function popcount(x: number): number {
-  let n = 0;
-  for (let v = x >>> 0; v; v &= v - 1) n++;
-  return n;
 }
 
 /** FNV-1a of a layer name: part of the layer's random stream key. */
@@ -191,11 +166,10 @@ export function injectLayer(spec: InjectSpec, l: QConvLayer, g: GemmOperands, ac
       let captured = correct;
       const model = d.model;
       if (model.kind === 'rate-histogram') captured = wrapUnsigned(correct + histogramError(model, rand), bits);
-      else if (model.kind === 'bit-flip') captured = (correct ^ nonzeroMask(model.p, d.pAny[0]!, rand)) >>> 0;
+      else if (model.kind === 'bit-flip') captured = (correct ^ nonzeroMask(model.p, d.pAny.get(model.p)!, rand)) >>> 0;
       else {
         // Toggles into this operation: activation and incoming psum word against operation m - 1.
         let p = model.fallback;
-        let pAny = d.fallbackAny;
         if (m > 0) {
           const here = k < K ? prod(n, k, a[k * P + m]!) : pad(n);
           const before = k < K ? prod(n, k, a[k * P + m - 1]!) : pad(n);
@@ -203,14 +177,9 @@ export function injectLayer(spec: InjectSpec, l: QConvLayer, g: GemmOperands, ac
           const inPrev = wrapUnsigned(partial(n, k, m - 1) - before, bits);
           const aNow = k < K ? a[k * P + m]! : 0;
           const aPrev = k < K ? a[k * P + m - 1]! : 0;
-          const t = popcount(aNow ^ aPrev) + popcount(inNow ^ inPrev);
-          const b = Math.floor(t / model.bucketBits);
-          const bp = d.pAny[b];
-          if (bp !== undefined && bp >= 0) {
-            p = model.buckets[b]!.p;
-            pAny = bp;
-          }
+          p = conditionalProbs(model, popcount(aNow ^ aPrev) + popcount(inNow ^ inPrev));
         }
+        const pAny = d.pAny.get(p)!;
         // Thinning: candidates come at the largest rate; keep one with its own rate's share.
         if (!(pAny > 0) || rand() * d.pMax >= pAny) continue;
         captured = (correct ^ nonzeroMask(p, pAny, rand)) >>> 0;

@@ -23,7 +23,7 @@ export interface ErrorObservation {
 export const EPS = 1e-6;
 export const TOGGLE_BUCKET = 4;
 /** Operations a toggle bucket needs before its own probabilities are used. */
-const MIN_BUCKET_OPS = 32;
+export const MIN_BUCKET_OPS = 32;
 
 export interface BitFlipModel {
   kind: 'bit-flip';
@@ -113,6 +113,24 @@ export function fitConditional(obs: ErrorObservation[], bits: number, bucketBits
   };
 }
 
+/** The conditional model's per-bit probabilities for an operation with `toggles` input bits toggled. */
+export function conditionalProbs(m: ConditionalModel, toggles: number): number[] {
+  const b = m.buckets[Math.floor(toggles / m.bucketBits)];
+  return b && b.ops >= MIN_BUCKET_OPS ? b.p : m.fallback;
+}
+
+/** A signed error drawn from the rate-histogram model's histogram (given that the word is wrong). */
+export function histogramError(m: RateHistogramModel, rand: () => number): number {
+  let total = 0;
+  for (const h of m.histogram) total += h.count;
+  let u = rand() * total;
+  for (const h of m.histogram) {
+    u -= h.count;
+    if (u < 0) return h.error;
+  }
+  return m.histogram[m.histogram.length - 1]!.error;
+}
+
 function bitLogLik(p: number[], mask: number): number {
   let ll = 0;
   for (let i = 0; i < p.length; i++) ll += Math.log((mask >>> i) & 1 ? clamp(p[i]!) : 1 - clamp(p[i]!));
@@ -122,10 +140,7 @@ function bitLogLik(p: number[], mask: number): number {
 /** Natural-log likelihood of one observation under a model of a `bits`-wide word. */
 export function logLikelihood(m: ErrorModel, o: ErrorObservation, bits: number): number {
   if (m.kind === 'bit-flip') return bitLogLik(m.p, flipMask(o));
-  if (m.kind === 'conditional') {
-    const b = m.buckets[Math.floor(o.toggles / m.bucketBits)];
-    return bitLogLik(b && b.ops >= MIN_BUCKET_OPS ? b.p : m.fallback, flipMask(o));
-  }
+  if (m.kind === 'conditional') return bitLogLik(conditionalProbs(m, o.toggles), flipMask(o));
   const pw = clamp(m.pWrong);
   if (o.captured === o.correct) return Math.log(1 - pw);
   const e = signedError(o, bits);
@@ -165,26 +180,4 @@ export function fitAndChoose(obs: ErrorObservation[], bits: number): ModelChoice
   const order: ErrorModel['kind'][] = ['rate-histogram', 'bit-flip', 'conditional'];
   const best = order.reduce((a, b) => (heldOutLogLik[b] > heldOutLogLik[a] ? b : a));
   return { models: fits(obs), heldOutLogLik, best, trainOps: train.length, testOps: test.length };
-}
-
-/** Draw a captured word from a model (for injection); `rand` returns floats in [0, 1). */
-export function sampleCaptured(m: ErrorModel, correct: number, toggles: number, bits: number, rand: () => number): number {
-  const flipBits = (p: number[]) => {
-    let mask = 0;
-    for (let i = 0; i < p.length; i++) if (rand() < p[i]!) mask |= 1 << i;
-    return (correct ^ mask) >>> 0;
-  };
-  if (m.kind === 'bit-flip') return flipBits(m.p);
-  if (m.kind === 'conditional') {
-    const b = m.buckets[Math.floor(toggles / m.bucketBits)];
-    return flipBits(b && b.ops >= MIN_BUCKET_OPS ? b.p : m.fallback);
-  }
-  if (rand() >= m.pWrong || !m.histogram.length) return correct;
-  const total = m.histogram.reduce((s, x) => s + x.count, 0);
-  let u = rand() * total;
-  for (const h of m.histogram) {
-    u -= h.count;
-    if (u < 0) return wrapUnsigned(correct + h.error, bits);
-  }
-  return correct;
 }
