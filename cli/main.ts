@@ -3,11 +3,12 @@ import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { fsUserError, ToolError, UserError } from '../core/errors.ts';
 import { repoRoot } from '../core/paths.ts';
-import { registerAll } from './commands/index.ts';
+import { registerFor } from './commands/index.ts';
 
 const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
 
-export function buildProgram(): Command {
+/** The program with the subcommands argv needs (all of them for help or an unknown word). */
+export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
   const program = new Command('axtpu')
     .description('Approximate-computing TPU toolkit: approximate multiplier cells, systolic-array RTL, synthesis, energy and DNN accuracy')
     .version(pkg.version, '-V, --version', 'print the axtpu version')
@@ -15,7 +16,7 @@ export function buildProgram(): Command {
     .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({ writeErr: () => {} });
-  registerAll(program);
+  await registerFor(program, argv);
   // Subcommands inherit the exit override and quiet error writer.
   const quiet = (cmd: Command) => {
     cmd.exitOverride().configureOutput({ writeErr: () => {} });
@@ -27,7 +28,7 @@ export function buildProgram(): Command {
 
 /** Run the CLI; returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const program = await buildProgram(argv);
   if (argv.length === 0) {
     process.stderr.write(program.helpInformation());
     return 2;

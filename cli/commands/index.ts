@@ -1,33 +1,35 @@
 import type { Command } from 'commander';
-import { registerClean } from './clean.ts';
-import { registerDoctor } from './doctor.ts';
-import { registerEval } from './eval.ts';
-import { registerExplore } from './explore.ts';
-import { registerGen } from './gen.ts';
-import { registerMult } from './mult.ts';
-import { registerPower } from './power.ts';
-import { registerQuantize } from './quantize.ts';
-import { registerRun } from './run.ts';
-import { registerSim } from './sim.ts';
-import { registerSweep } from './sweep.ts';
-import { registerSynth } from './synth.ts';
-import { registerVos } from './vos.ts';
-import { registerWorker } from './worker.ts';
 
-/** Every subcommand registers itself here, one line each. */
-export function registerAll(program: Command): void {
-  registerDoctor(program);
-  registerClean(program);
-  registerSynth(program);
-  registerPower(program);
-  registerMult(program);
-  registerEval(program);
-  registerQuantize(program);
-  registerGen(program);
-  registerSim(program);
-  registerRun(program);
-  registerExplore(program);
-  registerSweep(program);
-  registerWorker(program);
-  registerVos(program);
+type Register = (program: Command) => void;
+
+/**
+ * Every subcommand, in help order, loaded on demand: a command module pulls in its whole flow
+ * (synthesis, engine, simulator), and loading all fourteen costs about a CPU-second per start.
+ */
+const COMMANDS: Record<string, () => Promise<Register>> = {
+  doctor: async () => (await import('./doctor.ts')).registerDoctor,
+  clean: async () => (await import('./clean.ts')).registerClean,
+  synth: async () => (await import('./synth.ts')).registerSynth,
+  power: async () => (await import('./power.ts')).registerPower,
+  mult: async () => (await import('./mult.ts')).registerMult,
+  eval: async () => (await import('./eval.ts')).registerEval,
+  quantize: async () => (await import('./quantize.ts')).registerQuantize,
+  gen: async () => (await import('./gen.ts')).registerGen,
+  sim: async () => (await import('./sim.ts')).registerSim,
+  run: async () => (await import('./run.ts')).registerRun,
+  explore: async () => (await import('./explore.ts')).registerExplore,
+  sweep: async () => (await import('./sweep.ts')).registerSweep,
+  worker: async () => (await import('./worker.ts')).registerWorker,
+  vos: async () => (await import('./vos.ts')).registerVos,
+};
+
+/**
+ * Register the subcommand argv names, or all of them when argv names none (help, a typo that
+ * needs suggestions). The only global options are flags, so the first bare word is the command.
+ */
+export async function registerFor(program: Command, argv: readonly string[]): Promise<void> {
+  const word = argv.find((a) => !a.startsWith('-'));
+  const names = word !== undefined && word in COMMANDS ? [word] : Object.keys(COMMANDS);
+  const registers = await Promise.all(names.map((n) => (COMMANDS[n] as () => Promise<Register>)()));
+  for (const register of registers) register(program);
 }
