@@ -52,12 +52,15 @@ function safeExternal(): string[] {
 
 const isExact = (c: Cell) => c.family === 'exact' || c.family === 'booth';
 
-/** Split by signedness (one quantization scheme per search); each group gets its exact baseline. */
-export function groupCandidates(cells: Cell[]): CandidateGroup[] {
+/**
+ * Split by signedness (one quantization scheme per search); each group gets its exact baseline.
+ * `exactOnly`: a group of exact cells alone is a search too (the voltage knob lowers their supply).
+ */
+export function groupCandidates(cells: Cell[], o: { exactOnly?: boolean } = {}): CandidateGroup[] {
   const groups: CandidateGroup[] = [];
   for (const signed of [false, true]) {
     const mine = cells.filter((c) => c.signed === signed && !isExact(c));
-    if (mine.length === 0) continue;
+    if (mine.length === 0 && !(o.exactOnly && cells.some((c) => c.signed === signed))) continue;
     groups.push({ signed, exact: signed ? 'exact_s8' : 'exact_u8', cells: mine.map((c) => c.id) });
   }
   if (groups.length === 0) throw new UserError('--cells: no approximate 8-bit cell among the candidates (only exact cells matched)');

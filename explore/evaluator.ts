@@ -1,10 +1,13 @@
 import { stableStringify } from '../core/hash.ts';
-import { type Assignment, resolveAssignment } from '../nn/assign.ts';
+import type { VosReport } from '../flow/vos.ts';
+import { injectionSpecFor } from '../flow/vos-inject.ts';
+import { type Assignment, layerFilterCells, resolveAssignment } from '../nn/assign.ts';
 import { type CvConfig, DEFAULT_Q } from '../nn/cv.ts';
 import { compensation } from '../nn/cv-calib.ts';
 import type { Dataset } from '../nn/dataset.ts';
+import type { InjectSpec } from '../nn/inject.ts';
 import { runDataset } from '../nn/parallel.ts';
-import type { QuantModel } from '../nn/qmodel.ts';
+import { convLayers, type QuantModel } from '../nn/qmodel.ts';
 import type { Journal } from './journal.ts';
 
 /**
@@ -94,11 +97,21 @@ export function accuracyOf(bits: Uint8Array): number {
   return bits.length ? s / bits.length : 0;
 }
 
+/** What the engine needs to draw timing errors for an assignment's `volts` (the voltage knob). */
+export interface VoltageContext {
+  /** Per-voltage error models of the array's PEs (flow/vos-array.ts); set once characterized. */
+  report?: VosReport;
+  rows: number;
+  psumBits: number;
+  seed: number;
+}
+
 /**
  * Engine runner: predictions of an assignment on a dataset (all worker threads). Layers the
- * assignment compensates (`cv`) get the control variate fitted on `cvCalib` (docs/cv.md).
+ * assignment compensates (`cv`) get the control variate fitted on `cvCalib` (docs/cv.md); layers
+ * it runs below nominal (`volts`) get timing errors drawn from `volt`'s models (nn/inject.ts).
  */
-export function engineRunner(model: QuantModel, workers?: number, cvCalib?: Dataset) {
+export function engineRunner(model: QuantModel, workers?: number, cvCalib?: Dataset, volt?: VoltageContext) {
   return async (a: Assignment, ds: Dataset): Promise<Uint8Array> => {
     const r = resolveAssignment(model, a);
     let cv: CvConfig | undefined;
@@ -106,7 +119,13 @@ export function engineRunner(model: QuantModel, workers?: number, cvCalib?: Data
       if (!cvCalib) throw new Error('engineRunner: an assignment with cv needs calibration images');
       cv = compensation(model, r, Object.fromEntries(a.cv.map((l) => [l, DEFAULT_Q])), { pixels: cvCalib.pixels, count: cvCalib.count }).cv;
     }
-    const run = await runDataset({ model, table: r.table, rowOffsets: r.rowOffsets, cv }, ds, { workers });
+    let inject: InjectSpec | undefined;
+    if (a.volts && Object.keys(a.volts).length) {
+      if (!volt?.report) throw new Error('engineRunner: an assignment with volts needs error models');
+      const layers = convLayers(model).map((l) => ({ name: l.name, rows: volt.rows, filterCells: layerFilterCells(a, l.name, l.oc) }));
+      inject = injectionSpecFor(volt.report, layers, volt.psumBits, a.volts, { seed: volt.seed, modelName: model.name });
+    }
+    const run = await runDataset({ model, table: r.table, rowOffsets: r.rowOffsets, cv, inject }, ds, { workers });
     return run.pred;
   };
 }

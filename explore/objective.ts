@@ -2,7 +2,7 @@ import { analyticalEstimate } from '../flow/analytical.ts';
 import { ENERGY_PARTS, type EnergyPart, OBJECTIVES, type Objective, objectiveEnergy } from '../flow/energy.ts';
 import { resolveDesign } from '../generators/array/index.ts';
 import { placeModel } from '../mapping/place.ts';
-import { CV_SUFFIX, toArrayConfig, type UnitPlan } from '../mapping/units.ts';
+import { parseGene, toArrayConfig, type UnitPlan } from '../mapping/units.ts';
 import type { CvConfig } from '../nn/cv.ts';
 import type { Dataset } from '../nn/dataset.ts';
 import type { QuantModel } from '../nn/qmodel.ts';
@@ -28,6 +28,13 @@ export interface ObjectiveModel {
   unitLeakage: Record<string, number>[];
   /** The exact cells' leakage (pJ per inference), inside exactParts.leakagePj. */
   exactCellLeakage: number;
+  /** Per conv/dense layer: the rest of the PE's dynamic energy (pJ per inference, exact design). */
+  layerPePj: Record<string, number>;
+  /**
+   * With the voltage knob: unitPeDelta[u][gene], the change of the rest of unit u's PEs' dynamic
+   * energy when the gene lowers their supply (explore/voltage.ts); absent = 0.
+   */
+  unitPeDelta?: Record<string, number>[];
   /** Per objective: pJ per inference beyond the candidate's own cells. */
   fixed: Record<Objective, number>;
   /** Node, supply and the memory model the estimate used. */
@@ -80,6 +87,7 @@ export async function objectiveModel(
     return Object.fromEntries(cells.map((id) => [id, table.leakage[id]! * pes * cyc]));
   });
   const exactLeak = unitLeakage.reduce((s, x) => s + x[exact]!, 0);
+  const layerPePj = Object.fromEntries(est.layers.map((l, j) => [placement.layers[j]!.layer, l.energy!.pePj / n]));
   const fixed = Object.fromEntries(
     OBJECTIVES.map((k) => [k, k === 'multiplier' ? 0 : objectiveEnergy(exactParts, k) - exactParts.cellPj - exactLeak]),
   ) as Record<Objective, number>;
@@ -88,6 +96,7 @@ export async function objectiveModel(
     exactParts,
     unitLeakage,
     exactCellLeakage: exactLeak,
+    layerPePj,
     fixed,
     memory: { nodeNm: m.nodeNm, volts: m.volts, extrapolated: m.extrapolated, model: m.model },
     images: n,
@@ -98,14 +107,17 @@ export async function objectiveModel(
 /**
  * Per-unit energies the search ranks by, per objective: the multiplier table plus, for array and
  * accelerator, each cell's leakage on that unit. A gene vector's energy is the sum over units
- * plus `fixed[objective]` (energyOf).
+ * plus `fixed[objective]` (energyOf). With the voltage knob the array's share includes the
+ * change of the rest of the PE's dynamic energy at the unit's supply.
  */
 export function objectiveUnitEnergies(unitE: Record<string, number>[], om: ObjectiveModel): Record<Objective, Record<string, number>[]> {
-  const withLeak = unitE.map((e, u) => Object.fromEntries(Object.entries(e).map(([id, v]) => [id, v + om.unitLeakage[u]![id]!])));
+  const withLeak = unitE.map((e, u) =>
+    Object.fromEntries(Object.entries(e).map(([id, v]) => [id, v + om.unitLeakage[u]![id]! + (om.unitPeDelta?.[u]?.[id] ?? 0)])),
+  );
   return { multiplier: unitE, array: withLeak, accelerator: withLeak };
 }
 
-const usesCv = (cells: string[]) => cells.some((c) => c.endsWith(CV_SUFFIX));
+const usesCv = (cells: string[]) => cells.some((c) => parseGene(c).cv);
 
 /** pJ per inference of a gene vector under one objective (control-variate hardware once if any unit compensates). */
 export function energyOf(tables: Record<Objective, Record<string, number>[]>, om: Pick<ObjectiveModel, 'fixed' | 'cv'>, o: Objective, cells: string[]): number {
@@ -131,6 +143,7 @@ export function objectivePartsOf(om: ObjectiveModel, multUnitE: Record<string, n
     ...om.exactParts,
     cellPj: cells.reduce((s, id, u) => s + multUnitE[u]![id]!, 0),
     leakagePj: om.exactParts.leakagePj - om.exactCellLeakage + cells.reduce((s, id, u) => s + om.unitLeakage[u]![id]!, 0),
+    pePj: om.exactParts.pePj + cells.reduce((s, id, u) => s + (om.unitPeDelta?.[u]?.[id] ?? 0), 0),
   };
   if (om.cv && usesCv(cells)) for (const p of ENERGY_PARTS) parts[p.key] += om.cv.parts[p.key];
   return parts;

@@ -116,6 +116,57 @@ export function barsPlot(title: string, series: Series[], rows: { label: string;
   };
 }
 
+/**
+ * Supply of every PE column of every tile (the winner of a voltage search) as a heat map:
+ * rows = tiles, columns = array columns; darker = lower supply.
+ */
+export function voltageHeatmap(v: NonNullable<GroupResult['voltage']>) {
+  const cols = Math.max(...v.map.map((t) => t.volts.length));
+  const labelX = 170;
+  const cw = Math.max(22, Math.min(40, Math.floor(560 / cols)));
+  const ch = 20;
+  const top = 22;
+  const levels = [v.nominal, ...v.levels].sort((a, b) => b - a);
+  const lo = Math.min(...levels);
+  const shade = (volts: number) => {
+    // nominal: light grey; the lowest level: dark blue.
+    const t = v.nominal > lo ? (v.nominal - volts) / (v.nominal - lo) : 0;
+    const mix = (a: number, b: number) => Math.round(a + (b - a) * t);
+    return { color: `rgb(${mix(235, 20)},${mix(235, 60)},${mix(235, 140)})`, ink: t > 0.5 ? '#fff' : '#222' };
+  };
+  const legendY = top + v.map.length * ch + 14;
+  return {
+    title: 'supply voltage per PE column (winner)',
+    width: labelX + cols * cw + 20,
+    height: legendY + 24,
+    labelX: labelX - 8,
+    colLabels: Array.from({ length: cols }, (_, c) => ({ x: f(labelX + c * cw + cw / 2, 1), text: String(c) })),
+    rows: v.map.map((t, i) => ({
+      label: t.layers.length > 28 ? `${t.layers.slice(0, 27)}...` : t.layers,
+      ly: top + i * ch + ch / 2,
+      cells: t.volts.map((volts, c) => ({
+        x: labelX + c * cw,
+        y: top + i * ch,
+        w: cw,
+        h: ch,
+        ...shade(volts),
+        tip: `tile ${t.tile} (${t.layers}) column ${c}: ${volts} V${t.cells[c] ? `, ${t.cells[c]}` : ''}`,
+        tx: f(labelX + c * cw + cw / 2, 1),
+        ty: top + i * ch + ch / 2,
+        text: volts.toFixed(2),
+      })),
+    })),
+    legend: levels.map((volts, i) => ({
+      x: labelX + i * 90,
+      y: legendY,
+      tx: labelX + i * 90 + 18,
+      ty: legendY + 10,
+      ...shade(volts),
+      label: `${volts} V${volts === v.nominal ? ' (nominal)' : ''}`,
+    })),
+  };
+}
+
 export function frontCsv(r: ExploreResult): string {
   const lines = ['scheme,objective,id,source,energy_pj,saving,val_accuracy,val_loss,val_loss_upper,val_images,test_accuracy,test_loss,feasible,cells'];
   for (const g of r.groups)
@@ -149,6 +200,7 @@ export function renderHtml(r: ExploreResult, rtl: WinnerRtl | null, rtlNote: str
   if (!partialsReady) {
     registerPartial('explore/partials/scatter.svg');
     registerPartial('explore/partials/bars.svg');
+    registerPartial('explore/partials/heatmap.svg');
     partialsReady = true;
   }
   const groups = r.groups.map((g) => ({
@@ -180,6 +232,7 @@ export function renderHtml(r: ExploreResult, rtl: WinnerRtl | null, rtlNote: str
     rhoCond: f(g.spearman.conductance, 3),
     rhoGxa: f(g.spearman.gradTimesActivation, 3),
     frontPlot: frontPlot(g, r.budget, r.objective),
+    voltage: g.voltage ? { ...g.voltage, heatmap: voltageHeatmap(g.voltage) } : false,
     assignRows: g.winnerLayers.map((l) => ({
       layer: l.layer,
       tile: g.layers.find((x) => x.layer === l.layer)?.tile ?? '-',
@@ -231,6 +284,8 @@ export function renderHtml(r: ExploreResult, rtl: WinnerRtl | null, rtlNote: str
         images: rtl.images,
         rtlPct: pct(rtl.rtlAccuracy),
         swPct: pct(rtl.softwareEstimate),
+        clean: rtl.clean,
+        enginePct: pct(rtl.engineAccuracy),
         equal: rtl.equal,
         predMismatches: rtl.predMismatches,
         cycles: f(rtl.cyclesPerInference, 0),

@@ -3,15 +3,20 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UserError } from '../core/errors.ts';
 import { shortHash } from '../core/hash.ts';
+import { defaultLiberty } from '../core/paths.ts';
 import { mapLimit } from '../core/pool.ts';
 import { Progress } from '../core/progress.ts';
 import type { EnergyPart, Objective } from '../flow/energy.ts';
+import { arrayVosModels } from '../flow/vos-array.ts';
+import { resolveDesign } from '../generators/array/index.ts';
 import { cellMetrics, getCell } from '../generators/multipliers/index.ts';
 import {
+  baseCell,
   CV_SUFFIX,
   checkGranularity,
   filterCells,
   type Granularity,
+  parseGene,
   planUnits,
   singleLayerAssignment,
   toArrayConfig,
@@ -25,10 +30,11 @@ import { type Dataset, limitDataset, loadDataset } from '../nn/dataset.ts';
 import { calibrationPolicy, checkShapes, DEFAULT_DATASET, loadQuantModelFor } from '../nn/load.ts';
 import { importOnnx } from '../nn/onnx.ts';
 import type { QuantModel } from '../nn/qmodel.ts';
+import { loadLiberty } from '../synth/liberty.ts';
 import { type CandidateGroup, DEFAULT_CELLS, expandCells, groupCandidates } from './candidates.ts';
 import { type CriticalityResult, unitCriticality, type XaiMetric } from './criticality.ts';
 import { type EnergyTable, energyTable, layerEnergies, unitEnergies } from './energy.ts';
-import { type AccuracyRecord, accuracyOf, Evaluator, engineRunner, tailDataset } from './evaluator.ts';
+import { type AccuracyRecord, accuracyOf, Evaluator, engineRunner, tailDataset, type VoltageContext } from './evaluator.ts';
 import { xaiGreedy } from './greedy.ts';
 import { Journal } from './journal.ts';
 import { nsga2 } from './nsga2.ts';
@@ -36,16 +42,17 @@ import { cvOverhead, energiesOf, energyOf, type ObjectiveModel, objectiveModel, 
 import { hypervolume, paretoFront } from './pareto.ts';
 import type { RangeRunner } from './range.ts';
 import { type PairedLoss, pairedLoss, spearman } from './stats.ts';
+import { addVoltageTwins, VOLTAGE_SCOPE, voltageLevels } from './voltage.ts';
 
 /**
  * The closed loop (issue 8): criticality -> sensitivity -> search on a validation hold-out ->
  * Pareto front -> final numbers on the test split. The RTL step for the winner is explore/winner.ts.
  */
 export type SearchKind = 'xai-greedy' | 'nsga2' | 'exhaustive';
-export const KNOBS = ['cells', 'cv'] as const;
+export const KNOBS = ['cells', 'cv', 'voltage'] as const;
 export type Knob = (typeof KNOBS)[number];
 
-/** `--knobs cells[,cv]`: one line and exit 2 for anything else or a combination the search cannot do. */
+/** `--knobs cells[,cv][,voltage]`: one line and exit 2 for anything else or a combination the search cannot do. */
 export function parseKnobs(text: string, o: { granularity: string; queue: boolean }): Knob[] {
   const ks = text.split(',').map((x) => x.trim());
   const bad = ks.find((k) => !(KNOBS as readonly string[]).includes(k));
@@ -53,6 +60,7 @@ export function parseKnobs(text: string, o: { granularity: string; queue: boolea
   if (!ks.includes('cells')) throw new UserError("--knobs must include 'cells'");
   if (ks.includes('cv') && o.granularity !== 'layer') throw new UserError(`--knobs cv decides per layer and needs --granularity layer (got ${o.granularity})`);
   if (ks.includes('cv') && o.queue) throw new UserError('--knobs cv runs on the local engine; drop --queue');
+  if (ks.includes('voltage') && o.queue) throw new UserError('--knobs voltage runs on the local engine (error models drawn into it); drop --queue');
   return [...new Set(ks)] as Knob[];
 }
 
@@ -99,6 +107,10 @@ export interface ExploreOptions {
    * control-variate compensation (docs/cv.md; layer granularity, local engine only).
    */
   knobs?: Knob[];
+  /** With the voltage knob: the supply levels below nominal (volts), and the error models' options. */
+  levels?: number[];
+  vosOps?: number;
+  clockMargin?: number;
   /** Computes candidate accuracies elsewhere (`explore --queue`); default: the local engine.
    *  Results are the same either way: the journal records what came back. */
   remote?: RangeRunner;
@@ -171,6 +183,15 @@ export interface GroupResult {
   hypervolume: number;
   energy: { clockMHz: number; liberty: string; pairs: number; perOp: EnergyTable['perOp']; area: EnergyTable['area'] };
   cellMetrics: Record<string, { maePct: number; mrePct: number; wcePct: number }>;
+  /** With the voltage knob: the levels, the clock, and the winner's supply per column of every tile. */
+  voltage?: {
+    nominal: number;
+    levels: number[];
+    levelsText: string;
+    clockNs: number;
+    scope: string;
+    map: { tile: number; layers: string; volts: number[]; cells: string[] }[];
+  };
   seconds: Record<string, number>;
 }
 
@@ -220,8 +241,9 @@ function* allGenomes(choices: number[]): Generator<number[]> {
 
 export async function explore(o: ExploreOptions): Promise<ExploreResult> {
   const t0 = performance.now();
-  const groups = groupCandidates(expandCells(o.cells ?? DEFAULT_CELLS));
-  if (o.probe) getCell(o.probe);
+  const voltage = o.knobs?.includes('voltage') ?? false;
+  const groups = groupCandidates(expandCells(o.cells ?? DEFAULT_CELLS), { exactOnly: voltage });
+  if (o.probe) getCell(baseCell(o.probe));
   const granularity = checkGranularity(o.granularity);
   const graph = importOnnx(o.model);
   const train = loadDataset(o.dataset, 'train');
@@ -369,6 +391,9 @@ interface GroupContext {
   problem: string;
   ev: Evaluator;
   log: (msg: string) => void;
+  /** With the voltage knob: the library's nominal supply and the error models the engine draws from. */
+  nominal?: number;
+  volt: VoltageContext;
 }
 
 async function setupStage(o: ExploreOptions, group: CandidateGroup, s: Shared): Promise<GroupContext> {
@@ -380,13 +405,37 @@ async function setupStage(o: ExploreOptions, group: CandidateGroup, s: Shared): 
   const log = (msg: string) => {
     if (!o.quiet && !process.env.AXTPU_QUIET) process.stderr.write(`explore [${scheme}]: ${msg}\n`);
   };
-  return { o, s, group, q, quantizedModel: source, plan, exact: group.exact, problem, ev: new Evaluator(s.journal, problem, rangeRunner(o, s, q)), log };
+  const psumBits = resolveDesign(
+    toArrayConfig(
+      plan,
+      plan.units.map(() => group.exact),
+      group.exact,
+      'explore_exact',
+    ),
+    'explore exact design',
+  ).psumBits;
+  const volt: VoltageContext = { rows: plan.rows, psumBits, seed: o.seed ?? 1 };
+  const nominal = o.knobs?.includes('voltage') ? loadLiberty(defaultLiberty()).nomVoltage : undefined;
+  return {
+    o,
+    s,
+    group,
+    q,
+    quantizedModel: source,
+    plan,
+    exact: group.exact,
+    problem,
+    ev: new Evaluator(s.journal, problem, rangeRunner(o, s, q, volt)),
+    log,
+    nominal,
+    volt,
+  };
 }
 
 /** The local engine, or the remote runner with each range named in its base split. */
-function rangeRunner(o: ExploreOptions, s: Shared, q: QuantModel) {
+function rangeRunner(o: ExploreOptions, s: Shared, q: QuantModel, volt: VoltageContext) {
   const remote = o.remote;
-  if (!remote) return engineRunner(q, o.workers, s.cvCalib);
+  if (!remote) return engineRunner(q, o.workers, s.cvCalib, volt);
   return (assignment: Assignment, _ds: Dataset, r: { split: string; start: number; end: number }) => {
     const val = r.split === 'val';
     const off = val ? s.valStart : 0;
@@ -426,6 +475,8 @@ interface EnergyStage {
    * cell dominated on raw error (perforation) can be the best one compensated.
    */
   cvTwins: string[];
+  /** With the voltage knob: every gene above at every level below nominal (`<gene>@<V>`). */
+  voltTwins: string[];
 }
 
 async function energyStage(g: GroupContext): Promise<EnergyStage> {
@@ -437,8 +488,7 @@ async function energyStage(g: GroupContext): Promise<EnergyStage> {
   const objective = o.objective ?? 'accelerator';
   g.log(`analytical estimate of the exact design (array and accelerator parts, ${o.memoryModel ?? 'models/memory-model.json'})`);
   const om = await objectiveModel(g.q, plan, exact, g.s.val, table, allCells, { memoryModel: o.memoryModel });
-  const tables = objectiveUnitEnergies(multUnitE, om);
-  const unitE = tables[objective];
+  let tables = objectiveUnitEnergies(multUnitE, om);
   const uniformE = (id: string) =>
     energyOf(
       tables,
@@ -447,6 +497,7 @@ async function energyStage(g: GroupContext): Promise<EnergyStage> {
       plan.units.map(() => id),
     );
   const exactE = uniformE(exact);
+  const metricsOf = (id: string) => metrics[baseCell(id)]!;
   const metrics: GroupResult['cellMetrics'] = {};
   for (const id of allCells) {
     const m = cellMetrics(getCell(id));
@@ -472,12 +523,13 @@ async function energyStage(g: GroupContext): Promise<EnergyStage> {
       return !by;
     });
   }
-  if (kept.length === 0) throw new UserError(`--cells: no ${group.signed ? 'signed' : 'unsigned'} candidate saves energy over ${exact}`);
+  if (kept.length === 0 && !o.knobs?.includes('voltage'))
+    throw new UserError(`--cells: no ${group.signed ? 'signed' : 'unsigned'} candidate saves energy over ${exact}`);
   if (o.knobs?.includes('cv')) {
     // Compensated twins `<cell>+cv`: the same per-unit energies; the hardware's price is charged
     // once per gene vector that uses it (om.cv), with coefficients of the most aggressive kept cell.
-    for (const rows of [...Object.values(tables), multUnitE]) for (const row of rows) for (const id of savers) row[id + CV_SUFFIX] = row[id]!;
-    for (const id of savers) metrics[id + CV_SUFFIX] = metrics[id]!;
+    for (const rows of [multUnitE, om.unitLeakage]) for (const row of rows) for (const id of savers) row[id + CV_SUFFIX] = row[id]!;
+    for (const id of savers) metrics[id + CV_SUFFIX] = metricsOf(id);
     const harshest = [...kept].sort((a, b) => uniformE(a) - uniformE(b))[0]!;
     const bank = resolveAssignment(g.q, uniformAssignment(harshest));
     const all = Object.fromEntries(plan.layers.map((l) => [l.name, DEFAULT_Q]));
@@ -486,7 +538,29 @@ async function energyStage(g: GroupContext): Promise<EnergyStage> {
     om.cv = await cvOverhead(g.q, plan, exact, g.s.val, table, om, cv, { memoryModel: o.memoryModel });
   }
   const cvTwins = o.knobs?.includes('cv') ? savers : [];
-  return { table, objective, om, tables, unitE, multUnitE, uniformE, exactE, metrics, pruned, kept, cvTwins };
+  let voltTwins: string[] = [];
+  if (g.nominal !== undefined) {
+    const levels = voltageLevels(o.levels ?? [], g.nominal);
+    const cells = [exact, ...new Set([...kept, ...cvTwins])];
+    const pv = new Progress('timing-error models (cell PEs)', cells.length);
+    g.volt.report = await arrayVosModels({
+      cells,
+      rows: plan.rows,
+      cols: plan.cols,
+      model: o.model,
+      levels,
+      ops: o.vosOps,
+      margin: o.clockMargin,
+      onCell: (c: string) => pv.tick(1, c),
+    });
+    const clock = g.volt.report.targets[0]!.clock.periodNs;
+    g.log(`timing-error models at ${levels.join(', ')} V (nominal ${g.nominal} V), clock ${clock.toFixed(2)} ns at closure of the slowest PE`);
+    const genes = [exact, ...kept, ...cvTwins.map((id) => id + CV_SUFFIX)];
+    voltTwins = addVoltageTwins(plan, genes, levels, g.nominal, g.volt.report.voltageModel, multUnitE, om);
+    for (const t of voltTwins) metrics[t] = metricsOf(t);
+  }
+  tables = objectiveUnitEnergies(multUnitE, om);
+  return { table, objective, om, tables, unitE: tables[objective], multUnitE, uniformE, exactE, metrics, pruned, kept, cvTwins, voltTwins };
 }
 
 /** Criticality of every unit on the float model (the XAI calibration images). */
@@ -541,7 +615,7 @@ class ValidationJudge {
   async judge(cells: string[], screen: boolean): Promise<ValJudgement> {
     const { ev, s, o, plan, exact } = this.g;
     const { stages, bits, valAccuracy } = this.base;
-    const a = toAssignment(plan, cells, exact);
+    const a = toAssignment(plan, cells, exact, this.g.nominal);
     this.designs++;
     if (screen && stages.length > 1) {
       const n1 = stages[0]!;
@@ -573,14 +647,18 @@ interface Sensitivity {
 
 async function sensitivityStage(g: GroupContext, judge: ValidationJudge, e: EnergyStage, crit: CriticalityResult): Promise<Sensitivity> {
   const { plan, exact } = g;
-  const byEnergy = [...e.kept].sort((a, b) => e.uniformE(a) - e.uniformE(b));
+  // Voltage only (no approximate cell kept): the probe is the exact cell at a middle level.
+  const probes = e.kept.length ? e.kept : e.voltTwins;
+  const byEnergy = [...probes].sort((a, b) => e.uniformE(a) - e.uniformE(b));
   const probe = g.o.probe ?? byEnergy[Math.floor(byEnergy.length / 2)]!;
   const evals0 = judge.designs;
   const ps = new Progress('sensitivity (one layer at a time)', plan.layers.length);
   const n1 = judge.base.stages[0]!;
   // The probes are independent: with remote workers they run side by side (same results).
   const layers = await mapLimit(plan.layers, g.o.remote ? plan.layers.length : 1, async (l): Promise<LayerRow> => {
-    const bits = await judge.screen(singleLayerAssignment(plan, l.name, probe, exact));
+    const a = singleLayerAssignment(plan, l.name, baseCell(probe), exact);
+    const volts = parseGene(probe).volts;
+    const bits = await judge.screen(volts === undefined ? a : { ...a, volts: { [l.name]: volts } });
     const loss = pairedLoss(judge.base.bits.subarray(0, n1), bits, g.s.confidence).loss;
     const c = crit.layers.find((x) => x.layer === l.name)!;
     ps.tick(1, l.name);
@@ -629,7 +707,8 @@ async function searchStage(g: GroupContext, judge: ValidationJudge, e: EnergySta
   // With the cv knob cells have a compensated twin right after them (same unit energy).
   const pool = [...new Set([...e.kept, ...e.cvTwins])]
     .sort()
-    .flatMap((id) => [...(e.kept.includes(id) ? [id] : []), ...(e.cvTwins.includes(id) ? [id + CV_SUFFIX] : [])]);
+    .flatMap((id) => [...(e.kept.includes(id) ? [id] : []), ...(e.cvTwins.includes(id) ? [id + CV_SUFFIX] : [])])
+    .concat(e.voltTwins);
   const choices = plan.units.map((_, u) =>
     pool
       .filter((id) => unitE[u]![id]! < unitE[u]![exact]!)
@@ -774,7 +853,7 @@ async function testStage(g: GroupContext, f: FrontStage): Promise<TestStage> {
   for (let i = 0; i < f.front.length && toTest.size < frontMax; i += step) toTest.add(f.front[i]!);
   const pt = new Progress('test split (front points)', toTest.size);
   for (const p of toTest) {
-    const bits = await ev.range('test', s.test, 0, T, toAssignment(plan, p.cells, exact));
+    const bits = await ev.range('test', s.test, 0, T, toAssignment(plan, p.cells, exact, g.nominal));
     const l = pairedLoss(baseBits, bits, s.confidence);
     p.testAccuracy = accuracyOf(bits);
     p.testLoss = l.loss;
@@ -837,8 +916,8 @@ function groupResult(
     front: f.front,
     winner: f.winner,
     winnerLayers,
-    winnerDesign: toArrayConfig(plan, f.winner.cells, exact, `explore_${g.problem.slice(0, 8)}_${q.scheme}`),
-    winnerAssignment: toAssignment(plan, f.winner.cells, exact),
+    winnerDesign: toArrayConfig(plan, f.winner.cells, exact, `explore_${g.problem.slice(0, 8)}_${q.scheme}`, g.nominal),
+    winnerAssignment: toAssignment(plan, f.winner.cells, exact, g.nominal),
     evaluations: {
       search: search.evaluations,
       sensitivity: sens.evaluations,
@@ -849,7 +928,38 @@ function groupResult(
     hypervolume: hv,
     energy: { clockMHz: e.table.clockMHz, liberty: e.table.liberty, pairs: e.table.pairs, perOp: e.table.perOp, area: e.table.area },
     cellMetrics: e.metrics,
+    voltage: g.nominal === undefined ? undefined : voltageSummary(g, f.winner.cells),
     seconds,
+  };
+}
+
+/** The winner's supply per column of every tile (the heat map) and what the energy counts. */
+function voltageSummary(g: GroupContext, genes: string[]): NonNullable<GroupResult['voltage']> {
+  const { plan, exact } = g;
+  const nominal = g.nominal!;
+  const levels = voltageLevels(g.o.levels ?? [], nominal);
+  const map = Array.from({ length: plan.tiles }, (_, t) => {
+    const of = (c: number) => {
+      const u = plan.units.findIndex((x) => x.tile === t && (x.column === null || x.column === c));
+      return u >= 0 ? parseGene(genes[u]!) : { cell: exact, volts: undefined };
+    };
+    return {
+      tile: t,
+      layers: plan.layers
+        .filter((l) => l.tile === t)
+        .map((l) => l.name)
+        .join('+'),
+      volts: Array.from({ length: plan.cols }, (_, c) => of(c).volts ?? nominal),
+      cells: Array.from({ length: plan.cols }, (_, c) => of(c).cell),
+    };
+  });
+  return {
+    nominal,
+    levels,
+    levelsText: levels.join(', '),
+    clockNs: Number(g.volt.report!.targets[0]!.clock.periodNs.toFixed(3)),
+    scope: VOLTAGE_SCOPE,
+    map,
   };
 }
 

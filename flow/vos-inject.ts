@@ -8,18 +8,37 @@ import type { VosReport } from './vos.ts';
 /** Supply voltage per (layer, filter): a layer name -> one voltage or one per filter. */
 export type VoltageMap = Record<string, number | number[]>;
 
-/**
- * The engine's injection spec for a placed model at the given voltages: every filter of a listed
- * layer draws from the fitted model (`fit.best`) of its column's PE (the report target whose
- * cell is the filter's cell) at that voltage: the fit on that layer's own stream when the report
- * has one for this model (`modelName` equal to the streams' model), else the fit on the mixed
- * stream. Layers not listed, and voltages at or above the report's nominal, inject nothing. A
- * voltage the report did not characterize is refused.
- */
+/** A conv/dense layer as injection sees it: its tile's PE rows and each filter's cell. */
+export interface InjectLayer {
+  name: string;
+  rows: number;
+  filterCells: string[];
+}
+
+/** The engine's injection spec for a placed model (`injectionSpecFor` on the placement's layers). */
 export function injectionSpec(
   report: VosReport,
   design: Design,
   placement: Placement,
+  volts: VoltageMap,
+  o: { seed?: number; modelName?: string } = {},
+): InjectSpec {
+  const layers = placement.layers.map((p) => ({ name: p.layer, rows: design.tiles[p.tile]!.rows, filterCells: p.filterCells }));
+  return injectionSpecFor(report, layers, design.psumBits, volts, o);
+}
+
+/**
+ * The engine's injection spec at the given voltages: every filter of a listed layer draws from
+ * the fitted model (`fit.best`) of its column's PE (the report target whose cell is the filter's
+ * cell) at that voltage: the fit on that layer's own stream when the report has one for this
+ * model (`modelName` equal to the streams' model), else the fit on the mixed stream. Layers not
+ * listed, and voltages at or above the report's nominal, inject nothing. A voltage the report did
+ * not characterize is refused.
+ */
+export function injectionSpecFor(
+  report: VosReport,
+  layerList: InjectLayer[],
+  psumBits: number,
   volts: VoltageMap,
   o: { seed?: number; modelName?: string } = {},
 ): InjectSpec {
@@ -29,7 +48,7 @@ export function injectionSpec(
   const index = new Map<string, number>();
   const layers: InjectSpec['layers'] = {};
   for (const [name, v] of Object.entries(volts)) {
-    const p = placement.layers.find((x) => x.layer === name);
+    const p = layerList.find((x) => x.name === name);
     if (!p) throw new UserError(`voltage map names layer '${name}', which is not a conv/dense layer of the model`);
     const perFilter = typeof v === 'number' ? p.filterCells.map(() => v) : v;
     if (perFilter.length !== p.filterCells.length)
@@ -54,7 +73,7 @@ export function injectionSpec(
       }
       return i;
     });
-    layers[name] = { rows: design.tiles[p.tile]!.rows, filterModel };
+    layers[name] = { rows: p.rows, filterModel };
   }
-  return { seed, bits: design.psumBits, models, layers };
+  return { seed, bits: psumBits, models, layers };
 }

@@ -319,6 +319,11 @@ export interface VosOptions {
   model?: string;
   /** Run OpenSTA for the cross-check (default true). */
   opensta?: boolean;
+  /**
+   * The clock of every target (ns), instead of each PE's own closure: an array has one clock, set
+   * by its slowest PE, so a faster PE runs with slack (flow/vos-array.ts).
+   */
+  periodNs?: number;
   voltageModel?: Partial<VoltageModel>;
   /** Liberty files of the same library at other supplies: fit the delay model to them (calibration). */
   corners?: string[];
@@ -376,7 +381,7 @@ async function layerFits(
   return out;
 }
 
-export async function characterize(spec: string, o: VosOptions): Promise<VosReport> {
+export async function characterize(spec: string | VosSubject, o: VosOptions): Promise<VosReport> {
   const liberty = resolve(o.liberty ?? defaultLiberty());
   const lib = loadLiberty(liberty);
   const vm0 = defaultVoltageModel(lib.nomVoltage, o.voltageModel);
@@ -384,7 +389,7 @@ export async function characterize(spec: string, o: VosOptions): Promise<VosRepo
   let vm = vm0;
   let fitted = false;
   closurePeriod(1, o.margin);
-  const subject = vosSubject(spec);
+  const subject = typeof spec === 'string' ? vosSubject(spec) : spec;
   const ops = o.ops ?? DEFAULT_VOS_OPS;
   const targets: VosTargetReport[] = [];
   let streamModel: string | undefined;
@@ -397,7 +402,7 @@ export async function characterize(spec: string, o: VosOptions): Promise<VosRepo
       checkLevels(o.levels, vm);
     }
     const sta = o.opensta === false ? null : await staCrossCheck(n, liberty);
-    const periodNs = closurePeriod(n.staticNs, o.margin);
+    const periodNs = o.periodNs ?? closurePeriod(n.staticNs, o.margin);
     const stream = o.stream === 'layer' ? await layerStream(t.cell, subject.design, ops + 2, o.model) : uniformPeStream(ops + 2, t.psumBits);
     const stim = targetStimulus(t, n, stream);
     const toggles = inputToggles(stim);

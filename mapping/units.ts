@@ -101,38 +101,114 @@ export function filterCells(plan: UnitPlan, cells: string[], exact: string): Rec
 }
 
 /**
- * Exploration's control-variate knob (docs/cv.md): a unit's gene `<cell>+cv` means that cell with
- * its layers compensated. Layer granularity only (one decision per layer's tile).
+ * A unit's gene: `<cell>[+cv][@<volts>]`. Exploration's control-variate knob (docs/cv.md): `+cv`
+ * means that cell with its layers compensated (layer granularity only, one decision per layer's
+ * tile). The voltage knob (docs/vos.md, "Voltage search"): `@<volts>` runs the unit's PEs at that
+ * supply, below nominal, at the nominal clock; no suffix = nominal.
  */
 export const CV_SUFFIX = '+cv';
-export const baseCell = (gene: string): string => (gene.endsWith(CV_SUFFIX) ? gene.slice(0, -CV_SUFFIX.length) : gene);
+export const VOLT_SEP = '@';
+
+export interface Gene {
+  cell: string;
+  cv: boolean;
+  /** Supply of the unit's PEs, or undefined = nominal. */
+  volts?: number;
+}
+
+export function parseGene(gene: string): Gene {
+  const at = gene.indexOf(VOLT_SEP);
+  const head = at < 0 ? gene : gene.slice(0, at);
+  const cv = head.endsWith(CV_SUFFIX);
+  return { cell: cv ? head.slice(0, -CV_SUFFIX.length) : head, cv, ...(at < 0 ? {} : { volts: Number(gene.slice(at + 1)) }) };
+}
+
+export const geneName = (g: Gene): string => `${g.cell}${g.cv ? CV_SUFFIX : ''}${g.volts === undefined ? '' : `${VOLT_SEP}${g.volts}`}`;
+export const baseCell = (gene: string): string => parseGene(gene).cell;
 
 /** Layers a gene vector compensates. */
 export function cvLayers(plan: UnitPlan, cells: string[]): string[] {
-  const on = new Set(plan.units.filter((_, u) => cells[u]!.endsWith(CV_SUFFIX)).map((u) => u.tile));
+  const on = new Set(plan.units.filter((_, u) => parseGene(cells[u]!).cv).map((u) => u.tile));
   return plan.layers.filter((l) => on.has(l.tile)).map((l) => l.name);
 }
 
-export function toAssignment(plan: UnitPlan, cells: string[], exact: string): Assignment {
-  const a = assignmentOf(filterCells(plan, cells, exact));
-  const cv = cvLayers(plan, cells);
-  return cv.length ? { ...a, cv } : a;
+/**
+ * Supply per filter of every layer with a unit below nominal (the engine's `volts`, nn/assign.ts):
+ * a filter's voltage is its column's unit's (filter granularity) or its tile's (layer).
+ */
+export function voltsMap(plan: UnitPlan, genes: string[], nominal: number): Record<string, number | number[]> {
+  const out: Record<string, number | number[]> = {};
+  for (const l of plan.layers) {
+    const perFilter = Array.from({ length: l.oc }, (_, f) => {
+      const u = plan.units.findIndex((x) => x.tile === l.tile && (x.column === null || x.column === filterColumn(f, plan.cols)));
+      return u >= 0 ? (parseGene(genes[u]!).volts ?? nominal) : nominal;
+    });
+    if (perFilter.every((v) => v >= nominal)) continue;
+    out[l.name] = perFilter.every((v) => v === perFilter[0]) ? perFilter[0]! : perFilter;
+  }
+  return out;
 }
 
-/** The array config (generators/array schema) that realizes the gene vector. */
-export function toArrayConfig(plan: UnitPlan, genes: string[], exact: string, name: string): Record<string, unknown> {
+/** Supply of every unit under a gene vector (nominal where the gene names none). */
+export const unitVolts = (genes: string[], nominal: number): number[] => genes.map((g) => parseGene(g).volts ?? nominal);
+
+export function toAssignment(plan: UnitPlan, cells: string[], exact: string, nominal?: number): Assignment {
+  const a = assignmentOf(filterCells(plan, cells, exact));
+  const cv = cvLayers(plan, cells);
+  const volts = nominal === undefined ? {} : voltsMap(plan, cells, nominal);
+  return { ...a, ...(cv.length ? { cv } : {}), ...(Object.keys(volts).length ? { volts } : {}) };
+}
+
+/** A supply level's name in a generated design: `nom`, or the volts spelled out (`v1p55`). */
+export const levelName = (volts: number, nominal: number): string => (volts >= nominal ? 'nom' : `v${String(volts).replace('.', 'p')}`);
+
+/**
+ * The array config (generators/array schema) that realizes the gene vector. With supplies below
+ * `nominal` (the voltage knob) every tile gets voltage domains: the columns at one supply form a
+ * domain named after its level (levelName), and the design's levels are nominal plus every level
+ * a unit uses; `domainLevels` gives the level registers' settings.
+ */
+export function toArrayConfig(plan: UnitPlan, genes: string[], exact: string, name: string, nominal?: number): Record<string, unknown> {
   const cells = genes.map(baseCell);
   // Control variate: the hardware, with a coefficient row per N-fold of the widest layer.
   const cv = cvLayers(plan, genes).length ? { controlVariate: { folds: Math.max(...plan.layers.map((l) => Math.ceil(l.oc / plan.cols))) } } : {};
+  const volts = unitVolts(genes, nominal ?? Number.POSITIVE_INFINITY);
+  const lowered = nominal !== undefined && volts.some((v) => v < nominal);
+  const levels = lowered ? [nominal, ...[...new Set(volts.filter((v) => v < nominal))].sort((a, b) => b - a)] : [];
+  const unitAt = (t: number, c: number) => plan.units.findIndex((x) => x.tile === t && (x.column === null || x.column === c));
   const tiles = Array.from({ length: plan.tiles }, (_, t) => {
-    if (plan.granularity === 'layer') return { name: `t${t}`, cell: cells[plan.units.findIndex((u) => u.tile === t)]! };
-    const column = Array.from({ length: plan.cols }, (_, c) => {
-      const u = plan.units.findIndex((x) => x.tile === t && x.column === c);
-      return u >= 0 ? cells[u]! : exact;
+    let tile: Record<string, unknown>;
+    if (plan.granularity === 'layer') tile = { name: `t${t}`, cell: cells[plan.units.findIndex((u) => u.tile === t)]! };
+    else {
+      const column = Array.from({ length: plan.cols }, (_, c) => {
+        const u = unitAt(t, c);
+        return u >= 0 ? cells[u]! : exact;
+      });
+      tile = column.every((x) => x === column[0]) ? { name: `t${t}`, cell: column[0]! } : { name: `t${t}`, map: { column } };
+    }
+    if (!lowered) return tile;
+    const colVolts = Array.from({ length: plan.cols }, (_, c) => {
+      const u = unitAt(t, c);
+      return u >= 0 ? volts[u]! : nominal!;
     });
-    return column.every((x) => x === column[0]) ? { name: `t${t}`, cell: column[0]! } : { name: `t${t}`, map: { column } };
+    const domains = levels
+      .filter((v) => colVolts.includes(v))
+      .map((v) => ({ name: levelName(v, nominal!), columns: colVolts.flatMap((x, c) => (x === v ? [c] : [])) }));
+    return { ...tile, domains: { levels: levels.map((v) => ({ name: levelName(v, nominal!), volts: v })), domains } };
   });
   return { name, rows: plan.rows, cols: plan.cols, tiles, ...cv };
+}
+
+/** Level register setting of every voltage domain (tiles' domains in order) of a toArrayConfig design. */
+export function domainLevels(design: { tiles: { domains: { name: string }[] }[]; levels: { name: string }[] }): number[] {
+  return design.tiles.flatMap((t) =>
+    t.domains.map((d) =>
+      Math.max(
+        0,
+        design.levels.findIndex((l) => l.name === d.name),
+      ),
+    ),
+  );
 }
 
 /** Layer-level assignment with one layer on `cell` and everything else exact (sensitivity probe). */

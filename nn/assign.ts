@@ -20,6 +20,12 @@ export const assignmentSchema = z
       .default({}),
     /** Layers whose outputs get control-variate compensation (docs/cv.md; nn/cv.ts fits it). */
     cv: z.array(z.string().min(1)).optional(),
+    /**
+     * Supply voltage per layer (one, or one per filter = array column) for layers whose columns run
+     * below nominal at the nominal clock: their timing errors are drawn from per-voltage error
+     * models (docs/vos.md, "Injection"). Layers not listed run at nominal.
+     */
+    volts: z.record(z.union([z.number().positive(), z.array(z.number().positive()).min(1)])).optional(),
   })
   .strict();
 export type Assignment = z.infer<typeof assignmentSchema>;
@@ -52,6 +58,15 @@ export function assignmentCells(a: Assignment): { ids: string[]; signed: boolean
   return { ids: list, signed };
 }
 
+/** The cell of every filter of a layer (layer or filter level; kernel level has no single one). */
+export function layerFilterCells(a: Assignment, layer: string, oc: number): string[] {
+  const spec = a.layers[layer] ?? a.default;
+  if (spec === undefined) throw new UserError(`assignment has no cell for layer '${layer}' and no "default"`);
+  if (typeof spec === 'string') return Array.from({ length: oc }, () => spec);
+  if ('filters' in spec) return spec.filters;
+  throw new UserError(`assignment layer '${layer}': per-kernel cells have no single cell per array column (voltage models are per PE column)`);
+}
+
 export const schemeFor = (signed: boolean): Scheme => (signed ? 'signed' : 'unsigned');
 
 /** The LUT bank plus per-layer row offsets for `gemmLut` (see nn/gemm.ts). */
@@ -69,7 +84,7 @@ export function resolveAssignment(m: QuantModel, a: Assignment): ResolvedAssignm
     throw new UserError(`assignment uses ${signed ? 'signed' : 'unsigned'} cells but the model is quantized with the ${m.scheme} scheme`);
   const convs = convLayers(m);
   const names = new Set(convs.map((l) => l.name));
-  for (const name of [...Object.keys(a.layers), ...(a.cv ?? [])])
+  for (const name of [...Object.keys(a.layers), ...(a.cv ?? []), ...Object.keys(a.volts ?? {})])
     if (!names.has(name))
       throw new UserError(`assignment names layer '${name}' which is not a conv/dense layer of ${m.name} (layers: ${[...names].join(', ')})`);
   const index = new Map(ids.map((id, i) => [id, i]));

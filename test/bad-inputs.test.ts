@@ -318,7 +318,22 @@ const CASES: Case[] = [
   {
     name: 'explore --knobs unknown',
     args: ['explore', '--model', lenet, '--out', 'x', '--knobs', 'cells,volts'],
-    msg: /--knobs: unknown knob 'volts' \(known: cells, cv\)/,
+    msg: /--knobs: unknown knob 'volts' \(known: cells, cv, voltage\)/,
+  },
+  {
+    name: 'explore --knobs voltage with a level above nominal',
+    args: ['explore', '--model', lenet, '--out', 'x', '--knobs', 'cells,voltage', '--levels', '1.6,2.0'],
+    msg: /--levels: 2 V is above the library's nominal 1\.8 V/,
+  },
+  {
+    name: 'explore --knobs voltage without --levels',
+    args: ['explore', '--model', lenet, '--out', 'x', '--knobs', 'cells,voltage'],
+    msg: /--knobs voltage needs --levels/,
+  },
+  {
+    name: 'explore --levels without the voltage knob',
+    args: ['explore', '--model', lenet, '--out', 'x', '--levels', '1.6'],
+    msg: /--levels needs --knobs with 'voltage'/,
   },
   {
     name: 'explore --knobs cv per filter',

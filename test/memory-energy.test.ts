@@ -245,6 +245,7 @@ describe('accelerator energy parts and objectives', () => {
         { exact: 10, lean: 30, tight: 5 },
       ],
       exactCellLeakage: 20,
+      layerPePj: {},
       fixed: { multiplier: 0, array: 500 + 40 - 20, accelerator: 500 + 40 - 20 + 300 },
       memory: { nodeNm: 180, volts: 1.8, extrapolated: true, model: 'test' },
       images: 1,

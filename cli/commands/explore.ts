@@ -3,17 +3,21 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UserError } from '../../core/errors.ts';
 import { emit, table } from '../../core/output.ts';
-import { modelsDir } from '../../core/paths.ts';
+import { defaultLiberty, modelsDir } from '../../core/paths.ts';
 import { intOption, numberOption } from '../../core/validate.ts';
 import { DEFAULT_CELLS, expandCells, groupCandidates } from '../../explore/candidates.ts';
 import { writeOutputs } from '../../explore/report.ts';
 import { type ExploreResult, explore, parseBudget, parseKnobs, type SearchKind, savingsText } from '../../explore/run.ts';
+import { voltageLevels } from '../../explore/voltage.ts';
 import { verifyWinner, type WinnerRtl } from '../../explore/winner.ts';
 import { OBJECTIVES, type Objective } from '../../flow/energy.ts';
+import { DEFAULT_VOS_OPS } from '../../flow/vos.ts';
 import { checkGranularity } from '../../mapping/units.ts';
 import { DEFAULT_DATASET } from '../../nn/load.ts';
+import { loadLiberty } from '../../synth/liberty.ts';
 import { loadMemoryModel } from '../../synth/memory-model.ts';
 import { globals } from '../context.ts';
+import { parseVoltageList } from '../levels.ts';
 
 const pct = (x: number | undefined, d = 2) => (x === undefined ? '-' : (100 * x).toFixed(d));
 
@@ -34,10 +38,14 @@ function human(r: ExploreResult, rtl: WinnerRtl | null, rtlNote: string, paths: 
     lines.push(
       `winner: ${savingsText(g.winner.savings, r.objective)}, val loss ${pct(g.winner.valLoss)} pp (${Math.round(100 * r.confidence)} % bound ${pct(g.winner.valLossUpper)} pp, ${r.valImages} images), test ${pct(g.winner.testAccuracy)} % (loss ${pct(g.winner.testLoss)} pp); front ${g.front.length} points of ${g.points.length}`,
     );
+    if (g.voltage)
+      lines.push(
+        `voltage (X-TPU-style, per ${r.granularity === 'filter' ? 'column' : 'tile'}): levels ${g.voltage.levelsText} V under nominal ${g.voltage.nominal} V at the nominal clock ${g.voltage.clockNs} ns; heat map in the report. ${g.voltage.scope}`,
+      );
   }
   if (rtl)
     lines.push(
-      `RTL (${rtl.designDir}, ${rtl.images} test images): accuracy ${pct(rtl.rtlAccuracy)} % vs software ${pct(rtl.softwareEstimate)} % -> ${rtl.equal ? 'EQUAL' : 'DIFFERENT'}; ` +
+      `RTL (${rtl.designDir}, ${rtl.images} test images): accuracy ${pct(rtl.rtlAccuracy)} % vs ${rtl.clean ? `the clean engine ${pct(rtl.engineAccuracy)} % (no timing errors in the RTL run; with them the engine estimates ${pct(rtl.softwareEstimate)} %)` : `software ${pct(rtl.softwareEstimate)} %`} -> ${rtl.equal ? 'EQUAL' : 'DIFFERENT'}; ` +
         `${rtl.cyclesPerInference.toFixed(0)} cycles/inf${rtl.energy ? `, ${(rtl.energy.pjPerInference.total / 1e6).toFixed(3)} uJ/inf accelerator (RTL cycles; memories and DRAM from the model)` : ''}`,
     );
   else lines.push(`RTL verification: not run (${rtlNote})`);
@@ -83,7 +91,18 @@ export function registerExplore(program: Command): void {
     .option('--queue <url>', 'compute candidate accuracies on the BullMQ/Redis queue at redis://host:port (`axtpu worker`); same results, same journal')
     .option('--no-rtl', 'skip generating and verifying the winner in RTL')
     .option('--no-energy', 'RTL run without the synthesized per-op energy estimate')
-    .option('--knobs <list>', "what the search decides per unit: 'cells' or 'cells,cv' (cv: control-variate compensation per layer, docs/cv.md)", 'cells')
+    .option(
+      '--knobs <list>',
+      "what the search decides per unit: 'cells', plus 'cv' (control-variate compensation per layer, docs/cv.md) and/or 'voltage' (supply level per unit at the nominal clock, docs/vos.md)",
+      'cells',
+    )
+    .option('--levels <list>', 'with --knobs voltage: supply levels below nominal the units may run at, in volts (e.g. 1.6,1.5,1.4)')
+    .option(
+      '--vos-ops <n>',
+      'with --knobs voltage: PE operations simulated per cell, level and layer stream for the timing-error models',
+      String(DEFAULT_VOS_OPS),
+    )
+    .option('--clock-margin <x>', 'with --knobs voltage: clock period = slowest PE critical path at nominal x (1 + x)', '0')
     .option('--demo', 'preset: shipped LeNet-5, Fashion-MNIST, 1% budget, layer granularity, default cells, --front-test 1, out synth-reports/demo/')
     .action(async (o: Record<string, string | boolean | undefined>, cmd: Command) => {
       if (o.demo) {
@@ -107,8 +126,15 @@ export function registerExplore(program: Command): void {
       const metric = String(o.xaiMetric);
       if (metric !== 'conductance' && metric !== 'gxa') throw new UserError(`--xai-metric '${metric}': expected conductance or gxa`);
       const knobs = parseKnobs(String(o.knobs), { granularity, queue: o.queue !== undefined });
+      let levels: number[] | undefined;
+      if (knobs.includes('voltage')) {
+        if (o.levels === undefined) throw new UserError('--knobs voltage needs --levels (supply voltages below nominal, e.g. 1.6,1.5,1.4)');
+        levels = voltageLevels(parseVoltageList(String(o.levels)), loadLiberty(defaultLiberty()).nomVoltage);
+      } else if (o.levels !== undefined) throw new UserError("--levels needs --knobs with 'voltage' (e.g. --knobs cells,voltage)");
+      const clockMargin = numberOption(String(o.clockMargin), '--clock-margin', 0, 10);
+      const vosOps = intOption(String(o.vosOps), '--vos-ops', 100, 100_000_000);
       const cells = o.cells === undefined ? DEFAULT_CELLS : String(o.cells);
-      groupCandidates(expandCells(cells));
+      groupCandidates(expandCells(cells), { exactOnly: knobs.includes('voltage') });
       const rows = intOption(String(o.rows), '--rows', 2, 64);
       const cols = intOption(String(o.cols), '--cols', 2, 64);
       const out = resolve(String(o.out));
@@ -141,6 +167,9 @@ export function registerExplore(program: Command): void {
         workers: o.workers === undefined ? undefined : intOption(String(o.workers), '--workers', 1, 64),
         remote: remote?.run,
         knobs,
+        levels,
+        vosOps,
+        clockMargin,
       });
       run.catch(() => {}); // a lost queue ends the run first; its later rejection is expected
       let r: ExploreResult;
