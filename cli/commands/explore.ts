@@ -11,11 +11,12 @@ import { type ExploreResult, explore, parseBudget, parseKnobs, type SearchKind, 
 import { voltageLevels } from '../../explore/voltage.ts';
 import { verifyWinner, type WinnerRtl } from '../../explore/winner.ts';
 import { OBJECTIVES, type Objective } from '../../flow/energy.ts';
-import { DEFAULT_VOS_OPS } from '../../flow/vos.ts';
+import { checkLevels, DEFAULT_VOS_OPS } from '../../flow/vos.ts';
 import { checkGranularity } from '../../mapping/units.ts';
 import { DEFAULT_DATASET } from '../../nn/load.ts';
 import { loadLiberty } from '../../synth/liberty.ts';
 import { loadMemoryModel } from '../../synth/memory-model.ts';
+import { defaultVoltageModel } from '../../synth/voltage.ts';
 import { globals } from '../context.ts';
 import { parseVoltageList } from '../levels.ts';
 
@@ -129,7 +130,9 @@ export function registerExplore(program: Command): void {
       let levels: number[] | undefined;
       if (knobs.includes('voltage')) {
         if (o.levels === undefined) throw new UserError('--knobs voltage needs --levels (supply voltages below nominal, e.g. 1.6,1.5,1.4)');
-        levels = voltageLevels(parseVoltageList(String(o.levels)), loadLiberty(defaultLiberty()).nomVoltage);
+        const nominal = loadLiberty(defaultLiberty()).nomVoltage;
+        levels = voltageLevels(parseVoltageList(String(o.levels)), nominal);
+        checkLevels(levels, defaultVoltageModel(nominal));
       } else if (o.levels !== undefined) throw new UserError("--levels needs --knobs with 'voltage' (e.g. --knobs cells,voltage)");
       const clockMargin = numberOption(String(o.clockMargin), '--clock-margin', 0, 10);
       const vosOps = intOption(String(o.vosOps), '--vos-ops', 100, 100_000_000);
