@@ -319,23 +319,32 @@ export function renderHtml(r: ExploreResult, rtl: WinnerRtl | null, rtlNote: str
   });
 }
 
-export function writeOutputs(
-  dir: string,
-  r: ExploreResult,
-  rtl: WinnerRtl | null,
-  rtlNote: string,
-): { summary: string; frontJson: string; frontCsv: string; html: string } {
-  const paths = { summary: join(dir, 'summary.json'), frontJson: join(dir, 'front.json'), frontCsv: join(dir, 'front.csv'), html: join(dir, 'report.html') };
-  writeFileAtomic(paths.summary, `${JSON.stringify({ ...r, rtl, rtlNote }, null, 2)}\n`);
+export function writeOutputs(dir: string, r: ExploreResult, rtl: WinnerRtl | null, rtlNote: string): Record<string, string> {
+  const paths: Record<string, string> = {
+    summary: join(dir, 'summary.json'),
+    frontJson: join(dir, 'front.json'),
+    frontCsv: join(dir, 'front.csv'),
+    html: join(dir, 'report.html'),
+  };
+  // The voltage knob's error models go to their own file (the schema `axtpu vos characterize` writes).
+  const groups = r.groups.map((g) => {
+    if (!g.voltage) return g;
+    const { models, ...voltage } = g.voltage;
+    const file = join(dir, `vos-models-${g.scheme}.json`);
+    paths[`vosModels_${g.scheme}`] = file;
+    writeFileAtomic(file, `${JSON.stringify(models, null, 2)}\n`);
+    return { ...g, voltage };
+  });
+  writeFileAtomic(paths.summary!, `${JSON.stringify({ ...r, groups, rtl, rtlNote }, null, 2)}\n`);
   writeFileAtomic(
-    paths.frontJson,
+    paths.frontJson!,
     `${JSON.stringify(
       r.groups.map((g) => ({ scheme: g.scheme, exact: g.exact, baseline: g.baseline, units: g.units.map((u) => u.name), front: g.front })),
       null,
       2,
     )}\n`,
   );
-  writeFileAtomic(paths.frontCsv, frontCsv(r));
-  writeFileAtomic(paths.html, renderHtml(r, rtl, rtlNote));
+  writeFileAtomic(paths.frontCsv!, frontCsv(r));
+  writeFileAtomic(paths.html!, renderHtml(r, rtl, rtlNote));
   return paths;
 }

@@ -7,6 +7,7 @@ import { defaultLiberty } from '../core/paths.ts';
 import { mapLimit } from '../core/pool.ts';
 import { Progress } from '../core/progress.ts';
 import type { EnergyPart, Objective } from '../flow/energy.ts';
+import type { VosReport } from '../flow/vos.ts';
 import { arrayVosModels } from '../flow/vos-array.ts';
 import { resolveDesign } from '../generators/array/index.ts';
 import { cellMetrics, getCell } from '../generators/multipliers/index.ts';
@@ -191,6 +192,8 @@ export interface GroupResult {
     clockNs: number;
     scope: string;
     map: { tile: number; layers: string; volts: number[]; cells: string[] }[];
+    /** The error models the engine drew from (written to vos-models-<scheme>.json, not to summary.json). */
+    models: VosReport;
   };
   seconds: Record<string, number>;
 }
@@ -960,6 +963,7 @@ function voltageSummary(g: GroupContext, genes: string[]): NonNullable<GroupResu
     clockNs: Number(g.volt.report!.targets[0]!.clock.periodNs.toFixed(3)),
     scope: VOLTAGE_SCOPE,
     map,
+    models: g.volt.report!,
   };
 }
 

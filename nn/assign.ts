@@ -32,7 +32,14 @@ export type Assignment = z.infer<typeof assignmentSchema>;
 
 /** An assignment given as inline JSON or a file (like --map). */
 export function readAssignment(pathOrJson: string): Assignment {
-  return parseOrThrow(assignmentSchema, jsonArg(pathOrJson, '--assign'), `assignment ${pathOrJson.trim().startsWith('{') ? '(inline)' : pathOrJson}`);
+  const a = parseOrThrow(assignmentSchema, jsonArg(pathOrJson, '--assign'), `assignment ${pathOrJson.trim().startsWith('{') ? '(inline)' : pathOrJson}`);
+  // Only explore's voltage search draws timing errors; a command that would silently run the
+  // network clean must say so instead.
+  if (a.volts)
+    throw new UserError(
+      `--assign: 'volts' (supplies below nominal, from explore --knobs voltage) is not used by eval or run, which compute without timing errors; remove it to evaluate the network clean`,
+    );
+  return a;
 }
 
 export function uniformAssignment(id: string): Assignment {

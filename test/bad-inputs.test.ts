@@ -331,6 +331,11 @@ const CASES: Case[] = [
     msg: /--knobs voltage needs --levels/,
   },
   {
+    name: 'eval --assign with supplies (timing errors eval does not draw)',
+    args: ['eval', '--model', lenet, '--no-float', '--assign', '{"default":"exact_s8","volts":{"/c1/Conv":1.5}}'],
+    msg: /'volts' .* is not used by eval or run/,
+  },
+  {
     name: 'explore --levels without the voltage knob',
     args: ['explore', '--model', lenet, '--out', 'x', '--levels', '1.6'],
     msg: /--levels needs --knobs with 'voltage'/,
