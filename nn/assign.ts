@@ -52,6 +52,13 @@ export function assignmentCells(a: Assignment): { ids: string[]; signed: boolean
   return { ids: list, signed };
 }
 
+/** Every layer the assignment names must be a conv/dense layer of the model (checked on the float graph, before calibration). */
+export function checkAssignmentLayers(a: Assignment, convNames: Iterable<string>, model: string): void {
+  const names = new Set(convNames);
+  for (const n of Object.keys(a.layers))
+    if (!names.has(n)) throw new UserError(`assignment names layer '${n}' which is not a conv/dense layer of ${model} (layers: ${[...names].join(', ')})`);
+}
+
 export const schemeFor = (signed: boolean): Scheme => (signed ? 'signed' : 'unsigned');
 
 /** The LUT bank plus per-layer row offsets for `gemmLut` (see nn/gemm.ts). */

@@ -7,14 +7,14 @@ import { repoRoot } from '../core/paths.ts';
 import { Progress } from '../core/progress.ts';
 import { spawnTool, toolErrorFor } from '../core/runner.ts';
 import { pythonPath, torchStatus } from '../core/tools.ts';
-import { type Assignment, assignmentCells, readAssignment, resolveAssignment, schemeFor, uniformAssignment } from './assign.ts';
+import { type Assignment, assignmentCells, checkAssignmentLayers, readAssignment, resolveAssignment, schemeFor, uniformAssignment } from './assign.ts';
 import { limitDataset, loadDataset } from './dataset.ts';
 import { runQuantBatch } from './engine.ts';
 import { type EvalReport, evaluate } from './evaluate.ts';
 import { finetuneJob, type TrainOptions } from './finetune-plan.ts';
 import type { FloatGraph } from './graph.ts';
 import { checkShapes, isQuantizedDir, loadQuantModelFor } from './load.ts';
-import { importOnnx } from './onnx.ts';
+import { graphFromModel, importOnnx, onnx, readOnnxModel } from './onnx.ts';
 
 /**
  * `axtpu finetune`: approximation-aware fine-tuning. PyTorch (scripts/train/finetune.py) trains
@@ -59,7 +59,7 @@ export interface FinetuneReport {
   seconds: { total: number };
 }
 
-export const TRAIN_DEFAULTS = { epochs: 1, trainImages: 4000, batch: 64, lr: 1e-4, seed: 1, threads: 2 } as const;
+export const TRAIN_DEFAULTS = { epochs: 1, trainImages: 4000, batch: 64, lr: 1e-4, seed: 1, threads: 1 } as const;
 const CHECK_IMAGES = 32;
 const SCRIPT = join(repoRoot, 'scripts', 'train', 'finetune.py');
 
@@ -82,6 +82,8 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneReport> {
   const test = limitDataset(loadDataset(o.dataset, 'test'), o.limit);
   checkShapes(graph.inputShape, test, o.model);
   const calib = { dataset: o.dataset, images: o.calibImages, method: o.calibration, percentile: o.percentile };
+  const convNames = graph.layers.filter((l) => l.op === 'conv').map((l) => l.name);
+  checkAssignmentLayers(assignment, convNames, o.model); // before the calibration
   const { model: q } = await loadQuantModelFor(o.model, scheme, calib);
   checkShapes(q.inputShape, test, o.model, q.shapes[q.output]?.c);
   const resolved = resolveAssignment(q, assignment); // layer names, granularity, signedness: one line each
@@ -117,6 +119,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneReport> {
       if (got[i] !== want[i]) throw new Error(`finetune: PyTorch's integer forward differs from the engine at check score ${i} (${got[i]} vs ${want[i]})`);
 
     const onnxPath = join(job, 'model.onnx');
+    keepLayerNames(onnxPath, graph);
     const after = await evaluate({ model: onnxPath, ...evalOpts });
     const result = JSON.parse(readFileSync(join(job, 'result.json'), 'utf8')) as {
       epochs: FinetuneReport['training']['epochs'];
@@ -172,4 +175,26 @@ async function runTrainer(job: string): Promise<void> {
   });
   const r = await proc;
   if (r.exitCode !== 0) throw toolErrorFor(run, r.exitCode === undefined ? `killed by ${r.signal ?? '?'}` : `exit code ${r.exitCode}`);
+}
+
+/**
+ * PyTorch names the exported nodes after its own module scopes; give each conv/dense node the
+ * original model's layer name, so an --assign (or --cv, explore journals) written for the
+ * original applies to the fine-tuned model unchanged. The two graphs must have the same layers.
+ */
+function keepLayerNames(path: string, original: FloatGraph): void {
+  const model = readOnnxModel(path);
+  const exported = graphFromModel(model, 'model', path);
+  const convs = (g: FloatGraph) => g.layers.filter((l) => l.op === 'conv');
+  const a = convs(exported);
+  const b = convs(original);
+  const same =
+    a.length === b.length && a.every((l, i) => l.kind === b[i]!.kind && l.ic === b[i]!.ic && l.oc === b[i]!.oc && l.kh === b[i]!.kh && l.kw === b[i]!.kw);
+  if (!same) throw new Error(`finetune: the exported model's conv/dense layers differ from ${original.name}'s`);
+  const rename = new Map(a.map((l, i) => [l.name, b[i]!.name]));
+  for (const node of model.graph!.node ?? []) {
+    const to = rename.get(node.name ?? '');
+    if (to !== undefined) node.name = to;
+  }
+  writeFileSync(path, onnx.ModelProto.encode(model).finish());
 }

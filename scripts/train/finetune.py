@@ -104,8 +104,16 @@ class Net:
         codes = torch.arange(256, dtype=torch.int32)
         vals = ((codes << 24) >> 24) if self.signed else codes
         exact = vals.view(256, 1) * vals.view(1, 256)  # [w][a]
-        self.err = (bank.view(n_cells, 256, 256) - exact.view(1, 256, 256)).reshape(n_cells * 256, 256).contiguous()
-        cell_exact = [(self.err[c * 256:(c + 1) * 256] == 0).all().item() for c in range(n_cells)]
+        err = bank.view(n_cells, 256, 256) - exact.view(1, 256, 256)
+        cell_exact = [(err[c] == 0).all().item() for c in range(n_cells)]
+        # err_rows[c * 256 + w][a]; err_t[a][c * 256 + w] (activation code first, so a layer's
+        # bag table is one column gather), as float32 and split into exact 2^6 * hi + lo parts.
+        self.err_rows = err.reshape(n_cells * 256, 256).contiguous()
+        et = err.permute(2, 0, 1).reshape(256, n_cells * 256)
+        self.err_t = et.to(torch.float32).contiguous()
+        self.err_hi = torch.div(et, 64, rounding_mode='floor').to(torch.float32).contiguous()
+        self.err_lo = torch.remainder(et, 64).to(torch.float32).contiguous()
+        cell_max = [int(err[c].abs().max().item()) for c in range(n_cells)]
         self.params = []
         for l in p['layers']:
             if l['op'] != 'conv':
@@ -118,7 +126,10 @@ class Net:
             l['K'] = K
             cidx = torch.from_numpy(cells[l['cells']:l['cells'] + l['oc'] * K].astype(np.int64)).view(l['oc'], K)
             l['cellRow'] = cidx * 256
-            l['approx'] = not all(cell_exact[c] for c in set(cidx.flatten().tolist()))
+            l['kRange'] = torch.arange(K, dtype=torch.float32).view(1, K, 1)
+            used = set(cidx.flatten().tolist())
+            l['approx'] = not all(cell_exact[c] for c in used)
+            l['maxErr'] = max(cell_max[c] for c in used)
             self.params += [l['w'], l['b']]
 
     def q(self, name):
@@ -150,18 +161,41 @@ class Net:
         stride, pads = tuple(l['stride']), (l['pads'][0], l['pads'][1])
         B = v_in.shape[0]
         with torch.no_grad():
-            x = (v_in - za).to(torch.float64)
-            cols = F.unfold(x, (l['kh'], l['kw']), padding=pads, stride=stride)  # B x K x P
+            # Activation values minus the zero point, |x| <= 255: exact in float32 (pads = 0 = za).
+            cols = F.unfold((v_in - za).to(torch.float32), (l['kh'], l['kw']), padding=pads, stride=stride)  # B x K x P
             P = cols.shape[2]
-            acc = torch.matmul(wq.view(1, oc, K), cols).round().to(torch.int64)  # exact integers
+            # Exact integer GEMM: float32 while K * 127 * 255 < 2^24 bounds every partial sum.
+            if K * 127 * 255 < (1 << 24):
+                acc = torch.matmul(wq.to(torch.float32).view(1, oc, K), cols).round().to(torch.int64)
+            else:
+                acc = torch.matmul(wq.view(1, oc, K), cols.to(torch.float64)).round().to(torch.int64)
             if l['approx']:
-                codes = ((cols.to(torch.int64) + za) & 0xff)  # raw activation codes (pads = za)
+                # Cell errors E[a, w] summed over k for every output. Raw activation codes: pads are
+                # za, signed values wrap to two's complement.
                 rows = l['cellRow'] + ((wq.to(torch.int64) + zw) & 0xff)  # oc x K bank rows
-                idx = codes.permute(1, 0, 2).reshape(K, B * P)
-                e = torch.zeros(oc, B * P, dtype=torch.int32)
-                for k in range(K):
-                    e += self.err.index_select(0, rows[:, k]).index_select(1, idx[k])
-                acc += e.view(oc, B, P).permute(1, 0, 2).to(torch.int64)
+                codes = cols + za if not self.signed else torch.remainder(cols, 256)  # B x K x P
+                if B * P < 256:
+                    # Few outputs (dense layers): one (oc x 256) table per k, gathered and summed in int32.
+                    idx = codes.permute(1, 0, 2).reshape(K, B * P).to(torch.int64)
+                    e = torch.zeros(oc, B * P, dtype=torch.int32)
+                    for k in range(K):
+                        e += self.err_rows.index_select(0, rows[:, k]).index_select(1, idx[k])
+                    e = e.view(oc, B, P).permute(1, 0, 2).to(torch.int64)
+                else:
+                    # table[a * K + k][oc] = E[a, w[oc][k]]: one float32 embedding_bag sums each
+                    # output's K errors. Exact while every partial sum stays below 2^24; otherwise
+                    # the errors are split into 2^6 * high + low parts, each summed exactly.
+                    ridx = rows.t().reshape(-1)
+                    idx = torch.empty(B, P, K, dtype=torch.int64)
+                    idx.copy_(torch.add(l['kRange'], codes, alpha=K).permute(0, 2, 1))
+                    idx = idx.view(B * P, K)
+                    bag = lambda t: F.embedding_bag(idx, t.index_select(1, ridx).view(256 * K, oc), mode='sum')
+                    if K * l['maxErr'] < (1 << 24):
+                        e = bag(self.err_t).round().to(torch.int64)
+                    else:
+                        e = bag(self.err_hi).round().to(torch.int64) * 64 + bag(self.err_lo).round().to(torch.int64)
+                    e = e.view(B, P, oc).permute(0, 2, 1)
+                acc += e
             acc += bias_q.view(1, oc, 1)
             oh, ow = self.plan['shapes'][l['output']]['h'], self.plan['shapes'][l['output']]['w']
             acc = acc.view(B, oc, oh, ow)
