@@ -26,6 +26,8 @@ export interface FinetuneJob {
   files: Record<string, Uint8Array>;
 }
 
+const MAX_K = 4096;
+
 const bytesOf = (a: Float32Array | Int32Array | Uint8Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
 /** Images then labels, one file (the script splits them by the input shape). */
@@ -50,6 +52,8 @@ export function finetuneJob(graph: FloatGraph, q: QuantModel, resolved: Resolved
         throw new UserError(`finetune: layer ${l.name} has asymmetric padding [${l.pads.join(',')}], which the PyTorch side does not model`);
     }
     if (l.op === 'conv' && ql.op === 'conv') {
+      // The script's float32 sums of integer products are exact for K < MAX_K (scripts/train/finetune.py).
+      if (ql.K >= MAX_K) throw new UserError(`finetune: layer ${l.name} reduces over K = ${ql.K} products; at most ${MAX_K - 1} are supported`);
       const weight = weights.length;
       for (const v of l.weight) weights.push(v);
       const bias = weights.length;

@@ -53,7 +53,12 @@ export interface FinetuneReport {
   after: { accuracy: number; floatAccuracy: number | null };
   /** Engine accuracy gained, percentage points. */
   gainPp: number;
-  training: { images: number; epochs: { epoch: number; loss: number; trainAccuracy: number; seconds: number }[]; seconds: number; torch: string };
+  training: {
+    images: number;
+    epochs: { epoch: number; loss: number; trainAccuracy: number; seconds: number; cpuSeconds: number }[];
+    seconds: number;
+    torch: string;
+  };
   /** Images on which PyTorch's forward reproduced the engine's scores exactly. */
   checkedImages: number;
   seconds: { total: number };

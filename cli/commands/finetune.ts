@@ -14,8 +14,8 @@ function human(r: FinetuneReport): string {
     `engine accuracy before ${pct(r.before.accuracy)}  after ${pct(r.after.accuracy)}  (${r.gainPp >= 0 ? '+' : ''}${r.gainPp.toFixed(2)} pp)`,
     `float accuracy (onnxruntime) before ${pct(r.before.floatAccuracy)}  after ${pct(r.after.floatAccuracy)}`,
     table(
-      ['epoch', 'train loss', 'train acc (exact forward)', 'seconds'],
-      r.training.epochs.map((e) => [e.epoch, e.loss.toFixed(4), pct(e.trainAccuracy), e.seconds]),
+      ['epoch', 'train loss', 'train acc (exact forward)', 'seconds', 'CPU seconds'],
+      r.training.epochs.map((e) => [e.epoch, e.loss.toFixed(4), pct(e.trainAccuracy), e.seconds, e.cpuSeconds]),
     ),
     `trained on ${r.training.images} images with torch ${r.training.torch}; PyTorch's forward matched the engine on ${r.checkedImages} test images`,
     `wrote ${r.out}/model.onnx + report.json  (${r.seconds.total.toFixed(0)} s)`,
