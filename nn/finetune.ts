@@ -105,23 +105,25 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneReport> {
     calibImages: o.calibImages,
     noFloat: o.noFloat,
   };
-  const before: EvalReport = await evaluate({ model: o.model, ...evalOpts });
-
+  // The job first: anything the PyTorch side cannot model is refused before the engine runs.
   const train = limitDataset(loadDataset(o.dataset, 'train'), o.trainImages);
   const check = limitDataset(test, CHECK_IMAGES);
+  const { plan, files } = finetuneJob(graph, q, resolved, train, check, o.train);
+  const before: EvalReport = await evaluate({ model: o.model, ...evalOpts });
+
   const job = scratchDir('finetune');
   try {
-    const { plan, files } = finetuneJob(graph, q, resolved, train, check, o.train);
     writeFileSync(join(job, 'plan.json'), JSON.stringify(plan));
     for (const [name, bytes] of Object.entries(files)) writeFileSync(join(job, name), bytes);
-    await runTrainer(job);
-
-    // The script's exact forward must be the engine's, score for score, or its training was not.
-    const got = new Float64Array(new Uint8Array(readFileSync(join(job, 'check-scores.bin'))).buffer);
-    const want = runQuantBatch({ model: q, table: resolved.table, rowOffsets: resolved.rowOffsets }, check.pixels, check.count).scores;
-    if (got.length !== want.length) throw new Error(`finetune: PyTorch returned ${got.length} check scores, the engine ${want.length}`);
-    for (let i = 0; i < want.length; i++)
-      if (got[i] !== want[i]) throw new Error(`finetune: PyTorch's integer forward differs from the engine at check score ${i} (${got[i]} vs ${want[i]})`);
+    // The script's exact forward must be the engine's, score for score, or its training would
+    // not be; it writes the check before training, and a mismatch stops it there.
+    await runTrainer(job, () => {
+      const got = new Float64Array(new Uint8Array(readFileSync(join(job, 'check-scores.bin'))).buffer);
+      const want = runQuantBatch({ model: q, table: resolved.table, rowOffsets: resolved.rowOffsets }, check.pixels, check.count).scores;
+      if (got.length !== want.length) throw new Error(`finetune: PyTorch returned ${got.length} check scores, the engine ${want.length}`);
+      for (let i = 0; i < want.length; i++)
+        if (got[i] !== want[i]) throw new Error(`finetune: PyTorch's integer forward differs from the engine at check score ${i} (${got[i]} vs ${want[i]})`);
+    });
 
     const onnxPath = join(job, 'model.onnx');
     keepLayerNames(onnxPath, graph);
@@ -160,18 +162,33 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneReport> {
   }
 }
 
-/** Run the script on a job folder; its `progress <done> <total> ...` lines drive a progress bar. */
-async function runTrainer(job: string): Promise<void> {
+/**
+ * Run the script on a job folder: its `progress <done> <total> ...` lines drive a progress bar,
+ * its `check` line (check scores written) runs `onCheck`, whose error stops the script.
+ */
+async function runTrainer(job: string, onCheck: () => void): Promise<void> {
   const run = { tool: pythonPath(), args: [SCRIPT, job], logFile: join(job, 'finetune.log') };
   const proc = spawnTool(run);
   (proc.stdin as Writable).end();
   let progress: Progress | undefined;
   let pending = '';
+  let checked = false;
+  let failure: unknown;
   (proc.stdout as Readable).on('data', (b: Buffer) => {
     pending += b.toString('utf8');
     const lines = pending.split('\n');
     pending = lines.pop() ?? '';
     for (const line of lines) {
+      if (line === 'check') {
+        try {
+          onCheck();
+          checked = true;
+        } catch (err) {
+          failure ??= err;
+          proc.kill();
+        }
+        continue;
+      }
       const m = /^progress (\d+) (\d+) (.*)$/.exec(line);
       if (!m) continue;
       progress ??= new Progress('finetune', Number(m[2]));
@@ -179,7 +196,9 @@ async function runTrainer(job: string): Promise<void> {
     }
   });
   const r = await proc;
+  if (failure) throw failure;
   if (r.exitCode !== 0) throw toolErrorFor(run, r.exitCode === undefined ? `killed by ${r.signal ?? '?'}` : `exit code ${r.exitCode}`);
+  if (!checked) throw new Error('finetune: the script ended without its exactness check');
 }
 
 /**

@@ -33,6 +33,9 @@ import torch.nn.functional as F
 
 INT32_MIN = -(1 << 31)
 INT32_MAX = (1 << 31) - 1
+# Per chunk of images: unfolded activations (float32) and bag indices (int64) of at most this many
+# elements each (32 / 64 MB). AXTPU_FINETUNE_CHUNK lowers it (the test makes small models chunk).
+CHUNK_ELEMENTS = int(os.environ.get('AXTPU_FINETUNE_CHUNK', 1 << 23))
 
 
 def js_round(x):
@@ -146,6 +149,42 @@ class Net:
         lut = torch.clamp(js_round(p / 255 / s) + z, self.qmin, self.qmax).to(torch.int64)
         return lut[pixels.to(torch.int64)]
 
+    def products(self, l, v_in, za, wq, rows):
+        """sum_k CELL(a, w) - (zero-point terms) = sum_k (a - za)(w - zw) + E[a_code, w_code], int64 B x oc x P."""
+        oc, K = l['oc'], l['K']
+        stride, pads = tuple(l['stride']), (l['pads'][0], l['pads'][1])
+        B = v_in.shape[0]
+        # Activation values minus the zero point, |x| <= 255: exact in float32 (pads = 0 = za).
+        cols = F.unfold((v_in - za).to(torch.float32), (l['kh'], l['kw']), padding=pads, stride=stride)  # B x K x P
+        P = cols.shape[2]
+        # Exact integer GEMM in float32: weights split as 16 * hi + lo (|hi| <= 8, 0 <= lo < 16)
+        # keep every partial sum below 2^24 for K < 4096 (checked in __init__).
+        whi = torch.div(wq, 16, rounding_mode='floor')
+        acc = torch.matmul(whi.to(torch.float32).view(1, oc, K), cols).round().to(torch.int64) * 16
+        acc += torch.matmul((wq - 16 * whi).to(torch.float32).view(1, oc, K), cols).round().to(torch.int64)
+        if not l['approx']:
+            return acc
+        # Cell errors E[a, w] summed over k for every output. Raw activation codes: pads are za,
+        # signed values wrap to two's complement.
+        codes = cols + za if not self.signed else torch.remainder(cols, 256)  # B x K x P
+        if B * P < 256:
+            # Few outputs (dense layers): one (oc x 256) table per k, gathered and summed in int32.
+            idx = codes.permute(1, 0, 2).reshape(K, B * P).to(torch.int64)
+            e = torch.zeros(oc, B * P, dtype=torch.int32)
+            for k in range(K):
+                e += self.err_rows.index_select(0, rows[:, k]).index_select(1, idx[k])
+            return acc + e.view(oc, B, P).permute(1, 0, 2).to(torch.int64)
+        # table[a * K + k][oc] = E[a, w[oc][k]]: a float32 embedding_bag sums each output's K
+        # errors. Split as 64 * hi + lo (|hi| < 2^11, 0 <= lo < 64 for 16-bit products), every
+        # partial sum stays below 2^24 for K < 4096: exact.
+        ridx = rows.t().reshape(-1)
+        idx = torch.empty(B, P, K, dtype=torch.int64)
+        idx.copy_(torch.add(l['kRange'], codes, alpha=K).permute(0, 2, 1))
+        idx = idx.view(B * P, K)
+        bag = lambda t: F.embedding_bag(idx, t.index_select(1, ridx).view(256 * K, oc), mode='sum')
+        e = bag(self.err_hi).round().to(torch.int64) * 64 + bag(self.err_lo).round().to(torch.int64)
+        return acc + e.view(B, P, oc).permute(0, 2, 1)
+
     def conv(self, l, v_in, r_in, is_out):
         sa, za = self.q(l['input'])
         so, zo = self.q(l['output'])
@@ -160,40 +199,13 @@ class Net:
         stride, pads = tuple(l['stride']), (l['pads'][0], l['pads'][1])
         B = v_in.shape[0]
         with torch.no_grad():
-            # Activation values minus the zero point, |x| <= 255: exact in float32 (pads = 0 = za).
-            cols = F.unfold((v_in - za).to(torch.float32), (l['kh'], l['kw']), padding=pads, stride=stride)  # B x K x P
-            P = cols.shape[2]
-            # Exact integer GEMM in float32: weights split as 16 * hi + lo (|hi| <= 8, 0 <= lo < 16)
-            # keep every partial sum below 2^24 for K < 4096 (checked in __init__).
-            whi = torch.div(wq, 16, rounding_mode='floor')
-            acc = torch.matmul(whi.to(torch.float32).view(1, oc, K), cols).round().to(torch.int64) * 16
-            acc += torch.matmul((wq - 16 * whi).to(torch.float32).view(1, oc, K), cols).round().to(torch.int64)
-            if l['approx']:
-                # Cell errors E[a, w] summed over k for every output. Raw activation codes: pads are
-                # za, signed values wrap to two's complement.
-                rows = l['cellRow'] + ((wq.to(torch.int64) + zw) & 0xff)  # oc x K bank rows
-                codes = cols + za if not self.signed else torch.remainder(cols, 256)  # B x K x P
-                if B * P < 256:
-                    # Few outputs (dense layers): one (oc x 256) table per k, gathered and summed in int32.
-                    idx = codes.permute(1, 0, 2).reshape(K, B * P).to(torch.int64)
-                    e = torch.zeros(oc, B * P, dtype=torch.int32)
-                    for k in range(K):
-                        e += self.err_rows.index_select(0, rows[:, k]).index_select(1, idx[k])
-                    e = e.view(oc, B, P).permute(1, 0, 2).to(torch.int64)
-                else:
-                    # table[a * K + k][oc] = E[a, w[oc][k]]: a float32 embedding_bag sums each
-                    # output's K errors. Split as 64 * hi + lo (|hi| < 2^11, 0 <= lo < 64 for 16-bit
-                    # products), every partial sum stays below 2^24 for K < 4096: exact.
-                    ridx = rows.t().reshape(-1)
-                    idx = torch.empty(B, P, K, dtype=torch.int64)
-                    idx.copy_(torch.add(l['kRange'], codes, alpha=K).permute(0, 2, 1))
-                    idx = idx.view(B * P, K)
-                    bag = lambda t: F.embedding_bag(idx, t.index_select(1, ridx).view(256 * K, oc), mode='sum')
-                    e = bag(self.err_hi).round().to(torch.int64) * 64 + bag(self.err_lo).round().to(torch.int64)
-                    e = e.view(B, P, oc).permute(0, 2, 1)
-                acc += e
-            acc += bias_q.view(1, oc, 1)
+            # Whole images per chunk, so the unfolded activations and the bag indices hold at most
+            # CHUNK_ELEMENTS elements (one image if one alone is larger): bounded memory at any batch.
             oh, ow = self.plan['shapes'][l['output']]['h'], self.plan['shapes'][l['output']]['w']
+            step = max(1, CHUNK_ELEMENTS // (K * oh * ow))
+            rows = l['cellRow'] + ((wq.to(torch.int64) + zw) & 0xff)  # oc x K bank rows
+            acc = torch.cat([self.products(l, v_in[b:b + step], za, wq, rows) for b in range(0, B, step)])
+            acc += bias_q.view(1, oc, 1)
             acc = acc.view(B, oc, oh, ow)
             if is_out:
                 scores = acc.to(torch.float64) * (sa * sw).view(1, oc, 1, 1)
@@ -360,6 +372,7 @@ def main():
     with torch.no_grad():
         _, sc = net.forward(cx)
     sc.numpy().astype('<f8').tofile(os.path.join(job, 'check-scores.bin'))
+    print('check', flush=True)  # axtpu compares now and stops this process on a mismatch
 
     x, y = read_images(job, 'train.bin', shape)
     n, batch, epochs = x.shape[0], opts['batch'], opts['epochs']
