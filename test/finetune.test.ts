@@ -1,5 +1,5 @@
 /**
- * `axtpu finetune` end to end with the real PyTorch (Debian python3-torch): a tiny run (128
+ * `axtpu finetune` end to end with the real PyTorch (Debian python3-torch): a tiny run (64
  * training images, 1 epoch) on LeNet-5. The command itself fails unless PyTorch's integer forward
  * reproduces the engine's scores exactly on 32 test images before training; here we check what
  * it hands back: an ONNX model with the original's layers and names, changed weights, and an
