@@ -89,10 +89,10 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneReport> {
   const calib = { dataset: o.dataset, images: o.calibImages, method: o.calibration, percentile: o.percentile };
   const convNames = graph.layers.filter((l) => l.op === 'conv').map((l) => l.name);
   checkAssignmentLayers(assignment, convNames, o.model); // before the calibration
+  requireTorch();
   const { model: q } = await loadQuantModelFor(o.model, scheme, calib);
   checkShapes(q.inputShape, test, o.model, q.shapes[q.output]?.c);
   const resolved = resolveAssignment(q, assignment); // layer names, granularity, signedness: one line each
-  requireTorch();
 
   const evalOpts = {
     cell: o.cell,
