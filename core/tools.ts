@@ -140,3 +140,32 @@ export function datasetStatus(): DataStatus[] {
     },
   ];
 }
+
+/**
+ * The Python that has Debian's python3-torch (`axtpu finetune` drives it): $AXTPU_PYTHON, else
+ * /usr/bin/python3 (the Debian interpreter the package installs into; a `python3` earlier on PATH,
+ * e.g. a pyenv shim, does not see Debian's dist-packages).
+ */
+export function pythonPath(): string {
+  return process.env.AXTPU_PYTHON || '/usr/bin/python3';
+}
+
+/** Whether that Python imports torch, and its version (asked once per process). */
+let torchCache: { python: string; status: DataStatus & { version?: string } } | undefined;
+export function torchStatus(): DataStatus & { version?: string } {
+  const python = pythonPath();
+  if (torchCache?.python === python) return torchCache.status;
+  let status: DataStatus & { version?: string } = { name: 'pytorch', path: python, pkg: 'python3-torch', ok: false };
+  if (which(python)) {
+    try {
+      const r = execaSync(python, ['-c', 'import torch; print(torch.__version__)'], { reject: false, all: true, timeout: 60_000, input: '' });
+      const out = String(r.stdout ?? '').trim();
+      if (r.exitCode === 0 && out) status = { ...status, ok: true, version: out, detail: `torch ${out}` };
+      else status = { ...status, detail: 'python found, `import torch` fails' };
+    } catch {
+      status = { ...status, detail: 'python does not run' };
+    }
+  } else status = { ...status, detail: 'python not found' };
+  torchCache = { python, status };
+  return status;
+}

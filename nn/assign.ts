@@ -37,7 +37,7 @@ export function readAssignment(pathOrJson: string): Assignment {
   // network clean must say so instead.
   if (a.volts)
     throw new UserError(
-      `--assign: 'volts' (supplies below nominal, from explore --knobs voltage) is not used by eval or run, which compute without timing errors; remove it to evaluate the network clean`,
+      `--assign: 'volts' (supplies below nominal, from explore --knobs voltage) is not used by eval, run or finetune, which compute without timing errors; remove it to evaluate the network clean`,
     );
   return a;
 }
@@ -72,6 +72,13 @@ export function layerFilterCells(a: Assignment, layer: string, oc: number): stri
   if (typeof spec === 'string') return Array.from({ length: oc }, () => spec);
   if ('filters' in spec) return spec.filters;
   throw new UserError(`assignment layer '${layer}': per-kernel cells have no single cell per array column (voltage models are per PE column)`);
+}
+
+/** Every layer the assignment names must be a conv/dense layer of the model (checked on the float graph, before calibration). */
+export function checkAssignmentLayers(a: Assignment, convNames: Iterable<string>, model: string): void {
+  const names = new Set(convNames);
+  for (const n of Object.keys(a.layers))
+    if (!names.has(n)) throw new UserError(`assignment names layer '${n}' which is not a conv/dense layer of ${model} (layers: ${[...names].join(', ')})`);
 }
 
 export const schemeFor = (signed: boolean): Scheme => (signed ? 'signed' : 'unsigned');

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { UserError } from '../core/errors.ts';
 import { writeOperandStream } from '../synth/operand-stream.ts';
-import { type Assignment, assignmentCells, readAssignment, resolveAssignment, schemeFor, uniformAssignment } from './assign.ts';
+import { type Assignment, assignmentCells, checkAssignmentLayers, readAssignment, resolveAssignment, schemeFor, uniformAssignment } from './assign.ts';
 import { type CvConfig, parseCvSpec } from './cv.ts';
 import { compensation } from './cv-calib.ts';
 import { limitDataset, loadDataset } from './dataset.ts';
@@ -76,9 +76,11 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
   // Validate layer names against the float graph before the (slower) calibration.
   const checkNames = (graph: FloatGraph) => {
     checkShapes(graph.inputShape, ds, o.model);
-    const names = new Set(graph.layers.filter((l) => l.op === 'conv').map((l) => l.name));
-    for (const n of Object.keys(assignment.layers))
-      if (!names.has(n)) throw new UserError(`assignment names layer '${n}' which is not a conv/dense layer of ${o.model} (layers: ${[...names].join(', ')})`);
+    checkAssignmentLayers(
+      assignment,
+      graph.layers.filter((l) => l.op === 'conv').map((l) => l.name),
+      o.model,
+    );
     if (o.cv !== undefined) parseCvSpec(o.cv, graph, o.cvQ);
   };
   const calib = { dataset: o.dataset, images: o.calibImages, method: o.calibration, percentile: o.percentile };

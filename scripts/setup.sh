@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS=(verilator yosys opensta iverilog redis-server qflow-tech-osu018 qflow-tech-osu035 dataset-fashion-mnist g++ make)
+PKGS=(verilator yosys opensta iverilog redis-server qflow-tech-osu018 qflow-tech-osu035 dataset-fashion-mnist g++ make python3-torch)
 
 # npm ci only when node_modules does not match the lock file (npm ci always wipes node_modules).
 stamp=node_modules/.axtpu-lock.sha256

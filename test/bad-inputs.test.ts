@@ -311,6 +311,23 @@ const CASES: Case[] = [
     msg: /--cv: no layer 'conv9'/,
   },
   {
+    name: 'finetune --assign names a layer the model lacks',
+    args: ['finetune', '--model', lenet, '--out', 'ft', '--assign', '{"layers":{"conv9":"drum_k5_u8"},"default":"drum_k5_u8"}'],
+    msg: /assignment names layer 'conv9' which is not a conv\/dense layer/,
+  },
+  {
+    name: 'finetune --assign filters that do not match the layer',
+    args: ['finetune', '--model', lenet, '--out', 'ft', '--assign', '{"layers":{"/c1/Conv":{"filters":["drum_k5_u8","exact_u8"]}},"default":"exact_u8"}'],
+    msg: /filters has 2 entries, layer has 6 output channels/,
+  },
+  {
+    name: 'finetune without PyTorch',
+    args: ['finetune', '--model', lenet, '--out', 'ft', '--cell', 'drum_k5_u8'],
+    env: { AXTPU_PYTHON: '/nonexistent/python3' },
+    msg: /finetune needs PyTorch \(Debian python3-torch\) in \/nonexistent\/python3: python not found; run `make setup`/,
+  },
+  { name: 'finetune --epochs 0', args: ['finetune', '--model', lenet, '--out', 'ft', '--epochs', '0'], msg: /--epochs must be in 1\.\.1000, got 0/ },
+  {
     name: 'eval with a missing dataset folder',
     args: ['eval', '--model', lenet, '--no-float', '--dataset', '/nonexistent/ds'],
     msg: /dataset directory not found/,
@@ -333,7 +350,7 @@ const CASES: Case[] = [
   {
     name: 'eval --assign with supplies (timing errors eval does not draw)',
     args: ['eval', '--model', lenet, '--no-float', '--assign', '{"default":"exact_s8","volts":{"/c1/Conv":1.5}}'],
-    msg: /'volts' .* is not used by eval or run/,
+    msg: /'volts' .* is not used by eval, run or finetune/,
   },
   {
     name: 'explore --levels without the voltage knob',

@@ -19,6 +19,8 @@ describe('axtpu CLI basics', () => {
     expect(rep.tools.find((t: { name: string }) => t.name === 'verilator').version).toBe('5.006');
     expect(rep.liberty[0].path).toMatch(/osu018_stdcells\.lib$/);
     expect(rep.datasets[0].ok).toBe(true);
+    expect(rep.pytorch.ok).toBe(true);
+    expect(rep.pytorch.version).toMatch(/^1\.13/);
   });
 
   it('doctor with tools missing exits non-zero with install hints', async () => {
@@ -30,11 +32,12 @@ describe('axtpu CLI basics', () => {
     expect(r.stdout).toMatch(/verilator\s+MISSING/);
     expect(r.stdout).toMatch(/yosys\s+MISSING/);
     expect(r.stdout).toMatch(/apt-get install -y .*verilator.*yosys.*opensta/);
-    const j = await runCli(['doctor', '--json'], { PATH: bin, AXTPU_LIBERTY: '/nonexistent.lib' });
+    const j = await runCli(['doctor', '--json'], { PATH: bin, AXTPU_LIBERTY: '/nonexistent.lib', AXTPU_PYTHON: '/nonexistent/python3' });
     expect(j.code).toBe(1);
     const rep = JSON.parse(j.stdout);
     expect(rep.ok).toBe(false);
-    expect(rep.missingPackages).toEqual(expect.arrayContaining(['verilator', 'yosys', 'opensta', 'qflow-tech-osu018']));
+    expect(rep.missingPackages).toEqual(expect.arrayContaining(['verilator', 'yosys', 'opensta', 'qflow-tech-osu018', 'python3-torch']));
+    expect(rep.pytorch).toMatchObject({ ok: false, path: '/nonexistent/python3', detail: 'python not found' });
   });
 
   it('doctor parses the liberty file in use: a garbage one is BROKEN, exit 1', async () => {

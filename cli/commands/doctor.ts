@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { emit, table } from '../../core/output.ts';
 import { cacheRoot } from '../../core/paths.ts';
-import { type DataStatus, datasetStatus, libertyStatus, TOOLS, type ToolStatus, toolStatus } from '../../core/tools.ts';
+import { type DataStatus, datasetStatus, libertyStatus, TOOLS, type ToolStatus, toolStatus, torchStatus } from '../../core/tools.ts';
 import { nativeDoctorStatus } from '../../nn/native.ts';
 import { loadLiberty } from '../../synth/liberty.ts';
 import { globals } from '../context.ts';
@@ -13,6 +13,8 @@ export interface DoctorReport {
   tools: ToolStatus[];
   liberty: DataStatus[];
   datasets: DataStatus[];
+  /** Debian python3-torch in the Python `axtpu finetune` drives ($AXTPU_PYTHON or /usr/bin/python3). */
+  pytorch: DataStatus & { version?: string };
   cache: string;
   missingPackages: string[];
   /** DNN engine native kernels (optional: JS fallback). */
@@ -38,7 +40,9 @@ export function doctorReport(): DoctorReport {
   const liberty = libertyStatus().map(checkLibertyParses);
   const datasets = datasetStatus();
   const broken = [...liberty, ...datasets].filter((x) => !x.ok && existsSync(x.path)).map((x) => x.path);
+  const pytorch = torchStatus();
   const missing = [...tools, ...liberty, ...datasets].filter((x) => !x.ok && !broken.includes((x as DataStatus).path)).map((x) => x.pkg);
+  if (!pytorch.ok) missing.push(pytorch.pkg);
   return {
     ok: missing.length === 0 && broken.length === 0,
     broken,
@@ -46,6 +50,7 @@ export function doctorReport(): DoctorReport {
     tools,
     liberty,
     datasets,
+    pytorch,
     cache: cacheRoot(),
     missingPackages: [...new Set(missing)],
     nnNative: nativeDoctorStatus(),
@@ -64,7 +69,7 @@ function human(r: DoctorReport): string {
   lines.push(
     table(
       ['data', 'status', 'path'],
-      [...r.liberty, ...r.datasets].map((d) => [
+      [...r.liberty, ...r.datasets, r.pytorch].map((d) => [
         d.name,
         d.ok ? 'ok' : r.broken.includes(d.path) ? 'BROKEN' : 'MISSING',
         d.path + (d.detail ? ` (${d.detail})` : ''),

@@ -13,6 +13,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   power: async () => (await import('./power.ts')).registerPower,
   mult: async () => (await import('./mult.ts')).registerMult,
   eval: async () => (await import('./eval.ts')).registerEval,
+  finetune: async () => (await import('./finetune.ts')).registerFinetune,
   quantize: async () => (await import('./quantize.ts')).registerQuantize,
   gen: async () => (await import('./gen.ts')).registerGen,
   sim: async () => (await import('./sim.ts')).registerSim,

@@ -1,0 +1,74 @@
+import type { Command } from 'commander';
+import { UserError } from '../../core/errors.ts';
+import { emit, table } from '../../core/output.ts';
+import { intOption, numberOption } from '../../core/validate.ts';
+import { type FinetuneReport, finetune, TRAIN_DEFAULTS } from '../../nn/finetune.ts';
+import { DEFAULT_DATASET } from '../../nn/load.ts';
+import { CALIBRATION } from '../../nn/quantize.ts';
+import { globals } from '../context.ts';
+
+function human(r: FinetuneReport): string {
+  const pct = (x: number | null) => (x === null ? 'n/a' : `${(100 * x).toFixed(2)} %`);
+  return [
+    `model ${r.model}  dataset ${r.dataset}  test images ${r.images}  scheme ${r.scheme}  cells ${r.cells.join(', ')}`,
+    `engine accuracy before ${pct(r.before.accuracy)}  after ${pct(r.after.accuracy)}  (${r.gainPp >= 0 ? '+' : ''}${r.gainPp.toFixed(2)} pp)`,
+    `float accuracy (onnxruntime) before ${pct(r.before.floatAccuracy)}  after ${pct(r.after.floatAccuracy)}`,
+    table(
+      ['epoch', 'train loss', 'train acc (exact forward)', 'seconds', 'CPU seconds'],
+      r.training.epochs.map((e) => [e.epoch, e.loss.toFixed(4), pct(e.trainAccuracy), e.seconds, e.cpuSeconds]),
+    ),
+    `trained on ${r.training.images} images with torch ${r.training.torch}; PyTorch's forward matched the engine on ${r.checkedImages} test images`,
+    `wrote ${r.out}/model.onnx + report.json  (${r.seconds.total.toFixed(0)} s)`,
+  ].join('\n');
+}
+
+export function registerFinetune(program: Command): void {
+  program
+    .command('finetune')
+    .description('approximation-aware fine-tuning in PyTorch (int8 + cell LUTs in the forward pass); accuracy measured by the engine')
+    .requiredOption('--model <path>', 'float ONNX model (e.g. models/lenet5-fmnist.onnx)')
+    .requiredOption('--out <dir>', 'output directory (model.onnx, report.json); an existing one is replaced only if axtpu wrote it')
+    .option('--force', 'replace an existing output folder of an older axtpu (no marker file)')
+    .option('--cell <id>', 'one cell for every layer (default exact_s8)')
+    .option('--assign <json>', 'per-layer / per-filter / per-kernel cell assignment (as for eval, docs/nn.md)')
+    .option('--epochs <n>', 'training epochs over the training subset', String(TRAIN_DEFAULTS.epochs))
+    .option('--train-images <n>', 'first N training images to fine-tune on', String(TRAIN_DEFAULTS.trainImages))
+    .option('--batch <n>', 'training batch size', String(TRAIN_DEFAULTS.batch))
+    .option('--lr <x>', 'Adam learning rate (cosine schedule)', String(TRAIN_DEFAULTS.lr))
+    .option('--seed <n>', 'PyTorch seed (shuffling)', String(TRAIN_DEFAULTS.seed))
+    .option('--threads <n>', 'PyTorch threads', String(TRAIN_DEFAULTS.threads))
+    .option('--dataset <name>', 'fmnist | mnist | <IDX directory> (training split trains and calibrates, test split measures)', DEFAULT_DATASET)
+    .option('--limit <n>', 'first N test images for the before/after accuracy')
+    .option('--workers <n>', 'engine worker threads for the accuracy runs')
+    .option('--calibration <method>', 'max | percentile', CALIBRATION.method)
+    .option('--percentile <p>', 'percentile for --calibration percentile', String(CALIBRATION.percentile))
+    .option('--calib-images <n>', 'training images for calibration', String(CALIBRATION.images))
+    .option('--no-float', 'skip the onnxruntime float reference')
+    .action(async (opts: Record<string, string | boolean | undefined>, cmd: Command) => {
+      const method = String(opts.calibration);
+      if (method !== 'max' && method !== 'percentile') throw new UserError(`--calibration must be max or percentile, got '${method}'`);
+      const report = await finetune({
+        model: String(opts.model),
+        out: String(opts.out),
+        force: Boolean(opts.force),
+        cell: opts.cell as string | undefined,
+        assign: opts.assign as string | undefined,
+        dataset: String(opts.dataset),
+        limit: opts.limit === undefined ? undefined : intOption(String(opts.limit), '--limit', 1, 10_000_000),
+        workers: opts.workers === undefined ? undefined : intOption(String(opts.workers), '--workers', 1, 64),
+        calibration: method,
+        percentile: numberOption(String(opts.percentile), '--percentile', 50.0001, 100),
+        calibImages: intOption(String(opts.calibImages), '--calib-images', 1, 60000),
+        trainImages: intOption(String(opts.trainImages), '--train-images', 1, 10_000_000),
+        noFloat: opts.float === false,
+        train: {
+          epochs: intOption(String(opts.epochs), '--epochs', 1, 1000),
+          batch: intOption(String(opts.batch), '--batch', 1, 4096),
+          lr: numberOption(String(opts.lr), '--lr', 1e-9, 1),
+          seed: intOption(String(opts.seed), '--seed', 0, 2 ** 31 - 1),
+          threads: intOption(String(opts.threads), '--threads', 1, 64),
+        },
+      });
+      emit(globals(cmd), report, human);
+    });
+}
