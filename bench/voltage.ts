@@ -10,7 +10,7 @@
  *   joint    cells and voltage, per layer
  * Each (model, run) keeps one journal across budgets (in the temp folder), so later budgets reuse evaluations.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic.ts';
@@ -38,7 +38,10 @@ const RUNS: Record<string, { cells: string; knobs: Knob[]; granularity: 'layer' 
   joint: { cells: DEFAULT_CELLS, knobs: ['cells', 'voltage'], granularity: 'layer' },
 };
 
-const results: Record<string, unknown>[] = [];
+// Results of other models / runs / budgets already in the file are kept (one invocation per model is fine).
+type Row = Record<string, unknown> & { model: string; run: string; budget: number };
+const previous: Row[] = existsSync(out) ? (JSON.parse(readFileSync(out, 'utf8')) as { results: Row[] }).results : [];
+const results: Row[] = previous.filter((p) => !(models.includes(p.model) && runs.includes(p.run) && budgets.includes(p.budget)));
 for (const m of models) {
   for (const run of runs) {
     const spec = RUNS[run]!;
