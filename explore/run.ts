@@ -79,6 +79,13 @@ export interface ExploreOptions {
    * measured output KL in this run. Default 'noise-kl'.
    */
   criticality?: Estimator | 'auto';
+  /**
+   * Greedy's unit order: 'criticality' (least critical first) or 'per-energy' (least criticality
+   * per pJ the unit's most aggressive cell can save first: the knapsack ratio). Default 'criticality'.
+   */
+  greedyOrder?: 'criticality' | 'per-energy';
+  /** Greedy's per-unit step (explore/greedy.ts): 'scan' (default) or 'bisect'. */
+  greedyStep?: 'scan' | 'bisect';
   /** Training images (head of the split, disjoint from validation) of the error-aware estimators. Default 64. */
   estimatorImages?: number;
   /** Test images for the final numbers (default: the whole test split). */
@@ -632,7 +639,7 @@ async function sensitivityStage(g: GroupContext, judge: ValidationJudge, e: Ener
 /**
  * Error-aware criticality and its validation: every estimator for the probe and two more kept
  * cells (a quarter and three quarters up the energy order) vs one-layer measurements on the
- * screening images (at most 500), one-filter measurements on a 16-filter sample at filter
+ * screening images (at most 200: the KL ranking is stable there, bench/criticality.ts), one-filter measurements on a 16-filter sample at filter
  * granularity; the chosen estimator's per-unit damage on the probe cell orders the search.
  */
 interface CheckResult extends CriticalityCheck {
@@ -647,7 +654,7 @@ function checkStage(g: GroupContext, e: EnergyStage, crit: CriticalityResult, se
   const byEnergy = [...e.kept].sort((a, b) => e.uniformE(a) - e.uniformE(b));
   const others = [byEnergy[Math.floor(byEnergy.length / 4)]!, byEnergy[Math.floor((3 * byEnergy.length) / 4)]!, ...byEnergy];
   const cells = [...new Set([sens.probe, ...others])].slice(0, 3);
-  const images = Math.min(g.s.screenImages > 0 ? g.s.screenImages : g.s.val.count, 500);
+  const images = Math.min(g.s.screenImages > 0 ? g.s.screenImages : g.s.val.count, 200);
   const x = estimatorInputs(q, g.s.graph, exact, g.s.estimatorCalib);
   const check = checkCriticality({
     q,
@@ -711,8 +718,11 @@ async function searchStage(g: GroupContext, judge: ValidationJudge, e: EnergySta
   const evals0 = judge.designs;
   const screened0 = judge.screenedOut;
   const images0 = g.ev.images;
-  if (g.o.search === 'xai-greedy') await greedySearch(space, criticality);
-  else if (g.o.search === 'nsga2') await nsga2Search(space, criticality);
+  if (g.o.search === 'xai-greedy') {
+    // Knapsack order: damage per pJ the unit can save (its most aggressive choice vs exact).
+    const perEnergy = criticality.map((c, u) => c / Math.max(1e-9, unitE[u]![exact]! - unitE[u]![choices[u]![0]!]!));
+    await greedySearch(space, g.o.greedyOrder === 'per-energy' ? perEnergy : criticality);
+  } else if (g.o.search === 'nsga2') await nsga2Search(space, criticality);
   else await exhaustiveSearch(space);
   return { evaluated, evaluations: judge.designs - evals0, screenedOut: judge.screenedOut - screened0, images: g.ev.images - images0 };
 }
@@ -749,6 +759,7 @@ async function greedySearch(x: SearchSpace, criticality: number[]): Promise<void
     accepts: (genes) => fits.get(genes.join(',')) === true,
     baselineAccuracy: judge.base.valAccuracy,
     budget: g.o.budget,
+    step: g.o.greedyStep,
     onStep: (u) => {
       if (u !== lastUnit) pg.tick(1, units[u]!.name);
       lastUnit = u;

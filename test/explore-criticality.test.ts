@@ -5,6 +5,7 @@ import { makeRng } from '../core/rng.ts';
 import { layerErrorStats } from '../explore/cell-error.ts';
 import { checkCriticality, ESTIMATORS } from '../explore/criticality-check.ts';
 import { tailDataset } from '../explore/evaluator.ts';
+import { xaiGreedy } from '../explore/greedy.ts';
 import { LayerProbe } from '../explore/layer-probe.ts';
 import { lossGradients } from '../explore/loss-gradients.ts';
 import { criticalitySeeds } from '../explore/run.ts';
@@ -224,5 +225,29 @@ describe('on LeNet-5 (unsigned)', () => {
     const bam = c.cells[0]!;
     expect(bam.vsKl.find((x) => x.estimator === 'noise-kl')!.spearman).toBeGreaterThanOrEqual(0.8);
     expect(c.filters!.filters).toHaveLength(6);
+  });
+});
+
+describe('greedy per-unit step', () => {
+  it('bisect finds the scan assignment with fewer evaluations when feasibility is monotone', async () => {
+    // 4 units x 8 choices (0 = most aggressive, 7 = exact); unit u tolerates choices >= limit[u],
+    // independently of the others (a monotone, separable problem).
+    const limit = [0, 3, 6, 7];
+    const run = (step: 'scan' | 'bisect') =>
+      xaiGreedy({
+        units: 4,
+        criticality: [1, 2, 3, 4],
+        candidates: limit.map(() => [0, 1, 2, 3, 4, 5, 6, 7]),
+        initial: [7, 7, 7, 7],
+        accuracyOf: (g) => (g.every((c, u) => c >= limit[u]!) ? 1 : 0),
+        baselineAccuracy: 1,
+        budget: 0.01,
+        step,
+      });
+    const scan = await run('scan');
+    const bisect = await run('bisect');
+    expect(scan.assignment).toEqual(limit);
+    expect(bisect.assignment).toEqual(limit);
+    expect(bisect.evaluations).toBeLessThan(scan.evaluations);
   });
 });
