@@ -97,6 +97,9 @@ export function estimatorInputs(q: QuantModel, graph: FloatGraph, exact: string,
 function correlations(estimates: Record<Estimator, number[]>, measured: number[], boot: number[][], level: number): Correlation[] {
   return ESTIMATORS.map((estimator) => {
     const e = estimates[estimator];
+    // One unit has no ranking.
+    if (e.length < 2)
+      return { estimator, spearman: Number.NaN, spearmanCi: [Number.NaN, Number.NaN], kendall: Number.NaN, kendallCi: [Number.NaN, Number.NaN] };
     const rs = boot.map((m) => spearman(e, m));
     const ks = boot.map((m) => kendall(e, m));
     return {

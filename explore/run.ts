@@ -639,8 +639,9 @@ async function sensitivityStage(g: GroupContext, judge: ValidationJudge, e: Ener
 /**
  * Error-aware criticality and its validation: every estimator for the probe and two more kept
  * cells (a quarter and three quarters up the energy order) vs one-layer measurements on the
- * screening images (at most 200: the KL ranking is stable there, bench/criticality.ts), one-filter measurements on a 16-filter sample at filter
- * granularity; the chosen estimator's per-unit damage on the probe cell orders the search.
+ * screening images (at most 200: the KL ranking is stable there, bench/criticality.ts), and at
+ * filter granularity one-filter measurements on 16 sampled filters. The used estimator's
+ * per-unit damage on the probe cell orders the search.
  */
 interface CheckResult extends CriticalityCheck {
   chosen: Estimator;

@@ -96,7 +96,9 @@ export function registerExplore(program: Command): void {
     .option('--screen-images <n>', 'first-stage validation images: greedy drops a trial early when it is confidently over budget (0 = off; default val/4)')
     .option('--test-images <n>', 'test images for final numbers and RTL (default: all)')
     .option('--calib-images <n>', 'training images for the XAI criticality', '64')
-    .option('--xai-metric <m>', 'conductance | gxa (the XAI baseline shown in the report)', 'conductance')
+    .option('--xai-metric <m>', 'conductance | gxa: XAI score reported beside the error-aware ones (the search order is --criticality)', 'conductance')
+    .option('--greedy-order <o>', 'criticality (least critical unit first) | per-energy (least criticality per pJ it can save first)', 'criticality')
+    .option('--greedy-step <s>', 'scan (every cell from the most aggressive on) | bisect (1 + log2(cells) trials per unit)', 'scan')
     .option('--criticality <e>', `what orders greedy and seeds NSGA-II: ${ESTIMATORS.join(' | ')} | auto`, 'noise-kl')
     .option('--probe <cell>', 'cell for the one-layer-at-a-time sensitivity (default: median-energy candidate)')
     .option('--no-prune', 'keep candidates dominated in (energy, MAE)')
@@ -134,6 +136,11 @@ export function registerExplore(program: Command): void {
       const criticality = String(o.criticality);
       if (criticality !== 'auto' && !(ESTIMATORS as readonly string[]).includes(criticality))
         throw new UserError(`--criticality '${criticality}': expected ${ESTIMATORS.join(', ')} or auto`);
+      const greedyOrder = String(o.greedyOrder);
+      if (greedyOrder !== 'criticality' && greedyOrder !== 'per-energy')
+        throw new UserError(`--greedy-order '${greedyOrder}': expected criticality or per-energy`);
+      const greedyStep = String(o.greedyStep);
+      if (greedyStep !== 'scan' && greedyStep !== 'bisect') throw new UserError(`--greedy-step '${greedyStep}': expected scan or bisect`);
       const knobs = parseKnobs(String(o.knobs), { granularity, queue: o.queue !== undefined });
       const cells = o.cells === undefined ? DEFAULT_CELLS : String(o.cells);
       groupCandidates(expandCells(cells));
@@ -161,6 +168,8 @@ export function registerExplore(program: Command): void {
         calibImages: intOption(String(o.calibImages), '--calib-images', 1, 10_000),
         xaiMetric: metric,
         criticality: criticality as Estimator | 'auto',
+        greedyOrder,
+        greedyStep,
         probe: o.probe as string | undefined,
         prune: o.prune !== false,
         nsgaPopulation: intOption(String(o.population), '--population', 4, 1000),
