@@ -12,8 +12,8 @@
  *   (a --groups other than the part's default writes <part>-<groups>.json and its own journal)
  *   --criticality noise-kl|fisher|fisher-coherent|noise|conductance|gxa|auto (default noise-kl):
  *   what orders greedy and seeds NSGA-II; the tag ends in -<criticality>
- *   --greedy-step scan|bisect (default scan; explore/greedy.ts): bisect adds -bisect to the tag
- *   --greedy-order criticality|per-energy (default criticality): per-energy adds -per-energy
+ *   --greedy-step scan|bisect (default bisect, as explore; explore/greedy.ts): bisect adds -bisect to the tag
+ *   --greedy-order criticality|per-energy (default per-energy, as explore): per-energy adds -per-energy
  */
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -39,8 +39,8 @@ const groups = arg('groups', part === 'resnet8' ? 'signed,unsigned' : 'signed').
 // What orders greedy and seeds NSGA-II (explore/criticality-check.ts); the runs before issue 20 used
 // XAI conductance and have no suffix in their tag.
 const criticality = arg('criticality', 'noise-kl') as Estimator | 'auto';
-const greedyStep = arg('greedy-step', 'scan') as 'scan' | 'bisect';
-const greedyOrder = arg('greedy-order', 'criticality') as 'criticality' | 'per-energy';
+const greedyStep = arg('greedy-step', 'bisect') as 'scan' | 'bisect';
+const greedyOrder = arg('greedy-order', 'per-energy') as 'criticality' | 'per-energy';
 // Greedy vs NSGA-II comparison: default on for LeNet-5, opt-in (--nsga 1) for ResNet-8.
 const withNsga = arg('nsga', part === 'lenet5' ? '1' : '0') === '1';
 const model = join(repoRoot, `models/${part}-fmnist.onnx`);

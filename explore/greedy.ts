@@ -27,7 +27,8 @@ export interface GreedyOptions {
    * How a unit's cell is found: 'scan' tries the choices from most aggressive on and keeps the
    * first that fits; 'bisect' assumes that a less aggressive choice fits whenever a more aggressive
    * one does (true for one family's energy order, roughly across families) and bisects: about
-   * 1 + log2(choices) trials per unit instead of up to all of them. Default 'scan'.
+   * 1 + log2(choices) trials per unit instead of up to all of them. Default 'scan' here;
+   * explore/run.ts passes its own default ('bisect').
    */
   step?: 'scan' | 'bisect';
 }
