@@ -10,12 +10,17 @@
  *   node --import tsx bench/explore.ts --part resnet8 [--val 1600] [--test 10000] [--groups signed,unsigned] [--nsga 1]
  *   node --import tsx bench/explore.ts --part lenet5 [--val 2000] [--pop 24] [--gens 10] [--groups signed]
  *   (a --groups other than the part's default writes <part>-<groups>.json and its own journal)
+ *   --criticality noise-kl|fisher|fisher-coherent|noise|conductance|gxa|auto (default noise-kl):
+ *   what orders greedy and seeds NSGA-II; the tag ends in -<criticality>
+ *   --greedy-step scan|bisect (default bisect, as explore; explore/greedy.ts): bisect adds -bisect to the tag
+ *   --greedy-order criticality|per-energy (default per-energy, as explore): per-energy adds -per-energy
  */
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic.ts';
 import { repoRoot } from '../core/paths.ts';
+import type { Estimator } from '../explore/criticality-check.ts';
 import { hypervolume } from '../explore/pareto.ts';
 import { explore, type GroupResult, type SearchKind } from '../explore/run.ts';
 
@@ -31,13 +36,18 @@ const pop = Number(arg('pop', '24'));
 const gens = Number(arg('gens', '10'));
 const confidence = Number(arg('confidence', '0.9'));
 const groups = arg('groups', part === 'resnet8' ? 'signed,unsigned' : 'signed').split(',');
+// What orders greedy and seeds NSGA-II (explore/criticality-check.ts); the runs before issue 20 used
+// XAI conductance and have no suffix in their tag.
+const criticality = arg('criticality', 'noise-kl') as Estimator | 'auto';
+const greedyStep = arg('greedy-step', 'bisect') as 'scan' | 'bisect';
+const greedyOrder = arg('greedy-order', 'per-energy') as 'criticality' | 'per-energy';
 // Greedy vs NSGA-II comparison: default on for LeNet-5, opt-in (--nsga 1) for ResNet-8.
 const withNsga = arg('nsga', part === 'lenet5' ? '1' : '0') === '1';
 const model = join(repoRoot, `models/${part}-fmnist.onnx`);
 const runDir = join(repoRoot, 'bench/results/explore-run');
 // A run's results file and journal: <part>[-<groups>] when --groups is not the part's default.
 const defaultGroups = part === 'resnet8' ? 'signed,unsigned' : 'signed';
-const tag = (groups.join(',') === defaultGroups ? part : `${part}-${groups.join('-')}`) + (withNsga && part === 'resnet8' ? '-nsga' : '');
+const tag = `${(groups.join(',') === defaultGroups ? part : `${part}-${groups.join('-')}`) + (withNsga && part === 'resnet8' ? '-nsga' : '')}-${criticality}${greedyStep === 'bisect' ? '-bisect' : ''}${greedyOrder === 'per-energy' ? '-per-energy' : ''}`;
 const out = join(runDir, tag);
 const resultPath = join(repoRoot, 'bench/results/explore.json');
 mkdirSync(out, { recursive: true });
@@ -45,6 +55,9 @@ mkdirSync(out, { recursive: true });
 const CELLS: Record<string, string> = { unsigned: 'drum_*_u8,bam_*_u8', signed: 'roup_*,drum_*_s8' };
 
 const results: Record<string, unknown> = {
+  criticality,
+  greedyStep,
+  greedyOrder,
   model: `models/${part}-fmnist.onnx`,
   dataset: 'fashion-mnist',
   granularity: 'layer',
@@ -95,6 +108,9 @@ async function run(cells: string, budget: number, search: SearchKind) {
     testImages: test,
     calibImages: 32,
     xaiSteps: 8,
+    criticality,
+    greedyStep,
+    greedyOrder,
     nsgaPopulation: pop,
     nsgaGenerations: gens,
     seed: 1,
@@ -144,6 +160,8 @@ for (const scheme of groups) {
       candidates: g.candidates,
       pruned: g.pruned,
       spearman: g.spearman,
+      criticalityCheck: g.criticalityCheck,
+      unitCriticality: g.units.map((u) => u.criticality),
       layers: g.layers,
       evaluations: g.evaluations,
       splits: r.splits,
@@ -159,6 +177,8 @@ for (const scheme of groups) {
   // Greedy is path-dependent: with a larger budget it can spend it on the first (least critical)
   // units and end below the smaller budget's winner. The best design within X % is the least
   // energy among both runs' winners whose bound fits X %.
+  // The fully measured points (energy pJ, validation accuracy): hypervolumes can be recomputed offline.
+  entry.greedyPoints = greedyPoints;
   entry.best = Object.fromEntries(
     [0.01, 0.04].map((b) => {
       const w = winners.filter((x) => x.w.valLossUpper <= b + 1e-12).sort((x, y) => x.w.energyPj - y.w.energyPj)[0]!;
@@ -181,6 +201,7 @@ for (const scheme of groups) {
     return { saving: p.saving, valLoss: p.valLoss, valLossUpper: p.valLossUpper, cells: p.cells };
   };
   entry.nsga2 = {
+    points: nsgaPoints,
     population: pop,
     generations: gens,
     evaluations: n.evaluations,

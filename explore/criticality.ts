@@ -1,3 +1,4 @@
+import { filterColumn } from '../mapping/place.ts';
 import type { UnitPlan } from '../mapping/units.ts';
 import { type ConvLayer, type FloatGraph, size } from '../nn/graph.ts';
 import { backward, forwardAll, type LayerCriticality, layerCriticality, targetSeed } from './xai.ts';
@@ -89,4 +90,33 @@ export function unitCriticality(
     return s;
   });
   return { layers, channelShare, units, metric };
+}
+
+/**
+ * Per-unit scores from per-layer scores: a layer unit sums its tile's layers; a filter unit takes
+ * each layer's score times the summed `channelWeight` share of the filters on its column
+ * (weights per layer, any scale: normalized here; absent = equal shares).
+ */
+export function unitScores(plan: UnitPlan, layerScore: Record<string, number>, channelWeight: Record<string, ArrayLike<number>> = {}): number[] {
+  return plan.units.map((u) => {
+    let s = 0;
+    for (const name of Object.keys(u.macs)) {
+      const score = layerScore[name] ?? 0;
+      if (u.column === null) {
+        s += score;
+        continue;
+      }
+      const w = channelWeight[name];
+      const oc = plan.layers.find((l) => l.name === name)!.oc;
+      let tot = 0;
+      let mine = 0;
+      for (let f = 0; f < oc; f++) {
+        const x = w ? Math.max(0, w[f]!) : 1;
+        tot += x;
+        if (filterColumn(f, plan.cols) === u.column) mine += x;
+      }
+      s += tot > 0 ? (score * mine) / tot : 0;
+    }
+    return s;
+  });
 }

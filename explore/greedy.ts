@@ -23,6 +23,14 @@ export interface GreedyOptions {
    *  (explore/run.ts passes a paired confidence bound vs the exact design.) */
   accepts?: (assignment: number[], accuracy: number) => boolean;
   onStep?: (unit: number, choice: number, accuracy: number, accepted: boolean) => void;
+  /**
+   * How a unit's cell is found: 'scan' tries the choices from most aggressive on and keeps the
+   * first that fits; 'bisect' assumes that a less aggressive choice fits whenever a more aggressive
+   * one does (true for one family's energy order, roughly across families) and bisects: about
+   * 1 + log2(choices) trials per unit instead of up to all of them. Default 'scan' here;
+   * explore/run.ts passes its own default ('bisect').
+   */
+  step?: 'scan' | 'bisect';
 }
 
 export interface GreedyResult {
@@ -51,15 +59,47 @@ export async function xaiGreedy(o: GreedyOptions): Promise<GreedyResult> {
   let current = [...o.initial];
   let currentAcc = await acc(current);
   const floor = o.baselineAccuracy - o.budget;
+  const fits = async (u: number, choice: number) => {
+    const trial = [...current];
+    trial[u] = choice;
+    const a = await acc(trial);
+    const ok = o.accepts ? o.accepts(trial, a) : a >= floor - 1e-12;
+    trace.push({ assignment: trial, accuracy: a, accepted: ok });
+    o.onStep?.(u, choice, a, ok);
+    return { trial, a, ok };
+  };
   for (const u of order) {
-    for (const choice of o.candidates[u]!) {
+    const cands = o.candidates[u]!;
+    const at = cands.indexOf(current[u]!);
+    if (o.step === 'bisect' && at > 0) {
+      // The most aggressive choice first (it often fits on the least critical units), then
+      // bisect. Invariant: cands[hi] fits (the current choice does); everything below lo does not.
+      const first = await fits(u, cands[0]!);
+      if (first.ok) {
+        current = first.trial;
+        currentAcc = first.a;
+        continue;
+      }
+      let lo = 1;
+      let hi = at;
+      let best: { trial: number[]; a: number } | undefined;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        const r = await fits(u, cands[mid]!);
+        if (r.ok) {
+          hi = mid;
+          best = r;
+        } else lo = mid + 1;
+      }
+      if (best) {
+        current = best.trial;
+        currentAcc = best.a;
+      }
+      continue;
+    }
+    for (const choice of cands) {
       if (choice === current[u]) break; // nothing more aggressive fits; keep what we have
-      const trial = [...current];
-      trial[u] = choice;
-      const a = await acc(trial);
-      const ok = o.accepts ? o.accepts(trial, a) : a >= floor - 1e-12;
-      trace.push({ assignment: trial, accuracy: a, accepted: ok });
-      o.onStep?.(u, choice, a, ok);
+      const { trial, a, ok } = await fits(u, choice);
       if (ok) {
         current = trial;
         currentAcc = a;

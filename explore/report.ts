@@ -230,6 +230,7 @@ export function renderHtml(r: ExploreResult, rtl: WinnerRtl | null, rtlNote: str
     hv: f(g.hypervolume, 1),
     probe: g.probe,
     rhoCond: f(g.spearman.conductance, 3),
+    check: checkContext(g),
     rhoGxa: f(g.spearman.gradTimesActivation, 3),
     frontPlot: frontPlot(g, r.budget, r.objective),
     voltage: g.voltage ? { ...g.voltage, heatmap: voltageHeatmap(g.voltage) } : false,
@@ -317,6 +318,43 @@ export function renderHtml(r: ExploreResult, rtl: WinnerRtl | null, rtlNote: str
     rtlNote,
     groups,
   });
+}
+
+/** The criticality check as table rows: per cell x estimator, Spearman / Kendall with intervals vs each measure. */
+function checkContext(g: GroupResult) {
+  const c = g.criticalityCheck;
+  const ci = (x: { spearman: number; spearmanCi: [number, number] }) => `${f(x.spearman)} [${f(x.spearmanCi[0])}, ${f(x.spearmanCi[1])}]`;
+  const ki = (x: { kendall: number; kendallCi: [number, number] }) => `${f(x.kendall)} [${f(x.kendallCi[0])}, ${f(x.kendallCi[1])}]`;
+  const rows = c.cells.flatMap((cell) =>
+    cell.vsKl.map((x, i) => ({
+      cell: cell.cell,
+      estimator: x.estimator,
+      used: x.estimator === c.used,
+      kl: ci(x),
+      klTau: ki(x),
+      loss: ci(cell.vsLoss[i]!),
+      acc: ci(cell.vsAccuracy[i]!),
+    })),
+  );
+  const filters = c.filters
+    ? {
+        n: c.filters.filters.length,
+        cell: c.filters.cell,
+        rows: c.filters.vsKl.map((x, i) => ({ estimator: x.estimator, kl: ci(x), klTau: ki(x), loss: ci(c.filters!.vsLoss[i]!) })),
+      }
+    : false;
+  return {
+    images: c.images,
+    estimatorImages: c.estimatorImages,
+    bootstrap: c.bootstrap,
+    levelPct: f(100 * c.level, 0),
+    used: c.used,
+    chosen: c.chosen,
+    runs: c.engineRuns.measured + c.engineRuns.noise,
+    seconds: f(c.seconds.estimators + c.seconds.measured, 1),
+    rows,
+    filters,
+  };
 }
 
 export function writeOutputs(dir: string, r: ExploreResult, rtl: WinnerRtl | null, rtlNote: string): Record<string, string> {

@@ -33,8 +33,10 @@ import { importOnnx } from '../nn/onnx.ts';
 import type { QuantModel } from '../nn/qmodel.ts';
 import { loadLiberty } from '../synth/liberty.ts';
 import { type CandidateGroup, DEFAULT_CELLS, expandCells, groupCandidates } from './candidates.ts';
-import { type CriticalityResult, unitCriticality, type XaiMetric } from './criticality.ts';
+import { type CriticalityResult, unitCriticality, unitScores, type XaiMetric } from './criticality.ts';
+import { type CriticalityCheck, checkCriticality, chooseEstimator, type Estimator, estimatorInputs } from './criticality-check.ts';
 import { type EnergyTable, energyTable, layerEnergies, unitEnergies } from './energy.ts';
+import { channelDamages } from './error-criticality.ts';
 import { type AccuracyRecord, accuracyOf, Evaluator, engineRunner, tailDataset, type VoltageContext } from './evaluator.ts';
 import { xaiGreedy } from './greedy.ts';
 import { Journal } from './journal.ts';
@@ -80,6 +82,23 @@ export interface ExploreOptions {
   calibImages?: number;
   xaiSteps?: number;
   xaiMetric?: XaiMetric;
+  /**
+   * What orders the greedy search's units and seeds NSGA-II (docs/explore.md, Criticality that
+   * predicts): an estimator, or 'auto' = the one whose ranking best matches the probe cell's
+   * measured output KL in this run. Default 'noise-kl'.
+   */
+  criticality?: Estimator | 'auto';
+  /**
+   * Greedy's unit order: 'criticality' (least critical first) or 'per-energy' (least criticality
+   * per pJ the unit's most aggressive cell can save first: the knapsack ratio). Default
+   * 'per-energy' (docs/explore.md, Error-aware greedy vs NSGA-II: the larger hypervolume on every
+   * problem measured).
+   */
+  greedyOrder?: 'criticality' | 'per-energy';
+  /** Greedy's per-unit step (explore/greedy.ts): 'bisect' (default) or 'scan'. */
+  greedyStep?: 'scan' | 'bisect';
+  /** Training images (head of the split, disjoint from validation) of the error-aware estimators. Default 64. */
+  estimatorImages?: number;
   /** Test images for the final numbers (default: the whole test split). */
   testImages?: number;
   probe?: string;
@@ -163,6 +182,9 @@ export interface GroupResult {
   units: { name: string; tile: number; column: number | null; criticality: number; macsPerImage: number }[];
   layers: LayerRow[];
   spearman: { gradTimesActivation: number; conductance: number };
+  /** Every estimator vs measured one-layer (and at filter granularity one-filter) sensitivity,
+   *  for the probe and two more cells, and the estimator the search used (explore/criticality-check.ts). */
+  criticalityCheck: CriticalityCheck & { chosen: Estimator; used: Estimator };
   baseline: { energyPj: number; energies: Record<Objective, number>; valAccuracy: number; testAccuracy: number };
   /** Per inference, by part: the exact design and the winner (explore/objective.ts), and the memory model used. */
   accelerator: {
@@ -266,6 +288,9 @@ export async function explore(o: ExploreOptions): Promise<ExploreResult> {
   const confidence = o.confidence ?? 0.9;
   const screenImages = Math.min(o.screenImages ?? Math.floor(valImages / 4), valImages);
   const calib = limitDataset(train, calibImages);
+  // Error-aware estimators: the head of the train split too (inside the quantization calibration
+  // images when <= 256, never in the validation tail).
+  const estimatorCalib = limitDataset(train, Math.min(o.estimatorImages ?? 64, headUsed));
   // The control variate is fitted on the quantization's calibration images (disjoint from validation).
   const cvCalib = limitDataset(train, quantImages);
   const xaiMetric = o.xaiMetric ?? 'conductance';
@@ -281,6 +306,7 @@ export async function explore(o: ExploreOptions): Promise<ExploreResult> {
       valStart: train.count - val.count,
       test,
       calib,
+      estimatorCalib,
       cvCalib,
       xaiMetric,
       modelHash,
@@ -332,6 +358,7 @@ interface Shared {
   valStart: number;
   test: Dataset;
   calib: Dataset;
+  estimatorCalib: Dataset;
   cvCalib: Dataset;
   xaiMetric: XaiMetric;
   modelHash: string;
@@ -369,12 +396,21 @@ async function exploreGroup(o: ExploreOptions, group: CandidateGroup, s: Shared)
   g.log(
     `baseline val accuracy ${(100 * judge.base.valAccuracy).toFixed(2)} % (${judge.base.images} images), probe ${sens.probe}, Spearman(conductance, sensitivity) ${sens.spearman.conductance.toFixed(3)}`,
   );
-  const search = await searchStage(g, judge, energy, crit);
+  const check = checkStage(g, energy, crit, sens);
+  lap('criticality check');
+  const best = check.cells[0]?.vsKl.find((x) => x.estimator === check.used);
+  if (best)
+    g.log(
+      `criticality: ${check.used} (${g.o.criticality ?? 'noise-kl'}); Spearman vs measured output KL on ${sens.probe} ${best.spearman.toFixed(2)} [${best.spearmanCi.map((v) => v.toFixed(2)).join(', ')}]; ${check.engineRuns.measured + check.engineRuns.noise} engine runs, ${(check.seconds.estimators + check.seconds.measured).toFixed(1)} s`,
+    );
+  else g.log(`criticality: ${check.used} (voltage only: the error-aware estimators model cells, not timing errors)`);
+  const search = await searchStage(g, judge, energy, check.unitScores);
   lap('search');
   const front = frontStage(judge.base, energy, search);
   const test = await testStage(g, front);
   lap('test');
-  const result = groupResult(g, energy, crit, judge.base, sens, search, front, test, seconds);
+  const { unitScores: used, ...criticalityCheck } = check;
+  const result = groupResult(g, energy, used, judge.base, sens, search, front, test, seconds, criticalityCheck);
   g.log(
     `winner: ${savingsText(front.winner.savings, energy.objective)}, val loss ${(100 * front.winner.valLoss).toFixed(2)} pp, test ${(100 * (front.winner.testAccuracy ?? 0)).toFixed(2)} % (exact ${(100 * test.baseAccuracy).toFixed(2)} %)`,
   );
@@ -685,6 +721,68 @@ async function sensitivityStage(g: GroupContext, judge: ValidationJudge, e: Ener
   return { probe, layers, evaluations: judge.designs - evals0, spearman: { gradTimesActivation: rho('gradTimesActivation'), conductance: rho('conductance') } };
 }
 
+/**
+ * Error-aware criticality and its validation: every estimator for the probe and two more kept
+ * cells (a quarter and three quarters up the energy order) vs one-layer measurements on the
+ * screening images (at most 200: the KL ranking is stable there, bench/criticality.ts), and at
+ * filter granularity one-filter measurements on 16 sampled filters. The used estimator's
+ * per-unit damage on the probe cell orders the search.
+ */
+interface CheckResult extends CriticalityCheck {
+  chosen: Estimator;
+  used: Estimator;
+  /** Per unit: the used estimator's score (higher = more critical). */
+  unitScores: number[];
+}
+
+function checkStage(g: GroupContext, e: EnergyStage, crit: CriticalityResult, sens: Sensitivity): CheckResult {
+  const { q, plan, exact } = g;
+  // Voltage alone (no approximate cell kept): the estimators take a cell's error moments, which a
+  // supply level has none of; the search is ordered by the XAI score (conductance).
+  if (!e.kept.length)
+    return {
+      images: 0,
+      estimatorImages: 0,
+      bootstrap: 0,
+      level: 0,
+      cells: [],
+      engineRuns: { measured: 0, noise: 0 },
+      seconds: { estimators: 0, measured: 0 },
+      chosen: 'conductance',
+      used: 'conductance',
+      unitScores: crit.units,
+    };
+  const byEnergy = [...e.kept].sort((a, b) => e.uniformE(a) - e.uniformE(b));
+  const others = [byEnergy[Math.floor(byEnergy.length / 4)]!, byEnergy[Math.floor((3 * byEnergy.length) / 4)]!, ...byEnergy];
+  const cells = [...new Set([sens.probe, ...others])].slice(0, 3);
+  const images = Math.min(g.s.screenImages > 0 ? g.s.screenImages : g.s.val.count, 200);
+  const x = estimatorInputs(q, g.s.graph, exact, g.s.estimatorCalib);
+  const check = checkCriticality({
+    q,
+    graph: g.s.graph,
+    exact,
+    cells,
+    calib: g.s.estimatorCalib,
+    val: limitDataset(g.s.val, images),
+    xai: crit.layers,
+    filterSample: plan.granularity === 'filter' ? 16 : 0,
+    inputs: x,
+  });
+  const chosen = chooseEstimator(check);
+  const used = g.o.criticality === undefined ? 'noise-kl' : g.o.criticality === 'auto' ? chosen : g.o.criticality;
+  const probe = check.cells[0]!;
+  const layerScore = Object.fromEntries(probe.measured.map((m, j) => [m.layer, probe.estimates[used][j]!]));
+  let scores: number[];
+  if (used === 'conductance' || used === 'gxa') scores = unitScores(plan, layerScore, crit.channelShare);
+  else if (plan.granularity === 'layer') scores = unitScores(plan, layerScore);
+  else {
+    // Filter units: the layer's damage split by the channels' share of the Fisher estimate.
+    const ch = channelDamages(x, sens.probe);
+    scores = unitScores(plan, layerScore, used === 'fisher' ? ch.fisher : ch['fisher-coherent']);
+  }
+  return { ...check, chosen, used, unitScores: scores };
+}
+
 /** Every design the search judged (by gene-vector key, in first-seen order). */
 interface SearchOutcome {
   evaluated: Map<string, { cells: string[]; j: ValJudgement; source: string }>;
@@ -693,7 +791,7 @@ interface SearchOutcome {
   images: number;
 }
 
-async function searchStage(g: GroupContext, judge: ValidationJudge, e: EnergyStage, crit: CriticalityResult): Promise<SearchOutcome> {
+async function searchStage(g: GroupContext, judge: ValidationJudge, e: EnergyStage, criticality: number[]): Promise<SearchOutcome> {
   const { plan, exact } = g;
   const { unitE } = e;
   const evaluated: SearchOutcome['evaluated'] = new Map();
@@ -722,8 +820,11 @@ async function searchStage(g: GroupContext, judge: ValidationJudge, e: EnergySta
   const evals0 = judge.designs;
   const screened0 = judge.screenedOut;
   const images0 = g.ev.images;
-  if (g.o.search === 'xai-greedy') await greedySearch(space, crit);
-  else if (g.o.search === 'nsga2') await nsga2Search(space);
+  if (g.o.search === 'xai-greedy') {
+    // Knapsack order: damage per pJ the unit can save (its most aggressive choice vs exact).
+    const perEnergy = criticality.map((c, u) => c / Math.max(1e-9, unitE[u]![exact]! - unitE[u]![choices[u]![0]!]!));
+    await greedySearch(space, (g.o.greedyOrder ?? 'per-energy') === 'per-energy' ? perEnergy : criticality);
+  } else if (g.o.search === 'nsga2') await nsga2Search(space, criticality);
   else await exhaustiveSearch(space);
   return { evaluated, evaluations: judge.designs - evals0, screenedOut: judge.screenedOut - screened0, images: g.ev.images - images0 };
 }
@@ -739,7 +840,7 @@ interface SearchSpace {
   note: (cells: string[], j: ValJudgement, source: string) => void;
 }
 
-async function greedySearch(x: SearchSpace, crit: CriticalityResult): Promise<void> {
+async function greedySearch(x: SearchSpace, criticality: number[]): Promise<void> {
   const { g, judge, choices } = x;
   const units = g.plan.units;
   const pg = new Progress('xai-greedy', units.length);
@@ -747,7 +848,7 @@ async function greedySearch(x: SearchSpace, crit: CriticalityResult): Promise<vo
   const fits = new Map<string, boolean>();
   await xaiGreedy({
     units: units.length,
-    criticality: crit.units,
+    criticality,
     candidates: choices.map((c) => c.map((_, i) => i)),
     initial: choices.map((c) => c.length - 1),
     accuracyOf: async (genes) => {
@@ -760,6 +861,7 @@ async function greedySearch(x: SearchSpace, crit: CriticalityResult): Promise<vo
     accepts: (genes) => fits.get(genes.join(',')) === true,
     baselineAccuracy: judge.base.valAccuracy,
     budget: g.o.budget,
+    step: g.o.greedyStep ?? 'bisect',
     onStep: (u) => {
       if (u !== lastUnit) pg.tick(1, units[u]!.name);
       lastUnit = u;
@@ -767,16 +869,17 @@ async function greedySearch(x: SearchSpace, crit: CriticalityResult): Promise<vo
   });
 }
 
-async function nsga2Search(x: SearchSpace): Promise<void> {
+async function nsga2Search(x: SearchSpace, criticality: number[]): Promise<void> {
   const { o } = x.g;
   const gens = o.nsgaGenerations ?? 10;
+  const population = o.nsgaPopulation ?? 16;
   const pg = new Progress('nsga2 generations', gens);
   await nsga2({
     choices: x.choices.map((c) => c.length),
-    populationSize: o.nsgaPopulation ?? 16,
+    populationSize: population,
     generations: gens,
     seed: o.seed ?? 1,
-    seeds: [x.choices.map((c) => c.length - 1), x.choices.map(() => 0)],
+    seeds: [x.choices.map((c) => c.length - 1), x.choices.map(() => 0), ...criticalitySeeds(criticality, x.choices, Math.floor(population / 2))],
     evaluate: async (genes) => {
       const cells = x.cellsOf(genes);
       const j = await x.judge.judge(cells, false);
@@ -784,6 +887,24 @@ async function nsga2Search(x: SearchSpace): Promise<void> {
       return { f: [energyOf(x.e.tables, x.e.om, x.e.objective, cells), 1 - j.acc] };
     },
     onGeneration: () => pg.tick(),
+  });
+}
+
+/**
+ * NSGA-II seeds from the criticality order: the k least critical units on their most aggressive
+ * cell, the rest exact, for up to `max` values of k spread over 1..units-1 (the designs greedy
+ * walks towards, from which crossover can mix).
+ */
+export function criticalitySeeds(criticality: number[], choices: unknown[][], max: number): number[][] {
+  const order = [...criticality.keys()].sort((a, b) => criticality[a]! - criticality[b]! || a - b);
+  const U = order.length;
+  const ks = new Set<number>();
+  const n = Math.min(max, U - 1);
+  for (let i = 1; i <= n; i++) ks.add(Math.round((i * (U - 1)) / n));
+  return [...ks].map((k) => {
+    const genes = choices.map((c) => c.length - 1);
+    for (const u of order.slice(0, k)) genes[u] = 0;
+    return genes;
   });
 }
 
@@ -870,13 +991,14 @@ async function testStage(g: GroupContext, f: FrontStage): Promise<TestStage> {
 function groupResult(
   g: GroupContext,
   e: EnergyStage,
-  crit: CriticalityResult,
+  unitCrit: number[],
   base: Baseline,
   sens: Sensitivity,
   search: SearchOutcome,
   f: FrontStage,
   test: TestStage,
   seconds: Record<string, number>,
+  criticalityCheck: GroupResult['criticalityCheck'],
 ): GroupResult {
   const { plan, exact, q } = g;
   const wf = filterCells(plan, f.winner.cells, exact);
@@ -902,11 +1024,12 @@ function groupResult(
       name: u.name,
       tile: u.tile,
       column: u.column,
-      criticality: crit.units[i]!,
+      criticality: unitCrit[i]!,
       macsPerImage: Object.values(u.macs).reduce((a, b) => a + b, 0),
     })),
     layers: sens.layers,
     spearman: sens.spearman,
+    criticalityCheck,
     baseline: { energyPj: e.exactE, energies: energiesOf(e.tables, e.om, base.exactGenes), valAccuracy: base.valAccuracy, testAccuracy: test.baseAccuracy },
     accelerator: {
       exactParts: objectivePartsOf(e.om, e.multUnitE, base.exactGenes),

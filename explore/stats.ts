@@ -89,3 +89,32 @@ export function pairedLoss(ref: Uint8Array, cand: Uint8Array, conf: number): Pai
   const z = conf <= 0.5 ? 0 : normalQuantile(conf);
   return { images: n, loss: mean, se, upper: mean + z * se, lower: mean - z * se, discordant: disc };
 }
+
+/** Kendall's tau-b (ties in either series handled): the share of concordant minus discordant pairs. */
+export function kendall(x: number[], y: number[]): number {
+  if (x.length !== y.length || x.length < 2) throw new Error('kendall: need two equal-length series of >= 2 values');
+  let conc = 0;
+  let disc = 0;
+  let tx = 0;
+  let ty = 0;
+  for (let i = 0; i < x.length; i++)
+    for (let j = i + 1; j < x.length; j++) {
+      const a = Math.sign(x[i]! - x[j]!);
+      const b = Math.sign(y[i]! - y[j]!);
+      if (a === 0 && b === 0) continue;
+      if (a === 0) tx++;
+      else if (b === 0) ty++;
+      else if (a === b) conc++;
+      else disc++;
+    }
+  const d = Math.sqrt((conc + disc + tx) * (conc + disc + ty));
+  return d === 0 ? 0 : (conc - disc) / d;
+}
+
+/** Percentile interval [lo, hi] of `values` at two-sided `level` (e.g. 0.9 -> 5th and 95th percentile). */
+export function percentileInterval(values: number[], level: number): [number, number] {
+  const s = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (s.length === 0) return [Number.NaN, Number.NaN];
+  const at = (q: number) => s[Math.min(s.length - 1, Math.max(0, Math.round(q * (s.length - 1))))]!;
+  return [at((1 - level) / 2), at((1 + level) / 2)];
+}

@@ -390,6 +390,11 @@ const CASES: Case[] = [
   { name: 'explore without --out', args: ['explore', '--model', lenet], msg: /--out/ },
   { name: 'explore with a bad budget', args: ['explore', '--model', lenet, '--budget', 'abc', '--out', 'x'], msg: /budget/ },
   {
+    name: 'explore with an unknown criticality estimator',
+    args: ['explore', '--model', lenet, '--criticality', 'magic', '--out', 'x'],
+    msg: /--criticality 'magic'/,
+  },
+  {
     name: 'explore with cells matching nothing',
     args: ['explore', '--model', lenet, '--budget', '1%', '--cells', 'nomatch*', '--out', 'x'],
     msg: /matches no 8-bit cell/,

@@ -72,6 +72,14 @@ describe('axtpu explore (LeNet-5, small candidate set, 300 validation images)', 
     // XAI vs sensitivity measured for every layer.
     expect(g.layers).toHaveLength(5);
     expect(Number.isFinite(g.spearman.conductance)).toBe(true);
+    // Error-aware criticality checked on the screening images for the probe (first) and more cells.
+    const cc = g.criticalityCheck;
+    expect(cc.images).toBe(75);
+    expect(cc.cells[0]!.cell).toBe(g.probe);
+    expect(cc.cells.length).toBeGreaterThanOrEqual(Math.min(3, g.candidates.length));
+    for (const c of cc.cells) for (const x of c.vsKl) expect(x.spearmanCi[0]).toBeLessThanOrEqual(x.spearmanCi[1]);
+    expect(cc.used).toBe('noise-kl');
+    expect(g.units.map((u) => u.criticality)).toEqual(cc.cells[0]!.estimates['noise-kl']);
     expect(s1.journal.fresh).toBeGreaterThan(0);
     // Output files.
     for (const f of ['summary.json', 'front.json', 'front.csv', 'report.html', 'journal.jsonl']) expect(existsSync(join(out, f))).toBe(true);
@@ -81,6 +89,7 @@ describe('axtpu explore (LeNet-5, small candidate set, 300 validation images)', 
     expect(html).toContain('energy vs validation accuracy');
     expect(html).toContain('per-layer multiplier energy');
     expect(html).toContain('XAI criticality vs measured sensitivity');
+    expect(html).toContain('Does the criticality predict the damage?');
     expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/); // self-contained
     const csv = readFileSync(join(out, 'front.csv'), 'utf8').trim().split('\n');
     expect(csv.length).toBe(g.front.length + 1);

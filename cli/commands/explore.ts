@@ -6,6 +6,7 @@ import { emit, table } from '../../core/output.ts';
 import { defaultLiberty, modelsDir } from '../../core/paths.ts';
 import { intOption, numberOption } from '../../core/validate.ts';
 import { DEFAULT_CELLS, expandCells, groupCandidates } from '../../explore/candidates.ts';
+import { ESTIMATORS, type Estimator } from '../../explore/criticality-check.ts';
 import { writeOutputs } from '../../explore/report.ts';
 import { type ExploreResult, explore, parseBudget, parseKnobs, type SearchKind, savingsText } from '../../explore/run.ts';
 import { voltageLevels } from '../../explore/voltage.ts';
@@ -30,10 +31,35 @@ function human(r: ExploreResult, rtl: WinnerRtl | null, rtlNote: string, paths: 
         `${(g.baseline.energies.accelerator / 1e6).toFixed(3)} uJ/inf accelerator (array ${(g.baseline.energies.array / 1e6).toFixed(3)}, multipliers ${(g.baseline.energies.multiplier / 1e6).toFixed(3)}; objective ${r.objective}); ` +
         `Spearman vs sensitivity: conductance ${g.spearman.conductance.toFixed(3)}, grad x act ${g.spearman.gradTimesActivation.toFixed(3)}; evaluations: search ${g.evaluations.search}, sensitivity ${g.evaluations.sensitivity}, test ${g.evaluations.test}`,
     );
+    const cc = g.criticalityCheck;
+    if (cc.cells.length) {
+      lines.push(
+        `criticality check (${cc.images} validation images, ${cc.bootstrap} bootstrap resamples, ${Math.round(100 * cc.level)} % intervals; search order: ${cc.used}, best on the probe: ${cc.chosen}):`,
+      );
+      lines.push(
+        table(
+          ['cell', ...ESTIMATORS.map((e) => `${e} vs KL`), `${cc.used} vs acc. loss`],
+          cc.cells.map((c) => [
+            c.cell,
+            ...c.vsKl.map((x) => `${x.spearman.toFixed(2)} [${x.spearmanCi[0].toFixed(2)}, ${x.spearmanCi[1].toFixed(2)}]`),
+            (() => {
+              const a = c.vsAccuracy.find((x) => x.estimator === cc.used)!;
+              return `${a.spearman.toFixed(2)} [${a.spearmanCi[0].toFixed(2)}, ${a.spearmanCi[1].toFixed(2)}]`;
+            })(),
+          ]),
+        ),
+      );
+    } else lines.push(`criticality: ${cc.used} order (voltage alone: the error-aware estimators model cells, not timing errors)`);
+    if (cc.filters) {
+      const fx = cc.filters.vsKl.find((x) => x.estimator === cc.used)!;
+      lines.push(
+        `filter level (${cc.filters.filters.length} sampled filters on ${cc.filters.cell}): Spearman(${cc.used}, measured KL) ${fx.spearman.toFixed(2)} [${fx.spearmanCi[0].toFixed(2)}, ${fx.spearmanCi[1].toFixed(2)}]`,
+      );
+    }
     lines.push(
       table(
-        ['unit', 'XAI', 'winner cell'],
-        g.units.map((u, i) => [u.name, u.criticality.toFixed(2), g.winner.cells[i]!]),
+        ['unit', cc.used, 'winner cell'],
+        g.units.map((u, i) => [u.name, u.criticality.toPrecision(3), g.winner.cells[i]!]),
       ),
     );
     lines.push(
@@ -81,7 +107,10 @@ export function registerExplore(program: Command): void {
     .option('--screen-images <n>', 'first-stage validation images: greedy drops a trial early when it is confidently over budget (0 = off; default val/4)')
     .option('--test-images <n>', 'test images for final numbers and RTL (default: all)')
     .option('--calib-images <n>', 'training images for the XAI criticality', '64')
-    .option('--xai-metric <m>', 'conductance | gxa (greedy order)', 'conductance')
+    .option('--xai-metric <m>', 'conductance | gxa: XAI score reported beside the error-aware ones (the search order is --criticality)', 'conductance')
+    .option('--greedy-order <o>', 'per-energy (least criticality per pJ it can save first) | criticality (least critical unit first)', 'per-energy')
+    .option('--greedy-step <s>', 'bisect (1 + log2(cells) trials per unit) | scan (every cell from the most aggressive on)', 'bisect')
+    .option('--criticality <e>', `what orders greedy and seeds NSGA-II: ${ESTIMATORS.join(' | ')} | auto`, 'noise-kl')
     .option('--probe <cell>', 'cell for the one-layer-at-a-time sensitivity (default: median-energy candidate)')
     .option('--no-prune', 'keep candidates dominated in (energy, MAE)')
     .option('--population <n>', 'NSGA-II population', '16')
@@ -126,6 +155,14 @@ export function registerExplore(program: Command): void {
       loadMemoryModel(memoryModel);
       const metric = String(o.xaiMetric);
       if (metric !== 'conductance' && metric !== 'gxa') throw new UserError(`--xai-metric '${metric}': expected conductance or gxa`);
+      const criticality = String(o.criticality);
+      if (criticality !== 'auto' && !(ESTIMATORS as readonly string[]).includes(criticality))
+        throw new UserError(`--criticality '${criticality}': expected ${ESTIMATORS.join(', ')} or auto`);
+      const greedyOrder = String(o.greedyOrder);
+      if (greedyOrder !== 'criticality' && greedyOrder !== 'per-energy')
+        throw new UserError(`--greedy-order '${greedyOrder}': expected criticality or per-energy`);
+      const greedyStep = String(o.greedyStep);
+      if (greedyStep !== 'scan' && greedyStep !== 'bisect') throw new UserError(`--greedy-step '${greedyStep}': expected scan or bisect`);
       const knobs = parseKnobs(String(o.knobs), { granularity, queue: o.queue !== undefined });
       let levels: number[] | undefined;
       if (knobs.includes('voltage')) {
@@ -161,6 +198,9 @@ export function registerExplore(program: Command): void {
         testImages,
         calibImages: intOption(String(o.calibImages), '--calib-images', 1, 10_000),
         xaiMetric: metric,
+        criticality: criticality as Estimator | 'auto',
+        greedyOrder,
+        greedyStep,
         probe: o.probe as string | undefined,
         prune: o.prune !== false,
         nsgaPopulation: intOption(String(o.population), '--population', 4, 1000),
