@@ -49,7 +49,7 @@ export interface BuiltHarness {
   views: DesignViews;
 }
 
-function harnessSource(design: Design, views: DesignViews, activity: boolean): string {
+export function harnessSource(design: Design, views: DesignViews, activity: boolean): string {
   const colOffsets: number[] = [];
   let cols = 0;
   for (const t of design.tiles) {

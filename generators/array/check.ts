@@ -57,7 +57,9 @@ export async function checkDesignXml(design: Design, rtl?: Record<string, string
             problems.push(`${path}: PE missing`);
             continue;
           }
-          const want = [...new Set(t.cells.map((m) => cellInfo(m[r]![c]!).moduleName))].sort();
+          // A tagged PE holds the whole cell set; otherwise its cell in every runtime mode.
+          const ids = design.tags ? design.tags.cells : t.cells.map((m) => m[r]![c]!);
+          const want = [...new Set(ids.map((id) => cellInfo(id).moduleName))].sort();
           const got = (pe.cell ?? [])
             .filter((k) => k.name.startsWith('u_mul'))
             .map((k) => k.submodname)
