@@ -52,7 +52,13 @@ export async function energyTable(
   for (const l of convLayers(m)) {
     const { g } = ops.get(l.name)!;
     // The stream's a/b do not depend on the cell (only psumIn does), so one stream per layer.
-    const s = sampleLayerStreams(l, g, Array(l.oc).fill(cells[0]!), plan.rows, pairs)[cells[0]!]!;
+    const s = sampleLayerStreams(
+      l,
+      g,
+      Array.from({ length: l.oc }, () => [cells[0]!]),
+      plan.rows,
+      pairs,
+    )[cells[0]!]!;
     perOp[l.name] = {};
     for (const id of cells) {
       const r = await cellStreamEnergy(id, s, { clockMHz, liberty });

@@ -255,6 +255,14 @@ function resolveCells(cell: string | undefined, map: CellMap | undefined, rows: 
   return [expand(map, rows, cols, where)];
 }
 
+/** `--cell-set a,b,c` -> the ids (the schema checks the count and the cells). */
+export function cellSetOption(v: string): string[] {
+  return v
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x.length > 0);
+}
+
 /** Validate a config and resolve it into the design every generator and model uses. */
 export function resolveDesign(input: unknown, source = 'array config'): Design {
   const config = parseOrThrow(arrayConfigSchema, input, source);
