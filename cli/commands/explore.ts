@@ -7,10 +7,10 @@ import { modelsDir } from '../../core/paths.ts';
 import { intOption, numberOption } from '../../core/validate.ts';
 import { DEFAULT_CELLS, expandCells, groupCandidates } from '../../explore/candidates.ts';
 import { writeOutputs } from '../../explore/report.ts';
-import { type ExploreResult, explore, parseBudget, parseKnobs, type SearchKind, savingsText } from '../../explore/run.ts';
+import { checkKernelCells, type ExploreResult, explore, parseBudget, parseKnobs, type SearchKind, savingsText } from '../../explore/run.ts';
 import { verifyWinner, type WinnerRtl } from '../../explore/winner.ts';
 import { OBJECTIVES, type Objective } from '../../flow/energy.ts';
-import { checkGranularity } from '../../mapping/units.ts';
+import { checkGranularity, DEFAULT_INPUT_GROUPS } from '../../mapping/units.ts';
 import { DEFAULT_DATASET } from '../../nn/load.ts';
 import { loadMemoryModel } from '../../synth/memory-model.ts';
 import { globals } from '../context.ts';
@@ -56,7 +56,8 @@ export function registerExplore(program: Command): void {
     .option('--dataset <name>', 'fmnist | mnist | <IDX directory>', DEFAULT_DATASET)
     .option('--cells <list>', `candidate cell ids or globs, comma-separated (default '${DEFAULT_CELLS}')`)
     .option('--budget <loss>', 'allowed accuracy loss vs the exact design: 1% or 0.01', '1%')
-    .option('--granularity <g>', 'layer | filter | kernel', 'layer')
+    .option('--granularity <g>', 'layer | filter | kernel (kernel: per-weight cell-select hardware, at most 3 candidates per scheme)', 'layer')
+    .option('--input-groups <n>', `kernel granularity: input-channel groups per layer and column (default ${DEFAULT_INPUT_GROUPS})`)
     .option('--search <s>', 'xai-greedy | nsga2 | exhaustive', 'xai-greedy')
     .option(
       '--objective <o>',
@@ -108,7 +109,10 @@ export function registerExplore(program: Command): void {
       if (metric !== 'conductance' && metric !== 'gxa') throw new UserError(`--xai-metric '${metric}': expected conductance or gxa`);
       const knobs = parseKnobs(String(o.knobs), { granularity, queue: o.queue !== undefined });
       const cells = o.cells === undefined ? DEFAULT_CELLS : String(o.cells);
-      groupCandidates(expandCells(cells));
+      const groups = groupCandidates(expandCells(cells));
+      if (granularity === 'kernel') checkKernelCells(groups);
+      if (o.inputGroups !== undefined && granularity !== 'kernel') throw new UserError('--input-groups needs --granularity kernel');
+      const inputGroups = o.inputGroups === undefined ? undefined : intOption(String(o.inputGroups), '--input-groups', 1, 1024);
       const rows = intOption(String(o.rows), '--rows', 2, 64);
       const cols = intOption(String(o.cols), '--cols', 2, 64);
       const out = resolve(String(o.out));
@@ -120,6 +124,7 @@ export function registerExplore(program: Command): void {
         cells,
         budget,
         granularity,
+        inputGroups,
         search: search as SearchKind,
         objective: objective as Objective,
         memoryModel,
