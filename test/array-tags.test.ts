@@ -106,13 +106,21 @@ describe('per-weight cell select', () => {
     expect(textHash(TAGGED)).not.toBe(UNTAGGED.plain!.sha);
   });
 
-  it('tagged design: synthesis view lint-clean, every PE holds the set, sim PE proven equal to synth PE', async () => {
+  it('tagged design: synthesis and LUT views lint-clean, every PE holds the set, gate-view PE proven equal to synth PE', async () => {
     const design = resolveDesign(TAGGED);
     expect(design.tags).toEqual({ cells: SET, bits: 2 });
     const v = generateViews(design);
-    const r = await lintVerilog(v.synth, 'axtpu_top');
-    expect(r.warnings, r.log).toEqual([]);
-    expect(r.ok).toBe(true);
+    for (const [view, src] of [
+      ['synth', v.synth],
+      ['sim', v.sim],
+    ] as const) {
+      const r = await lintVerilog(src, 'axtpu_top');
+      expect(r.warnings, `${view}:\n${r.log}`).toEqual([]);
+      expect(r.ok).toBe(true);
+    }
+    // The LUT view reads one ROM per PE and cycle, chosen by the tag; the other views hold the cells.
+    expect(v.sim['axtpu_pe0.sv']).toMatch(/assign p = tag == 2'd0 \? axtpu_lut_pkg::LUT_exact_s8\[\{a_in, b\}\]/);
+    expect(v.gate['axtpu_pe0.sv']).toMatch(/roup_p2_r6_s8 u_mul2/);
     // The tag FIFO is a memory macro (black box) in synthesis, like the weight FIFO.
     expect(v.synth['axtpu_wtagmem.sv']).toMatch(/\(\* blackbox \*\)\s*module axtpu_wtagmem/);
     const xml = await checkDesignXml(design);

@@ -101,7 +101,10 @@ export interface PeEquivalence {
 
 export async function provePeViewsEquivalent(design: Design, simSources?: Record<string, string>): Promise<PeEquivalence> {
   const views = generateViews(design);
-  const sim = simSources ?? views.sim;
+  // A tagged design's LUT-view PE reads the cells' ROMs directly (no cell instances to stand in
+  // for); its gate-view PE is the same fast-mux text with the cells, so that one is proven, and
+  // the LUT form is checked against gemmModel in simulation (test/array-tags).
+  const sim = simSources ?? (design.tags ? views.gate : views.sim);
   const dir = scratchDir('array-pe-equiv');
   try {
     // Cells are the same module in both PEs; an injective stand-in (p = {a, b}) proves they get

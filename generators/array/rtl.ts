@@ -127,7 +127,7 @@ function peKinds(design: Design): { kinds: PeKind[]; peKind: number[][][] } {
  * `sim`: the PE for the simulation views (weight mux in Verilator's fast form, optional activity
  * taps); otherwise the synthesis PE. Both come from one template and are proven equivalent.
  */
-function peText(kind: PeKind, design: Design, modeBits: number, dbg: boolean, sim: boolean): string {
+function peText(kind: PeKind, design: Design, modeBits: number, dbg: boolean, sim: boolean, lut = false): string {
   const pw = design.psumBits;
   const tags = design.tags;
   const unique = tags ? tags.cells : [...new Set(kind.cellsByMode)];
@@ -145,6 +145,12 @@ function peText(kind: PeKind, design: Design, modeBits: number, dbg: boolean, si
   // replication form {{n{p[15]}}, p} made p a separate per-cycle variable: 2.5x slower).
   const pext = pw === 16 ? 'p' : design.signed ? `${pw}'($signed(p))` : `{${pw - 16}'d0, p}`;
   const orExpr = unique.map((_, i) => `(p${i} & {16{act${i}}})`).join(' | ');
+  // LUT view of a tagged PE: one read of the tagged cell's ROM (a conditional, so the C++ model
+  // reads one table, and p stays single-use); tag codes past the set give 0 like the masked OR.
+  const lutSelect =
+    lut && tags
+      ? `${tags.cells.map((id, i) => `tag == ${tags.bits}'d${i} ? axtpu_lut_pkg::LUT_${cellInfo(id).moduleName}[{a_in, b}] : `).join('')}16'd0`
+      : undefined;
   return render('array/pe.sv', {
     module: kind.module,
     cellsComment: tags
@@ -162,6 +168,7 @@ function peText(kind: PeKind, design: Design, modeBits: number, dbg: boolean, si
     pwm1: pw - 1,
     dbg,
     fastMux: sim,
+    lutSelect,
   });
 }
 
@@ -602,7 +609,8 @@ export function generateViews(design: Design, opts: ViewOptions = {}): DesignVie
   if (design.clockGating) common['axtpu_clkgate.sv'] = render('array/clkgate.sv', {});
   const structural = Object.fromEntries(design.cellIds.map((id) => [`${cellInfo(id).moduleName}.v`, cellInfo(id).verilog()]));
   const lutFiles = Object.fromEntries(lutCells.map((c) => [`${c.module}.sv`, render('array/cell_lut.sv', c)]));
-  const peFiles = (dbg: boolean, sim: boolean) => Object.fromEntries(kinds.map((k) => [`${k.module}.sv`, peText(k, design, modeBits, dbg, sim)]));
+  const peFiles = (dbg: boolean, sim: boolean, lut = false) =>
+    Object.fromEntries(kinds.map((k) => [`${k.module}.sv`, peText(k, design, modeBits, dbg, sim, lut)]));
 
   const synth: Record<string, string> = {
     ...structural,
@@ -615,11 +623,13 @@ export function generateViews(design: Design, opts: ViewOptions = {}): DesignVie
   const dbg = Boolean(opts.activity);
   const simArray = arrayFiles(true);
   const simPe = peFiles(dbg, true);
+  // Tagged designs: the LUT view's PE reads one LUT, chosen by the tag (see peText); the gate view keeps the cells.
+  const lutPe = design.tags ? peFiles(dbg, true, true) : simPe;
   const sim: Record<string, string> = {
     'axtpu_lut_pkg.sv': render('array/lut_pkg.sv', { lutCells }),
     ...lutFiles,
     ...common,
-    ...simPe,
+    ...lutPe,
     ...simArray,
     ...memFiles(true),
     'axtpu_top.sv': topText('sim'),
