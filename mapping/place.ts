@@ -53,7 +53,8 @@ export interface LayerPlacement {
  * What MAC counts, operand streams and cell energies are summed over.
  */
 export function cellGrid(p: Pick<LayerPlacement, 'filterCells' | 'kernelCells'>): string[][] {
-  return p.kernelCells ?? p.filterCells.map((c) => [c]);
+  // A filter whose input channels share one cell is one entry, as at filter level (same samples).
+  return p.kernelCells?.map((row) => (row.every((c) => c === row[0]) ? [row[0]!] : row)) ?? p.filterCells.map((c) => [c]);
 }
 
 /**
