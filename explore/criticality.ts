@@ -1,13 +1,16 @@
 import { filterColumn } from '../mapping/place.ts';
 import type { UnitPlan } from '../mapping/units.ts';
 import { type ConvLayer, type FloatGraph, size } from '../nn/graph.ts';
+import { kernelSplits } from './kernel-shares.ts';
 import { backward, forwardAll, type LayerCriticality, layerCriticality, targetSeed } from './xai.ts';
 
 /**
  * Criticality of the search's decision units from the XAI scores (explore/xai.ts):
  *   layer units   sum of the scores of the layers on the unit's tile;
  *   filter units  each layer's score split over its output channels in proportion to the
- *                 channel's gradient x activation, summed over the filters on the unit's column.
+ *                 channel's gradient x activation, summed over the filters on the unit's column;
+ *   kernel units  each filter's share split further over its input channels (kernel-shares.ts),
+ *                 summed over the unit's filters and input channels.
  */
 export type XaiMetric = 'conductance' | 'gxa';
 
@@ -77,8 +80,17 @@ export function unitCriticality(
     const l = layers.find((x) => x.layer === name)!;
     return metric === 'conductance' ? l.conductance : l.gradTimesActivation;
   };
-  const channelShare = plan.granularity === 'filter' ? channelShares(g, inputs, targets, count) : {};
+  const channelShare = plan.granularity === 'layer' ? {} : channelShares(g, inputs, targets, count);
+  // Kernel units: each filter's share split over its input channels (explore/kernel-shares.ts).
+  const split = plan.granularity === 'kernel' ? kernelSplits(g, inputs, targets, count) : {};
   const units = plan.units.map((u) => {
+    if (u.inputs) {
+      const share = channelShare[u.inputs.layer]!;
+      const rows = split[u.inputs.layer]!;
+      let k = 0;
+      for (let f = u.column!; f < share.length; f += plan.cols) for (let ic = u.inputs.from; ic < u.inputs.to; ic++) k += share[f]! * rows[f]![ic]!;
+      return score(u.inputs.layer) * k;
+    }
     let s = 0;
     for (const name of Object.keys(u.macs)) {
       if (u.column === null) s += score(name);

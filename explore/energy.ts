@@ -52,7 +52,13 @@ export async function energyTable(
   for (const l of convLayers(m)) {
     const { g } = ops.get(l.name)!;
     // The stream's a/b do not depend on the cell (only psumIn does), so one stream per layer.
-    const s = sampleLayerStreams(l, g, Array(l.oc).fill(cells[0]!), plan.rows, pairs)[cells[0]!]!;
+    const s = sampleLayerStreams(
+      l,
+      g,
+      Array.from({ length: l.oc }, () => [cells[0]!]),
+      plan.rows,
+      pairs,
+    )[cells[0]!]!;
     perOp[l.name] = {};
     for (const id of cells) {
       const r = await cellStreamEnergy(id, s, { clockMHz, liberty });
@@ -87,12 +93,12 @@ export function candidateEnergy(unitE: Record<string, number>[], cells: string[]
   return s;
 }
 
-/** Per-layer multiplier energy of a gene vector (for the report's bars). */
-export function layerEnergies(plan: UnitPlan, table: EnergyTable, filterCells: Record<string, string[]>): Record<string, number> {
+/** Per-layer multiplier energy of a gene vector (for the report's bars), from its cell grids (mapping/units.ts cellGrids). */
+export function layerEnergies(plan: UnitPlan, table: EnergyTable, grids: Record<string, string[][]>): Record<string, number> {
   const out: Record<string, number> = {};
   for (const l of plan.layers) {
     let s = 0;
-    for (const id of filterCells[l.name]!) s += l.positions * l.K * table.perOp[l.name]![id]!;
+    for (const row of grids[l.name]!) for (const id of row) s += (l.positions * l.K * table.perOp[l.name]![id]!) / row.length;
     out[l.name] = s;
   }
   return out;

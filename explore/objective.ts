@@ -81,8 +81,10 @@ export async function objectiveModel(
     const t = placement.layers[j]!.tile;
     tileCycles.set(t, (tileCycles.get(t) ?? 0) + l.cycles / n);
   });
+  // Kernel granularity: every PE holds every cell of the set whatever the genes, so the cells'
+  // leakage is part of the tagged PE's figure (fixed), not a per-unit choice.
   const unitLeakage = plan.units.map((u) => {
-    const pes = plan.rows * (u.column === null ? plan.cols : 1);
+    const pes = plan.granularity === 'kernel' ? 0 : plan.rows * (u.column === null ? plan.cols : 1);
     const cyc = tileCycles.get(u.tile) ?? 0;
     return Object.fromEntries(cells.map((id) => [id, table.leakage[id]! * pes * cyc]));
   });

@@ -9,13 +9,14 @@ import { Progress } from '../core/progress.ts';
 import type { EnergyPart, Objective } from '../flow/energy.ts';
 import type { VosReport } from '../flow/vos.ts';
 import { arrayVosModels } from '../flow/vos-array.ts';
+import { MAX_CELL_SET } from '../generators/array/config.ts';
 import { resolveDesign } from '../generators/array/index.ts';
 import { cellMetrics, getCell } from '../generators/multipliers/index.ts';
 import {
   baseCell,
   CV_SUFFIX,
+  cellGrids,
   checkGranularity,
-  filterCells,
   type Granularity,
   parseGene,
   planUnits,
@@ -64,6 +65,8 @@ export function parseKnobs(text: string, o: { granularity: string; queue: boolea
   if (ks.includes('cv') && o.granularity !== 'layer') throw new UserError(`--knobs cv decides per layer and needs --granularity layer (got ${o.granularity})`);
   if (ks.includes('cv') && o.queue) throw new UserError('--knobs cv runs on the local engine; drop --queue');
   if (ks.includes('voltage') && o.queue) throw new UserError('--knobs voltage runs on the local engine (error models drawn into it); drop --queue');
+  if (ks.includes('voltage') && o.granularity === 'kernel')
+    throw new UserError('--knobs voltage decides a supply per layer or per column (a voltage domain); use --granularity layer or filter');
   return [...new Set(ks)] as Knob[];
 }
 
@@ -120,6 +123,8 @@ export interface ExploreOptions {
   quiet?: boolean;
   /** What the search minimizes (default accelerator; docs/explore.md, Objectives). */
   objective?: Objective;
+  /** Kernel granularity: input-channel groups per layer (default mapping/units.ts DEFAULT_INPUT_GROUPS). */
+  inputGroups?: number;
   /** A --memory-model file (default models/memory-model.json). */
   memoryModel?: string;
   /**
@@ -245,6 +250,15 @@ export interface ExploreResult {
   seconds: number;
 }
 
+/** Kernel granularity: every PE holds exact plus each candidate of its group (tag 0 = exact), at most MAX_CELL_SET cells. */
+export function checkKernelCells(groups: CandidateGroup[]): void {
+  for (const g of groups)
+    if (g.cells.length > MAX_CELL_SET - 1)
+      throw new UserError(
+        `--granularity kernel: every PE holds ${g.exact} plus the candidates (at most ${MAX_CELL_SET} cells, 2 tag bits); ${g.cells.length} ${g.signed ? 'signed' : 'unsigned'} candidates given, name at most ${MAX_CELL_SET - 1} in --cells`,
+      );
+}
+
 export function parseBudget(s: string): number {
   const m = /^\s*([0-9]*\.?[0-9]+)\s*(%?)\s*$/.exec(s);
   if (!m) throw new UserError(`--budget '${s}': expected a percentage like 1% or a fraction like 0.01`);
@@ -270,6 +284,7 @@ export async function explore(o: ExploreOptions): Promise<ExploreResult> {
   const groups = groupCandidates(expandCells(o.cells ?? DEFAULT_CELLS), { exactOnly: voltage });
   if (o.probe) getCell(baseCell(o.probe));
   const granularity = checkGranularity(o.granularity);
+  if (granularity === 'kernel') checkKernelCells(groups);
   const graph = importOnnx(o.model);
   const train = loadDataset(o.dataset, 'train');
   const test = limitDataset(loadDataset(o.dataset, 'test'), o.testImages);
@@ -365,7 +380,7 @@ interface Shared {
   journal: Journal<AccuracyRecord>;
   confidence: number;
   screenImages: number;
-  granularity: Exclude<Granularity, 'kernel'>;
+  granularity: Granularity;
 }
 
 /**
@@ -439,7 +454,9 @@ async function setupStage(o: ExploreOptions, group: CandidateGroup, s: Shared): 
   const scheme = schemeFor(group.signed);
   // Quantized exactly as `axtpu eval|run --dataset <same>` quantize (nn/load.ts, one policy).
   const { model: q, source } = await loadQuantModelFor(o.model, scheme, { dataset: o.dataset });
-  const plan = planUnits(q, s.granularity, o.rows, o.cols);
+  if (s.granularity === 'kernel') checkKernelCells([group]);
+  const kernel = s.granularity === 'kernel' ? { cellSet: [group.exact, ...group.cells], inputGroups: o.inputGroups } : undefined;
+  const plan = planUnits(q, s.granularity, o.rows, o.cols, kernel);
   const problem = shortHash({ v: 2, model: s.modelHash, scheme: q.scheme, calib: q.calibration, dataset: s.test.name, val: s.val.count });
   const log = (msg: string) => {
     if (!o.quiet && !process.env.AXTPU_QUIET) process.stderr.write(`explore [${scheme}]: ${msg}\n`);
@@ -1001,12 +1018,13 @@ function groupResult(
   criticalityCheck: GroupResult['criticalityCheck'],
 ): GroupResult {
   const { plan, exact, q } = g;
-  const wf = filterCells(plan, f.winner.cells, exact);
+  const wf = cellGrids(plan, f.winner.cells, exact);
   const we = layerEnergies(plan, e.table, wf);
-  const xe = layerEnergies(plan, e.table, filterCells(plan, base.exactGenes, exact));
+  const xe = layerEnergies(plan, e.table, cellGrids(plan, base.exactGenes, exact));
   const winnerLayers = plan.layers.map((l) => {
+    // Filters per cell (a kernel-level filter counts in proportion to its input channels).
     const cells: Record<string, number> = {};
-    for (const id of wf[l.name]!) cells[id] = (cells[id] ?? 0) + 1;
+    for (const row of wf[l.name]!) for (const id of row) cells[id] = (cells[id] ?? 0) + 1 / row.length;
     return { layer: l.name, cells, energyPj: we[l.name]!, exactEnergyPj: xe[l.name]! };
   });
   const hv = hypervolume(

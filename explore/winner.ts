@@ -25,7 +25,7 @@ export interface WinnerRtl {
   images: number;
   cyclesPerInference: number;
   energy?: { pjPerInference: EnergyPerInference; objectives: Record<Objective, number>; pjPerMac: number; vdd: number; clockMHz: number };
-  /** Sum over all PEs of the synthesized multiplier cell's area (um^2). */
+  /** Sum over all PEs of the synthesized multiplier cells' area (um^2; a tagged PE counts its whole set). */
   multiplierAreaUm2: number;
   exactMultiplierAreaUm2: number;
   flowReportDir?: string;
@@ -60,6 +60,9 @@ export async function verifyWinner(
     // The layers the winner compensates (control variate, docs/cv.md).
     ...(g.winnerAssignment.cv?.length ? { cv: g.winnerAssignment.cv.join(',') } : {}),
     ...(lowered ? { levels: domainLevels(design) } : {}),
+    // A tagged (kernel-level) design holds any assignment over its cell set: the weights' tags
+    // carry the winner's, so the run is given it (and checks every multiply against it).
+    ...(design.tags ? { assign: JSON.stringify(g.winnerAssignment) } : {}),
     // One Verilator build (no activity taps): the energy streams come from the operands anyway.
     activity: 'off',
     onBatch: (done) => {
@@ -72,7 +75,8 @@ export async function verifyWinner(
   for (const t of design.tiles)
     for (const row of t.cells[0]!)
       for (const id of row) {
-        area += g.energy.area[id] ?? 0;
+        // A tagged PE holds every cell of its set.
+        for (const c of design.tags ? design.tags.cells : [id]) area += g.energy.area[c] ?? 0;
         exactArea += g.energy.area[g.exact] ?? 0;
       }
   const est = g.winner.testAccuracy ?? NaN;

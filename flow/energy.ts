@@ -10,7 +10,7 @@ import { type DesignViews, designLayout, generateViews } from '../generators/arr
 import type { LayerCycles } from '../mapping/cycles.ts';
 import { foldPlan } from '../mapping/gemm.ts';
 import type { BufferCounts } from '../mapping/memory.ts';
-import type { LayerPlacement } from '../mapping/place.ts';
+import { cellGrid, type LayerPlacement } from '../mapping/place.ts';
 import { type CellStreams, DEFAULT_ACC_ROWS, DEFAULT_STREAM_PAIRS, type PeStream, sampleAccumulatorRows, sampleLayerStreams } from '../mapping/streams.ts';
 import { activationSums, type CvConfig, type LayerCv } from '../nn/cv.ts';
 import type { GemmOperands } from '../nn/gemm.ts';
@@ -191,9 +191,10 @@ export function peSources(
   const t = design.tiles[tile]!;
   for (let r = 0; r < t.rows; r++)
     for (let c = 0; c < t.cols; c++)
-      if (t.cells[mode]![r]![c] === id) {
+      if (t.cells[mode]![r]![c] === id || design.tags?.cells.includes(id)) {
         const module = views.layout.peModule[tile]![r]![c]!;
-        const peCells = [...new Set(t.cells.map((m) => m[r]![c]!))];
+        // A tagged PE holds the whole cell set (its select logic and idle cells are part of the PE).
+        const peCells = design.tags ? design.tags.cells : [...new Set(t.cells.map((m) => m[r]![c]!))];
         return { module, sources: ownSources(views, [`${module}.sv`, ...peCells.map((x) => `${cellInfo(x).moduleName}.v`)]) };
       }
   return undefined;
@@ -204,7 +205,7 @@ export function peSources(
  * cycle a new run's weight arrives (stationary otherwise), psum_in = the partial sum from above
  * (wrapped to the port), the mode held. `active: false` holds every input at 0 (idle cycles).
  */
-export function peStimulus(ports: Set<string>, s: PeStream, mode: number, active: boolean): GateSimStimulus {
+export function peStimulus(ports: Set<string>, s: PeStream, mode: number, active: boolean, tag = 0): GateSimStimulus {
   const n = s.a.length;
   const p: Record<string, Uint32Array | Uint8Array> = {};
   const z8 = () => new Uint8Array(n);
@@ -233,6 +234,8 @@ export function peStimulus(ports: Set<string>, s: PeStream, mode: number, active
   set('w_data', wd);
   set('psum_in', psum);
   if (ports.has('mode')) p.mode = new Uint8Array(n).fill(mode);
+  // Tagged PEs: every weight written with the tag of the cell the stream is for.
+  if (ports.has('w_tag')) p.w_tag = new Uint8Array(n).fill(tag);
   return { n, ports: p };
 }
 
@@ -249,15 +252,26 @@ async function peOpEnergy(
   liberty: string,
 ) {
   const { module, sources } = peSources(design, views, tile, mode, id)!;
-  const key = { v: 1, module, src: createHash('sha256').update(JSON.stringify(sources)).digest('hex'), stream: streamHash(s), vdd, clockMHz, liberty, mode };
+  const tag = design.tags ? design.tags.cells.indexOf(id) : 0;
+  const key = {
+    v: 1,
+    module,
+    src: createHash('sha256').update(JSON.stringify(sources)).digest('hex'),
+    stream: streamHash(s),
+    vdd,
+    clockMHz,
+    liberty,
+    mode,
+    ...(design.tags ? { tag } : {}),
+  };
   return cachedJson('flow-pe-energy', key, async () => {
     const syn = await synthesize({ top: module, sources, liberty });
     const lib = loadLiberty(liberty);
     const model = buildGateSim(syn.netlist, lib);
     const ports = new Set(syn.netlist.ports.map((p) => p.name));
     const opts = { vdd, clockMHz, liberty };
-    const act = designEnergy(syn, { model, result: runGateSim(model, peStimulus(ports, s, mode, true)) }, opts);
-    const idle = designEnergy(syn, { model, result: runGateSim(model, peStimulus(ports, s, mode, false)) }, opts);
+    const act = designEnergy(syn, { model, result: runGateSim(model, peStimulus(ports, s, mode, true, tag)) }, opts);
+    const idle = designEnergy(syn, { model, result: runGateSim(model, peStimulus(ports, s, mode, false, tag)) }, opts);
     const c = await cellOpEnergy(id, s, vdd, clockMHz, liberty);
     return { active: act.perOpPj.dynamic - c.dynamic, idle: idle.perOpPj.dynamic, leakage: act.perOpPj.leakage - c.leakage, cell: id };
   });
@@ -455,7 +469,7 @@ export function layerEnergySample(
 ): { streams: CellStreams; accRows: AccRows } {
   const t = design.tiles[p.tile]!;
   return {
-    streams: sampleLayerStreams(l, g, p.filterCells, t.rows, streamPairs),
+    streams: sampleLayerStreams(l, g, cellGrid(p), t.rows, streamPairs),
     accRows: {
       ...sampleAccumulatorRows(acc, g.P, l.oc, t.cols, design.psumBits, DEFAULT_ACC_ROWS, activationSums(g, design.signed)),
       kFolds: foldPlan(design, p.tile, g.P, l.K, l.oc).kFolds,
@@ -465,7 +479,7 @@ export function layerEnergySample(
 
 export interface EnergyInputs {
   design: Design;
-  layers: { layer: string; tile: number; mode: number; filterCells: string[] }[];
+  layers: { layer: string; tile: number; mode: number; filterCells: string[]; kernelCells?: string[][] }[];
   streams: Record<string, CellStreams>;
   /**
    * Per layer: sampled output rows for the accumulators (mapping/streams.ts sampleAccumulatorRows),
@@ -508,7 +522,12 @@ export function memoryOpEnergies(design: Design, liberty: string, memoryModel?: 
     volts,
     extrapolated: isExtrapolated(m, nodeNm),
     ub: price({ bytes: mem.ubKiB * 1024, wordBits: mem.ubWordBytes * 8 }),
-    wbuf: price({ bytes: mem.wbufKiB * 1024, wordBits: mem.wbufWordBytes * 8 }),
+    // Tagged designs: the tag FIFO beside the weight FIFO (same rows) is priced as part of its word.
+    wbuf: price(
+      design.tags
+        ? { bytes: (mem.wbufKiB * 1024 * (8 + design.tags.bits)) / 8, wordBits: mem.wbufWordBytes * (8 + design.tags.bits) }
+        : { bytes: mem.wbufKiB * 1024, wordBits: mem.wbufWordBytes * 8 },
+    ),
     // Control-variate designs store V beside the C partial sums.
     acc: design.tiles.map((t) => {
       const lanes = t.cols + (design.controlVariate ? 1 : 0);
@@ -540,7 +559,7 @@ export async function opEnergies(x: EnergyInputs): Promise<OpEnergies> {
     for (const [id, s] of Object.entries(st)) out.cell[p.layer]![id] = await cellOpEnergy(id, s, vdd, clockMHz, liberty);
     // The PE figure comes from the layer's most used cell's PE.
     const counts = new Map<string, number>();
-    for (const c of p.filterCells) counts.set(c, (counts.get(c) ?? 0) + 1);
+    for (const row of cellGrid(p)) for (const c of row) counts.set(c, (counts.get(c) ?? 0) + 1 / row.length);
     const main = [...counts.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0]![0];
     out.pe[p.layer] = await peOpEnergy(x.design, views, p.tile, p.mode, main, st[main]!, vdd, clockMHz, liberty);
     const a = x.accRows[p.layer];
@@ -575,7 +594,7 @@ export function columnVolts(design: Design, tile: number, levels: number[] = [])
  */
 export function layerEnergy(
   design: Design,
-  layer: { layer: string; tile: number; mode: number; filterCells: string[] },
+  layer: { layer: string; tile: number; mode: number; filterCells: string[]; kernelCells?: string[][] },
   t: LayerCycles,
   macsByCell: Record<string, number>,
   e: OpEnergies,
@@ -594,8 +613,8 @@ export function layerEnergy(
   const oc = layer.filterCells.length;
   const total = Object.values(macsByCell).reduce((a, b) => a + b, 0);
   let cellPj = 0;
-  layer.filterCells.forEach((id, f) => {
-    cellPj += (total / oc) * (cells[id]?.dynamic ?? 0) * dyn[f % tile.cols]!;
+  cellGrid(layer).forEach((row, f) => {
+    for (const id of row) cellPj += (total / oc / row.length) * (cells[id]?.dynamic ?? 0) * dyn[f % tile.cols]!;
   });
   const activePerPe = t.streamCycles;
   const otherPerPe = t.cycles - t.streamCycles;
@@ -614,7 +633,10 @@ export function layerEnergy(
     if (pe && !gating) pePj += tile.rows * (activePerPe * pe.active + otherPerPe * pe.idle) * dyn[c]!;
     // Leakage: every PE (its own cell's leakage plus the PE overhead) every cycle.
     for (let r = 0; r < tile.rows; r++)
-      leakagePj += ((cells[tile.cells[layer.mode]![r]![c]!] ?? anyCell)?.leakage ?? 0) * t.cycles * leak[c]! + (pe?.leakage ?? 0) * t.cycles * leak[c]!;
+      // A tagged PE's figure is the whole PE (every cell of its set) minus the cell it was measured with.
+      leakagePj +=
+        ((cells[design.tags && pe ? pe.cell : tile.cells[layer.mode]![r]![c]!] ?? anyCell)?.leakage ?? 0) * t.cycles * leak[c]! +
+        (pe?.leakage ?? 0) * t.cycles * leak[c]!;
   }
   const acc = e.acc[layer.layer];
   const accPj = acc ? t.streamCycles * acc.active + (t.cycles - t.streamCycles) * acc.idle : 0;
@@ -655,7 +677,8 @@ export function layerEnergy(
     wbufReadPj: b.wbufReads * m.wbuf.readPj,
     wbufWritePj: b.wbufWrites * m.wbuf.writePj,
     wbufLeakagePj: memLeak(m.wbuf.leakageNw),
-    dramPj: traffic.dramBytes * m.dramPjPerByte,
+    // Tagged designs fetch each weight row's tags with it (C x tag bits per row, docs/array.md).
+    dramPj: (traffic.dramBytes + (design.tags ? (b.wbufWrites * tile.cols * design.tags.bits) / 8 : 0)) * m.dramPjPerByte,
   };
   return { layer: layer.layer, ...parts, totalPj: objectiveEnergy(parts, 'accelerator'), ...(clockGatePj === undefined ? {} : { clockGatePj }) };
 }

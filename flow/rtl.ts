@@ -4,7 +4,7 @@ import { addCycles, emptyCycles, gemmCycles, type LayerCycles } from '../mapping
 import { activationMatrix, foldPlan, type Mat8, padBias, toAccumulator, weightMatrix } from '../mapping/gemm.ts';
 import { addMacsByCell, batches } from '../mapping/layer-cost.ts';
 import { addBufferCounts, type BufferCounts, dramWeightBytes, emptyBufferCounts, gemmBufferCounts } from '../mapping/memory.ts';
-import type { Placement } from '../mapping/place.ts';
+import { cellGrid, type Placement } from '../mapping/place.ts';
 import type { CellStreams } from '../mapping/streams.ts';
 import { addOffset, type CvConfig } from '../nn/cv.ts';
 import type { Dataset } from '../nn/dataset.ts';
@@ -217,6 +217,7 @@ export async function runRtl(model: QuantModel, design: Design, placement: Place
         inject: o.flip !== undefined,
         seed: bi * 4096 + layerIndex.get(l.name)! + 1,
         cv: lcv,
+        tags: p.tags,
       });
       loopNs += run.ns;
       loopCpuNs += run.cpuNs;
@@ -229,7 +230,7 @@ export async function runRtl(model: QuantModel, design: Design, placement: Place
       tr.modelCycles += gemmCycles(design, p.tile, g.P, l.K, l.oc).cycles;
       addBufferCounts(tr.buffers, { ...run.counters, dramWeightBytes: dramWeightBytes(run.counters.wbufWrites, design.tiles[p.tile]!.cols) });
       addBufferCounts(tr.modelBuffers, gemmBufferCounts(foldPlan(design, p.tile, g.P, l.K, l.oc)));
-      addMacsByCell(tr.macsByCell, p.filterCells, g.P, l.K);
+      addMacsByCell(tr.macsByCell, cellGrid(p), g.P, l.K);
       if (run.activity) addActivity(tr, design, p.tile, p.mode, run.activity, run.cycles);
       // What the next layer receives: the array's psum words in the engine's layout.
       const acc = toAccumulator(design, run.out.raw, g.P, l.oc, pads.get(l.name)!);
@@ -362,7 +363,7 @@ async function dumpVcd(design: Design, placement: Placement, setup: HostSetup, v
   const { layer, g } = batchOperands(setup, 0, n).find((c) => c.layer.name === vcd.layer)!;
   const sim = await ArraySim.open(design, { trace: true });
   try {
-    await sim.gemm(activationMatrix(g), weightMatrix(layer), { tile: p.tile, mode: p.mode, trace: vcd });
+    await sim.gemm(activationMatrix(g), weightMatrix(layer), { tile: p.tile, mode: p.mode, trace: vcd, tags: p.tags });
   } finally {
     await sim.close();
   }

@@ -5,7 +5,7 @@ import { defaultLiberty, modelsDir } from '../core/paths.ts';
 import { xorshift32 } from '../core/rng.ts';
 import { type Design, generateViews, loadDesign, resolveDesign } from '../generators/array/index.ts';
 import { getCell } from '../generators/multipliers/index.ts';
-import { placeModel } from '../mapping/place.ts';
+import { cellGrid, placeModel } from '../mapping/place.ts';
 import { type PeStream, RUN_LENGTH, sampleLayerStreams } from '../mapping/streams.ts';
 import { schemeFor } from '../nn/assign.ts';
 import { captureOperands } from '../nn/capture.ts';
@@ -204,7 +204,7 @@ export async function layerStreams(
   for (const l of layers) {
     const p = placement.layers.find((x) => x.layer === l.name)!;
     if (!p.filterCells.includes(cell)) continue;
-    streams.push({ layer: l.name, stream: sampleLayerStreams(l, ops.get(l.name)!.g, p.filterCells, d.tiles[p.tile]!.rows, per)[cell]! });
+    streams.push({ layer: l.name, stream: sampleLayerStreams(l, ops.get(l.name)!.g, cellGrid(p), d.tiles[p.tile]!.rows, per)[cell]! });
   }
   if (!streams.length) throw new UserError(`vos: no layer of ${model.name} runs on cell ${cell}`);
   return { model: model.name, layers: layers.map((l) => l.name), streams };

@@ -1,20 +1,22 @@
 import { cvVBits, type Design } from '../generators/array/config.ts';
 import { productTable } from '../generators/multipliers/index.ts';
 import { correctionTerm } from '../nn/cv.ts';
-import { checkCvRows, foldOrder, foldPlan, type GemmCv, type GemmOut, type Mat8 } from './gemm.ts';
+import { checkCvRows, checkTags, foldOrder, foldPlan, type GemmCv, type GemmOut, type Mat8 } from './gemm.ts';
 
 export interface GemmOptions {
   tile?: number;
   mode?: number;
   /** Control-variate correction (designs with the hardware only). */
   cv?: GemmCv;
+  /** Cell-select tag of every weight, K x N (designs with a cell set; default all tag 0). */
+  tags?: Mat8;
 }
 
 /**
  * Bit-exact model of a GEMM on the array, fold by fold in the order of mapping/gemm.ts: every
  * product through the SAME cell's product table at the PE the fold puts it on (row k - k0,
  * column n - n0); rows past K carry zero codes (a padded PE still computes cell(0, 0), exactly
- * like the RTL); the first K-fold of an output writes the accumulator, later ones add; every
+ * like the RTL; with a cell set, each weight's tag picks its cell, padding weights tag 0); the first K-fold of an output writes the accumulator, later ones add; every
  * sum wraps at psumBits like the column adders and the accumulator.
  */
 export function gemmModel(design: Design, A: Mat8, W: Mat8, opts: GemmOptions = {}): GemmOut {
@@ -26,6 +28,10 @@ export function gemmModel(design: Design, A: Mat8, W: Mat8, opts: GemmOptions = 
   if (!cells) throw new Error(`gemm: no mode ${mode}`);
   const { R, C, K, N } = plan;
   const tables = cells.map((row) => row.map((id) => productTable(id)));
+  checkTags(design, plan.K, plan.N, opts.tags);
+  // Tagged designs: the weight's tag picks the cell of the set that multiplies it.
+  const setTables = opts.tags ? design.tags!.cells.map((id) => productTable(id)) : undefined;
+  const tagData = opts.tags?.data;
   const mod = 2 ** design.psumBits;
   const raw = new Uint32Array(A.rows * N);
   const col = new Array<Int32Array>(R);
@@ -35,9 +41,9 @@ export function gemmModel(design: Design, A: Mat8, W: Mat8, opts: GemmOptions = 
     for (let c = 0; c < live; c++) {
       const n = f.n0 + c;
       for (let r = 0; r < R; r++) {
-        col[r] = tables[r]![c]!;
         const k = f.k0 + r;
         wCode[r] = k < K ? W.data[k * N + n]! : 0;
+        col[r] = setTables ? setTables[k < K ? tagData![k * N + n]! : 0]! : tables[r]![c]!;
       }
       for (let m = f.m0; m < f.m0 + f.rows; m++) {
         let acc = f.kIndex === 0 ? 0 : raw[m * N + n]!;

@@ -226,6 +226,20 @@ export function weightStream(plan: FoldPlan, folds: Fold[], W: Mat8): Uint8Array
   return out;
 }
 
+/**
+ * Per-weight cell-select tags (designs with a cell set, docs/array.md "Cell set"): a K x N matrix
+ * of tag codes beside W (tag i = design.tags.cells[i]). They stream exactly like the weights
+ * (`weightStream(plan, folds, tags)`): padding weights carry tag 0. Checked here, once, for the
+ * model and the harness client alike.
+ */
+export function checkTags(design: Design, K: number, N: number, tags: Mat8 | undefined): void {
+  if (!tags) return;
+  if (!design.tags) throw new UserError(`design ${design.name} has no cell-select tag bits (gen --cell-set); a per-weight cell assignment needs them`);
+  if (tags.rows !== K || tags.cols !== N || tags.data.length !== K * N) throw new Error(`gemm: tags are ${tags.rows}x${tags.cols}, W is ${K}x${N}`);
+  const n = design.tags.cells.length;
+  for (let i = 0; i < tags.data.length; i++) if (tags.data[i]! >= n) throw new Error(`gemm: tag ${tags.data[i]} at weight ${i}; the cell set has ${n} cells`);
+}
+
 /** Output rows the tile emits: one per activation row of every last K-fold. */
 export function outputRowCount(folds: Fold[]): number {
   let n = 0;

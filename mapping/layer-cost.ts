@@ -3,7 +3,7 @@ import { convLayers, type QuantModel } from '../nn/qmodel.ts';
 import { addCycles, emptyCycles, gemmCycles, type LayerCycles } from './cycles.ts';
 import { foldPlan } from './gemm.ts';
 import { addBufferCounts, type BufferCounts, emptyBufferCounts, gemmBufferCounts } from './memory.ts';
-import type { LayerPlacement, Placement } from './place.ts';
+import { cellGrid, type LayerPlacement, type Placement } from './place.ts';
 
 /**
  * Per-layer cost of a model on a design without running anything: the same GEMM decomposition
@@ -27,9 +27,12 @@ export function batches(images: number, batch: number): [number, number][] {
   return out;
 }
 
-/** Add the multiplies of `rows` output positions x K per filter to each filter's cell. */
-export function addMacsByCell(into: Record<string, number>, filterCells: string[], rows: number, K: number): void {
-  for (const id of filterCells) into[id] = (into[id] ?? 0) + rows * K;
+/**
+ * Add the multiplies of `rows` output positions x K per filter to the cells of a cell grid
+ * (mapping/place.ts cellGrid: filter f's K indices split evenly over cells[f]).
+ */
+export function addMacsByCell(into: Record<string, number>, cells: string[][], rows: number, K: number): void {
+  for (const row of cells) for (const id of row) into[id] = (into[id] ?? 0) + (rows * K) / row.length;
 }
 
 /** Output positions (pixels) of a conv/dense layer per image. */
@@ -47,7 +50,7 @@ export function layerCosts(model: QuantModel, design: Design, placement: Placeme
     const buffers = emptyBufferCounts();
     for (const [, n] of batches(images, batch)) {
       addCycles(cycles, gemmCycles(design, p.tile, n * positions, l.K, l.oc));
-      addMacsByCell(macsByCell, p.filterCells, n * positions, l.K);
+      addMacsByCell(macsByCell, cellGrid(p), n * positions, l.K);
       addBufferCounts(buffers, gemmBufferCounts(foldPlan(design, p.tile, n * positions, l.K, l.oc)));
     }
     return { layer: l.name, ...cycles, macsByCell, buffers };

@@ -8,7 +8,7 @@ import type { QConvLayer } from '../nn/qmodel.ts';
  * weight-stationary, so a PE keeps one weight b = w[f][k] for a whole fold while the activation
  * codes a[k][p] of consecutive output positions p stream past, and its adder receives the
  * partial sum of the rows above it in the same fold. A stream is a concatenation of such runs
- * over seeded random (k, f, p0), restricted to filters f whose column holds the cell.
+ * over seeded random (k, f, p0), restricted to the (filter, input channel) slots that use the cell.
  */
 export interface PeStream {
   a: Uint8Array;
@@ -23,28 +23,33 @@ export const RUN_LENGTH = 256;
 /** Pairs sampled per (layer, cell). */
 export const DEFAULT_STREAM_PAIRS = 32768;
 
-export function sampleLayerStreams(l: QConvLayer, g: GemmOperands, filterCells: string[], rows: number, pairs: number, seed = 1): CellStreams {
+export function sampleLayerStreams(l: QConvLayer, g: GemmOperands, cells: string[][], rows: number, pairs: number, seed = 1): CellStreams {
   const { K, P, a } = g;
   const next = xorshift32(seed);
   const rnd = (n: number) => next() % n;
   const out: CellStreams = {};
-  for (const id of [...new Set(filterCells)].sort()) {
-    const filters = filterCells.flatMap((c, f) => (c === id ? [f] : []));
-    const tab = productTable(id);
+  // cells[f] splits filter f's K reduction indices evenly (mapping/place.ts cellGrid): one entry
+  // per filter at filter level, one per input channel at kernel level.
+  const seg = (f: number) => K / cells[f]!.length;
+  const cellAt = (f: number, k: number) => cells[f]![Math.floor(k / seg(f))]!;
+  for (const id of [...new Set(cells.flat())].sort()) {
+    const slots = cells.flatMap((row, f) => row.flatMap((c, j) => (c === id ? [[f, j] as const] : [])));
     const sa = new Uint8Array(pairs);
     const sb = new Uint8Array(pairs);
     const ps = new Float64Array(pairs);
     const run = Math.min(RUN_LENGTH, P);
     for (let i = 0; i < pairs; ) {
-      const f = filters[rnd(filters.length)]!;
-      const k = rnd(K);
+      const [f, j] = slots[rnd(slots.length)]!;
+      const k = j * seg(f) + rnd(seg(f));
       const p0 = rnd(P - run + 1);
       const k0 = k - (k % rows);
       const b = l.weights[f * K + k]! & 0xff;
-      for (let j = 0; j < run && i < pairs; j++, i++) {
-        const p = p0 + j;
+      // The rows above in the fold: each through its own weight's cell.
+      const above = Array.from({ length: k - k0 }, (_, d) => productTable(cellAt(f, k0 + d)));
+      for (let jj = 0; jj < run && i < pairs; jj++, i++) {
+        const p = p0 + jj;
         let s = 0;
-        for (let kk = k0; kk < k; kk++) s += tab[(a[kk * P + p]! << 8) | (l.weights[f * K + kk]! & 0xff)]!;
+        for (let kk = k0; kk < k; kk++) s += above[kk - k0]![(a[kk * P + p]! << 8) | (l.weights[f * K + kk]! & 0xff)]!;
         sa[i] = a[k * P + p]!;
         sb[i] = b;
         ps[i] = s;

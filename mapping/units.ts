@@ -14,12 +14,14 @@ import { assignmentOf, filterColumn, filtersOnColumn, layerTile } from './place.
  *   layer   one unit per tile; T = min(layers, MAX_TILES) tiles, each with one uniform cell. Layers that
  *           share a tile (only when the model has more than 8 conv/dense layers) share its cell.
  *   filter  one unit per (tile, column): a per-column cell map in every tile.
- *   kernel  (output x input channel) needs a cell per PE that depends on the input channel, but a
- *           PE row holds reduction indices k = r (mod R) across folds, and k runs over (input
- *           channel, ky, kx): with K > R one PE serves several input channels, so the array cannot
- *           realize it. Only a layer with K <= R and oc <= C alone on a tile could; in the shipped
- *           models at 16x16 that is ResNet-8's stem, whose single input channel makes kernel =
- *           filter. Rejected.
+ *   kernel  (filter x input channel): a design with a cell set (generators/array config `cellSet`):
+ *           every PE holds exact plus the candidate cells and each weight carries a tag naming its
+ *           cell (mapping/place.ts layerTags), so any (layer, filter, input channel) map is exact.
+ *           One tile for all layers. To keep the search tractable a unit groups the kernels of one
+ *           layer whose filter sits on one column (like filter units, f mod C) and whose input
+ *           channel lies in one of `inputGroups` contiguous ranges: per layer at most
+ *           min(oc, C) x min(ic, inputGroups) units. inputGroups = 1 is filter level on the tagged
+ *           hardware.
  */
 export type Granularity = 'layer' | 'filter' | 'kernel';
 
@@ -27,6 +29,7 @@ export interface LayerInfo {
   name: string;
   index: number;
   oc: number;
+  ic: number;
   K: number;
   positions: number;
   macsPerImage: number;
@@ -36,36 +39,44 @@ export interface LayerInfo {
 export interface Unit {
   name: string;
   tile: number;
-  /** Column within the tile (filter granularity), else null. */
+  /** Column within the tile (filter and kernel granularity), else null. */
   column: number | null;
+  /** Kernel granularity: the unit's layer and its input channels [from, to). */
+  inputs?: { layer: string; from: number; to: number };
   /** Multiplies per image this unit's cell performs, per layer. */
   macs: Record<string, number>;
 }
 
 export interface UnitPlan {
-  granularity: Exclude<Granularity, 'kernel'>;
+  granularity: Granularity;
   rows: number;
   cols: number;
   tiles: number;
   layers: LayerInfo[];
   units: Unit[];
+  /** Kernel granularity: the cells every PE holds (exact first: tag 0) and the input-channel groups per layer. */
+  cellSet?: string[];
+  inputGroups?: number;
 }
 
-export function checkGranularity(g: string): Exclude<Granularity, 'kernel'> {
-  if (g === 'layer' || g === 'filter') return g;
-  if (g === 'kernel')
-    throw new UserError(
-      '--granularity kernel: the array cannot realize per-kernel cells: PE row r multiplies reduction indices k = r, r+R, r+2R... (k runs over input channel x kernel window), so in a layer with K > R rows one PE serves several input channels in successive folds; use layer (one tile per layer) or filter (per-column map)',
-    );
+/** Default input-channel groups per layer at kernel granularity. */
+export const DEFAULT_INPUT_GROUPS = 2;
+
+export function checkGranularity(g: string): Granularity {
+  if (g === 'layer' || g === 'filter' || g === 'kernel') return g;
   throw new UserError(`--granularity '${g}': expected layer, filter or kernel`);
 }
 
-export function planUnits(m: QuantModel, granularity: Exclude<Granularity, 'kernel'>, rows: number, cols: number): UnitPlan {
+export function planUnits(m: QuantModel, granularity: Granularity, rows: number, cols: number, kernel?: { cellSet: string[]; inputGroups?: number }): UnitPlan {
+  if (granularity === 'kernel') {
+    if (!kernel) throw new Error('planUnits: kernel granularity needs the cell set');
+    return planKernelUnits(m, rows, cols, kernel.cellSet, kernel.inputGroups ?? DEFAULT_INPUT_GROUPS);
+  }
   const convs = convLayers(m);
   const tiles = Math.min(convs.length, MAX_TILES);
   const layers: LayerInfo[] = convs.map((l, j) => {
     const positions = layerPositions(m, l);
-    return { name: l.name, index: j, oc: l.oc, K: l.K, positions, macsPerImage: layerMacs(l, m.shapes[l.output]!), tile: layerTile(j, tiles) };
+    return { name: l.name, index: j, oc: l.oc, ic: l.ic, K: l.K, positions, macsPerImage: layerMacs(l, m.shapes[l.output]!), tile: layerTile(j, tiles) };
   });
   const units: Unit[] = [];
   for (let t = 0; t < tiles; t++) {
@@ -88,8 +99,56 @@ export function planUnits(m: QuantModel, granularity: Exclude<Granularity, 'kern
   return { granularity, rows, cols, tiles, layers, units };
 }
 
+/** Input channels [from, to) of group g of G over ic channels (contiguous, sizes differ by at most 1). */
+export function inputGroupRange(g: number, G: number, ic: number): [number, number] {
+  return [Math.floor((g * ic) / G), Math.floor(((g + 1) * ic) / G)];
+}
+
+function planKernelUnits(m: QuantModel, rows: number, cols: number, cellSet: string[], inputGroups: number): UnitPlan {
+  const convs = convLayers(m);
+  const layers: LayerInfo[] = convs.map((l, j) => ({
+    name: l.name,
+    index: j,
+    oc: l.oc,
+    ic: l.ic,
+    K: l.K,
+    positions: layerPositions(m, l),
+    macsPerImage: layerMacs(l, m.shapes[l.output]!),
+    tile: 0,
+  }));
+  const units: Unit[] = [];
+  for (const [j, l] of convs.entries()) {
+    const G = Math.min(inputGroups, l.ic);
+    const khw = l.kh * l.kw;
+    for (let c = 0; c < Math.min(cols, l.oc); c++)
+      for (let g = 0; g < G; g++) {
+        const [from, to] = inputGroupRange(g, G, l.ic);
+        const macs = filtersOnColumn(c, l.oc, cols) * layers[j]!.positions * (to - from) * khw;
+        units.push({ name: `${l.name}#c${c}#i${from}-${to - 1}`, tile: 0, column: c, inputs: { layer: l.name, from, to }, macs: { [l.name]: macs } });
+      }
+  }
+  return { granularity: 'kernel', rows, cols, tiles: 1, layers, units, cellSet, inputGroups };
+}
+
+/**
+ * Cells of every layer's weights as a grid under a gene vector: row f = filter f, one entry per
+ * input channel at kernel granularity, one per filter otherwise (mapping/place.ts cellGrid).
+ */
+export function cellGrids(plan: UnitPlan, cells: string[], exact: string): Record<string, string[][]> {
+  if (plan.granularity !== 'kernel') return Object.fromEntries(Object.entries(filterCells(plan, cells, exact)).map(([k, v]) => [k, v.map((c) => [c])]));
+  const out: Record<string, string[][]> = {};
+  for (const l of plan.layers) out[l.name] = Array.from({ length: l.oc }, () => new Array<string>(l.ic).fill(exact));
+  plan.units.forEach((u, i) => {
+    const grid = out[u.inputs!.layer]!;
+    for (let f = u.column!; f < grid.length; f += plan.cols) for (let ic = u.inputs!.from; ic < u.inputs!.to; ic++) grid[f]![ic] = baseCell(cells[i]!);
+  });
+  return out;
+}
+
 /** Cell of every filter of every layer under a gene vector (cells[u] = cell id of unit u). */
 export function filterCells(plan: UnitPlan, cells: string[], exact: string): Record<string, string[]> {
+  if (plan.granularity === 'kernel')
+    return Object.fromEntries(Object.entries(cellGrids(plan, cells, exact)).map(([k, g]) => [k, g.map((row) => mostUsed(row))]));
   const out: Record<string, string[]> = {};
   for (const l of plan.layers) {
     out[l.name] = Array.from({ length: l.oc }, (_, f) => {
@@ -98,6 +157,12 @@ export function filterCells(plan: UnitPlan, cells: string[], exact: string): Rec
     });
   }
   return out;
+}
+
+function mostUsed(row: string[]): string {
+  const n = new Map<string, number>();
+  for (const c of row) n.set(c, (n.get(c) ?? 0) + 1);
+  return [...n.entries()].sort((a, b) => b[1] - a[1])[0]![0];
 }
 
 /**
@@ -153,22 +218,37 @@ export function voltsMap(plan: UnitPlan, genes: string[], nominal: number): Reco
 export const unitVolts = (genes: string[], nominal: number): number[] => genes.map((g) => parseGene(g).volts ?? nominal);
 
 export function toAssignment(plan: UnitPlan, cells: string[], exact: string, nominal?: number): Assignment {
-  const a = assignmentOf(filterCells(plan, cells, exact));
+  const a = plan.granularity === 'kernel' ? kernelAssignment(cellGrids(plan, cells, exact)) : assignmentOf(filterCells(plan, cells, exact));
   const cv = cvLayers(plan, cells);
   const volts = nominal === undefined ? {} : voltsMap(plan, cells, nominal);
   return { ...a, ...(cv.length ? { cv } : {}), ...(Object.keys(volts).length ? { volts } : {}) };
+}
+
+/** Per layer the coarsest spelling of a kernel grid: one cell, per filter, or per (filter, input channel). */
+function kernelAssignment(grids: Record<string, string[][]>): Assignment {
+  const a: Assignment = { layers: {} };
+  for (const [name, g] of Object.entries(grids)) {
+    const flat = g.flat();
+    if (flat.every((x) => x === flat[0])) a.layers[name] = flat[0]!;
+    else if (g.every((row) => row.every((x) => x === row[0]))) a.layers[name] = { filters: g.map((row) => row[0]!) };
+    else a.layers[name] = { kernels: g };
+  }
+  return a;
 }
 
 /** A supply level's name in a generated design: `nom`, or the volts spelled out (`v1p55`). */
 export const levelName = (volts: number, nominal: number): string => (volts >= nominal ? 'nom' : `v${String(volts).replace('.', 'p')}`);
 
 /**
- * The array config (generators/array schema) that realizes the gene vector. With supplies below
- * `nominal` (the voltage knob) every tile gets voltage domains: the columns at one supply form a
- * domain named after its level (levelName), and the design's levels are nominal plus every level
- * a unit uses; `domainLevels` gives the level registers' settings.
+ * The array config (generators/array schema) that realizes the gene vector. Kernel granularity:
+ * the tagged design with the plan's cell set (the same hardware for every gene vector; the
+ * assignment, through the weights' tags, is what differs). With supplies below `nominal` (the
+ * voltage knob) every tile gets voltage domains: the columns at one supply form a domain named
+ * after its level (levelName), and the design's levels are nominal plus every level a unit uses;
+ * `domainLevels` gives the level registers' settings.
  */
 export function toArrayConfig(plan: UnitPlan, genes: string[], exact: string, name: string, nominal?: number): Record<string, unknown> {
+  if (plan.granularity === 'kernel') return { name, rows: plan.rows, cols: plan.cols, cellSet: plan.cellSet! };
   const cells = genes.map(baseCell);
   // Control variate: the hardware, with a coefficient row per N-fold of the widest layer.
   const cv = cvLayers(plan, genes).length ? { controlVariate: { folds: Math.max(...plan.layers.map((l) => Math.ceil(l.oc / plan.cols))) } } : {};

@@ -1,7 +1,7 @@
 import { UserError } from '../core/errors.ts';
 import { jsonArg, parseOrThrow, z } from '../core/validate.ts';
 import { getCell, productTable } from '../generators/multipliers/index.ts';
-import type { QuantModel, Scheme } from './qmodel.ts';
+import type { QConvLayer, QuantModel, Scheme } from './qmodel.ts';
 import { convLayers } from './qmodel.ts';
 
 /**
@@ -92,6 +92,30 @@ export interface ResolvedAssignment {
   usage: Record<string, Record<string, number>>;
 }
 
+export type LayerSpec = Assignment['layers'][string];
+
+/** Input channel of reduction index k (k = (ic, ky, kx), as the weights and im2col order it). */
+export function inputChannelOf(l: Pick<QConvLayer, 'kh' | 'kw'>, k: number): number {
+  return Math.floor(k / (l.kh * l.kw));
+}
+
+/**
+ * The cell of every (output channel o, input channel ic) multiply of a layer under its spec: the
+ * ONE reading of layer / filter / kernel granularity (the engine's LUT rows and the array's
+ * per-weight tags both come from it).
+ */
+export function layerCellOf(l: Pick<QConvLayer, 'name' | 'oc' | 'ic'>, spec: LayerSpec): (o: number, ic: number) => string {
+  if (typeof spec === 'string') return () => spec;
+  if ('filters' in spec) {
+    if (spec.filters.length !== l.oc)
+      throw new UserError(`assignment layer '${l.name}': filters has ${spec.filters.length} entries, layer has ${l.oc} output channels`);
+    return (o) => spec.filters[o]!;
+  }
+  if (spec.kernels.length !== l.oc || spec.kernels.some((r) => r.length !== l.ic))
+    throw new UserError(`assignment layer '${l.name}': kernels must be ${l.oc} x ${l.ic} (output x input channels)`);
+  return (o, ic) => spec.kernels[o]![ic]!;
+}
+
 export function resolveAssignment(m: QuantModel, a: Assignment): ResolvedAssignment {
   const { ids, signed } = assignmentCells(a);
   if (schemeFor(signed) !== m.scheme)
@@ -113,24 +137,13 @@ export function resolveAssignment(m: QuantModel, a: Assignment): ResolvedAssignm
   for (const l of convs) {
     const spec = a.layers[l.name] ?? a.default;
     if (spec === undefined) throw new UserError(`assignment has no cell for layer '${l.name}' and no "default"`);
-    const khw = l.kh * l.kw;
     const outPos = m.shapes[l.output]!.h * m.shapes[l.output]!.w;
-    let cellOf: (o: number, ic: number) => string;
-    if (typeof spec === 'string') cellOf = () => spec;
-    else if ('filters' in spec) {
-      if (spec.filters.length !== l.oc)
-        throw new UserError(`assignment layer '${l.name}': filters has ${spec.filters.length} entries, layer has ${l.oc} output channels`);
-      cellOf = (o) => spec.filters[o]!;
-    } else {
-      if (spec.kernels.length !== l.oc || spec.kernels.some((r) => r.length !== l.ic))
-        throw new UserError(`assignment layer '${l.name}': kernels must be ${l.oc} x ${l.ic} (output x input channels)`);
-      cellOf = (o, ic) => spec.kernels[o]![ic]!;
-    }
+    const cellOf = layerCellOf(l, spec);
     const ro = new Int32Array(l.oc * l.K);
     const use: Record<string, number> = {};
     for (let o = 0; o < l.oc; o++)
       for (let k = 0; k < l.K; k++) {
-        const id = cellOf(o, Math.floor(k / khw));
+        const id = cellOf(o, inputChannelOf(l, k));
         ro[o * l.K + k] = index.get(id)! * 65536 + (l.weights[o * l.K + k]! & 0xff) * 256;
         use[id] = (use[id] ?? 0) + outPos;
       }

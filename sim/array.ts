@@ -15,6 +15,7 @@ import { type DesignViews, generateViews, TOP } from '../generators/array/rtl.ts
 import { lut } from '../generators/multipliers/index.ts';
 import {
   bufferLoadOrder,
+  checkTags,
   foldOrder,
   foldPlan,
   type GemmCv,
@@ -49,7 +50,7 @@ export interface BuiltHarness {
   views: DesignViews;
 }
 
-function harnessSource(design: Design, views: DesignViews, activity: boolean): string {
+export function harnessSource(design: Design, views: DesignViews, activity: boolean): string {
   const colOffsets: number[] = [];
   let cols = 0;
   for (const t of design.tiles) {
@@ -80,6 +81,7 @@ function harnessSource(design: Design, views: DesignViews, activity: boolean): s
       Array.from({ length: t.rows * t.cols }, (_, i) => views.layout.pePath[t.index]![i % t.rows]![Math.floor(i / t.rows)]!.replace(/\./g, '__DOT__')),
     ),
     colDomain,
+    tagBits: design.tags?.bits ?? 0,
   });
 }
 
@@ -135,6 +137,8 @@ export interface GemmRunOptions {
   trace?: { from: number; to: number; path: string };
   /** Control-variate coefficients and q (designs with the hardware; default: all zero). */
   cv?: GemmCv;
+  /** Cell-select tag of every weight, K x N (designs with a cell set; default all tag 0). */
+  tags?: Mat8;
 }
 
 export interface PeActivity {
@@ -263,6 +267,9 @@ export class ArraySim {
     const loads = bufferLoadOrder(plan);
     const writes = gemmRegisterWrites(this.design, plan, { tile, mode, levels: o.levels, nDomains: nd, cv: o.cv });
     const wRows = weightStream(plan, folds, W);
+    checkTags(this.design, plan.K, plan.N, o.tags);
+    // Tagged designs: every weight's tag streams beside it (padding weights tag 0).
+    const tRows = this.design.tags ? (o.tags ? weightStream(plan, folds, o.tags) : new Uint8Array(wRows.length)) : undefined;
     const outRows = outputRowCount(folds);
     return this.serial(async () => {
       const path = Buffer.from(o.trace?.path ?? '', 'utf8');
@@ -280,6 +287,7 @@ export class ArraySim {
           u32([folds.length, ...folds.flatMap((f) => [f.ubBase, f.rows, f.blockLast ? 1 : 0])]),
           u32([wRows.length]),
           bytes(wRows),
+          ...(tRows ? [bytes(tRows)] : []),
           u32([outRows]),
         ]),
       );

@@ -33,6 +33,11 @@ const work = join(root, 'work');
 const outsideCache = mkdtempSync(join(tmpdir(), 'axtpu-bad-cache-'));
 const lenet = join(modelsDir, 'lenet5-fmnist.onnx');
 const w = (rel: string) => join(work, rel);
+/** LeNet-5 conv2 (16 filters x 6 input channels) with two cells inside every filter: kernel level. */
+const KERNEL_MAP = JSON.stringify({
+  default: 'exact_s8',
+  layers: { '/c2/Conv': { kernels: Array.from({ length: 16 }, () => ['exact_s8', 'exact_s8', 'exact_s8', 'roup_p2_r6_s8', 'exact_s8', 'exact_s8']) } },
+});
 
 function idx(dims: number[], data: Uint8Array): Buffer {
   const head = Buffer.alloc(4 + 4 * dims.length);
@@ -283,6 +288,31 @@ const CASES: Case[] = [
   { name: 'gen --map a missing file', args: ['gen', '--rows', '2', '--cols', '2', '--map', 'nosuch.json'], msg: /--map: not inline JSON and no such file/ },
   { name: 'gen --map a folder', args: ['gen', '--rows', '2', '--cols', '2', '--map', 'cfgdir'], msg: /cfgdir/ },
   { name: 'gen --psum-bits 99', args: ['gen', '--rows', '2', '--cols', '2', '--cell', 'exact_u8', '--psum-bits', '99'], msg: /--psum-bits must be in/ },
+  {
+    name: 'gen --cell-set with one cell',
+    args: ['gen', '--rows', '2', '--cols', '2', '--cell-set', 'exact_s8'],
+    msg: /cellSet: a cell set needs at least 2 cells/,
+  },
+  {
+    name: 'gen --cell-set with --cell',
+    args: ['gen', '--rows', '2', '--cols', '2', '--cell', 'exact_s8', '--cell-set', 'exact_s8,roup_p1_r4_s8'],
+    msg: /a cellSet is the whole array's cells; give no cell, map or tiles with it/,
+  },
+  {
+    name: 'run: a kernel map naming a cell not in the PE cell set',
+    args: ['run', '--model', lenet, '--rows', '4', '--cols', '4', '--cell-set', 'exact_s8,roup_p1_r4_s8', '--assign', KERNEL_MAP],
+    msg: /names cell roup_p2_r6_s8, which is not in the PE's cell set \[exact_s8, roup_p1_r4_s8\]/,
+  },
+  {
+    name: 'run: per-kernel cells on a design without tag bits',
+    args: ['run', '--model', lenet, '--rows', '4', '--cols', '4', '--cell', 'exact_s8', '--assign', KERNEL_MAP],
+    msg: /uses 2 cells across its input channels \(kernel level\), which needs per-weight cell-select tags \(gen --cell-set\)/,
+  },
+  {
+    name: 'explore --granularity kernel with more candidates than the PE holds',
+    args: ['explore', '--model', lenet, '--out', 'x', '--granularity', 'kernel', '--cells', 'roup_p1_r4_s8,roup_p2_r6_s8,roup_p1_r6_s8,roup_p2_r4_s8'],
+    msg: /--granularity kernel: every PE holds exact_s8 plus the candidates \(at most 4 cells, 2 tag bits\); 4 signed candidates given/,
+  },
   { name: 'eval --model a folder', args: ['eval', '--model', 'user', '--no-float'], msg: /user/ },
   { name: 'eval with a missing model', args: ['eval', '--model', 'nosuch.onnx', '--no-float'], msg: /--model: no such file or directory: .*nosuch\.onnx/ },
   { name: 'eval with a garbage model', args: ['eval', '--model', 'garbage.onnx', '--no-float'], msg: /not a valid ONNX file/ },
@@ -341,6 +371,11 @@ const CASES: Case[] = [
     name: 'explore --knobs voltage with a level above nominal',
     args: ['explore', '--model', lenet, '--out', 'x', '--knobs', 'cells,voltage', '--levels', '1.6,2.0'],
     msg: /--levels: 2 V is above the library's nominal 1\.8 V/,
+  },
+  {
+    name: 'explore --knobs voltage per kernel',
+    args: ['explore', '--model', lenet, '--out', 'x', '--knobs', 'cells,voltage', '--levels', '1.6', '--granularity', 'kernel'],
+    msg: /--knobs voltage decides a supply per layer or per column/,
   },
   {
     name: 'explore --knobs voltage without --levels',

@@ -113,7 +113,13 @@ describe('axtpu explore: bad input -> one line, exit 2', () => {
     ['budget not a number', ['--budget', 'lots'], /--budget 'lots'/],
     ['glob matching nothing', ['--cells', 'nosuchfamily_*'], /matches no 8-bit cell/],
     ['only exact cells', ['--cells', 'exact_u8'], /no approximate 8-bit cell/],
-    ['kernel granularity', ['--granularity', 'kernel'], /cannot realize per-kernel cells: PE row r multiplies reduction indices/],
+    // Kernel level is realized by per-weight cell select: the PE holds exact + at most 3 candidates.
+    [
+      'kernel granularity with more candidates than a PE holds',
+      ['--granularity', 'kernel'],
+      /--granularity kernel: every PE holds exact_[su]8 plus the candidates \(at most 4 cells, 2 tag bits\)/,
+    ],
+    ['input groups without kernel granularity', ['--input-groups', '2'], /--input-groups needs --granularity kernel/],
     ['validation split overlapping calibration', ['--val-images', '59800'], /--val-images 59800: .*overlap the 256 calibration images; at most 59744/],
     ['confidence out of range', ['--confidence', '1'], /--confidence must be in 0.5..0.9999/],
     ['unknown granularity', ['--granularity', 'pixel'], /expected layer, filter or kernel/],

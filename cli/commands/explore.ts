@@ -8,12 +8,12 @@ import { intOption, numberOption } from '../../core/validate.ts';
 import { DEFAULT_CELLS, expandCells, groupCandidates } from '../../explore/candidates.ts';
 import { ESTIMATORS, type Estimator } from '../../explore/criticality-check.ts';
 import { writeOutputs } from '../../explore/report.ts';
-import { type ExploreResult, explore, parseBudget, parseKnobs, type SearchKind, savingsText } from '../../explore/run.ts';
+import { checkKernelCells, type ExploreResult, explore, parseBudget, parseKnobs, type SearchKind, savingsText } from '../../explore/run.ts';
 import { voltageLevels } from '../../explore/voltage.ts';
 import { verifyWinner, type WinnerRtl } from '../../explore/winner.ts';
 import { OBJECTIVES, type Objective } from '../../flow/energy.ts';
 import { checkLevels, DEFAULT_VOS_OPS } from '../../flow/vos.ts';
-import { checkGranularity } from '../../mapping/units.ts';
+import { checkGranularity, DEFAULT_INPUT_GROUPS } from '../../mapping/units.ts';
 import { DEFAULT_DATASET } from '../../nn/load.ts';
 import { loadLiberty } from '../../synth/liberty.ts';
 import { loadMemoryModel } from '../../synth/memory-model.ts';
@@ -91,7 +91,8 @@ export function registerExplore(program: Command): void {
     .option('--dataset <name>', 'fmnist | mnist | <IDX directory>', DEFAULT_DATASET)
     .option('--cells <list>', `candidate cell ids or globs, comma-separated (default '${DEFAULT_CELLS}')`)
     .option('--budget <loss>', 'allowed accuracy loss vs the exact design: 1% or 0.01', '1%')
-    .option('--granularity <g>', 'layer | filter | kernel', 'layer')
+    .option('--granularity <g>', 'layer | filter | kernel (kernel: per-weight cell-select hardware, at most 3 candidates per scheme)', 'layer')
+    .option('--input-groups <n>', `kernel granularity: input-channel groups per layer and column (default ${DEFAULT_INPUT_GROUPS})`)
     .option('--search <s>', 'xai-greedy | nsga2 | exhaustive', 'xai-greedy')
     .option(
       '--objective <o>',
@@ -174,7 +175,10 @@ export function registerExplore(program: Command): void {
       const clockMargin = numberOption(String(o.clockMargin), '--clock-margin', 0, 10);
       const vosOps = intOption(String(o.vosOps), '--vos-ops', 100, 100_000_000);
       const cells = o.cells === undefined ? DEFAULT_CELLS : String(o.cells);
-      groupCandidates(expandCells(cells), { exactOnly: knobs.includes('voltage') });
+      const groups = groupCandidates(expandCells(cells), { exactOnly: knobs.includes('voltage') });
+      if (granularity === 'kernel') checkKernelCells(groups);
+      if (o.inputGroups !== undefined && granularity !== 'kernel') throw new UserError('--input-groups needs --granularity kernel');
+      const inputGroups = o.inputGroups === undefined ? undefined : intOption(String(o.inputGroups), '--input-groups', 1, 1024);
       const rows = intOption(String(o.rows), '--rows', 2, 64);
       const cols = intOption(String(o.cols), '--cols', 2, 64);
       const out = resolve(String(o.out));
@@ -186,6 +190,7 @@ export function registerExplore(program: Command): void {
         cells,
         budget,
         granularity,
+        inputGroups,
         search: search as SearchKind,
         objective: objective as Objective,
         memoryModel,

@@ -17,7 +17,7 @@ import {
   MIN_DIM,
   RTL_MAX_DIM,
 } from '../../generators/array/config.ts';
-import { resolveDesign, writeDesign } from '../../generators/array/index.ts';
+import { cellSetOption, resolveDesign, writeDesign } from '../../generators/array/index.ts';
 import { preset, presetNames } from '../../generators/array/presets.ts';
 import { globals } from '../context.ts';
 
@@ -29,6 +29,7 @@ interface GenOpts {
   cols?: string;
   cell?: string;
   map?: string;
+  cellSet?: string;
   tiles?: string;
   domains?: string;
   psumBits: string;
@@ -53,6 +54,10 @@ export function registerGen(program: Command): void {
     .option('--cols <n>', `array columns (${DIM_RANGE}; required without --preset)`)
     .option('--cell <id>', 'one cell for the whole array, e.g. exact_u8, drum_k6_u8')
     .option('--map <json>', 'cell map (inline JSON or file): {"column":[..]} | {"row":[..]} | {"pe":[[..]]} | {"modes":[..]}')
+    .option(
+      '--cell-set <ids>',
+      'per-weight cell select: comma-separated cells (2..4) every PE holds; each weight carries a 1-2 bit tag naming its cell (kernel-level assignment)',
+    )
     .option('--tiles <json>', 'heterogeneous tiles: [{"name","rows","cols","cell"|"map","domains"}]')
     .option('--domains <json>', 'voltage domains: {"levels":[{"name","volts"}],"domains":[{"name","columns":[..]}]}')
     .option('--psum-bits <n>', 'partial-sum / accumulator width (16..32)', '32')
@@ -92,6 +97,7 @@ export function registerGen(program: Command): void {
       if (o.name) config.name = o.name;
       if (o.cell) config.cell = o.cell;
       if (o.map) config.map = jsonArg(o.map, '--map');
+      if (o.cellSet) config.cellSet = cellSetOption(o.cellSet);
       if (o.tiles) config.tiles = jsonArg(o.tiles, '--tiles');
       if (o.domains) config.domains = jsonArg(o.domains, '--domains');
       const design = resolveDesign(config, 'gen');
@@ -111,13 +117,14 @@ export function registerGen(program: Command): void {
         clockGating: design.clockGating,
         controlVariate: design.controlVariate ?? null,
         modes: design.modes,
+        cellSet: design.tags?.cells ?? null,
         files: written.files.length,
       };
       emit(globals(cmd), result, (r) =>
         [
           `wrote ${r.dir} (${r.files} files)`,
           `design ${r.name}: ${r.tiles.map((x) => `${x.name} ${x.rows}x${x.cols} domains [${x.domains.join(', ')}]`).join('; ')}`,
-          `cells ${r.cells.join(', ')} (${r.signed ? 'signed' : 'unsigned'}), psum ${r.psumBits} bits, ${r.accEntries} accumulator rows per tile${r.modes > 1 ? `, ${r.modes} runtime modes` : ''}${r.clockGating ? ', clock-gated columns' : ''}${r.controlVariate ? `, control variate (${r.controlVariate.folds} coefficient rows)` : ''}`,
+          `cells ${r.cells.join(', ')} (${r.signed ? 'signed' : 'unsigned'}), psum ${r.psumBits} bits, ${r.accEntries} accumulator rows per tile${r.modes > 1 ? `, ${r.modes} runtime modes` : ''}${r.clockGating ? ', clock-gated columns' : ''}${r.controlVariate ? `, control variate (${r.controlVariate.folds} coefficient rows)` : ''}${r.cellSet ? `, per-weight cell select (tags: ${r.cellSet.map((c, i) => `${i}=${c}`).join(' ')})` : ''}`,
           `memories: activation buffer ${r.memory.ubKiB} KiB (${r.memory.ubWords} x ${r.memory.ubWordBytes} B), weight FIFO ${r.memory.wbufKiB} KiB (${r.memory.wbufRows} rows), DRAM ${r.memory.dramBytesPerCycle} B/cycle`,
           `synthesis view: synth.f   simulation view: sim.f   power intent: ${r.name}.upf`,
         ].join('\n'),

@@ -5,6 +5,7 @@ import { emit, table } from '../../core/output.ts';
 import { defaultLiberty, synthReportsDir } from '../../core/paths.ts';
 import { intOption, jsonArg, numberOption } from '../../core/validate.ts';
 import { designFrom, energySummary, type FlowReport, LAYER_HEADERS, layerRows, runFlow } from '../../flow/run.ts';
+import { cellSetOption } from '../../generators/array/config.ts';
 import type { BUFFER_COUNT_KEYS } from '../../mapping/memory.ts';
 import { DEFAULT_Q, Q_RANGE } from '../../nn/cv.ts';
 import { DEFAULT_DATASET } from '../../nn/load.ts';
@@ -21,6 +22,7 @@ interface RunOpts {
   cols?: string;
   cell?: string;
   map?: string;
+  cellSet?: string;
   psumBits?: string;
   dataset: string;
   limit?: string;
@@ -97,6 +99,7 @@ export function registerRun(program: Command): void {
     .option('--cols <n>', 'array columns')
     .option('--cell <id>', 'one cell for the whole array')
     .option('--map <json>', 'column map {"column":[..]} (inline JSON or file)')
+    .option('--cell-set <ids>', 'per-weight cell select: comma-separated cells every PE holds (2..4; --assign picks per kernel)')
     .option('--psum-bits <n>', 'partial-sum width (16..32)', '32')
     .option('--dataset <name>', 'fmnist | mnist | <IDX directory> (test split; calibration on its training split)', DEFAULT_DATASET)
     .option('--limit <n>', 'first N test images')
@@ -121,11 +124,12 @@ export function registerRun(program: Command): void {
     .action(async (o: RunOpts, cmd: Command) => {
       let design: string | Record<string, unknown>;
       if (o.design) {
-        if (o.rows || o.cols || o.cell || o.map || o.domains)
+        if (o.rows || o.cols || o.cell || o.map || o.cellSet || o.domains)
           throw new UserError('give either --design <dir> or generator flags (--rows --cols --cell|--map), not both');
         design = o.design;
       } else {
-        if (!o.rows || !o.cols || (!o.cell && !o.map)) throw new UserError('give --design <dir>, or --rows, --cols and --cell (or --map)');
+        if (!o.rows || !o.cols || (!o.cell && !o.map && !o.cellSet))
+          throw new UserError('give --design <dir>, or --rows, --cols and --cell (or --map, --cell-set)');
         design = {
           rows: intOption(o.rows, '--rows', 2, 64),
           cols: intOption(o.cols, '--cols', 2, 64),
@@ -133,6 +137,7 @@ export function registerRun(program: Command): void {
         };
         if (o.cell) design.cell = o.cell;
         if (o.map) design.map = jsonArg(o.map, '--map');
+        if (o.cellSet) design.cellSet = cellSetOption(o.cellSet);
         if (o.domains) design.domains = jsonArg(o.domains, '--domains');
       }
       if (!['sample', 'all', 'off'].includes(o.activity)) throw new UserError(`--activity must be sample, all or off, got '${o.activity}'`);

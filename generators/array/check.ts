@@ -57,7 +57,9 @@ export async function checkDesignXml(design: Design, rtl?: Record<string, string
             problems.push(`${path}: PE missing`);
             continue;
           }
-          const want = [...new Set(t.cells.map((m) => cellInfo(m[r]![c]!).moduleName))].sort();
+          // A tagged PE holds the whole cell set; otherwise its cell in every runtime mode.
+          const ids = design.tags ? design.tags.cells : t.cells.map((m) => m[r]![c]!);
+          const want = [...new Set(ids.map((id) => cellInfo(id).moduleName))].sort();
           const got = (pe.cell ?? [])
             .filter((k) => k.name.startsWith('u_mul'))
             .map((k) => k.submodname)
@@ -99,7 +101,10 @@ export interface PeEquivalence {
 
 export async function provePeViewsEquivalent(design: Design, simSources?: Record<string, string>): Promise<PeEquivalence> {
   const views = generateViews(design);
-  const sim = simSources ?? views.sim;
+  // A tagged design's LUT-view PE reads the cells' ROMs directly (no cell instances to stand in
+  // for); its gate-view PE is the same fast-mux text with the cells, so that one is proven, and
+  // the LUT form is checked against gemmModel in simulation (test/array-tags).
+  const sim = simSources ?? (design.tags ? views.gate : views.sim);
   const dir = scratchDir('array-pe-equiv');
   try {
     // Cells are the same module in both PEs; an injective stand-in (p = {a, b}) proves they get

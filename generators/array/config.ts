@@ -24,6 +24,9 @@ import { cellInfo } from './cells.ts';
  *   cell            one cell for the whole array, or
  *   map             {column:[C ids]} | {row:[R ids]} | {pe:[[C ids] x R]} | {modes:[cell-or-map, ...]}
  *   tiles           [{name, rows?, cols?, cell?, map?, domains?}]  heterogeneous sub-arrays
+ *   cellSet         [2..4 ids]: every PE holds these cells and each weight carries a select tag
+ *                   (clog2(n) bits, loaded and double-buffered with the weight) naming the cell that
+ *                   multiplies it: per-weight (hence kernel-level) assignment (docs/array.md, Cell set)
  *   domains         {levels:[{name, volts}], domains:[{name, columns:[...]}]}
  */
 export const MIN_DIM = 2;
@@ -48,6 +51,8 @@ export const MAX_CV_FOLDS = 64;
  */
 export const CV_V_BITS = 24;
 export const cvVBits = (d: Pick<Design, 'psumBits'>): number => Math.min(CV_V_BITS, d.psumBits);
+/** Cells a tagged PE may hold (a 2-bit tag per weight at most). */
+export const MAX_CELL_SET = 4;
 
 const cellId = z.string().min(1);
 /** One runtime mode's cells: one cell for the tile, or per column, per row or per PE. */
@@ -124,6 +129,11 @@ export const arrayConfigSchema = z
       .optional(),
     cell: cellId.optional(),
     map: mapSchema.optional(),
+    cellSet: z
+      .array(cellId)
+      .min(2, 'a cell set needs at least 2 cells')
+      .max(MAX_CELL_SET, `a cell set holds at most ${MAX_CELL_SET} cells (2 tag bits)`)
+      .optional(),
     tiles: tilesSchema.optional(),
     domains: domainsSchema.optional(),
   })
@@ -180,6 +190,12 @@ export interface Design {
   signed: boolean;
   /** Number of runtime modes (1 = no mode register). */
   modes: number;
+  /**
+   * Per-weight cell select (config `cellSet`): every PE holds `cells`, each weight-buffer entry a
+   * `bits`-wide tag naming the one that multiplies it (tag i = cells[i]; padding weights carry
+   * tag 0, so tiles[].cells is cells[0] everywhere). Undefined = no tags (the RTL is unchanged).
+   */
+  tags?: { cells: string[]; bits: number };
   tiles: TileSpec[];
   levels: Level[];
   /** All cell ids used anywhere, sorted. */
@@ -239,17 +255,34 @@ function resolveCells(cell: string | undefined, map: CellMap | undefined, rows: 
   return [expand(map, rows, cols, where)];
 }
 
+/** `--cell-set a,b,c` -> the ids (the schema checks the count and the cells). */
+export function cellSetOption(v: string): string[] {
+  return v
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x.length > 0);
+}
+
 /** Validate a config and resolve it into the design every generator and model uses. */
 export function resolveDesign(input: unknown, source = 'array config'): Design {
   const config = parseOrThrow(arrayConfigSchema, input, source);
   const tilesIn = config.tiles ?? [{}];
   if (config.tiles && (config.cell || config.map)) throw new UserError(`${source}: with tiles, give each tile its own cell or map`);
   if (config.tiles && config.domains) throw new UserError(`${source}: with tiles, give domains per tile`);
+  const set = config.cellSet;
+  if (set) {
+    if (config.cell || config.map || config.tiles) throw new UserError(`${source}: a cellSet is the whole array's cells; give no cell, map or tiles with it`);
+    const dup = set.find((id, i) => set.indexOf(id) !== i);
+    if (dup) throw new UserError(`${source}: cellSet names ${dup} twice`);
+  }
   const tiles: TileSpec[] = tilesIn.map((t, i) => {
     const rows = t.rows ?? config.rows;
     const cols = t.cols ?? config.cols;
     const where = config.tiles ? `${source} tile ${i}` : source;
-    const cells = resolveCells(config.tiles ? t.cell : config.cell, config.tiles ? t.map : config.map, rows, cols, where);
+    // Tagged designs: tag 0 (padding weights, untagged GEMMs) is the first cell of the set.
+    const cells = set
+      ? [grid(rows, cols, () => set[0]!)]
+      : resolveCells(config.tiles ? t.cell : config.cell, config.tiles ? t.map : config.map, rows, cols, where);
     const { domains, colDomain } = resolveDomains(config.tiles ? t.domains : config.domains, cols, where);
     return { index: i, name: t.name ?? `tile${i}`, rows, cols, cells, domains, colDomain };
   });
@@ -259,6 +292,7 @@ export function resolveDesign(input: unknown, source = 'array config'): Design {
   if (tiles.some((t) => t.cells.length !== modes)) throw new UserError(`${source}: every tile must have the same number of runtime modes`);
   const ids = new Set<string>();
   for (const t of tiles) for (const m of t.cells) for (const row of m) for (const id of row) ids.add(id);
+  for (const id of set ?? []) ids.add(id);
   const cellIds = [...ids].sort();
   const infos = cellIds.map((id) => cellInfo(id));
   const signed = infos[0]!.signed;
@@ -281,6 +315,7 @@ export function resolveDesign(input: unknown, source = 'array config'): Design {
     ...(config.controlVariate ? { controlVariate: { folds: config.controlVariate.folds } } : {}),
     signed,
     modes,
+    ...(set ? { tags: { cells: [...set], bits: Math.max(1, Math.ceil(Math.log2(set.length))) } } : {}),
     tiles,
     levels,
     cellIds,

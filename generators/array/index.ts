@@ -13,7 +13,7 @@ import { readJsonFile } from '../../core/validate.ts';
 import { arrayConfigSchema, checkRtlSize, type Design, resolveDesign } from './config.ts';
 import { generateViews, TOP } from './rtl.ts';
 
-export { type ArrayConfig, arrayConfigSchema, type Design, resolveDesign, type TileSpec } from './config.ts';
+export { type ArrayConfig, arrayConfigSchema, cellSetOption, type Design, resolveDesign, type TileSpec } from './config.ts';
 export { type DesignViews, designLayout, generateViews, type Layout, TOP } from './rtl.ts';
 export { latency } from './schedule.ts';
 

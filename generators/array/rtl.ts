@@ -83,6 +83,7 @@ export const names = {
   cvMem: (t: TileSpec) => `axtpu_${t.name}_cvmem`,
   ubMem: 'axtpu_ubmem',
   wbufMem: 'axtpu_wbufmem',
+  wtagMem: 'axtpu_wtagmem',
 };
 
 interface PeKind {
@@ -92,7 +93,16 @@ interface PeKind {
   multi: boolean;
 }
 
+/** PEs of a tagged design: one kind, every cell of the set present, the weight's tag selects. */
+function taggedKinds(design: Design): { kinds: PeKind[]; peKind: number[][][] } {
+  return {
+    kinds: [{ module: 'axtpu_pe0', cellsByMode: [design.tags!.cells[0]!], multi: false }],
+    peKind: design.tiles.map((t) => Array.from({ length: t.rows }, () => new Array<number>(t.cols).fill(0))),
+  };
+}
+
 function peKinds(design: Design): { kinds: PeKind[]; peKind: number[][][] } {
+  if (design.tags) return taggedKinds(design);
   const byKey = new Map<string, number>();
   const kinds: PeKind[] = [];
   const peKind = design.tiles.map((t) =>
@@ -117,12 +127,13 @@ function peKinds(design: Design): { kinds: PeKind[]; peKind: number[][][] } {
  * `sim`: the PE for the simulation views (weight mux in Verilator's fast form, optional activity
  * taps); otherwise the synthesis PE. Both come from one template and are proven equivalent.
  */
-function peText(kind: PeKind, design: Design, modeBits: number, dbg: boolean, sim: boolean): string {
+function peText(kind: PeKind, design: Design, modeBits: number, dbg: boolean, sim: boolean, lut = false): string {
   const pw = design.psumBits;
-  const unique = [...new Set(kind.cellsByMode)];
+  const tags = design.tags;
+  const unique = tags ? tags.cells : [...new Set(kind.cellsByMode)];
   const cells = unique.map((id, i) => {
     const modes = kind.cellsByMode.map((c, m) => (c === id ? m : -1)).filter((m) => m >= 0);
-    const active = modes.map((m) => `(mode == ${modeBits}'d${m})`).join(' || ');
+    const active = tags ? `(tag == ${tags.bits}'d${i})` : modes.map((m) => `(mode == ${modeBits}'d${m})`).join(' || ');
     return {
       module: cellInfo(id).moduleName,
       active,
@@ -134,17 +145,30 @@ function peText(kind: PeKind, design: Design, modeBits: number, dbg: boolean, si
   // replication form {{n{p[15]}}, p} made p a separate per-cycle variable: 2.5x slower).
   const pext = pw === 16 ? 'p' : design.signed ? `${pw}'($signed(p))` : `{${pw - 16}'d0, p}`;
   const orExpr = unique.map((_, i) => `(p${i} & {16{act${i}}})`).join(' | ');
+  // LUT view of a tagged PE: one read of the tagged cell's ROM (a conditional, so the C++ model
+  // reads one table, and p stays single-use); tag codes past the set give 0 like the masked OR.
+  const lutSelect =
+    lut && tags
+      ? `${tags.cells.map((id, i) => `tag == ${tags.bits}'d${i} ? axtpu_lut_pkg::LUT_${cellInfo(id).moduleName}[{a_in, b}] : `).join('')}16'd0`
+      : undefined;
   return render('array/pe.sv', {
     module: kind.module,
-    cellsComment: kind.multi ? kind.cellsByMode.map((c, m) => `mode ${m}: ${c}`).join(', ') : unique[0]!,
+    cellsComment: tags
+      ? unique.map((c, i) => `tag ${i}: ${c}`).join(', ')
+      : kind.multi
+        ? kind.cellsByMode.map((c, m) => `mode ${m}: ${c}`).join(', ')
+        : unique[0]!,
     modeBits: kind.multi ? modeBits : 0,
-    multi: kind.multi,
+    tagBits: tags?.bits ?? 0,
+    // Tagged PEs hold every cell of the set, like a multi-mode PE (no mode port).
+    multi: kind.multi || Boolean(tags),
     cells,
     orExpr,
     pext,
     pwm1: pw - 1,
     dbg,
     fastMux: sim,
+    lutSelect,
   });
 }
 
@@ -200,7 +224,7 @@ function staircase(regs: Reg[], prefix: string, laneWidth: number, signals: { ex
   return out;
 }
 
-function tileTiming(t: TileSpec, pw: number, cv: boolean) {
+function tileTiming(t: TileSpec, pw: number, cv: boolean, tagBits: number) {
   const R = t.rows;
   const C = t.cols;
   const regs: Reg[] = [];
@@ -214,6 +238,15 @@ function tileTiming(t: TileSpec, pw: number, cv: boolean) {
     8,
     Array.from({ length: C }, (_, c) => ({ expr: `w_data[${c * 8} +: 8]`, delay: c })),
   );
+  // Cell-select tags (tagged designs): skewed exactly like the weight data they belong to.
+  const wt = tagBits
+    ? staircase(
+        regs,
+        'wt',
+        tagBits,
+        Array.from({ length: C }, (_, c) => ({ expr: `w_tag[${c * tagBits} +: ${tagBits}]`, delay: c })),
+      )
+    : [];
   const ask = staircase(
     regs,
     'ask',
@@ -229,6 +262,7 @@ function tileTiming(t: TileSpec, pw: number, cv: boolean) {
     col: c,
     wctlSrc: c === 0 ? '{w_we, w_buf}' : `wctl_${c - 1}`,
     wdSrc: wd[c]!,
+    wtSrc: wt[c],
     outSrc: dsk[c]!,
   }));
   const rowList = Array.from({ length: R }, (_, r) => ({ row: r, src: ask[r]! }));
@@ -359,6 +393,7 @@ function registers(layout: Layout) {
 
 export function generateViews(design: Design, opts: ViewOptions = {}): DesignViews {
   const pw = design.psumBits;
+  const tagBits = design.tags?.bits ?? 0;
   const multiTile = design.tiles.length > 1;
   const { layout, kinds, peKind, tileNeedsMode, colNeedsMode } = plan(design);
   const { modeBits, tileBits, levelBits, cfgBits, maxRows, maxCols, peOffset, domains } = layout;
@@ -376,6 +411,7 @@ export function generateViews(design: Design, opts: ViewOptions = {}): DesignVie
           modeBits: colNeedsMode(t, c) ? modeBits : 0,
           pwm1: pw - 1,
           gated: design.clockGating,
+          tagBits,
           pes: Array.from({ length: t.rows }, (_, r) => ({
             row: r,
             module: kinds[peKind[t.index]![r]![c]!]!.module,
@@ -396,6 +432,7 @@ export function generateViews(design: Design, opts: ViewOptions = {}): DesignVie
           pwm1: pw - 1,
           sim,
           gated: design.clockGating,
+          tagBits,
           rowList: Array.from({ length: t.rows }, (_, r) => ({ row: r })),
           cols: d.columns.map((c) => ({ col: c, module: names.column(t, c), modeBits: colNeedsMode(t, c) ? modeBits : 0 })),
         });
@@ -444,7 +481,7 @@ export function generateViews(design: Design, opts: ViewOptions = {}): DesignVie
       parts[`${names.acc(t)}.sv`] = render('array/acc.sv', { ...accCtx, module: names.acc(t), memModule: names.accMem(t), kfBits: layout.kfBits });
       parts[`${names.accMem(t)}.sv`] = render('array/accmem.sv', { ...accCtx, module: names.accMem(t), blackbox: !sim });
       const cellSummary = [...new Set(t.cells.flat(2))].join(', ');
-      const timing = tileTiming(t, pw, Boolean(layout.cv));
+      const timing = tileTiming(t, pw, Boolean(layout.cv), tagBits);
       parts[`${names.tile(t)}.sv`] = render('array/tile.sv', {
         module: names.tile(t),
         name: t.name,
@@ -463,6 +500,7 @@ export function generateViews(design: Design, opts: ViewOptions = {}): DesignVie
         modeBits: tileNeedsMode[t.index] ? modeBits : 0,
         sim,
         gating: gatingContext(t, layout),
+        tagBits,
         accLanes,
         cv: layout.cv
           ? {
@@ -507,6 +545,18 @@ export function generateViews(design: Design, opts: ViewOptions = {}): DesignVie
       addrBits: layout.wbufAddrBits,
       blackbox: !sim,
     }),
+    ...(design.tags
+      ? {
+          [`${names.wtagMem}.sv`]: render('array/bufmem.sv', {
+            doc: 'Cell-select tags beside the weight FIFO',
+            module: names.wtagMem,
+            words: mem.wbufRows,
+            width: maxCols * design.tags.bits,
+            addrBits: layout.wbufAddrBits,
+            blackbox: !sim,
+          }),
+        }
+      : {}),
   });
   const topText = (view: ViewName) =>
     render('array/top.sv', {
@@ -550,6 +600,7 @@ export function generateViews(design: Design, opts: ViewOptions = {}): DesignVie
       modeBits,
       tileBits,
       sim: view !== 'synth',
+      tags: design.tags ? { bits: design.tags.bits, list: design.tags.cells.map((c, i) => `${i}=${c}`).join(' '), module: names.wtagMem } : undefined,
       lutCells: view === 'sim' ? lutCells : [],
     });
 
@@ -558,7 +609,8 @@ export function generateViews(design: Design, opts: ViewOptions = {}): DesignVie
   if (design.clockGating) common['axtpu_clkgate.sv'] = render('array/clkgate.sv', {});
   const structural = Object.fromEntries(design.cellIds.map((id) => [`${cellInfo(id).moduleName}.v`, cellInfo(id).verilog()]));
   const lutFiles = Object.fromEntries(lutCells.map((c) => [`${c.module}.sv`, render('array/cell_lut.sv', c)]));
-  const peFiles = (dbg: boolean, sim: boolean) => Object.fromEntries(kinds.map((k) => [`${k.module}.sv`, peText(k, design, modeBits, dbg, sim)]));
+  const peFiles = (dbg: boolean, sim: boolean, lut = false) =>
+    Object.fromEntries(kinds.map((k) => [`${k.module}.sv`, peText(k, design, modeBits, dbg, sim, lut)]));
 
   const synth: Record<string, string> = {
     ...structural,
@@ -571,11 +623,13 @@ export function generateViews(design: Design, opts: ViewOptions = {}): DesignVie
   const dbg = Boolean(opts.activity);
   const simArray = arrayFiles(true);
   const simPe = peFiles(dbg, true);
+  // Tagged designs: the LUT view's PE reads one LUT, chosen by the tag (see peText); the gate view keeps the cells.
+  const lutPe = design.tags ? peFiles(dbg, true, true) : simPe;
   const sim: Record<string, string> = {
     'axtpu_lut_pkg.sv': render('array/lut_pkg.sv', { lutCells }),
     ...lutFiles,
     ...common,
-    ...simPe,
+    ...lutPe,
     ...simArray,
     ...memFiles(true),
     'axtpu_top.sv': topText('sim'),
