@@ -15,6 +15,7 @@ import { gemmLut } from '../nn/gemm.ts';
 import { loadQuantModelFor } from '../nn/load.ts';
 import { convLayers } from '../nn/qmodel.ts';
 import { ArraySim, harnessSource } from '../sim/array.ts';
+import { MIXED_3x5 } from './helpers/designs.ts';
 import { seededMat } from './helpers/mat.ts';
 
 /**
@@ -36,22 +37,7 @@ const TAGGED = { rows: 3, cols: 2, accEntries: 8, cellSet: SET };
 const UNTAGGED: Record<string, { cfg: unknown; sha: string }> = {
   plain: { cfg: { rows: 4, cols: 4, cell: 'exact_u8' }, sha: '7281de5e6d753607c378cbfa10dfeaf47bef091f6f6a04053f7f90bffaa909bd' },
   mixed: {
-    cfg: {
-      rows: 3,
-      cols: 5,
-      psumBits: 20,
-      map: { column: ['exact_u8', 'drum_k6_u8', 'bam_h0_v8_u8', 'mitchell_u8', 'kulkarni_u8'] },
-      domains: {
-        levels: [
-          { name: 'nom', volts: 1.8 },
-          { name: 'low', volts: 1.2 },
-        ],
-        domains: [
-          { name: 'hi', columns: [0, 2, 4] },
-          { name: 'lo', columns: [1, 3] },
-        ],
-      },
-    },
+    cfg: MIXED_3x5,
     sha: 'b0d1eae99e9afa86a1b6722ae866443afb2ebb34a3b5847ac467e31a93d71b28',
   },
   modesTiles: {

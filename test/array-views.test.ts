@@ -12,26 +12,11 @@ import { gemmModel } from '../mapping/gemm-model.ts';
 import { ArraySim } from '../sim/array.ts';
 import { synthesize } from '../synth/yosys.ts';
 import { runCli } from './helpers/cli.ts';
+import { MIXED_3x5 } from './helpers/designs.ts';
 import { seededMat } from './helpers/mat.ts';
 
 const mat = seededMat;
 
-const MIXED_3x5 = {
-  rows: 3,
-  cols: 5,
-  psumBits: 20,
-  map: { column: ['exact_u8', 'drum_k6_u8', 'bam_h0_v8_u8', 'mitchell_u8', 'kulkarni_u8'] },
-  domains: {
-    levels: [
-      { name: 'nom', volts: 1.8 },
-      { name: 'low', volts: 1.2 },
-    ],
-    domains: [
-      { name: 'hi', columns: [0, 2, 4] },
-      { name: 'lo', columns: [1, 3] },
-    ],
-  },
-};
 const PE_8x8 = {
   rows: 8,
   cols: 8,

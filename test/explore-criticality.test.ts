@@ -17,11 +17,12 @@ import { limitDataset, loadDataset } from '../nn/dataset.ts';
 import { runQuantBatch } from '../nn/engine.ts';
 import { runFloat } from '../nn/float.ts';
 import { gemmLut } from '../nn/gemm.ts';
-import type { ConvLayer, FloatGraph } from '../nn/graph.ts';
+import type { FloatGraph } from '../nn/graph.ts';
 import { loadQuantModelFor } from '../nn/load.ts';
 import { prepareNativeKernels } from '../nn/native.ts';
 import { importOnnx } from '../nn/onnx.ts';
 import { convLayers, type QuantModel } from '../nn/qmodel.ts';
+import { randomConv } from './helpers/graphs.ts';
 
 const lenet = join(repoRoot, 'models/lenet5-fmnist.onnx');
 
@@ -62,23 +63,8 @@ describe('criticality seeds for NSGA-II', () => {
 describe('cross-entropy gradients at pre-activations', () => {
   it("equal the finite difference of the loss in each channel's bias", () => {
     const rng = makeRng(4);
-    const rand = (n: number, s: number) => Float32Array.from({ length: n }, () => (rng() * 2 - 1) * s);
-    const conv = (name: string, input: string, output: string, ic: number, oc: number, k: number, relu: boolean, kind: 'conv' | 'dense'): ConvLayer => ({
-      op: 'conv',
-      name,
-      kind,
-      input,
-      output,
-      ic,
-      oc,
-      kh: k,
-      kw: k,
-      stride: [1, 1],
-      pads: [0, 0, 0, 0],
-      weight: rand(oc * ic * k * k, 0.7),
-      bias: rand(oc, 0.3),
-      relu,
-    });
+    const conv = (name: string, input: string, output: string, ic: number, oc: number, k: number, relu: boolean, kind: 'conv' | 'dense') =>
+      randomConv(rng, { name, input, output, ic, oc, k, relu, kind }, { weight: 0.7, bias: 0.3 });
     const g: FloatGraph = {
       name: 't',
       input: 'x',

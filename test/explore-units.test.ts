@@ -3,17 +3,7 @@ import { expandCells, groupCandidates } from '../explore/candidates.ts';
 import { parseBudget } from '../explore/run.ts';
 import { resolveDesign } from '../generators/array/index.ts';
 import { checkGranularity, filterCells, planUnits, toArrayConfig, toAssignment } from '../mapping/units.ts';
-import type { QuantModel } from '../nn/qmodel.ts';
-
-/** A model skeleton with n conv/dense layers: only what planUnits reads. */
-function fakeModel(ocs: number[]): QuantModel {
-  const shapes: QuantModel['shapes'] = {};
-  const layers = ocs.map((oc, j) => {
-    shapes[`t${j}`] = { c: oc, h: 2, w: 2 };
-    return { op: 'conv', name: `L${j}`, kind: 'conv', input: j ? `t${j - 1}` : 'in', output: `t${j}`, ic: 1, oc, kh: 3, kw: 3, K: 9 } as unknown;
-  });
-  return { layers, shapes } as unknown as QuantModel;
-}
+import { fakeModel } from './helpers/fake-model.ts';
 
 describe('decision units = what the array realizes', () => {
   it('layer granularity: one tile per layer, layers beyond 8 share tiles', () => {

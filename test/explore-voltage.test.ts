@@ -7,17 +7,7 @@ import { explore } from '../explore/run.ts';
 import { voltageLevels } from '../explore/voltage.ts';
 import { resolveDesign } from '../generators/array/index.ts';
 import { domainLevels, geneName, parseGene, planUnits, toArrayConfig, toAssignment } from '../mapping/units.ts';
-import type { QuantModel } from '../nn/qmodel.ts';
-
-/** A model skeleton with n conv layers: only what planUnits reads. */
-function fakeModel(ocs: number[]): QuantModel {
-  const shapes: QuantModel['shapes'] = {};
-  const layers = ocs.map((oc, j) => {
-    shapes[`t${j}`] = { c: oc, h: 2, w: 2 };
-    return { op: 'conv', name: `L${j}`, kind: 'conv', input: j ? `t${j - 1}` : 'in', output: `t${j}`, ic: 1, oc, kh: 3, kw: 3, K: 9 } as unknown;
-  });
-  return { layers, shapes } as unknown as QuantModel;
-}
+import { fakeModel } from './helpers/fake-model.ts';
 
 describe('voltage genes', () => {
   it('a gene names cell, compensation and supply; the assignment and the hardware follow it', () => {

@@ -2,38 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { makeRng } from '../core/rng.ts';
 import { backward, forwardAll, layerConductance, layerCriticality, targetSeed } from '../explore/xai.ts';
 import { runFloat } from '../nn/float.ts';
-import type { ConvLayer, FloatGraph } from '../nn/graph.ts';
+import type { FloatGraph } from '../nn/graph.ts';
+import { randomConv } from './helpers/graphs.ts';
 
 /** A small graph touching every op the backward pass supports, with a residual add. */
 function tinyGraph(seed: number): FloatGraph {
   const rng = makeRng(seed);
-  const rand = (n: number, scale: number) => Float32Array.from({ length: n }, () => (rng() * 2 - 1) * scale);
-  const conv = (
-    name: string,
-    input: string,
-    output: string,
-    ic: number,
-    oc: number,
-    k: number,
-    pad: number,
-    relu: boolean,
-    kind: 'conv' | 'dense' = 'conv',
-  ): ConvLayer => ({
-    op: 'conv',
-    name,
-    kind,
-    input,
-    output,
-    ic,
-    oc,
-    kh: k,
-    kw: k,
-    stride: [1, 1],
-    pads: [pad, pad, pad, pad],
-    weight: rand(oc * ic * k * k, 0.6),
-    bias: rand(oc, 0.2),
-    relu,
-  });
+  const conv = (name: string, input: string, output: string, ic: number, oc: number, k: number, pad: number, relu: boolean, kind: 'conv' | 'dense' = 'conv') =>
+    randomConv(rng, { name, input, output, ic, oc, k, pad, relu, kind }, { weight: 0.6, bias: 0.2 });
   return {
     name: 'tiny',
     input: 'x',

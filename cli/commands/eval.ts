@@ -1,12 +1,11 @@
 import type { Command } from 'commander';
-import { UserError } from '../../core/errors.ts';
 import { emit, table } from '../../core/output.ts';
-import { intOption, numberOption } from '../../core/validate.ts';
+import { intOption } from '../../core/validate.ts';
 import { DEFAULT_Q, Q_RANGE } from '../../nn/cv.ts';
 import { type EvalReport, evaluate } from '../../nn/evaluate.ts';
 import { DEFAULT_DATASET } from '../../nn/load.ts';
-import { CALIBRATION } from '../../nn/quantize.ts';
 import { globals } from '../context.ts';
+import { calibrationOptions, engineInputs } from '../engine-options.ts';
 
 function human(r: EvalReport): string {
   const pct = (x: number | null) => (x === null ? 'n/a' : `${(100 * x).toFixed(2)} %`);
@@ -49,7 +48,7 @@ function human(r: EvalReport): string {
 }
 
 export function registerEval(program: Command): void {
-  program
+  const cmd = program
     .command('eval')
     .description('accuracy of a DNN with every conv/dense multiply through approximate cells (bit-exact int8 LUT engine)')
     .requiredOption('--model <path>', 'float ONNX model (e.g. models/lenet5-fmnist.onnx) or a quantized model directory')
@@ -57,27 +56,15 @@ export function registerEval(program: Command): void {
     .option('--assign <json>', 'per-layer / per-filter / per-kernel cell assignment (see docs/nn.md)')
     .option('--dataset <name>', 'fmnist | mnist | <IDX directory> (test split; calibration on its training split)', DEFAULT_DATASET)
     .option('--limit <n>', 'first N test images')
-    .option('--workers <n>', 'worker threads (default: one per 2 G MACs of work, up to the core count)')
-    .option('--calibration <method>', 'max | percentile', CALIBRATION.method)
-    .option('--percentile <p>', 'percentile for --calibration percentile', String(CALIBRATION.percentile))
-    .option('--calib-images <n>', 'training images for calibration', String(CALIBRATION.images))
+    .option('--workers <n>', 'worker threads (default: one per 2 G MACs of work, up to the core count)');
+  calibrationOptions(cmd)
     .option('--streams <dir>', 'write a sampled (a,b) operand stream per layer (<layer>.ab)')
     .option('--cv <spec>', 'control-variate error compensation: \'all\', layer names (comma list) or JSON {"<layer>": "on"|"off"|q} (docs/cv.md)')
     .option('--cv-q <q>', `fractional bits of the compensation coefficients (${Q_RANGE[0]}..${Q_RANGE[1]})`, String(DEFAULT_Q))
     .option('--no-float', 'skip the onnxruntime float reference')
     .action(async (opts: Record<string, string | boolean | undefined>, cmd: Command) => {
-      const method = String(opts.calibration);
-      if (method !== 'max' && method !== 'percentile') throw new UserError(`--calibration must be max or percentile, got '${method}'`);
       const report = await evaluate({
-        model: String(opts.model),
-        cell: opts.cell as string | undefined,
-        assign: opts.assign as string | undefined,
-        dataset: String(opts.dataset),
-        limit: opts.limit === undefined ? undefined : intOption(String(opts.limit), '--limit', 1, 10_000_000),
-        workers: opts.workers === undefined ? undefined : intOption(String(opts.workers), '--workers', 1, 64),
-        calibration: method,
-        percentile: numberOption(String(opts.percentile), '--percentile', 50.0001, 100),
-        calibImages: intOption(String(opts.calibImages), '--calib-images', 1, 60000),
+        ...engineInputs(opts),
         streamsDir: opts.streams as string | undefined,
         noFloat: opts.float === false,
         cv: opts.cv as string | undefined,

@@ -1,11 +1,10 @@
 import type { Command } from 'commander';
-import { UserError } from '../../core/errors.ts';
 import { emit, table } from '../../core/output.ts';
 import { intOption, numberOption } from '../../core/validate.ts';
 import { type FinetuneReport, finetune, TRAIN_DEFAULTS } from '../../nn/finetune.ts';
 import { DEFAULT_DATASET } from '../../nn/load.ts';
-import { CALIBRATION } from '../../nn/quantize.ts';
 import { globals } from '../context.ts';
+import { calibrationOptions, engineInputs } from '../engine-options.ts';
 
 function human(r: FinetuneReport): string {
   const pct = (x: number | null) => (x === null ? 'n/a' : `${(100 * x).toFixed(2)} %`);
@@ -23,7 +22,7 @@ function human(r: FinetuneReport): string {
 }
 
 export function registerFinetune(program: Command): void {
-  program
+  const cmd = program
     .command('finetune')
     .description('approximation-aware fine-tuning in PyTorch (int8 + cell LUTs in the forward pass); accuracy measured by the engine')
     .requiredOption('--model <path>', 'float ONNX model (e.g. models/lenet5-fmnist.onnx)')
@@ -39,26 +38,14 @@ export function registerFinetune(program: Command): void {
     .option('--threads <n>', 'PyTorch threads', String(TRAIN_DEFAULTS.threads))
     .option('--dataset <name>', 'fmnist | mnist | <IDX directory> (training split trains and calibrates, test split measures)', DEFAULT_DATASET)
     .option('--limit <n>', 'first N test images for the before/after accuracy')
-    .option('--workers <n>', 'engine worker threads for the accuracy runs')
-    .option('--calibration <method>', 'max | percentile', CALIBRATION.method)
-    .option('--percentile <p>', 'percentile for --calibration percentile', String(CALIBRATION.percentile))
-    .option('--calib-images <n>', 'training images for calibration', String(CALIBRATION.images))
+    .option('--workers <n>', 'engine worker threads for the accuracy runs');
+  calibrationOptions(cmd)
     .option('--no-float', 'skip the onnxruntime float reference')
     .action(async (opts: Record<string, string | boolean | undefined>, cmd: Command) => {
-      const method = String(opts.calibration);
-      if (method !== 'max' && method !== 'percentile') throw new UserError(`--calibration must be max or percentile, got '${method}'`);
       const report = await finetune({
-        model: String(opts.model),
+        ...engineInputs(opts),
         out: String(opts.out),
         force: Boolean(opts.force),
-        cell: opts.cell as string | undefined,
-        assign: opts.assign as string | undefined,
-        dataset: String(opts.dataset),
-        limit: opts.limit === undefined ? undefined : intOption(String(opts.limit), '--limit', 1, 10_000_000),
-        workers: opts.workers === undefined ? undefined : intOption(String(opts.workers), '--workers', 1, 64),
-        calibration: method,
-        percentile: numberOption(String(opts.percentile), '--percentile', 50.0001, 100),
-        calibImages: intOption(String(opts.calibImages), '--calib-images', 1, 60000),
         trainImages: intOption(String(opts.trainImages), '--train-images', 1, 10_000_000),
         noFloat: opts.float === false,
         train: {
