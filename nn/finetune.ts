@@ -10,7 +10,7 @@ import { pythonPath, torchStatus } from '../core/tools.ts';
 import { type Assignment, assignmentCells, checkAssignmentLayers, readAssignment, resolveAssignment, schemeFor, uniformAssignment } from './assign.ts';
 import { limitDataset, loadDataset } from './dataset.ts';
 import { runQuantBatch } from './engine.ts';
-import { type EvalReport, evaluate } from './evaluate.ts';
+import { type EvalOptions, type EvalReport, evaluate } from './evaluate.ts';
 import { finetuneJob, type TrainOptions } from './finetune-plan.ts';
 import type { FloatGraph } from './graph.ts';
 import { checkShapes, isQuantizedDir, loadQuantModelFor } from './load.ts';
@@ -23,17 +23,9 @@ import { graphFromModel, importOnnx, onnx, readOnnxModel } from './onnx.ts';
  * PyTorch, measures it (`evaluate`, the same path as `axtpu eval`). Before training the script
  * runs its exact forward on CHECK_IMAGES test images and must reproduce the engine's scores.
  */
-export interface FinetuneOptions {
-  model: string;
-  cell?: string;
-  assign?: string;
-  dataset?: string;
-  /** First N test images for the engine's before/after accuracy. */
-  limit?: number;
-  workers?: number;
-  calibration?: 'max' | 'percentile';
-  percentile?: number;
-  calibImages?: number;
+// The engine's inputs as `axtpu eval` takes them (limit = test images of the before/after accuracy), plus training.
+export interface FinetuneOptions
+  extends Pick<EvalOptions, 'model' | 'cell' | 'assign' | 'dataset' | 'limit' | 'workers' | 'calibration' | 'percentile' | 'calibImages'> {
   /** First N training images to fine-tune on. */
   trainImages: number;
   train: TrainOptions;
