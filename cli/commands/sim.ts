@@ -4,7 +4,7 @@ import { UserError } from '../../core/errors.ts';
 import { emit, table } from '../../core/output.ts';
 import { xorshift32 } from '../../core/rng.ts';
 import { intOption, jsonArg } from '../../core/validate.ts';
-import { loadDesign } from '../../generators/array/index.ts';
+import { type Design, loadDesign } from '../../generators/array/index.ts';
 import { cycleModel } from '../../mapping/cycle-model.ts';
 import type { Mat8 } from '../../mapping/gemm.ts';
 import { gemmModel } from '../../mapping/gemm-model.ts';
@@ -24,6 +24,25 @@ interface GemmOpts {
   gateLevelSim?: boolean;
   levels?: string;
   flip?: string;
+  tag?: string;
+}
+
+/**
+ * Per-weight tags of a design with a cell set: one cell index for every weight, or random per
+ * weight (from the seed) so every cell of the set is exercised. Refused on a design without tags.
+ */
+function gemmTags(design: Design, K: number, N: number, seed: number, spec: string | undefined): Mat8 | undefined {
+  if (!design.tags) {
+    if (spec !== undefined) throw new UserError(`--tag: design ${design.name} has no cell set (per-weight tags); generate it with --cell-set`);
+    return undefined;
+  }
+  const n = design.tags.cells.length;
+  if (spec === undefined || spec === 'random') {
+    const r = randomMat(K, N, seed ^ 0x2545f491);
+    return { ...r, data: r.data.map((x) => x % n) };
+  }
+  const t = intOption(spec, '--tag', 0, n - 1);
+  return { rows: K, cols: N, data: new Uint8Array(K * N).fill(t) };
 }
 
 /** Deterministic operand matrices from a seed (xorshift32), raw 8-bit codes. */
@@ -61,6 +80,7 @@ export function registerSim(program: Command): void {
     .option('--gate-level-sim', 'simulate the structural cells instead of LUTs (slow cross-check)')
     .option('--levels <spec>', LEVELS_HELP)
     .option('--flip <json>', 'error injection at domain outputs: per-level bit-flip probability, e.g. {"low":0.001}')
+    .option('--tag <i|random>', "designs with a cell set: every weight's cell (index into the set) or 'random' per weight (default random)")
     .action(async (dir: string, o: GemmOpts, cmd: Command) => {
       const design = loadDesign(resolve(dir));
       const M = intOption(o.M, '--M', 1, 1_000_000);
@@ -75,6 +95,7 @@ export function registerSim(program: Command): void {
       const flip = o.flip ? flipTable(design, jsonArg(o.flip, '--flip')) : undefined;
       const A = randomMat(M, K, seed);
       const W = randomMat(K, N, seed ^ 0x5bd1e995);
+      const tags = gemmTags(design, K, N, seed, o.tag);
       const vcdPath = win ? join(resolve(dir), `gemm_${M}x${K}x${N}_s${seed}_${win.from}-${win.to}.vcd`) : undefined;
       const s = await ArraySim.open(design, { view: o.gateLevelSim ? 'gate' : 'sim', trace: Boolean(win), activity: Boolean(o.activity) });
       const t0 = Date.now();
@@ -86,6 +107,7 @@ export function registerSim(program: Command): void {
           mode,
           seed,
           levels,
+          tags,
           inject: Boolean(flip),
           activity: o.activity,
           trace: win && vcdPath ? { ...win, path: vcdPath } : undefined,
@@ -94,7 +116,7 @@ export function registerSim(program: Command): void {
         await s.close();
       }
       const wallMs = Date.now() - t0;
-      const ref = gemmModel(design, A, W, { tile, mode });
+      const ref = gemmModel(design, A, W, { tile, mode, tags });
       let mismatches = 0;
       for (let i = 0; i < ref.raw.length; i++) if (ref.raw[i] !== run.out.raw[i]) mismatches++;
       const cm = cycleModel(design, M, K, N, tile);
@@ -120,6 +142,7 @@ export function registerSim(program: Command): void {
         K,
         N,
         seed,
+        tags: design.tags ? (o.tag ?? 'random') : undefined,
         outputsEqual: mismatches === 0,
         mismatches,
         cycles: run.cycles,
