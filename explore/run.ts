@@ -24,6 +24,7 @@ import {
   toArrayConfig,
   toAssignment,
   type UnitPlan,
+  unitAt,
 } from '../mapping/units.ts';
 import { type Assignment, resolveAssignment, schemeFor, uniformAssignment } from '../nn/assign.ts';
 import { DEFAULT_Q } from '../nn/cv.ts';
@@ -445,8 +446,9 @@ interface GroupContext {
   problem: string;
   ev: Evaluator;
   log: (msg: string) => void;
-  /** With the voltage knob: the library's nominal supply and the error models the engine draws from. */
+  /** With the voltage knob: the library's nominal supply, the levels below it (voltageLevels) and the error models the engine draws from. */
   nominal?: number;
+  levels?: number[];
   volt: VoltageContext;
 }
 
@@ -472,6 +474,7 @@ async function setupStage(o: ExploreOptions, group: CandidateGroup, s: Shared): 
   ).psumBits;
   const volt: VoltageContext = { rows: plan.rows, psumBits, seed: o.seed ?? 1 };
   const nominal = o.knobs?.includes('voltage') ? loadLiberty(defaultLiberty()).nomVoltage : undefined;
+  const levels = nominal === undefined ? undefined : voltageLevels(o.levels ?? [], nominal);
   return {
     o,
     s,
@@ -484,6 +487,7 @@ async function setupStage(o: ExploreOptions, group: CandidateGroup, s: Shared): 
     ev: new Evaluator(s.journal, problem, rangeRunner(o, s, q, volt)),
     log,
     nominal,
+    levels,
     volt,
   };
 }
@@ -595,8 +599,8 @@ async function energyStage(g: GroupContext): Promise<EnergyStage> {
   }
   const cvTwins = o.knobs?.includes('cv') ? savers : [];
   let voltTwins: string[] = [];
-  if (g.nominal !== undefined) {
-    const levels = voltageLevels(o.levels ?? [], g.nominal);
+  if (g.nominal !== undefined && g.levels) {
+    const levels = g.levels;
     const cells = [exact, ...new Set([...kept, ...cvTwins])];
     const pv = new Progress('timing-error models (cell PEs)', cells.length);
     g.volt.report = await arrayVosModels({
@@ -1081,10 +1085,10 @@ function groupResult(
 function voltageSummary(g: GroupContext, genes: string[]): NonNullable<GroupResult['voltage']> {
   const { plan, exact } = g;
   const nominal = g.nominal!;
-  const levels = voltageLevels(g.o.levels ?? [], nominal);
+  const levels = g.levels!;
   const map = Array.from({ length: plan.tiles }, (_, t) => {
     const of = (c: number) => {
-      const u = plan.units.findIndex((x) => x.tile === t && (x.column === null || x.column === c));
+      const u = unitAt(plan, t, c);
       return u >= 0 ? parseGene(genes[u]!) : { cell: exact, volts: undefined };
     };
     return {

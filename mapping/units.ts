@@ -145,6 +145,11 @@ export function cellGrids(plan: UnitPlan, cells: string[], exact: string): Recor
   return out;
 }
 
+/** Index of the unit holding column c of tile t (at layer granularity the tile's unit), or -1 (a column no layer uses). */
+export function unitAt(plan: UnitPlan, t: number, c: number): number {
+  return plan.units.findIndex((x) => x.tile === t && (x.column === null || x.column === c));
+}
+
 /** Cell of every filter of every layer under a gene vector (cells[u] = cell id of unit u). */
 export function filterCells(plan: UnitPlan, cells: string[], exact: string): Record<string, string[]> {
   if (plan.granularity === 'kernel')
@@ -152,7 +157,7 @@ export function filterCells(plan: UnitPlan, cells: string[], exact: string): Rec
   const out: Record<string, string[]> = {};
   for (const l of plan.layers) {
     out[l.name] = Array.from({ length: l.oc }, (_, f) => {
-      const u = plan.units.findIndex((x) => x.tile === l.tile && (x.column === null || x.column === filterColumn(f, plan.cols)));
+      const u = unitAt(plan, l.tile, filterColumn(f, plan.cols));
       return u >= 0 ? baseCell(cells[u]!) : exact;
     });
   }
@@ -205,7 +210,7 @@ export function voltsMap(plan: UnitPlan, genes: string[], nominal: number): Reco
   const out: Record<string, number | number[]> = {};
   for (const l of plan.layers) {
     const perFilter = Array.from({ length: l.oc }, (_, f) => {
-      const u = plan.units.findIndex((x) => x.tile === l.tile && (x.column === null || x.column === filterColumn(f, plan.cols)));
+      const u = unitAt(plan, l.tile, filterColumn(f, plan.cols));
       return u >= 0 ? (parseGene(genes[u]!).volts ?? nominal) : nominal;
     });
     if (perFilter.every((v) => v >= nominal)) continue;
@@ -213,9 +218,6 @@ export function voltsMap(plan: UnitPlan, genes: string[], nominal: number): Reco
   }
   return out;
 }
-
-/** Supply of every unit under a gene vector (nominal where the gene names none). */
-export const unitVolts = (genes: string[], nominal: number): number[] => genes.map((g) => parseGene(g).volts ?? nominal);
 
 export function toAssignment(plan: UnitPlan, cells: string[], exact: string, nominal?: number): Assignment {
   const a = plan.granularity === 'kernel' ? kernelAssignment(cellGrids(plan, cells, exact)) : assignmentOf(filterCells(plan, cells, exact));
@@ -252,23 +254,23 @@ export function toArrayConfig(plan: UnitPlan, genes: string[], exact: string, na
   const cells = genes.map(baseCell);
   // Control variate: the hardware, with a coefficient row per N-fold of the widest layer.
   const cv = cvLayers(plan, genes).length ? { controlVariate: { folds: Math.max(...plan.layers.map((l) => Math.ceil(l.oc / plan.cols))) } } : {};
-  const volts = unitVolts(genes, nominal ?? Number.POSITIVE_INFINITY);
-  const lowered = nominal !== undefined && volts.some((v) => v < nominal);
-  const levels = lowered ? [nominal, ...[...new Set(volts.filter((v) => v < nominal))].sort((a, b) => b - a)] : [];
-  const unitAt = (t: number, c: number) => plan.units.findIndex((x) => x.tile === t && (x.column === null || x.column === c));
+  // Supply of every unit: nominal where the gene names none.
+  const volts = nominal === undefined ? [] : genes.map((g) => parseGene(g).volts ?? nominal);
+  const lowered = volts.some((v) => v < nominal!);
+  const levels = lowered ? [nominal!, ...[...new Set(volts.filter((v) => v < nominal!))].sort((a, b) => b - a)] : [];
   const tiles = Array.from({ length: plan.tiles }, (_, t) => {
     let tile: Record<string, unknown>;
     if (plan.granularity === 'layer') tile = { name: `t${t}`, cell: cells[plan.units.findIndex((u) => u.tile === t)]! };
     else {
       const column = Array.from({ length: plan.cols }, (_, c) => {
-        const u = unitAt(t, c);
+        const u = unitAt(plan, t, c);
         return u >= 0 ? cells[u]! : exact;
       });
       tile = column.every((x) => x === column[0]) ? { name: `t${t}`, cell: column[0]! } : { name: `t${t}`, map: { column } };
     }
     if (!lowered) return tile;
     const colVolts = Array.from({ length: plan.cols }, (_, c) => {
-      const u = unitAt(t, c);
+      const u = unitAt(plan, t, c);
       return u >= 0 ? volts[u]! : nominal!;
     });
     const domains = levels
