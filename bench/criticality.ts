@@ -14,6 +14,7 @@ import { checkCriticality, chooseEstimator } from '../explore/criticality-check.
 import { tailDataset } from '../explore/evaluator.ts';
 import { layerCriticality } from '../explore/xai.ts';
 import { limitDataset, loadDataset } from '../nn/dataset.ts';
+import { pixelsToFloat } from '../nn/float.ts';
 import { loadQuantModelFor } from '../nn/load.ts';
 import { prepareNativeKernels } from '../nn/native.ts';
 import { importOnnx } from '../nn/onnx.ts';
@@ -41,13 +42,7 @@ const results: Record<string, unknown> = { images, calibImages: calibN, filterSa
 for (const m of models) {
   const path = join(repoRoot, `models/${m}-fmnist.onnx`);
   const graph = importOnnx(path);
-  const xai = layerCriticality(
-    graph,
-    Float32Array.from(calib.pixels, (p) => p / 255),
-    calib.labels,
-    calib.count,
-    { steps: 8 },
-  );
+  const xai = layerCriticality(graph, pixelsToFloat(calib.pixels), calib.labels, calib.count, { steps: 8 });
   for (const scheme of schemes) {
     const t0 = performance.now();
     const c0 = process.cpuUsage();

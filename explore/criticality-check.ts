@@ -1,6 +1,7 @@
 import { makeRng, randInt } from '../core/rng.ts';
 import { resolveAssignment, uniformAssignment } from '../nn/assign.ts';
 import type { Dataset } from '../nn/dataset.ts';
+import { pixelsToFloat } from '../nn/float.ts';
 import { type GemmOperands, gemmLut } from '../nn/gemm.ts';
 import type { FloatGraph } from '../nn/graph.ts';
 import { convLayers, type QConvLayer, type QuantModel } from '../nn/qmodel.ts';
@@ -89,7 +90,7 @@ export interface CheckOptions {
 
 /** Everything the estimators need, computed once on the calibration images. */
 export function estimatorInputs(q: QuantModel, graph: FloatGraph, exact: string, calib: Dataset, seed = 1): ErrorAwareInputs {
-  const inputs = Float32Array.from(calib.pixels, (p) => p / 255);
+  const inputs = pixelsToFloat(calib.pixels);
   const grads = new Map(lossGradients(graph, inputs, calib.labels, calib.count).map((g) => [g.layer, g]));
   return { q, exact, grads, probe: new LayerProbe(q, calib.pixels, calib.labels, calib.count), seed };
 }
@@ -248,12 +249,7 @@ export function checkCriticality(o: CheckOptions): CriticalityCheck {
     const mac = means(ac, all);
     const mkl = means(kl, all);
     const crit = new Map(o.xai.map((c) => [c.layer, c]));
-    const share = channelShares(
-      o.graph,
-      Float32Array.from(o.calib.pixels, (p) => p / 255),
-      o.calib.labels,
-      o.calib.count,
-    );
+    const share = channelShares(o.graph, pixelsToFloat(o.calib.pixels), o.calib.labels, o.calib.count);
     const rows = sample.map((s, i) => {
       const c = crit.get(s.layer)!;
       const sh = share[s.layer]![s.channel]!;

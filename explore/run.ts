@@ -30,6 +30,7 @@ import { type Assignment, resolveAssignment, schemeFor, uniformAssignment } from
 import { DEFAULT_Q } from '../nn/cv.ts';
 import { compensation } from '../nn/cv-calib.ts';
 import { type Dataset, limitDataset, loadDataset } from '../nn/dataset.ts';
+import { pixelsToFloat } from '../nn/float.ts';
 import { calibrationPolicy, checkShapes, DEFAULT_DATASET, loadQuantModelFor } from '../nn/load.ts';
 import { importOnnx } from '../nn/onnx.ts';
 import type { QuantModel } from '../nn/qmodel.ts';
@@ -626,10 +627,7 @@ async function energyStage(g: GroupContext): Promise<EnergyStage> {
 /** Criticality of every unit on the float model (the XAI calibration images). */
 function criticalityStage(g: GroupContext): CriticalityResult {
   const c = g.s.calib;
-  const inSize = c.channels * c.height * c.width;
-  const inputs = new Float32Array(c.count * inSize);
-  for (let i = 0; i < inputs.length; i++) inputs[i] = c.pixels[i]! / 255;
-  return unitCriticality(g.plan, g.s.graph, inputs, c.labels, c.count, g.s.xaiMetric, g.o.xaiSteps ?? 8);
+  return unitCriticality(g.plan, g.s.graph, pixelsToFloat(c.pixels), c.labels, c.count, g.s.xaiMetric, g.o.xaiSteps ?? 8);
 }
 
 /** The all-exact design on the validation hold-out: every other design is judged against it. */

@@ -15,7 +15,7 @@ import { productTable } from '../generators/multipliers/index.ts';
 import { resolveAssignment } from '../nn/assign.ts';
 import { limitDataset, loadDataset } from '../nn/dataset.ts';
 import { runQuantBatch } from '../nn/engine.ts';
-import { runFloat } from '../nn/float.ts';
+import { pixelsToFloat, runFloat } from '../nn/float.ts';
 import { gemmLut } from '../nn/gemm.ts';
 import type { FloatGraph } from '../nn/graph.ts';
 import { loadQuantModelFor } from '../nn/load.ts';
@@ -189,13 +189,7 @@ describe('on LeNet-5 (unsigned)', () => {
     const train = loadDataset('fmnist', 'train');
     const calib = limitDataset(train, 32);
     const val = limitDataset(tailDataset(train, 2000), 80);
-    const xai = layerCriticality(
-      graph,
-      Float32Array.from(calib.pixels, (p) => p / 255),
-      calib.labels,
-      calib.count,
-      { steps: 4 },
-    );
+    const xai = layerCriticality(graph, pixelsToFloat(calib.pixels), calib.labels, calib.count, { steps: 4 });
     const c = checkCriticality({ q, graph, exact: 'exact_u8', cells: ['bam_h0_v8_u8', 'bam_h1_v6_u8'], calib, val, xai, filterSample: 4, bootstrap: 200 });
     expect(c.cells.map((x) => x.cell)).toEqual(['bam_h0_v8_u8', 'bam_h1_v6_u8']);
     expect(c.engineRuns.measured).toBe(2 * 5 + 4);

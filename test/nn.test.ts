@@ -10,7 +10,7 @@ import { parseAssignment, resolveAssignment, uniformAssignment } from '../nn/ass
 import { type Dataset, limitDataset, loadDataset, loadIdxDir, parseIdx } from '../nn/dataset.ts';
 import { runQuantBatch } from '../nn/engine.ts';
 import { multiplyByQuantizedMultiplier, quantizeMultiplier, roundingDivideByPOT, saturatingRoundingDoublingHighMul } from '../nn/fixedpoint.ts';
-import { runFloat } from '../nn/float.ts';
+import { pixelsToFloat, runFloat } from '../nn/float.ts';
 import { graphFromModel, importOnnx, onnx } from '../nn/onnx.ts';
 import { runDataset } from '../nn/parallel.ts';
 import { loadQuantModel, saveQuantModel } from '../nn/qio.ts';
@@ -193,11 +193,7 @@ describe('ONNX import', () => {
       const exact = runQuantBatch({ model: q }, test.pixels, test.count);
       expect([...lut.scores]).toEqual([...exact.scores]);
       // Quantized scores track the float ones.
-      const f = runFloat(
-        g,
-        Float32Array.from(test.pixels, (p) => p / 255),
-        test.count,
-      );
+      const f = runFloat(g, pixelsToFloat(test.pixels), test.count);
       let err = 0;
       let mag = 0;
       for (let i = 0; i < f.length; i++) {
