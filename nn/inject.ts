@@ -130,12 +130,22 @@ export function addErrors(acc: Int32Array, err: Float64Array, l: QConvLayer, P: 
 }
 
 /**
- * Draw the layer's timing errors and add them to `acc` in place. Returns how many PE operations
- * went wrong.
+ * One layer's drawn timing errors, one entry per wrong PE operation: its filter n, GEMM column m
+ * (the batch's output position), K-fold, and error (captured - correct word, two's complement).
+ * The engine sums them into the accumulators (`injectLayer`); the RTL run adds each K-fold's sum
+ * to the column's result as the array produces it (flow/rtl.ts), so both see the same draws.
  */
-export function injectLayer(spec: InjectSpec, l: QConvLayer, g: GemmOperands, acc: Int32Array, src: ProductSource, firstImage: number): number {
+export interface LayerErrors {
+  n: number[];
+  m: number[];
+  kFold: number[];
+  e: number[];
+}
+
+/** Draw a layer's timing errors (undefined: the layer has no overscaled column). */
+export function drawLayerErrors(spec: InjectSpec, l: QConvLayer, g: GemmOperands, src: ProductSource, firstImage: number): LayerErrors | undefined {
   const ls = spec.layers[l.name];
-  if (!ls) return 0;
+  if (!ls) return undefined;
   const R = ls.rows;
   const { K, P, a } = g;
   const bits = spec.bits;
@@ -144,8 +154,7 @@ export function injectLayer(spec: InjectSpec, l: QConvLayer, g: GemmOperands, ac
   const { prod, pad } = productOf(l, src);
   const drawables = spec.models.map(prepare);
   const rand = injectionRng(spec.seed, l.name, firstImage);
-  const err = new Float64Array(l.oc * P);
-  let wrong = 0;
+  const out: LayerErrors = { n: [], m: [], kFold: [], e: [] };
   // Fold-local partial sum of rows 0..r (inclusive) for output m of filter n at reduction index k.
   const partial = (n: number, k: number, m: number) => {
     let s = 0;
@@ -185,10 +194,25 @@ export function injectLayer(spec: InjectSpec, l: QConvLayer, g: GemmOperands, ac
         captured = (correct ^ nonzeroMask(p, pAny, rand)) >>> 0;
       }
       if (captured === correct) continue;
-      wrong++;
-      err[n * P + m]! += wrapSigned(captured - correct, bits);
+      out.n.push(n);
+      out.m.push(m);
+      out.kFold.push(Math.floor(k / R));
+      out.e.push(wrapSigned(captured - correct, bits));
     }
   }
-  if (wrong) addErrors(acc, err, l, P, R, bits, src);
-  return wrong;
+  return out;
+}
+
+/**
+ * Draw the layer's timing errors and add them to `acc` in place. Returns how many PE operations
+ * went wrong.
+ */
+export function injectLayer(spec: InjectSpec, l: QConvLayer, g: GemmOperands, acc: Int32Array, src: ProductSource, firstImage: number): number {
+  const d = drawLayerErrors(spec, l, g, src, firstImage);
+  if (!d || d.e.length === 0) return 0;
+  const P = g.P;
+  const err = new Float64Array(l.oc * P);
+  for (let i = 0; i < d.e.length; i++) err[d.n[i]! * P + d.m[i]!]! += d.e[i]!;
+  addErrors(acc, err, l, P, spec.layers[l.name]!.rows, spec.bits, src);
+  return d.e.length;
 }
