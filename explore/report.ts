@@ -286,6 +286,8 @@ export function renderHtml(r: ExploreResult, rtl: WinnerRtl | null, rtlNote: str
         rtlPct: pct(rtl.rtlAccuracy),
         swPct: pct(rtl.softwareEstimate),
         clean: rtl.clean,
+        injected: rtl.injected,
+        injectedPct: rtl.injected ? pct(rtl.injected.rtlAccuracy) : '',
         enginePct: pct(rtl.engineAccuracy),
         equal: rtl.equal,
         predMismatches: rtl.predMismatches,

@@ -223,6 +223,8 @@ export interface GroupResult {
     map: { tile: number; layers: string; volts: number[]; cells: string[] }[];
     /** The error models the engine drew from (written to vos-models-<scheme>.json, not to summary.json). */
     models: VosReport;
+    /** The seed of the engine's timing-error draws (the winner's RTL run draws the same). */
+    seed: number;
   };
   seconds: Record<string, number>;
 }
@@ -1107,6 +1109,7 @@ function voltageSummary(g: GroupContext, genes: string[]): NonNullable<GroupResu
     scope: VOLTAGE_SCOPE,
     map,
     models: g.volt.report!,
+    seed: g.volt.seed,
   };
 }
 

@@ -2,9 +2,10 @@ import { join } from 'node:path';
 import { rtlOutDir } from '../core/paths.ts';
 import { Progress } from '../core/progress.ts';
 import type { Objective } from '../flow/energy.ts';
-import { type EnergyPerInference, runFlow } from '../flow/run.ts';
+import { type EnergyPerInference, type FlowOptions, runFlow } from '../flow/run.ts';
 import { resolveDesign, writeDesign } from '../generators/array/index.ts';
 import { domainLevels } from '../mapping/units.ts';
+import { ENGINE_BATCH } from '../nn/parallel.ts';
 import type { GroupResult } from './run.ts';
 
 /**
@@ -12,6 +13,11 @@ import type { GroupResult } from './run.ts';
  * written to rtl-out/<name>/ (generators/array), then the whole test split runs through the
  * generated RTL (flow/, Verilator, LUT cells) with per-op energies from synthesized cells and
  * PEs. The RTL accuracy must equal the software estimate measured during the search.
+ *
+ * A winner below nominal voltage runs twice: clean (level registers set, no timing errors), which
+ * must equal the clean engine; and with the fitted timing errors drawn exactly as the search's
+ * engine drew them (same models, seed and batches of ENGINE_BATCH, so the same draws), added to
+ * the column results in the RTL (flow/rtl.ts), which must equal the search's test estimate.
  */
 export interface WinnerRtl {
   designDir: string;
@@ -29,8 +35,10 @@ export interface WinnerRtl {
   multiplierAreaUm2: number;
   exactMultiplierAreaUm2: number;
   flowReportDir?: string;
-  /** The winner runs below nominal and the RTL ran without timing errors: `equal` compares it with the clean engine. */
+  /** The winner runs below nominal: `rtlAccuracy` is the clean RTL run, compared with the clean engine. */
   clean: boolean;
+  /** Below nominal: the RTL run with the search's timing-error draws, compared with its estimate. */
+  injected?: { rtlAccuracy: number; engineAccuracy: number; predMismatches: number; layerMismatches: number; wrongOps: number; wrongResults: number };
   seconds: number;
 }
 
@@ -44,32 +52,43 @@ export async function verifyWinner(
   // timing errors injected), so it is judged against the clean engine; the search's estimate
   // with errors is reported next to it.
   const lowered = g.winnerAssignment.volts !== undefined;
+  if (lowered && !g.voltage) throw new Error("verifyWinner: a winner below nominal needs the group's voltage summary (models, seed)");
   const dir = join(rtlOutDir(), design.name);
   await writeDesign(design, dir);
-  const total = Math.ceil(o.testImages / (o.batch ?? 250));
-  const p = new Progress('RTL-in-the-loop (winner, test split)', total);
-  let last = 0;
-  const r = await runFlow({
-    model: o.model,
-    design: dir,
-    dataset: o.dataset,
-    limit: o.testImages,
-    batch: o.batch,
-    noEnergy: o.noEnergy,
-    memoryModel: o.memoryModel,
-    // The layers the winner compensates (control variate, docs/cv.md).
-    ...(g.winnerAssignment.cv?.length ? { cv: g.winnerAssignment.cv.join(',') } : {}),
-    ...(lowered ? { levels: domainLevels(design) } : {}),
-    // A tagged (kernel-level) design holds any assignment over its cell set: the weights' tags
-    // carry the winner's, so the run is given it (and checks every multiply against it).
-    ...(design.tags ? { assign: JSON.stringify(g.winnerAssignment) } : {}),
-    // One Verilator build (no activity taps): the energy streams come from the operands anyway.
-    activity: 'off',
-    onBatch: (done) => {
-      p.tick(done - last);
-      last = done;
-    },
-  });
+  const flow = (what: string, batch: number | undefined, extra: Partial<FlowOptions>) => {
+    const p = new Progress(`RTL-in-the-loop (winner${what}, test split)`, Math.ceil(o.testImages / (batch ?? 250)));
+    let last = 0;
+    return runFlow({
+      model: o.model,
+      design: dir,
+      dataset: o.dataset,
+      limit: o.testImages,
+      batch,
+      noEnergy: o.noEnergy,
+      memoryModel: o.memoryModel,
+      // The layers the winner compensates (control variate, docs/cv.md).
+      ...(g.winnerAssignment.cv?.length ? { cv: g.winnerAssignment.cv.join(',') } : {}),
+      ...(lowered ? { levels: domainLevels(design) } : {}),
+      // A tagged (kernel-level) design holds any assignment over its cell set: the weights' tags
+      // carry the winner's, so the run is given it (and checks every multiply against it).
+      ...(design.tags ? { assign: JSON.stringify(g.winnerAssignment) } : {}),
+      // One Verilator build (no activity taps): the energy streams come from the operands anyway.
+      activity: 'off',
+      onBatch: (done) => {
+        p.tick(done - last);
+        last = done;
+      },
+      ...extra,
+    });
+  };
+  const r = await flow('', o.batch, {});
+  // The search's draws: same models, seed and engine batches (so the same first image per batch).
+  const ri = lowered
+    ? await flow(' with timing errors', ENGINE_BATCH, {
+        noEnergy: true,
+        timingErrors: { report: g.voltage!.models, volts: g.winnerAssignment.volts!, seed: g.voltage!.seed },
+      })
+    : undefined;
   let area = 0;
   let exactArea = 0;
   for (const t of design.tiles)
@@ -86,8 +105,23 @@ export async function verifyWinner(
     rtlAccuracy: r.accuracy,
     engineAccuracy: r.engineAccuracy,
     softwareEstimate: est,
-    equal: (lowered ? r.accuracy === r.engineAccuracy : r.accuracy === est) && r.predMismatches === 0,
+    equal:
+      (lowered ? r.accuracy === r.engineAccuracy : r.accuracy === est) &&
+      r.predMismatches === 0 &&
+      (!ri || (ri.accuracy === est && ri.predMismatches === 0 && ri.layerMismatches === 0)),
     clean: lowered,
+    ...(ri
+      ? {
+          injected: {
+            rtlAccuracy: ri.accuracy,
+            engineAccuracy: ri.engineAccuracy,
+            predMismatches: ri.predMismatches,
+            layerMismatches: ri.layerMismatches,
+            wrongOps: ri.timingErrors!.wrongOps,
+            wrongResults: ri.timingErrors!.wrongResults,
+          },
+        }
+      : {}),
     predMismatches: r.predMismatches,
     layerMismatches: r.layerMismatches,
     images: r.images,

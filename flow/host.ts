@@ -1,6 +1,7 @@
 import { captureAccumulators, captureOperands, type LayerAccumulators } from '../nn/capture.ts';
 import type { CvConfig } from '../nn/cv.ts';
 import type { EngineConfig, GemmRequest } from '../nn/engine.ts';
+import type { InjectSpec } from '../nn/inject.ts';
 import { poolAccumulators } from '../nn/parallel.ts';
 import type { QuantModel } from '../nn/qmodel.ts';
 
@@ -20,6 +21,8 @@ export interface HostSetup {
   perImage: number;
   /** Built native kernel addon for the worker to load (nn/native.ts), if available. */
   nativeAddon?: string;
+  /** Timing errors drawn into the reference's accumulators (nn/inject.ts), as the RTL run adds them. */
+  inject?: InjectSpec;
 }
 
 export interface ReferenceBatch extends LayerAccumulators {
@@ -27,12 +30,12 @@ export interface ReferenceBatch extends LayerAccumulators {
   n: number;
 }
 
-const engineOf = (x: HostSetup): EngineConfig => ({ model: x.model, table: x.table, rowOffsets: x.rowOffsets, cv: x.cv });
+const engineOf = (x: HostSetup): EngineConfig => ({ model: x.model, table: x.table, rowOffsets: x.rowOffsets, cv: x.cv, inject: x.inject });
 const imagesOf = (x: HostSetup, s: number, n: number) => x.pixels.subarray(s * x.perImage, (s + n) * x.perImage);
 
 /** Images [s, s + n) in this thread. */
 export function referenceBatch(x: HostSetup, s: number, n: number): ReferenceBatch {
-  return { s, n, ...captureAccumulators(engineOf(x), imagesOf(x, s, n), n) };
+  return { s, n, ...captureAccumulators(engineOf(x), imagesOf(x, s, n), n, s) };
 }
 
 /** The engine's im2col operands of every conv/dense layer for images [s, s + n). */
@@ -63,7 +66,7 @@ export class ReferencePipeline {
     }
     // At most one pool thread is started for the reference (the previous dedicated worker's
     // share of the cores, beside the harness processes); idle ones already alive are used too.
-    const p = poolAccumulators(this.engine, imagesOf(this.setup, s, n), n, { nativeAddon: this.setup.nativeAddon, maxWorkers: 1 }).then((r) => ({
+    const p = poolAccumulators(this.engine, imagesOf(this.setup, s, n), n, { nativeAddon: this.setup.nativeAddon, maxWorkers: 1, firstImage: s }).then((r) => ({
       s,
       n,
       ...r,

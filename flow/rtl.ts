@@ -9,6 +9,7 @@ import type { CellStreams } from '../mapping/streams.ts';
 import { addOffset, type CvConfig } from '../nn/cv.ts';
 import type { Dataset } from '../nn/dataset.ts';
 import { runQuantBatchAsync } from '../nn/engine.ts';
+import { drawLayerErrors, type InjectSpec } from '../nn/inject.ts';
 import { prepareNativeKernels } from '../nn/native.ts';
 import { convLayers, type QuantModel } from '../nn/qmodel.ts';
 import { ArraySim, type PeActivity } from '../sim/array.ts';
@@ -47,6 +48,13 @@ export interface RtlRunOptions {
    * (`ArraySim.setInjection`). Each GEMM gets its own seed (batch, layer), so runs reproduce.
    */
   flip?: number[][];
+  /**
+   * Timing errors from the fitted per-voltage models (nn/inject.ts), drawn per GEMM on the host
+   * with the engine's own draws (keyed by seed, layer and the batch's first image) and added to
+   * the column results as the accumulators take them; the software reference draws the same, so
+   * the run still compares word for word. Not with `flip`.
+   */
+  inject?: InjectSpec;
   /** Reference engine in a worker thread (default: when there is more than one batch). */
   threaded?: boolean;
   /**
@@ -89,6 +97,8 @@ export interface LayerTrace extends LayerCycles {
   macsByCell: Record<string, number>;
   /** Accumulator words where the array-fed run differs from the software reference. */
   mismatches: number;
+  /** With `inject`: PE operations drawn wrong, and column results changed, over all batches. */
+  injected?: { wrongOps: number; wrongResults: number };
   activity?: LayerActivity;
 }
 
@@ -169,7 +179,18 @@ export async function runRtl(model: QuantModel, design: Design, placement: Place
   // Host-side im2col / requant and the reference GEMMs run on the engine's native kernels (JS
   // fallback with one warning); the reference worker loads the same built addon.
   const native = await prepareNativeKernels();
-  const setup: HostSetup = { model, table, rowOffsets, cv: o.cv, pixels: ds.pixels, perImage, nativeAddon: native.ok ? native.path : undefined };
+  if (o.inject && o.flip) throw new Error('runRtl: inject (fitted timing errors) and flip (bit flips) are exclusive');
+  const setup: HostSetup = {
+    model,
+    table,
+    rowOffsets,
+    cv: o.cv,
+    pixels: ds.pixels,
+    perImage,
+    nativeAddon: native.ok ? native.path : undefined,
+    inject: o.inject,
+  };
+  const signed = model.scheme === 'signed';
 
   const plan = batches(ds.count, batch);
   const total = plan.length;
@@ -209,6 +230,12 @@ export async function runRtl(model: QuantModel, design: Design, placement: Place
       const p = place.get(l.name)!;
       const tr = traces.get(l.name)!;
       const lcv = o.cv?.[l.name];
+      const psumErrors = o.inject ? drawLayerErrors(o.inject, l, g, { table, rowOffset: rowOffsets[l.name], signed }, s) : undefined;
+      if (psumErrors) {
+        tr.injected ??= { wrongOps: 0, wrongResults: 0 };
+        tr.injected.wrongOps += psumErrors.e.length;
+        tr.injected.wrongResults += new Set(psumErrors.n.map((n, i) => n * g.P + psumErrors.m[i]!)).size;
+      }
       const run = await sim.gemm(activationMatrix(g), weights.get(l.name)!, {
         tile: p.tile,
         mode: p.mode,
@@ -218,6 +245,7 @@ export async function runRtl(model: QuantModel, design: Design, placement: Place
         seed: bi * 4096 + layerIndex.get(l.name)! + 1,
         cv: lcv,
         tags: p.tags,
+        psumErrors,
       });
       loopNs += run.ns;
       loopCpuNs += run.cpuNs;
@@ -295,7 +323,7 @@ export async function runRtl(model: QuantModel, design: Design, placement: Place
     enginePred,
     predMismatches,
     firstMismatchLayer: layers.find((l) => l.mismatches > 0)?.layer ?? null,
-    injection: o.flip !== undefined,
+    injection: o.flip !== undefined || o.inject !== undefined,
     layers,
     streams,
     accRows,

@@ -32,6 +32,8 @@ import {
 } from './energy.ts';
 import { energyStackSvg } from './energy-plot.ts';
 import { type LayerTrace, type RtlRunOptions, runRtl } from './rtl.ts';
+import type { VosReport } from './vos.ts';
+import { injectionSpec, type VoltageMap } from './vos-inject.ts';
 
 export interface FlowOptions {
   model: string;
@@ -52,6 +54,12 @@ export interface FlowOptions {
    * reference are then the injected errors' effect, reported rather than failing the run.
    */
   flip?: Record<string, number | number[]>;
+  /**
+   * Timing errors of overscaled columns from fitted per-voltage models (flow/vos.ts reports):
+   * supply per (layer, filter), drawn as the engine draws them (nn/inject.ts) and added to the
+   * column results in the RTL (flow/rtl.ts `inject`). Not with `flip`.
+   */
+  timingErrors?: { report: VosReport; volts: VoltageMap; seed: number };
   /** Plain harness processes and batches in flight (flow/rtl.ts defaults: 2 and 2 per harness). */
   harnesses?: number;
   inFlight?: number;
@@ -92,6 +100,8 @@ export interface FlowReport {
   injection: boolean;
   /** The --flip model of an injection run. */
   flip?: Record<string, number | number[]>;
+  /** Fitted timing errors: their seed, the supply map, and the PE operations / column results drawn wrong. */
+  timingErrors?: { seed: number; volts: VoltageMap; wrongOps: number; wrongResults: number };
   cyclesPerInference: number;
   modelCyclesPerInference: number;
   /** Every layer's RTL buffer-access counters equal mapping/memory.ts's count. */
@@ -182,6 +192,9 @@ export async function runFlow(o: FlowOptions): Promise<FlowReport> {
   const placement: Placement = placeModel(model, design, { mode: o.mode, want });
   checkLevels(design, o.levels);
   const flip = o.flip === undefined ? undefined : flipTable(design, o.flip);
+  if (flip && o.timingErrors) throw new UserError('flip (bit flips) and fitted timing errors cannot be injected in one run');
+  const te = o.timingErrors;
+  const inject = te ? injectionSpec(te.report, design, placement, te.volts, { seed: te.seed, modelName: model.name }) : undefined;
   const ds = limitDataset(loadDataset(o.dataset, 'test'), o.limit);
   checkShapes(model.inputShape, ds, o.model, model.shapes[model.output]?.c);
   const batch = o.batch ?? 250;
@@ -195,6 +208,7 @@ export async function runFlow(o: FlowOptions): Promise<FlowReport> {
     activity: o.activity,
     levels: o.levels,
     flip,
+    inject,
     inFlight: o.inFlight,
     harnesses: o.harnesses,
   });
@@ -252,6 +266,16 @@ export async function runFlow(o: FlowOptions): Promise<FlowReport> {
     firstMismatchLayer: rtl.firstMismatchLayer,
     injection: rtl.injection,
     flip: o.flip,
+    ...(te
+      ? {
+          timingErrors: {
+            seed: te.seed,
+            volts: te.volts,
+            wrongOps: rtl.layers.reduce((s, l) => s + (l.injected?.wrongOps ?? 0), 0),
+            wrongResults: rtl.layers.reduce((s, l) => s + (l.injected?.wrongResults ?? 0), 0),
+          },
+        }
+      : {}),
     cyclesPerInference: cycles / n,
     modelCyclesPerInference: modelCycles / n,
     cyclesMatchModel: layers.every((l) => l.cycles === l.modelCycles),
@@ -383,7 +407,15 @@ export function runEnergySvg(r: FlowReport): string {
 }
 
 async function writeFlowReport(r: FlowReport): Promise<string> {
-  const hash = shortHash({ model: r.model, design: r.designConfig, images: r.images, batch: r.batch, dataset: r.dataset, ...(r.flip ? { flip: r.flip } : {}) });
+  const hash = shortHash({
+    model: r.model,
+    design: r.designConfig,
+    images: r.images,
+    batch: r.batch,
+    dataset: r.dataset,
+    ...(r.flip ? { flip: r.flip } : {}),
+    ...(r.timingErrors ? { timingErrors: r.timingErrors } : {}),
+  });
   const dir = join(synthReportsDir(), `run-${hash}`);
   const md = render('flow/report.md', {
     ...r,

@@ -3,7 +3,9 @@ import type { Design, TileSpec } from '../generators/array/config.ts';
 import { REG, type RegWrite } from '../generators/array/regmap.ts';
 import { productTable } from '../generators/multipliers/index.ts';
 import type { GemmOperands } from '../nn/gemm.ts';
+import type { LayerErrors } from '../nn/inject.ts';
 import type { QConvLayer } from '../nn/qmodel.ts';
+import { wrapUnsigned } from '../synth/vos-model.ts';
 
 /**
  * How one GEMM (A: M x K activations, W: K x N weights) sits on one tile of R rows x C columns.
@@ -245,6 +247,43 @@ export function outputRowCount(folds: Fold[]): number {
   let n = 0;
   for (const f of folds) if (f.kIndex === f.kFolds - 1) n += f.rows;
   return n;
+}
+
+/**
+ * Drawn timing errors (nn/inject.ts `drawLayerErrors`: per wrong PE operation its GEMM row m,
+ * column n, K-fold and error) as the harness adds them: one (result row, tile column, psum word)
+ * triple per column result that is wrong, where result rows are numbered in the order the tile's
+ * accumulators take them (every fold's rows in fold order) and the word is the K-fold's error sum
+ * wrapped at psumBits. Sorted by (row, column).
+ */
+export function psumErrorWords(design: Pick<Design, 'psumBits'>, plan: FoldPlan, folds: Fold[], errs: LayerErrors): Uint32Array {
+  const first: number[] = [];
+  let rows = 0;
+  for (const f of folds) {
+    first.push(rows);
+    rows += f.rows;
+  }
+  const sums = new Map<number, number>();
+  for (let i = 0; i < errs.e.length; i++) {
+    const m = errs.m[i]!;
+    const n = errs.n[i]!;
+    const kf = errs.kFold[i]!;
+    if (!(m >= 0 && m < plan.M && n >= 0 && n < plan.N && kf >= 0 && kf < plan.kFolds))
+      throw new Error(`psum error at (m=${m}, n=${n}, K-fold ${kf}) outside the GEMM`);
+    const b = Math.floor(m / plan.blockRows);
+    const nf = Math.floor(n / plan.C);
+    const f = folds[(b * plan.nFolds + nf) * plan.kFolds + kf]!;
+    const key = (first[f.index]! + m - f.m0) * plan.C + (n - f.n0);
+    sums.set(key, (sums.get(key) ?? 0) + errs.e[i]!);
+  }
+  const keys = [...sums.keys()].sort((x, y) => x - y);
+  const out = new Uint32Array(keys.length * 3);
+  keys.forEach((key, i) => {
+    out[i * 3] = Math.floor(key / plan.C);
+    out[i * 3 + 1] = key % plan.C;
+    out[i * 3 + 2] = wrapUnsigned(sums.get(key)!, design.psumBits);
+  });
+  return out;
 }
 
 /**

@@ -14,18 +14,22 @@ export interface LayerAccumulators {
   layers: { name: string; acc: Int32Array }[];
 }
 
-/** Run a batch of `n` images; `onLayer` sees every conv/dense layer's operands and accumulators. */
+/**
+ * Run a batch of `n` images; `onLayer` sees every conv/dense layer's operands and accumulators.
+ * `firstImage` (the batch's first image in the dataset) keys timing-error injection's draws.
+ */
 export function tapLayers(
   cfg: EngineConfig,
   pixels: Uint8Array,
   n: number,
   onLayer: (layer: QConvLayer, g: GemmOperands, acc: Int32Array) => void,
+  firstImage = 0,
 ): Uint8Array {
   const steps = engineSteps(cfg.model, pixels, n);
   let r = steps.next();
   while (!r.done) {
     const { layer, g } = r.value;
-    const acc = engineGemm(cfg, layer, g);
+    const acc = engineGemm(cfg, layer, g, firstImage);
     onLayer(layer, g, acc);
     r = steps.next(acc);
   }
@@ -40,8 +44,8 @@ export function captureOperands(cfg: EngineConfig, pixels: Uint8Array, n: number
 }
 
 /** Predictions and every conv/dense layer's accumulators for a batch of `n` images. */
-export function captureAccumulators(cfg: EngineConfig, pixels: Uint8Array, n: number): LayerAccumulators {
+export function captureAccumulators(cfg: EngineConfig, pixels: Uint8Array, n: number, firstImage = 0): LayerAccumulators {
   const layers: LayerAccumulators['layers'] = [];
-  const pred = tapLayers(cfg, pixels, n, (l, _g, acc) => layers.push({ name: l.name, acc }));
+  const pred = tapLayers(cfg, pixels, n, (l, _g, acc) => layers.push({ name: l.name, acc }), firstImage);
   return { pred, layers };
 }

@@ -114,17 +114,20 @@ const padRows = (K: number, R: number) => Math.ceil(K / R) * R - K;
 
 /**
  * Add per-output error sums (`err[n * P + m]`, from injection or from a replay) to accumulators:
- * the array's word is acc + the padded rows' products, wrapped at `bits`; the engine's layout
- * takes the pad back off (mapping/gemm.ts toAccumulator).
+ * the array's word is acc + the padded rows' products, wrapped at `bits` and decoded as the host
+ * decodes it (two's complement for signed cells, unsigned otherwise: an MSB error on an unsigned
+ * column is a large positive value, as in the RTL); the engine's layout takes the pad back off
+ * (mapping/gemm.ts toAccumulator).
  */
 export function addErrors(acc: Int32Array, err: Float64Array, l: QConvLayer, P: number, R: number, bits: number, src: ProductSource): void {
   const { pad } = productOf(l, src);
   const rowsPad = padRows(l.K, R);
+  const decode = src.signed ? wrapSigned : wrapUnsigned;
   for (let n = 0; n < l.oc; n++) {
     const padSum = rowsPad * pad(n);
     for (let m = 0; m < P; m++) {
       const e = err[n * P + m]!;
-      if (e !== 0) acc[n * P + m] = wrapSigned(acc[n * P + m]! + padSum + e, bits) - padSum;
+      if (e !== 0) acc[n * P + m] = decode(acc[n * P + m]! + padSum + e, bits) - padSum;
     }
   }
 }

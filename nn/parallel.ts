@@ -105,7 +105,7 @@ const MODEL_SLOTS = 4;
 const BANK_SLOTS = 8;
 
 /** Predictions (and operand statistics) of an image range, or one batch's layer accumulators. */
-type PoolJob = ({ kind: 'predict' } & JobParams) | { kind: 'accumulators'; pixels: Uint8Array; count: number; nativeAddon?: string };
+type PoolJob = ({ kind: 'predict' } & JobParams) | { kind: 'accumulators'; pixels: Uint8Array; count: number; firstImage: number; nativeAddon?: string };
 
 interface PoolRequest {
   id: number;
@@ -171,7 +171,7 @@ export function poolWorkerMain(): void {
       const reply: PoolReply =
         job.kind === 'predict'
           ? { id: req.id, predict: runJob({ ...job, cfg }) }
-          : { id: req.id, accumulators: captureAccumulators(cfg, job.pixels, job.count) };
+          : { id: req.id, accumulators: captureAccumulators(cfg, job.pixels, job.count, job.firstImage) };
       port.postMessage(reply, replyBuffers(reply));
     } catch (err) {
       const reply: PoolReply = { id: req.id, error: (err as Error).message ?? String(err) };
@@ -359,22 +359,25 @@ export function killPoolWorkerForTest(i = 0): Promise<number> | undefined {
  * One batch's predictions and every conv/dense layer's accumulators (nn/capture.ts
  * `captureAccumulators`) on a pooled worker, so the calling thread stays free (the RTL run drives
  * its harnesses meanwhile). At most `maxWorkers` threads are started for it (idle ones are used
- * whatever their number); `nativeAddon` as in `runDataset`.
+ * whatever their number); `nativeAddon` as in `runDataset`; `firstImage` keys injection's draws.
  */
 export async function poolAccumulators(
   cfg: EngineConfig,
   pixels: Uint8Array,
   count: number,
-  o: { nativeAddon?: string; maxWorkers?: number } = {},
+  o: { nativeAddon?: string; maxWorkers?: number; firstImage?: number } = {},
 ): Promise<LayerAccumulators> {
   const w = await acquire(o.maxWorkers ?? defaultWorkers());
-  const r = await runPooled(w, cfg, { kind: 'accumulators', pixels: pixels.slice(), count, nativeAddon: o.nativeAddon });
+  const r = await runPooled(w, cfg, { kind: 'accumulators', pixels: pixels.slice(), count, firstImage: o.firstImage ?? 0, nativeAddon: o.nativeAddon });
   return r.accumulators!;
 }
 
+/** The engine's batch (runDataset's default): timing-error draws are keyed by each batch's first image. */
+export const ENGINE_BATCH = 128;
+
 export async function runDataset(cfg: EngineConfig, ds: Dataset, opts: RunOptions = {}): Promise<RunResult> {
   const perImage = ds.channels * ds.height * ds.width;
-  const batch = opts.batch ?? 128;
+  const batch = opts.batch ?? ENGINE_BATCH;
   const samplesPerLayer = opts.samplesPerLayer ?? 65536;
   const workers = Math.max(1, Math.min(opts.workers ?? autoWorkers(cfg, ds.count), Math.ceil(ds.count / batch)));
   // Build/load the native kernels here, before any worker starts (workers only load the file).

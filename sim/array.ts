@@ -24,8 +24,10 @@ import {
   type Mat8,
   outputRowCount,
   placeOutputs,
+  psumErrorWords,
   weightStream,
 } from '../mapping/gemm.ts';
+import type { LayerErrors } from '../nn/inject.ts';
 import { FLAG, FOLD_WORDS, LOAD_WORDS, OP, PERF_WORDS, REG_WRITE_WORDS, STATUS, WIRE } from './protocol.ts';
 
 /**
@@ -139,6 +141,11 @@ export interface GemmRunOptions {
   cv?: GemmCv;
   /** Cell-select tag of every weight, K x N (designs with a cell set; default all tag 0). */
   tags?: Mat8;
+  /**
+   * Drawn timing errors (nn/inject.ts `drawLayerErrors`) to add to the column results as the
+   * accumulators take them (the sim-only inj_add port; docs/vos.md "Injection in the RTL").
+   */
+  psumErrors?: LayerErrors;
 }
 
 export interface PeActivity {
@@ -271,6 +278,7 @@ export class ArraySim {
     // Tagged designs: every weight's tag streams beside it (padding weights tag 0).
     const tRows = this.design.tags ? (o.tags ? weightStream(plan, folds, o.tags) : new Uint8Array(wRows.length)) : undefined;
     const outRows = outputRowCount(folds);
+    const errWords = o.psumErrors ? psumErrorWords(this.design, plan, folds, o.psumErrors) : new Uint32Array(0);
     return this.serial(async () => {
       const path = Buffer.from(o.trace?.path ?? '', 'utf8');
       const flags = (o.activity ? FLAG.activity : 0) | (o.trace ? FLAG.trace : 0) | (o.inject ? FLAG.inject : 0);
@@ -288,6 +296,8 @@ export class ArraySim {
           u32([wRows.length]),
           bytes(wRows),
           ...(tRows ? [bytes(tRows)] : []),
+          u32([errWords.length / 3]),
+          Buffer.from(errWords.buffer, errWords.byteOffset, errWords.byteLength),
           u32([outRows]),
         ]),
       );

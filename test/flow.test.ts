@@ -9,8 +9,10 @@ import { cycleModel } from '../mapping/cycle-model.ts';
 import { placeModel } from '../mapping/place.ts';
 import { limitDataset, loadDataset } from '../nn/dataset.ts';
 import { runQuantBatch, runQuantBatchAsync } from '../nn/engine.ts';
+import type { InjectSpec } from '../nn/inject.ts';
 import { loadQuantModelFor } from '../nn/load.ts';
 import { flipTable } from '../sim/array.ts';
+import type { ErrorModel } from '../synth/vos-model.ts';
 import { runCli } from './helpers/cli.ts';
 
 /**
@@ -207,6 +209,50 @@ describe('flow: array results feed the next layer (error injection)', () => {
       for (let b = 0; b < BATCH; b++) if (clean.pred[b] !== r.pred[s + b]) differsFromClean++;
     }
     expect(differsFromClean).toBe(r.predMismatches);
+    expect(differsFromClean).toBeGreaterThan(0);
+  });
+
+  it('fitted timing errors: the array with the drawn errors equals the engine drawing the same, word for word', async () => {
+    const design = designFrom(designs.exact!);
+    const { model: q } = await loadQuantModelFor(model, 'signed');
+    const placement = placeModel(q, design);
+    const ds = limitDataset(loadDataset('fmnist', 'test'), N);
+    // Two model kinds, large errors, so a few hundred wrong PE operations change predictions.
+    const models: ErrorModel[] = [
+      {
+        kind: 'rate-histogram',
+        pWrong: 4e-4,
+        histogram: [
+          { error: -70000, count: 1 },
+          { error: 9000, count: 2 },
+        ],
+      },
+      { kind: 'bit-flip', p: Array.from({ length: 32 }, (_, i) => (i >= 14 && i <= 18 ? 1e-4 : 0)) },
+    ];
+    const inject: InjectSpec = {
+      seed: 7,
+      bits: design.psumBits,
+      models,
+      layers: Object.fromEntries(
+        placement.layers.map((p) => [p.layer, { rows: 16, filterModel: Array.from({ length: 120 }, (_, n) => (n % 3 === 2 ? -1 : n % 2)) }]),
+      ),
+    };
+    const r = await runRtl(q, design, placement, ds, { batch: BATCH, activity: 'off', inject });
+    expect(r.injection).toBe(true);
+    for (const l of r.layers) {
+      expect(l.injected!.wrongOps).toBeGreaterThan(0);
+      expect(l.mismatches).toBe(0);
+    }
+    expect(r.predMismatches).toBe(0);
+    // The same draws in the plain engine (batches keyed by their first image), and the clean engine.
+    const cfg = { model: q, table: placement.resolved.table, rowOffsets: placement.resolved.rowOffsets };
+    let differsFromClean = 0;
+    for (let s = 0; s < N; s += BATCH) {
+      const px = ds.pixels.subarray(s * 784, (s + BATCH) * 784);
+      expect([...runQuantBatch({ ...cfg, inject }, px, BATCH, undefined, s).pred]).toEqual([...r.pred.subarray(s, s + BATCH)]);
+      const clean = runQuantBatch(cfg, px, BATCH);
+      for (let b = 0; b < BATCH; b++) if (clean.pred[b] !== r.pred[s + b]) differsFromClean++;
+    }
     expect(differsFromClean).toBeGreaterThan(0);
   });
 

@@ -72,7 +72,7 @@ function human(r: ExploreResult, rtl: WinnerRtl | null, rtlNote: string, paths: 
   }
   if (rtl)
     lines.push(
-      `RTL (${rtl.designDir}, ${rtl.images} test images): accuracy ${pct(rtl.rtlAccuracy)} % vs ${rtl.clean ? `the clean engine ${pct(rtl.engineAccuracy)} % (no timing errors in the RTL run; with them the engine estimates ${pct(rtl.softwareEstimate)} %)` : `software ${pct(rtl.softwareEstimate)} %`} -> ${rtl.equal ? 'EQUAL' : 'DIFFERENT'}; ` +
+      `RTL (${rtl.designDir}, ${rtl.images} test images): accuracy ${pct(rtl.rtlAccuracy)} % vs ${rtl.clean ? `the clean engine ${pct(rtl.engineAccuracy)} % (clean run); with the search's timing-error draws ${pct(rtl.injected!.rtlAccuracy)} % vs the estimate ${pct(rtl.softwareEstimate)} % (${rtl.injected!.wrongOps} PE operations wrong)` : `software ${pct(rtl.softwareEstimate)} %`} -> ${rtl.equal ? 'EQUAL' : 'DIFFERENT'}; ` +
         `${rtl.cyclesPerInference.toFixed(0)} cycles/inf${rtl.energy ? `, ${(rtl.energy.pjPerInference.total / 1e6).toFixed(3)} uJ/inf accelerator (RTL cycles; memories and DRAM from the model)` : ''}`,
     );
   else lines.push(`RTL verification: not run (${rtlNote})`);
