@@ -48,10 +48,17 @@ export class Evaluator {
     private readonly problem: string,
     /** Predictions for the images of `ds`, which are images [start, end) of `split`. */
     private readonly runner: (a: Assignment, ds: Dataset, range: { split: string; start: number; end: number }) => Promise<Uint8Array>,
+    /**
+     * What else an assignment's result depends on, if anything (the voltage knob: the error models
+     * and the seed its timing errors are drawn with), so a journal never replays a point drawn
+     * from other models.
+     */
+    private readonly context: (a: Assignment) => string = () => '',
   ) {}
 
   key(split: string, start: number, end: number, a: Assignment): string {
-    return `${this.problem}:${split}[${start},${end}):${stableStringify(a)}`;
+    const c = this.context(a);
+    return `${this.problem}:${split}[${start},${end}):${stableStringify(a)}${c ? `:${c}` : ''}`;
   }
 
   /** Correctness of images [start, end) of `ds`. */

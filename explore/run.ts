@@ -487,7 +487,7 @@ async function setupStage(o: ExploreOptions, group: CandidateGroup, s: Shared): 
     plan,
     exact: group.exact,
     problem,
-    ev: new Evaluator(s.journal, problem, rangeRunner(o, s, q, volt)),
+    ev: new Evaluator(s.journal, problem, rangeRunner(o, s, q, volt), voltageKey(volt)),
     log,
     nominal,
     levels,
@@ -1078,6 +1078,21 @@ function groupResult(
     cellMetrics: e.metrics,
     voltage: g.nominal === undefined ? undefined : voltageSummary(g, f.winner.cells),
     seconds,
+  };
+}
+
+/**
+ * Journal key part of an assignment below nominal: the error models and seed its timing errors are
+ * drawn with (hashed once per report), and the draws' convention (`inject: 2`: error sums decoded
+ * as the host decodes the array's words, since 2026-11-30).
+ */
+function voltageKey(volt: VoltageContext): (a: Assignment) => string {
+  let memo: { report: VosReport; key: string } | undefined;
+  return (a) => {
+    if (!a.volts || !Object.keys(a.volts).length) return '';
+    if (!volt.report) throw new Error('explore: an assignment with volts needs the error models first');
+    if (memo?.report !== volt.report) memo = { report: volt.report, key: shortHash({ inject: 2, models: volt.report, seed: volt.seed }) };
+    return `vos=${memo.key}`;
   };
 }
 
