@@ -7,13 +7,16 @@ import { designLayout } from '../generators/array/rtl.ts';
  *
  *   --levels <level>                      every voltage domain at that level
  *   --levels <domain>=<level>[,...]       the named domains at those levels, the rest at the first level
+ *   --levels @named                       every domain at the level of its own name (explore's voltage
+ *                                         winners name each domain after its supply level)
  *
  * Domains and levels go by name: a domain by its supply name (the domain's name, or
  * `<tile>_<domain>` in a multi-tile design, as in the UPF), a level by its name in the design's
  * `levels` list. The result is a level index per global voltage domain (tiles' domains
  * concatenated in tile order), the form the harness and the energy model take.
  */
-export const LEVELS_HELP = 'voltage level by name: <level> for every domain, or <domain>=<level>[,...] (others at the first level)';
+export const LEVELS_HELP =
+  'voltage level by name: <level> for every domain, <domain>=<level>[,...] (others at the first level), or @named (each domain at the level of its name)';
 
 /** Supply name of every voltage domain, in global order (tiles' domains concatenated). */
 export function domainNames(design: Design): string[] {
@@ -30,6 +33,14 @@ export function parseLevels(spec: string, design: Design): number[] {
   };
   const text = spec.trim();
   if (!text) throw new UserError(`--levels is empty (expected <level> or <domain>=<level>[,...]; levels: ${levelList()})`);
+  if (text === '@named') {
+    const names = design.tiles.flatMap((t) => t.domains.map((d) => d.name));
+    return names.map((n) => {
+      const l = design.levels.findIndex((x) => x.name === n);
+      if (l < 0) throw new UserError(`--levels @named: domain '${n}' of design ${design.name} has no level of that name (levels: ${levelList()})`);
+      return l;
+    });
+  }
   if (/^[[{]/.test(text)) throw new UserError(`--levels takes <level> or <domain>=<level>[,...] by name, not JSON (e.g. --levels lo=low), got '${text}'`);
   if (!text.includes('=')) {
     if (text.includes(',')) throw new UserError(`--levels: '${text}' is a list without '='; give <domain>=<level>[,...] or one <level> for every domain`);

@@ -33,7 +33,7 @@ import {
 import { energyStackSvg } from './energy-plot.ts';
 import { type LayerTrace, type RtlRunOptions, runRtl } from './rtl.ts';
 import type { VosReport } from './vos.ts';
-import { injectionSpec, type VoltageMap } from './vos-inject.ts';
+import { hardwareVolts, injectionSpec, type VoltageMap } from './vos-inject.ts';
 
 export interface FlowOptions {
   model: string;
@@ -55,11 +55,12 @@ export interface FlowOptions {
    */
   flip?: Record<string, number | number[]>;
   /**
-   * Timing errors of overscaled columns from fitted per-voltage models (flow/vos.ts reports):
-   * supply per (layer, filter), drawn as the engine draws them (nn/inject.ts) and added to the
-   * column results in the RTL (flow/rtl.ts `inject`). Not with `flip`.
+   * Timing errors of overscaled columns from fitted per-voltage models (flow/vos.ts reports), at
+   * the supply the hardware gives each column (its domain's level under `levels`), drawn as the
+   * engine draws them (nn/inject.ts) and added to the column results in the RTL (flow/rtl.ts
+   * `inject`). Not with `flip`.
    */
-  timingErrors?: { report: VosReport; volts: VoltageMap; seed: number };
+  timingErrors?: { report: VosReport; seed: number };
   /** Plain harness processes and batches in flight (flow/rtl.ts defaults: 2 and 2 per harness). */
   harnesses?: number;
   inFlight?: number;
@@ -194,7 +195,8 @@ export async function runFlow(o: FlowOptions): Promise<FlowReport> {
   const flip = o.flip === undefined ? undefined : flipTable(design, o.flip);
   if (flip && o.timingErrors) throw new UserError('flip (bit flips) and fitted timing errors cannot be injected in one run');
   const te = o.timingErrors;
-  const inject = te ? injectionSpec(te.report, design, placement, te.volts, { seed: te.seed, modelName: model.name }) : undefined;
+  const volts = te ? hardwareVolts(design, placement, o.levels ?? []) : undefined;
+  const inject = te ? injectionSpec(te.report, design, placement, volts!, { seed: te.seed, modelName: model.name }) : undefined;
   const ds = limitDataset(loadDataset(o.dataset, 'test'), o.limit);
   checkShapes(model.inputShape, ds, o.model, model.shapes[model.output]?.c);
   const batch = o.batch ?? 250;
@@ -270,7 +272,7 @@ export async function runFlow(o: FlowOptions): Promise<FlowReport> {
       ? {
           timingErrors: {
             seed: te.seed,
-            volts: te.volts,
+            volts: volts!,
             wrongOps: rtl.layers.reduce((s, l) => s + (l.injected?.wrongOps ?? 0), 0),
             wrongResults: rtl.layers.reduce((s, l) => s + (l.injected?.wrongResults ?? 0), 0),
           },

@@ -1,9 +1,10 @@
 import { UserError } from '../core/errors.ts';
-import type { Design } from '../generators/array/index.ts';
+import { readJsonFile, z } from '../core/validate.ts';
+import { type Design, designLayout } from '../generators/array/index.ts';
 import type { Placement } from '../mapping/place.ts';
 import type { InjectSpec } from '../nn/inject.ts';
 import type { ErrorModel } from '../synth/vos-model.ts';
-import type { VosReport } from './vos.ts';
+import { VOS_SCHEMA, type VosReport } from './vos.ts';
 
 /** Supply voltage per (layer, filter): a layer name -> one voltage or one per filter. */
 export type VoltageMap = Record<string, number | number[]>;
@@ -76,4 +77,77 @@ export function injectionSpecFor(
     layers[name] = { rows: p.rows, filterModel };
   }
   return { seed, bits: psumBits, models, layers };
+}
+
+/**
+ * Supply of every filter as the hardware sets it: filter n of a layer on tile t sits on column
+ * n mod C of that tile, whose voltage domain runs at `levels[domain]` (level index per global
+ * domain, as the harness and the energy model take them). What an RTL run injects at.
+ */
+export function hardwareVolts(design: Design, placement: Placement, levels: number[]): VoltageMap {
+  const colVolts = design.tiles.map((t) => new Array<number>(t.cols).fill(design.levels[0]!.volts));
+  designLayout(design).domains.forEach((d, i) => {
+    for (const c of d.columns) colVolts[d.tile]![c] = design.levels[levels[i] ?? 0]!.volts;
+  });
+  return Object.fromEntries(placement.layers.map((p) => [p.layer, p.filterCells.map((_, n) => colVolts[p.tile]![n % design.tiles[p.tile]!.cols]!)]));
+}
+
+// What injection reads of a vos-models.json report (docs/vos.md, schema section); the rest passes.
+const prob = z.number().min(0).max(1);
+const bitProbs = z.array(prob).min(1);
+const errorModels = z
+  .object({
+    'bit-flip': z.object({ kind: z.literal('bit-flip'), p: bitProbs }).passthrough(),
+    'rate-histogram': z
+      .object({
+        kind: z.literal('rate-histogram'),
+        pWrong: prob,
+        histogram: z.array(z.object({ error: z.number().int(), count: z.number().int().positive() }).passthrough()),
+      })
+      .passthrough(),
+    conditional: z
+      .object({
+        kind: z.literal('conditional'),
+        bucketBits: z.number().int().positive(),
+        buckets: z.array(z.object({ ops: z.number().int().nonnegative(), p: bitProbs }).passthrough()),
+        fallback: bitProbs,
+      })
+      .passthrough(),
+  })
+  .passthrough();
+const fitSchema = z
+  .object({ best: z.enum(['bit-flip', 'rate-histogram', 'conditional']), models: errorModels })
+  .passthrough()
+  .refine((f) => (f.models as Record<string, unknown>)[f.best] !== undefined, { message: 'fit.best names a model the fit does not have' });
+const vosReportSchema = z
+  .object({
+    schema: z.literal(VOS_SCHEMA),
+    subject: z.string(),
+    nominalVolts: z.number().positive(),
+    stream: z.object({ model: z.string().optional() }).passthrough(),
+    targets: z
+      .array(
+        z
+          .object({
+            kind: z.enum(['pe', 'cell']),
+            cell: z.string(),
+            levels: z.array(
+              z
+                .object({
+                  volts: z.number().positive(),
+                  fit: fitSchema,
+                  layers: z.array(z.object({ layer: z.string(), fit: fitSchema }).passthrough()).optional(),
+                })
+                .passthrough(),
+            ),
+          })
+          .passthrough(),
+      )
+      .min(1),
+  })
+  .passthrough();
+
+/** A vos-models.json file (`axtpu vos characterize`, or explore's vos-models-<scheme>.json), validated. */
+export function readVosModels(path: string): VosReport {
+  return readJsonFile(vosReportSchema, path, '--vos-models') as unknown as VosReport;
 }

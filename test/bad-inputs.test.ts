@@ -92,6 +92,25 @@ function setup(): void {
   writeFileSync(w('ok.ab'), Buffer.from([1, 2, 3, 4, 5, 6, 7, 8]));
   writeFileSync(w('lut.bin'), lutBytes(getCell('exact_u8')));
   writeFileSync(w('garbage.onnx'), 'not a model at all');
+  // Timing-error models: one valid report characterized at 1.6 V only, one without targets.
+  const zero = Array(32).fill(0);
+  const fit = {
+    best: 'bit-flip',
+    models: {
+      'bit-flip': { kind: 'bit-flip', p: zero },
+      'rate-histogram': { kind: 'rate-histogram', pWrong: 0, histogram: [] },
+      conditional: { kind: 'conditional', bucketBits: 4, buckets: [], fallback: zero },
+    },
+  };
+  const vos = {
+    schema: 'axtpu-vos-models/1',
+    subject: 's',
+    nominalVolts: 1.8,
+    stream: {},
+    targets: [{ kind: 'pe', cell: 'exact_s8', levels: [{ volts: 1.6, fit }] }],
+  };
+  writeFileSync(w('vos-1p6.json'), JSON.stringify(vos));
+  writeFileSync(w('vos-empty.json'), JSON.stringify({ ...vos, targets: [] }));
   craftOnnx(w('big.onnx'), (m) => {
     m.graph!.initializer![0]!.dims = [100_000_000_000];
     m.graph!.initializer![0]!.rawData = new Uint8Array(0);
@@ -410,6 +429,51 @@ const CASES: Case[] = [
   { name: 'quantize with a bad scheme', args: ['quantize', '--model', lenet, '--out', 'q', '--scheme', 'weird'], msg: /--scheme must be signed or unsigned/ },
   { name: 'quantize with a garbage model', args: ['quantize', '--model', 'garbage.onnx', '--out', 'q'], msg: /not a valid ONNX file/ },
   { name: 'run with a missing design folder', args: ['run', '--model', lenet, '--design', 'nosuch_design'], msg: /nosuch_design/ },
+  {
+    name: 'run --vos-models without targets',
+    args: ['run', '--model', lenet, '--rows', '4', '--cols', '4', '--cell', 'exact_s8', '--vos-models', 'vos-empty.json'],
+    msg: /--vos-models .*vos-empty\.json: invalid targets/,
+  },
+  {
+    name: 'run at a level the timing-error models do not cover',
+    args: [
+      'run',
+      '--model',
+      lenet,
+      '--rows',
+      '4',
+      '--cols',
+      '4',
+      '--cell',
+      'exact_s8',
+      '--domains',
+      '{"levels":[{"name":"nom","volts":1.8},{"name":"low","volts":1.5}],"domains":[{"name":"all","columns":[0,1,2,3]}]}',
+      '--levels',
+      'low',
+      '--vos-models',
+      'vos-1p6.json',
+    ],
+    msg: /exact_s8 was not characterized at 1\.5 V \(have 1\.6\)/,
+  },
+  {
+    name: 'run --levels @named on domains not named after levels',
+    args: [
+      'run',
+      '--model',
+      lenet,
+      '--rows',
+      '4',
+      '--cols',
+      '4',
+      '--cell',
+      'exact_s8',
+      '--domains',
+      '{"levels":[{"name":"nom","volts":1.8},{"name":"low","volts":1.6}],"domains":[{"name":"all","columns":[0,1,2,3]}]}',
+      '--levels',
+      '@named',
+    ],
+    msg: /--levels @named: domain 'all' .* has no level of that name/,
+  },
   { name: 'run with a folder that is no design', args: ['run', '--model', lenet, '--design', 'user'], msg: /not a design directory/ },
   {
     name: 'run --memory-model with a negative SRAM energy',

@@ -71,6 +71,24 @@ describe('--levels: one grammar for sim gemm and run', () => {
     expect(levelNames(twoTiles, [0, 0, 1])).toEqual({ ta_d0: 'nominal', tb_d0: 'nominal', tb_d1: 'low' });
   });
 
+  it('@named sets every domain to the level of its own name (explore winners name domains so)', () => {
+    const named = resolveDesign({
+      rows: 2,
+      cols: 3,
+      psumBits: 24,
+      cell: 'exact_u8',
+      domains: {
+        levels,
+        domains: [
+          { name: 'vlow', columns: [0, 2] },
+          { name: 'nominal', columns: [1] },
+        ],
+      },
+    });
+    expect(parseLevels('@named', named)).toEqual([2, 0]);
+    expect(userError(() => parseLevels('@named', oneTile))).toMatch(/domain 'hi' of design .* has no level of that name/);
+  });
+
   it('bad input is one line naming what exists', () => {
     expect(userError(() => parseLevels('mid', oneTile))).toBe(
       "--levels: no level 'mid' in design ws2x3_exact_u8 (levels: nominal (1.8 V), low (1.2 V), vlow (1 V))",

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { LIBERTY, modelsDir } from '../core/paths.ts';
 import type { VosReport } from '../flow/vos.ts';
 import { closurePeriod, designTargets, timedNetlist } from '../flow/vos.ts';
-import { injectionSpec } from '../flow/vos-inject.ts';
+import { hardwareVolts, injectionSpec } from '../flow/vos-inject.ts';
 import { replayLayer } from '../flow/vos-replay.ts';
 import { resolveDesign } from '../generators/array/index.ts';
 import { placeModel } from '../mapping/place.ts';
@@ -161,5 +161,32 @@ describe('replay through the timed simulator (flow/vos-replay.ts)', () => {
     expect(injectionSpec(report, design, placement, { '/f1/Gemm': 1.5, '/c1/Conv': 1.8 }).layers['/c1/Conv']!.filterModel.every((i) => i === -1)).toBe(true);
     expect(() => injectionSpec(report, design, placement, { '/nope': 1.5 })).toThrow(/not a conv\/dense layer/);
     expect(() => injectionSpec(report, design, placement, { '/f1/Gemm': 1.4 })).toThrow(/not characterized at 1.4 V/);
+  });
+
+  it('hardwareVolts: filter n draws at the level of column n mod C, as the domains and level registers set it', () => {
+    const design = resolveDesign({
+      rows: R,
+      cols: R,
+      cell: 'exact_s8',
+      domains: {
+        levels: [
+          { name: 'nom', volts: 1.8 },
+          { name: 'low', volts: 1.5 },
+        ],
+        domains: [
+          { name: 'a', columns: [0, 2] },
+          { name: 'b', columns: Array.from({ length: R - 3 }, (_, i) => i + 3).concat([1]) },
+        ],
+      },
+    });
+    const placement = placeModel(model, design);
+    const v = hardwareVolts(design, placement, [1, 0]);
+    expect(v['/f3/Gemm']).toEqual(Array.from({ length: 10 }, (_, n) => (n % R === 0 || n % R === 2 ? 1.5 : 1.8)));
+    expect(Object.keys(v)).toEqual(placement.layers.map((p) => p.layer));
+    expect(
+      Object.values(hardwareVolts(design, placement, [0, 0]))
+        .flat()
+        .every((x) => x === 1.8),
+    ).toBe(true);
   });
 });

@@ -5,6 +5,7 @@ import { emit, table } from '../../core/output.ts';
 import { defaultLiberty, synthReportsDir } from '../../core/paths.ts';
 import { intOption, jsonArg, numberOption } from '../../core/validate.ts';
 import { designFrom, energySummary, type FlowReport, LAYER_HEADERS, layerRows, runFlow } from '../../flow/run.ts';
+import { readVosModels } from '../../flow/vos-inject.ts';
 import { cellSetOption } from '../../generators/array/config.ts';
 import type { BUFFER_COUNT_KEYS } from '../../mapping/memory.ts';
 import { DEFAULT_Q, Q_RANGE } from '../../nn/cv.ts';
@@ -35,6 +36,8 @@ interface RunOpts {
   domains?: string;
   levels?: string;
   flip?: string;
+  vosModels?: string;
+  vosSeed: string;
   inFlight?: string;
   harnesses: string;
   energy: boolean;
@@ -48,14 +51,18 @@ function human(r: FlowReport): string {
   return [
     `model ${r.model}  design ${r.design}  dataset ${r.dataset}  images ${r.images}`,
     `accuracy ${pct(r.accuracy)} (array)   ${pct(r.engineAccuracy)} (software engine)   predictions differing ${r.predMismatches}   accumulator words differing ${r.layerMismatches}`,
-    ...(r.injection
+    ...(r.timingErrors
       ? [
-          `error injection on (--flip): differences from the clean software engine are the injected errors' effect` +
-            (r.firstMismatchLayer ? `, first in layer ${r.firstMismatchLayer}` : ', none occurred'),
+          `timing errors (--vos-models, seed ${r.timingErrors.seed}): ${r.timingErrors.wrongOps} PE operations drawn wrong, ${r.timingErrors.wrongResults} column results changed; the engine reference drew the same`,
         ]
-      : r.firstMismatchLayer
-        ? [`FIRST DIFFERING LAYER ${r.firstMismatchLayer}`]
-        : []),
+      : r.injection
+        ? [
+            `error injection on (--flip): differences from the clean software engine are the injected errors' effect` +
+              (r.firstMismatchLayer ? `, first in layer ${r.firstMismatchLayer}` : ', none occurred'),
+          ]
+        : r.firstMismatchLayer
+          ? [`FIRST DIFFERING LAYER ${r.firstMismatchLayer}`]
+          : []),
     `cycles/inference ${r.cyclesPerInference.toFixed(1)} (cycleModel ${r.modelCyclesPerInference.toFixed(1)}${r.cyclesMatchModel ? ', equal per layer' : ', DIFFERENT'})   analytical path ${r.analyticalMatchesRtl ? 'equals' : 'DIFFERS from'} the RTL run`,
     bufferLine(r),
     e
@@ -114,6 +121,11 @@ export function registerRun(program: Command): void {
       '--flip <json>',
       'error injection at domain outputs: per-level bit-flip probability, e.g. {"nominal":[0,..,0.01,..]} (mismatches reported, not fatal)',
     )
+    .option(
+      '--vos-models <json>',
+      "timing errors: per-voltage error models (vos characterize, or explore's vos-models-<scheme>.json); each column draws at its domain's level (--levels), the engine reference draws the same",
+    )
+    .option('--vos-seed <n>', 'seed of the timing-error draws (explore uses 1)', '1')
     .option('--harnesses <n>', 'plain-build harness processes running batches side by side', '2')
     .option('--in-flight <n>', 'batches in flight (default 2 per harness)')
     .option('--clock <MHz>', 'clock for energy (leakage per cycle)', '100')
@@ -155,6 +167,7 @@ export function registerRun(program: Command): void {
         activity: o.activity as 'sample' | 'all' | 'off',
         levels: o.levels === undefined ? undefined : parseLevels(o.levels, designFrom(design)),
         flip: o.flip === undefined ? undefined : (jsonArg(o.flip, '--flip') as Record<string, number | number[]>),
+        timingErrors: o.vosModels === undefined ? undefined : { report: readVosModels(o.vosModels), seed: intOption(o.vosSeed, '--vos-seed', 0, 2 ** 31 - 1) },
         harnesses: intOption(o.harnesses, '--harnesses', 1, 8),
         inFlight: o.inFlight === undefined ? undefined : intOption(o.inFlight, '--in-flight', 1, 32),
         clockMHz: numberOption(o.clock, '--clock', 0.001, 10_000),
@@ -167,7 +180,8 @@ export function registerRun(program: Command): void {
       emit(globals(cmd), report, human);
       // Without injection the array must compute exactly what the software engine computes: any
       // difference fails the run. With --flip, differences are the asked-for effect (reported).
-      const mismatch = !report.injection && (report.layerMismatches > 0 || report.predMismatches > 0);
+      // Fitted timing errors are drawn on both sides, so they compare word for word too.
+      const mismatch = (!report.injection || report.timingErrors !== undefined) && (report.layerMismatches > 0 || report.predMismatches > 0);
       if (mismatch || !report.cyclesMatchModel) {
         process.stderr.write(
           `axtpu: array and software engine disagree (${report.layerMismatches} accumulator words, ${report.predMismatches} predictions` +
