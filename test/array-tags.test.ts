@@ -32,13 +32,15 @@ const TAGGED = { rows: 3, cols: 2, accEntries: 8, cellSet: SET };
  * sha256 over every generated text (synth, sim, gate views with and without activity taps, UPF,
  * both harness sources) of untagged designs covering column maps with domains, runtime modes with
  * tiles, clock gating and the control variate. Recorded at the branch point before tags existed
- * (commit 4d137db) with the hash below; a change means untagged users get different hardware.
+ * (commit 4d137db); re-recorded at a9ca6ac, whose simulation views and harness gained the
+ * timing-error port (inj_add, acc_in_valid) while the synthesis views and UPF stayed identical
+ * (their own hash compared before and after). A change means untagged users get different hardware.
  */
 const UNTAGGED: Record<string, { cfg: unknown; sha: string }> = {
-  plain: { cfg: { rows: 4, cols: 4, cell: 'exact_u8' }, sha: '7281de5e6d753607c378cbfa10dfeaf47bef091f6f6a04053f7f90bffaa909bd' },
+  plain: { cfg: { rows: 4, cols: 4, cell: 'exact_u8' }, sha: 'b4e4fc85614b57143490c3c91f1b16482f63cc0c6f45fbfe88a67dacb7b01e40' },
   mixed: {
     cfg: MIXED_3x5,
-    sha: 'b0d1eae99e9afa86a1b6722ae866443afb2ebb34a3b5847ac467e31a93d71b28',
+    sha: 'b7588c1646fa3e1663c67df9092d37892cbd1c606acc6f1f031cbb0e953c58f4',
   },
   modesTiles: {
     cfg: {
@@ -65,11 +67,11 @@ const UNTAGGED: Record<string, { cfg: unknown; sha: string }> = {
         },
       ],
     },
-    sha: '133fea4a4d15eb5ba377789b5e982878aa6647cadc9ea196a55575e32c83dac0',
+    sha: '6cecbd3975d9767fb708af9abd88bb5320d9c01d9bde2aa778fa023c49a0cb49',
   },
   gatedCv: {
     cfg: { rows: 4, cols: 3, cell: 'roup_p1_r4_s8', clockGating: true, controlVariate: {} },
-    sha: '428ad268dd34657d5490cd78751c182c5e48c62257b7a0d1e2a22ccbe16d7fb6',
+    sha: '393483a4976aee46954b61582c35b66542baa05b6872e2011f24e6bd988de857',
   },
 };
 
