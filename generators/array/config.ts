@@ -320,7 +320,8 @@ export function resolveDesign(input: unknown, source = 'array config'): Design {
   const nDomains = tiles.reduce((s, t) => s + t.domains.length, 0);
   if (nDomains > 200) throw new UserError(`${source}: at most 200 voltage domains, got ${nDomains}`);
   return {
-    name: config.name ?? defaultName(tiles, cellIds),
+    // Zero-skipping designs get their own default name (and rtl-out/ folder) beside the plain one.
+    name: config.name ?? `${defaultName(tiles, cellIds)}${config.zeroSkip ? '_zs' : ''}`,
     psumBits: config.psumBits,
     accEntries: config.accEntries,
     memory: resolveMemory(config, tiles, source),
