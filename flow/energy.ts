@@ -11,7 +11,15 @@ import type { LayerCycles } from '../mapping/cycles.ts';
 import { foldPlan } from '../mapping/gemm.ts';
 import type { BufferCounts } from '../mapping/memory.ts';
 import { cellGrid, type LayerPlacement } from '../mapping/place.ts';
-import { type CellStreams, DEFAULT_ACC_ROWS, DEFAULT_STREAM_PAIRS, type PeStream, sampleAccumulatorRows, sampleLayerStreams } from '../mapping/streams.ts';
+import {
+  type CellStreams,
+  DEFAULT_ACC_ROWS,
+  DEFAULT_STREAM_PAIRS,
+  isolatedStream,
+  type PeStream,
+  sampleAccumulatorRows,
+  sampleLayerStreams,
+} from '../mapping/streams.ts';
 import { activationSums, type CvConfig, type LayerCv } from '../nn/cv.ts';
 import type { GemmOperands } from '../nn/gemm.ts';
 import type { QConvLayer } from '../nn/qmodel.ts';
@@ -163,8 +171,12 @@ function streamHash(s: PeStream): string {
   return h.digest('hex');
 }
 
-async function cellOpEnergy(id: string, s: PeStream, vdd: number, clockMHz: number, liberty: string) {
-  const { dynamic, leakage } = await cellStreamEnergy(id, s, { vdd, clockMHz, liberty });
+/**
+ * The cell's own energy on a PE stream, as its ports see it: in a zero-skipping design the PE
+ * isolates the multiplier while its weight is zero (mapping/streams.ts isolatedStream).
+ */
+async function cellOpEnergy(design: Design, id: string, s: PeStream, vdd: number, clockMHz: number, liberty: string) {
+  const { dynamic, leakage } = await cellStreamEnergy(id, design.zeroSkip ? isolatedStream(s) : s, { vdd, clockMHz, liberty });
   return { dynamic, leakage };
 }
 
@@ -272,7 +284,7 @@ async function peOpEnergy(
     const opts = { vdd, clockMHz, liberty };
     const act = designEnergy(syn, { model, result: runGateSim(model, peStimulus(ports, s, mode, true, tag)) }, opts);
     const idle = designEnergy(syn, { model, result: runGateSim(model, peStimulus(ports, s, mode, false, tag)) }, opts);
-    const c = await cellOpEnergy(id, s, vdd, clockMHz, liberty);
+    const c = await cellOpEnergy(design, id, s, vdd, clockMHz, liberty);
     return { active: act.perOpPj.dynamic - c.dynamic, idle: idle.perOpPj.dynamic, leakage: act.perOpPj.leakage - c.leakage, cell: id };
   });
 }
@@ -556,7 +568,7 @@ export async function opEnergies(x: EnergyInputs): Promise<OpEnergies> {
     const st = x.streams[p.layer];
     if (!st) continue;
     out.cell[p.layer] = {};
-    for (const [id, s] of Object.entries(st)) out.cell[p.layer]![id] = await cellOpEnergy(id, s, vdd, clockMHz, liberty);
+    for (const [id, s] of Object.entries(st)) out.cell[p.layer]![id] = await cellOpEnergy(x.design, id, s, vdd, clockMHz, liberty);
     // The PE figure comes from the layer's most used cell's PE.
     const counts = new Map<string, number>();
     for (const row of cellGrid(p)) for (const c of row) counts.set(c, (counts.get(c) ?? 0) + 1 / row.length);

@@ -15,6 +15,7 @@ import { type CvConfig, parseCvSpec } from '../nn/cv.ts';
 import { compensation } from '../nn/cv-calib.ts';
 import { limitDataset, loadDataset } from '../nn/dataset.ts';
 import { checkShapes, loadQuantModelFor } from '../nn/load.ts';
+import { type PruneResult, type PruneSpec, pruneModel, pruneSummary } from '../nn/prune.ts';
 import { convLayers, type QuantModel } from '../nn/qmodel.ts';
 import { CALIBRATION } from '../nn/quantize.ts';
 import { flipTable } from '../sim/array.ts';
@@ -72,6 +73,8 @@ export interface FlowOptions {
   /** Control-variate compensation (nn/cv.ts `parseCvSpec`) and its default q; the design needs the hardware. */
   cv?: string;
   cvQ?: number;
+  /** Magnitude pruning of the quantized model before the run (nn/prune.ts); array and engine run the pruned model. */
+  prune?: PruneSpec;
   /** Write the report directory (default true). */
   write?: boolean;
   onBatch?: RtlRunOptions['onBatch'];
@@ -101,6 +104,8 @@ export interface FlowReport {
   injection: boolean;
   /** The --flip model of an injection run. */
   flip?: Record<string, number | number[]>;
+  /** With --prune: per conv/dense layer the asked sparsity and the zero-weight fraction reached. */
+  prune?: PruneResult['layers'];
   /** Fitted timing errors: their seed, the supply map, and the PE operations / column results drawn wrong. */
   timingErrors?: { seed: number; volts: VoltageMap; wrongOps: number; wrongResults: number };
   cyclesPerInference: number;
@@ -188,7 +193,10 @@ export async function runFlow(o: FlowOptions): Promise<FlowReport> {
   const t0 = performance.now();
   const design = designFrom(o.design);
   // Calibrated on the dataset the run evaluates on, as `axtpu eval` and `axtpu explore` do.
-  const { model, source } = await loadQuantModelFor(o.model, schemeFor(design.signed), { dataset: o.dataset });
+  const loaded = await loadQuantModelFor(o.model, schemeFor(design.signed), { dataset: o.dataset });
+  const source = loaded.source;
+  const pruned = o.prune === undefined ? undefined : pruneModel(loaded.model, o.prune);
+  const model = pruned ? pruned.model : loaded.model;
   const want: Assignment | undefined = o.assign ? readAssignment(o.assign) : undefined;
   const placement: Placement = placeModel(model, design, { mode: o.mode, want });
   checkLevels(design, o.levels);
@@ -268,6 +276,7 @@ export async function runFlow(o: FlowOptions): Promise<FlowReport> {
     firstMismatchLayer: rtl.firstMismatchLayer,
     injection: rtl.injection,
     flip: o.flip,
+    ...(pruned ? { prune: pruned.layers } : {}),
     ...(te
       ? {
           timingErrors: {
@@ -416,6 +425,7 @@ async function writeFlowReport(r: FlowReport): Promise<string> {
     batch: r.batch,
     dataset: r.dataset,
     ...(r.flip ? { flip: r.flip } : {}),
+    ...(r.prune ? { prune: r.prune } : {}),
     ...(r.timingErrors ? { timingErrors: r.timingErrors } : {}),
   });
   const dir = join(synthReportsDir(), `run-${hash}`);
@@ -425,6 +435,7 @@ async function writeFlowReport(r: FlowReport): Promise<string> {
     engineAccuracyPct: f(100 * r.engineAccuracy),
     cycles: f(r.cyclesPerInference, 1),
     modelCycles: f(r.modelCyclesPerInference, 1),
+    pruneText: r.prune ? pruneSummary(r.prune) : '',
     energyText: r.energy ? energySummary(r.energy) : 'not estimated (--no-energy)',
     energyParts: r.energy ? markdownTable(['part', 'pJ / inference', 'share %'], energyPartRows(r.energy.pjPerInference)) : '',
     memoryText: r.energy ? memorySummary(r.energy.ops) : '',

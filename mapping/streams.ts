@@ -60,6 +60,16 @@ export function sampleLayerStreams(l: QConvLayer, g: GemmOperands, cells: string
   return out;
 }
 
+/**
+ * What the multiplier's ports see in a zero-skipping PE (templates/array/pe.sv.hbs, `a_mul`):
+ * the activation is held at 0 while the stationary weight code is 0, so the cell sees the
+ * constant pair (0, 0) for the whole run instead of the streaming activations.
+ */
+export function isolatedStream(s: PeStream): PeStream {
+  const a = Uint8Array.from(s.a, (x, i) => (s.b[i] === 0 ? 0 : x));
+  return { a, b: s.b, psumIn: s.psumIn };
+}
+
 /** Output rows sampled per layer for the accumulator's energy. */
 export const DEFAULT_ACC_ROWS = 4096;
 

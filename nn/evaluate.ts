@@ -9,6 +9,7 @@ import { type FloatGraph, layerMacs } from './graph.ts';
 import { checkShapes, loadQuantModelFor } from './load.ts';
 import { ortPredict } from './ort.ts';
 import { runDataset } from './parallel.ts';
+import { checkPruneLayers, type PruneResult, type PruneSpec, pruneModel } from './prune.ts';
 import { convLayers, type Scheme } from './qmodel.ts';
 import { CALIBRATION } from './quantize.ts';
 import { summarize } from './stats.ts';
@@ -31,6 +32,8 @@ export interface EvalOptions {
   /** Control-variate compensation: `all`, layer list or JSON (nn/cv.ts `parseCvSpec`), and its default q. */
   cv?: string;
   cvQ?: number;
+  /** Magnitude pruning of the quantized model before evaluation (nn/prune.ts). */
+  prune?: PruneSpec;
 }
 
 export interface LayerReport {
@@ -63,6 +66,8 @@ export interface EvalReport {
   cv?: Record<string, { q: number; saturated: number }>;
   workers: number;
   quantizedModel: string;
+  /** With --prune: per conv/dense layer the asked sparsity and the zero-weight fraction reached. */
+  prune?: PruneResult['layers'];
 }
 
 export async function evaluate(o: EvalOptions): Promise<EvalReport> {
@@ -82,9 +87,18 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
       o.model,
     );
     if (o.cv !== undefined) parseCvSpec(o.cv, graph, o.cvQ);
+    if (o.prune !== undefined)
+      checkPruneLayers(
+        o.prune,
+        graph.layers.filter((l) => l.op === 'conv').map((l) => l.name),
+        o.model,
+      );
   };
   const calib = { dataset: o.dataset, images: o.calibImages, method: o.calibration, percentile: o.percentile };
-  const { model: q, source: qdir, onnx: onnxPath } = await loadQuantModelFor(o.model, scheme, calib, checkNames);
+  const loaded = await loadQuantModelFor(o.model, scheme, calib, checkNames);
+  const { source: qdir, onnx: onnxPath } = loaded;
+  const pruned = o.prune === undefined ? undefined : pruneModel(loaded.model, o.prune);
+  const q = pruned ? pruned.model : loaded.model;
   if (q.scheme !== scheme) throw new UserError(`quantized model ${o.model} uses the ${q.scheme} scheme but the cells are ${signed ? 'signed' : 'unsigned'}`);
   checkShapes(q.inputShape, ds, o.model, q.shapes[q.output]?.c);
   const resolved = resolveAssignment(q, assignment);
@@ -162,5 +176,6 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
     ...(cvReport ? { cv: cvReport } : {}),
     workers: run.workers,
     quantizedModel: qdir,
+    ...(pruned ? { prune: pruned.layers } : {}),
   };
 }

@@ -355,6 +355,21 @@ const CASES: Case[] = [
     msg: /--cv: invalid \/c1\/Conv: q must be in 0\.\.15/,
   },
   {
+    name: 'eval --prune 1 (sparsity outside [0, 1))',
+    args: ['eval', '--model', lenet, '--no-float', '--prune', '1'],
+    msg: /--prune: invalid: sparsity must be < 1/,
+  },
+  {
+    name: 'run --prune an unknown layer',
+    args: ['run', '--model', lenet, '--rows', '4', '--cols', '4', '--cell', 'exact_s8', '--zero-skip', '--prune', '{"/c9/Conv": 0.5}'],
+    msg: /--prune names layer '\/c9\/Conv' which is not a conv\/dense layer/,
+  },
+  {
+    name: 'gen --zero-skip with unsigned cells',
+    args: ['gen', '--rows', '2', '--cols', '2', '--cell', 'exact_u8', '--zero-skip'],
+    msg: /zeroSkip needs signed cells/,
+  },
+  {
     name: 'eval --cv an unknown layer',
     args: ['eval', '--model', lenet, '--no-float', '--cell', 'perf_j0_k3_u8', '--cv', 'conv9'],
     msg: /--cv: no layer 'conv9'/,

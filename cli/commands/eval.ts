@@ -4,6 +4,7 @@ import { intOption } from '../../core/validate.ts';
 import { DEFAULT_Q, Q_RANGE } from '../../nn/cv.ts';
 import { type EvalReport, evaluate } from '../../nn/evaluate.ts';
 import { DEFAULT_DATASET } from '../../nn/load.ts';
+import { parsePruneSpec, pruneLine } from '../../nn/prune.ts';
 import { globals } from '../context.ts';
 import { calibrationOptions, engineInputs } from '../engine-options.ts';
 
@@ -20,6 +21,7 @@ function human(r: EvalReport): string {
           }`,
         ]
       : []),
+    ...(r.prune ? [pruneLine(r.prune)] : []),
     `accuracy ${pct(r.accuracy)}   float accuracy (onnxruntime) ${pct(r.floatAccuracy)}   agreement with float ${pct(r.agreementWithFloat)}`,
     '',
     table(
@@ -61,6 +63,10 @@ export function registerEval(program: Command): void {
     .option('--streams <dir>', 'write a sampled (a,b) operand stream per layer (<layer>.ab)')
     .option('--cv <spec>', 'control-variate error compensation: \'all\', layer names (comma list) or JSON {"<layer>": "on"|"off"|q} (docs/cv.md)')
     .option('--cv-q <q>', `fractional bits of the compensation coefficients (${Q_RANGE[0]}..${Q_RANGE[1]})`, String(DEFAULT_Q))
+    .option(
+      '--prune <spec>',
+      'magnitude pruning of the int8 weights: one sparsity for every conv/dense layer (e.g. 0.5) or {"<layer>": s} (inline JSON or file); s in [0, 1)',
+    )
     .option('--no-float', 'skip the onnxruntime float reference')
     .action(async (opts: Record<string, string | boolean | undefined>, cmd: Command) => {
       const report = await evaluate({
@@ -69,6 +75,7 @@ export function registerEval(program: Command): void {
         noFloat: opts.float === false,
         cv: opts.cv as string | undefined,
         cvQ: intOption(String(opts.cvQ), '--cv-q', Q_RANGE[0], Q_RANGE[1]),
+        prune: opts.prune === undefined ? undefined : parsePruneSpec(String(opts.prune)),
       });
       emit(globals(cmd), report, human);
     });

@@ -38,6 +38,7 @@ interface GenOpts {
   wbufKib?: string;
   dramBytesPerCycle?: string;
   clockGating?: boolean;
+  zeroSkip?: boolean;
   controlVariate?: boolean;
   cvFolds?: string;
   name?: string;
@@ -69,6 +70,7 @@ export function registerGen(program: Command): void {
     .option('--wbuf-kib <n>', `weight FIFO in KiB (1..${MAX_BUFFER_KIB}; default 4 weight tiles)`)
     .option('--dram-bytes-per-cycle <n>', `DRAM interface bandwidth (1..${MAX_DRAM_BYTES_PER_CYCLE}; default TPU v1's per column)`)
     .option('--clock-gating', 'clock-gate the PEs per column: padding columns and columns with no wavefront in flight do not clock')
+    .option('--zero-skip', 'zero-skipping PEs: a PE whose stationary weight is zero isolates its multiplier (constant operands) and adds nothing')
     .option(
       '--control-variate',
       'control-variate compensation hardware: activation-sum column, coefficient rows, correction after the accumulators (docs/cv.md)',
@@ -92,6 +94,7 @@ export function registerGen(program: Command): void {
       if (o.wbufKib) config.wbufKiB = intOption(o.wbufKib, '--wbuf-kib', 1, MAX_BUFFER_KIB);
       if (o.dramBytesPerCycle) config.dramBytesPerCycle = intOption(o.dramBytesPerCycle, '--dram-bytes-per-cycle', 1, MAX_DRAM_BYTES_PER_CYCLE);
       if (o.clockGating) config.clockGating = true;
+      if (o.zeroSkip) config.zeroSkip = true;
       if (o.cvFolds && !o.controlVariate) throw new UserError('gen: --cv-folds needs --control-variate');
       if (o.controlVariate) config.controlVariate = o.cvFolds ? { folds: intOption(o.cvFolds, '--cv-folds', 1, MAX_CV_FOLDS) } : {};
       if (o.name) config.name = o.name;
@@ -115,6 +118,7 @@ export function registerGen(program: Command): void {
         accEntries: design.accEntries,
         memory: design.memory,
         clockGating: design.clockGating,
+        zeroSkip: design.zeroSkip,
         controlVariate: design.controlVariate ?? null,
         modes: design.modes,
         cellSet: design.tags?.cells ?? null,
@@ -124,7 +128,7 @@ export function registerGen(program: Command): void {
         [
           `wrote ${r.dir} (${r.files} files)`,
           `design ${r.name}: ${r.tiles.map((x) => `${x.name} ${x.rows}x${x.cols} domains [${x.domains.join(', ')}]`).join('; ')}`,
-          `cells ${r.cells.join(', ')} (${r.signed ? 'signed' : 'unsigned'}), psum ${r.psumBits} bits, ${r.accEntries} accumulator rows per tile${r.modes > 1 ? `, ${r.modes} runtime modes` : ''}${r.clockGating ? ', clock-gated columns' : ''}${r.controlVariate ? `, control variate (${r.controlVariate.folds} coefficient rows)` : ''}${r.cellSet ? `, per-weight cell select (tags: ${r.cellSet.map((c, i) => `${i}=${c}`).join(' ')})` : ''}`,
+          `cells ${r.cells.join(', ')} (${r.signed ? 'signed' : 'unsigned'}), psum ${r.psumBits} bits, ${r.accEntries} accumulator rows per tile${r.modes > 1 ? `, ${r.modes} runtime modes` : ''}${r.clockGating ? ', clock-gated columns' : ''}${r.zeroSkip ? ', zero-skipping PEs' : ''}${r.controlVariate ? `, control variate (${r.controlVariate.folds} coefficient rows)` : ''}${r.cellSet ? `, per-weight cell select (tags: ${r.cellSet.map((c, i) => `${i}=${c}`).join(' ')})` : ''}`,
           `memories: activation buffer ${r.memory.ubKiB} KiB (${r.memory.ubWords} x ${r.memory.ubWordBytes} B), weight FIFO ${r.memory.wbufKiB} KiB (${r.memory.wbufRows} rows), DRAM ${r.memory.dramBytesPerCycle} B/cycle`,
           `synthesis view: synth.f   simulation view: sim.f   power intent: ${r.name}.upf`,
         ].join('\n'),

@@ -10,6 +10,7 @@ import { cellSetOption } from '../../generators/array/config.ts';
 import type { BUFFER_COUNT_KEYS } from '../../mapping/memory.ts';
 import { DEFAULT_Q, Q_RANGE } from '../../nn/cv.ts';
 import { DEFAULT_DATASET } from '../../nn/load.ts';
+import { parsePruneSpec, pruneLine } from '../../nn/prune.ts';
 import { libertyNode, loadMemoryModel } from '../../synth/memory-model.ts';
 import { globals } from '../context.ts';
 import { LEVELS_HELP, parseLevels } from '../levels.ts';
@@ -25,6 +26,8 @@ interface RunOpts {
   map?: string;
   cellSet?: string;
   psumBits?: string;
+  zeroSkip?: boolean;
+  prune?: string;
   dataset: string;
   limit?: string;
   batch: string;
@@ -50,6 +53,7 @@ function human(r: FlowReport): string {
   const u = (pj: number) => (pj / 1e6).toFixed(3);
   return [
     `model ${r.model}  design ${r.design}  dataset ${r.dataset}  images ${r.images}`,
+    ...(r.prune ? [pruneLine(r.prune)] : []),
     `accuracy ${pct(r.accuracy)} (array)   ${pct(r.engineAccuracy)} (software engine)   predictions differing ${r.predMismatches}   accumulator words differing ${r.layerMismatches}`,
     ...(r.timingErrors
       ? [
@@ -108,6 +112,8 @@ export function registerRun(program: Command): void {
     .option('--map <json>', 'column map {"column":[..]} (inline JSON or file)')
     .option('--cell-set <ids>', 'per-weight cell select: comma-separated cells every PE holds (2..4; --assign picks per kernel)')
     .option('--psum-bits <n>', 'partial-sum width (16..32)', '32')
+    .option('--zero-skip', 'with generator flags: zero-skipping PEs (a zero stationary weight isolates the multiplier; docs/array.md)')
+    .option('--prune <spec>', 'magnitude pruning of the int8 weights: one sparsity for every conv/dense layer (e.g. 0.5) or {"<layer>": s}; s in [0, 1)')
     .option('--dataset <name>', 'fmnist | mnist | <IDX directory> (test split; calibration on its training split)', DEFAULT_DATASET)
     .option('--limit <n>', 'first N test images')
     .option('--batch <n>', 'images per GEMM batch (M = images x output positions)', '250')
@@ -136,7 +142,7 @@ export function registerRun(program: Command): void {
     .action(async (o: RunOpts, cmd: Command) => {
       let design: string | Record<string, unknown>;
       if (o.design) {
-        if (o.rows || o.cols || o.cell || o.map || o.cellSet || o.domains)
+        if (o.rows || o.cols || o.cell || o.map || o.cellSet || o.domains || o.zeroSkip)
           throw new UserError('give either --design <dir> or generator flags (--rows --cols --cell|--map), not both');
         design = o.design;
       } else {
@@ -151,6 +157,7 @@ export function registerRun(program: Command): void {
         if (o.map) design.map = jsonArg(o.map, '--map');
         if (o.cellSet) design.cellSet = cellSetOption(o.cellSet);
         if (o.domains) design.domains = jsonArg(o.domains, '--domains');
+        if (o.zeroSkip) design.zeroSkip = true;
       }
       if (!['sample', 'all', 'off'].includes(o.activity)) throw new UserError(`--activity must be sample, all or off, got '${o.activity}'`);
       // Validated before any heavy step: a bad file is one line and exit 2.
@@ -175,6 +182,7 @@ export function registerRun(program: Command): void {
         noEnergy: o.energy === false,
         cv: o.cv,
         cvQ: intOption(o.cvQ, '--cv-q', Q_RANGE[0], Q_RANGE[1]),
+        prune: o.prune === undefined ? undefined : parsePruneSpec(o.prune),
         onBatch: globals(cmd).json || !process.stderr.isTTY ? undefined : (d, t) => process.stderr.write(`\rbatch ${d}/${t}${d === t ? '\n' : ''}`),
       });
       emit(globals(cmd), report, human);

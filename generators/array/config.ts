@@ -1,5 +1,6 @@
 import { UserError } from '../../core/errors.ts';
 import { parseOrThrow, z } from '../../core/validate.ts';
+import { productTable } from '../multipliers/index.ts';
 import { cellInfo } from './cells.ts';
 
 /**
@@ -19,6 +20,9 @@ import { cellInfo } from './cells.ts';
  *                   scaled to the columns: 3 B/cycle at 16 columns)
  *   clockGating     gate the PE clocks per column: padding columns and idle columns do not clock
  *                   (default false; docs/array.md, Clock gating)
+ *   zeroSkip        zero-skipping PEs: a PE whose stationary weight code is 0 holds its multiplier's
+ *                   operands at 0 (operand isolation) and adds nothing (default false; signed cells
+ *                   with cell(a, 0) = 0 only; docs/array.md, Zero skipping)
  *   controlVariate  {folds?}: control-variate compensation hardware (docs/cv.md); folds = coefficient
  *                   rows of C filters per tile (default 8)
  *   cell            one cell for the whole array, or
@@ -121,6 +125,7 @@ export const arrayConfigSchema = z
     wbufKiB: kib.optional(),
     dramBytesPerCycle: z.number().int().min(1, 'must be >= 1').max(MAX_DRAM_BYTES_PER_CYCLE, `must be <= ${MAX_DRAM_BYTES_PER_CYCLE}`).optional(),
     clockGating: z.boolean().optional(),
+    zeroSkip: z.boolean().optional(),
     controlVariate: z
       .object({
         folds: z.number().int().min(1, 'must be >= 1').max(MAX_CV_FOLDS, `must be <= ${MAX_CV_FOLDS}`).default(DEFAULT_CV_FOLDS),
@@ -181,6 +186,13 @@ export interface Design {
   memory: MemorySpec;
   /** Per-column clock gates on the PEs (padding columns, idle columns); docs/array.md, Clock gating. */
   clockGating: boolean;
+  /**
+   * Zero-skipping PEs (docs/array.md, Zero skipping): a zero stationary weight isolates the
+   * multiplier (its activation operand is ANDed to 0), so the product is cell(0, 0) = 0 and the
+   * PE passes its psum through. Products are unchanged because every cell of such a design
+   * returns 0 for weight code 0 (checked by resolveDesign): models and engine need no change.
+   */
+  zeroSkip: boolean;
   /**
    * Control-variate compensation hardware (docs/cv.md): per tile an activation-sum column, its
    * accumulator lane, `folds` x C coefficient registers and the correction stage after the
@@ -303,15 +315,18 @@ export function resolveDesign(input: unknown, source = 'array config'): Design {
     );
   const bad = infos.find((c) => c.bits !== 8);
   if (bad) throw new UserError(`${source}: cell ${bad.id} is ${bad.bits}-bit; the array needs 8-bit cells`);
+  if (config.zeroSkip) checkZeroSkip(infos, signed, source);
   const levels = config.domains?.levels ?? config.tiles?.find((t) => t.domains?.levels)?.domains?.levels ?? DEFAULT_LEVELS;
   const nDomains = tiles.reduce((s, t) => s + t.domains.length, 0);
   if (nDomains > 200) throw new UserError(`${source}: at most 200 voltage domains, got ${nDomains}`);
   return {
-    name: config.name ?? defaultName(tiles, cellIds),
+    // Zero-skipping designs get their own default name (and rtl-out/ folder) beside the plain one.
+    name: config.name ?? `${defaultName(tiles, cellIds)}${config.zeroSkip ? '_zs' : ''}`,
     psumBits: config.psumBits,
     accEntries: config.accEntries,
     memory: resolveMemory(config, tiles, source),
     clockGating: config.clockGating ?? false,
+    zeroSkip: config.zeroSkip ?? false,
     ...(config.controlVariate ? { controlVariate: { folds: config.controlVariate.folds } } : {}),
     signed,
     modes,
@@ -321,6 +336,23 @@ export function resolveDesign(input: unknown, source = 'array config'): Design {
     cellIds,
     config,
   };
+}
+
+/**
+ * Zero skipping is exact only where a skipped product was 0 anyway: the design is signed (weight
+ * code 0 is the real zero; in the unsigned scheme a zero weight is code 128, whose products the
+ * zero-point correction needs) and every cell gives cell(a, 0) = 0 for all 256 activations.
+ */
+function checkZeroSkip(cells: { id: string }[], signed: boolean, source: string): void {
+  if (!signed)
+    throw new UserError(
+      `${source}: zeroSkip needs signed cells (in the unsigned scheme a zero weight is code 128, whose products a x 128 the zero-point correction relies on)`,
+    );
+  for (const c of cells) {
+    const t = productTable(c.id);
+    for (let a = 0; a < 256; a++)
+      if (t[a << 8] !== 0) throw new UserError(`${source}: zeroSkip needs cells with cell(a, 0) = 0, but ${c.id} gives ${t[a << 8]} for activation code ${a}`);
+  }
 }
 
 /**

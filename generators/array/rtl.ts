@@ -130,6 +130,8 @@ function peKinds(design: Design): { kinds: PeKind[]; peKind: number[][][] } {
 function peText(kind: PeKind, design: Design, modeBits: number, dbg: boolean, sim: boolean, lut = false): string {
   const pw = design.psumBits;
   const tags = design.tags;
+  // The multiplier's activation operand: the isolated one in zero-skipping PEs (pe.sv.hbs).
+  const aOp = design.zeroSkip ? 'a_mul' : 'a_in';
   const unique = tags ? tags.cells : [...new Set(kind.cellsByMode)];
   const cells = unique.map((id, i) => {
     const modes = kind.cellsByMode.map((c, m) => (c === id ? m : -1)).filter((m) => m >= 0);
@@ -137,7 +139,7 @@ function peText(kind: PeKind, design: Design, modeBits: number, dbg: boolean, si
     return {
       module: cellInfo(id).moduleName,
       active,
-      aExpr: `a_in & {8{act${i}}}`,
+      aExpr: `${aOp} & {8{act${i}}}`,
       bExpr: `b & {8{act${i}}}`,
     };
   });
@@ -149,7 +151,7 @@ function peText(kind: PeKind, design: Design, modeBits: number, dbg: boolean, si
   // reads one table, and p stays single-use); tag codes past the set give 0 like the masked OR.
   const lutSelect =
     lut && tags
-      ? `${tags.cells.map((id, i) => `tag == ${tags.bits}'d${i} ? axtpu_lut_pkg::LUT_${cellInfo(id).moduleName}[{a_in, b}] : `).join('')}16'd0`
+      ? `${tags.cells.map((id, i) => `tag == ${tags.bits}'d${i} ? axtpu_lut_pkg::LUT_${cellInfo(id).moduleName}[{${aOp}, b}] : `).join('')}16'd0`
       : undefined;
   return render('array/pe.sv', {
     module: kind.module,
@@ -169,6 +171,8 @@ function peText(kind: PeKind, design: Design, modeBits: number, dbg: boolean, si
     dbg,
     fastMux: sim,
     lutSelect,
+    zeroSkip: design.zeroSkip,
+    aOp,
   });
 }
 
