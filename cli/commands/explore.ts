@@ -110,7 +110,7 @@ export function registerExplore(program: Command): void {
     .option('--calib-images <n>', 'training images for the XAI criticality', '64')
     .option('--xai-metric <m>', 'conductance | gxa: XAI score reported beside the error-aware ones (the search order is --criticality)', 'conductance')
     .option('--greedy-order <o>', 'per-energy (least criticality per pJ it can save first) | criticality (least critical unit first)', 'per-energy')
-    .option('--greedy-step <s>', 'bisect (1 + log2(cells) trials per unit) | scan (every cell from the most aggressive on)', 'bisect')
+    .option('--greedy-step <s>', 'bisect (1 + log2(cells) trials per unit; default) | scan (every cell from the most aggressive on; default with --knobs voltage)')
     .option('--criticality <e>', `what orders greedy and seeds NSGA-II: ${ESTIMATORS.join(' | ')} | auto`, 'noise-kl')
     .option('--probe <cell>', 'cell for the one-layer-at-a-time sensitivity (default: median-energy candidate)')
     .option('--no-prune', 'keep candidates dominated in (energy, MAE)')
@@ -162,8 +162,9 @@ export function registerExplore(program: Command): void {
       const greedyOrder = String(o.greedyOrder);
       if (greedyOrder !== 'criticality' && greedyOrder !== 'per-energy')
         throw new UserError(`--greedy-order '${greedyOrder}': expected criticality or per-energy`);
-      const greedyStep = String(o.greedyStep);
-      if (greedyStep !== 'scan' && greedyStep !== 'bisect') throw new UserError(`--greedy-step '${greedyStep}': expected scan or bisect`);
+      const greedyStep = o.greedyStep === undefined ? undefined : String(o.greedyStep);
+      if (greedyStep !== undefined && greedyStep !== 'scan' && greedyStep !== 'bisect')
+        throw new UserError(`--greedy-step '${greedyStep}': expected scan or bisect`);
       const knobs = parseKnobs(String(o.knobs), { granularity, queue: o.queue !== undefined });
       let levels: number[] | undefined;
       if (knobs.includes('voltage')) {
