@@ -68,7 +68,8 @@ export function injectionSpecFor(
       const key = `${cell}@${volts}@${own ? name : ''}`;
       let i = index.get(key);
       if (i === undefined) {
-        i = models.push(fit.models[fit.best]) - 1;
+        // `best` is always one of the fitted models.
+        i = models.push(fit.models[fit.best]!) - 1;
         index.set(key, i);
       }
       return i;

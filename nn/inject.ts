@@ -1,6 +1,18 @@
 import { makeRng } from '../core/rng.ts';
 import { popcount } from '../synth/gatesim.ts';
-import { conditionalProbs, type ErrorModel, histogramError, wrapSigned, wrapUnsigned } from '../synth/vos-model.ts';
+import {
+  adderSigns,
+  adderSignsMasks,
+  adderSignsRate,
+  conditionalProbs,
+  drawCounted,
+  type ErrorModel,
+  histogramError,
+  NO_PREV,
+  signsPair,
+  wrapSigned,
+  wrapUnsigned,
+} from '../synth/vos-model.ts';
 import type { GemmOperands } from './gemm.ts';
 import type { QConvLayer } from './qmodel.ts';
 
@@ -18,13 +30,14 @@ import type { QConvLayer } from './qmodel.ts';
  *   below it is not modelled). The errors (captured - correct, two's complement) add up along the
  *   column and over the K-folds into the accumulator, which wraps at `bits`.
  * - Operations stream through a PE in the order m = 0..M-1 of the GEMM's columns (the batch's
- *   images, each image's output positions), so the "previous operation" of the conditional model
- *   is m - 1 in the same fold; the first operation of a fold uses the model's fallback.
+ *   images, each image's output positions), so the "previous operation" of the conditional and
+ *   adder-signs models is m - 1 in the same fold; the first operation of a fold uses the model's
+ *   fallback (conditional) or its sign class alone (adder-signs).
  * - Randomness: one stream per (seed, layer, first image of the batch); the engine splits work at
  *   batch boundaries, so results do not depend on the worker count.
  *
  * Only operations that go wrong cost time: the gap to the next wrong operation is geometric
- * (thinned by the bucket's own rate for the conditional model).
+ * (thinned by the bucket's or sign class's own rate for the conditional and adder-signs models).
  */
 export interface InjectSpec {
   seed: number;
@@ -60,7 +73,12 @@ function anyFlip(p: number[]): number {
 function prepare(m: ErrorModel): Drawable {
   const pAny = new Map<number[] | null, number>();
   if (m.kind === 'rate-histogram') pAny.set(null, m.histogram.length ? m.pWrong : 0);
-  else if (m.kind === 'bit-flip') pAny.set(m.p, anyFlip(m.p));
+  else if (m.kind === 'adder-signs') {
+    // Every rate the model can give: each sign class with each previous class or none.
+    let most = 0;
+    for (let c = 0; c < 8; c++) for (let prev = 0; prev <= NO_PREV; prev++) most = Math.max(most, adderSignsRate(m, signsPair(c, prev)));
+    pAny.set(null, most);
+  } else if (m.kind === 'bit-flip') pAny.set(m.p, anyFlip(m.p));
   // Every vector the bucket rule can pick: each bucket's (or the fallback it borrows) and the fallback.
   else for (const p of [m.fallback, ...m.buckets.map((_, b) => conditionalProbs(m, b * m.bucketBits))]) pAny.set(p, anyFlip(p));
   return { model: m, pAny, pMax: Math.max(...pAny.values()) };
@@ -174,16 +192,27 @@ export function drawLayerErrors(spec: InjectSpec, l: QConvLayer, g: GemmOperands
       const correct = wrapUnsigned(s, bits);
       let captured = correct;
       const model = d.model;
+      const here = () => (k < K ? prod(n, k, a[k * P + m]!) : pad(n));
+      const before = () => (k < K ? prod(n, k, a[k * P + m - 1]!) : pad(n));
       if (model.kind === 'rate-histogram') captured = wrapUnsigned(correct + histogramError(model, rand), bits);
       else if (model.kind === 'bit-flip') captured = (correct ^ nonzeroMask(model.p, d.pAny.get(model.p)!, rand)) >>> 0;
-      else {
+      else if (model.kind === 'adder-signs') {
+        // Signs at the psum adder (psum_in = s - product) of this operation and of m - 1.
+        const own = adderSigns(s - here(), s, bits);
+        let prev = NO_PREV;
+        if (m > 0) {
+          const sPrev = partial(n, k, m - 1);
+          prev = adderSigns(sPrev - before(), sPrev, bits);
+        }
+        // Thinning, as for the conditional model.
+        if (rand() * d.pMax >= adderSignsRate(model, signsPair(own, prev))) continue;
+        captured = (correct ^ drawCounted(adderSignsMasks(model, own), rand).mask) >>> 0;
+      } else {
         // Toggles into this operation: activation and incoming psum word against operation m - 1.
         let p = model.fallback;
         if (m > 0) {
-          const here = k < K ? prod(n, k, a[k * P + m]!) : pad(n);
-          const before = k < K ? prod(n, k, a[k * P + m - 1]!) : pad(n);
-          const inNow = wrapUnsigned(s - here, bits);
-          const inPrev = wrapUnsigned(partial(n, k, m - 1) - before, bits);
+          const inNow = wrapUnsigned(s - here(), bits);
+          const inPrev = wrapUnsigned(partial(n, k, m - 1) - before(), bits);
           const aNow = k < K ? a[k * P + m]! : 0;
           const aPrev = k < K ? a[k * P + m - 1]! : 0;
           p = conditionalProbs(model, popcount(aNow ^ aPrev) + popcount(inNow ^ inPrev));
