@@ -15,14 +15,16 @@ export interface InjectLayer {
   filterCells: string[];
 }
 
+export interface InjectOptions {
+  seed?: number;
+  /** The model name of the layer streams to use (the report's `stream.model`). */
+  modelName?: string;
+  /** Draw from this model kind instead of each fit's `best` (comparisons; a fit without it is refused). */
+  kind?: ErrorModel['kind'];
+}
+
 /** The engine's injection spec for a placed model (`injectionSpecFor` on the placement's layers). */
-export function injectionSpec(
-  report: VosReport,
-  design: Design,
-  placement: Placement,
-  volts: VoltageMap,
-  o: { seed?: number; modelName?: string } = {},
-): InjectSpec {
+export function injectionSpec(report: VosReport, design: Design, placement: Placement, volts: VoltageMap, o: InjectOptions = {}): InjectSpec {
   const layers = placement.layers.map((p) => ({ name: p.layer, rows: design.tiles[p.tile]!.rows, filterCells: p.filterCells }));
   return injectionSpecFor(report, layers, design.psumBits, volts, o);
 }
@@ -35,13 +37,7 @@ export function injectionSpec(
  * listed, and voltages at or above the report's nominal, inject nothing. A voltage the report did
  * not characterize is refused.
  */
-export function injectionSpecFor(
-  report: VosReport,
-  layerList: InjectLayer[],
-  psumBits: number,
-  volts: VoltageMap,
-  o: { seed?: number; modelName?: string } = {},
-): InjectSpec {
+export function injectionSpecFor(report: VosReport, layerList: InjectLayer[], psumBits: number, volts: VoltageMap, o: InjectOptions = {}): InjectSpec {
   const seed = o.seed ?? 1;
   const ownLayers = o.modelName !== undefined && report.stream.model === o.modelName;
   const models: ErrorModel[] = [];
@@ -68,8 +64,9 @@ export function injectionSpecFor(
       const key = `${cell}@${volts}@${own ? name : ''}`;
       let i = index.get(key);
       if (i === undefined) {
-        // `best` is always one of the fitted models.
-        i = models.push(fit.models[fit.best]!) - 1;
+        const m = fit.models[o.kind ?? fit.best];
+        if (!m) throw new UserError(`vos models of ${report.subject}: ${cell} at ${volts} V has no ${o.kind} model`);
+        i = models.push(m) - 1;
         index.set(key, i);
       }
       return i;

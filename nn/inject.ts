@@ -8,7 +8,7 @@ import {
   drawCounted,
   type ErrorModel,
   histogramError,
-  NO_PREV,
+  NEW_WEIGHT,
   signsPair,
   wrapSigned,
   wrapUnsigned,
@@ -32,7 +32,8 @@ import type { QConvLayer } from './qmodel.ts';
  * - Operations stream through a PE in the order m = 0..M-1 of the GEMM's columns (the batch's
  *   images, each image's output positions), so the "previous operation" of the conditional and
  *   adder-signs models is m - 1 in the same fold; the first operation of a fold uses the model's
- *   fallback (conditional) or its sign class alone (adder-signs).
+ *   fallback (conditional) or the adder-signs context of an operation with a new weight (the PE
+ *   loads the fold's weight for it).
  * - Randomness: one stream per (seed, layer, first image of the batch); the engine splits work at
  *   batch boundaries, so results do not depend on the worker count.
  *
@@ -59,6 +60,10 @@ export interface ProductSource {
 /** A model prepared for drawing: P(wrong) of each probability vector it uses, and the largest (for thinning). */
 interface Drawable {
   model: ErrorModel;
+  /** adder-signs: the largest rate of each sign class over its previous classes (thinning before the previous operation is computed). */
+  classMax?: number[];
+  /** adder-signs: the largest rate of the classes with a product >= 0 ([0]) and < 0 ([1]) (thinning before the partial sum). */
+  productMax?: number[];
   /** P(at least one bit wrong) per per-bit probability vector (bit-flip, conditional); P(wrong) under key `null`. */
   pAny: Map<number[] | null, number>;
   pMax: number;
@@ -75,9 +80,13 @@ function prepare(m: ErrorModel): Drawable {
   if (m.kind === 'rate-histogram') pAny.set(null, m.histogram.length ? m.pWrong : 0);
   else if (m.kind === 'adder-signs') {
     // Every rate the model can give: each sign class with each previous class or none.
-    let most = 0;
-    for (let c = 0; c < 8; c++) for (let prev = 0; prev <= NO_PREV; prev++) most = Math.max(most, adderSignsRate(m, signsPair(c, prev)));
-    pAny.set(null, most);
+    const classMax = Array.from({ length: 8 }, (_, c) =>
+      Math.max(...Array.from({ length: NEW_WEIGHT + 1 }, (_, prev) => adderSignsRate(m, signsPair(c, prev)))),
+    );
+    pAny.set(null, Math.max(...classMax));
+    // Bit 1 of a class: product < 0.
+    const productMax = [0, 1].map((neg) => Math.max(...classMax.filter((_, c) => ((c >> 1) & 1) === neg)));
+    return { model: m, pAny, pMax: Math.max(...classMax), classMax, productMax };
   } else if (m.kind === 'bit-flip') pAny.set(m.p, anyFlip(m.p));
   // Every vector the bucket rule can pick: each bucket's (or the fallback it borrows) and the fallback.
   else for (const p of [m.fallback, ...m.buckets.map((_, b) => conditionalProbs(m, b * m.bucketBits))]) pAny.set(p, anyFlip(p));
@@ -188,40 +197,51 @@ export function drawLayerErrors(spec: InjectSpec, l: QConvLayer, g: GemmOperands
     for (let i = Math.floor(Math.log1p(-rand()) / logStay); i < perFilter; i += 1 + Math.floor(Math.log1p(-rand()) / logStay)) {
       const k = Math.floor(i / P);
       const m = i - k * P;
-      const s = partial(n, k, m);
-      const correct = wrapUnsigned(s, bits);
-      let captured = correct;
       const model = d.model;
-      const here = () => (k < K ? prod(n, k, a[k * P + m]!) : pad(n));
-      const before = () => (k < K ? prod(n, k, a[k * P + m - 1]!) : pad(n));
-      if (model.kind === 'rate-histogram') captured = wrapUnsigned(correct + histogramError(model, rand), bits);
-      else if (model.kind === 'bit-flip') captured = (correct ^ nonzeroMask(model.p, d.pAny.get(model.p)!, rand)) >>> 0;
-      else if (model.kind === 'adder-signs') {
-        // Signs at the psum adder (psum_in = s - product) of this operation and of m - 1.
-        const own = adderSigns(s - here(), s, bits);
-        let prev = NO_PREV;
+      let s: number;
+      let captured: number;
+      if (model.kind === 'adder-signs') {
+        // Thinning, as for the conditional model, cheapest test first: the product's sign (one
+        // lookup) bounds the rate, then this operation's class (its partial sum, O(R)), then
+        // the previous operation's. Signs at the adder: psum_in = s - product.
+        const u = rand() * d.pMax;
+        const here = k < K ? prod(n, k, a[k * P + m]!) : pad(n);
+        if (u >= d.productMax![wrapSigned(here, bits) < 0 ? 1 : 0]!) continue;
+        s = partial(n, k, m);
+        const own = adderSigns(s - here, s, bits);
+        if (u >= d.classMax![own]!) continue;
+        // A fold's first operation multiplies a newly loaded weight.
+        let prev = NEW_WEIGHT;
         if (m > 0) {
           const sPrev = partial(n, k, m - 1);
-          prev = adderSigns(sPrev - before(), sPrev, bits);
+          prev = adderSigns(sPrev - (k < K ? prod(n, k, a[k * P + m - 1]!) : pad(n)), sPrev, bits);
         }
-        // Thinning, as for the conditional model.
-        if (rand() * d.pMax >= adderSignsRate(model, signsPair(own, prev))) continue;
-        captured = (correct ^ drawCounted(adderSignsMasks(model, own), rand).mask) >>> 0;
+        if (u >= adderSignsRate(model, signsPair(own, prev))) continue;
+        captured = (wrapUnsigned(s, bits) ^ drawCounted(adderSignsMasks(model, own), rand).mask) >>> 0;
       } else {
-        // Toggles into this operation: activation and incoming psum word against operation m - 1.
-        let p = model.fallback;
-        if (m > 0) {
-          const inNow = wrapUnsigned(s - here(), bits);
-          const inPrev = wrapUnsigned(partial(n, k, m - 1) - before(), bits);
-          const aNow = k < K ? a[k * P + m]! : 0;
-          const aPrev = k < K ? a[k * P + m - 1]! : 0;
-          p = conditionalProbs(model, popcount(aNow ^ aPrev) + popcount(inNow ^ inPrev));
+        s = partial(n, k, m);
+        const correct = wrapUnsigned(s, bits);
+        if (model.kind === 'rate-histogram') captured = wrapUnsigned(correct + histogramError(model, rand), bits);
+        else if (model.kind === 'bit-flip') captured = (correct ^ nonzeroMask(model.p, d.pAny.get(model.p)!, rand)) >>> 0;
+        else {
+          // Toggles into this operation: activation and incoming psum word against operation m - 1.
+          let p = model.fallback;
+          if (m > 0) {
+            const here = k < K ? prod(n, k, a[k * P + m]!) : pad(n);
+            const before = k < K ? prod(n, k, a[k * P + m - 1]!) : pad(n);
+            const inNow = wrapUnsigned(s - here, bits);
+            const inPrev = wrapUnsigned(partial(n, k, m - 1) - before, bits);
+            const aNow = k < K ? a[k * P + m]! : 0;
+            const aPrev = k < K ? a[k * P + m - 1]! : 0;
+            p = conditionalProbs(model, popcount(aNow ^ aPrev) + popcount(inNow ^ inPrev));
+          }
+          const pAny = d.pAny.get(p)!;
+          // Thinning: candidates come at the largest rate; keep one with its own rate's share.
+          if (!(pAny > 0) || rand() * d.pMax >= pAny) continue;
+          captured = (correct ^ nonzeroMask(p, pAny, rand)) >>> 0;
         }
-        const pAny = d.pAny.get(p)!;
-        // Thinning: candidates come at the largest rate; keep one with its own rate's share.
-        if (!(pAny > 0) || rand() * d.pMax >= pAny) continue;
-        captured = (correct ^ nonzeroMask(p, pAny, rand)) >>> 0;
       }
+      const correct = wrapUnsigned(s, bits);
       if (captured === correct) continue;
       out.n.push(n);
       out.m.push(m);

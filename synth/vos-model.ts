@@ -26,7 +26,8 @@ export interface ErrorObservation {
   toggles: number;
   /**
    * Adder sign classes (`adderSigns`) of this operation and the previous one, `this * 16 + prev`
-   * (prev = NO_PREV: unknown); undefined when the word is not a psum adder's (a cell alone).
+   * (prev = NEW_WEIGHT: the operation is the first with a newly loaded weight, or has no
+   * predecessor); undefined when the word is not a psum adder's (a cell alone).
    */
   signs?: number;
 }
@@ -58,10 +59,18 @@ export interface ConditionalModel {
   fallback: number[];
 }
 
-/** Operations a (this, previous) sign-class pair needs before its own rate is used. */
-export const MIN_PAIR_OPS = 1000;
-/** `ErrorObservation.signs` previous class when there is no previous operation. */
-export const NO_PREV = 8;
+/**
+ * Shrinkage of the adder-signs rates: a pair's rate is (wrong + PRIOR_OPS x its class's rate) /
+ * (ops + PRIOR_OPS), a class's likewise towards the overall rate, so rarely seen pairs and
+ * classes lean on the wider estimate.
+ */
+export const PRIOR_OPS = 200;
+/**
+ * The "previous class" of an operation that is the first with a newly loaded weight (a run's or
+ * K-fold's first; or without a predecessor): its own context, because the multiplier's output
+ * moves most then (on LeNet-5's dense-layer streams ~10x the error rate of the same sign class).
+ */
+export const NEW_WEIGHT = 8;
 
 export interface AdderSignsModel {
   kind: 'adder-signs';
@@ -70,7 +79,7 @@ export interface AdderSignsModel {
    * (captured XOR correct) of the wrong ones with their counts.
    */
   classes: { ops: number; wrong: number; masks: { mask: number; count: number }[] }[];
-  /** Per (class of this operation) * 8 + class of the previous one (64): operations and wrong ones. */
+  /** Per (class of this operation) * 9 + class of the previous one or NEW_WEIGHT (72): operations and wrong ones. */
   pairs: { ops: number; wrong: number }[];
 }
 
@@ -81,11 +90,12 @@ export type ErrorModel = BitFlipModel | RateHistogramModel | ConditionalModel | 
  * bit 2 psum_in < 0, bit 1 product < 0, bit 0 sum < 0 (product = sum - psumIn, wrapped).
  */
 export function adderSigns(psumIn: number, sum: number, bits: number): number {
-  const neg = (x: number) => (wrapSigned(x, bits) < 0 ? 1 : 0);
-  return (neg(psumIn) << 2) | (neg(sum - psumIn) << 1) | neg(sum);
+  // No closure here: injection calls this per candidate operation.
+  const half = 2 ** (bits - 1);
+  return (wrapUnsigned(psumIn, bits) >= half ? 4 : 0) | (wrapUnsigned(sum - psumIn, bits) >= half ? 2 : 0) | (wrapUnsigned(sum, bits) >= half ? 1 : 0);
 }
 
-/** `ErrorObservation.signs` of an operation given its sign class and the previous one's (NO_PREV: none). */
+/** `ErrorObservation.signs` of an operation given its sign class and the previous one's (or NEW_WEIGHT). */
 export const signsPair = (own: number, prev: number) => (own << 4) | prev;
 
 const clamp = (p: number) => Math.min(1 - EPS, Math.max(EPS, p));
@@ -154,7 +164,7 @@ export function fitConditional(obs: ErrorObservation[], bits: number, bucketBits
 
 export function fitAdderSigns(obs: ErrorObservation[]): AdderSignsModel {
   const classes = Array.from({ length: 8 }, () => ({ ops: 0, wrong: 0, masks: new Map<number, number>() }));
-  const pairs = Array.from({ length: 64 }, () => ({ ops: 0, wrong: 0 }));
+  const pairs = Array.from({ length: 72 }, () => ({ ops: 0, wrong: 0 }));
   for (const o of obs) {
     if (o.signs === undefined) throw new Error('adder-signs model: observation without adder signs');
     const c = o.signs >> 4;
@@ -162,11 +172,9 @@ export function fitAdderSigns(obs: ErrorObservation[]): AdderSignsModel {
     classes[c]!.ops++;
     classes[c]!.wrong += wrong;
     if (wrong) classes[c]!.masks.set(flipMask(o), (classes[c]!.masks.get(flipMask(o)) ?? 0) + 1);
-    const prev = o.signs & 15;
-    if (prev !== NO_PREV) {
-      pairs[c * 8 + prev]!.ops++;
-      pairs[c * 8 + prev]!.wrong += wrong;
-    }
+    const pair = pairs[c * 9 + (o.signs & 15)]!;
+    pair.ops++;
+    pair.wrong += wrong;
   }
   return {
     kind: 'adder-signs',
@@ -180,23 +188,21 @@ export function fitAdderSigns(obs: ErrorObservation[]): AdderSignsModel {
 }
 
 /**
- * P(wrong) of an operation under the adder-signs model: its (this, previous) pair's frequency
- * when the pair was seen MIN_PAIR_OPS times, else its class's, else the overall one.
+ * P(wrong) of an operation under the adder-signs model: its (class, previous class) pair's
+ * frequency shrunk towards its class's, itself shrunk towards the overall one (PRIOR_OPS).
  */
 export function adderSignsRate(m: AdderSignsModel, signs: number): number {
-  const c = signs >> 4;
-  const prev = signs & 15;
-  const pair = prev < 8 ? m.pairs[c * 8 + prev] : undefined;
-  if (pair && pair.ops >= MIN_PAIR_OPS) return pair.wrong / pair.ops;
-  const cl = m.classes[c]!;
-  if (cl.ops >= MIN_PAIR_OPS) return cl.wrong / cl.ops;
   let ops = 0;
   let wrong = 0;
   for (const x of m.classes) {
     ops += x.ops;
     wrong += x.wrong;
   }
-  return ops ? wrong / ops : 0;
+  const all = ops ? wrong / ops : 0;
+  const cl = m.classes[signs >> 4]!;
+  const pc = (cl.wrong + PRIOR_OPS * all) / (cl.ops + PRIOR_OPS);
+  const pair = m.pairs[(signs >> 4) * 9 + (signs & 15)]!;
+  return (pair.wrong + PRIOR_OPS * pc) / (pair.ops + PRIOR_OPS);
 }
 
 /** The flip masks a wrong operation of sign class `c` draws from: its class's, or every class's when it has none. */

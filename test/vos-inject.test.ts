@@ -24,8 +24,8 @@ import {
   type ErrorModel,
   type ErrorObservation,
   fitAndChoose,
-  MIN_PAIR_OPS,
-  NO_PREV,
+  NEW_WEIGHT,
+  PRIOR_OPS,
   signsPair,
 } from '../synth/vos-model.ts';
 
@@ -114,20 +114,24 @@ describe('timing-error injection in the engine (nn/inject.ts)', () => {
   });
 
   it('adder-signs model: wrong operations at their (sign class, previous class) rate, masks of their class', () => {
-    // Class 2: psum_in >= 0, product < 0, sum >= 0. Wrong at 1 % after a class-2 operation, at
-    // 0.4 % as a fold's first operation (no previous one), never otherwise.
-    const pairs = Array.from({ length: 64 }, () => ({ ops: MIN_PAIR_OPS, wrong: 0 }));
-    pairs[2 * 8 + 2] = { ops: 100_000, wrong: 1000 };
-    const classes: AdderSignsModel['classes'] = Array.from({ length: 8 }, () => ({ ops: MIN_PAIR_OPS, wrong: 0, masks: [] }));
+    // Class 2: psum_in >= 0, product < 0, sum >= 0. Wrong at 1 % after a class-2 operation, 5 %
+    // as a fold's first operation (a new weight), never otherwise (counts large enough that the
+    // shrinkage does not matter).
+    const big = 1e9;
+    const pairs = Array.from({ length: 72 }, () => ({ ops: big, wrong: 0 }));
+    pairs[2 * 9 + 2] = { ops: big, wrong: big / 100 };
+    pairs[2 * 9 + NEW_WEIGHT] = { ops: big, wrong: big / 20 };
+    const classes: AdderSignsModel['classes'] = Array.from({ length: 8 }, () => ({ ops: big, wrong: 0, masks: [] }));
     classes[2] = {
-      ops: 100_000,
-      wrong: 400,
+      ops: big,
+      wrong: big / 50,
       masks: [
         { mask: 0x80000000, count: 3 },
         { mask: 0xc0000000, count: 1 },
       ],
     };
-    const d = drawLayerErrors(spec({ kind: 'adder-signs', classes, pairs }), layer, g, { signed: true }, 0)!;
+    const m: AdderSignsModel = { kind: 'adder-signs', classes, pairs };
+    const d = drawLayerErrors(spec(m), layer, g, { signed: true }, 0)!;
     // The operations' classes from their products (exact signed cell; padded rows add 0).
     const { K, P, a } = g;
     let mean = 0;
@@ -138,11 +142,11 @@ describe('timing-error injection in the engine (nn/inject.ts)', () => {
       for (let kf = 0; kf < Math.ceil(K / R); kf++) {
         above.fill(0);
         for (let k = kf * R; k < (kf + 1) * R; k++) {
-          let prevClass = -1;
+          let prevClass = NEW_WEIGHT;
           for (let m = 0; m < P; m++) {
             const prod = k < K ? ((layer.weights[n * K + k]! << 24) >> 24) * ((a[k * P + m]! << 24) >> 24) : 0;
             const cls = ((above[m]! < 0 ? 1 : 0) << 2) | ((prod < 0 ? 1 : 0) << 1) | (above[m]! + prod < 0 ? 1 : 0);
-            const p = cls !== 2 ? 0 : m === 0 ? 0.004 : prevClass === 2 ? 0.01 : 0;
+            const p = cls !== 2 ? 0 : prevClass === NEW_WEIGHT ? 0.05 : prevClass === 2 ? 0.01 : 0;
             mean += p;
             variance += p * (1 - p);
             if (p > 0) canFail.add(`${n},${kf},${m}`);
@@ -154,19 +158,21 @@ describe('timing-error injection in the engine (nn/inject.ts)', () => {
     expect(Math.abs(d.e.length - mean)).toBeLessThan(5 * Math.sqrt(variance) + 1);
     expect(d.e.length).toBeGreaterThan(100);
     for (let i = 0; i < d.e.length; i++) expect(canFail.has(`${d.n[i]},${d.kFold[i]},${d.m[i]}`)).toBe(true);
+    // The new-weight context: fold-first operations (m = 0) go wrong at 5 %.
+    expect(d.m.filter((x) => x === 0).length).toBeGreaterThan(0);
     // A class-2 word is >= 0: mask 0x80000000 adds -2^31 (wrapped), 0xc0000000 adds -2^30, 3 : 1.
     expect(d.e.every((e) => e === -(2 ** 31) || e === -(2 ** 30))).toBe(true);
     const quarter = d.e.filter((e) => e === -(2 ** 30)).length;
     expect(Math.abs(quarter - d.e.length / 4)).toBeLessThan(5 * Math.sqrt((d.e.length * 3) / 16));
   });
 
-  it('adder-signs fit: rate per class and per (class, previous class), masks per class; held-out likelihood picks it when errors follow the signs', () => {
+  it('adder-signs fit: rate per class and per (class, previous class) shrunk towards the wider one, masks per class; held-out likelihood picks it when errors follow the signs', () => {
     expect(adderSigns(5, 3, 16)).toBe(0b010);
     expect(adderSigns(0xfff0, 0xfff5, 16)).toBe(0b101);
     expect(adderSigns(-16, -11, 16)).toBe(0b101);
     const next = xorshift32(5);
     const obs: ErrorObservation[] = [];
-    let prev = NO_PREV;
+    let prev = 0;
     for (let i = 0; i < 40_000; i++) {
       const psumIn = (next() % 2001) - 1000;
       const prod = (next() % 201) - 100;
@@ -183,17 +189,25 @@ describe('timing-error injection in the engine (nn/inject.ts)', () => {
     const c2 = m.classes[2]!;
     expect(c2.masks).toEqual([{ mask: 0xc000, count: c2.wrong }]);
     expect(m.classes.reduce((s, c) => s + c.ops, 0)).toBe(obs.length);
+    expect(m.pairs.reduce((s, c) => s + c.ops, 0)).toBe(obs.length);
     expect(m.classes.filter((_, i) => i !== 2).every((c) => c.wrong === 0)).toBe(true);
-    const after2 = m.pairs[2 * 8 + 2]!;
-    expect(after2.ops).toBeGreaterThan(MIN_PAIR_OPS);
+    const after2 = m.pairs[2 * 9 + 2]!;
+    expect(after2.ops).toBeGreaterThan(10 * PRIOR_OPS);
     near(after2.wrong, after2.ops, 0.1);
-    expect(adderSignsRate(m, signsPair(2, 2))).toBe(after2.wrong / after2.ops);
-    // A pair seen too rarely, and no previous operation: the class's rate.
-    const rare = m.pairs.findIndex((x, i) => i >> 3 === 2 && x.ops < MIN_PAIR_OPS);
-    expect(rare).toBeGreaterThan(0);
-    expect(adderSignsRate(m, signsPair(2, rare & 7))).toBe(c2.wrong / c2.ops);
-    expect(adderSignsRate(m, signsPair(2, NO_PREV))).toBe(c2.wrong / c2.ops);
-    expect(adderSignsRate(m, signsPair(0, 0))).toBe(0);
+    // A well-seen pair: near its own frequency, pulled a little towards its class's rate.
+    const own = after2.wrong / after2.ops;
+    const cls = adderSignsRate(m, signsPair(2, NEW_WEIGHT));
+    const rate = adderSignsRate(m, signsPair(2, 2));
+    expect(rate).toBeLessThan(own);
+    expect(rate).toBeGreaterThan(own - 0.15 * (own - cls));
+    // A pair never seen (no operation has a new weight): its class's rate, itself
+    // pulled a little towards the overall one.
+    expect(m.pairs[2 * 9 + NEW_WEIGHT]!.ops).toBe(0);
+    const all = m.classes.reduce((s, c) => s + c.wrong, 0) / obs.length;
+    expect(cls).toBeCloseTo((c2.wrong + PRIOR_OPS * all) / (c2.ops + PRIOR_OPS), 12);
+    expect(cls).toBeGreaterThan(all);
+    expect(cls).toBeLessThan(c2.wrong / c2.ops);
+    expect(adderSignsRate(m, signsPair(0, 0))).toBeLessThan(all / 10);
   });
 
   it('results do not depend on the worker count; no model, no change', async () => {
@@ -250,7 +264,7 @@ describe('replay through the timed simulator (flow/vos-replay.ts)', () => {
     const timed = await runTimedSimFast(pe.tm, stim, { periodNs, delayScale: voltageScale(1.3, defaultVoltageModel(1.8)).delay });
     const obs = observations(target, timed, golden, stim, inputToggles(stim));
     // Operation u (inputs at vector u) is observation u - 1; its product uses the weight held
-    // since the last write, so skip the first two operations after a weight change.
+    // since the last write, so skip the operation at a weight write (it still uses the old one).
     const s8 = (x: number) => (x << 24) >> 24;
     const cls = (u: number) => {
       const pin = s.psumIn[u]! | 0;
@@ -258,11 +272,16 @@ describe('replay through the timed simulator (flow/vos-replay.ts)', () => {
       return ((pin < 0 ? 1 : 0) << 2) | ((prod < 0 ? 1 : 0) << 1) | (((pin + prod) | 0) < 0 ? 1 : 0);
     };
     let checked = 0;
+    let newWeight = 0;
     for (let u = 3; u < obs.length; u++) {
-      if (s.b[u] !== s.b[u - 1] || s.b[u - 1] !== s.b[u - 2]) continue;
-      expect(obs[u - 1]!.signs).toBe(signsPair(cls(u), cls(u - 1)));
+      if (s.b[u] !== s.b[u - 1]) continue;
+      // The weight written at u - 1 multiplies from u: the new-weight context.
+      const prev = s.b[u - 1] !== s.b[u - 2] ? NEW_WEIGHT : cls(u - 1);
+      if (prev === NEW_WEIGHT) newWeight++;
+      expect(obs[u - 1]!.signs).toBe(signsPair(cls(u), prev));
       checked++;
     }
+    expect(newWeight).toBeGreaterThan(5);
     expect(checked).toBeGreaterThan(2900);
     // Uniform 32-bit psum_in words: the four classes without a sign change of the sum.
     expect(new Set(obs.map((o) => o.signs! >> 4)).size).toBe(4);
