@@ -157,8 +157,8 @@ for (const volts of levels) {
           errorRate: x.errorRate,
           best: x.fit.best,
           heldOutLogLik: x.fit.heldOutLogLik,
-          // Where the wrong words are: operations and wrong ones per adder sign class (docs/vos.md).
-          signClasses: x.fit.models['adder-signs']?.classes,
+          // Where the wrong words are: operations and wrong ones per adder sign class and pair (docs/vos.md).
+          adderSigns: x.fit.models['adder-signs'],
         })),
     },
     replay: {

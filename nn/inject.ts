@@ -1,6 +1,7 @@
 import { makeRng } from '../core/rng.ts';
 import { popcount } from '../synth/gatesim.ts';
 import {
+  type AdderSignsModel,
   adderSigns,
   adderSignsMasks,
   adderSignsRate,
@@ -60,13 +61,25 @@ export interface ProductSource {
 /** A model prepared for drawing: P(wrong) of each probability vector it uses, and the largest (for thinning). */
 interface Drawable {
   model: ErrorModel;
-  /** adder-signs: the largest rate of each sign class over its previous classes (thinning before the previous operation is computed). */
-  classMax?: number[];
-  /** adder-signs: the largest rate of the classes with a product >= 0 ([0]) and < 0 ([1]) (thinning before the partial sum). */
-  productMax?: number[];
+  /** adder-signs: thinning bounds of a fold's later operations (m > 0) and of its first ones (a new weight). */
+  signs?: { later: SignBounds; first: SignBounds };
   /** P(at least one bit wrong) per per-bit probability vector (bit-flip, conditional); P(wrong) under key `null`. */
   pAny: Map<number[] | null, number>;
   pMax: number;
+}
+
+/** The largest adder-signs rate of a set of contexts: overall, per sign class, per product sign ([0]: >= 0). */
+interface SignBounds {
+  pMax: number;
+  classMax: number[];
+  productMax: number[];
+}
+
+function signBounds(m: AdderSignsModel, prevs: number[]): SignBounds {
+  const classMax = Array.from({ length: 8 }, (_, c) => Math.max(...prevs.map((prev) => adderSignsRate(m, signsPair(c, prev)))));
+  // Bit 1 of a class: product < 0.
+  const productMax = [0, 1].map((neg) => Math.max(...classMax.filter((_, c) => ((c >> 1) & 1) === neg)));
+  return { pMax: Math.max(...classMax), classMax, productMax };
 }
 
 function anyFlip(p: number[]): number {
@@ -79,14 +92,11 @@ function prepare(m: ErrorModel): Drawable {
   const pAny = new Map<number[] | null, number>();
   if (m.kind === 'rate-histogram') pAny.set(null, m.histogram.length ? m.pWrong : 0);
   else if (m.kind === 'adder-signs') {
-    // Every rate the model can give: each sign class with each previous class or none.
-    const classMax = Array.from({ length: 8 }, (_, c) =>
-      Math.max(...Array.from({ length: NEW_WEIGHT + 1 }, (_, prev) => adderSignsRate(m, signsPair(c, prev)))),
-    );
-    pAny.set(null, Math.max(...classMax));
-    // Bit 1 of a class: product < 0.
-    const productMax = [0, 1].map((neg) => Math.max(...classMax.filter((_, c) => ((c >> 1) & 1) === neg)));
-    return { model: m, pAny, pMax: Math.max(...classMax), classMax, productMax };
+    // A fold's first operation (new weight) can fail far more often than the rest: apart, so
+    // the rest are not drawn at its rate.
+    const signs = { later: signBounds(m, [0, 1, 2, 3, 4, 5, 6, 7]), first: signBounds(m, [NEW_WEIGHT]) };
+    pAny.set(null, Math.max(signs.later.pMax, signs.first.pMax));
+    return { model: m, pAny, pMax: Math.max(signs.later.pMax, signs.first.pMax), signs };
   } else if (m.kind === 'bit-flip') pAny.set(m.p, anyFlip(m.p));
   // Every vector the bucket rule can pick: each bucket's (or the fallback it borrows) and the fallback.
   else for (const p of [m.fallback, ...m.buckets.map((_, b) => conditionalProbs(m, b * m.bucketBits))]) pAny.set(p, anyFlip(p));
@@ -110,6 +120,13 @@ function nonzeroMask(p: number[], pAny: number, rand: () => number): number {
   // Rounding left u past the end: the last bit that can flip.
   for (let i = p.length - 1; i >= 0; i--) if (p[i]! > 0) return (1 << i) >>> 0;
   return 0;
+}
+
+/** Visit the indices 0..count-1 each with probability p (geometric gaps: only the visited ones cost time). */
+function geometric(p: number, count: number, rand: () => number, visit: (i: number) => void): void {
+  if (!(p > 0)) return;
+  const logStay = Math.log1p(-Math.min(p, 1 - 1e-12));
+  for (let i = Math.floor(Math.log1p(-rand()) / logStay); i < count; i += 1 + Math.floor(Math.log1p(-rand()) / logStay)) visit(i);
 }
 
 /** FNV-1a of a layer name: part of the layer's random stream key. */
@@ -188,65 +205,74 @@ export function drawLayerErrors(spec: InjectSpec, l: QConvLayer, g: GemmOperands
     for (let kk = k - (k % R); kk <= k; kk++) s += kk < K ? prod(n, kk, a[kk * P + m]!) : pad(n);
     return s;
   };
+  const record = (n: number, m: number, k: number, e: number) => {
+    out.n.push(n);
+    out.m.push(m);
+    out.kFold.push(Math.floor(k / R));
+    out.e.push(e);
+  };
+  // One candidate of an adder-signs model, kept with its context's share of the bound (thinning),
+  // cheapest test first: the product's sign (one lookup), this operation's class (its partial
+  // sum, O(R)), then the previous operation's. Signs at the adder: psum_in = s - product.
+  const adderSignsOp = (n: number, k: number, m: number, b: SignBounds, model: AdderSignsModel) => {
+    const u = rand() * b.pMax;
+    const here = k < K ? prod(n, k, a[k * P + m]!) : pad(n);
+    if (u >= b.productMax[wrapSigned(here, bits) < 0 ? 1 : 0]!) return;
+    const s = partial(n, k, m);
+    const own = adderSigns(s - here, s, bits);
+    if (u >= b.classMax[own]!) return;
+    let prev = NEW_WEIGHT;
+    if (m > 0) {
+      const sPrev = partial(n, k, m - 1);
+      prev = adderSigns(sPrev - (k < K ? prod(n, k, a[k * P + m - 1]!) : pad(n)), sPrev, bits);
+    }
+    if (u >= adderSignsRate(model, signsPair(own, prev))) return;
+    const correct = wrapUnsigned(s, bits);
+    record(n, m, k, wrapSigned(((correct ^ drawCounted(adderSignsMasks(model, own), rand).mask) >>> 0) - correct, bits));
+  };
   for (let n = 0; n < l.oc; n++) {
     const mi = ls.filterModel[n] ?? -1;
     if (mi < 0) continue;
     const d = drawables[mi]!;
     if (!(d.pMax > 0)) continue;
+    const model = d.model;
+    if (model.kind === 'adder-signs') {
+      const { later, first } = d.signs!;
+      // Operations m > 0 after an operation of their fold; then each fold's first (m = 0).
+      geometric(later.pMax, perFilter, rand, (i) => {
+        const k = Math.floor(i / P);
+        if (i > k * P) adderSignsOp(n, k, i - k * P, later, model);
+      });
+      geometric(first.pMax, kFolds * R, rand, (k) => adderSignsOp(n, k, 0, first, model));
+      continue;
+    }
     const logStay = Math.log1p(-Math.min(d.pMax, 1 - 1e-12));
     for (let i = Math.floor(Math.log1p(-rand()) / logStay); i < perFilter; i += 1 + Math.floor(Math.log1p(-rand()) / logStay)) {
       const k = Math.floor(i / P);
       const m = i - k * P;
-      const model = d.model;
-      let s: number;
-      let captured: number;
-      if (model.kind === 'adder-signs') {
-        // Thinning, as for the conditional model, cheapest test first: the product's sign (one
-        // lookup) bounds the rate, then this operation's class (its partial sum, O(R)), then
-        // the previous operation's. Signs at the adder: psum_in = s - product.
-        const u = rand() * d.pMax;
-        const here = k < K ? prod(n, k, a[k * P + m]!) : pad(n);
-        if (u >= d.productMax![wrapSigned(here, bits) < 0 ? 1 : 0]!) continue;
-        s = partial(n, k, m);
-        const own = adderSigns(s - here, s, bits);
-        if (u >= d.classMax![own]!) continue;
-        // A fold's first operation multiplies a newly loaded weight.
-        let prev = NEW_WEIGHT;
-        if (m > 0) {
-          const sPrev = partial(n, k, m - 1);
-          prev = adderSigns(sPrev - (k < K ? prod(n, k, a[k * P + m - 1]!) : pad(n)), sPrev, bits);
-        }
-        if (u >= adderSignsRate(model, signsPair(own, prev))) continue;
-        captured = (wrapUnsigned(s, bits) ^ drawCounted(adderSignsMasks(model, own), rand).mask) >>> 0;
-      } else {
-        s = partial(n, k, m);
-        const correct = wrapUnsigned(s, bits);
-        if (model.kind === 'rate-histogram') captured = wrapUnsigned(correct + histogramError(model, rand), bits);
-        else if (model.kind === 'bit-flip') captured = (correct ^ nonzeroMask(model.p, d.pAny.get(model.p)!, rand)) >>> 0;
-        else {
-          // Toggles into this operation: activation and incoming psum word against operation m - 1.
-          let p = model.fallback;
-          if (m > 0) {
-            const here = k < K ? prod(n, k, a[k * P + m]!) : pad(n);
-            const before = k < K ? prod(n, k, a[k * P + m - 1]!) : pad(n);
-            const inNow = wrapUnsigned(s - here, bits);
-            const inPrev = wrapUnsigned(partial(n, k, m - 1) - before, bits);
-            const aNow = k < K ? a[k * P + m]! : 0;
-            const aPrev = k < K ? a[k * P + m - 1]! : 0;
-            p = conditionalProbs(model, popcount(aNow ^ aPrev) + popcount(inNow ^ inPrev));
-          }
-          const pAny = d.pAny.get(p)!;
-          // Thinning: candidates come at the largest rate; keep one with its own rate's share.
-          if (!(pAny > 0) || rand() * d.pMax >= pAny) continue;
-          captured = (correct ^ nonzeroMask(p, pAny, rand)) >>> 0;
-        }
-      }
+      const s = partial(n, k, m);
       const correct = wrapUnsigned(s, bits);
-      if (captured === correct) continue;
-      out.n.push(n);
-      out.m.push(m);
-      out.kFold.push(Math.floor(k / R));
-      out.e.push(wrapSigned(captured - correct, bits));
+      let captured: number;
+      if (model.kind === 'rate-histogram') captured = wrapUnsigned(correct + histogramError(model, rand), bits);
+      else if (model.kind === 'bit-flip') captured = (correct ^ nonzeroMask(model.p, d.pAny.get(model.p)!, rand)) >>> 0;
+      else {
+        // Toggles into this operation: activation and incoming psum word against operation m - 1.
+        let p = model.fallback;
+        if (m > 0) {
+          const here = k < K ? prod(n, k, a[k * P + m]!) : pad(n);
+          const before = k < K ? prod(n, k, a[k * P + m - 1]!) : pad(n);
+          const inNow = wrapUnsigned(s - here, bits);
+          const inPrev = wrapUnsigned(partial(n, k, m - 1) - before, bits);
+          const aNow = k < K ? a[k * P + m]! : 0;
+          const aPrev = k < K ? a[k * P + m - 1]! : 0;
+          p = conditionalProbs(model, popcount(aNow ^ aPrev) + popcount(inNow ^ inPrev));
+        }
+        const pAny = d.pAny.get(p)!;
+        // Thinning: candidates come at the largest rate; keep one with its own rate's share.
+        if (!(pAny > 0) || rand() * d.pMax >= pAny) continue;
+        captured = (correct ^ nonzeroMask(p, pAny, rand)) >>> 0;
+      }
+      if (captured !== correct) record(n, m, k, wrapSigned(captured - correct, bits));
     }
   }
   return out;
