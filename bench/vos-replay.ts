@@ -5,7 +5,8 @@
  * columns at that voltage (the rest at nominal), the test images run twice on the same inputs:
  * - replay: every PE operation of those layers through the timed gate-level simulator
  *   (flow/vos-replay.ts), its wrong words added to the accumulators;
- * - model: the engine with errors drawn from the fitted model (nn/inject.ts), several seeds.
+ * - model: the engine with errors drawn from the fitted model (nn/inject.ts), several seeds: each
+ *   fit's best model, and for comparison the rate-histogram model.
  * The model passes at a level if its mean accuracy lies in the 90 % Wilson interval of the
  * replay's accuracy. Writes bench/results/vos-replay.json.
  * Run: node --import tsx bench/vos-replay.ts [--images N] [--levels 1.7,1.6,1.5]
@@ -29,6 +30,7 @@ import { injectLayer } from '../nn/inject.ts';
 import { DEFAULT_DATASET, loadQuantModelFor } from '../nn/load.ts';
 import { convLayers, type QConvLayer } from '../nn/qmodel.ts';
 import { voltageScale } from '../synth/voltage.ts';
+import type { ErrorModel } from '../synth/vos-model.ts';
 
 const arg = (name: string, d: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -121,15 +123,23 @@ for (const volts of levels) {
   );
   const replayAcc = replay.ok / ds.count;
   const replayS = cpuS() - t0;
-  // Model injection, several seeds.
-  const spec = (seed: number) => injectionSpec(report, design, placement, Object.fromEntries(layers.map((l) => [l, volts])), { seed, modelName: model.name });
+  // Model injection, several seeds: each fit's best model, and the rate-histogram model (the
+  // best before adder-signs existed) on the same replay for comparison.
+  const spec = (seed: number, kind?: ErrorModel['kind']) =>
+    injectionSpec(report, design, placement, Object.fromEntries(layers.map((l) => [l, volts])), { seed, modelName: model.name, kind });
+  const modelAccs = (kind?: ErrorModel['kind']) => {
+    const accs: number[] = [];
+    for (let seed = 1; seed <= seeds; seed++) {
+      const inject = spec(seed, kind);
+      accs.push(accuracy((s, n) => runQuantBatch({ model, inject }, ds.pixels.subarray(s * per, (s + n) * per), n, undefined, s).pred));
+    }
+    return accs;
+  };
   const t1 = cpuS();
-  const modelAcc: number[] = [];
-  for (let seed = 1; seed <= seeds; seed++) {
-    const inject = spec(seed);
-    modelAcc.push(accuracy((s, n) => runQuantBatch({ model, inject }, ds.pixels.subarray(s * per, (s + n) * per), n, undefined, s).pred));
-  }
+  const modelAcc = modelAccs();
   const modelS = (cpuS() - t1) / seeds;
+  const histAcc = modelAccs('rate-histogram');
+  const histMean = histAcc.reduce((a, b) => a + b, 0) / seeds;
   // How the model's errors spread over outputs (seed 1), against the replay's.
   const inject1 = spec(1);
   const spread = await runWithErrors(async (layer, g, acc, first) => ({ ops: 0, wrong: injectLayer(inject1, layer, g, acc, { signed: true }, first) }));
@@ -142,7 +152,14 @@ for (const volts of levels) {
       mixed: { errorRate: level.errorRate, best: level.fit.best, heldOutLogLik: level.fit.heldOutLogLik },
       layers: level.layers
         ?.filter((x) => layers.includes(x.layer))
-        .map((x) => ({ layer: x.layer, errorRate: x.errorRate, best: x.fit.best, heldOutLogLik: x.fit.heldOutLogLik })),
+        .map((x) => ({
+          layer: x.layer,
+          errorRate: x.errorRate,
+          best: x.fit.best,
+          heldOutLogLik: x.fit.heldOutLogLik,
+          // Where the wrong words are: operations and wrong ones per adder sign class and pair (docs/vos.md).
+          adderSigns: x.fit.models['adder-signs'],
+        })),
     },
     replay: {
       accuracy: replayAcc,
@@ -155,6 +172,7 @@ for (const volts of levels) {
     },
     model: { accuracy: mean, perSeed: modelAcc, cpuSecondsPerRun: modelS, seed1: { wrong: spread.wrong, corruptedOutputs: spread.outputs } },
     withinCi: mean >= lo && mean <= hi,
+    rateHistogram: { accuracy: histMean, perSeed: histAcc, withinCi: histMean >= lo && histMean <= hi },
   };
   rows.push(row);
   console.log(JSON.stringify(row));

@@ -35,7 +35,8 @@ export async function arrayVosModels(o: ArrayVosOptions): Promise<VosReport> {
   const ops = o.ops ?? DEFAULT_VOS_OPS;
   const margin = o.margin ?? 0;
   const cells = [...new Set(o.cells)].sort();
-  const key = { v: 1, cells, rows: o.rows, cols: o.cols, model: sha(o.model), levels: o.levels, ops, margin, liberty: sha(liberty) };
+  // v: 2 since the fits include adder-signs (synth/vos-model.ts).
+  const key = { v: 2, cells, rows: o.rows, cols: o.cols, model: sha(o.model), levels: o.levels, ops, margin, liberty: sha(liberty) };
   return cachedJson('vos-array-models', key, async () => {
     const subjects: VosSubject[] = cells.map((cell) => {
       const design = resolveDesign({ name: `vos_${cell}`, rows: o.rows, cols: o.cols, cell }, `voltage search array of ${cell}`);

@@ -16,14 +16,16 @@ export interface InjectLayer {
   filterCells: string[];
 }
 
+export interface InjectOptions {
+  seed?: number;
+  /** The model name of the layer streams to use (the report's `stream.model`). */
+  modelName?: string;
+  /** Draw from this model kind instead of each fit's `best` (comparisons; a fit without it is refused). */
+  kind?: ErrorModel['kind'];
+}
+
 /** The engine's injection spec for a placed model (`injectionSpecFor` on the placement's layers). */
-export function injectionSpec(
-  report: VosReport,
-  design: Design,
-  placement: Placement,
-  volts: VoltageMap,
-  o: { seed?: number; modelName?: string } = {},
-): InjectSpec {
+export function injectionSpec(report: VosReport, design: Design, placement: Placement, volts: VoltageMap, o: InjectOptions = {}): InjectSpec {
   const layers = placement.layers.map((p) => ({ name: p.layer, rows: design.tiles[p.tile]!.rows, filterCells: p.filterCells }));
   return injectionSpecFor(report, layers, design.psumBits, volts, o);
 }
@@ -36,13 +38,7 @@ export function injectionSpec(
  * listed, and voltages at or above the report's nominal, inject nothing. A voltage the report did
  * not characterize is refused.
  */
-export function injectionSpecFor(
-  report: VosReport,
-  layerList: InjectLayer[],
-  psumBits: number,
-  volts: VoltageMap,
-  o: { seed?: number; modelName?: string } = {},
-): InjectSpec {
+export function injectionSpecFor(report: VosReport, layerList: InjectLayer[], psumBits: number, volts: VoltageMap, o: InjectOptions = {}): InjectSpec {
   const seed = o.seed ?? 1;
   const ownLayers = o.modelName !== undefined && report.stream.model === o.modelName;
   const models: ErrorModel[] = [];
@@ -69,7 +65,9 @@ export function injectionSpecFor(
       const key = `${cell}@${volts}@${own ? name : ''}`;
       let i = index.get(key);
       if (i === undefined) {
-        i = models.push(fit.models[fit.best]) - 1;
+        const m = fit.models[o.kind ?? fit.best];
+        if (!m) throw new UserError(`vos models of ${report.subject}: ${cell} at ${volts} V has no ${o.kind} model`);
+        i = models.push(m) - 1;
         index.set(key, i);
       }
       return i;
@@ -113,10 +111,28 @@ const errorModels = z
         fallback: bitProbs,
       })
       .passthrough(),
+    'adder-signs': z
+      .object({
+        kind: z.literal('adder-signs'),
+        classes: z
+          .array(
+            z
+              .object({
+                ops: z.number().int().nonnegative(),
+                wrong: z.number().int().nonnegative(),
+                masks: z.array(z.object({ mask: z.number().int().nonnegative(), count: z.number().int().positive() }).passthrough()),
+              })
+              .passthrough(),
+          )
+          .length(8),
+        pairs: z.array(z.object({ ops: z.number().int().nonnegative(), wrong: z.number().int().nonnegative() }).passthrough()).length(72),
+      })
+      .passthrough()
+      .optional(),
   })
   .passthrough();
 const fitSchema = z
-  .object({ best: z.enum(['bit-flip', 'rate-histogram', 'conditional']), models: errorModels })
+  .object({ best: z.enum(['bit-flip', 'rate-histogram', 'conditional', 'adder-signs']), models: errorModels })
   .passthrough()
   .refine((f) => (f.models as Record<string, unknown>)[f.best] !== undefined, { message: 'fit.best names a model the fit does not have' });
 const vosReportSchema = z

@@ -21,7 +21,7 @@ import type { ElectricalOptions } from '../synth/static-timing.ts';
 import { runTimedSimFast } from '../synth/timed-native.ts';
 import { buildTimedModel, type TimedModel, type TimedResult, timingBound } from '../synth/timed-sim.ts';
 import { defaultVoltageModel, fitDelayModel, type VoltageModel, voltageScale } from '../synth/voltage.ts';
-import { type ErrorObservation, fitAndChoose, type ModelChoice } from '../synth/vos-model.ts';
+import { adderSigns, type ErrorObservation, fitAndChoose, type ModelChoice, NEW_WEIGHT, signsPair } from '../synth/vos-model.ts';
 import { type SynthResult, synthesize } from '../synth/yosys.ts';
 import { peSources, peStimulus } from './energy.ts';
 
@@ -355,13 +355,26 @@ export function checkLevels(levels: number[], vm: VoltageModel): void {
   }
 }
 
-/** Compare a timed run's captured words with the zero-delay ones: one observation per operation. */
-export function observations(t: VosTarget, timed: TimedResult, golden: TimedResult, toggles: Int32Array): ErrorObservation[] {
+/**
+ * Compare a timed run's captured words with the zero-delay ones: one observation per operation.
+ * A PE's observations also carry the adder sign classes (synth/vos-model.ts `adderSigns`) of the
+ * operation and the previous one, from its psum_in word and the fault-free sum; the previous one
+ * is NEW_WEIGHT for the first operation after a weight write (`w_we` at vector u - 1: the weight
+ * register takes it at that edge).
+ */
+export function observations(t: VosTarget, timed: TimedResult, golden: TimedResult, stim: GateSimStimulus, toggles: Int32Array): ErrorObservation[] {
   const got = timed.outputs[t.word.port]!;
   const want = golden.outputs[t.word.port]!;
+  const psumIn = t.kind === 'pe' ? (stim.ports.psum_in as Uint32Array | undefined) : undefined;
+  const weightWrite = stim.ports.w_we as Uint8Array | undefined;
+  const signs = (v: number) => adderSigns(psumIn![v - t.latency]!, want[v]!, t.word.bits);
   const out: ErrorObservation[] = [];
   // The first operation's inputs have no predecessor (settled from reset): skip it.
-  for (let v = 1 + t.latency; v < got.length; v++) out.push({ correct: want[v]!, captured: got[v]!, toggles: toggles[v - t.latency]! });
+  for (let v = 1 + t.latency; v < got.length; v++) {
+    const o: ErrorObservation = { correct: want[v]!, captured: got[v]!, toggles: toggles[v - t.latency]! };
+    if (psumIn) o.signs = signsPair(signs(v), weightWrite?.[v - t.latency - 1] ? NEW_WEIGHT : signs(v - 1));
+    out.push(o);
+  }
   return out;
 }
 
@@ -374,7 +387,7 @@ async function layerFits(
 ): Promise<VosLayerFit[]> {
   const out: VosLayerFit[] = [];
   for (const p of perLayer) {
-    const obs = observations(t, await runTimedSimFast(n.tm, p.stim, { periodNs, delayScale }), p.golden, p.toggles);
+    const obs = observations(t, await runTimedSimFast(n.tm, p.stim, { periodNs, delayScale }), p.golden, p.stim, p.toggles);
     const wrongOps = obs.filter((x) => x.captured !== x.correct).length;
     out.push({ layer: p.layer, ops: obs.length, wrongOps, errorRate: wrongOps / obs.length, fit: fitAndChoose(obs, t.word.bits) });
   }
@@ -422,7 +435,7 @@ export async function characterize(spec: string | VosSubject, o: VosOptions): Pr
     for (const volts of o.levels) {
       const delayScale = voltageScale(volts, vm).delay;
       const timed = await runTimedSimFast(n.tm, stim, { periodNs, delayScale });
-      const obs = observations(t, timed, golden, toggles);
+      const obs = observations(t, timed, golden, stim, toggles);
       const fit = fitAndChoose(obs, t.word.bits);
       const wrongOps = obs.filter((x) => x.captured !== x.correct).length;
       const e = estimateEnergy(n.gs, timed, { ...energyOpts, vdd: volts, voltageModel: vm }).perOpPj.dynamic;

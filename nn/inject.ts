@@ -1,6 +1,19 @@
 import { makeRng } from '../core/rng.ts';
 import { popcount } from '../synth/gatesim.ts';
-import { conditionalProbs, type ErrorModel, histogramError, wrapSigned, wrapUnsigned } from '../synth/vos-model.ts';
+import {
+  type AdderSignsModel,
+  adderSigns,
+  adderSignsMasks,
+  adderSignsRate,
+  conditionalProbs,
+  drawCounted,
+  type ErrorModel,
+  histogramError,
+  NEW_WEIGHT,
+  signsPair,
+  wrapSigned,
+  wrapUnsigned,
+} from '../synth/vos-model.ts';
 import type { GemmOperands } from './gemm.ts';
 import type { QConvLayer } from './qmodel.ts';
 
@@ -18,13 +31,15 @@ import type { QConvLayer } from './qmodel.ts';
  *   below it is not modelled). The errors (captured - correct, two's complement) add up along the
  *   column and over the K-folds into the accumulator, which wraps at `bits`.
  * - Operations stream through a PE in the order m = 0..M-1 of the GEMM's columns (the batch's
- *   images, each image's output positions), so the "previous operation" of the conditional model
- *   is m - 1 in the same fold; the first operation of a fold uses the model's fallback.
+ *   images, each image's output positions), so the "previous operation" of the conditional and
+ *   adder-signs models is m - 1 in the same fold; the first operation of a fold uses the model's
+ *   fallback (conditional) or the adder-signs context of an operation with a new weight (the PE
+ *   loads the fold's weight for it).
  * - Randomness: one stream per (seed, layer, first image of the batch); the engine splits work at
  *   batch boundaries, so results do not depend on the worker count.
  *
  * Only operations that go wrong cost time: the gap to the next wrong operation is geometric
- * (thinned by the bucket's own rate for the conditional model).
+ * (thinned by the bucket's or sign class's own rate for the conditional and adder-signs models).
  */
 export interface InjectSpec {
   seed: number;
@@ -46,9 +61,25 @@ export interface ProductSource {
 /** A model prepared for drawing: P(wrong) of each probability vector it uses, and the largest (for thinning). */
 interface Drawable {
   model: ErrorModel;
+  /** adder-signs: thinning bounds of a fold's later operations (m > 0) and of its first ones (a new weight). */
+  signs?: { later: SignBounds; first: SignBounds };
   /** P(at least one bit wrong) per per-bit probability vector (bit-flip, conditional); P(wrong) under key `null`. */
   pAny: Map<number[] | null, number>;
   pMax: number;
+}
+
+/** The largest adder-signs rate of a set of contexts: overall, per sign class, per product sign ([0]: >= 0). */
+interface SignBounds {
+  pMax: number;
+  classMax: number[];
+  productMax: number[];
+}
+
+function signBounds(m: AdderSignsModel, prevs: number[]): SignBounds {
+  const classMax = Array.from({ length: 8 }, (_, c) => Math.max(...prevs.map((prev) => adderSignsRate(m, signsPair(c, prev)))));
+  // Bit 1 of a class: product < 0.
+  const productMax = [0, 1].map((neg) => Math.max(...classMax.filter((_, c) => ((c >> 1) & 1) === neg)));
+  return { pMax: Math.max(...classMax), classMax, productMax };
 }
 
 function anyFlip(p: number[]): number {
@@ -60,7 +91,13 @@ function anyFlip(p: number[]): number {
 function prepare(m: ErrorModel): Drawable {
   const pAny = new Map<number[] | null, number>();
   if (m.kind === 'rate-histogram') pAny.set(null, m.histogram.length ? m.pWrong : 0);
-  else if (m.kind === 'bit-flip') pAny.set(m.p, anyFlip(m.p));
+  else if (m.kind === 'adder-signs') {
+    // A fold's first operation (new weight) can fail far more often than the rest: apart, so
+    // the rest are not drawn at its rate.
+    const signs = { later: signBounds(m, [0, 1, 2, 3, 4, 5, 6, 7]), first: signBounds(m, [NEW_WEIGHT]) };
+    pAny.set(null, Math.max(signs.later.pMax, signs.first.pMax));
+    return { model: m, pAny, pMax: Math.max(signs.later.pMax, signs.first.pMax), signs };
+  } else if (m.kind === 'bit-flip') pAny.set(m.p, anyFlip(m.p));
   // Every vector the bucket rule can pick: each bucket's (or the fallback it borrows) and the fallback.
   else for (const p of [m.fallback, ...m.buckets.map((_, b) => conditionalProbs(m, b * m.bucketBits))]) pAny.set(p, anyFlip(p));
   return { model: m, pAny, pMax: Math.max(...pAny.values()) };
@@ -83,6 +120,13 @@ function nonzeroMask(p: number[], pAny: number, rand: () => number): number {
   // Rounding left u past the end: the last bit that can flip.
   for (let i = p.length - 1; i >= 0; i--) if (p[i]! > 0) return (1 << i) >>> 0;
   return 0;
+}
+
+/** Visit the indices 0..count-1 each with probability p (geometric gaps: only the visited ones cost time). */
+function geometric(p: number, count: number, rand: () => number, visit: (i: number) => void): void {
+  if (!(p > 0)) return;
+  const logStay = Math.log1p(-Math.min(p, 1 - 1e-12));
+  for (let i = Math.floor(Math.log1p(-rand()) / logStay); i < count; i += 1 + Math.floor(Math.log1p(-rand()) / logStay)) visit(i);
 }
 
 /** FNV-1a of a layer name: part of the layer's random stream key. */
@@ -164,19 +208,54 @@ export function drawLayerErrors(spec: InjectSpec, l: QConvLayer, g: GemmOperands
     for (let kk = k - (k % R); kk <= k; kk++) s += kk < K ? prod(n, kk, a[kk * P + m]!) : pad(n);
     return s;
   };
+  const record = (n: number, m: number, k: number, e: number) => {
+    out.n.push(n);
+    out.m.push(m);
+    out.kFold.push(Math.floor(k / R));
+    out.e.push(e);
+  };
+  // One candidate of an adder-signs model, kept with its context's share of the bound (thinning),
+  // cheapest test first: the product's sign (one lookup), this operation's class (its partial
+  // sum, O(R)), then the previous operation's. Signs at the adder: psum_in = s - product.
+  const adderSignsOp = (n: number, k: number, m: number, b: SignBounds, model: AdderSignsModel) => {
+    const u = rand() * b.pMax;
+    const here = k < K ? prod(n, k, a[k * P + m]!) : pad(n);
+    if (u >= b.productMax[wrapSigned(here, bits) < 0 ? 1 : 0]!) return;
+    const s = partial(n, k, m);
+    const own = adderSigns(s - here, s, bits);
+    if (u >= b.classMax[own]!) return;
+    let prev = NEW_WEIGHT;
+    if (m > 0) {
+      const sPrev = partial(n, k, m - 1);
+      prev = adderSigns(sPrev - (k < K ? prod(n, k, a[k * P + m - 1]!) : pad(n)), sPrev, bits);
+    }
+    if (u >= adderSignsRate(model, signsPair(own, prev))) return;
+    const correct = wrapUnsigned(s, bits);
+    record(n, m, k, wrapSigned(((correct ^ drawCounted(adderSignsMasks(model, own), rand).mask) >>> 0) - correct, bits));
+  };
   for (let n = 0; n < l.oc; n++) {
     const mi = ls.filterModel[n] ?? -1;
     if (mi < 0) continue;
     const d = drawables[mi]!;
     if (!(d.pMax > 0)) continue;
+    const model = d.model;
+    if (model.kind === 'adder-signs') {
+      const { later, first } = d.signs!;
+      // Operations m > 0 after an operation of their fold; then each fold's first (m = 0).
+      geometric(later.pMax, perFilter, rand, (i) => {
+        const k = Math.floor(i / P);
+        if (i > k * P) adderSignsOp(n, k, i - k * P, later, model);
+      });
+      geometric(first.pMax, kFolds * R, rand, (k) => adderSignsOp(n, k, 0, first, model));
+      continue;
+    }
     const logStay = Math.log1p(-Math.min(d.pMax, 1 - 1e-12));
     for (let i = Math.floor(Math.log1p(-rand()) / logStay); i < perFilter; i += 1 + Math.floor(Math.log1p(-rand()) / logStay)) {
       const k = Math.floor(i / P);
       const m = i - k * P;
       const s = partial(n, k, m);
       const correct = wrapUnsigned(s, bits);
-      let captured = correct;
-      const model = d.model;
+      let captured: number;
       if (model.kind === 'rate-histogram') captured = wrapUnsigned(correct + histogramError(model, rand), bits);
       else if (model.kind === 'bit-flip') captured = (correct ^ nonzeroMask(model.p, d.pAny.get(model.p)!, rand)) >>> 0;
       else {
@@ -196,11 +275,7 @@ export function drawLayerErrors(spec: InjectSpec, l: QConvLayer, g: GemmOperands
         if (!(pAny > 0) || rand() * d.pMax >= pAny) continue;
         captured = (correct ^ nonzeroMask(p, pAny, rand)) >>> 0;
       }
-      if (captured === correct) continue;
-      out.n.push(n);
-      out.m.push(m);
-      out.kFold.push(Math.floor(k / R));
-      out.e.push(wrapSigned(captured - correct, bits));
+      if (captured !== correct) record(n, m, k, wrapSigned(captured - correct, bits));
     }
   }
   return out;

@@ -110,7 +110,10 @@ export function registerExplore(program: Command): void {
     .option('--calib-images <n>', 'training images for the XAI criticality', '64')
     .option('--xai-metric <m>', 'conductance | gxa: XAI score reported beside the error-aware ones (the search order is --criticality)', 'conductance')
     .option('--greedy-order <o>', 'per-energy (least criticality per pJ it can save first) | criticality (least critical unit first)', 'per-energy')
-    .option('--greedy-step <s>', 'bisect (1 + log2(cells) trials per unit; default) | scan (every cell from the most aggressive on; default with --knobs voltage)')
+    .option(
+      '--greedy-step <s>',
+      'bisect (1 + log2(cells) trials per unit; default) | scan (every cell from the most aggressive on; default with --knobs voltage)',
+    )
     .option('--criticality <e>', `what orders greedy and seeds NSGA-II: ${ESTIMATORS.join(' | ')} | auto`, 'noise-kl')
     .option('--probe <cell>', 'cell for the one-layer-at-a-time sensitivity (default: median-energy candidate)')
     .option('--no-prune', 'keep candidates dominated in (energy, MAE)')
