@@ -217,7 +217,7 @@ describe('flow: array results feed the next layer (error injection)', () => {
     const { model: q } = await loadQuantModelFor(model, 'signed');
     const placement = placeModel(q, design);
     const ds = limitDataset(loadDataset('fmnist', 'test'), N);
-    // Two model kinds, large errors, so a few hundred wrong PE operations change predictions.
+    // Three model kinds, large errors, so a few hundred wrong PE operations change predictions.
     const models: ErrorModel[] = [
       {
         kind: 'rate-histogram',
@@ -228,13 +228,18 @@ describe('flow: array results feed the next layer (error injection)', () => {
         ],
       },
       { kind: 'bit-flip', p: Array.from({ length: 32 }, (_, i) => (i >= 14 && i <= 18 ? 1e-4 : 0)) },
+      {
+        kind: 'adder-signs',
+        classes: Array.from({ length: 8 }, (_, c) => ({ ops: 10_000, wrong: c === 2 ? 20 : 2, masks: [{ mask: 0xc0000000, count: 1 }] })),
+        pairs: Array.from({ length: 72 }, () => ({ ops: 1000, wrong: 1 })),
+      },
     ];
     const inject: InjectSpec = {
       seed: 7,
       bits: design.psumBits,
       models,
       layers: Object.fromEntries(
-        placement.layers.map((p) => [p.layer, { rows: 16, filterModel: Array.from({ length: 120 }, (_, n) => (n % 3 === 2 ? -1 : n % 2)) }]),
+        placement.layers.map((p) => [p.layer, { rows: 16, filterModel: Array.from({ length: 120 }, (_, n) => (n % 4 === 3 ? -1 : n % 4)) }]),
       ),
     };
     const r = await runRtl(q, design, placement, ds, { batch: BATCH, activity: 'off', inject });
