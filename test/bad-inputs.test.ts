@@ -33,6 +33,27 @@ const work = join(root, 'work');
 const outsideCache = mkdtempSync(join(tmpdir(), 'axtpu-bad-cache-'));
 const lenet = join(modelsDir, 'lenet5-fmnist.onnx');
 const w = (rel: string) => join(work, rel);
+/** `run` on a 4x4 exact_s8 array whose one voltage domain 'all' has levels nom (1.8 V) and low. */
+const domainRun = (lowVolts: number, ...rest: string[]) => [
+  'run',
+  '--model',
+  lenet,
+  '--rows',
+  '4',
+  '--cols',
+  '4',
+  '--cell',
+  'exact_s8',
+  '--domains',
+  JSON.stringify({
+    levels: [
+      { name: 'nom', volts: 1.8 },
+      { name: 'low', volts: lowVolts },
+    ],
+    domains: [{ name: 'all', columns: [0, 1, 2, 3] }],
+  }),
+  ...rest,
+];
 /** LeNet-5 conv2 (16 filters x 6 input channels) with two cells inside every filter: kernel level. */
 const KERNEL_MAP = JSON.stringify({
   default: 'exact_s8',
@@ -451,42 +472,12 @@ const CASES: Case[] = [
   },
   {
     name: 'run at a level the timing-error models do not cover',
-    args: [
-      'run',
-      '--model',
-      lenet,
-      '--rows',
-      '4',
-      '--cols',
-      '4',
-      '--cell',
-      'exact_s8',
-      '--domains',
-      '{"levels":[{"name":"nom","volts":1.8},{"name":"low","volts":1.5}],"domains":[{"name":"all","columns":[0,1,2,3]}]}',
-      '--levels',
-      'low',
-      '--vos-models',
-      'vos-1p6.json',
-    ],
+    args: domainRun(1.5, '--levels', 'low', '--vos-models', 'vos-1p6.json'),
     msg: /exact_s8 was not characterized at 1\.5 V \(have 1\.6\)/,
   },
   {
     name: 'run --levels @named on domains not named after levels',
-    args: [
-      'run',
-      '--model',
-      lenet,
-      '--rows',
-      '4',
-      '--cols',
-      '4',
-      '--cell',
-      'exact_s8',
-      '--domains',
-      '{"levels":[{"name":"nom","volts":1.8},{"name":"low","volts":1.6}],"domains":[{"name":"all","columns":[0,1,2,3]}]}',
-      '--levels',
-      '@named',
-    ],
+    args: domainRun(1.6, '--levels', '@named'),
     msg: /--levels @named: domain 'all' .* has no level of that name/,
   },
   { name: 'run with a folder that is no design', args: ['run', '--model', lenet, '--design', 'user'], msg: /not a design directory/ },

@@ -8,19 +8,13 @@ const levels = [
   { name: 'low', volts: 1.2 },
   { name: 'vlow', volts: 1.0 },
 ];
-const oneTile = resolveDesign({
-  rows: 2,
-  cols: 3,
-  psumBits: 24,
-  cell: 'exact_u8',
-  domains: {
-    levels,
-    domains: [
-      { name: 'hi', columns: [0] },
-      { name: 'lo', columns: [1, 2] },
-    ],
-  },
-});
+/** A 2 x 3 exact_u8 tile with these voltage domains over `levels`. */
+const oneTileWith = (domains: { name: string; columns: number[] }[]) =>
+  resolveDesign({ rows: 2, cols: 3, psumBits: 24, cell: 'exact_u8', domains: { levels, domains } });
+const oneTile = oneTileWith([
+  { name: 'hi', columns: [0] },
+  { name: 'lo', columns: [1, 2] },
+]);
 const twoTiles = resolveDesign({
   rows: 2,
   cols: 2,
@@ -72,19 +66,10 @@ describe('--levels: one grammar for sim gemm and run', () => {
   });
 
   it('@named sets every domain to the level of its own name (explore winners name domains so)', () => {
-    const named = resolveDesign({
-      rows: 2,
-      cols: 3,
-      psumBits: 24,
-      cell: 'exact_u8',
-      domains: {
-        levels,
-        domains: [
-          { name: 'vlow', columns: [0, 2] },
-          { name: 'nominal', columns: [1] },
-        ],
-      },
-    });
+    const named = oneTileWith([
+      { name: 'vlow', columns: [0, 2] },
+      { name: 'nominal', columns: [1] },
+    ]);
     expect(parseLevels('@named', named)).toEqual([2, 0]);
     expect(userError(() => parseLevels('@named', oneTile))).toMatch(/domain 'hi' of design .* has no level of that name/);
   });
