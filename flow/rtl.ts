@@ -8,7 +8,7 @@ import { cellGrid, type Placement } from '../mapping/place.ts';
 import type { CellStreams } from '../mapping/streams.ts';
 import { addOffset, type CvConfig } from '../nn/cv.ts';
 import type { Dataset } from '../nn/dataset.ts';
-import { runQuantBatchAsync } from '../nn/engine.ts';
+import { productSource, runQuantBatchAsync } from '../nn/engine.ts';
 import { drawLayerErrors, type InjectSpec } from '../nn/inject.ts';
 import { prepareNativeKernels } from '../nn/native.ts';
 import { convLayers, type QuantModel } from '../nn/qmodel.ts';
@@ -190,7 +190,6 @@ export async function runRtl(model: QuantModel, design: Design, placement: Place
     nativeAddon: native.ok ? native.path : undefined,
     inject: o.inject,
   };
-  const signed = model.scheme === 'signed';
 
   const plan = batches(ds.count, batch);
   const total = plan.length;
@@ -230,7 +229,7 @@ export async function runRtl(model: QuantModel, design: Design, placement: Place
       const p = place.get(l.name)!;
       const tr = traces.get(l.name)!;
       const lcv = o.cv?.[l.name];
-      const psumErrors = o.inject ? drawLayerErrors(o.inject, l, g, { table, rowOffset: rowOffsets[l.name], signed }, s) : undefined;
+      const psumErrors = o.inject ? drawLayerErrors(o.inject, l, g, productSource(setup, l), s) : undefined;
       if (psumErrors) {
         tr.injected ??= { wrongOps: 0, wrongResults: 0 };
         tr.injected.wrongOps += psumErrors.e.length;

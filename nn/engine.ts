@@ -2,7 +2,7 @@ import { applyCv, type CvConfig } from './cv.ts';
 import { multiplyByQuantizedMultiplier } from './fixedpoint.ts';
 import { finishLayer, type GemmOperands, gemmExact, gemmLut, lowerLayerToGemm } from './gemm.ts';
 import { type Shape, size, windowBounds } from './graph.ts';
-import { type InjectSpec, injectLayer } from './inject.ts';
+import { type InjectSpec, injectLayer, type ProductSource } from './inject.ts';
 import { type QAddLayer, type QConvLayer, type QPoolLayer, type QuantModel, valueRange } from './qmodel.ts';
 import type { StatsCollector } from './stats.ts';
 
@@ -108,11 +108,15 @@ export function* engineSteps(model: QuantModel, pixels: Uint8Array, batch: numbe
  */
 export function engineGemm(cfg: EngineConfig, l: QConvLayer, g: GemmOperands, firstImage = 0): Int32Array {
   const acc = cfg.table ? gemmLut(cfg.rowOffsets![l.name]!, cfg.table, g, l.oc) : gemmExact(l, g, cfg.model.scheme);
-  if (cfg.inject)
-    injectLayer(cfg.inject, l, g, acc, { table: cfg.table, rowOffset: cfg.rowOffsets?.[l.name], signed: cfg.model.scheme === 'signed' }, firstImage);
+  if (cfg.inject) injectLayer(cfg.inject, l, g, acc, productSource(cfg, l), firstImage);
   const cv = cfg.cv?.[l.name];
   if (cv) applyCv(cv, acc, g, l.oc, cfg.model.scheme === 'signed');
   return acc;
+}
+
+/** How a layer of `cfg` multiplies, as timing-error draws need it (nn/inject.ts). */
+export function productSource(cfg: Pick<EngineConfig, 'model' | 'table' | 'rowOffsets'>, l: QConvLayer): ProductSource {
+  return { table: cfg.table, rowOffset: cfg.rowOffsets?.[l.name], signed: cfg.model.scheme === 'signed' };
 }
 
 /** Synchronous driver: every GEMM in software (LUT bank or exact). */

@@ -249,8 +249,7 @@ export function drawLayerErrors(spec: InjectSpec, l: QConvLayer, g: GemmOperands
       geometric(first.pMax, kFolds * R, rand, (k) => adderSignsOp(n, k, 0, first, model));
       continue;
     }
-    const logStay = Math.log1p(-Math.min(d.pMax, 1 - 1e-12));
-    for (let i = Math.floor(Math.log1p(-rand()) / logStay); i < perFilter; i += 1 + Math.floor(Math.log1p(-rand()) / logStay)) {
+    geometric(d.pMax, perFilter, rand, (i) => {
       const k = Math.floor(i / P);
       const m = i - k * P;
       const s = partial(n, k, m);
@@ -272,11 +271,11 @@ export function drawLayerErrors(spec: InjectSpec, l: QConvLayer, g: GemmOperands
         }
         const pAny = d.pAny.get(p)!;
         // Thinning: candidates come at the largest rate; keep one with its own rate's share.
-        if (!(pAny > 0) || rand() * d.pMax >= pAny) continue;
+        if (!(pAny > 0) || rand() * d.pMax >= pAny) return;
         captured = (correct ^ nonzeroMask(p, pAny, rand)) >>> 0;
       }
       if (captured !== correct) record(n, m, k, wrapSigned(captured - correct, bits));
-    }
+    });
   }
   return out;
 }
