@@ -1,6 +1,7 @@
 import { UserError } from '../core/errors.ts';
 import type { Design } from '../generators/array/config.ts';
 import { designLayout } from '../generators/array/rtl.ts';
+import { domainLevels } from '../mapping/units.ts';
 
 /**
  * The one `--levels` grammar (sim gemm, run):
@@ -34,12 +35,13 @@ export function parseLevels(spec: string, design: Design): number[] {
   const text = spec.trim();
   if (!text) throw new UserError(`--levels is empty (expected <level> or <domain>=<level>[,...]; levels: ${levelList()})`);
   if (text === '@named') {
-    const names = design.tiles.flatMap((t) => t.domains.map((d) => d.name));
-    return names.map((n) => {
-      const l = design.levels.findIndex((x) => x.name === n);
-      if (l < 0) throw new UserError(`--levels @named: domain '${n}' of design ${design.name} has no level of that name (levels: ${levelList()})`);
-      return l;
-    });
+    const levels = domainLevels(design);
+    const missing = levels.indexOf(-1);
+    if (missing >= 0)
+      throw new UserError(
+        `--levels @named: domain '${design.tiles.flatMap((t) => t.domains)[missing]!.name}' of design ${design.name} has no level of that name (levels: ${levelList()})`,
+      );
+    return levels;
   }
   if (/^[[{]/.test(text)) throw new UserError(`--levels takes <level> or <domain>=<level>[,...] by name, not JSON (e.g. --levels lo=low), got '${text}'`);
   if (!text.includes('=')) {

@@ -48,9 +48,8 @@ export async function verifyWinner(
 ): Promise<WinnerRtl> {
   const t0 = performance.now();
   const design = resolveDesign(g.winnerDesign, 'explore winner');
-  // Voltage knob: the level registers set to each domain's supply. The RTL run is clean (no
-  // timing errors injected), so it is judged against the clean engine; the search's estimate
-  // with errors is reported next to it.
+  // Voltage knob: the level registers set to each domain's supply; the RTL runs clean (judged
+  // against the clean engine) and with the search's timing-error draws (judged against its estimate).
   const lowered = g.winnerAssignment.volts !== undefined;
   if (lowered && !g.voltage) throw new Error("verifyWinner: a winner below nominal needs the group's voltage summary (models, seed)");
   const dir = join(rtlOutDir(), design.name);

@@ -281,16 +281,13 @@ export function toArrayConfig(plan: UnitPlan, genes: string[], exact: string, na
   return { name, rows: plan.rows, cols: plan.cols, tiles, ...cv };
 }
 
-/** Level register setting of every voltage domain (tiles' domains in order) of a toArrayConfig design. */
+/**
+ * Level register setting of every voltage domain (tiles' domains in order): the level of the
+ * domain's own name, -1 where no level has it (a toArrayConfig design names every domain after
+ * its level, so it has none). `--levels @named` is this lookup.
+ */
 export function domainLevels(design: { tiles: { domains: { name: string }[] }[]; levels: { name: string }[] }): number[] {
-  return design.tiles.flatMap((t) =>
-    t.domains.map((d) =>
-      Math.max(
-        0,
-        design.levels.findIndex((l) => l.name === d.name),
-      ),
-    ),
-  );
+  return design.tiles.flatMap((t) => t.domains.map((d) => design.levels.findIndex((l) => l.name === d.name)));
 }
 
 /** Layer-level assignment with one layer on `cell` and everything else exact (sensitivity probe). */
