@@ -11,6 +11,10 @@ export function calibrationOptions(cmd: Command): Command {
     .option('--calib-images <n>', 'training images for calibration', String(CALIBRATION.images));
 }
 
+/** `--prune`, as eval and run take it (nn/prune.ts parsePruneSpec). */
+export const PRUNE_HELP =
+  'magnitude pruning of the int8 weights: one sparsity for every conv/dense layer (e.g. 0.5) or {"<layer>": s} (inline JSON or file); s in [0, 1)';
+
 /** Model, cells, test images, workers and calibration as eval and finetune take them, validated. */
 export function engineInputs(opts: Record<string, string | boolean | undefined>) {
   const method = String(opts.calibration);

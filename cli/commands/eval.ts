@@ -6,7 +6,7 @@ import { type EvalReport, evaluate } from '../../nn/evaluate.ts';
 import { DEFAULT_DATASET } from '../../nn/load.ts';
 import { parsePruneSpec, pruneLine } from '../../nn/prune.ts';
 import { globals } from '../context.ts';
-import { calibrationOptions, engineInputs } from '../engine-options.ts';
+import { calibrationOptions, engineInputs, PRUNE_HELP } from '../engine-options.ts';
 
 function human(r: EvalReport): string {
   const pct = (x: number | null) => (x === null ? 'n/a' : `${(100 * x).toFixed(2)} %`);
@@ -63,10 +63,7 @@ export function registerEval(program: Command): void {
     .option('--streams <dir>', 'write a sampled (a,b) operand stream per layer (<layer>.ab)')
     .option('--cv <spec>', 'control-variate error compensation: \'all\', layer names (comma list) or JSON {"<layer>": "on"|"off"|q} (docs/cv.md)')
     .option('--cv-q <q>', `fractional bits of the compensation coefficients (${Q_RANGE[0]}..${Q_RANGE[1]})`, String(DEFAULT_Q))
-    .option(
-      '--prune <spec>',
-      'magnitude pruning of the int8 weights: one sparsity for every conv/dense layer (e.g. 0.5) or {"<layer>": s} (inline JSON or file); s in [0, 1)',
-    )
+    .option('--prune <spec>', PRUNE_HELP)
     .option('--no-float', 'skip the onnxruntime float reference')
     .action(async (opts: Record<string, string | boolean | undefined>, cmd: Command) => {
       const report = await evaluate({

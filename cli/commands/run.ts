@@ -13,6 +13,7 @@ import { DEFAULT_DATASET } from '../../nn/load.ts';
 import { parsePruneSpec, pruneLine } from '../../nn/prune.ts';
 import { libertyNode, loadMemoryModel } from '../../synth/memory-model.ts';
 import { globals } from '../context.ts';
+import { PRUNE_HELP } from '../engine-options.ts';
 import { LEVELS_HELP, parseLevels } from '../levels.ts';
 
 interface RunOpts {
@@ -113,7 +114,7 @@ export function registerRun(program: Command): void {
     .option('--cell-set <ids>', 'per-weight cell select: comma-separated cells every PE holds (2..4; --assign picks per kernel)')
     .option('--psum-bits <n>', 'partial-sum width (16..32)', '32')
     .option('--zero-skip', 'with generator flags: zero-skipping PEs (a zero stationary weight isolates the multiplier; docs/array.md)')
-    .option('--prune <spec>', 'magnitude pruning of the int8 weights: one sparsity for every conv/dense layer (e.g. 0.5) or {"<layer>": s}; s in [0, 1)')
+    .option('--prune <spec>', PRUNE_HELP)
     .option('--dataset <name>', 'fmnist | mnist | <IDX directory> (test split; calibration on its training split)', DEFAULT_DATASET)
     .option('--limit <n>', 'first N test images')
     .option('--batch <n>', 'images per GEMM batch (M = images x output positions)', '250')
