@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { UserError } from '../core/errors.ts';
 import { intOption, numberOption } from '../core/validate.ts';
 import { CALIBRATION } from '../nn/quantize.ts';
+import { DEFAULT_PROTECT_MSBS, DEFAULT_WMEM_SEED, parseWmemVolts, WMEM_BITS, type WmemOptions } from '../nn/wmem.ts';
 
 /** The quantization options every command that runs the engine on a float model shares (eval, finetune). */
 export function calibrationOptions(cmd: Command): Command {
@@ -29,5 +30,40 @@ export function engineInputs(opts: Record<string, string | boolean | undefined>)
     calibration: method as 'max' | 'percentile',
     percentile: numberOption(String(opts.percentile), '--percentile', 50.0001, 100),
     calibImages: intOption(String(opts.calibImages), '--calib-images', 1, 60000),
+  };
+}
+
+/** The approximate weight-memory options eval and run share (nn/wmem.ts, docs/wmem.md). */
+export function wmemOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      '--wmem-volts <spec>',
+      'approximate weight memory: supply of its 6T cells, one V for every conv/dense layer or {"<layer>": V} (inline JSON or file); docs/wmem.md',
+    )
+    .option(
+      '--protect-msbs <k>',
+      `with --wmem-volts: top k bits of every weight in robust (8T) cells at nominal, 0..${WMEM_BITS} (default ${DEFAULT_PROTECT_MSBS})`,
+    )
+    .option('--wmem-seed <n>', `with --wmem-volts: seed of the per-bit fault draws (default ${DEFAULT_WMEM_SEED})`)
+    .option('--wmem-model <json>', 'with --wmem-volts: bit-error model of the weight memory (default models/wmem-model.json)');
+}
+
+/** The validated weight-memory options, or undefined without --wmem-volts (its companions alone are an error). */
+export function wmemInputs(opts: Record<string, unknown>): WmemOptions | undefined {
+  const str = (k: string) => (opts[k] === undefined ? undefined : String(opts[k]));
+  if (str('wmemVolts') === undefined) {
+    const orphan = [
+      ['protectMsbs', '--protect-msbs'],
+      ['wmemSeed', '--wmem-seed'],
+      ['wmemModel', '--wmem-model'],
+    ].find(([k]) => str(k!) !== undefined);
+    if (orphan) throw new UserError(`${orphan[1]} needs --wmem-volts`);
+    return undefined;
+  }
+  return {
+    volts: parseWmemVolts(str('wmemVolts')!),
+    protectMsbs: str('protectMsbs') === undefined ? DEFAULT_PROTECT_MSBS : intOption(str('protectMsbs')!, '--protect-msbs', 0, WMEM_BITS),
+    seed: str('wmemSeed') === undefined ? DEFAULT_WMEM_SEED : intOption(str('wmemSeed')!, '--wmem-seed', 0, 2 ** 31 - 1),
+    modelFile: str('wmemModel'),
   };
 }

@@ -695,6 +695,17 @@ export function layerEnergy(
   return { layer: layer.layer, ...parts, totalPj: objectiveEnergy(parts, 'accelerator'), ...(clockGatePj === undefined ? {} : { clockGatePj }) };
 }
 
+/**
+ * A layer's energy with its weight-FIFO reads and writes scaled by `scale` (the approximate weight
+ * memory's supply, nn/wmem.ts `wmemEnergyScale`; docs/wmem.md): leakage and DRAM stay as they are.
+ */
+export function scaleWeightMemory(e: LayerEnergy, scale: number): LayerEnergy {
+  const parts = Object.fromEntries(ENERGY_PARTS.map((p) => [p.key, e[p.key]])) as Record<EnergyPart, number>;
+  parts.wbufReadPj *= scale;
+  parts.wbufWritePj *= scale;
+  return { ...e, ...parts, totalPj: objectiveEnergy(parts, 'accelerator') };
+}
+
 const libs = new Map<string, number>();
 function loadLibertyCached(path: string): { nomVoltage: number } {
   let v = libs.get(path);

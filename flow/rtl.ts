@@ -66,6 +66,13 @@ export interface RtlRunOptions {
   inFlight?: number;
   /** Control-variate compensation per layer (nn/cv.ts): coefficients into the array, offsets on the host. */
   cv?: CvConfig;
+  /**
+   * Approximate weight memory (docs/wmem.md): `model` is then the faulty model (nn/wmem.ts
+   * `applyWeightFaults`), which the host and the software reference run; DRAM holds `stored`'s
+   * TRUE weights and the harness XORs each weight's faulty bits onto the weight FIFO's read data
+   * (the difference of the two models' codes), so the word-for-word comparison covers the faults.
+   */
+  weightMemory?: { stored: QuantModel };
   /** Called after each batch (progress). */
   onBatch?: (done: number, total: number) => void;
   /** Every array result as the next layer receives it (first image s of its batch). */
@@ -141,7 +148,14 @@ export async function runRtl(model: QuantModel, design: Design, placement: Place
   const { table, rowOffsets } = placement.resolved;
   const place = new Map(placement.layers.map((p) => [p.layer, p]));
   if (o.vcd && !place.has(o.vcd.layer)) throw new UserError(`--vcd: no conv/dense layer '${o.vcd.layer}' (layers: ${convs.map((l) => l.name).join(', ')})`);
-  const weights = new Map<string, Mat8>(convs.map((l) => [l.name, weightMatrix(l)]));
+  const stored = o.weightMemory ? new Map(convLayers(o.weightMemory.stored).map((l) => [l.name, l])) : undefined;
+  const weights = new Map<string, Mat8>(convs.map((l) => [l.name, weightMatrix(stored?.get(l.name) ?? l)]));
+  const weightFaults = new Map<string, Mat8>();
+  for (const l of convs) {
+    const t = weights.get(l.name)!;
+    const mask = weightFaultMatrix(t, weightMatrix(l));
+    if (mask) weightFaults.set(l.name, mask);
+  }
   const layerIndex = new Map(convs.map((l, i) => [l.name, i]));
   const pads = new Map(
     convs.map((l) => {
@@ -245,6 +259,7 @@ export async function runRtl(model: QuantModel, design: Design, placement: Place
         cv: lcv,
         tags: p.tags,
         psumErrors,
+        weightFaults: weightFaults.get(l.name),
       });
       loopNs += run.ns;
       loopCpuNs += run.cpuNs;
@@ -339,6 +354,18 @@ export async function runRtl(model: QuantModel, design: Design, placement: Place
     },
     seconds: (performance.now() - t0) / 1000,
   };
+}
+
+/** Per-weight XOR of the stored and the read codes (K x N), or undefined when they are equal. */
+function weightFaultMatrix(stored: Mat8, read: Mat8): Mat8 | undefined {
+  if (stored.rows !== read.rows || stored.cols !== read.cols) throw new Error('runRtl: the stored model has another layer shape than the faulty one');
+  const data = new Uint8Array(stored.data.length);
+  let any = false;
+  for (let i = 0; i < data.length; i++) {
+    data[i] = stored.data[i]! ^ read.data[i]!;
+    if (data[i]) any = true;
+  }
+  return any ? { rows: stored.rows, cols: stored.cols, data } : undefined;
 }
 
 function addActivity(tr: LayerTrace, design: Design, tile: number, mode: number, act: PeActivity, cycles: number): void {

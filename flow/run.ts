@@ -18,6 +18,16 @@ import { checkShapes, loadQuantModelFor } from '../nn/load.ts';
 import { type PruneResult, type PruneSpec, pruneModel, pruneSummary } from '../nn/prune.ts';
 import { convLayers, type QuantModel } from '../nn/qmodel.ts';
 import { CALIBRATION } from '../nn/quantize.ts';
+import {
+  applyWeightFaults,
+  checkWmemOptions,
+  loadWmemModel,
+  type WeightFaultResult,
+  type WmemOptions,
+  wmemEnergyScale,
+  wmemLine,
+  wmemVoltsFor,
+} from '../nn/wmem.ts';
 import { flipTable } from '../sim/array.ts';
 import { type AnalyticalLayer, analyticalRun } from './analytical.ts';
 import {
@@ -30,6 +40,7 @@ import {
   type OpEnergies,
   objectiveEnergy,
   opEnergies,
+  scaleWeightMemory,
 } from './energy.ts';
 import { energyStackSvg } from './energy-plot.ts';
 import { type LayerTrace, type RtlRunOptions, runRtl } from './rtl.ts';
@@ -75,6 +86,13 @@ export interface FlowOptions {
   cvQ?: number;
   /** Magnitude pruning of the quantized model before the run (nn/prune.ts); array and engine run the pruned model. */
   prune?: PruneSpec;
+  /**
+   * Approximate weight memory (nn/wmem.ts, docs/wmem.md): the weight FIFO's 6T cells at a reduced
+   * supply per layer, nominal = the design's level-0 supply. The array reads the faulty bits (RTL
+   * wfault hook), the reference engine runs the faulty model, and each layer's weight-FIFO read and
+   * write energy scales by `wmemEnergyScale`.
+   */
+  wmem?: WmemOptions;
   /** Write the report directory (default true). */
   write?: boolean;
   onBatch?: RtlRunOptions['onBatch'];
@@ -106,6 +124,14 @@ export interface FlowReport {
   flip?: Record<string, number | number[]>;
   /** With --prune: per conv/dense layer the asked sparsity and the zero-weight fraction reached. */
   prune?: PruneResult['layers'];
+  /** With --wmem-volts: the fault model, its nominal, protection, seed, and per layer the faulty bits and the weight-FIFO energy factor. */
+  wmem?: {
+    model: string;
+    nominal: number;
+    protectMsbs: number;
+    seed: number;
+    layers: (WeightFaultResult['layers'][number] & { energyScale: number })[];
+  };
   /** Fitted timing errors: their seed, the supply map, and the PE operations / column results drawn wrong. */
   timingErrors?: { seed: number; volts: VoltageMap; wrongOps: number; wrongResults: number };
   cyclesPerInference: number;
@@ -192,13 +218,22 @@ function flowCompensation(model: QuantModel, design: Design, placement: Placemen
 export async function runFlow(o: FlowOptions): Promise<FlowReport> {
   const t0 = performance.now();
   const design = designFrom(o.design);
+  // Weight-memory options are checked before calibration and RTL (layer names once the model is loaded).
+  const wm = o.wmem ? loadWmemModel(o.wmem.modelFile) : undefined;
+  const nominal = design.levels[0]!.volts;
+  if (o.wmem && wm) checkWmemOptions(o.wmem, wm, nominal);
   // Calibrated on the dataset the run evaluates on, as `axtpu eval` and `axtpu explore` do.
   const loaded = await loadQuantModelFor(o.model, schemeFor(design.signed), { dataset: o.dataset });
   const source = loaded.source;
   const pruned = o.prune === undefined ? undefined : pruneModel(loaded.model, o.prune);
   const model = pruned ? pruned.model : loaded.model;
+  const faulted =
+    o.wmem && wm
+      ? applyWeightFaults(model, wmemVoltsFor(model, o.wmem.volts), { seed: o.wmem.seed, protectMsbs: o.wmem.protectMsbs, model: wm, nominal })
+      : undefined;
   const want: Assignment | undefined = o.assign ? readAssignment(o.assign) : undefined;
-  const placement: Placement = placeModel(model, design, { mode: o.mode, want });
+  // The array multiplies what it reads: the LUT rows of the reference follow the faulty weights.
+  const placement: Placement = placeModel(faulted ? faulted.model : model, design, { mode: o.mode, want });
   checkLevels(design, o.levels);
   const flip = o.flip === undefined ? undefined : flipTable(design, o.flip);
   if (flip && o.timingErrors) throw new UserError('flip (bit flips) and fitted timing errors cannot be injected in one run');
@@ -209,7 +244,8 @@ export async function runFlow(o: FlowOptions): Promise<FlowReport> {
   checkShapes(model.inputShape, ds, o.model, model.shapes[model.output]?.c);
   const batch = o.batch ?? 250;
   const cv = o.cv === undefined ? undefined : flowCompensation(model, design, placement, o.cv, o.cvQ, o.dataset);
-  const rtl = await runRtl(model, design, placement, ds, {
+  const rtl = await runRtl(faulted ? faulted.model : model, design, placement, ds, {
+    weightMemory: faulted ? { stored: model } : undefined,
     cv,
     batch,
     vcd: o.vcd,
@@ -235,7 +271,13 @@ export async function runFlow(o: FlowOptions): Promise<FlowReport> {
       memoryModel: o.memoryModel,
     });
   const tEnergy = performance.now();
-  const analytical = analyticalRun(model, design, placement, ds.count, batch, ops, o.levels);
+  // Approximate weight memory: the weight FIFO's read/write energy of each layer at its supply.
+  const wmemScale = new Map((faulted?.layers ?? []).map((l) => [l.layer, wmemEnergyScale(l.volts, nominal, o.wmem!.protectMsbs)]));
+  const scaleWmem = <T extends { energy?: LayerEnergy }>(row: T, layer: string): T => {
+    const k = wmemScale.get(layer);
+    return k === undefined || !row.energy ? row : { ...row, energy: scaleWeightMemory(row.energy, k) };
+  };
+  const analytical = analyticalRun(model, design, placement, ds.count, batch, ops, o.levels).map((a, j) => scaleWmem(a, placement.layers[j]!.layer));
   // Buffer accesses: the RTL's own counters (checked against the mapping layer's count below);
   // activation DRAM traffic is a per-layer residency rule the RTL has no port for, so it comes
   // from mapping/dram.ts, with the weights' share replaced by the RTL's count (docs/memory.md).
@@ -243,7 +285,9 @@ export async function runFlow(o: FlowOptions): Promise<FlowReport> {
     const j = placement.layers.findIndex((x) => x.layer === t.layer);
     const a = analytical[j]!;
     const dramBytes = a.dram.totalBytes - a.buffers.dramWeightBytes + t.buffers.dramWeightBytes;
-    return ops ? { ...t, energy: layerEnergy(design, placement.layers[j]!, t, t.macsByCell, ops, { buffers: t.buffers, dramBytes }, o.levels) } : { ...t };
+    return ops
+      ? scaleWmem({ ...t, energy: layerEnergy(design, placement.layers[j]!, t, t.macsByCell, ops, { buffers: t.buffers, dramBytes }, o.levels) }, t.layer)
+      : { ...t };
   });
   const n = ds.count;
   let correct = 0;
@@ -277,6 +321,17 @@ export async function runFlow(o: FlowOptions): Promise<FlowReport> {
     injection: rtl.injection,
     flip: o.flip,
     ...(pruned ? { prune: pruned.layers } : {}),
+    ...(faulted && o.wmem && wm
+      ? {
+          wmem: {
+            model: wm.name,
+            nominal,
+            protectMsbs: o.wmem.protectMsbs,
+            seed: o.wmem.seed,
+            layers: faulted.layers.map((l) => ({ ...l, energyScale: wmemScale.get(l.layer)! })),
+          },
+        }
+      : {}),
     ...(te
       ? {
           timingErrors: {
@@ -426,6 +481,7 @@ async function writeFlowReport(r: FlowReport): Promise<string> {
     dataset: r.dataset,
     ...(r.flip ? { flip: r.flip } : {}),
     ...(r.prune ? { prune: r.prune } : {}),
+    ...(r.wmem ? { wmem: r.wmem } : {}),
     ...(r.timingErrors ? { timingErrors: r.timingErrors } : {}),
   });
   const dir = join(synthReportsDir(), `run-${hash}`);
@@ -436,6 +492,7 @@ async function writeFlowReport(r: FlowReport): Promise<string> {
     cycles: f(r.cyclesPerInference, 1),
     modelCycles: f(r.modelCyclesPerInference, 1),
     pruneText: r.prune ? pruneSummary(r.prune) : '',
+    wmemText: r.wmem ? wmemText(r.wmem) : '',
     energyText: r.energy ? energySummary(r.energy) : 'not estimated (--no-energy)',
     energyParts: r.energy ? markdownTable(['part', 'pJ / inference', 'share %'], energyPartRows(r.energy.pjPerInference)) : '',
     memoryText: r.energy ? memorySummary(r.energy.ops) : '',
@@ -449,4 +506,12 @@ async function writeFlowReport(r: FlowReport): Promise<string> {
     if (r.energy) writeFileSync(join(tmp, 'energy.svg'), runEnergySvg(r));
   });
   return dir;
+}
+
+/** The weight-memory line of the run report: faults per layer and the energy scope. */
+export function wmemText(w: NonNullable<FlowReport['wmem']>): string {
+  return (
+    `${wmemLine(w.layers, w.protectMsbs, w.seed)}; model ${w.model}, nominal ${w.nominal} V; weight-FIFO read/write energy x ` +
+    `${w.layers.map((l) => `${l.layer} ${l.energyScale.toFixed(3)}`).join(', ')} (6T columns (V/Vnom)^2, protected MSB columns at nominal; leakage and DRAM not scaled)`
+  );
 }

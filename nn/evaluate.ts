@@ -13,6 +13,7 @@ import { checkPruneLayers, type PruneResult, type PruneSpec, pruneModel } from '
 import { convLayers, type Scheme } from './qmodel.ts';
 import { CALIBRATION } from './quantize.ts';
 import { summarize } from './stats.ts';
+import { applyWeightFaults, checkWmemOptions, loadWmemModel, type WeightFaultResult, type WmemOptions, wmemVoltsFor } from './wmem.ts';
 
 export interface EvalOptions {
   model: string;
@@ -34,6 +35,8 @@ export interface EvalOptions {
   cvQ?: number;
   /** Magnitude pruning of the quantized model before evaluation (nn/prune.ts). */
   prune?: PruneSpec;
+  /** Approximate weight memory (nn/wmem.ts): faulty weight bits at a reduced supply, nominal = the model file's nominalVolts. */
+  wmem?: WmemOptions;
 }
 
 export interface LayerReport {
@@ -68,6 +71,8 @@ export interface EvalReport {
   quantizedModel: string;
   /** With --prune: per conv/dense layer the asked sparsity and the zero-weight fraction reached. */
   prune?: PruneResult['layers'];
+  /** With --wmem-volts: the fault model, its nominal, protection, seed and the faulty bits per layer. */
+  wmem?: { model: string; nominal: number; protectMsbs: number; seed: number; layers: WeightFaultResult['layers'] };
 }
 
 export async function evaluate(o: EvalOptions): Promise<EvalReport> {
@@ -77,6 +82,8 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
   const scheme = schemeFor(signed);
   const ds = limitDataset(loadDataset(o.dataset, 'test'), o.limit);
 
+  const wm = o.wmem ? loadWmemModel(o.wmem.modelFile) : undefined;
+  if (o.wmem && wm) checkWmemOptions(o.wmem, wm, wm.nominalVolts);
   const t0 = performance.now();
   // Validate layer names against the float graph before the (slower) calibration.
   const checkNames = (graph: FloatGraph) => {
@@ -87,6 +94,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
       o.model,
     );
     if (o.cv !== undefined) parseCvSpec(o.cv, graph, o.cvQ);
+    if (o.wmem && wm) checkWmemOptions(o.wmem, wm, wm.nominalVolts, { names: graph.layers.filter((l) => l.op === 'conv').map((l) => l.name), model: o.model });
     if (o.prune !== undefined)
       checkPruneLayers(
         o.prune,
@@ -98,7 +106,12 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
   const loaded = await loadQuantModelFor(o.model, scheme, calib, checkNames);
   const { source: qdir, onnx: onnxPath } = loaded;
   const pruned = o.prune === undefined ? undefined : pruneModel(loaded.model, o.prune);
-  const q = pruned ? pruned.model : loaded.model;
+  const kept = pruned ? pruned.model : loaded.model;
+  const faulted =
+    o.wmem && wm
+      ? applyWeightFaults(kept, wmemVoltsFor(kept, o.wmem.volts), { seed: o.wmem.seed, protectMsbs: o.wmem.protectMsbs, model: wm, nominal: wm.nominalVolts })
+      : undefined;
+  const q = faulted ? faulted.model : kept;
   if (q.scheme !== scheme) throw new UserError(`quantized model ${o.model} uses the ${q.scheme} scheme but the cells are ${signed ? 'signed' : 'unsigned'}`);
   checkShapes(q.inputShape, ds, o.model, q.shapes[q.output]?.c);
   const resolved = resolveAssignment(q, assignment);
@@ -177,5 +190,8 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
     workers: run.workers,
     quantizedModel: qdir,
     ...(pruned ? { prune: pruned.layers } : {}),
+    ...(faulted && o.wmem && wm
+      ? { wmem: { model: wm.name, nominal: wm.nominalVolts, protectMsbs: o.wmem.protectMsbs, seed: o.wmem.seed, layers: faulted.layers } }
+      : {}),
   };
 }

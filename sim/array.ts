@@ -73,6 +73,7 @@ export function harnessSource(design: Design, views: DesignViews, activity: bool
     foldWords: FOLD_WORDS,
     loadWords: LOAD_WORDS,
     perfWords: PERF_WORDS,
+    wbufReadsIndex: PERF_COUNTERS.findIndex((c) => c.key === 'wbufReads'),
     regWriteWords: REG_WRITE_WORDS,
     wire: { request: WIRE.request, setInjection: WIRE[OP.setInjection], gemm: WIRE[OP.gemm], reply: WIRE.reply },
     maxCols: views.layout.maxCols,
@@ -146,6 +147,11 @@ export interface GemmRunOptions {
    * accumulators take them (the sim-only inj_add port; docs/vos.md "Injection in the RTL").
    */
   psumErrors?: LayerErrors;
+  /**
+   * Weight-memory faults (docs/wmem.md): an XOR mask per weight, K x N like W, applied on the
+   * weight FIFO's read data (the sim-only wfault port); padding weights are never faulty.
+   */
+  weightFaults?: Mat8;
 }
 
 export interface PeActivity {
@@ -278,6 +284,9 @@ export class ArraySim {
     // Tagged designs: every weight's tag streams beside it (padding weights tag 0).
     const tRows = this.design.tags ? (o.tags ? weightStream(plan, folds, o.tags) : new Uint8Array(wRows.length)) : undefined;
     const outRows = outputRowCount(folds);
+    if (o.weightFaults && (o.weightFaults.rows !== W.rows || o.weightFaults.cols !== W.cols))
+      throw new Error(`gemm: weight faults are ${o.weightFaults.rows}x${o.weightFaults.cols}, W is ${W.rows}x${W.cols}`);
+    const fRows = o.weightFaults ? weightStream(plan, folds, o.weightFaults) : new Uint8Array(0);
     const errWords = o.psumErrors ? psumErrorWords(this.design, plan, folds, o.psumErrors) : new Uint32Array(0);
     return this.serial(async () => {
       const path = Buffer.from(o.trace?.path ?? '', 'utf8');
@@ -296,6 +305,8 @@ export class ArraySim {
           u32([wRows.length]),
           bytes(wRows),
           ...(tRows ? [bytes(tRows)] : []),
+          u32([fRows.length]),
+          bytes(fRows),
           u32([errWords.length / 3]),
           Buffer.from(errWords.buffer, errWords.byteOffset, errWords.byteLength),
           u32([outRows]),

@@ -34,7 +34,7 @@ export const WIRE = {
   [OP.gemm]:
     'tile, flags, seed, traceFrom, traceTo, pathLen, char path[pathLen], nWrites, {addr, data}[nWrites], M, K, u8 A[M*K], ' +
     'nLoads, {m0, rows, k0, last}[nLoads], nFolds, {ubBase, rows, blockLast}[nFolds], wBytes, u8 weightRows[nFolds*R*C], ' +
-    '[u8 tags[nFolds*R*C] if tagged], nErr, {resultRow, column, word}[nErr] (psum errors, sorted), outRows',
+    '[u8 tags[nFolds*R*C] if tagged], nFault (0 or nFolds*R*C), u8 weightFaults[nFault] (XOR on each weight as the FIFO delivers it), nErr, {resultRow, column, word}[nErr] (psum errors, sorted), outRows',
   reply:
     'u32 status (0 ok; else u32 len, char message[len]); op 2 then: u64 cycles, u64 wall ns, u64 cpu ns, u32 rows[outRows*C], ' +
     'u32 perf[nPerf] (access counters, generators/array/perf.ts), [u64 toggles[R*C][3] (a, b, p) if activity]',

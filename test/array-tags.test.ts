@@ -34,13 +34,21 @@ const TAGGED = { rows: 3, cols: 2, accEntries: 8, cellSet: SET };
  * tiles, clock gating and the control variate. Recorded at the branch point before tags existed
  * (commit 4d137db); re-recorded at a9ca6ac, whose simulation views and harness gained the
  * timing-error port (inj_add, acc_in_valid) while the synthesis views and UPF stayed identical
- * (their own hash compared before and after). A change means untagged users get different hardware.
+ * (their own hash compared before and after); re-recorded again when the simulation views and
+ * harness gained the weight-memory fault port (wfault, docs/wmem.md). `synthSha` pins the synthesis
+ * views and UPF alone (recorded before wfault, unchanged by it). A change means untagged users get
+ * different hardware.
  */
-const UNTAGGED: Record<string, { cfg: unknown; sha: string }> = {
-  plain: { cfg: { rows: 4, cols: 4, cell: 'exact_u8' }, sha: 'b4e4fc85614b57143490c3c91f1b16482f63cc0c6f45fbfe88a67dacb7b01e40' },
+const UNTAGGED: Record<string, { cfg: unknown; sha: string; synthSha: string }> = {
+  plain: {
+    cfg: { rows: 4, cols: 4, cell: 'exact_u8' },
+    sha: '345dadbbb01c24805144f6d0b9cfcf3f99f11d906b0f6f4b044f36b4a28d893d',
+    synthSha: '57a94f60b7db8e8d59f99e130931672559bb27af5e573a97ea91445ad2028c4f',
+  },
   mixed: {
     cfg: MIXED_3x5,
-    sha: 'b7588c1646fa3e1663c67df9092d37892cbd1c606acc6f1f031cbb0e953c58f4',
+    sha: '82de55bf4811f06a1fdd2e995f4625da66e7820c484a9b7ecb312dc1f3f4dab6',
+    synthSha: 'a986fb2276aad46a69079f43415fc7fc04c117f1409c9b5eb5431ac6eb7505d8',
   },
   modesTiles: {
     cfg: {
@@ -67,13 +75,27 @@ const UNTAGGED: Record<string, { cfg: unknown; sha: string }> = {
         },
       ],
     },
-    sha: '6cecbd3975d9767fb708af9abd88bb5320d9c01d9bde2aa778fa023c49a0cb49',
+    sha: '51c97b16123279eca75ed56bf7e64247203f922fafef5ddeb5509743a52234cd',
+    synthSha: 'd1dd1a322cef9a9c44ae647d168e2e3cab010c78a7ac091af5ecdbcbe0b52b9c',
   },
   gatedCv: {
     cfg: { rows: 4, cols: 3, cell: 'roup_p1_r4_s8', clockGating: true, controlVariate: {} },
-    sha: '393483a4976aee46954b61582c35b66542baa05b6872e2011f24e6bd988de857',
+    sha: '669e38d4f2a61e36db11d932eaf0d09db8eecad7b95833e2b7e73ac3b721728f',
+    synthSha: '267276912403f51e52ba61141de44524c8e0d4f843d82afc589547ae3e8e5553',
   },
 };
+
+/** sha256 over the synthesis views and UPF only (with and without activity taps). */
+function synthHash(cfg: unknown): string {
+  const d = resolveDesign(cfg);
+  const h = createHash('sha256');
+  for (const activity of [false, true]) {
+    const v = generateViews(d, { activity });
+    for (const [n, t] of Object.entries(v.synth)) h.update(`synth/${n}\n${t}\n`);
+    h.update(v.upf);
+  }
+  return h.digest('hex');
+}
 
 function textHash(cfg: unknown): string {
   const d = resolveDesign(cfg);
@@ -89,7 +111,10 @@ function textHash(cfg: unknown): string {
 
 describe('per-weight cell select', () => {
   it('designs without tags generate exactly the pre-tag RTL and harness text', () => {
-    for (const [label, { cfg, sha }] of Object.entries(UNTAGGED)) expect(textHash(cfg), label).toBe(sha);
+    for (const [label, { cfg, sha, synthSha }] of Object.entries(UNTAGGED)) {
+      expect(textHash(cfg), label).toBe(sha);
+      expect(synthHash(cfg), `${label} synthesis views`).toBe(synthSha);
+    }
     // The hash sees the tag hardware: the same array with a cell set is different text.
     expect(textHash(TAGGED)).not.toBe(UNTAGGED.plain!.sha);
   });

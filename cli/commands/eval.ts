@@ -5,8 +5,9 @@ import { DEFAULT_Q, Q_RANGE } from '../../nn/cv.ts';
 import { type EvalReport, evaluate } from '../../nn/evaluate.ts';
 import { DEFAULT_DATASET } from '../../nn/load.ts';
 import { parsePruneSpec, pruneLine } from '../../nn/prune.ts';
+import { wmemLine } from '../../nn/wmem.ts';
 import { globals } from '../context.ts';
-import { calibrationOptions, engineInputs, PRUNE_HELP } from '../engine-options.ts';
+import { calibrationOptions, engineInputs, PRUNE_HELP, wmemInputs, wmemOptions } from '../engine-options.ts';
 
 function human(r: EvalReport): string {
   const pct = (x: number | null) => (x === null ? 'n/a' : `${(100 * x).toFixed(2)} %`);
@@ -22,6 +23,7 @@ function human(r: EvalReport): string {
         ]
       : []),
     ...(r.prune ? [pruneLine(r.prune)] : []),
+    ...(r.wmem ? [`${wmemLine(r.wmem.layers, r.wmem.protectMsbs, r.wmem.seed)}; model ${r.wmem.model}, nominal ${r.wmem.nominal} V`] : []),
     `accuracy ${pct(r.accuracy)}   float accuracy (onnxruntime) ${pct(r.floatAccuracy)}   agreement with float ${pct(r.agreementWithFloat)}`,
     '',
     table(
@@ -59,7 +61,7 @@ export function registerEval(program: Command): void {
     .option('--dataset <name>', 'fmnist | mnist | <IDX directory> (test split; calibration on its training split)', DEFAULT_DATASET)
     .option('--limit <n>', 'first N test images')
     .option('--workers <n>', 'worker threads (default: one per 2 G MACs of work, up to the core count)');
-  calibrationOptions(cmd)
+  wmemOptions(calibrationOptions(cmd))
     .option('--streams <dir>', 'write a sampled (a,b) operand stream per layer (<layer>.ab)')
     .option('--cv <spec>', 'control-variate error compensation: \'all\', layer names (comma list) or JSON {"<layer>": "on"|"off"|q} (docs/cv.md)')
     .option('--cv-q <q>', `fractional bits of the compensation coefficients (${Q_RANGE[0]}..${Q_RANGE[1]})`, String(DEFAULT_Q))
@@ -73,6 +75,7 @@ export function registerEval(program: Command): void {
         cv: opts.cv as string | undefined,
         cvQ: intOption(String(opts.cvQ), '--cv-q', Q_RANGE[0], Q_RANGE[1]),
         prune: opts.prune === undefined ? undefined : parsePruneSpec(String(opts.prune)),
+        wmem: wmemInputs(opts),
       });
       emit(globals(cmd), report, human);
     });

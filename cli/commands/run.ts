@@ -4,7 +4,7 @@ import { UserError } from '../../core/errors.ts';
 import { emit, table } from '../../core/output.ts';
 import { defaultLiberty, synthReportsDir } from '../../core/paths.ts';
 import { intOption, jsonArg, numberOption } from '../../core/validate.ts';
-import { designFrom, energySummary, type FlowReport, LAYER_HEADERS, layerRows, runFlow } from '../../flow/run.ts';
+import { designFrom, energySummary, type FlowReport, LAYER_HEADERS, layerRows, runFlow, wmemText } from '../../flow/run.ts';
 import { readVosModels } from '../../flow/vos-inject.ts';
 import { cellSetOption } from '../../generators/array/config.ts';
 import type { BUFFER_COUNT_KEYS } from '../../mapping/memory.ts';
@@ -13,7 +13,7 @@ import { DEFAULT_DATASET } from '../../nn/load.ts';
 import { parsePruneSpec, pruneLine } from '../../nn/prune.ts';
 import { libertyNode, loadMemoryModel } from '../../synth/memory-model.ts';
 import { globals } from '../context.ts';
-import { PRUNE_HELP } from '../engine-options.ts';
+import { PRUNE_HELP, wmemInputs, wmemOptions } from '../engine-options.ts';
 import { LEVELS_HELP, parseLevels } from '../levels.ts';
 
 interface RunOpts {
@@ -29,6 +29,10 @@ interface RunOpts {
   psumBits?: string;
   zeroSkip?: boolean;
   prune?: string;
+  wmemVolts?: string;
+  protectMsbs?: string;
+  wmemSeed?: string;
+  wmemModel?: string;
   dataset: string;
   limit?: string;
   batch: string;
@@ -55,6 +59,7 @@ function human(r: FlowReport): string {
   return [
     `model ${r.model}  design ${r.design}  dataset ${r.dataset}  images ${r.images}`,
     ...(r.prune ? [pruneLine(r.prune)] : []),
+    ...(r.wmem ? [wmemText(r.wmem)] : []),
     `accuracy ${pct(r.accuracy)} (array)   ${pct(r.engineAccuracy)} (software engine)   predictions differing ${r.predMismatches}   accumulator words differing ${r.layerMismatches}`,
     ...(r.timingErrors
       ? [
@@ -102,19 +107,21 @@ function parseVcd(v: string, dir: string): { layer: string; from: number; to: nu
 }
 
 export function registerRun(program: Command): void {
-  program
-    .command('run')
-    .description('RTL-in-the-loop inference: every conv/dense layer on the generated array (Verilator), per-layer cycles and energy')
-    .requiredOption('--model <path>', "float ONNX model (quantized for the design's cells) or a quantized model directory")
-    .option('--design <dir>', 'design directory written by `axtpu gen` (rtl-out/<name>)')
-    .option('--rows <n>', 'or generate: array rows')
-    .option('--cols <n>', 'array columns')
-    .option('--cell <id>', 'one cell for the whole array')
-    .option('--map <json>', 'column map {"column":[..]} (inline JSON or file)')
-    .option('--cell-set <ids>', 'per-weight cell select: comma-separated cells every PE holds (2..4; --assign picks per kernel)')
-    .option('--psum-bits <n>', 'partial-sum width (16..32)', '32')
-    .option('--zero-skip', 'with generator flags: zero-skipping PEs (a zero stationary weight isolates the multiplier; docs/array.md)')
-    .option('--prune <spec>', PRUNE_HELP)
+  wmemOptions(
+    program
+      .command('run')
+      .description('RTL-in-the-loop inference: every conv/dense layer on the generated array (Verilator), per-layer cycles and energy')
+      .requiredOption('--model <path>', "float ONNX model (quantized for the design's cells) or a quantized model directory")
+      .option('--design <dir>', 'design directory written by `axtpu gen` (rtl-out/<name>)')
+      .option('--rows <n>', 'or generate: array rows')
+      .option('--cols <n>', 'array columns')
+      .option('--cell <id>', 'one cell for the whole array')
+      .option('--map <json>', 'column map {"column":[..]} (inline JSON or file)')
+      .option('--cell-set <ids>', 'per-weight cell select: comma-separated cells every PE holds (2..4; --assign picks per kernel)')
+      .option('--psum-bits <n>', 'partial-sum width (16..32)', '32')
+      .option('--zero-skip', 'with generator flags: zero-skipping PEs (a zero stationary weight isolates the multiplier; docs/array.md)')
+      .option('--prune <spec>', PRUNE_HELP),
+  )
     .option('--dataset <name>', 'fmnist | mnist | <IDX directory> (test split; calibration on its training split)', DEFAULT_DATASET)
     .option('--limit <n>', 'first N test images')
     .option('--batch <n>', 'images per GEMM batch (M = images x output positions)', '250')
@@ -184,6 +191,7 @@ export function registerRun(program: Command): void {
         cv: o.cv,
         cvQ: intOption(o.cvQ, '--cv-q', Q_RANGE[0], Q_RANGE[1]),
         prune: o.prune === undefined ? undefined : parsePruneSpec(o.prune),
+        wmem: wmemInputs(o as unknown as Record<string, unknown>),
         onBatch: globals(cmd).json || !process.stderr.isTTY ? undefined : (d, t) => process.stderr.write(`\rbatch ${d}/${t}${d === t ? '\n' : ''}`),
       });
       emit(globals(cmd), report, human);
