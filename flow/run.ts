@@ -243,7 +243,9 @@ export async function runFlow(o: FlowOptions): Promise<FlowReport> {
   const ds = limitDataset(loadDataset(o.dataset, 'test'), o.limit);
   checkShapes(model.inputShape, ds, o.model, model.shapes[model.output]?.c);
   const batch = o.batch ?? 250;
-  const cv = o.cv === undefined ? undefined : flowCompensation(model, design, placement, o.cv, o.cvQ, o.dataset);
+  // The compensation is fitted at compile time, on the TRUE weights (their own LUT rows).
+  const cvPlacement = faulted ? placeModel(model, design, { mode: o.mode, want }) : placement;
+  const cv = o.cv === undefined ? undefined : flowCompensation(model, design, cvPlacement, o.cv, o.cvQ, o.dataset);
   const rtl = await runRtl(faulted ? faulted.model : model, design, placement, ds, {
     weightMemory: faulted ? { stored: model } : undefined,
     cv,
