@@ -167,7 +167,7 @@ def update_manifest(out, name):
     with open(base) as f:
         info = json.load(f)
     if len(variants) > 1:
-        info['variants'] = variants
+        info['variants'] = dict(sorted(variants.items(), key=lambda kv: -float(kv[0])))  # widest first
     else:
         info.pop('variants', None)
     with open(base, 'w') as f:
