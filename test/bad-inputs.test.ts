@@ -599,6 +599,21 @@ const CASES: Case[] = [
     msg: /--clock-margin must be >= 0/,
   },
   { name: 'power --timed of a folder that is no design', args: ['power', '--timed', 'user'], msg: /not a design directory/ },
+  {
+    name: 'eval --width a width the model has no variant of',
+    args: ['eval', '--model', lenet, '--no-float', '--width', '0.6'],
+    msg: /unknown width variant 0\.6 of .*lenet5-fmnist\.onnx \(have: 1, 0\.75, 0\.5\)$/,
+  },
+  {
+    name: 'eval --width not a number',
+    args: ['eval', '--model', lenet, '--no-float', '--width', 'half'],
+    msg: /--width must be a number, got 'half'/,
+  },
+  {
+    name: 'run --width 0',
+    args: ['run', '--model', lenet, '--width', '0', '--rows', '4', '--cols', '4', '--cell', 'exact_s8'],
+    msg: /--width must be in \(0, 1\], got 0/,
+  },
 ];
 
 beforeAll(() => {

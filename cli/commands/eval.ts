@@ -7,7 +7,7 @@ import { DEFAULT_DATASET } from '../../nn/load.ts';
 import { parsePruneSpec, pruneLine } from '../../nn/prune.ts';
 import { wmemLine } from '../../nn/wmem.ts';
 import { globals } from '../context.ts';
-import { calibrationOptions, engineInputs, PRUNE_HELP, wmemInputs, wmemOptions } from '../engine-options.ts';
+import { calibrationOptions, engineInputs, PRUNE_HELP, WIDTH_HELP, widthModel, wmemInputs, wmemOptions } from '../engine-options.ts';
 
 function human(r: EvalReport): string {
   const pct = (x: number | null) => (x === null ? 'n/a' : `${(100 * x).toFixed(2)} %`);
@@ -56,6 +56,7 @@ export function registerEval(program: Command): void {
     .command('eval')
     .description('accuracy of a DNN with every conv/dense multiply through approximate cells (bit-exact int8 LUT engine)')
     .requiredOption('--model <path>', 'float ONNX model (e.g. models/lenet5-fmnist.onnx) or a quantized model directory')
+    .option('--width <w>', WIDTH_HELP)
     .option('--cell <id>', 'one cell for every layer (default exact_s8)')
     .option('--assign <json>', 'per-layer / per-filter / per-kernel cell assignment (see docs/nn.md)')
     .option('--dataset <name>', 'fmnist | mnist | <IDX directory> (test split; calibration on its training split)', DEFAULT_DATASET)
@@ -70,6 +71,7 @@ export function registerEval(program: Command): void {
     .action(async (opts: Record<string, string | boolean | undefined>, cmd: Command) => {
       const report = await evaluate({
         ...engineInputs(opts),
+        model: widthModel(String(opts.model), opts.width as string | undefined),
         streamsDir: opts.streams as string | undefined,
         noFloat: opts.float === false,
         cv: opts.cv as string | undefined,

@@ -13,11 +13,12 @@ import { DEFAULT_DATASET } from '../../nn/load.ts';
 import { parsePruneSpec, pruneLine } from '../../nn/prune.ts';
 import { libertyNode, loadMemoryModel } from '../../synth/memory-model.ts';
 import { globals } from '../context.ts';
-import { PRUNE_HELP, wmemInputs, wmemOptions } from '../engine-options.ts';
+import { PRUNE_HELP, WIDTH_HELP, widthModel, wmemInputs, wmemOptions } from '../engine-options.ts';
 import { LEVELS_HELP, parseLevels } from '../levels.ts';
 
 interface RunOpts {
   model: string;
+  width?: string;
   design?: string;
   cv?: string;
   cvQ: string;
@@ -112,6 +113,7 @@ export function registerRun(program: Command): void {
       .command('run')
       .description('RTL-in-the-loop inference: every conv/dense layer on the generated array (Verilator), per-layer cycles and energy')
       .requiredOption('--model <path>', "float ONNX model (quantized for the design's cells) or a quantized model directory")
+      .option('--width <w>', WIDTH_HELP)
       .option('--design <dir>', 'design directory written by `axtpu gen` (rtl-out/<name>)')
       .option('--rows <n>', 'or generate: array rows')
       .option('--cols <n>', 'array columns')
@@ -148,6 +150,7 @@ export function registerRun(program: Command): void {
     .option('--cv <spec>', "control-variate compensation (designs generated with --control-variate): 'all', layer names or JSON (docs/cv.md)")
     .option('--cv-q <q>', `fractional bits of the compensation coefficients (${Q_RANGE[0]}..${Q_RANGE[1]})`, String(DEFAULT_Q))
     .action(async (o: RunOpts, cmd: Command) => {
+      const model = widthModel(o.model, o.width);
       let design: string | Record<string, unknown>;
       if (o.design) {
         if (o.rows || o.cols || o.cell || o.map || o.cellSet || o.domains || o.zeroSkip)
@@ -171,7 +174,7 @@ export function registerRun(program: Command): void {
       // Validated before any heavy step: a bad file is one line and exit 2.
       if (o.energy !== false) libertyNode(loadMemoryModel(o.memoryModel), defaultLiberty());
       const report = await runFlow({
-        model: o.model,
+        model,
         design,
         dataset: o.dataset,
         limit: o.limit === undefined ? undefined : intOption(o.limit, '--limit', 1, 10_000_000),

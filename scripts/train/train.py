@@ -2,11 +2,17 @@
 """Maintainer step (not part of setup or CI): train the shipped float models on Fashion-MNIST
 with Debian's python3-torch and export them as ONNX (opset 13) into models/.
 
-  /usr/bin/python3 scripts/train/train.py [lenet5|resnet8|mlp ...] [--epochs N]
+  /usr/bin/python3 scripts/train/train.py [lenet5|resnet8|mlp ...] [--width W] [--epochs N] [--out DIR]
 
 Inputs are pixels / 255 in [0, 1] (no mean/std normalization), which is what the axtpu
 engine feeds (nn/dataset.ts). Float test accuracy is written next to each model as
 models/<name>.json and collected in models/README.md by hand.
+
+--width W (default 1) scales every channel count and hidden width by W (rounded half up, see
+scaled()); the model is written as <name>-w<W>.onnx/.json (e.g. lenet5-fmnist-w0.5.onnx) with the
+same layer names as the 1.0x model, and the 1.0x model's .json gets a "variants" manifest
+{"<width>": "<file>"} listing every variant present (nn/variants.ts reads it). A family's
+variants train with the recipe of its 1.0x model (RECIPES), so they compare fairly.
 """
 import gzip, json, os, sys, time
 import numpy as np
@@ -33,14 +39,20 @@ def load(split):
     return torch.from_numpy(x).unsqueeze(1), torch.from_numpy(y)
 
 
+def scaled(n, width):
+    """Channel count n at width `width`, rounded half up (6 x 0.75 = 4.5 -> 5), at least 1."""
+    return max(1, int(n * width + 0.5))
+
+
 class LeNet5(nn.Module):
-    def __init__(self):
+    def __init__(self, width=1.0):
         super().__init__()
-        self.c1 = nn.Conv2d(1, 6, 5, padding=2)
-        self.c2 = nn.Conv2d(6, 16, 5)
-        self.f1 = nn.Linear(400, 120)
-        self.f2 = nn.Linear(120, 84)
-        self.f3 = nn.Linear(84, 10)
+        c1, c2, h1, h2 = (scaled(n, width) for n in (6, 16, 120, 84))
+        self.c1 = nn.Conv2d(1, c1, 5, padding=2)
+        self.c2 = nn.Conv2d(c1, c2, 5)
+        self.f1 = nn.Linear(c2 * 25, h1)
+        self.f2 = nn.Linear(h1, h2)
+        self.f3 = nn.Linear(h2, 10)
 
     def forward(self, x):
         x = F.max_pool2d(F.relu(self.c1(x)), 2)
@@ -68,14 +80,15 @@ class Block(nn.Module):
 
 
 class ResNet8(nn.Module):
-    def __init__(self):
+    def __init__(self, width=1.0):
         super().__init__()
-        self.stem = nn.Conv2d(1, 16, 3, 1, 1, bias=False)
-        self.bn = nn.BatchNorm2d(16)
-        self.s1 = Block(16, 16, 1)
-        self.s2 = Block(16, 32, 2)
-        self.s3 = Block(32, 64, 2)
-        self.fc = nn.Linear(64, 10)
+        a, b, c = (scaled(n, width) for n in (16, 32, 64))
+        self.stem = nn.Conv2d(1, a, 3, 1, 1, bias=False)
+        self.bn = nn.BatchNorm2d(a)
+        self.s1 = Block(a, a, 1)
+        self.s2 = Block(a, b, 2)
+        self.s3 = Block(b, c, 2)
+        self.fc = nn.Linear(c, 10)
 
     def forward(self, x):
         x = F.relu(self.bn(self.stem(x)))
@@ -85,11 +98,12 @@ class ResNet8(nn.Module):
 
 
 class MLP(nn.Module):
-    def __init__(self):
+    def __init__(self, width=1.0):
         super().__init__()
-        self.f1 = nn.Linear(784, 256)
-        self.f2 = nn.Linear(256, 128)
-        self.f3 = nn.Linear(128, 10)
+        h1, h2 = scaled(256, width), scaled(128, width)
+        self.f1 = nn.Linear(784, h1)
+        self.f2 = nn.Linear(h1, h2)
+        self.f3 = nn.Linear(h2, 10)
 
     def forward(self, x):
         x = x.reshape(-1, 784)  # exported as an ONNX Reshape with a constant shape
@@ -97,10 +111,68 @@ class MLP(nn.Module):
 
 
 SPECS = {
-    'lenet5': (LeNet5, 'lenet5-fmnist', 6),
-    'resnet8': (ResNet8, 'resnet8-fmnist', 4),
-    'mlp': (MLP, 'mlp-fmnist', 6),
+    'lenet5': (LeNet5, 'lenet5-fmnist'),
+    'resnet8': (ResNet8, 'resnet8-fmnist'),
+    'mlp': (MLP, 'mlp-fmnist'),
 }
+
+# Per family: epochs and Adam learning rate (cosine schedule to 0, batch 128, seed 1). Every
+# width of a family uses its family's recipe.
+RECIPES = {
+    'lenet5': {'epochs': 10, 'lr': 2e-3},
+    'resnet8': {'epochs': 4, 'lr': 1e-3},
+    'mlp': {'epochs': 6, 'lr': 1e-3},
+}
+
+
+def width_tag(width):
+    """'0.5' for 0.5, '1' for 1.0: the width as the file names and the manifest spell it."""
+    return f'{width:g}'
+
+
+def file_stem(name, width):
+    return name if width == 1 else f'{name}-w{width_tag(width)}'
+
+
+def macs(model):
+    """Multiply-accumulates per image of the conv and linear layers (what axtpu eval counts)."""
+    total = [0]
+
+    def hook(mod, inp, out):
+        if isinstance(mod, nn.Conv2d):
+            total[0] += out.numel() * (mod.in_channels // mod.groups) * mod.kernel_size[0] * mod.kernel_size[1]
+        else:
+            total[0] += mod.in_features * mod.out_features
+
+    hs = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    model.eval()
+    with torch.no_grad():
+        model(torch.zeros(1, 1, 28, 28))
+    for h in hs:
+        h.remove()
+    return total[0]
+
+
+def update_manifest(out, name):
+    """The 1.0x model's .json lists every width variant of its family present in `out`."""
+    base = os.path.join(out, name + '.json')
+    if not os.path.exists(base):
+        return
+    variants = {'1': name + '.onnx'}
+    prefix = name + '-w'
+    for f in sorted(os.listdir(out)):
+        if f.startswith(prefix) and f.endswith('.onnx') and os.path.exists(os.path.join(out, f[:-5] + '.json')):
+            with open(os.path.join(out, f[:-5] + '.json')) as j:
+                variants[width_tag(json.load(j)['width'])] = f
+    with open(base) as f:
+        info = json.load(f)
+    if len(variants) > 1:
+        info['variants'] = dict(sorted(variants.items(), key=lambda kv: -float(kv[0])))  # widest first
+    else:
+        info.pop('variants', None)
+    with open(base, 'w') as f:
+        json.dump(info, f, indent=2)
+        f.write('\n')
 
 
 def accuracy(model, x, y):
@@ -112,14 +184,16 @@ def accuracy(model, x, y):
     return correct / len(x)
 
 
-def train(key, epochs=None):
-    cls, name, default_epochs = SPECS[key]
-    epochs = epochs or default_epochs
+def train(key, epochs=None, width=1.0, out=MODELS):
+    cls, name = SPECS[key]
+    recipe = RECIPES[key]
+    epochs = epochs or recipe['epochs']
     torch.manual_seed(1)
     xtr, ytr = load('train')
     xte, yte = load('t10k')
-    model = cls()
-    opt = torch.optim.Adam(model.parameters(), 1e-3)
+    model = cls(width)
+    stem = file_stem(name, width)
+    opt = torch.optim.Adam(model.parameters(), recipe['lr'])
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs * (len(xtr) // 128))
     t0 = time.time()
     for ep in range(epochs):
@@ -132,30 +206,47 @@ def train(key, epochs=None):
             loss.backward()
             opt.step()
             sched.step()
-        print(f'{name} epoch {ep + 1}/{epochs} loss {loss.item():.3f} test {accuracy(model, xte, yte):.4f} '
+        print(f'{stem} epoch {ep + 1}/{epochs} loss {loss.item():.3f} test {accuracy(model, xte, yte):.4f} '
               f'({time.time() - t0:.0f} s)', flush=True)
     model.eval()
     acc = accuracy(model, xte, yte)
-    path = os.path.join(MODELS, name + '.onnx')
+    seconds = round(time.time() - t0)
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, stem + '.onnx')
     torch.onnx.export(model, torch.zeros(1, 1, 28, 28), path, opset_version=13, input_names=['input'],
                       output_names=['logits'], dynamic_axes={'input': {0: 'batch'}, 'logits': {0: 'batch'}},
                       do_constant_folding=True)
-    info = {'model': name + '.onnx', 'dataset': 'fashion-mnist', 'input': '[N,1,28,28] pixels/255',
-            'floatTestAccuracy': acc, 'testImages': len(xte), 'epochs': epochs,
-            'trainSeconds': round(time.time() - t0), 'torch': torch.__version__,
-            'params': sum(p.numel() for p in model.parameters())}
-    with open(os.path.join(MODELS, name + '.json'), 'w') as f:
+    info = {'model': stem + '.onnx', 'dataset': 'fashion-mnist', 'input': '[N,1,28,28] pixels/255',
+            'floatTestAccuracy': acc, 'testImages': len(xte), 'width': width, 'epochs': epochs,
+            'lr': recipe['lr'], 'trainSeconds': seconds, 'threads': torch.get_num_threads(),
+            'torch': torch.__version__, 'params': sum(p.numel() for p in model.parameters()),
+            'macsPerImage': macs(model)}
+    if width != 1:
+        info['family'] = name + '.onnx'
+    jpath = os.path.join(out, stem + '.json')
+    if width == 1 and os.path.exists(jpath):
+        with open(jpath) as f:
+            old = json.load(f)
+        if 'variants' in old:
+            info['variants'] = old['variants']
+    with open(jpath, 'w') as f:
         json.dump(info, f, indent=2)
         f.write('\n')
+    update_manifest(out, name)
     print(json.dumps(info), flush=True)
 
 
 if __name__ == '__main__':
     torch.set_num_threads(int(os.environ.get('TRAIN_THREADS', '2')))
-    args = [a for a in sys.argv[1:] if not a.startswith('--')]
-    ep = None
-    if '--epochs' in sys.argv:
-        ep = int(sys.argv[sys.argv.index('--epochs') + 1])
-        args = [a for a in args if a != str(ep)]
-    for key in args or list(SPECS):
-        train(key, ep)
+    argv, opts = sys.argv[1:], {}
+    for flag in ('--epochs', '--width', '--out'):
+        if flag in argv:
+            i = argv.index(flag)
+            opts[flag] = argv[i + 1]
+            del argv[i:i + 2]
+    ep = int(opts['--epochs']) if '--epochs' in opts else None
+    width = float(opts.get('--width', '1'))
+    if not 0 < width <= 1:
+        sys.exit(f'--width must be in (0, 1], got {width}')
+    for key in argv or list(SPECS):
+        train(key, ep, width, opts.get('--out', MODELS))
