@@ -158,7 +158,7 @@ for (const scheme of groups) {
       baseline: g.baseline,
       units: g.units.map((u) => u.name),
       candidates: g.candidates,
-      pruned: g.pruned,
+      dropped: g.dropped,
       spearman: g.spearman,
       criticalityCheck: g.criticalityCheck,
       unitCriticality: g.units.map((u) => u.criticality),

@@ -10,14 +10,14 @@
  *   joint    cells and voltage, per layer
  * Each (model, run) keeps one journal across budgets (in the temp folder), so later budgets reuse evaluations.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../core/atomic.ts';
 import { repoRoot } from '../core/paths.ts';
 import { DEFAULT_CELLS } from '../explore/candidates.ts';
 import { explore, type Knob } from '../explore/run.ts';
 import { parseGene } from '../mapping/units.ts';
+import { benchRows } from './rows.ts';
 
 const arg = (k: string, d: string) => (process.argv.find((a) => a.startsWith(`--${k}=`))?.slice(k.length + 3) ?? d).split(',');
 const models = arg('models', 'lenet5,resnet8');
@@ -38,10 +38,7 @@ const RUNS: Record<string, { cells: string; knobs: Knob[]; granularity: 'layer' 
   joint: { cells: DEFAULT_CELLS, knobs: ['cells', 'voltage'], granularity: 'layer' },
 };
 
-// Results of other models / runs / budgets already in the file are kept (one invocation per model is fine).
-type Row = Record<string, unknown> & { model: string; run: string; budget: number };
-const previous: Row[] = existsSync(out) ? (JSON.parse(readFileSync(out, 'utf8')) as { results: Row[] }).results : [];
-const results: Row[] = previous.filter((p) => !(models.includes(p.model) && runs.includes(p.run) && budgets.includes(p.budget)));
+const { results, write } = benchRows(out, { models, runs, budgets });
 for (const m of models) {
   for (const run of runs) {
     const spec = RUNS[run]!;
@@ -96,7 +93,7 @@ for (const m of models) {
       log(
         `  saving accelerator ${(100 * s.accelerator).toFixed(1)} %, array ${(100 * s.array).toFixed(1)} %, multiplier ${(100 * s.multiplier).toFixed(1)} %; test loss ${(100 * (w.testLoss ?? 0)).toFixed(2)} pp; ${r.seconds.toFixed(0)} s`,
       );
-      writeFileAtomic(out, `${JSON.stringify({ levels: LEVELS, objective: 'accelerator', results }, null, 2)}\n`);
+      write({ levels: LEVELS, objective: 'accelerator' });
     }
   }
 }

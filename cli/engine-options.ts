@@ -2,8 +2,8 @@ import type { Command } from 'commander';
 import { UserError } from '../core/errors.ts';
 import { intOption, numberOption } from '../core/validate.ts';
 import { CALIBRATION } from '../nn/quantize.ts';
-import { DEFAULT_PROTECT_MSBS, DEFAULT_WMEM_SEED, parseWmemVolts, WMEM_BITS, type WmemOptions } from '../nn/wmem.ts';
 import { variantPath } from '../nn/variants.ts';
+import { DEFAULT_PROTECT_MSBS, DEFAULT_WMEM_SEED, parseWmemVolts, WMEM_BITS, type WmemOptions } from '../nn/wmem.ts';
 
 /** The quantization options every command that runs the engine on a float model shares (eval, finetune). */
 export function calibrationOptions(cmd: Command): Command {

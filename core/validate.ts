@@ -47,6 +47,14 @@ export function numberOption(value: string, name: string, min: number, max: numb
   return n;
 }
 
+/** A comma-separated list of numbers (`0.25,0.5`), each finite; ranges are the caller's. */
+export function numberListOption(value: string, name: string): number[] {
+  const parts = value.split(',').map((p) => p.trim());
+  if (!value.trim() || parts.some((p) => !p || !Number.isFinite(Number(p))))
+    throw new UserError(`${name}: expected numbers separated by commas (e.g. 0.25,0.5), got '${value}'`);
+  return parts.map(Number);
+}
+
 /** Inline JSON (starts with { or [) or a path to a JSON file. */
 export function jsonArg(value: string, flag: string): unknown {
   const text = value.trim();

@@ -118,8 +118,17 @@ export interface VoltageContext {
  * assignment compensates (`cv`) get the control variate fitted on `cvCalib` (docs/cv.md); layers
  * it runs below nominal (`volts`) get timing errors drawn from `volt`'s models (nn/inject.ts).
  */
-export function engineRunner(model: QuantModel, workers?: number, cvCalib?: Dataset, volt?: VoltageContext) {
+export function engineRunner(
+  base: QuantModel,
+  workers?: number,
+  cvCalib?: Dataset,
+  volt?: VoltageContext,
+  /** The cross-layer knobs (explore/cross-layer.ts): the model the assignment's pruning and weight-memory faults leave. */
+  weightsOf?: (a: Assignment) => QuantModel,
+) {
   return async (a: Assignment, ds: Dataset): Promise<Uint8Array> => {
+    if ((a.prune || a.wmem) && !weightsOf) throw new Error('engineRunner: an assignment with prune or wmem needs the weight transform');
+    const model = weightsOf ? weightsOf(a) : base;
     const r = resolveAssignment(model, a);
     let cv: CvConfig | undefined;
     if (a.cv?.length) {

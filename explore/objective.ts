@@ -35,6 +35,13 @@ export interface ObjectiveModel {
    * energy when the gene lowers their supply (explore/voltage.ts); absent = 0.
    */
   unitPeDelta?: Record<string, number>[];
+  /** Per conv/dense layer: the weight FIFO's reads + writes (pJ per inference, exact design). */
+  layerWbufPj: Record<string, number>;
+  /**
+   * With the wmem knob: unitMemDelta[u][gene], the change of the weight FIFO's read and write
+   * energy of unit u's weights at the gene's weight-memory supply (explore/cross-layer.ts); absent = 0.
+   */
+  unitMemDelta?: Record<string, number>[];
   /** Per objective: pJ per inference beyond the candidate's own cells. */
   fixed: Record<Objective, number>;
   /** Node, supply and the memory model the estimate used. */
@@ -90,6 +97,7 @@ export async function objectiveModel(
   });
   const exactLeak = unitLeakage.reduce((s, x) => s + x[exact]!, 0);
   const layerPePj = Object.fromEntries(est.layers.map((l, j) => [placement.layers[j]!.layer, l.energy!.pePj / n]));
+  const layerWbufPj = Object.fromEntries(est.layers.map((l, j) => [placement.layers[j]!.layer, (l.energy!.wbufReadPj + l.energy!.wbufWritePj) / n]));
   const fixed = Object.fromEntries(
     OBJECTIVES.map((k) => [k, k === 'multiplier' ? 0 : objectiveEnergy(exactParts, k) - exactParts.cellPj - exactLeak]),
   ) as Record<Objective, number>;
@@ -99,6 +107,7 @@ export async function objectiveModel(
     unitLeakage,
     exactCellLeakage: exactLeak,
     layerPePj,
+    layerWbufPj,
     fixed,
     memory: { nodeNm: m.nodeNm, volts: m.volts, extrapolated: m.extrapolated, model: m.model },
     images: n,
@@ -116,7 +125,10 @@ export function objectiveUnitEnergies(unitE: Record<string, number>[], om: Objec
   const withLeak = unitE.map((e, u) =>
     Object.fromEntries(Object.entries(e).map(([id, v]) => [id, v + om.unitLeakage[u]![id]! + (om.unitPeDelta?.[u]?.[id] ?? 0)])),
   );
-  return { multiplier: unitE, array: withLeak, accelerator: withLeak };
+  const withMemory = om.unitMemDelta
+    ? withLeak.map((e, u) => Object.fromEntries(Object.entries(e).map(([id, v]) => [id, v + (om.unitMemDelta![u]![id] ?? 0)])))
+    : withLeak;
+  return { multiplier: unitE, array: withLeak, accelerator: withMemory };
 }
 
 const usesCv = (cells: string[]) => cells.some((c) => parseGene(c).cv);
@@ -147,6 +159,13 @@ export function objectivePartsOf(om: ObjectiveModel, multUnitE: Record<string, n
     leakagePj: om.exactParts.leakagePj - om.exactCellLeakage + cells.reduce((s, id, u) => s + om.unitLeakage[u]![id]!, 0),
     pePj: om.exactParts.pePj + cells.reduce((s, id, u) => s + (om.unitPeDelta?.[u]?.[id] ?? 0), 0),
   };
+  // Weight memory: reads and writes scale alike, so the change splits in the exact design's proportion.
+  const mem = cells.reduce((s, id, u) => s + (om.unitMemDelta?.[u]?.[id] ?? 0), 0);
+  const wbuf = om.exactParts.wbufReadPj + om.exactParts.wbufWritePj;
+  if (mem !== 0 && wbuf > 0) {
+    parts.wbufReadPj += (mem * om.exactParts.wbufReadPj) / wbuf;
+    parts.wbufWritePj += (mem * om.exactParts.wbufWritePj) / wbuf;
+  }
   if (om.cv && usesCv(cells)) for (const p of ENERGY_PARTS) parts[p.key] += om.cv.parts[p.key];
   return parts;
 }

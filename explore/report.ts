@@ -2,7 +2,7 @@ import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic.ts';
 import { registerPartial, render } from '../core/templates.ts';
 import { energyStackSvg } from '../flow/energy-plot.ts';
-import type { ExplorePoint, ExploreResult, GroupResult } from './run.ts';
+import { type ExplorePoint, type ExploreResult, type GroupResult, groupLabel } from './run.ts';
 import type { WinnerRtl } from './winner.ts';
 
 /**
@@ -55,7 +55,7 @@ export function frontPlot(g: GroupResult, budget: number, objective = 'accelerat
   const at = (p: ExplorePoint) => ({ x: f(X(p.energyPj / 1e3)), y: f(Y(100 * p.valAccuracy)), tip: tip(p) });
   const onFront = new Set(g.front.map((p) => p.id));
   return {
-    title: `energy vs validation accuracy (${g.scheme})`,
+    title: `energy vs validation accuracy (${groupLabel(g)})`,
     width,
     height,
     box,
@@ -168,12 +168,13 @@ export function voltageHeatmap(v: NonNullable<GroupResult['voltage']>) {
 }
 
 export function frontCsv(r: ExploreResult): string {
-  const lines = ['scheme,objective,id,source,energy_pj,saving,val_accuracy,val_loss,val_loss_upper,val_images,test_accuracy,test_loss,feasible,cells'];
+  const lines = ['scheme,width,objective,id,source,energy_pj,saving,val_accuracy,val_loss,val_loss_upper,val_images,test_accuracy,test_loss,feasible,cells'];
   for (const g of r.groups)
     for (const p of g.front)
       lines.push(
         [
           g.scheme,
+          g.width,
           r.objective,
           p.id,
           p.source,
@@ -204,7 +205,7 @@ export function renderHtml(r: ExploreResult, rtl: WinnerRtl | null, rtlNote: str
     partialsReady = true;
   }
   const groups = r.groups.map((g) => ({
-    scheme: g.scheme,
+    scheme: groupLabel(g),
     exact: g.exact,
     baseline: nj(g.baseline.energies),
     winner: nj(g.winner.energies),
@@ -225,8 +226,8 @@ export function renderHtml(r: ExploreResult, rtl: WinnerRtl | null, rtlNote: str
     winnerCells: g.winner.cells.join(' '),
     evaluations: g.evaluations,
     candidateCount: g.candidates.length,
-    prunedCount: g.pruned.length,
-    pruned: g.pruned,
+    droppedCount: g.dropped.length,
+    dropped: g.dropped,
     hv: f(g.hypervolume, 1),
     probe: g.probe,
     rhoCond: f(g.spearman.conductance, 3),
@@ -234,6 +235,18 @@ export function renderHtml(r: ExploreResult, rtl: WinnerRtl | null, rtlNote: str
     rhoGxa: f(g.spearman.gradTimesActivation, 3),
     frontPlot: frontPlot(g, r.budget, r.objective),
     voltage: g.voltage ? { ...g.voltage, heatmap: voltageHeatmap(g.voltage) } : false,
+    referenceText: g.reference
+      ? `Width ${g.width} variant (${g.model}): losses and savings are against the full-width model's exact design (validation ${pct(g.reference.valAccuracy, 2)} %, test ${pct(g.reference.testAccuracy, 2)} %, ${f(g.reference.energies.accelerator / 1e3, 1)} nJ/inference accelerator)${g.winner.feasible ? '' : '; no design of this width is within the budget (the row shows its most accurate one)'}.`
+      : '',
+    crossLayer: g.crossLayer
+      ? {
+          ...g.crossLayer,
+          sparsitiesText: g.crossLayer.sparsities.join(', ') || 'none (dense)',
+          wmemText: g.crossLayer.wmemLevels.length
+            ? `${g.crossLayer.wmemLevels.join(', ')} V under ${g.crossLayer.wmemNominal} V (${g.crossLayer.wmemModel}, ${g.crossLayer.protectMsbs} MSBs protected, fault seed ${g.crossLayer.wmemSeed})`
+            : 'at nominal',
+        }
+      : false,
     assignRows: g.winnerLayers.map((l) => ({
       layer: l.layer,
       tile: g.layers.find((x) => x.layer === l.layer)?.tile ?? '-',

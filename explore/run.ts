@@ -33,11 +33,15 @@ import { type Dataset, limitDataset, loadDataset } from '../nn/dataset.ts';
 import { pixelsToFloat } from '../nn/float.ts';
 import { calibrationPolicy, checkShapes, DEFAULT_DATASET, loadQuantModelFor } from '../nn/load.ts';
 import { importOnnx } from '../nn/onnx.ts';
+import { pruneModel } from '../nn/prune.ts';
 import type { QuantModel } from '../nn/qmodel.ts';
+import { type WidthVariant, widthVariants } from '../nn/variants.ts';
+import { DEFAULT_PROTECT_MSBS, DEFAULT_WMEM_SEED, loadWmemModel, type WeightFaultOptions, wmemEnergyScale } from '../nn/wmem.ts';
 import { loadLiberty } from '../synth/liberty.ts';
 import { type CandidateGroup, DEFAULT_CELLS, expandCells, groupCandidates } from './candidates.ts';
 import { type CriticalityResult, unitCriticality, unitScores, type XaiMetric } from './criticality.ts';
 import { type CriticalityCheck, checkCriticality, chooseEstimator, type Estimator, estimatorInputs } from './criticality-check.ts';
+import { addCrossLayerTwins, CROSS_LAYER_SCOPE, DEFAULT_SPARSITIES, knobWeights, type PrunedEnergy, sparsityLevels, wmemSearchLevels } from './cross-layer.ts';
 import { type EnergyTable, energyTable, layerEnergies, unitEnergies } from './energy.ts';
 import { channelDamages } from './error-criticality.ts';
 import { type AccuracyRecord, accuracyOf, Evaluator, engineRunner, tailDataset, type VoltageContext } from './evaluator.ts';
@@ -55,10 +59,10 @@ import { addVoltageTwins, VOLTAGE_SCOPE, voltageLevels } from './voltage.ts';
  * Pareto front -> final numbers on the test split. The RTL step for the winner is explore/winner.ts.
  */
 export type SearchKind = 'xai-greedy' | 'nsga2' | 'exhaustive';
-export const KNOBS = ['cells', 'cv', 'voltage'] as const;
+export const KNOBS = ['cells', 'cv', 'voltage', 'prune', 'wmem', 'width'] as const;
 export type Knob = (typeof KNOBS)[number];
 
-/** `--knobs cells[,cv][,voltage]`: one line and exit 2 for anything else or a combination the search cannot do. */
+/** `--knobs cells[,cv][,voltage][,prune][,wmem][,width]`: one line and exit 2 for anything else or a combination the search cannot do. */
 export function parseKnobs(text: string, o: { granularity: string; queue: boolean }): Knob[] {
   const ks = text.split(',').map((x) => x.trim());
   const bad = ks.find((k) => !(KNOBS as readonly string[]).includes(k));
@@ -69,6 +73,16 @@ export function parseKnobs(text: string, o: { granularity: string; queue: boolea
   if (ks.includes('voltage') && o.queue) throw new UserError('--knobs voltage runs on the local engine (error models drawn into it); drop --queue');
   if (ks.includes('voltage') && o.granularity === 'kernel')
     throw new UserError('--knobs voltage decides a supply per layer or per column (a voltage domain); use --granularity layer or filter');
+  for (const k of ['prune', 'wmem'] as const) {
+    if (!ks.includes(k)) continue;
+    if (o.granularity !== 'layer') throw new UserError(`--knobs ${k} decides per layer and needs --granularity layer (got ${o.granularity})`);
+    if (o.queue) throw new UserError(`--knobs ${k} runs on the local engine (the weights change per design); drop --queue`);
+    const other = ks.find((x) => x === 'cv' || x === 'voltage');
+    if (other)
+      throw new UserError(
+        `--knobs ${k} does not combine with ${other} yet (the energy of a pruned or faulty layer at a lowered PE supply or compensated is not modelled)`,
+      );
+  }
   return [...new Set(ks)] as Knob[];
 }
 
@@ -107,7 +121,8 @@ export interface ExploreOptions {
   /** Test images for the final numbers (default: the whole test split). */
   testImages?: number;
   probe?: string;
-  prune?: boolean;
+  /** Keep candidate cells dominated in (energy, MAE, MRE) (default: dropped). */
+  keepDominated?: boolean;
   nsgaPopulation?: number;
   nsgaGenerations?: number;
   seed?: number;
@@ -138,6 +153,15 @@ export interface ExploreOptions {
   levels?: number[];
   vosOps?: number;
   clockMargin?: number;
+  /** With the width knob: the variants searched (default all of the family; the full width is always searched, it is the reference). */
+  widths?: number[];
+  /** With the prune knob: the sparsities a layer may be pruned to (besides dense). */
+  sparsities?: number[];
+  /** With the wmem knob: weight-memory supplies below nominal (volts), the MSBs kept in robust cells, the fault seed and a --wmem-model file. */
+  wmemLevels?: number[];
+  protectMsbs?: number;
+  wmemSeed?: number;
+  wmemModel?: string;
   /** Computes candidate accuracies elsewhere (`explore --queue`); default: the local engine.
    *  Results are the same either way: the journal records what came back. */
   remote?: RangeRunner;
@@ -180,11 +204,19 @@ export interface LayerRow {
 
 export interface GroupResult {
   scheme: 'signed' | 'unsigned';
+  /** The searched model (a width variant with --knobs width) and its width in the family (1 = the model given). */
+  model: string;
+  width: number;
+  /** With the prune or wmem knob: the levels offered, the fault draw, and what the energy counts. */
+  crossLayer?: { sparsities: number[]; wmemLevels: number[]; wmemNominal?: number; protectMsbs?: number; wmemSeed?: number; wmemModel?: string; scope: string };
+  /** Narrower width variants: the full-width model's exact design every loss and saving is against. */
+  reference?: { width: 1; valAccuracy: number; testAccuracy: number; energies: Record<Objective, number> };
   /** The quantized model searched (nn/load.ts cache entry: the one `axtpu eval|run` use too). */
   quantizedModel: string;
   exact: string;
   candidates: string[];
-  pruned: { id: string; reason: string }[];
+  /** Candidate cells dropped before the search (no saving, or dominated), with the reason. */
+  dropped: { id: string; reason: string }[];
   probe: string;
   units: { name: string; tile: number; column: number | null; criticality: number; macsPerImage: number }[];
   layers: LayerRow[];
@@ -284,15 +316,23 @@ function* allGenomes(choices: number[]): Generator<number[]> {
 
 export async function explore(o: ExploreOptions): Promise<ExploreResult> {
   const t0 = performance.now();
-  const voltage = o.knobs?.includes('voltage') ?? false;
-  const groups = groupCandidates(expandCells(o.cells ?? DEFAULT_CELLS), { exactOnly: voltage });
+  // Another knob than cells: the exact cell alone is a search too (its supply, pruning, memory or width change).
+  const groups = groupCandidates(expandCells(o.cells ?? DEFAULT_CELLS), { exactOnly: (o.knobs ?? []).some((k) => k !== 'cells') });
   if (o.probe) getCell(baseCell(o.probe));
   const granularity = checkGranularity(o.granularity);
   if (granularity === 'kernel') checkKernelCells(groups);
-  const graph = importOnnx(o.model);
+  // The width knob: every variant of the model's family is searched, each judged against the
+  // full-width model's exact design (its reference) on the same images.
+  const variants = o.knobs?.includes('width') ? pickWidths(widthVariants(o.model), o.widths, o.model) : [{ width: 1, path: o.model }];
+  if (variants.length < 2 && o.knobs?.includes('width'))
+    throw new UserError(`--knobs width: ${o.model} has no width variants (a 'variants' manifest in its .json; models/README.md)`);
   const train = loadDataset(o.dataset, 'train');
   const test = limitDataset(loadDataset(o.dataset, 'test'), o.testImages);
-  checkShapes(graph.inputShape, test, o.model, graph.shapes[graph.output]?.c);
+  const graphs = variants.map((v) => {
+    const graph = importOnnx(v.path);
+    checkShapes(graph.inputShape, test, v.path, graph.shapes[graph.output]?.c);
+    return graph;
+  });
   const calibImages = o.calibImages ?? 64;
   // Quantization calibrates on the head of the train split (nn/load.ts policy), XAI on
   // train[0, calib): the validation hold-out is its tail and must not overlap either.
@@ -313,30 +353,34 @@ export async function explore(o: ExploreOptions): Promise<ExploreResult> {
   // The control variate is fitted on the quantization's calibration images (disjoint from validation).
   const cvCalib = limitDataset(train, quantImages);
   const xaiMetric = o.xaiMetric ?? 'conductance';
-  const modelHash = createHash('sha256').update(readFileSync(o.model)).digest('hex');
   const journal = new Journal<AccuracyRecord>(join(o.out, 'journal.jsonl'));
   const before = journal.size;
   const results: GroupResult[] = [];
   let fresh = 0;
-  for (const group of groups) {
-    const r = await exploreGroup(o, group, {
-      graph,
-      val,
-      valStart: train.count - val.count,
-      test,
-      calib,
-      estimatorCalib,
-      cvCalib,
-      xaiMetric,
-      modelHash,
-      journal,
-      confidence,
-      screenImages,
-      granularity,
-    });
-    fresh += r.fresh;
-    results.push(r.result);
-  }
+  const refs = new Map<boolean, Reference>();
+  for (const [i, v] of variants.entries())
+    for (const group of groups) {
+      const r = await exploreGroup({ ...o, model: v.path }, group, {
+        graph: graphs[i]!,
+        modelHash: createHash('sha256').update(readFileSync(v.path)).digest('hex'),
+        width: v.width,
+        ref: refs.get(group.signed),
+        val,
+        valStart: train.count - val.count,
+        test,
+        calib,
+        estimatorCalib,
+        cvCalib,
+        xaiMetric,
+        journal,
+        confidence,
+        screenImages,
+        granularity,
+      });
+      fresh += r.fresh;
+      results.push(r.result);
+      if (v.width === 1) refs.set(group.signed, r.reference);
+    }
   let winnerGroup = 0;
   results.forEach((g, i) => {
     const w = results[winnerGroup]!.winner;
@@ -370,8 +414,23 @@ export async function explore(o: ExploreOptions): Promise<ExploreResult> {
   };
 }
 
+/**
+ * The width knob's reference: the full-width model's exact design (same scheme), against which a
+ * narrower variant's designs are judged (paired, same images) and their savings computed.
+ */
+interface Reference {
+  valBits: Uint8Array;
+  valAccuracy: number;
+  testBits: Uint8Array;
+  testAccuracy: number;
+  energies: Record<Objective, number>;
+}
+
 interface Shared {
   graph: ReturnType<typeof importOnnx>;
+  /** Width of the searched model in its family (1 = the model given), and the full-width reference (narrower variants). */
+  width: number;
+  ref?: Reference;
   val: Dataset;
   /** Index of the first validation image in the train split. */
   valStart: number;
@@ -392,7 +451,7 @@ interface Shared {
  * pruning), criticality (XAI), baseline, sensitivity, search, front (points, Pareto front,
  * winner), test re-measure. Each stage is a function below; what one hands the next is typed.
  */
-async function exploreGroup(o: ExploreOptions, group: CandidateGroup, s: Shared): Promise<{ result: GroupResult; fresh: number }> {
+async function exploreGroup(o: ExploreOptions, group: CandidateGroup, s: Shared): Promise<{ result: GroupResult; fresh: number; reference: Reference }> {
   const seconds: Record<string, number> = {};
   let tStep = performance.now();
   const lap = (name: string) => {
@@ -422,18 +481,25 @@ async function exploreGroup(o: ExploreOptions, group: CandidateGroup, s: Shared)
     g.log(
       `criticality: ${check.used} (${g.o.criticality ?? 'noise-kl'}); Spearman vs measured output KL on ${sens.probe} ${best.spearman.toFixed(2)} [${best.spearmanCi.map((v) => v.toFixed(2)).join(', ')}]; ${check.engineRuns.measured + check.engineRuns.noise} engine runs, ${(check.seconds.estimators + check.seconds.measured).toFixed(1)} s`,
     );
-  else g.log(`criticality: ${check.used} (voltage only: the error-aware estimators model cells, not timing errors)`);
+  else g.log(`criticality: ${check.used} (no approximate cell: the error-aware estimators model cells, not supplies, pruning or memory faults)`);
   const search = await searchStage(g, judge, energy, check.unitScores);
   lap('search');
-  const front = frontStage(judge.base, energy, search);
+  const front = frontStage(judge.base, energy, search, s.ref);
   const test = await testStage(g, front);
   lap('test');
   const { unitScores: used, ...criticalityCheck } = check;
   const result = groupResult(g, energy, used, judge.base, sens, search, front, test, seconds, criticalityCheck);
   g.log(
-    `winner: ${savingsText(front.winner.savings, energy.objective)}, val loss ${(100 * front.winner.valLoss).toFixed(2)} pp, test ${(100 * (front.winner.testAccuracy ?? 0)).toFixed(2)} % (exact ${(100 * test.baseAccuracy).toFixed(2)} %)`,
+    `${front.winner.feasible ? 'winner' : 'nothing within the budget; most accurate design'}: ${savingsText(front.winner.savings, energy.objective)}, val loss ${(100 * front.winner.valLoss).toFixed(2)} pp, test ${(100 * (front.winner.testAccuracy ?? 0)).toFixed(2)} % (${s.ref ? `full-width exact ${(100 * s.ref.testAccuracy).toFixed(2)} %, this width's exact` : 'exact'} ${(100 * test.baseAccuracy).toFixed(2)} %)`,
   );
-  return { fresh: g.ev.fresh, result };
+  const reference = {
+    valBits: judge.base.bits,
+    valAccuracy: judge.base.valAccuracy,
+    testBits: test.baseBits,
+    testAccuracy: test.baseAccuracy,
+    energies: result.baseline.energies,
+  };
+  return { fresh: g.ev.fresh, result, reference };
 }
 
 /** What every stage of one group reads: the options, the shared data, the model and its units. */
@@ -453,6 +519,8 @@ interface GroupContext {
   nominal?: number;
   levels?: number[];
   volt: VoltageContext;
+  /** With the wmem knob: how the engine draws the weight memory's read faults (nn/wmem.ts). */
+  wmem?: WeightFaultOptions;
 }
 
 async function setupStage(o: ExploreOptions, group: CandidateGroup, s: Shared): Promise<GroupContext> {
@@ -478,6 +546,7 @@ async function setupStage(o: ExploreOptions, group: CandidateGroup, s: Shared): 
   const volt: VoltageContext = { rows: plan.rows, psumBits, seed: o.seed ?? 1 };
   const nominal = o.knobs?.includes('voltage') ? loadLiberty(defaultLiberty()).nomVoltage : undefined;
   const levels = nominal === undefined ? undefined : voltageLevels(o.levels ?? [], nominal);
+  const wmem = wmemOptions(o);
   return {
     o,
     s,
@@ -487,18 +556,40 @@ async function setupStage(o: ExploreOptions, group: CandidateGroup, s: Shared): 
     plan,
     exact: group.exact,
     problem,
-    ev: new Evaluator(s.journal, problem, rangeRunner(o, s, q, volt), voltageKey(volt)),
+    ev: new Evaluator(s.journal, problem, rangeRunner(o, s, q, volt, wmem), knobKey(volt, wmem)),
     log,
     nominal,
     levels,
     volt,
+    wmem,
+  };
+}
+
+/** `--widths`: the family's variants to search, the full width always included (unknown width: one line). */
+export function pickWidths(all: WidthVariant[], widths: number[] | undefined, model: string): WidthVariant[] {
+  if (!widths) return all;
+  for (const w of widths)
+    if (!all.some((v) => v.width === w)) throw new UserError(`--widths: unknown width variant ${w} of ${model} (have: ${all.map((v) => v.width).join(', ')})`);
+  return all.filter((v) => v.width === 1 || widths.includes(v.width));
+}
+
+/** With the wmem knob: the fault draw's options (nominal = the liberty's supply, like the PEs'). */
+function wmemOptions(o: ExploreOptions): WeightFaultOptions | undefined {
+  if (!o.knobs?.includes('wmem')) return undefined;
+  const model = loadWmemModel(o.wmemModel);
+  return {
+    model,
+    seed: o.wmemSeed ?? DEFAULT_WMEM_SEED,
+    protectMsbs: o.protectMsbs ?? DEFAULT_PROTECT_MSBS,
+    nominal: loadLiberty(defaultLiberty()).nomVoltage,
   };
 }
 
 /** The local engine, or the remote runner with each range named in its base split. */
-function rangeRunner(o: ExploreOptions, s: Shared, q: QuantModel, volt: VoltageContext) {
+function rangeRunner(o: ExploreOptions, s: Shared, q: QuantModel, volt: VoltageContext, wmem?: WeightFaultOptions) {
   const remote = o.remote;
-  if (!remote) return engineRunner(q, o.workers, s.cvCalib, volt);
+  const knobs = o.knobs?.includes('prune') || o.knobs?.includes('wmem');
+  if (!remote) return engineRunner(q, o.workers, s.cvCalib, volt, knobs ? knobWeights(q, wmem) : undefined);
   return (assignment: Assignment, _ds: Dataset, r: { split: string; start: number; end: number }) => {
     const val = r.split === 'val';
     const off = val ? s.valStart : 0;
@@ -530,7 +621,7 @@ interface EnergyStage {
   uniformE: (id: string) => number;
   exactE: number;
   metrics: GroupResult['cellMetrics'];
-  pruned: GroupResult['pruned'];
+  dropped: GroupResult['dropped'];
   kept: string[];
   /**
    * With the cv knob: cells that get a compensated twin. Every cell that saves energy, before the
@@ -540,6 +631,9 @@ interface EnergyStage {
   cvTwins: string[];
   /** With the voltage knob: every gene above at every level below nominal (`<gene>@<V>`). */
   voltTwins: string[];
+  /** With the prune and wmem knobs: every gene above at every sparsity and weight-memory level (`<gene>/p<s>/m<V>`). */
+  knobTwins: string[];
+  crossLayer?: GroupResult['crossLayer'];
 }
 
 async function energyStage(g: GroupContext): Promise<EnergyStage> {
@@ -566,27 +660,27 @@ async function energyStage(g: GroupContext): Promise<EnergyStage> {
     const m = cellMetrics(getCell(id));
     metrics[id] = { maePct: m.maePct, mrePct: m.mrePct, wcePct: m.wcePct };
   }
-  const pruned: GroupResult['pruned'] = [];
+  const dropped: GroupResult['dropped'] = [];
   let kept = group.cells.filter((id) => {
     if (uniformE(id) >= exactE) {
-      pruned.push({ id, reason: `no ${objective} energy saving over the exact cell` });
+      dropped.push({ id, reason: `no ${objective} energy saving over the exact cell` });
       return false;
     }
     return true;
   });
   const savers = [...kept];
-  if (o.prune !== false) {
+  if (!o.keepDominated) {
     // Dominated in (energy, MAE, MRE): a cell no better in energy, absolute AND relative error
     // than another is never the better choice for a unit. (MAE alone would drop DRUM, whose
     // small relative error is what DNNs tolerate, in favour of biased truncation cells.)
     const worse = (x: string, y: string) => uniformE(x) <= uniformE(y) && metrics[x]!.maePct <= metrics[y]!.maePct && metrics[x]!.mrePct <= metrics[y]!.mrePct;
     kept = kept.filter((id) => {
       const by = kept.find((x) => x !== id && worse(x, id) && !worse(id, x));
-      if (by) pruned.push({ id, reason: `dominated by ${by} (energy, MAE and MRE)` });
+      if (by) dropped.push({ id, reason: `dominated by ${by} (energy, MAE and MRE)` });
       return !by;
     });
   }
-  if (kept.length === 0 && !o.knobs?.includes('voltage'))
+  if (kept.length === 0 && !(o.knobs ?? []).some((k) => k !== 'cells'))
     throw new UserError(`--cells: no ${group.signed ? 'signed' : 'unsigned'} candidate saves energy over ${exact}`);
   if (o.knobs?.includes('cv')) {
     // Compensated twins `<cell>+cv`: the same per-unit energies; the hardware's price is charged
@@ -622,8 +716,57 @@ async function energyStage(g: GroupContext): Promise<EnergyStage> {
     voltTwins = addVoltageTwins(plan, genes, levels, g.nominal, g.volt.report.voltageModel, multUnitE, om);
     for (const t of voltTwins) metrics[t] = metricsOf(t);
   }
+  let knobTwins: string[] = [];
+  let crossLayer: EnergyStage['crossLayer'];
+  if (o.knobs?.includes('prune') || o.knobs?.includes('wmem')) {
+    const sparsities = o.knobs.includes('prune') ? sparsityLevels(o.sparsities ?? DEFAULT_SPARSITIES) : [];
+    const prunedE: PrunedEnergy[] = [];
+    for (const sp of sparsities) {
+      // Uniformly pruned: a layer's streams with its own weights pruned and its inputs from pruned layers.
+      const pm = pruneModel(g.q, sp).model;
+      const pp = new Progress(`energy at sparsity ${sp} (layer x cell)`, plan.layers.length * allCells.length);
+      const t = await energyTable(pm, plan, g.s.val, allCells, { onCell: () => pp.tick() });
+      const pom = await objectiveModel(pm, plan, exact, g.s.val, t, allCells, { memoryModel: o.memoryModel });
+      prunedE.push({ sparsity: sp, perOp: t.perOp, layerPePj: pom.layerPePj });
+    }
+    const w = g.wmem;
+    const wmemLevels = w ? wmemSearchLevels(o.wmemLevels ?? [], w) : [];
+    knobTwins = addCrossLayerTwins(
+      plan,
+      [exact, ...kept],
+      { pruned: prunedE, wmemLevels, wmemScale: (v) => wmemEnergyScale(v, w!.nominal, w!.protectMsbs) },
+      multUnitE,
+      om,
+    );
+    for (const t of knobTwins) metrics[t] = metricsOf(t);
+    crossLayer = {
+      sparsities,
+      wmemLevels,
+      ...(w ? { wmemNominal: w.nominal, protectMsbs: w.protectMsbs, wmemSeed: w.seed, wmemModel: w.model.name } : {}),
+      scope: CROSS_LAYER_SCOPE,
+    };
+    g.log(
+      `cross-layer knobs: ${sparsities.length ? `sparsities ${sparsities.join(', ')}` : 'dense'}; ${wmemLevels.length ? `weight memory at ${wmemLevels.join(', ')} V (nominal ${w!.nominal} V, ${w!.protectMsbs} MSBs protected, ${w!.model.name})` : 'weight memory at nominal'}`,
+    );
+  }
   tables = objectiveUnitEnergies(multUnitE, om);
-  return { table, objective, om, tables, unitE: tables[objective], multUnitE, uniformE, exactE, metrics, pruned, kept, cvTwins, voltTwins };
+  return {
+    table,
+    objective,
+    om,
+    tables,
+    unitE: tables[objective],
+    multUnitE,
+    uniformE,
+    exactE,
+    metrics,
+    dropped,
+    kept,
+    cvTwins,
+    voltTwins,
+    knobTwins,
+    crossLayer,
+  };
 }
 
 /** Criticality of every unit on the float model (the XAI calibration images). */
@@ -674,7 +817,10 @@ class ValidationJudge {
    *  budget (clearly infeasible: most greedy trials). */
   async judge(cells: string[], screen: boolean): Promise<ValJudgement> {
     const { ev, s, o, plan, exact } = this.g;
-    const { stages, bits, valAccuracy } = this.base;
+    const { stages } = this.base;
+    // A narrower width variant is judged against the full-width model's exact design.
+    const bits = s.ref?.valBits ?? this.base.bits;
+    const valAccuracy = s.ref?.valAccuracy ?? this.base.valAccuracy;
     const a = toAssignment(plan, cells, exact, this.g.nominal);
     this.designs++;
     if (screen && stages.length > 1) {
@@ -708,17 +854,23 @@ interface Sensitivity {
 async function sensitivityStage(g: GroupContext, judge: ValidationJudge, e: EnergyStage, crit: CriticalityResult): Promise<Sensitivity> {
   const { plan, exact } = g;
   // Voltage only (no approximate cell kept): the probe is the exact cell at a middle level.
-  const probes = e.kept.length ? e.kept : e.voltTwins;
+  const probes = e.kept.length ? e.kept : e.voltTwins.length ? e.voltTwins : e.knobTwins;
   const byEnergy = [...probes].sort((a, b) => e.uniformE(a) - e.uniformE(b));
-  const probe = g.o.probe ?? byEnergy[Math.floor(byEnergy.length / 2)]!;
+  // Width alone (exact cells, no other knob): nothing to probe but the exact cell (zero loss).
+  const probe = g.o.probe ?? byEnergy[Math.floor(byEnergy.length / 2)] ?? exact;
   const evals0 = judge.designs;
   const ps = new Progress('sensitivity (one layer at a time)', plan.layers.length);
   const n1 = judge.base.stages[0]!;
   // The probes are independent: with remote workers they run side by side (same results).
   const layers = await mapLimit(plan.layers, g.o.remote ? plan.layers.length : 1, async (l): Promise<LayerRow> => {
     const a = singleLayerAssignment(plan, l.name, baseCell(probe), exact);
-    const volts = parseGene(probe).volts;
-    const bits = await judge.screen(volts === undefined ? a : { ...a, volts: { [l.name]: volts } });
+    const { volts, sparsity, wmem } = parseGene(probe);
+    const bits = await judge.screen({
+      ...a,
+      ...(volts === undefined ? {} : { volts: { [l.name]: volts } }),
+      ...(sparsity === undefined ? {} : { prune: { [l.name]: sparsity } }),
+      ...(wmem === undefined ? {} : { wmem: { [l.name]: wmem } }),
+    });
     const loss = pairedLoss(judge.base.bits.subarray(0, n1), bits, g.s.confidence).loss;
     const c = crit.layers.find((x) => x.layer === l.name)!;
     ps.tick(1, l.name);
@@ -823,14 +975,16 @@ async function searchStage(g: GroupContext, judge: ValidationJudge, e: EnergySta
     if (!prev || prev.j.loss.images < j.loss.images) evaluated.set(k, { cells, j, source: prev?.source ?? source });
   };
   const base = judge.base;
-  note(base.exactGenes, { acc: base.valAccuracy, loss: pairedLoss(base.bits, base.bits, g.s.confidence), fits: true }, 'baseline');
+  // A narrower variant's all-exact design is a design like any other (it may lose too much).
+  if (g.s.ref) note(base.exactGenes, await judge.judge(base.exactGenes, false), 'baseline');
+  else note(base.exactGenes, { acc: base.valAccuracy, loss: pairedLoss(base.bits, base.bits, g.s.confidence), fits: true }, 'baseline');
   // Per unit: cells that save energy ON THAT UNIT (a cell can cost more than exact on one
   // layer's operand statistics), most aggressive first, exact last.
   // With the cv knob cells have a compensated twin right after them (same unit energy).
   const pool = [...new Set([...e.kept, ...e.cvTwins])]
     .sort()
     .flatMap((id) => [...(e.kept.includes(id) ? [id] : []), ...(e.cvTwins.includes(id) ? [id + CV_SUFFIX] : [])])
-    .concat(e.voltTwins);
+    .concat(e.voltTwins, e.knobTwins);
   const choices = plan.units.map((_, u) =>
     pool
       .filter((id) => unitE[u]![id]! < unitE[u]![exact]!)
@@ -862,7 +1016,7 @@ interface SearchSpace {
 }
 
 async function greedySearch(x: SearchSpace, criticality: number[]): Promise<void> {
-  const { g, judge, choices } = x;
+  const { g, judge, choices, e } = x;
   const units = g.plan.units;
   const pg = new Progress('xai-greedy', units.length);
   let lastUnit = -1;
@@ -880,13 +1034,13 @@ async function greedySearch(x: SearchSpace, criticality: number[]): Promise<void
       return j.acc;
     },
     accepts: (genes) => fits.get(genes.join(',')) === true,
-    baselineAccuracy: judge.base.valAccuracy,
+    baselineAccuracy: g.s.ref?.valAccuracy ?? judge.base.valAccuracy,
     budget: g.o.budget,
     // Bisect assumes a less aggressive choice fits whenever a more aggressive one does. Across
     // (cell, supply) pairs in energy order that fails (a cheaper pair can fit where a dearer one
     // does not): measured on LeNet-5, the joint search then kept every layer at nominal. So the
     // voltage knob scans unless asked otherwise.
-    step: g.o.greedyStep ?? (g.nominal !== undefined ? 'scan' : 'bisect'),
+    step: g.o.greedyStep ?? (g.nominal !== undefined || e.knobTwins.length ? 'scan' : 'bisect'),
     onStep: (u) => {
       if (u !== lastUnit) pg.tick(1, units[u]!.name);
       lastUnit = u;
@@ -956,8 +1110,9 @@ interface FrontStage {
   winner: ExplorePoint;
 }
 
-function frontStage(base: Baseline, e: EnergyStage, search: SearchOutcome): FrontStage {
-  const exact = energiesOf(e.tables, e.om, base.exactGenes);
+function frontStage(base: Baseline, e: EnergyStage, search: SearchOutcome, ref?: Reference): FrontStage {
+  // Savings are vs the exact design of the full-width model (the searched model's own without the width knob).
+  const exact = ref?.energies ?? energiesOf(e.tables, e.om, base.exactGenes);
   const points: ExplorePoint[] = [...search.evaluated.values()].map((p, id) => {
     const energies = energiesOf(e.tables, e.om, p.cells);
     const savings = Object.fromEntries(Object.entries(energies).map(([k, v]) => [k, 1 - v / exact[k as Objective]])) as Record<Objective, number>;
@@ -980,13 +1135,17 @@ function frontStage(base: Baseline, e: EnergyStage, search: SearchOutcome): Fron
   const full = points.filter((p) => p.valImages === base.images);
   const front = paretoFront(full.map((p) => ({ ...p, energy: p.energyPj, accuracy: p.valAccuracy }))).map((p) => points[p.id]!);
   const feasible = points.filter((p) => p.feasible).sort((a, b) => a.energyPj - b.energyPj || b.valAccuracy - a.valAccuracy);
-  const winner = feasible[0]!; // the all-exact baseline is always feasible
+  // The all-exact design of the full-width model is always feasible; a narrower variant may have
+  // nothing within the budget: its winner is then its most accurate design, marked infeasible.
+  const winner = feasible[0] ?? [...full].sort((a, b) => b.valAccuracy - a.valAccuracy || a.energyPj - b.energyPj)[0]!;
   return { points, full, front, winner };
 }
 
 /** Final numbers on the test split: the exact design, the winner and a few front points. */
 interface TestStage {
   baseAccuracy: number;
+  /** Per-image correctness of the exact design on the test split. */
+  baseBits: Uint8Array;
   evaluations: number;
 }
 
@@ -1003,13 +1162,13 @@ async function testStage(g: GroupContext, f: FrontStage): Promise<TestStage> {
   const pt = new Progress('test split (front points)', toTest.size);
   for (const p of toTest) {
     const bits = await ev.range('test', s.test, 0, T, toAssignment(plan, p.cells, exact, g.nominal));
-    const l = pairedLoss(baseBits, bits, s.confidence);
+    const l = pairedLoss(s.ref?.testBits ?? baseBits, bits, s.confidence);
     p.testAccuracy = accuracyOf(bits);
     p.testLoss = l.loss;
     p.testLossUpper = l.upper;
     pt.tick();
   }
-  return { baseAccuracy: accuracyOf(baseBits), evaluations: ev.fresh + ev.hits - evals0 };
+  return { baseAccuracy: accuracyOf(baseBits), baseBits, evaluations: ev.fresh + ev.hits - evals0 };
 }
 
 /** The group's report: per-layer winner energies, hypervolume, the winner as an array config. */
@@ -1037,14 +1196,18 @@ function groupResult(
   });
   const hv = hypervolume(
     f.full.map((p) => ({ energy: p.energyPj, accuracy: p.valAccuracy })),
-    { energy: e.exactE * 1.0001, accuracy: base.valAccuracy - 4 * g.o.budget },
+    { energy: (g.s.ref?.energies[e.objective] ?? e.exactE) * 1.0001, accuracy: (g.s.ref?.valAccuracy ?? base.valAccuracy) - 4 * g.o.budget },
   );
+  const ref = g.s.ref;
   return {
     scheme: q.scheme,
+    model: g.o.model,
+    width: g.s.width,
+    ...(ref ? { reference: { width: 1 as const, valAccuracy: ref.valAccuracy, testAccuracy: ref.testAccuracy, energies: ref.energies } } : {}),
     quantizedModel: g.quantizedModel,
     exact,
     candidates: e.kept,
-    pruned: e.pruned,
+    dropped: e.dropped,
     probe: sens.probe,
     units: plan.units.map((u, i) => ({
       name: u.name,
@@ -1081,6 +1244,7 @@ function groupResult(
     energy: { clockMHz: e.table.clockMHz, liberty: e.table.liberty, pairs: e.table.pairs, perOp: e.table.perOp, area: e.table.area },
     cellMetrics: e.metrics,
     voltage: g.nominal === undefined ? undefined : voltageSummary(g, f.winner.cells),
+    ...(e.crossLayer ? { crossLayer: e.crossLayer } : {}),
     seconds,
   };
 }
@@ -1090,13 +1254,19 @@ function groupResult(
  * drawn with (hashed once per report), and the draws' convention (`inject: 2`: error sums decoded
  * as the host decodes the array's words, since 2026-11-30).
  */
-function voltageKey(volt: VoltageContext): (a: Assignment) => string {
+function knobKey(volt: VoltageContext, wmem?: WeightFaultOptions): (a: Assignment) => string {
   let memo: { report: VosReport; key: string } | undefined;
+  // Weight-memory faults: the bit-error model, seed, protection and nominal the faults are drawn with.
+  const wkey = wmem ? `wmem=${shortHash({ model: wmem.model, seed: wmem.seed, protect: wmem.protectMsbs, nominal: wmem.nominal })}` : '';
   return (a) => {
-    if (!a.volts || !Object.keys(a.volts).length) return '';
-    if (!volt.report) throw new Error('explore: an assignment with volts needs the error models first');
-    if (memo?.report !== volt.report) memo = { report: volt.report, key: shortHash({ inject: 2, models: volt.report, seed: volt.seed }) };
-    return `vos=${memo.key}`;
+    const parts: string[] = [];
+    if (a.volts && Object.keys(a.volts).length) {
+      if (!volt.report) throw new Error('explore: an assignment with volts needs the error models first');
+      if (memo?.report !== volt.report) memo = { report: volt.report, key: shortHash({ inject: 2, models: volt.report, seed: volt.seed }) };
+      parts.push(`vos=${memo.key}`);
+    }
+    if (a.wmem && Object.keys(a.wmem).length) parts.push(wkey);
+    return parts.join(':');
   };
 }
 
@@ -1133,6 +1303,9 @@ function voltageSummary(g: GroupContext, genes: string[]): NonNullable<GroupResu
 }
 
 export type { UnitPlan };
+
+/** A group's name in reports: its scheme, and its width when it is a narrower variant (`signed w0.5`). */
+export const groupLabel = (g: Pick<GroupResult, 'scheme' | 'width'>): string => (g.width === 1 ? g.scheme : `${g.scheme} w${g.width}`);
 
 /** "12.3 % accelerator energy saved (array 20.1 %, multiplier 40.2 %)": every saving named. */
 export function savingsText(s: Record<Objective, number>, objective: Objective): string {

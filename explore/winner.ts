@@ -44,7 +44,7 @@ export interface WinnerRtl {
 
 export async function verifyWinner(
   g: GroupResult,
-  o: { model: string; dataset?: string; testImages: number; batch?: number; noEnergy?: boolean; memoryModel?: string },
+  o: { model: string; dataset?: string; testImages: number; batch?: number; noEnergy?: boolean; memoryModel?: string; wmemModel?: string },
 ): Promise<WinnerRtl> {
   const t0 = performance.now();
   const design = resolveDesign(g.winnerDesign, 'explore winner');
@@ -70,7 +70,12 @@ export async function verifyWinner(
       ...(lowered ? { levels: domainLevels(design) } : {}),
       // A tagged (kernel-level) design holds any assignment over its cell set: the weights' tags
       // carry the winner's, so the run is given it (and checks every multiply against it).
-      ...(design.tags ? { assign: JSON.stringify(g.winnerAssignment) } : {}),
+      ...(design.tags ? { assign: JSON.stringify(cellsOnly(g.winnerAssignment)) } : {}),
+      // Cross-layer knobs: array and engine run the pruned model (and read its weights as the winner's weight memory does).
+      ...(g.winnerAssignment.prune ? { prune: g.winnerAssignment.prune } : {}),
+      ...(g.winnerAssignment.wmem
+        ? { wmem: { volts: g.winnerAssignment.wmem, protectMsbs: g.crossLayer!.protectMsbs!, seed: g.crossLayer!.wmemSeed!, modelFile: o.wmemModel } }
+        : {}),
       // One Verilator build (no activity taps): the energy streams come from the operands anyway.
       activity: 'off',
       onBatch: (done) => {
@@ -141,4 +146,10 @@ export async function verifyWinner(
     flowReportDir: r.reportDir,
     seconds: (performance.now() - t0) / 1000,
   };
+}
+
+/** The assignment's cells (what a tagged design's weights carry); pruning and weight memory go to the run as their own options. */
+function cellsOnly(a: GroupResult['winnerAssignment']): GroupResult['winnerAssignment'] {
+  const { prune: _p, wmem: _w, ...cells } = a;
+  return cells;
 }

@@ -178,22 +178,40 @@ function mostUsed(row: string[]): string {
  */
 export const CV_SUFFIX = '+cv';
 export const VOLT_SEP = '@';
+/** Cross-layer knobs (docs/explore.md, "Cross-layer knobs"): `/p<s>` prunes the unit's layer to
+ *  sparsity s, `/m<V>` stores its weights in weight memory at supply V (nn/prune.ts, nn/wmem.ts). */
+export const PRUNE_TAG = '/p';
+export const WMEM_TAG = '/m';
 
 export interface Gene {
   cell: string;
   cv: boolean;
   /** Supply of the unit's PEs, or undefined = nominal. */
   volts?: number;
+  /** Magnitude-pruning sparsity of the unit's layer, or undefined = dense. */
+  sparsity?: number;
+  /** Supply of the weight memory holding the unit's weights, or undefined = nominal. */
+  wmem?: number;
 }
 
 export function parseGene(gene: string): Gene {
-  const at = gene.indexOf(VOLT_SEP);
-  const head = at < 0 ? gene : gene.slice(0, at);
+  const [main, ...tags] = gene.split('/');
+  const at = main!.indexOf(VOLT_SEP);
+  const head = at < 0 ? main! : main!.slice(0, at);
   const cv = head.endsWith(CV_SUFFIX);
-  return { cell: cv ? head.slice(0, -CV_SUFFIX.length) : head, cv, ...(at < 0 ? {} : { volts: Number(gene.slice(at + 1)) }) };
+  const g: Gene = { cell: cv ? head.slice(0, -CV_SUFFIX.length) : head, cv, ...(at < 0 ? {} : { volts: Number(main!.slice(at + 1)) }) };
+  for (const t of tags) {
+    if (t.startsWith('p')) g.sparsity = Number(t.slice(1));
+    else if (t.startsWith('m')) g.wmem = Number(t.slice(1));
+    else throw new Error(`parseGene: unknown tag '/${t}' in '${gene}'`);
+  }
+  return g;
 }
 
-export const geneName = (g: Gene): string => `${g.cell}${g.cv ? CV_SUFFIX : ''}${g.volts === undefined ? '' : `${VOLT_SEP}${g.volts}`}`;
+export const geneName = (g: Gene): string =>
+  `${g.cell}${g.cv ? CV_SUFFIX : ''}${g.volts === undefined ? '' : `${VOLT_SEP}${g.volts}`}${g.sparsity === undefined ? '' : `${PRUNE_TAG}${g.sparsity}`}${
+    g.wmem === undefined ? '' : `${WMEM_TAG}${g.wmem}`
+  }`;
 export const baseCell = (gene: string): string => parseGene(gene).cell;
 
 /** Layers a gene vector compensates. */
@@ -223,7 +241,26 @@ export function toAssignment(plan: UnitPlan, cells: string[], exact: string, nom
   const a = plan.granularity === 'kernel' ? kernelAssignment(cellGrids(plan, cells, exact)) : assignmentOf(filterCells(plan, cells, exact));
   const cv = cvLayers(plan, cells);
   const volts = nominal === undefined ? {} : voltsMap(plan, cells, nominal);
-  return { ...a, ...(cv.length ? { cv } : {}), ...(Object.keys(volts).length ? { volts } : {}) };
+  const prune = layerKnob(plan, cells, 'sparsity');
+  const wmem = layerKnob(plan, cells, 'wmem');
+  return {
+    ...a,
+    ...(cv.length ? { cv } : {}),
+    ...(Object.keys(volts).length ? { volts } : {}),
+    ...(Object.keys(prune).length ? { prune } : {}),
+    ...(Object.keys(wmem).length ? { wmem } : {}),
+  };
+}
+
+/** A per-layer knob of the genes (layer granularity: one unit per layer), layers without it omitted. */
+function layerKnob(plan: UnitPlan, genes: string[], k: 'sparsity' | 'wmem'): Record<string, number> {
+  const out: Record<string, number> = {};
+  plan.units.forEach((u, i) => {
+    const v = parseGene(genes[i]!)[k];
+    if (v === undefined) return;
+    for (const l of plan.layers) if (l.tile === u.tile) out[l.name] = v;
+  });
+  return out;
 }
 
 /** Per layer the coarsest spelling of a kernel grid: one cell, per filter, or per (filter, input channel). */

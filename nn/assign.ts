@@ -26,6 +26,10 @@ export const assignmentSchema = z
      * models (docs/vos.md, "Injection"). Layers not listed run at nominal.
      */
     volts: z.record(z.union([z.number().positive(), z.array(z.number().positive()).min(1)])).optional(),
+    /** Magnitude-pruning sparsity per layer (explore's prune knob; nn/prune.ts). */
+    prune: z.record(z.number().min(0).lt(1)).optional(),
+    /** Weight-memory supply per layer (explore's wmem knob; nn/wmem.ts draws the read faults). */
+    wmem: z.record(z.number().positive()).optional(),
   })
   .strict();
 export type Assignment = z.infer<typeof assignmentSchema>;
@@ -38,6 +42,15 @@ export function readAssignment(pathOrJson: string): Assignment {
   if (a.volts)
     throw new UserError(
       `--assign: 'volts' (supplies below nominal, from explore --knobs voltage) is not used by eval, run or finetune, which compute without timing errors; remove it to evaluate the network clean`,
+    );
+  // Pruning and weight-memory supplies have their own flags, which eval and run validate and report.
+  if (a.prune)
+    throw new UserError(
+      `--assign: 'prune' (from explore --knobs prune) is given to eval and run as --prune '${JSON.stringify(a.prune)}'; remove it from the assignment`,
+    );
+  if (a.wmem)
+    throw new UserError(
+      `--assign: 'wmem' (from explore --knobs wmem) is given to eval and run as --wmem-volts '${JSON.stringify(a.wmem)}'; remove it from the assignment`,
     );
   return a;
 }

@@ -61,6 +61,9 @@ export function pruneLayer(l: QConvLayer, count: number): QConvLayer {
   return { ...l, weights, weightSum };
 }
 
+/** The layer pruned to sparsity s (round(s x oc x K) weights zeroed). */
+export const pruneLayerTo = (l: QConvLayer, s: number): QConvLayer => pruneLayer(l, Math.round(s * l.oc * l.K));
+
 /** Share of a layer's weights that are zero (code = weight zero point). */
 export function zeroFraction(l: QConvLayer): number {
   let z0 = 0;
@@ -81,7 +84,7 @@ export function pruneModel(model: QuantModel, spec: PruneSpec): PruneResult {
   const layers = model.layers.map((l) => {
     if (l.op !== 'conv') return l;
     const target = s[l.name]!;
-    const out = target > 0 ? pruneLayer(l, Math.round(target * l.oc * l.K)) : l;
+    const out = target > 0 ? pruneLayerTo(l, target) : l;
     report.push({ layer: l.name, target, sparsity: zeroFraction(out) });
     return out;
   });

@@ -246,6 +246,7 @@ describe('accelerator energy parts and objectives', () => {
       ],
       exactCellLeakage: 20,
       layerPePj: {},
+      layerWbufPj: {},
       fixed: { multiplier: 0, array: 500 + 40 - 20, accelerator: 500 + 40 - 20 + 300 },
       memory: { nodeNm: 180, volts: 1.8, extrapolated: true, model: 'test' },
       images: 1,

@@ -4,17 +4,31 @@ import type { Command } from 'commander';
 import { UserError } from '../../core/errors.ts';
 import { emit, table } from '../../core/output.ts';
 import { defaultLiberty, modelsDir } from '../../core/paths.ts';
-import { intOption, numberOption } from '../../core/validate.ts';
+import { intOption, numberListOption, numberOption } from '../../core/validate.ts';
 import { DEFAULT_CELLS, expandCells, groupCandidates } from '../../explore/candidates.ts';
 import { ESTIMATORS, type Estimator } from '../../explore/criticality-check.ts';
+import { DEFAULT_SPARSITIES, sparsityLevels, wmemSearchLevels } from '../../explore/cross-layer.ts';
 import { writeOutputs } from '../../explore/report.ts';
-import { checkKernelCells, type ExploreResult, explore, parseBudget, parseKnobs, type SearchKind, savingsText } from '../../explore/run.ts';
+import {
+  checkKernelCells,
+  type ExploreResult,
+  explore,
+  groupLabel,
+  type Knob,
+  parseBudget,
+  parseKnobs,
+  pickWidths,
+  type SearchKind,
+  savingsText,
+} from '../../explore/run.ts';
 import { voltageLevels } from '../../explore/voltage.ts';
 import { verifyWinner, type WinnerRtl } from '../../explore/winner.ts';
 import { OBJECTIVES, type Objective } from '../../flow/energy.ts';
 import { checkLevels, DEFAULT_VOS_OPS } from '../../flow/vos.ts';
 import { checkGranularity, DEFAULT_INPUT_GROUPS } from '../../mapping/units.ts';
 import { DEFAULT_DATASET } from '../../nn/load.ts';
+import { widthVariants } from '../../nn/variants.ts';
+import { DEFAULT_PROTECT_MSBS, DEFAULT_WMEM_SEED, loadWmemModel, WMEM_BITS } from '../../nn/wmem.ts';
 import { loadLiberty } from '../../synth/liberty.ts';
 import { loadMemoryModel } from '../../synth/memory-model.ts';
 import { defaultVoltageModel } from '../../synth/voltage.ts';
@@ -27,7 +41,7 @@ function human(r: ExploreResult, rtl: WinnerRtl | null, rtlNote: string, paths: 
   const lines: string[] = [];
   for (const g of r.groups) {
     lines.push(
-      `${g.scheme}: exact ${g.exact} val ${pct(g.baseline.valAccuracy)} % test ${pct(g.baseline.testAccuracy)} %, ` +
+      `${groupLabel(g)}: exact ${g.exact} val ${pct(g.baseline.valAccuracy)} % test ${pct(g.baseline.testAccuracy)} %, ` +
         `${(g.baseline.energies.accelerator / 1e6).toFixed(3)} uJ/inf accelerator (array ${(g.baseline.energies.array / 1e6).toFixed(3)}, multipliers ${(g.baseline.energies.multiplier / 1e6).toFixed(3)}; objective ${r.objective}); ` +
         `Spearman vs sensitivity: conductance ${g.spearman.conductance.toFixed(3)}, grad x act ${g.spearman.gradTimesActivation.toFixed(3)}; evaluations: search ${g.evaluations.search}, sensitivity ${g.evaluations.sensitivity}, test ${g.evaluations.test}`,
     );
@@ -49,7 +63,7 @@ function human(r: ExploreResult, rtl: WinnerRtl | null, rtlNote: string, paths: 
           ]),
         ),
       );
-    } else lines.push(`criticality: ${cc.used} order (voltage alone: the error-aware estimators model cells, not timing errors)`);
+    } else lines.push(`criticality: ${cc.used} order (no approximate cell: the error-aware estimators model cells, not supplies, pruning or memory faults)`);
     if (cc.filters) {
       const fx = cc.filters.vsKl.find((x) => x.estimator === cc.used)!;
       lines.push(
@@ -63,8 +77,12 @@ function human(r: ExploreResult, rtl: WinnerRtl | null, rtlNote: string, paths: 
       ),
     );
     lines.push(
-      `winner: ${savingsText(g.winner.savings, r.objective)}, val loss ${pct(g.winner.valLoss)} pp (${Math.round(100 * r.confidence)} % bound ${pct(g.winner.valLossUpper)} pp, ${r.valImages} images), test ${pct(g.winner.testAccuracy)} % (loss ${pct(g.winner.testLoss)} pp); front ${g.front.length} points of ${g.points.length}`,
+      `${g.winner.feasible ? 'winner' : 'nothing within the budget; most accurate design'}: ${savingsText(g.winner.savings, r.objective)}${g.reference ? ' (vs the full-width exact design)' : ''}, val loss ${pct(g.winner.valLoss)} pp (${Math.round(100 * r.confidence)} % bound ${pct(g.winner.valLossUpper)} pp, ${r.valImages} images), test ${pct(g.winner.testAccuracy)} % (loss ${pct(g.winner.testLoss)} pp); front ${g.front.length} points of ${g.points.length}`,
     );
+    if (g.crossLayer)
+      lines.push(
+        `cross-layer knobs: sparsities ${g.crossLayer.sparsities.join(', ') || '-'}; weight memory ${g.crossLayer.wmemLevels.length ? `${g.crossLayer.wmemLevels.join(', ')} V under ${g.crossLayer.wmemNominal} V (${g.crossLayer.wmemModel}, ${g.crossLayer.protectMsbs} MSBs protected, seed ${g.crossLayer.wmemSeed})` : 'at nominal'}. ${g.crossLayer.scope}`,
+      );
     if (g.voltage)
       lines.push(
         `voltage (X-TPU-style, per ${r.granularity === 'filter' ? 'column' : 'tile'}): levels ${g.voltage.levelsText} V under nominal ${g.voltage.nominal} V at the nominal clock ${g.voltage.clockNs} ns; heat map in the report. ${g.voltage.scope}`,
@@ -116,7 +134,7 @@ export function registerExplore(program: Command): void {
     )
     .option('--criticality <e>', `what orders greedy and seeds NSGA-II: ${ESTIMATORS.join(' | ')} | auto`, 'noise-kl')
     .option('--probe <cell>', 'cell for the one-layer-at-a-time sensitivity (default: median-energy candidate)')
-    .option('--no-prune', 'keep candidates dominated in (energy, MAE)')
+    .option('--keep-dominated', 'keep candidate cells dominated in (energy, MAE, MRE) (default: dropped)')
     .option('--population <n>', 'NSGA-II population', '16')
     .option('--generations <n>', 'NSGA-II generations', '10')
     .option('--seed <n>', 'NSGA-II seed', '1')
@@ -127,7 +145,7 @@ export function registerExplore(program: Command): void {
     .option('--no-energy', 'RTL run without the synthesized per-op energy estimate')
     .option(
       '--knobs <list>',
-      "what the search decides per unit: 'cells', plus 'cv' (control-variate compensation per layer, docs/cv.md) and/or 'voltage' (supply level per unit at the nominal clock, docs/vos.md)",
+      "what the search decides per unit: 'cells', plus 'cv' (control-variate compensation per layer, docs/cv.md), 'voltage' (supply level per unit at the nominal clock, docs/vos.md), 'prune' (sparsity per layer), 'wmem' (weight-memory supply per layer), 'width' (width-scaled model variant) (docs/explore.md, Cross-layer knobs)",
       'cells',
     )
     .option('--levels <list>', 'with --knobs voltage: supply levels below nominal the units may run at, in volts (e.g. 1.6,1.5,1.4)')
@@ -137,6 +155,12 @@ export function registerExplore(program: Command): void {
       String(DEFAULT_VOS_OPS),
     )
     .option('--clock-margin <x>', 'with --knobs voltage: clock period = slowest PE critical path at nominal x (1 + x)', '0')
+    .option('--widths <list>', 'with --knobs width: the variants to search (default: all of the family; the full width is always searched)')
+    .option('--sparsities <list>', 'with --knobs prune: sparsities a layer may be pruned to besides dense', DEFAULT_SPARSITIES.join(','))
+    .option('--wmem-levels <list>', 'with --knobs wmem: weight-memory supplies below nominal, in volts (e.g. 1.5,1.4,1.3)')
+    .option('--protect-msbs <k>', 'with --knobs wmem: top weight bits kept in robust cells at nominal', String(DEFAULT_PROTECT_MSBS))
+    .option('--wmem-seed <n>', 'with --knobs wmem: seed of the weight-memory fault draw', String(DEFAULT_WMEM_SEED))
+    .option('--wmem-model <json>', 'with --knobs wmem: bit-error model of the weight memory (default models/wmem-model.json, docs/wmem.md)')
     .option('--demo', 'preset: shipped LeNet-5, Fashion-MNIST, 1% budget, layer granularity, default cells, --front-test 1, out synth-reports/demo/')
     .action(async (o: Record<string, string | boolean | undefined>, cmd: Command) => {
       if (o.demo) {
@@ -176,10 +200,11 @@ export function registerExplore(program: Command): void {
         levels = voltageLevels(parseVoltageList(String(o.levels)), nominal);
         checkLevels(levels, defaultVoltageModel(nominal));
       } else if (o.levels !== undefined) throw new UserError("--levels needs --knobs with 'voltage' (e.g. --knobs cells,voltage)");
+      const cross = crossLayerOptions(o, knobs, model);
       const clockMargin = numberOption(String(o.clockMargin), '--clock-margin', 0, 10);
       const vosOps = intOption(String(o.vosOps), '--vos-ops', 100, 100_000_000);
       const cells = o.cells === undefined ? DEFAULT_CELLS : String(o.cells);
-      const groups = groupCandidates(expandCells(cells), { exactOnly: knobs.includes('voltage') });
+      const groups = groupCandidates(expandCells(cells), { exactOnly: knobs.some((k) => k !== 'cells') });
       if (granularity === 'kernel') checkKernelCells(groups);
       if (o.inputGroups !== undefined && granularity !== 'kernel') throw new UserError('--input-groups needs --granularity kernel');
       const inputGroups = o.inputGroups === undefined ? undefined : intOption(String(o.inputGroups), '--input-groups', 1, 1024);
@@ -211,7 +236,7 @@ export function registerExplore(program: Command): void {
         greedyOrder,
         greedyStep,
         probe: o.probe as string | undefined,
-        prune: o.prune !== false,
+        keepDominated: o.keepDominated === true,
         nsgaPopulation: intOption(String(o.population), '--population', 4, 1000),
         nsgaGenerations: intOption(String(o.generations), '--generations', 1, 1000),
         seed: intOption(String(o.seed), '--seed', 0, 2 ** 31),
@@ -222,6 +247,7 @@ export function registerExplore(program: Command): void {
         levels,
         vosOps,
         clockMargin,
+        ...cross,
       });
       run.catch(() => {}); // a lost queue ends the run first; its later rejection is expected
       let r: ExploreResult;
@@ -234,10 +260,65 @@ export function registerExplore(program: Command): void {
       let rtlNote = '';
       const g = r.groups[r.winnerGroup]!;
       if (o.rtl === false) rtlNote = '--no-rtl';
-      else if (g.winner.cells.every((c) => c === g.exact)) rtlNote = 'no approximate assignment fits the budget; the winner is the exact design';
-      else rtl = await verifyWinner(g, { model, dataset: String(o.dataset), testImages: r.testImages, noEnergy: o.energy === false, memoryModel });
+      else if (g.width === 1 && g.winner.cells.every((c) => c === g.exact))
+        rtlNote = 'no approximate assignment fits the budget; the winner is the exact design';
+      else
+        rtl = await verifyWinner(g, {
+          // The winning width variant's own file (its family's member).
+          model: g.model,
+          dataset: String(o.dataset),
+          testImages: r.testImages,
+          noEnergy: o.energy === false,
+          memoryModel,
+          wmemModel: cross.wmemModel,
+        });
       const paths = writeOutputs(out, r, rtl, rtlNote);
       emit(globals(cmd), { ...r, rtl, rtlNote, outputs: paths }, () => human(r, rtl, rtlNote, paths));
       if (rtl && !rtl.equal) process.exitCode = 1;
     });
+}
+
+/** --sparsities, --wmem-*, the width family: validated here (one line, exit 2) and refused without their knob. */
+function crossLayerOptions(o: Record<string, string | boolean | undefined>, knobs: Knob[], model: string) {
+  const prune = knobs.includes('prune');
+  const wmem = knobs.includes('wmem');
+  const given = (k: string) => o[k] !== undefined && o[k] !== defaults[k];
+  const defaults: Record<string, string> = {
+    sparsities: DEFAULT_SPARSITIES.join(','),
+    protectMsbs: String(DEFAULT_PROTECT_MSBS),
+    wmemSeed: String(DEFAULT_WMEM_SEED),
+  };
+  if (!prune && given('sparsities')) throw new UserError("--sparsities needs --knobs with 'prune' (e.g. --knobs cells,prune)");
+  for (const [k, flag] of [
+    ['wmemLevels', '--wmem-levels'],
+    ['protectMsbs', '--protect-msbs'],
+    ['wmemSeed', '--wmem-seed'],
+    ['wmemModel', '--wmem-model'],
+  ] as const)
+    if (!wmem && given(k)) throw new UserError(`${flag} needs --knobs with 'wmem' (e.g. --knobs cells,wmem)`);
+  let widths: number[] | undefined;
+  if (knobs.includes('width')) {
+    const all = widthVariants(model);
+    if (all.length < 2) throw new UserError(`--knobs width: ${model} has no width variants (a 'variants' manifest in its .json; models/README.md)`);
+    if (o.widths !== undefined) widths = pickWidths(all, numberListOption(String(o.widths), '--widths'), model).map((v) => v.width);
+  } else if (o.widths !== undefined) throw new UserError("--widths needs --knobs with 'width' (e.g. --knobs cells,width)");
+  if (!prune && !wmem) return { widths };
+  const sparsities = prune ? sparsityLevels(numberListOption(String(o.sparsities), '--sparsities')) : undefined;
+  if (!wmem) return { widths, sparsities };
+  if (o.wmemLevels === undefined) throw new UserError('--knobs wmem needs --wmem-levels (weight-memory supplies below nominal, e.g. 1.5,1.4)');
+  const w = {
+    model: loadWmemModel(o.wmemModel === undefined ? undefined : String(o.wmemModel)),
+    seed: intOption(String(o.wmemSeed), '--wmem-seed', 0, 2 ** 31),
+    protectMsbs: intOption(String(o.protectMsbs), '--protect-msbs', 0, WMEM_BITS),
+    nominal: loadLiberty(defaultLiberty()).nomVoltage,
+  };
+  const wmemLevels = wmemSearchLevels(numberListOption(String(o.wmemLevels), '--wmem-levels'), w);
+  return {
+    widths,
+    sparsities,
+    wmemLevels,
+    protectMsbs: w.protectMsbs,
+    wmemSeed: w.seed,
+    wmemModel: o.wmemModel === undefined ? undefined : String(o.wmemModel),
+  };
 }
