@@ -469,7 +469,7 @@ const CASES: Case[] = [
   {
     name: 'explore --knobs unknown',
     args: ['explore', '--model', lenet, '--out', 'x', '--knobs', 'cells,volts'],
-    msg: /--knobs: unknown knob 'volts' \(known: cells, cv, voltage\)/,
+    msg: /--knobs: unknown knob 'volts' \(known: cells, cv, voltage, prune, wmem, width\)/,
   },
   {
     name: 'explore --knobs voltage with a level above nominal',
@@ -500,6 +500,36 @@ const CASES: Case[] = [
     name: 'explore --knobs cv per filter',
     args: ['explore', '--model', lenet, '--out', 'x', '--knobs', 'cells,cv', '--granularity', 'filter'],
     msg: /--knobs cv decides per layer and needs --granularity layer/,
+  },
+  {
+    name: 'explore --sparsities at 1 (no weight left)',
+    args: ['explore', '--model', lenet, '--out', 'x', '--knobs', 'cells,prune', '--sparsities', '0.5,1'],
+    msg: /--sparsities: 1 is outside \[0, 1\)/,
+  },
+  {
+    name: 'explore --wmem-levels below the bit-error model',
+    args: ['explore', '--model', lenet, '--out', 'x', '--knobs', 'cells,wmem', '--wmem-levels', '1.4,0.5'],
+    msg: /--wmem-levels: 0\.5 V is below the range of weight-memory model/,
+  },
+  {
+    name: 'explore --knobs width on a model without variants',
+    args: ['explore', '--model', join(modelsDir, 'mlp-fmnist.onnx'), '--out', 'x', '--knobs', 'cells,width'],
+    msg: /--knobs width: .* has no width variants/,
+  },
+  {
+    name: 'explore --widths naming a width the family lacks',
+    args: ['explore', '--model', lenet, '--out', 'x', '--knobs', 'cells,width', '--widths', '0.6'],
+    msg: /--widths: unknown width variant 0\.6 of .*lenet5-fmnist\.onnx \(have: 1, 0\.75, 0\.5\)/,
+  },
+  {
+    name: 'explore --knobs prune with voltage',
+    args: ['explore', '--model', lenet, '--out', 'x', '--knobs', 'cells,prune,voltage', '--levels', '1.6'],
+    msg: /--knobs prune does not combine with voltage yet/,
+  },
+  {
+    name: 'explore --wmem-levels without the wmem knob',
+    args: ['explore', '--model', lenet, '--out', 'x', '--wmem-levels', '1.4'],
+    msg: /--wmem-levels needs --knobs with 'wmem'/,
   },
   {
     name: 'gen --cv-folds without --control-variate',
