@@ -33,27 +33,21 @@ const work = join(root, 'work');
 const outsideCache = mkdtempSync(join(tmpdir(), 'axtpu-bad-cache-'));
 const lenet = join(modelsDir, 'lenet5-fmnist.onnx');
 const w = (rel: string) => join(work, rel);
+/** `run` of LeNet-5 on a 4x4 exact_s8 array generated on the fly, with more flags. */
+const run4x4 = (...rest: string[]) => ['run', '--model', lenet, '--rows', '4', '--cols', '4', '--cell', 'exact_s8', ...rest];
 /** `run` on a 4x4 exact_s8 array whose one voltage domain 'all' has levels nom (1.8 V) and low. */
-const domainRun = (lowVolts: number, ...rest: string[]) => [
-  'run',
-  '--model',
-  lenet,
-  '--rows',
-  '4',
-  '--cols',
-  '4',
-  '--cell',
-  'exact_s8',
-  '--domains',
-  JSON.stringify({
-    levels: [
-      { name: 'nom', volts: 1.8 },
-      { name: 'low', volts: lowVolts },
-    ],
-    domains: [{ name: 'all', columns: [0, 1, 2, 3] }],
-  }),
-  ...rest,
-];
+const domainRun = (lowVolts: number, ...rest: string[]) =>
+  run4x4(
+    '--domains',
+    JSON.stringify({
+      levels: [
+        { name: 'nom', volts: 1.8 },
+        { name: 'low', volts: lowVolts },
+      ],
+      domains: [{ name: 'all', columns: [0, 1, 2, 3] }],
+    }),
+    ...rest,
+  );
 /** LeNet-5 conv2 (16 filters x 6 input channels) with two cells inside every filter: kernel level. */
 const KERNEL_MAP = JSON.stringify({
   default: 'exact_s8',
@@ -345,7 +339,7 @@ const CASES: Case[] = [
   },
   {
     name: 'run: per-kernel cells on a design without tag bits',
-    args: ['run', '--model', lenet, '--rows', '4', '--cols', '4', '--cell', 'exact_s8', '--assign', KERNEL_MAP],
+    args: run4x4('--assign', KERNEL_MAP),
     msg: /uses 2 cells across its input channels \(kernel level\), which needs per-weight cell-select tags \(gen --cell-set\)/,
   },
   {
@@ -382,7 +376,7 @@ const CASES: Case[] = [
   },
   {
     name: 'run --prune an unknown layer',
-    args: ['run', '--model', lenet, '--rows', '4', '--cols', '4', '--cell', 'exact_s8', '--zero-skip', '--prune', '{"/c9/Conv": 0.5}'],
+    args: run4x4('--zero-skip', '--prune', '{"/c9/Conv": 0.5}'),
     msg: /--prune names layer '\/c9\/Conv' which is not a conv\/dense layer/,
   },
   {
@@ -412,26 +406,12 @@ const CASES: Case[] = [
   },
   {
     name: 'run --wmem-model not a weight-memory model',
-    args: [
-      'run',
-      '--model',
-      lenet,
-      '--rows',
-      '4',
-      '--cols',
-      '4',
-      '--cell',
-      'exact_s8',
-      '--wmem-volts',
-      '1.2',
-      '--wmem-model',
-      join(modelsDir, 'memory-model.json'),
-    ],
+    args: run4x4('--wmem-volts', '1.2', '--wmem-model', join(modelsDir, 'memory-model.json')),
     msg: /--wmem-model .*memory-model\.json: invalid format/,
   },
   {
     name: 'run --wmem-volts below the range',
-    args: ['run', '--model', lenet, '--rows', '4', '--cols', '4', '--cell', 'exact_s8', '--wmem-volts', '0.3'],
+    args: run4x4('--wmem-volts', '0.3'),
     msg: /0\.3 V is below the range of weight-memory model/,
   },
   {
@@ -546,7 +526,7 @@ const CASES: Case[] = [
   { name: 'run with a missing design folder', args: ['run', '--model', lenet, '--design', 'nosuch_design'], msg: /nosuch_design/ },
   {
     name: 'run --vos-models without targets',
-    args: ['run', '--model', lenet, '--rows', '4', '--cols', '4', '--cell', 'exact_s8', '--vos-models', 'vos-empty.json'],
+    args: run4x4('--vos-models', 'vos-empty.json'),
     msg: /--vos-models .*vos-empty\.json: invalid targets/,
   },
   {
