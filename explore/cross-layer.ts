@@ -4,7 +4,7 @@ import type { Assignment } from '../nn/assign.ts';
 import { pruneLayerTo } from '../nn/prune.ts';
 import type { QConvLayer, QuantModel } from '../nn/qmodel.ts';
 import { applyWeightFaults, checkWmemVolts, type WeightFaultOptions } from '../nn/wmem.ts';
-import type { EnergyTable } from './energy.ts';
+import { type EnergyTable, unitEnergies, unitShares } from './energy.ts';
 import type { ObjectiveModel } from './objective.ts';
 
 /**
@@ -65,31 +65,25 @@ export function addCrossLayerTwins(
   om.unitMemDelta ??= plan.units.map((): Record<string, number> => ({}));
   const peDelta = om.unitPeDelta;
   const memDelta = om.unitMemDelta;
+  // Per unit, once: the dense rest of PE and weight-FIFO traffic, and per sparsity the cells' and
+  // the rest of PE's energy on the pruned streams.
+  const cells = [...new Set(genes.map((id) => parseGene(id).cell))];
+  const densePe = unitShares(plan, om.layerPePj);
+  const wbuf = unitShares(plan, om.layerWbufPj);
+  const pruned = o.pruned.map((p) => ({ sparsity: p.sparsity, mult: unitEnergies(plan, p, cells), pe: unitShares(plan, p.layerPePj) }));
   const twins: string[] = [];
-  const sparsities: (PrunedEnergy | undefined)[] = [undefined, ...o.pruned];
-  const memLevels: (number | undefined)[] = [undefined, ...o.wmemLevels];
-  for (const p of sparsities)
-    for (const v of memLevels) {
+  for (const p of [undefined, ...pruned])
+    for (const v of [undefined, ...o.wmemLevels]) {
       if (p === undefined && v === undefined) continue;
       for (const id of genes) {
         const gene = parseGene(id);
         const twin = geneName({ ...gene, ...(p ? { sparsity: p.sparsity } : {}), ...(v === undefined ? {} : { wmem: v }) });
         twins.push(twin);
-        plan.units.forEach((u, i) => {
-          let mult = 0;
-          let pe = peDelta[i]![id] ?? 0;
-          let mem = 0;
-          for (const [layer, macs] of Object.entries(u.macs)) {
-            // The unit's share of a layer-wide figure: its share of the layer's multiplies.
-            const share = macs / plan.layers.find((l) => l.name === layer)!.macsPerImage;
-            mult += macs * (p ? p.perOp[layer]![gene.cell]! : 0);
-            if (p) pe += share * ((p.layerPePj[layer] ?? 0) - (om.layerPePj[layer] ?? 0));
-            if (v !== undefined) mem += share * (om.layerWbufPj[layer] ?? 0) * (o.wmemScale(v) - 1);
-          }
-          multUnitE[i]![twin] = p ? mult : multUnitE[i]![id]!;
+        plan.units.forEach((_, i) => {
+          multUnitE[i]![twin] = p ? p.mult[i]![gene.cell]! : multUnitE[i]![id]!;
           om.unitLeakage[i]![twin] = om.unitLeakage[i]![id]!;
-          peDelta[i]![twin] = pe;
-          memDelta[i]![twin] = mem;
+          peDelta[i]![twin] = (peDelta[i]![id] ?? 0) + (p ? p.pe[i]! - densePe[i]! : 0);
+          memDelta[i]![twin] = v === undefined ? 0 : wbuf[i]! * (o.wmemScale(v) - 1);
         });
       }
     }

@@ -72,7 +72,7 @@ export async function energyTable(
 }
 
 /** unitEnergy[u][cell] = pJ per inference of unit u's multiplies on that cell. */
-export function unitEnergies(plan: UnitPlan, table: EnergyTable, cells: string[]): Record<string, number>[] {
+export function unitEnergies(plan: UnitPlan, table: Pick<EnergyTable, 'perOp'>, cells: string[]): Record<string, number>[] {
   return plan.units.map((u) => {
     const e: Record<string, number> = {};
     for (const id of cells) {
@@ -82,6 +82,19 @@ export function unitEnergies(plan: UnitPlan, table: EnergyTable, cells: string[]
     }
     return e;
   });
+}
+
+/**
+ * Each unit's share of a per-layer figure (pJ per inference): a layer's figure split by the
+ * multiplies the unit performs (a column's PEs do that share of the layer's work).
+ */
+export function unitShares(plan: UnitPlan, perLayer: Record<string, number>): number[] {
+  return plan.units.map((u) =>
+    Object.entries(u.macs).reduce((s, [layer, macs]) => {
+      const l = plan.layers.find((x) => x.name === layer)!;
+      return s + ((perLayer[layer] ?? 0) * macs) / l.macsPerImage;
+    }, 0),
+  );
 }
 
 /** Energy of a gene vector (plus the fixed energy of columns that are not decisions: none). */

@@ -328,10 +328,11 @@ export async function explore(o: ExploreOptions): Promise<ExploreResult> {
     throw new UserError(`--knobs width: ${o.model} has no width variants (a 'variants' manifest in its .json; models/README.md)`);
   const train = loadDataset(o.dataset, 'train');
   const test = limitDataset(loadDataset(o.dataset, 'test'), o.testImages);
-  const graphs = variants.map((v) => {
+  // Each variant's graph and file hash once (the hash keys its journal entries), not per scheme group.
+  const models = variants.map((v) => {
     const graph = importOnnx(v.path);
     checkShapes(graph.inputShape, test, v.path, graph.shapes[graph.output]?.c);
-    return graph;
+    return { graph, hash: createHash('sha256').update(readFileSync(v.path)).digest('hex') };
   });
   const calibImages = o.calibImages ?? 64;
   // Quantization calibrates on the head of the train split (nn/load.ts policy), XAI on
@@ -361,8 +362,8 @@ export async function explore(o: ExploreOptions): Promise<ExploreResult> {
   for (const [i, v] of variants.entries())
     for (const group of groups) {
       const r = await exploreGroup({ ...o, model: v.path }, group, {
-        graph: graphs[i]!,
-        modelHash: createHash('sha256').update(readFileSync(v.path)).digest('hex'),
+        graph: models[i]!.graph,
+        modelHash: models[i]!.hash,
         width: v.width,
         ref: refs.get(group.signed),
         val,

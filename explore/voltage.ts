@@ -1,6 +1,7 @@
 import { UserError } from '../core/errors.ts';
 import { geneName, parseGene, type UnitPlan } from '../mapping/units.ts';
 import { dynamicEnergyScale, type VoltageModel, voltageScale } from '../synth/voltage.ts';
+import { unitShares } from './energy.ts';
 import type { ObjectiveModel } from './objective.ts';
 
 /**
@@ -25,19 +26,6 @@ export function voltageLevels(levels: number[], nominal: number): number[] {
 }
 
 /**
- * Rest of the PE's dynamic energy of each unit (pJ per inference): each layer's share by the
- * multiplies the unit performs (a column's PEs do that share of the layer's PE work).
- */
-export function unitPeEnergy(plan: UnitPlan, layerPePj: Record<string, number>): number[] {
-  return plan.units.map((u) =>
-    Object.entries(u.macs).reduce((s, [layer, macs]) => {
-      const l = plan.layers.find((x) => x.name === layer)!;
-      return s + ((layerPePj[layer] ?? 0) * macs) / l.macsPerImage;
-    }, 0),
-  );
-}
-
-/**
  * Add a twin `<gene>@<V>` of every gene at every level: the unit's cells' dynamic energy scaled by
  * (V / Vnom)^2 and their leakage by the leakage model of synth/voltage.ts, and the rest of the
  * unit's PEs' dynamic energy by the same square (om.unitPeDelta). Not scaled (so not saved): the
@@ -53,7 +41,8 @@ export function addVoltageTwins(
   multUnitE: Record<string, number>[],
   om: ObjectiveModel,
 ): string[] {
-  const unitPe = unitPeEnergy(plan, om.layerPePj);
+  // Rest of the PE's dynamic energy of each unit.
+  const unitPe = unitShares(plan, om.layerPePj);
   om.unitPeDelta ??= plan.units.map((): Record<string, number> => ({}));
   const delta = om.unitPeDelta;
   const twins: string[] = [];
