@@ -48,35 +48,48 @@ export function engineInputs(opts: Record<string, string | boolean | undefined>)
 
 /** The approximate weight-memory options eval and run share (nn/wmem.ts, docs/wmem.md). */
 export function wmemOptions(cmd: Command): Command {
-  return cmd
-    .option(
+  return wmemDrawOptions(
+    cmd.option(
       '--wmem-volts <spec>',
       'approximate weight memory: supply of its 6T cells, one V for every conv/dense layer or {"<layer>": V} (inline JSON or file); docs/wmem.md',
-    )
-    .option(
-      '--protect-msbs <k>',
-      `with --wmem-volts: top k bits of every weight in robust (8T) cells at nominal, 0..${WMEM_BITS} (default ${DEFAULT_PROTECT_MSBS})`,
-    )
-    .option('--wmem-seed <n>', `with --wmem-volts: seed of the per-bit fault draws (default ${DEFAULT_WMEM_SEED})`)
-    .option('--wmem-model <json>', 'with --wmem-volts: bit-error model of the weight memory (default models/wmem-model.json)');
+    ),
+    '--wmem-volts',
+  );
 }
 
-/** The validated weight-memory options, or undefined without --wmem-volts (its companions alone are an error). */
-export function wmemInputs(opts: Record<string, unknown>): WmemOptions | undefined {
+/** How the weight memory's faults are drawn, for every command that draws them (`when`: the flag that turns them on). */
+export function wmemDrawOptions(cmd: Command, when: string): Command {
+  return cmd
+    .option('--protect-msbs <k>', `with ${when}: top k bits of every weight in robust (8T) cells at nominal, 0..${WMEM_BITS} (default ${DEFAULT_PROTECT_MSBS})`)
+    .option('--wmem-seed <n>', `with ${when}: seed of the per-bit fault draws (default ${DEFAULT_WMEM_SEED})`)
+    .option('--wmem-model <json>', `with ${when}: bit-error model of the weight memory (default models/wmem-model.json, docs/wmem.md)`);
+}
+
+/**
+ * The validated wmemDrawOptions (defaults filled in), or undefined when the faults are off (`on`
+ * false), where any of them given is an error: `<flag> needs <needs>`.
+ */
+export function wmemDrawInputs(opts: Record<string, unknown>, on: boolean, needs: string): Omit<WmemOptions, 'volts'> | undefined {
   const str = (k: string) => (opts[k] === undefined ? undefined : String(opts[k]));
-  if (str('wmemVolts') === undefined) {
+  if (!on) {
     const orphan = [
       ['protectMsbs', '--protect-msbs'],
       ['wmemSeed', '--wmem-seed'],
       ['wmemModel', '--wmem-model'],
     ].find(([k]) => str(k!) !== undefined);
-    if (orphan) throw new UserError(`${orphan[1]} needs --wmem-volts`);
+    if (orphan) throw new UserError(`${orphan[1]} needs ${needs}`);
     return undefined;
   }
   return {
-    volts: parseWmemVolts(str('wmemVolts')!),
     protectMsbs: str('protectMsbs') === undefined ? DEFAULT_PROTECT_MSBS : intOption(str('protectMsbs')!, '--protect-msbs', 0, WMEM_BITS),
     seed: str('wmemSeed') === undefined ? DEFAULT_WMEM_SEED : intOption(str('wmemSeed')!, '--wmem-seed', 0, 2 ** 31 - 1),
     modelFile: str('wmemModel'),
   };
+}
+
+/** The validated weight-memory options, or undefined without --wmem-volts (its companions alone are an error). */
+export function wmemInputs(opts: Record<string, unknown>): WmemOptions | undefined {
+  const volts = opts.wmemVolts === undefined ? undefined : String(opts.wmemVolts);
+  const draw = wmemDrawInputs(opts, volts !== undefined, '--wmem-volts');
+  return draw && { volts: parseWmemVolts(volts!), ...draw };
 }

@@ -28,11 +28,12 @@ import { checkLevels, DEFAULT_VOS_OPS } from '../../flow/vos.ts';
 import { checkGranularity, DEFAULT_INPUT_GROUPS } from '../../mapping/units.ts';
 import { DEFAULT_DATASET } from '../../nn/load.ts';
 import { widthVariants } from '../../nn/variants.ts';
-import { DEFAULT_PROTECT_MSBS, DEFAULT_WMEM_SEED, loadWmemModel, WMEM_BITS } from '../../nn/wmem.ts';
+import { loadWmemModel } from '../../nn/wmem.ts';
 import { loadLiberty } from '../../synth/liberty.ts';
 import { loadMemoryModel } from '../../synth/memory-model.ts';
 import { defaultVoltageModel } from '../../synth/voltage.ts';
 import { globals } from '../context.ts';
+import { wmemDrawInputs, wmemDrawOptions } from '../engine-options.ts';
 import { parseVoltageList } from '../levels.ts';
 
 const pct = (x: number | undefined, d = 2) => (x === undefined ? '-' : (100 * x).toFixed(d));
@@ -100,67 +101,67 @@ function human(r: ExploreResult, rtl: WinnerRtl | null, rtlNote: string, paths: 
 }
 
 export function registerExplore(program: Command): void {
-  program
-    .command('explore')
-    .description(
-      'closed-loop exploration: least-energy cell assignment within an accuracy budget (XAI-guided), Pareto front, HTML report, winner verified in RTL',
-    )
-    .option('--model <onnx>', 'float ONNX model')
-    .option('--dataset <name>', 'fmnist | mnist | <IDX directory>', DEFAULT_DATASET)
-    .option('--cells <list>', `candidate cell ids or globs, comma-separated (default '${DEFAULT_CELLS}')`)
-    .option('--budget <loss>', 'allowed accuracy loss vs the exact design: 1% or 0.01', '1%')
-    .option('--granularity <g>', 'layer | filter | kernel (kernel: per-weight cell-select hardware, at most 3 candidates per scheme)', 'layer')
-    .option('--input-groups <n>', `kernel granularity: input-channel groups per layer and column (default ${DEFAULT_INPUT_GROUPS})`)
-    .option('--search <s>', 'xai-greedy | nsga2 | exhaustive', 'xai-greedy')
-    .option(
-      '--objective <o>',
-      'energy the search minimizes: multiplier (cells) | array (+ PE, accumulators, leakage) | accelerator (+ buffers, DRAM)',
-      'accelerator',
-    )
-    .option('--memory-model <json>', 'memory energy model (SRAM/DRAM table, docs/memory.md; default models/memory-model.json)')
-    .option('--rows <n>', 'array rows', '16')
-    .option('--cols <n>', 'array columns', '16')
-    .option('--out <dir>', 'output directory (report, front, journal)')
-    .option('--val-images <n>', 'validation hold-out (last N training images, disjoint from the calibration images)', '2000')
-    .option('--confidence <p>', "one-sided confidence that a design's paired validation loss vs exact is within the budget (0.5 = point estimate)", '0.9')
-    .option('--screen-images <n>', 'first-stage validation images: greedy drops a trial early when it is confidently over budget (0 = off; default val/4)')
-    .option('--test-images <n>', 'test images for final numbers and RTL (default: all)')
-    .option('--calib-images <n>', 'training images for the XAI criticality', '64')
-    .option('--xai-metric <m>', 'conductance | gxa: XAI score reported beside the error-aware ones (the search order is --criticality)', 'conductance')
-    .option('--greedy-order <o>', 'per-energy (least criticality per pJ it can save first) | criticality (least critical unit first)', 'per-energy')
-    .option(
-      '--greedy-step <s>',
-      'bisect (1 + log2(cells) trials per unit; default) | scan (every cell from the most aggressive on; default with --knobs voltage)',
-    )
-    .option('--criticality <e>', `what orders greedy and seeds NSGA-II: ${ESTIMATORS.join(' | ')} | auto`, 'noise-kl')
-    .option('--probe <cell>', 'cell for the one-layer-at-a-time sensitivity (default: median-energy candidate)')
-    .option('--keep-dominated', 'keep candidate cells dominated in (energy, MAE, MRE) (default: dropped)')
-    .option('--population <n>', 'NSGA-II population', '16')
-    .option('--generations <n>', 'NSGA-II generations', '10')
-    .option('--seed <n>', 'NSGA-II seed', '1')
-    .option('--front-test <n>', 'front points re-measured on the test split, the winner included (default 3; 1 with --demo)')
-    .option('--workers <n>', 'engine worker threads (default: one per 2 G MACs of work, up to the core count)')
-    .option('--queue <url>', 'compute candidate accuracies on the BullMQ/Redis queue at redis://host:port (`axtpu worker`); same results, same journal')
-    .option('--no-rtl', 'skip generating and verifying the winner in RTL')
-    .option('--no-energy', 'RTL run without the synthesized per-op energy estimate')
-    .option(
-      '--knobs <list>',
-      "what the search decides per unit: 'cells', plus 'cv' (control-variate compensation per layer, docs/cv.md), 'voltage' (supply level per unit at the nominal clock, docs/vos.md), 'prune' (sparsity per layer), 'wmem' (weight-memory supply per layer), 'width' (width-scaled model variant) (docs/explore.md, Cross-layer knobs)",
-      'cells',
-    )
-    .option('--levels <list>', 'with --knobs voltage: supply levels below nominal the units may run at, in volts (e.g. 1.6,1.5,1.4)')
-    .option(
-      '--vos-ops <n>',
-      'with --knobs voltage: PE operations simulated per cell, level and layer stream for the timing-error models',
-      String(DEFAULT_VOS_OPS),
-    )
-    .option('--clock-margin <x>', 'with --knobs voltage: clock period = slowest PE critical path at nominal x (1 + x)', '0')
-    .option('--widths <list>', 'with --knobs width: the variants to search (default: all of the family; the full width is always searched)')
-    .option('--sparsities <list>', 'with --knobs prune: sparsities a layer may be pruned to besides dense', DEFAULT_SPARSITIES.join(','))
-    .option('--wmem-levels <list>', 'with --knobs wmem: weight-memory supplies below nominal, in volts (e.g. 1.5,1.4,1.3)')
-    .option('--protect-msbs <k>', 'with --knobs wmem: top weight bits kept in robust cells at nominal', String(DEFAULT_PROTECT_MSBS))
-    .option('--wmem-seed <n>', 'with --knobs wmem: seed of the weight-memory fault draw', String(DEFAULT_WMEM_SEED))
-    .option('--wmem-model <json>', 'with --knobs wmem: bit-error model of the weight memory (default models/wmem-model.json, docs/wmem.md)')
+  wmemDrawOptions(
+    program
+      .command('explore')
+      .description(
+        'closed-loop exploration: least-energy cell assignment within an accuracy budget (XAI-guided), Pareto front, HTML report, winner verified in RTL',
+      )
+      .option('--model <onnx>', 'float ONNX model')
+      .option('--dataset <name>', 'fmnist | mnist | <IDX directory>', DEFAULT_DATASET)
+      .option('--cells <list>', `candidate cell ids or globs, comma-separated (default '${DEFAULT_CELLS}')`)
+      .option('--budget <loss>', 'allowed accuracy loss vs the exact design: 1% or 0.01', '1%')
+      .option('--granularity <g>', 'layer | filter | kernel (kernel: per-weight cell-select hardware, at most 3 candidates per scheme)', 'layer')
+      .option('--input-groups <n>', `kernel granularity: input-channel groups per layer and column (default ${DEFAULT_INPUT_GROUPS})`)
+      .option('--search <s>', 'xai-greedy | nsga2 | exhaustive', 'xai-greedy')
+      .option(
+        '--objective <o>',
+        'energy the search minimizes: multiplier (cells) | array (+ PE, accumulators, leakage) | accelerator (+ buffers, DRAM)',
+        'accelerator',
+      )
+      .option('--memory-model <json>', 'memory energy model (SRAM/DRAM table, docs/memory.md; default models/memory-model.json)')
+      .option('--rows <n>', 'array rows', '16')
+      .option('--cols <n>', 'array columns', '16')
+      .option('--out <dir>', 'output directory (report, front, journal)')
+      .option('--val-images <n>', 'validation hold-out (last N training images, disjoint from the calibration images)', '2000')
+      .option('--confidence <p>', "one-sided confidence that a design's paired validation loss vs exact is within the budget (0.5 = point estimate)", '0.9')
+      .option('--screen-images <n>', 'first-stage validation images: greedy drops a trial early when it is confidently over budget (0 = off; default val/4)')
+      .option('--test-images <n>', 'test images for final numbers and RTL (default: all)')
+      .option('--calib-images <n>', 'training images for the XAI criticality', '64')
+      .option('--xai-metric <m>', 'conductance | gxa: XAI score reported beside the error-aware ones (the search order is --criticality)', 'conductance')
+      .option('--greedy-order <o>', 'per-energy (least criticality per pJ it can save first) | criticality (least critical unit first)', 'per-energy')
+      .option(
+        '--greedy-step <s>',
+        'bisect (1 + log2(cells) trials per unit; default) | scan (every cell from the most aggressive on; default with --knobs voltage)',
+      )
+      .option('--criticality <e>', `what orders greedy and seeds NSGA-II: ${ESTIMATORS.join(' | ')} | auto`, 'noise-kl')
+      .option('--probe <cell>', 'cell for the one-layer-at-a-time sensitivity (default: median-energy candidate)')
+      .option('--keep-dominated', 'keep candidate cells dominated in (energy, MAE, MRE) (default: dropped)')
+      .option('--population <n>', 'NSGA-II population', '16')
+      .option('--generations <n>', 'NSGA-II generations', '10')
+      .option('--seed <n>', 'NSGA-II seed', '1')
+      .option('--front-test <n>', 'front points re-measured on the test split, the winner included (default 3; 1 with --demo)')
+      .option('--workers <n>', 'engine worker threads (default: one per 2 G MACs of work, up to the core count)')
+      .option('--queue <url>', 'compute candidate accuracies on the BullMQ/Redis queue at redis://host:port (`axtpu worker`); same results, same journal')
+      .option('--no-rtl', 'skip generating and verifying the winner in RTL')
+      .option('--no-energy', 'RTL run without the synthesized per-op energy estimate')
+      .option(
+        '--knobs <list>',
+        "what the search decides per unit: 'cells', plus 'cv' (control-variate compensation per layer, docs/cv.md), 'voltage' (supply level per unit at the nominal clock, docs/vos.md), 'prune' (sparsity per layer), 'wmem' (weight-memory supply per layer), 'width' (width-scaled model variant) (docs/explore.md, Cross-layer knobs)",
+        'cells',
+      )
+      .option('--levels <list>', 'with --knobs voltage: supply levels below nominal the units may run at, in volts (e.g. 1.6,1.5,1.4)')
+      .option(
+        '--vos-ops <n>',
+        'with --knobs voltage: PE operations simulated per cell, level and layer stream for the timing-error models',
+        String(DEFAULT_VOS_OPS),
+      )
+      .option('--clock-margin <x>', 'with --knobs voltage: clock period = slowest PE critical path at nominal x (1 + x)', '0')
+      .option('--widths <list>', 'with --knobs width: the variants to search (default: all of the family; the full width is always searched)')
+      .option('--sparsities <list>', `with --knobs prune: sparsities a layer may be pruned to besides dense (default ${DEFAULT_SPARSITIES.join(',')})`)
+      .option('--wmem-levels <list>', 'with --knobs wmem: weight-memory supplies below nominal, in volts (e.g. 1.5,1.4,1.3)'),
+    '--knobs wmem',
+  )
     .option('--demo', 'preset: shipped LeNet-5, Fashion-MNIST, 1% budget, layer granularity, default cells, --front-test 1, out synth-reports/demo/')
     .action(async (o: Record<string, string | boolean | undefined>, cmd: Command) => {
       if (o.demo) {
@@ -282,20 +283,10 @@ export function registerExplore(program: Command): void {
 function crossLayerOptions(o: Record<string, string | boolean | undefined>, knobs: Knob[], model: string) {
   const prune = knobs.includes('prune');
   const wmem = knobs.includes('wmem');
-  const given = (k: string) => o[k] !== undefined && o[k] !== defaults[k];
-  const defaults: Record<string, string> = {
-    sparsities: DEFAULT_SPARSITIES.join(','),
-    protectMsbs: String(DEFAULT_PROTECT_MSBS),
-    wmemSeed: String(DEFAULT_WMEM_SEED),
-  };
-  if (!prune && given('sparsities')) throw new UserError("--sparsities needs --knobs with 'prune' (e.g. --knobs cells,prune)");
-  for (const [k, flag] of [
-    ['wmemLevels', '--wmem-levels'],
-    ['protectMsbs', '--protect-msbs'],
-    ['wmemSeed', '--wmem-seed'],
-    ['wmemModel', '--wmem-model'],
-  ] as const)
-    if (!wmem && given(k)) throw new UserError(`${flag} needs --knobs with 'wmem' (e.g. --knobs cells,wmem)`);
+  const needsWmem = "--knobs with 'wmem' (e.g. --knobs cells,wmem)";
+  if (!prune && o.sparsities !== undefined) throw new UserError("--sparsities needs --knobs with 'prune' (e.g. --knobs cells,prune)");
+  if (!wmem && o.wmemLevels !== undefined) throw new UserError(`--wmem-levels needs ${needsWmem}`);
+  const draw = wmemDrawInputs(o, wmem, needsWmem);
   let widths: number[] | undefined;
   if (knobs.includes('width')) {
     const all = widthVariants(model);
@@ -303,15 +294,12 @@ function crossLayerOptions(o: Record<string, string | boolean | undefined>, knob
     if (o.widths !== undefined) widths = pickWidths(all, numberListOption(String(o.widths), '--widths'), model).map((v) => v.width);
   } else if (o.widths !== undefined) throw new UserError("--widths needs --knobs with 'width' (e.g. --knobs cells,width)");
   if (!prune && !wmem) return { widths };
-  const sparsities = prune ? sparsityLevels(numberListOption(String(o.sparsities), '--sparsities')) : undefined;
-  if (!wmem) return { widths, sparsities };
+  const sparsities = prune
+    ? sparsityLevels(o.sparsities === undefined ? DEFAULT_SPARSITIES : numberListOption(String(o.sparsities), '--sparsities'))
+    : undefined;
+  if (!draw) return { widths, sparsities };
   if (o.wmemLevels === undefined) throw new UserError('--knobs wmem needs --wmem-levels (weight-memory supplies below nominal, e.g. 1.5,1.4)');
-  const w = {
-    model: loadWmemModel(o.wmemModel === undefined ? undefined : String(o.wmemModel)),
-    seed: intOption(String(o.wmemSeed), '--wmem-seed', 0, 2 ** 31),
-    protectMsbs: intOption(String(o.protectMsbs), '--protect-msbs', 0, WMEM_BITS),
-    nominal: loadLiberty(defaultLiberty()).nomVoltage,
-  };
+  const w = { model: loadWmemModel(draw.modelFile), seed: draw.seed, protectMsbs: draw.protectMsbs, nominal: loadLiberty(defaultLiberty()).nomVoltage };
   const wmemLevels = wmemSearchLevels(numberListOption(String(o.wmemLevels), '--wmem-levels'), w);
   return {
     widths,
@@ -319,6 +307,6 @@ function crossLayerOptions(o: Record<string, string | boolean | undefined>, knob
     wmemLevels,
     protectMsbs: w.protectMsbs,
     wmemSeed: w.seed,
-    wmemModel: o.wmemModel === undefined ? undefined : String(o.wmemModel),
+    wmemModel: draw.modelFile,
   };
 }
