@@ -43,13 +43,14 @@ import { type CriticalityResult, unitCriticality, unitScores, type XaiMetric } f
 import { type CriticalityCheck, checkCriticality, chooseEstimator, type Estimator, estimatorInputs } from './criticality-check.ts';
 import { addCrossLayerTwins, CROSS_LAYER_SCOPE, DEFAULT_SPARSITIES, knobWeights, type PrunedEnergy, sparsityLevels, wmemSearchLevels } from './cross-layer.ts';
 import { type EnergyTable, energyTable, layerEnergies, unitEnergies } from './energy.ts';
-import { channelDamages } from './error-criticality.ts';
+import { channelDamages, type ErrorEstimator, layerDamages } from './error-criticality.ts';
 import { type AccuracyRecord, accuracyOf, Evaluator, engineRunner, tailDataset, type VoltageContext } from './evaluator.ts';
 import { xaiGreedy } from './greedy.ts';
 import { Journal } from './journal.ts';
 import { nsga2 } from './nsga2.ts';
 import { cvOverhead, energiesOf, energyOf, type ObjectiveModel, objectiveModel, objectivePartsOf, objectiveUnitEnergies } from './objective.ts';
 import { hypervolume, paretoFront } from './pareto.ts';
+import { marginalPath, pathGreedy } from './path.ts';
 import type { RangeRunner } from './range.ts';
 import { type PairedLoss, pairedLoss, spearman } from './stats.ts';
 import { addVoltageTwins, VOLTAGE_SCOPE, voltageLevels } from './voltage.ts';
@@ -59,6 +60,8 @@ import { addVoltageTwins, VOLTAGE_SCOPE, voltageLevels } from './voltage.ts';
  * Pareto front -> final numbers on the test split. The RTL step for the winner is explore/winner.ts.
  */
 export type SearchKind = 'xai-greedy' | 'nsga2' | 'exhaustive';
+export const GREEDY_ORDERS = ['criticality', 'per-energy', 'path'] as const;
+export type GreedyOrder = (typeof GREEDY_ORDERS)[number];
 export const KNOBS = ['cells', 'cv', 'voltage', 'prune', 'wmem', 'width'] as const;
 export type Knob = (typeof KNOBS)[number];
 
@@ -108,12 +111,14 @@ export interface ExploreOptions {
    */
   criticality?: Estimator | 'auto';
   /**
-   * Greedy's unit order: 'criticality' (least critical first) or 'per-energy' (least criticality
-   * per pJ the unit's most aggressive cell can save first: the knapsack ratio). Default
-   * 'per-energy' (docs/explore.md, Error-aware greedy vs NSGA-II: the larger hypervolume on every
-   * problem measured).
+   * Greedy's order: 'criticality' (units, least critical first), 'per-energy' (units, least
+   * criticality per pJ the unit's most aggressive cell can save first: the knapsack ratio) or
+   * 'path' (single cell steps on every unit, by predicted damage per pJ saved, each cell's damage
+   * estimated on each unit; explore/path.ts). Default 'path' (docs/explore.md, Error-aware
+   * greedy vs NSGA-II: the larger hypervolume with about half the designs on 3 of 4 problems);
+   * with cv, voltage or cross-layer twins 'path' falls back to 'per-energy'.
    */
-  greedyOrder?: 'criticality' | 'per-energy';
+  greedyOrder?: GreedyOrder;
   /** Greedy's per-unit step (explore/greedy.ts): 'bisect' (default) or 'scan' (default with the voltage knob). */
   greedyStep?: 'scan' | 'bisect';
   /** Training images (head of the split, disjoint from validation) of the error-aware estimators. Default 64. */
@@ -242,6 +247,8 @@ export interface GroupResult {
   winnerAssignment: ReturnType<typeof toAssignment>;
   /** Designs evaluated per step, and images pushed through the engine by the search. */
   evaluations: { search: number; sensitivity: number; test: number; searchImages: number; screenedOut: number };
+  /** With `--greedy-order path`: the predicted path and the designs judged on it. */
+  greedyPath?: GreedyPathRecord;
   hypervolume: number;
   energy: { clockMHz: number; liberty: string; pairs: number; perOp: EnergyTable['perOp']; area: EnergyTable['area'] };
   cellMetrics: Record<string, { maePct: number; mrePct: number; wcePct: number }>;
@@ -483,7 +490,7 @@ async function exploreGroup(o: ExploreOptions, group: CandidateGroup, s: Shared)
       `criticality: ${check.used} (${g.o.criticality ?? 'noise-kl'}); Spearman vs measured output KL on ${sens.probe} ${best.spearman.toFixed(2)} [${best.spearmanCi.map((v) => v.toFixed(2)).join(', ')}]; ${check.engineRuns.measured + check.engineRuns.noise} engine runs, ${(check.seconds.estimators + check.seconds.measured).toFixed(1)} s`,
     );
   else g.log(`criticality: ${check.used} (no approximate cell: the error-aware estimators model cells, not supplies, pruning or memory faults)`);
-  const search = await searchStage(g, judge, energy, check.unitScores);
+  const search = await searchStage(g, judge, energy, check);
   lap('search');
   const front = frontStage(judge.base, energy, search, s.ref);
   const test = await testStage(g, front);
@@ -907,6 +914,12 @@ interface CheckResult extends CriticalityCheck {
   used: Estimator;
   /** Per unit: the used estimator's score (higher = more critical). */
   unitScores: number[];
+  /**
+   * Per unit: the predicted damage of `cell` alone on that unit (the used estimator; noise-kl when
+   * it is cell-blind: conductance and gradient x activation cannot rank cells against each other).
+   * Absent without an approximate cell.
+   */
+  unitDamage?: (cell: string) => number[];
 }
 
 function checkStage(g: GroupContext, e: EnergyStage, crit: CriticalityResult, sens: Sensitivity): CheckResult {
@@ -954,7 +967,24 @@ function checkStage(g: GroupContext, e: EnergyStage, crit: CriticalityResult, se
     const ch = channelDamages(x, sens.probe);
     scores = unitScores(plan, layerScore, used === 'fisher' ? ch.fisher : ch['fisher-coherent']);
   }
-  return { ...check, chosen, used, unitScores: scores };
+  // The path order predicts every kept cell on every unit: cells beyond the check's three cost
+  // one noise run per layer on the estimator images each.
+  const damageBy: ErrorEstimator = used === 'conductance' || used === 'gxa' ? 'noise-kl' : used;
+  const damages = new Map<string, number[]>();
+  const unitDamage = (cell: string): number[] => {
+    let d = damages.get(cell);
+    if (d) return d;
+    const known = check.cells.find((c) => c.cell === cell);
+    const layerScore = known ? Object.fromEntries(known.measured.map((m, j) => [m.layer, known.estimates[damageBy][j]!])) : layerDamages(x, cell)[damageBy];
+    if (plan.granularity === 'layer') d = unitScores(plan, layerScore);
+    else {
+      const ch = channelDamages(x, cell);
+      d = unitScores(plan, layerScore, damageBy === 'fisher' ? ch.fisher : ch['fisher-coherent']);
+    }
+    damages.set(cell, d);
+    return d;
+  };
+  return { ...check, chosen, used, unitScores: scores, unitDamage };
 }
 
 /** Every design the search judged (by gene-vector key, in first-seen order). */
@@ -963,9 +993,21 @@ interface SearchOutcome {
   evaluations: number;
   screenedOut: number;
   images: number;
+  greedyPath?: GreedyPathRecord;
 }
 
-async function searchStage(g: GroupContext, judge: ValidationJudge, e: EnergyStage, criticality: number[]): Promise<SearchOutcome> {
+/** What `--greedy-order path` walked (summary.json): the predicted path and the designs judged on it. */
+export interface GreedyPathRecord {
+  /** Step k+1 of the path: unit (its name), the cell it moves to, the unit's predicted damage with
+   *  that cell, and pJ saved per unit of predicted damage. */
+  steps: { unit: string; cell: string; damage: number; ratio: number }[];
+  /** The last path design that kept the budget (its number of steps; -1: not even the first). */
+  boundary: number;
+  trials: { phase: 'bisect' | 'fill'; cells: string[]; fits: boolean }[];
+}
+
+async function searchStage(g: GroupContext, judge: ValidationJudge, e: EnergyStage, check: CheckResult): Promise<SearchOutcome> {
+  const criticality = check.unitScores;
   const { plan, exact } = g;
   const { unitE } = e;
   const evaluated: SearchOutcome['evaluated'] = new Map();
@@ -996,13 +1038,26 @@ async function searchStage(g: GroupContext, judge: ValidationJudge, e: EnergySta
   const evals0 = judge.designs;
   const screened0 = judge.screenedOut;
   const images0 = g.ev.images;
-  if (g.o.search === 'xai-greedy') {
+  const order = g.o.greedyOrder ?? 'path';
+  // The path needs a predicted damage per cell: plain kept cells only (no cv, supply or
+  // cross-layer twins; their damage is not what the estimators model).
+  const pathable = check.unitDamage !== undefined && pool.every((id) => e.kept.includes(id));
+  let greedyPath: GreedyPathRecord | undefined;
+  if (g.o.search === 'xai-greedy' && order === 'path' && pathable) greedyPath = await pathSearch(space, check.unitDamage!);
+  else if (g.o.search === 'xai-greedy') {
+    if (order === 'path') g.log('greedy order: path needs plain cells (no cv, voltage or cross-layer twins); using per-energy');
     // Knapsack order: damage per pJ the unit can save (its most aggressive choice vs exact).
     const perEnergy = criticality.map((c, u) => c / Math.max(1e-9, unitE[u]![exact]! - unitE[u]![choices[u]![0]!]!));
-    await greedySearch(space, (g.o.greedyOrder ?? 'per-energy') === 'per-energy' ? perEnergy : criticality);
+    await greedySearch(space, order === 'criticality' ? criticality : perEnergy);
   } else if (g.o.search === 'nsga2') await nsga2Search(space, criticality);
   else await exhaustiveSearch(space);
-  return { evaluated, evaluations: judge.designs - evals0, screenedOut: judge.screenedOut - screened0, images: g.ev.images - images0 };
+  return {
+    evaluated,
+    evaluations: judge.designs - evals0,
+    screenedOut: judge.screenedOut - screened0,
+    images: g.ev.images - images0,
+    ...(greedyPath ? { greedyPath } : {}),
+  };
 }
 
 /** What a search strategy works on: per-unit cell choices (gene i of unit u = choices[u][i]). */
@@ -1047,6 +1102,44 @@ async function greedySearch(x: SearchSpace, criticality: number[]): Promise<void
       lastUnit = u;
     },
   });
+}
+
+/**
+ * Greedy along the predicted front (explore/path.ts): the path's steps ordered by the search
+ * objective's energy saved per unit of predicted damage; bisection probes are measured on every
+ * validation image (each is a front point), fill trials are screened like greedy's.
+ */
+async function pathSearch(x: SearchSpace, unitDamage: (cell: string) => number[]): Promise<GreedyPathRecord> {
+  const { g, judge, choices, e } = x;
+  const units = g.plan.units;
+  const energy = choices.map((c, u) => c.map((id) => e.unitE[u]![id]!));
+  const damage = choices.map((c, u) => c.map((id) => (id === g.exact ? 0 : unitDamage(id)[u]!)));
+  const start = choices.map((c) => c.length - 1);
+  const steps = marginalPath(energy, damage, start);
+  g.log(`greedy path: ${steps.length} steps over ${units.length} units`);
+  // At most 1 + ceil(log2(steps + 1)) bisection probes; the fill's length is known when it starts.
+  let pg = new Progress('greedy path: bisect', 1 + Math.ceil(Math.log2(steps.length + 1)));
+  const r = await pathGreedy({
+    energy,
+    damage,
+    start,
+    steps,
+    fits: async (genes, probe) => {
+      const cells = x.cellsOf(genes);
+      const j = await judge.judge(cells, !probe);
+      x.note(cells, j, 'xai-greedy');
+      pg.tick();
+      return j.fits;
+    },
+    onFill: (n) => {
+      pg = new Progress('greedy path: fill (at most; stops after 3 rejections in a row)', n);
+    },
+  });
+  return {
+    steps: steps.map((s) => ({ unit: units[s.unit]!.name, cell: choices[s.unit]![s.to]!, damage: damage[s.unit]![s.to]!, ratio: s.ratio })),
+    boundary: r.boundary,
+    trials: r.trials.map((t) => ({ phase: t.phase, cells: x.cellsOf(t.genes), fits: t.fits })),
+  };
 }
 
 async function nsga2Search(x: SearchSpace, criticality: number[]): Promise<void> {
@@ -1241,6 +1334,7 @@ function groupResult(
       searchImages: search.images,
       screenedOut: search.screenedOut,
     },
+    ...(search.greedyPath ? { greedyPath: search.greedyPath } : {}),
     hypervolume: hv,
     energy: { clockMHz: e.table.clockMHz, liberty: e.table.liberty, pairs: e.table.pairs, perOp: e.table.perOp, area: e.table.area },
     cellMetrics: e.metrics,

@@ -80,6 +80,19 @@ describe('axtpu explore (LeNet-5, small candidate set, 300 validation images)', 
     for (const c of cc.cells) for (const x of c.vsKl) expect(x.spearmanCi[0]).toBeLessThanOrEqual(x.spearmanCi[1]);
     expect(cc.used).toBe('noise-kl');
     expect(g.units.map((u) => u.criticality)).toEqual(cc.cells[0]!.estimates['noise-kl']);
+    // The default greedy walks the predicted path: bisection probes measured on all 300 images,
+    // every design it judged is a point, and the winner is the last accepted one.
+    const gp = g.greedyPath!;
+    expect(gp.steps.length).toBeGreaterThan(0);
+    for (let i = 1; i < gp.steps.length; i++) expect(gp.steps[i]!.ratio).toBeLessThanOrEqual(gp.steps[i - 1]!.ratio);
+    const byKey = new Map(g.points.map((p) => [p.cells.join('|'), p]));
+    for (const t of gp.trials) {
+      const p = byKey.get(t.cells.join('|'))!;
+      expect(p.feasible).toBe(t.fits);
+      if (t.phase === 'bisect') expect(p.valImages).toBe(300);
+    }
+    expect(g.evaluations.search).toBe(gp.trials.length);
+    expect(g.winner.cells).toEqual(gp.trials.filter((t) => t.fits).at(-1)!.cells);
     expect(s1.journal.fresh).toBeGreaterThan(0);
     // Output files.
     for (const f of ['summary.json', 'front.json', 'front.csv', 'report.html', 'journal.jsonl']) expect(existsSync(join(out, f))).toBe(true);
@@ -124,6 +137,7 @@ describe('axtpu explore: bad input -> one line, exit 2', () => {
     ['confidence out of range', ['--confidence', '1'], /--confidence must be in 0.5..0.9999/],
     ['unknown granularity', ['--granularity', 'pixel'], /expected layer, filter or kernel/],
     ['unknown search', ['--search', 'random'], /expected xai-greedy, nsga2 or exhaustive/],
+    ['unknown greedy order', ['--greedy-order', 'random'], /--greedy-order 'random': expected criticality, per-energy, path/],
     ['unknown objective', ['--objective', 'chip'], /--objective 'chip': expected multiplier, array, accelerator/],
   ];
   for (const [name, extra, re] of cases)

@@ -92,6 +92,7 @@ describe('NSGA-II', () => {
 });
 
 import { xaiGreedy } from '../explore/greedy.ts';
+import { marginalPath, pathDesign, pathGreedy } from '../explore/path.ts';
 
 describe('XAI-guided greedy', () => {
   it('approximates least-critical units first and respects the budget', async () => {
@@ -111,5 +112,100 @@ describe('XAI-guided greedy', () => {
     // Order 0 (0.003), 2 (0.006 -> total 0.009), 1 (aggressive 0.012 too much; mild 0.004 too much), 3 stays exact.
     expect(r.assignment).toEqual([0, 2, 0, 2]);
     expect(r.trace[0]!.assignment).toEqual([0, 2, 2, 2]);
+  });
+});
+
+describe('greedy along the predicted front', () => {
+  // Unit 0: choices (energy, damage) 0:(2, 5) 1:(6, 1) 2:(7, 4, above the hull) 3:(10, 0) exact.
+  // Unit 1: 0:(1, 10) 1:(4, 0, no damage) 2:(8, 0) exact.
+  const energy = [
+    [2, 6, 7, 10],
+    [1, 4, 8],
+  ];
+  const damage = [
+    [5, 1, 4, 0],
+    [10, 0, 0],
+  ];
+  const start = [3, 2];
+
+  it('walks each unit down its lower convex hull, steps merged by pJ saved per damage', () => {
+    const steps = marginalPath(energy, damage, start);
+    // Unit 1: 8 -> 4 saves 4 pJ at no damage (ratio Infinity), then 4 -> 1 saves 3 for 10 (0.3).
+    // Unit 0: 10 -> 6 saves 4 for 1 (4), 6 -> 2 saves 4 for 4 (1); choice 2 is above the hull.
+    expect(steps).toEqual([
+      { unit: 1, to: 1, ratio: Number.POSITIVE_INFINITY },
+      { unit: 0, to: 1, ratio: 4 },
+      { unit: 0, to: 0, ratio: 1 },
+      { unit: 1, to: 0, ratio: 0.3 },
+    ]);
+    expect(pathDesign(start, steps, 0)).toEqual([3, 2]);
+    expect(pathDesign(start, steps, 3)).toEqual([0, 1]);
+  });
+
+  it('bisects for the last design within the budget, then fills with later steps of other units', async () => {
+    // 3 units, 3 cheaper steps each; the true damage is the step's damage, budget 10. The path
+    // (by ratio) puts unit 2's deep step before unit 1's cheap ones.
+    const E = [
+      [1, 2, 3, 4],
+      [1, 2, 3, 4],
+      [1, 2, 3, 4],
+    ];
+    const D = [
+      [9, 4, 1, 0],
+      [30, 20, 2, 0],
+      [12, 6, 3, 0],
+    ];
+    const s0 = [3, 3, 3];
+    const steps = marginalPath(E, D, s0);
+    const judged: number[][] = [];
+    const r = await pathGreedy({
+      energy: E,
+      damage: D,
+      start: s0,
+      steps,
+      fillPatience: 100,
+      fits: async (g) => {
+        judged.push(g);
+        return g.reduce((a, c, u) => a + D[u]![c]!, 0) <= 10;
+      },
+    });
+    const total = (g: number[]) => g.reduce((a, c, u) => a + D[u]![c]!, 0);
+    expect(total(r.genes)).toBeLessThanOrEqual(10);
+    // Every design the bisection accepted is a path prefix; the result is at least the boundary.
+    expect(total(r.genes)).toBeGreaterThanOrEqual(total(pathDesign(s0, steps, r.boundary)));
+    // With unlimited patience the fill ends where no single unit can move to any cheaper cell.
+    for (let u = 0; u < 3; u++)
+      for (let c = 0; c < r.genes[u]!; c++) {
+        const t = [...r.genes];
+        t[u] = c;
+        expect(total(t)).toBeGreaterThan(10);
+      }
+    // Bisection: about log2(steps) designs, not one per step.
+    expect(r.trials.filter((t) => t.phase === 'bisect').length).toBeLessThanOrEqual(Math.ceil(Math.log2(steps.length + 1)) + 1);
+    expect(judged.length).toBe(r.trials.length);
+  });
+
+  it('fill measures cells off the predicted hull: a wrong prediction does not hide a cell that fits', async () => {
+    // One unit: choice 1 is predicted bad (damage 9 for 1 pJ, off the hull: the path jumps to
+    // choice 0), but truly costs 1; choice 0 truly costs 10. Budget 5.
+    const E = [[1, 2, 3]];
+    const D = [[10, 9, 0]];
+    const truth = [[10, 1, 0]];
+    const steps = marginalPath(E, D, [2]);
+    expect(steps.map((s) => s.to)).toEqual([0]);
+    const r = await pathGreedy({ energy: E, damage: D, start: [2], steps, fits: async (g) => truth[0]![g[0]!]! <= 5 });
+    expect(r.boundary).toBe(0);
+    expect(r.genes).toEqual([1]);
+    expect(r.trials.map((t) => [t.phase, t.genes[0], t.fits])).toEqual([
+      ['bisect', 2, true],
+      ['bisect', 0, false],
+      ['fill', 1, true],
+    ]);
+  });
+
+  it('tries nothing else when the starting design already fails', async () => {
+    const r = await pathGreedy({ energy, damage, start: [3, 2], steps: marginalPath(energy, damage, [3, 2]), fits: async () => false });
+    expect(r.trials.length).toBe(1);
+    expect(r.boundary).toBe(-1);
   });
 });

@@ -13,6 +13,8 @@ import {
   checkKernelCells,
   type ExploreResult,
   explore,
+  GREEDY_ORDERS,
+  type GreedyOrder,
   groupLabel,
   type Knob,
   parseBudget,
@@ -129,7 +131,11 @@ export function registerExplore(program: Command): void {
       .option('--test-images <n>', 'test images for final numbers and RTL (default: all)')
       .option('--calib-images <n>', 'training images for the XAI criticality', '64')
       .option('--xai-metric <m>', 'conductance | gxa: XAI score reported beside the error-aware ones (the search order is --criticality)', 'conductance')
-      .option('--greedy-order <o>', 'per-energy (least criticality per pJ it can save first) | criticality (least critical unit first)', 'per-energy')
+      .option(
+        '--greedy-order <o>',
+        'path (cell steps on all units by predicted damage per pJ saved, bisected, then a measured fill) | per-energy (units, least criticality per pJ first) | criticality (least critical unit first)',
+        'path',
+      )
       .option(
         '--greedy-step <s>',
         'bisect (1 + log2(cells) trials per unit; default) | scan (every cell from the most aggressive on; default with --knobs voltage)',
@@ -188,8 +194,8 @@ export function registerExplore(program: Command): void {
       if (criticality !== 'auto' && !(ESTIMATORS as readonly string[]).includes(criticality))
         throw new UserError(`--criticality '${criticality}': expected ${ESTIMATORS.join(', ')} or auto`);
       const greedyOrder = String(o.greedyOrder);
-      if (greedyOrder !== 'criticality' && greedyOrder !== 'per-energy')
-        throw new UserError(`--greedy-order '${greedyOrder}': expected criticality or per-energy`);
+      if (!(GREEDY_ORDERS as readonly string[]).includes(greedyOrder))
+        throw new UserError(`--greedy-order '${greedyOrder}': expected ${GREEDY_ORDERS.join(', ')}`);
       const greedyStep = o.greedyStep === undefined ? undefined : String(o.greedyStep);
       if (greedyStep !== undefined && greedyStep !== 'scan' && greedyStep !== 'bisect')
         throw new UserError(`--greedy-step '${greedyStep}': expected scan or bisect`);
@@ -234,7 +240,7 @@ export function registerExplore(program: Command): void {
         calibImages: intOption(String(o.calibImages), '--calib-images', 1, 10_000),
         xaiMetric: metric,
         criticality: criticality as Estimator | 'auto',
-        greedyOrder,
+        greedyOrder: greedyOrder as GreedyOrder,
         greedyStep,
         probe: o.probe as string | undefined,
         keepDominated: o.keepDominated === true,

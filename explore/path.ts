@@ -1,0 +1,147 @@
+/**
+ * Greedy along the predicted front (issue 20, `--greedy-order path`): the search takes one
+ * path from the exact design towards the most aggressive one, ordered by predicted damage per pJ
+ * saved, and measures designs on that path instead of walking unit by unit.
+ *
+ * The path is the multiple-choice knapsack's marginal analysis: per unit, the lower convex hull of
+ * its choices in (predicted damage, energy) from the exact cell on; the hull steps of all units
+ * merged by energy saved per unit of predicted damage, best first. Design k applies the first k
+ * steps. Predicted damage adds over units (the first-order assumption every estimator makes), so
+ * along the path the predicted loss rises and the energy falls.
+ */
+
+/** One path step: unit `unit` moves to choice `to` (cheaper than its current choice). */
+export interface PathStep {
+  unit: number;
+  to: number;
+  /** pJ saved per unit of predicted damage added (Infinity: no damage added). */
+  ratio: number;
+}
+
+/**
+ * energy[u][i], damage[u][i]: per unit and choice index, the energy and the predicted damage
+ * (unit u alone on choice i, the rest exact); start[u]: the exact choice (damage 0).
+ */
+export function marginalPath(energy: number[][], damage: number[][], start: number[]): PathStep[] {
+  const steps: PathStep[] = [];
+  energy.forEach((E, u) => {
+    const D = damage[u]!;
+    let cur = start[u]!;
+    for (;;) {
+      let best = -1;
+      let bestRatio = -1;
+      for (let i = 0; i < E.length; i++) {
+        const saved = E[cur]! - E[i]!;
+        if (!(saved > 0)) continue;
+        const added = D[i]! - D[cur]!;
+        const r = added <= 0 ? Number.POSITIVE_INFINITY : saved / added;
+        // Equal ratios (collinear on the hull): the smaller step first, so the path is finer.
+        if (r > bestRatio || (r === bestRatio && E[i]! > E[best]!)) {
+          best = i;
+          bestRatio = r;
+        }
+      }
+      if (best < 0) break;
+      steps.push({ unit: u, to: best, ratio: bestRatio });
+      cur = best;
+    }
+  });
+  // Stable: within a unit the hull's ratios fall, so each unit's steps stay in their order.
+  return steps.sort((a, b) => b.ratio - a.ratio);
+}
+
+/** The design after the first k steps. */
+export function pathDesign(start: number[], steps: PathStep[], k: number): number[] {
+  const genes = [...start];
+  for (const s of steps.slice(0, k)) genes[s.unit] = s.to;
+  return genes;
+}
+
+export interface PathGreedyOptions {
+  /** The same per-unit, per-choice figures the path was built from (marginalPath). */
+  energy: number[][];
+  damage: number[][];
+  start: number[];
+  steps: PathStep[];
+  /**
+   * Judge a design: does it keep the budget? `probe` = a bisection probe (measured on every
+   * validation image, so it is a point of the front whichever way it goes); otherwise a fill
+   * trial (may stop at the screening stage).
+   */
+  fits: (genes: number[], probe: boolean) => Promise<boolean>;
+  /** Fill trials stop after this many rejections in a row (default 3). */
+  fillPatience?: number;
+  /** Called once when the fill starts, with the most trials it can take (progress). */
+  onFill?: (trialsAtMost: number) => void;
+}
+
+export interface PathGreedyResult {
+  genes: number[];
+  /** The last path design that kept the budget (bisection), before the fill. */
+  boundary: number;
+  /** Designs judged, in order. */
+  trials: { genes: number[]; fits: boolean; phase: 'bisect' | 'fill' }[];
+}
+
+/** pJ saved per unit of predicted damage added when unit u moves from choice `from` to `to`. */
+const ratio = (o: PathGreedyOptions, u: number, from: number, to: number) => {
+  const added = o.damage[u]![to]! - o.damage[u]![from]!;
+  const saved = o.energy[u]![from]! - o.energy[u]![to]!;
+  return added <= 0 ? Number.POSITIVE_INFINITY : saved / added;
+};
+
+/**
+ * Bisect the path for the last design that keeps the budget (assumes a design fits when a later
+ * one does, which holds as far as the prediction ranks the damage), then fill with measured
+ * trials: from that design, the single-unit move to ANY cheaper cell (on the unit's hull or not:
+ * the measurement sees interactions between layers the additive prediction cannot) with the best
+ * predicted pJ saved per damage, re-ranked after every accepted move. A rejected move rules out
+ * that cell and every cheaper one on its unit; the fill stops after `fillPatience` rejections in a
+ * row. The exact design (k = 0) is judged first; if it does not fit (a narrower width variant),
+ * nothing else is tried.
+ */
+export async function pathGreedy(o: PathGreedyOptions): Promise<PathGreedyResult> {
+  const trials: PathGreedyResult['trials'] = [];
+  const judge = async (genes: number[], phase: 'bisect' | 'fill') => {
+    const ok = await o.fits(genes, phase === 'bisect');
+    trials.push({ genes, fits: ok, phase });
+    return ok;
+  };
+  const M = o.steps.length;
+  if (!(await judge([...o.start], 'bisect'))) return { genes: [...o.start], boundary: -1, trials };
+  // Invariant: design lo fits; design hi does not (hi = M + 1: past the end).
+  let lo = 0;
+  let hi = M + 1;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (await judge(pathDesign(o.start, o.steps, mid), 'bisect')) lo = mid;
+    else hi = mid;
+  }
+  const genes = pathDesign(o.start, o.steps, lo);
+  // Per unit: cells at or below this energy are ruled out (a more aggressive one was rejected).
+  const floorE = o.energy.map(() => Number.NEGATIVE_INFINITY);
+  if (lo < M) floorE[o.steps[lo]!.unit] = o.energy[o.steps[lo]!.unit]![o.steps[lo]!.to]!;
+  const open = () => {
+    const moves: { u: number; c: number; r: number }[] = [];
+    o.energy.forEach((E, u) => {
+      for (let c = 0; c < E.length; c++) if (E[c]! < E[genes[u]!]! && E[c]! > floorE[u]!) moves.push({ u, c, r: ratio(o, u, genes[u]!, c) });
+    });
+    // Best ratio first; equal ratios: the smaller step.
+    return moves.sort((a, b) => b.r - a.r || o.energy[b.u]![b.c]! - o.energy[a.u]![a.c]!);
+  };
+  o.onFill?.(open().length);
+  const patience = o.fillPatience ?? 3;
+  let misses = 0;
+  for (let next = open()[0]; next && misses < patience; next = open()[0]) {
+    const trial = [...genes];
+    trial[next.u] = next.c;
+    if (await judge(trial, 'fill')) {
+      genes[next.u] = next.c;
+      misses = 0;
+    } else {
+      floorE[next.u] = o.energy[next.u]![next.c]!;
+      misses++;
+    }
+  }
+  return { genes, boundary: lo, trials };
+}
