@@ -60,9 +60,10 @@ export const TRAIN_DEFAULTS = { epochs: 1, trainImages: 4000, batch: 64, lr: 1e-
 const CHECK_IMAGES = 32;
 const SCRIPT = join(repoRoot, 'scripts', 'train', 'finetune.py');
 
-export function requireTorch(): void {
+/** PyTorch present, or one line naming `make setup` (`command`: the axtpu command that needs it). */
+export function requireTorch(command = 'finetune'): void {
   const t = torchStatus();
-  if (!t.ok) throw new UserError(`finetune needs PyTorch (Debian python3-torch) in ${t.path}: ${t.detail}; run \`make setup\` or set AXTPU_PYTHON`);
+  if (!t.ok) throw new UserError(`${command} needs PyTorch (Debian python3-torch) in ${t.path}: ${t.detail}; run \`make setup\` or set AXTPU_PYTHON`);
 }
 
 export async function finetune(o: FinetuneOptions): Promise<FinetuneReport> {
