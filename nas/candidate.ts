@@ -71,6 +71,8 @@ export interface CandidateRecord {
   };
   evaluations: number;
   seconds: { train: number; explore: number; total: number };
+  /** Where the cell search's seconds went (explore's stages: setup, energy, xai, sensitivity, criticality check, search, test). */
+  exploreStages: Record<string, number>;
 }
 
 export async function evaluateCandidate(key: string, arch: Architecture, train: Dataset, o: CandidateOptions): Promise<CandidateRecord> {
@@ -140,6 +142,7 @@ export async function evaluateCandidate(key: string, arch: Architecture, train: 
     },
     evaluations: g.evaluations.search,
     seconds: { train: (t1 - t0) / 1000, explore: (t2 - t1) / 1000, total: (t2 - t0) / 1000 },
+    exploreStages: g.seconds,
   };
 }
 
