@@ -8,6 +8,7 @@ import { type Dataset, limitDataset, loadDataset } from '../nn/dataset.ts';
 import { calibrationPolicy } from '../nn/load.ts';
 import { type CandidateOptions, type CandidateRecord, type CellSearch, evaluateCandidate, OBJECTIVE } from './candidate.ts';
 import { decode, geneChoices, macRange, type Space } from './space.ts';
+import { trainerIdentity } from './train.ts';
 
 /**
  * `axtpu nas` (docs/nas.md): NSGA-II over architectures (explore/nsga2.ts), minimizing (accelerator
@@ -121,6 +122,7 @@ export async function nas(o: NasOptions): Promise<NasResult> {
     proxy: o.proxy,
     cellSearch,
     xaiShare: cellSearch === 'xai' ? o.xaiShare : 1,
+    trainer: trainerIdentity(),
   };
   const deadline = o.timeLimit === undefined ? Number.POSITIVE_INFINITY : t0 + o.timeLimit * 60_000;
   const candidates: NasResult['candidates'] = [];

@@ -38,16 +38,14 @@ export interface ProxyResult {
 
 export const SCRIPT = join(repoRoot, 'scripts', 'train', 'nas_train.py');
 
+/** What trains a proxy besides its inputs: the script's source and the torch version (cache and journal keys). */
+export function trainerIdentity(): { script: string; torch: string } {
+  return { script: createHash('sha256').update(readFileSync(SCRIPT)).digest('hex'), torch: torchStatus().version ?? '' };
+}
+
 export async function trainProxy(net: Network, train: Dataset, o: ProxyOptions, label: string): Promise<ProxyResult> {
   const images = imagesFile(train);
-  const inputs = {
-    v: 1,
-    net,
-    train: o,
-    images: createHash('sha256').update(images).digest('hex'),
-    script: createHash('sha256').update(readFileSync(SCRIPT)).digest('hex'),
-    torch: torchStatus().version ?? '',
-  };
+  const inputs = { v: 1, net, train: o, images: createHash('sha256').update(images).digest('hex'), ...trainerIdentity() };
   const res = await cached({ kind: 'nas-proxy', inputs }, async (dir) => {
     const job = {
       net,

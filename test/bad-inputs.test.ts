@@ -468,6 +468,11 @@ const CASES: Case[] = [
     msg: /--budget 'some': expected a percentage/,
   },
   {
+    name: 'nas with a validation hold-out overlapping the proxy-training images',
+    args: ['nas', '--space', 'space-ok.json', '--out', 'n', '--train-images', '59500', '--val-images', '1000'],
+    msg: /--train-images 59500 \+ --val-images 1000: the validation hold-out .* would overlap the proxy-training images; at most 60000 together/,
+  },
+  {
     name: 'nas without PyTorch',
     args: ['nas', '--space', 'space-ok.json', '--out', 'n', '--cells', 'drum_k4_u8'],
     env: { AXTPU_PYTHON: '/nonexistent/python3' },
