@@ -99,6 +99,7 @@ export function renderNasHtml(r: NasResult, final: FinalResult | null, svg: stri
     final: final
       ? {
           ...final,
+          trainS: f(final.train.seconds, 1),
           exactVal: pct(final.exact.valAccuracy),
           exactTest: pct(final.exact.testAccuracy),
           exactNj: f(final.exact.energyPj / 1e3, 1),

@@ -163,9 +163,11 @@ export async function nas(o: NasOptions): Promise<NasResult> {
       // seeds its NSGA-II with all-exact and all-aggressive; the rest of the population is random.
       seeds: [geneChoices(o.space).map(() => 0), geneChoices(o.space).map((n) => n - 1)],
       evaluate,
+      onGenerationStart: (gen) => {
+        generation = gen;
+      },
       onGeneration: (gen) => {
         generationsDone = gen;
-        generation = gen + 1;
       },
     });
     generationsDone = o.generations;

@@ -473,6 +473,12 @@ const CASES: Case[] = [
     msg: /--train-images 59500 \+ --val-images 1000: the validation hold-out .* would overlap the proxy-training images; at most 60000 together/,
   },
   {
+    name: 'nas --xai-share with --search nsga2',
+    args: ['nas', '--space', 'space-ok.json', '--out', 'n', '--search', 'nsga2', '--xai-share', '0.3'],
+    msg: /--xai-share needs --search xai/,
+  },
+  { name: 'nas --no-rtl without the final step', args: ['nas', '--space', 'space-ok.json', '--out', 'n', '--no-rtl'], msg: /--no-rtl needs --final-epochs/ },
+  {
     name: 'nas without PyTorch',
     args: ['nas', '--space', 'space-ok.json', '--out', 'n', '--cells', 'drum_k4_u8'],
     env: { AXTPU_PYTHON: '/nonexistent/python3' },

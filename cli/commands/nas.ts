@@ -64,7 +64,7 @@ export function registerNas(program: Command): void {
       "xai (criticality prunes each candidate's cell search, XAI-NAS-style) | nsga2 (every layer, every cell scanned, EvoApproxNAS-style)",
       'xai',
     )
-    .option('--xai-share <x>', 'with --search xai: share of layers, least critical first, open to approximate cells', '0.5')
+    .option('--xai-share <x>', 'with --search xai: share of layers, least critical first, open to approximate cells (default 0.5)')
     .option('--dataset <name>', 'fmnist | mnist | <IDX directory>', DEFAULT_DATASET)
     .option('--generations <n>', 'NSGA-II generations after the first population', '4')
     .option('--population <n>', 'NSGA-II population', '8')
@@ -92,6 +92,7 @@ export function registerNas(program: Command): void {
       const budget = parseBudget(String(o.budget));
       const search = String(o.search);
       if (search !== 'xai' && search !== 'nsga2') throw new UserError(`--search '${search}': expected xai or nsga2`);
+      if (search !== 'xai' && o.xaiShare !== undefined) throw new UserError('--xai-share needs --search xai');
       const cells = o.cells === undefined ? DEFAULT_CELLS : String(o.cells);
       groupCandidates(expandCells(cells));
       const timeLimit = o.timeLimit === undefined ? undefined : numberOption(String(o.timeLimit), '--time-limit', 0.01, 100_000);
@@ -102,7 +103,7 @@ export function registerNas(program: Command): void {
         cells,
         budget,
         search,
-        xaiShare: numberOption(String(o.xaiShare), '--xai-share', 0.01, 1),
+        xaiShare: o.xaiShare === undefined ? 0.5 : numberOption(String(o.xaiShare), '--xai-share', 0.01, 1),
         rows: intOption(String(o.rows), '--rows', 2, 64),
         cols: intOption(String(o.cols), '--cols', 2, 64),
         population: intOption(String(o.population), '--population', 2, 1000),
@@ -124,6 +125,13 @@ export function registerNas(program: Command): void {
         workers: o.workers === undefined ? undefined : intOption(String(o.workers), '--workers', 1, 64),
       };
       const finalEpochs = intOption(String(o.finalEpochs), '--final-epochs', 0, 1000);
+      const finalOnly = [
+        o.finalTrainImages !== undefined && '--final-train-images',
+        o.finalTestImages !== undefined && '--final-test-images',
+        o.rtl === false && '--no-rtl',
+      ];
+      const stray = finalOnly.find((x) => x);
+      if (finalEpochs === 0 && stray) throw new UserError(`${stray} needs --final-epochs (the winner as hardware)`);
       const { train } = nasSplits(opts);
       const finalTrain =
         o.finalTrainImages === undefined
