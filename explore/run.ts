@@ -992,7 +992,7 @@ async function searchStage(g: GroupContext, judge: ValidationJudge, e: EnergySta
     .sort()
     .flatMap((id) => [...(e.kept.includes(id) ? [id] : []), ...(e.cvTwins.includes(id) ? [id + CV_SUFFIX] : [])])
     .concat(e.voltTwins, e.knobTwins);
-  // --approx-share: only the least critical units are offered approximate cells.
+  // approxShare (axtpu nas --search xai): only the least critical units are offered approximate cells.
   const open = Math.ceil((g.o.approxShare ?? 1) * plan.units.length);
   const rank = [...plan.units.keys()].sort((a, b) => criticality[a]! - criticality[b]! || a - b);
   const closed = new Set(rank.slice(open));
