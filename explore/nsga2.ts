@@ -25,6 +25,8 @@ export interface Nsga2Options {
   seeds?: Genome[];
   evaluate: (g: Genome) => Promise<Objectives> | Objectives;
   onGeneration?: (gen: number, evaluations: number) => void;
+  /** Before the children of generation `gen` (1, 2, ...) are made and evaluated. */
+  onGenerationStart?: (gen: number) => void;
 }
 
 export interface Individual {
@@ -130,6 +132,7 @@ export async function nsga2(o: Nsga2Options): Promise<Nsga2Result> {
     return better(a, b) ? a : b;
   };
   for (let gen = 0; gen < o.generations; gen++) {
+    o.onGenerationStart?.(gen + 1);
     const children: Individual[] = [];
     while (children.length < o.populationSize) {
       const p1 = tournament().genome;

@@ -121,6 +121,12 @@ export interface ExploreOptions {
   greedyOrder?: GreedyOrder;
   /** Greedy's per-unit step (explore/greedy.ts): 'bisect' (default) or 'scan' (default with the voltage knob). */
   greedyStep?: 'scan' | 'bisect';
+  /**
+   * Share of the units, least critical first (--criticality order), that may get approximate cells;
+   * the rest stay exact (default 1 = all). `axtpu nas --search xai` prunes each candidate's cell
+   * search with it (docs/nas.md).
+   */
+  approxShare?: number;
   /** Training images (head of the split, disjoint from validation) of the error-aware estimators. Default 64. */
   estimatorImages?: number;
   /** Test images for the final numbers (default: the whole test split). */
@@ -1028,9 +1034,13 @@ async function searchStage(g: GroupContext, judge: ValidationJudge, e: EnergySta
     .sort()
     .flatMap((id) => [...(e.kept.includes(id) ? [id] : []), ...(e.cvTwins.includes(id) ? [id + CV_SUFFIX] : [])])
     .concat(e.voltTwins, e.knobTwins);
+  // approxShare (axtpu nas --search xai): only the least critical units are offered approximate cells.
+  const open = Math.ceil((g.o.approxShare ?? 1) * plan.units.length);
+  const rank = [...plan.units.keys()].sort((a, b) => criticality[a]! - criticality[b]! || a - b);
+  const closed = new Set(rank.slice(open));
   const choices = plan.units.map((_, u) =>
     pool
-      .filter((id) => unitE[u]![id]! < unitE[u]![exact]!)
+      .filter((id) => !closed.has(u) && unitE[u]![id]! < unitE[u]![exact]!)
       .sort((a, b) => unitE[u]![a]! - unitE[u]![b]! || (a < b ? -1 : 1))
       .concat(exact),
   );

@@ -30,8 +30,8 @@ const MAX_K = 4096;
 
 const bytesOf = (a: Float32Array | Int32Array | Uint8Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
-/** Images then labels, one file (the script splits them by the input shape). */
-function imagesFile(ds: Dataset): Uint8Array {
+/** Images then labels, one file (the training scripts split them by the input shape). */
+export function imagesFile(ds: Dataset): Uint8Array {
   const out = new Uint8Array(ds.pixels.length + ds.count);
   out.set(ds.pixels);
   out.set(ds.labels.subarray(0, ds.count), ds.pixels.length);

@@ -1,5 +1,5 @@
 import { copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { checkOutputDir, scratchDir, writeDirAtomic } from '../core/atomic.ts';
 import { UserError } from '../core/errors.ts';
@@ -60,9 +60,10 @@ export const TRAIN_DEFAULTS = { epochs: 1, trainImages: 4000, batch: 64, lr: 1e-
 const CHECK_IMAGES = 32;
 const SCRIPT = join(repoRoot, 'scripts', 'train', 'finetune.py');
 
-export function requireTorch(): void {
+/** PyTorch present, or one line naming `make setup` (`command`: the axtpu command that needs it). */
+export function requireTorch(command = 'finetune'): void {
   const t = torchStatus();
-  if (!t.ok) throw new UserError(`finetune needs PyTorch (Debian python3-torch) in ${t.path}: ${t.detail}; run \`make setup\` or set AXTPU_PYTHON`);
+  if (!t.ok) throw new UserError(`${command} needs PyTorch (Debian python3-torch) in ${t.path}: ${t.detail}; run \`make setup\` or set AXTPU_PYTHON`);
 }
 
 export async function finetune(o: FinetuneOptions): Promise<FinetuneReport> {
@@ -159,38 +160,49 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneReport> {
  * its `check` line (check scores written) runs `onCheck`, whose error stops the script.
  */
 async function runTrainer(job: string, onCheck: () => void): Promise<void> {
-  const run = { tool: pythonPath(), args: [SCRIPT, job], logFile: join(job, 'finetune.log') };
+  let checked = false;
+  await runTorchScript(SCRIPT, job, 'finetune', (line) => {
+    if (line !== 'check') return;
+    onCheck();
+    checked = true;
+  });
+  if (!checked) throw new Error('finetune: the script ended without its exactness check');
+}
+
+/**
+ * Run a PyTorch script (scripts/train/) on a job folder through core/runner.ts, its log in the
+ * folder: `progress <done> <total> <note>` lines on its stdout drive a progress bar labelled
+ * `label`; every other line goes to `onLine`, whose error kills the script and is thrown.
+ */
+export async function runTorchScript(script: string, job: string, label: string, onLine?: (line: string) => void): Promise<void> {
+  const run = { tool: pythonPath(), args: [script, job], logFile: join(job, `${basename(script, '.py')}.log`) };
   const proc = spawnTool(run);
   (proc.stdin as Writable).end();
   let progress: Progress | undefined;
   let pending = '';
-  let checked = false;
   let failure: unknown;
   (proc.stdout as Readable).on('data', (b: Buffer) => {
     pending += b.toString('utf8');
     const lines = pending.split('\n');
     pending = lines.pop() ?? '';
     for (const line of lines) {
-      if (line === 'check') {
-        try {
-          onCheck();
-          checked = true;
-        } catch (err) {
-          failure ??= err;
-          proc.kill();
-        }
+      const m = /^progress (\d+) (\d+) (.*)$/.exec(line);
+      if (m) {
+        progress ??= new Progress(label, Number(m[2]));
+        progress.tick(1, m[3]);
         continue;
       }
-      const m = /^progress (\d+) (\d+) (.*)$/.exec(line);
-      if (!m) continue;
-      progress ??= new Progress('finetune', Number(m[2]));
-      progress.tick(1, m[3]);
+      try {
+        onLine?.(line);
+      } catch (err) {
+        failure ??= err;
+        proc.kill();
+      }
     }
   });
   const r = await proc;
   if (failure) throw failure;
   if (r.exitCode !== 0) throw toolErrorFor(run, r.exitCode === undefined ? `killed by ${r.signal ?? '?'}` : `exit code ${r.exitCode}`);
-  if (!checked) throw new Error('finetune: the script ended without its exactness check');
 }
 
 /**

@@ -165,6 +165,12 @@ function setup(): void {
   sweep('sweep-notjson.json', '{"jobs": [');
   sweep('sweep.yaml', 'jobs:\n  - kind: eval\n');
   sweep('sweep-broken.yml', 'jobs: [\n  - kind\n');
+  // nas search spaces: empty, a gene without choices, a network that cannot be built, a sane one.
+  const stage = { depth: [1], width: [4], kernel: [3], stride: [2], residual: [false] };
+  sweep('space-nostages.json', { stages: [], hidden: [0] });
+  sweep('space-nochoice.json', { stages: [{ ...stage, width: [] }], hidden: [0] });
+  sweep('space-collapse.json', { stages: [stage, stage, stage, { ...stage, kernel: [5] }], hidden: [0] });
+  sweep('space-ok.json', { stages: [stage], hidden: [0] });
   // An imported cell that already exists (for the re-import case).
   const cells = join(root, 'cells');
   mkdirSync(join(cells, 'mul8_dup'), { recursive: true });
@@ -439,6 +445,44 @@ const CASES: Case[] = [
     args: ['finetune', '--model', lenet, '--out', 'ft', '--cell', 'drum_k5_u8'],
     env: { AXTPU_PYTHON: '/nonexistent/python3' },
     msg: /finetune needs PyTorch \(Debian python3-torch\) in \/nonexistent\/python3: python not found; run `make setup`/,
+  },
+  {
+    name: 'nas with a space without stages',
+    args: ['nas', '--space', 'space-nostages.json', '--out', 'n'],
+    msg: /--space space-nostages\.json: invalid stages: the space needs at least one stage/,
+  },
+  {
+    name: 'nas with a gene without choices',
+    args: ['nas', '--space', 'space-nochoice.json', '--out', 'n'],
+    msg: /invalid stages\.0\.width: a gene needs at least one choice/,
+  },
+  {
+    name: 'nas with a space giving an invalid network',
+    args: ['nas', '--space', 'space-collapse.json', '--out', 'n'],
+    msg: /stage 4 kernel 5 does not fit its 4x4 input \(after stride 2, 2, 2 in stages 1-3\); that architecture is not a valid network/,
+  },
+  { name: 'nas --budget 0', args: ['nas', '--space', 'space-ok.json', '--out', 'n', '--budget', '0'], msg: /--budget 0: out of range/ },
+  {
+    name: 'nas --budget not a number',
+    args: ['nas', '--space', 'space-ok.json', '--out', 'n', '--budget', 'some'],
+    msg: /--budget 'some': expected a percentage/,
+  },
+  {
+    name: 'nas with a validation hold-out overlapping the proxy-training images',
+    args: ['nas', '--space', 'space-ok.json', '--out', 'n', '--train-images', '59500', '--val-images', '1000'],
+    msg: /--train-images 59500 \+ --val-images 1000: the validation hold-out .* would overlap the proxy-training images; at most 60000 together/,
+  },
+  {
+    name: 'nas --xai-share with --search nsga2',
+    args: ['nas', '--space', 'space-ok.json', '--out', 'n', '--search', 'nsga2', '--xai-share', '0.3'],
+    msg: /--xai-share needs --search xai/,
+  },
+  { name: 'nas --no-rtl without the final step', args: ['nas', '--space', 'space-ok.json', '--out', 'n', '--no-rtl'], msg: /--no-rtl needs --final-epochs/ },
+  {
+    name: 'nas without PyTorch',
+    args: ['nas', '--space', 'space-ok.json', '--out', 'n', '--cells', 'drum_k4_u8'],
+    env: { AXTPU_PYTHON: '/nonexistent/python3' },
+    msg: /nas needs PyTorch \(Debian python3-torch\) in \/nonexistent\/python3: python not found; run `make setup`/,
   },
   { name: 'finetune --epochs 0', args: ['finetune', '--model', lenet, '--out', 'ft', '--epochs', '0'], msg: /--epochs must be in 1\.\.1000, got 0/ },
   {

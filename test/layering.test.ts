@@ -8,7 +8,7 @@ import { repoRoot } from '../core/paths.ts';
  * The folder order of docs/conventions.md (Layering): a file may import its own folder and the
  * folders before it. bench/ and test/ sit outside the order and may import anything.
  */
-const ORDER = ['core', 'generators/multipliers', 'synth', 'generators/array', 'nn', 'mapping', 'sim', 'flow', 'explore', 'sweep', 'cli'];
+const ORDER = ['core', 'generators/multipliers', 'synth', 'generators/array', 'nn', 'mapping', 'sim', 'flow', 'explore', 'sweep', 'nas', 'cli'];
 
 function layerOf(file: string): string | undefined {
   const parts = file.split('/');

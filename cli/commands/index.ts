@@ -22,6 +22,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   sweep: async () => (await import('./sweep.ts')).registerSweep,
   worker: async () => (await import('./worker.ts')).registerWorker,
   vos: async () => (await import('./vos.ts')).registerVos,
+  nas: async () => (await import('./nas.ts')).registerNas,
 };
 
 /**
