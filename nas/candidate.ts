@@ -96,6 +96,9 @@ export async function evaluateCandidate(key: string, arch: Architecture, train: 
     testImages: o.testImages,
     calibImages: o.calibImages,
     criticality: 'noise-kl',
+    // Unit by unit, so the two cell searches differ in their per-unit step as docs/nas.md says
+    // (explore's default order, 'path', has no per-unit step); measured this way.
+    greedyOrder: 'per-energy',
     greedyStep: o.cellSearch === 'xai' ? 'bisect' : 'scan',
     approxShare: o.cellSearch === 'xai' ? o.xaiShare : 1,
     frontTestMax: 1,
