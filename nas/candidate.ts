@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { type ExploreResult, explore, type GroupResult } from '../explore/run.ts';
+import { type ExploreOptions, type ExploreResult, explore, type GroupResult } from '../explore/run.ts';
 import { analyticalRun } from '../flow/analytical.ts';
 import type { Objective } from '../flow/energy.ts';
 import { resolveDesign } from '../generators/array/index.ts';
@@ -75,14 +75,20 @@ export interface CandidateRecord {
   exploreStages: Record<string, number>;
 }
 
-export async function evaluateCandidate(key: string, arch: Architecture, train: Dataset, o: CandidateOptions): Promise<CandidateRecord> {
-  const t0 = performance.now();
-  const label = archLabel(arch);
-  const net = networkOf(arch, o.space.input, o.space.classes);
-  const proxy = await trainProxy(net, train, o.proxy, label);
-  const t1 = performance.now();
-  const r: ExploreResult = await explore({
-    model: proxy.onnx,
+/**
+ * explore()'s options for a network's cell search (a candidate's, and the final winner's):
+ * layer granularity, greedy under the accelerator objective, no RTL. Unit by unit in both
+ * searches (explore's per-energy order; its default, 'path', has no per-unit step), so 'full'
+ * scans every cell of every layer and 'xai' bisects on the least critical share of the layers.
+ */
+export function cellSearchOptions(
+  o: Pick<CandidateOptions, 'dataset' | 'cells' | 'budget' | 'rows' | 'cols' | 'valImages' | 'calibImages' | 'cellSearch' | 'xaiShare' | 'workers'>,
+  model: string,
+  out: string,
+  testImages: number,
+): ExploreOptions {
+  return {
+    model,
     dataset: o.dataset,
     cells: o.cells,
     budget: o.budget,
@@ -91,20 +97,27 @@ export async function evaluateCandidate(key: string, arch: Architecture, train: 
     objective: OBJECTIVE,
     rows: o.rows,
     cols: o.cols,
-    out: join(o.workDir, key),
+    out,
     valImages: o.valImages,
-    testImages: o.testImages,
+    testImages,
     calibImages: o.calibImages,
     criticality: 'noise-kl',
-    // Unit by unit, so the two cell searches differ in their per-unit step as docs/nas.md says
-    // (explore's default order, 'path', has no per-unit step); measured this way.
     greedyOrder: 'per-energy',
     greedyStep: o.cellSearch === 'xai' ? 'bisect' : 'scan',
     approxShare: o.cellSearch === 'xai' ? o.xaiShare : 1,
     frontTestMax: 1,
-    workers: o.workers,
+    ...(o.workers === undefined ? {} : { workers: o.workers }),
     quiet: true,
-  });
+  };
+}
+
+export async function evaluateCandidate(key: string, arch: Architecture, train: Dataset, o: CandidateOptions): Promise<CandidateRecord> {
+  const t0 = performance.now();
+  const label = archLabel(arch);
+  const net = networkOf(arch, o.space.input, o.space.classes);
+  const proxy = await trainProxy(net, train, o.proxy, label);
+  const t1 = performance.now();
+  const r: ExploreResult = await explore(cellSearchOptions(o, proxy.onnx, join(o.workDir, key), o.testImages));
   const t2 = performance.now();
   const g: GroupResult = r.groups[r.winnerGroup]!;
   const last = proxy.epochs[proxy.epochs.length - 1]!;

@@ -2,8 +2,8 @@ import { join } from 'node:path';
 import { explore, type GroupResult } from '../explore/run.ts';
 import { verifyWinner, type WinnerRtl } from '../explore/winner.ts';
 import { type Dataset, limitDataset } from '../nn/dataset.ts';
-import { type CandidateRecord, OBJECTIVE } from './candidate.ts';
-import type { NasOptions } from './run.ts';
+import { type CandidateRecord, cellSearchOptions, OBJECTIVE } from './candidate.ts';
+import { cellSearchOf, type NasOptions } from './run.ts';
 import { networkOf } from './space.ts';
 import { trainProxy } from './train.ts';
 
@@ -36,27 +36,7 @@ export async function finalWinner(rec: CandidateRecord, train: Dataset, o: NasOp
   const t0 = performance.now();
   const net = networkOf(rec.arch, o.space.input, o.space.classes);
   const proxy = await trainProxy(net, limitDataset(train, f.trainImages), { ...o.proxy, epochs: f.epochs }, `final ${rec.label}`);
-  const r = await explore({
-    model: proxy.onnx,
-    dataset: o.dataset,
-    cells: o.cells,
-    budget: o.budget,
-    granularity: 'layer',
-    search: 'xai-greedy',
-    objective: OBJECTIVE,
-    rows: o.rows,
-    cols: o.cols,
-    out: join(o.out, 'final'),
-    valImages: o.valImages,
-    testImages: f.testImages,
-    calibImages: o.calibImages,
-    criticality: 'noise-kl',
-    greedyStep: o.search === 'xai' ? 'bisect' : 'scan',
-    approxShare: o.search === 'xai' ? o.xaiShare : 1,
-    frontTestMax: 1,
-    workers: o.workers,
-    quiet: true,
-  });
+  const r = await explore(cellSearchOptions({ ...o, cellSearch: cellSearchOf(o.search) }, proxy.onnx, join(o.out, 'final'), f.testImages));
   const g: GroupResult = r.groups[r.winnerGroup]!;
   let rtl: WinnerRtl | null = null;
   let rtlNote = '';

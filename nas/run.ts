@@ -19,6 +19,9 @@ import { trainerIdentity } from './train.ts';
  */
 export type NasSearch = 'nsga2' | 'xai';
 
+/** The cell search a NAS search gives each candidate (docs/nas.md, What the two searches are). */
+export const cellSearchOf = (s: NasSearch): CellSearch => (s === 'xai' ? 'xai' : 'full');
+
 export interface NasOptions {
   space: Space;
   dataset: string;
@@ -88,7 +91,7 @@ export function nasSplits(o: Pick<NasOptions, 'dataset' | 'trainImages' | 'valIm
 export async function nas(o: NasOptions): Promise<NasResult> {
   const t0 = performance.now();
   const { train, proxyTrain } = nasSplits(o);
-  const cellSearch: CellSearch = o.search === 'xai' ? 'xai' : 'full';
+  const cellSearch = cellSearchOf(o.search);
   const journal = new Journal<CandidateRecord>(join(o.out, 'journal.jsonl'));
   const before = journal.size;
   const copts: CandidateOptions = {
