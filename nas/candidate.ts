@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import type { RangeRunner } from '../explore/range.ts';
 import { type ExploreOptions, type ExploreResult, explore, type GroupResult } from '../explore/run.ts';
 import { analyticalRun } from '../flow/analytical.ts';
 import type { Objective } from '../flow/energy.ts';
@@ -40,6 +41,8 @@ export interface CandidateOptions {
   /** 'xai': share of layers (least critical first) open to approximate cells. */
   xaiShare: number;
   workers?: number;
+  /** Computes the cell search's accuracies on the job queue (`nas --queue`); same results as local. */
+  remote?: RangeRunner;
   /** Folder for the candidates' exploration journals (resumed points are not re-evaluated). */
   workDir: string;
 }
@@ -82,7 +85,7 @@ export interface CandidateRecord {
  * scans every cell of every layer and 'xai' bisects on the least critical share of the layers.
  */
 export function cellSearchOptions(
-  o: Pick<CandidateOptions, 'dataset' | 'cells' | 'budget' | 'rows' | 'cols' | 'valImages' | 'calibImages' | 'cellSearch' | 'xaiShare' | 'workers'>,
+  o: Pick<CandidateOptions, 'dataset' | 'cells' | 'budget' | 'rows' | 'cols' | 'valImages' | 'calibImages' | 'cellSearch' | 'xaiShare' | 'workers' | 'remote'>,
   model: string,
   out: string,
   testImages: number,
@@ -107,6 +110,7 @@ export function cellSearchOptions(
     approxShare: o.cellSearch === 'xai' ? o.xaiShare : 1,
     frontTestMax: 1,
     ...(o.workers === undefined ? {} : { workers: o.workers }),
+    ...(o.remote ? { remote: o.remote } : {}),
     quiet: true,
   };
 }

@@ -44,6 +44,8 @@ export interface NasOptions {
   timeLimit?: number;
   out: string;
   workers?: number;
+  /** The candidates' cell searches compute their accuracies on the job queue (`--queue`). */
+  remote?: CandidateOptions['remote'];
 }
 
 export interface NasPoint {
@@ -108,6 +110,7 @@ export async function nas(o: NasOptions): Promise<NasResult> {
     cellSearch,
     xaiShare: o.xaiShare,
     workers: o.workers,
+    remote: o.remote,
     workDir: join(o.out, 'candidates'),
   };
   // Everything a candidate's record depends on besides its architecture.

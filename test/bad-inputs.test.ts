@@ -636,6 +636,11 @@ const CASES: Case[] = [
   { name: 'worker --queue with a bad database', args: ['worker', '--queue', 'redis://127.0.0.1:6379/x'], msg: /database 'x' must be a number/ },
   { name: 'worker without --queue', args: ['worker'], msg: /--queue/ },
   {
+    name: 'nas --queue with a dead Redis',
+    args: ['nas', '--space', 'space-ok.json', '--out', 'n', '--cells', 'drum_k4_u8', '--queue', 'redis://127.0.0.1:1'],
+    msg: /redis:\/\/127\.0\.0\.1:1: cannot reach Redis \(connect ECONNREFUSED/,
+  },
+  {
     name: 'explore --queue not a redis URL',
     args: ['explore', '--model', lenet, '--out', 'x', '--queue', 'ftp://host'],
     msg: /expected a redis:\/\/host:port URL/,

@@ -2,7 +2,8 @@
  * Sweeps on a real BullMQ queue (issue 21): a redis-server of our own on 127.0.0.1 (free port,
  * no persistence, noeviction), three `axtpu worker` processes, one killed with SIGKILL in the
  * middle of a job. Every job's result must equal the local (no server) run's; a job with a bad
- * input fails once with its line; `explore --queue` keeps the same journal as a local explore.
+ * input fails once with its line; `explore --queue` keeps the same journal as a local explore;
+ * `nas --queue` gives the local run's candidate records.
  * (A dead Redis and bad queue URLs are cases of test/bad-inputs.test.ts.)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -176,5 +177,27 @@ describe('axtpu sweep on a BullMQ queue (redis-server on loopback, 3 workers)', 
     expect(s.groups.map((g) => [g.winner, g.front, g.points])).toEqual(l.groups.map((g) => [g.winner, g.front, g.points]));
     // The ranges ran on the workers, not in this process.
     expect(workers.some((w) => w.log.includes('done  range range-'))).toBe(true);
+  }, 120_000);
+
+  it("nas --queue: the candidates' cell searches run on the workers, with the local run's records", async () => {
+    const space = join(tmp, 'space.json');
+    writeFileSync(space, JSON.stringify({ stages: [{ depth: [1], width: [4], kernel: [3], stride: [2], residual: [false] }], hidden: [0] }));
+    const args = ['--json', 'nas', '--space', space, '--cells', EXPLORE.cells, '--population', '2', '--generations', '0'];
+    args.push('--train-images', '1000', '--val-images', '200', '--test-images', '200');
+    const ranges = () => workers.map((w) => w.log.split('done  range range-').length - 1).reduce((a, b) => a + b, 0);
+    const l = await runCli([...args, '--out', join(tmp, 'nas-local')], env);
+    expect(l.code, l.stderr).toBe(0);
+    const before = ranges();
+    const q = await runCli([...args, '--out', join(tmp, 'nas-queue'), '--queue', `redis://127.0.0.1:${port}`], env);
+    expect(q.code, q.stderr).toBe(0);
+    type Rec = { key: string; exact: unknown; approx: unknown; evaluations: number; train: { cached: boolean } };
+    const pick = (c: Rec) => [c.key, c.exact, c.approx, c.evaluations];
+    const lc = (JSON.parse(l.stdout) as { candidates: Rec[] }).candidates;
+    const qc = (JSON.parse(q.stdout) as { candidates: Rec[] }).candidates;
+    expect(qc.length).toBe(1);
+    expect(qc.map(pick)).toEqual(lc.map(pick));
+    // The proxy came from the cache; the cell search's accuracies came from the workers.
+    expect(qc[0]!.train.cached).toBe(true);
+    expect(ranges()).toBeGreaterThan(before);
   }, 120_000);
 });

@@ -85,6 +85,10 @@ export function registerNas(program: Command): void {
     .option('--final-test-images <n>', 'test images of the final numbers and the RTL run (default: all)')
     .option('--no-rtl', 'final step without generating and verifying the RTL')
     .option('--workers <n>', 'engine worker threads')
+    .option(
+      '--queue <url>',
+      "compute the candidates' cell-search accuracies on the BullMQ/Redis queue at redis://host:port (`axtpu worker`); training stays here; same results, same journal",
+    )
     .option('--force', 'replace an existing output folder of an older axtpu (no marker file)')
     .action(async (o: Record<string, string | boolean | undefined>, cmd: Command) => {
       // Every cheap check before any training.
@@ -140,14 +144,25 @@ export function registerNas(program: Command): void {
       const finalTest = o.finalTestImages === undefined ? 10_000_000 : intOption(String(o.finalTestImages), '--final-test-images', 1, 10_000_000);
       checkOutputDir(out, { force: Boolean(o.force) });
       requireTorch('nas');
+      // An unreachable queue is refused before anything is written.
+      const remote = o.queue === undefined ? undefined : await (await import('../../sweep/queue.ts')).remoteRanges(String(o.queue));
       ensureDir(out);
       markOutput(out);
-      const r = await nas(opts);
-      const winner = r.candidates.find((c) => c.key === r.winner)!;
-      const final =
-        finalEpochs > 0
-          ? await finalWinner(winner, train, opts, { epochs: finalEpochs, trainImages: finalTrain, testImages: finalTest, rtl: o.rtl !== false })
-          : null;
+      const searchAndFinal = async () => {
+        const r = await nas({ ...opts, remote: remote?.run });
+        const winner = r.candidates.find((c) => c.key === r.winner)!;
+        const f = { epochs: finalEpochs, trainImages: finalTrain, testImages: finalTest, rtl: o.rtl !== false };
+        return { r, final: finalEpochs > 0 ? await finalWinner(winner, train, { ...opts, remote: remote?.run }, f) : null };
+      };
+      const run = searchAndFinal();
+      run.catch(() => {}); // a lost queue ends the run first; its later rejection is expected
+      let done: Awaited<typeof run>;
+      try {
+        done = remote ? await Promise.race([run, remote.lost]) : await run;
+      } finally {
+        await remote?.close();
+      }
+      const { r, final } = done;
       const paths = writeNasOutputs(out, r, final);
       emit(globals(cmd), { ...r, final, outputs: paths }, () => human(r, final, paths));
       if (final?.rtl && !final.rtl.equal) process.exitCode = 1;
