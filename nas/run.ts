@@ -199,7 +199,8 @@ export async function nas(o: NasOptions): Promise<NasResult> {
     splits: {
       proxyTraining: `train[0, ${proxyTrain.count})`,
       validation: `train[${valStart}, ${train.count})`,
-      test: `test[0, ${o.testImages})`,
+      // explore measures at most the whole test split.
+      test: `test[0, ${Math.min(o.testImages, loadDataset(o.dataset, 'test').count)})`,
     },
     space: { genes: geneChoices(o.space).length, genomes: geneChoices(o.space).reduce((a, b) => a * b, 1), macRange: macRange(o.space) },
     candidates,
