@@ -93,3 +93,14 @@ export function wmemInputs(opts: Record<string, unknown>): WmemOptions | undefin
   const draw = wmemDrawInputs(opts, volts !== undefined, '--wmem-volts');
   return draw && { volts: parseWmemVolts(volts!), ...draw };
 }
+
+/** PyTorch training options of finetune and nas, validated alike; the epochs come under each command's own flag. */
+export function torchTrainInputs(opts: Record<string, unknown>, epochs: { text: unknown; flag: string }) {
+  return {
+    epochs: intOption(String(epochs.text), epochs.flag, 1, 1000),
+    batch: intOption(String(opts.batch), '--batch', 1, 4096),
+    lr: numberOption(String(opts.lr), '--lr', 1e-9, 1),
+    seed: intOption(String(opts.seed), '--seed', 0, 2 ** 31 - 1),
+    threads: intOption(String(opts.threads), '--threads', 1, 64),
+  };
+}

@@ -92,10 +92,15 @@ describe('axtpu nas (PyTorch proxies, engine accuracy, analytical energy)', () =
     // --search nsga2 (EvoApproxNAS-style baseline): other candidates' records (new journal keys),
     // but the same trained models from the cache, not retrained; every layer open to every cell,
     // so its cell search tries at least as many designs per candidate.
-    const r4 = await runCli([...args.slice(0, -1), join(dir, 'out-nsga2'), '--search', 'nsga2'], env);
+    // (One of the two architectures: the point is the cache and the cell search, not the front.)
+    const one = join(dir, 'space-one.json');
+    writeFileSync(one, JSON.stringify({ stages: [{ depth: [1], width: [4], kernel: [3], stride: [2], residual: [false] }], hidden: [0] }));
+    const nsgaArgs = args.map((x) => (x === space ? one : x));
+    const r4 = await runCli([...nsgaArgs.slice(0, -1), join(dir, 'out-nsga2'), '--search', 'nsga2'], env);
     expect(r4.code).toBe(0);
     const d = JSON.parse(r4.stdout) as Run;
     expect(d.cellSearch).toBe('full');
+    expect(d.candidates.map((x) => x.label)).toEqual(['1x4k3s2']);
     for (const x of d.candidates) {
       expect(x.train.cached && !x.fromJournal).toBe(true);
       const y = a.candidates.find((z) => z.label === x.label)!;

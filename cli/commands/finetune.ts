@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
 import { emit, table } from '../../core/output.ts';
-import { intOption, numberOption } from '../../core/validate.ts';
+import { intOption } from '../../core/validate.ts';
 import { type FinetuneReport, finetune, TRAIN_DEFAULTS } from '../../nn/finetune.ts';
 import { DEFAULT_DATASET } from '../../nn/load.ts';
 import { globals } from '../context.ts';
-import { calibrationOptions, engineInputs } from '../engine-options.ts';
+import { calibrationOptions, engineInputs, torchTrainInputs } from '../engine-options.ts';
 
 function human(r: FinetuneReport): string {
   const pct = (x: number | null) => (x === null ? 'n/a' : `${(100 * x).toFixed(2)} %`);
@@ -48,13 +48,7 @@ export function registerFinetune(program: Command): void {
         force: Boolean(opts.force),
         trainImages: intOption(String(opts.trainImages), '--train-images', 1, 10_000_000),
         noFloat: opts.float === false,
-        train: {
-          epochs: intOption(String(opts.epochs), '--epochs', 1, 1000),
-          batch: intOption(String(opts.batch), '--batch', 1, 4096),
-          lr: numberOption(String(opts.lr), '--lr', 1e-9, 1),
-          seed: intOption(String(opts.seed), '--seed', 0, 2 ** 31 - 1),
-          threads: intOption(String(opts.threads), '--threads', 1, 64),
-        },
+        train: torchTrainInputs(opts, { text: opts.epochs, flag: '--epochs' }),
       });
       emit(globals(cmd), report, human);
     });

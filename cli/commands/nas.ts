@@ -13,6 +13,7 @@ import { readSpace } from '../../nas/space.ts';
 import { requireTorch } from '../../nn/finetune.ts';
 import { DEFAULT_DATASET } from '../../nn/load.ts';
 import { globals } from '../context.ts';
+import { torchTrainInputs } from '../engine-options.ts';
 
 const pct = (x: number) => (100 * x).toFixed(2);
 
@@ -117,13 +118,7 @@ export function registerNas(program: Command): void {
         valImages: intOption(String(o.valImages), '--val-images', 10, 10_000_000),
         testImages: intOption(String(o.testImages), '--test-images', 1, 10_000_000),
         calibImages: intOption(String(o.calibImages), '--calib-images', 1, 10_000),
-        proxy: {
-          epochs: intOption(String(o.proxyEpochs), '--proxy-epochs', 1, 1000),
-          batch: intOption(String(o.batch), '--batch', 1, 4096),
-          lr: numberOption(String(o.lr), '--lr', 1e-9, 1),
-          seed: intOption(String(o.seed), '--seed', 0, 2 ** 31 - 1),
-          threads: intOption(String(o.threads), '--threads', 1, 64),
-        },
+        proxy: torchTrainInputs(o, { text: o.proxyEpochs, flag: '--proxy-epochs' }),
         timeLimit,
         out,
         workers: o.workers === undefined ? undefined : intOption(String(o.workers), '--workers', 1, 64),
