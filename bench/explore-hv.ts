@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../core/paths.ts';
-import { hypervolume, type TradeoffPoint } from '../explore/pareto.ts';
+import { exactReference, hypervolume, type TradeoffPoint } from '../explore/pareto.ts';
 
 const args = process.argv.slice(2);
 const take = (name: string) => {
@@ -39,7 +39,7 @@ for (const tag of args) {
   const b = g.greedy_1pct.baseline;
   if (b.energyPj !== base.energyPj || b.valAccuracy !== base.valAccuracy) throw new Error(`${tag}: a different exact baseline than ${nsgaTag}`);
   const ratio = (drop: number) => {
-    const ref = { energy: base.energyPj * 1.0001, accuracy: base.valAccuracy - drop };
+    const ref = exactReference({ energy: base.energyPj, accuracy: base.valAccuracy }, drop);
     return hypervolume(g.greedyPoints, ref) / hypervolume(n.nsga2!.points, ref);
   };
   const designs = g.greedy_1pct.evaluations.search + g.greedy_4pct.evaluations.search;

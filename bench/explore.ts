@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic.ts';
 import { repoRoot } from '../core/paths.ts';
 import type { Estimator } from '../explore/criticality-check.ts';
-import { hypervolume } from '../explore/pareto.ts';
+import { exactReference, hypervolume } from '../explore/pareto.ts';
 import { explore, type GreedyOrder, type GroupResult, type SearchKind } from '../explore/run.ts';
 
 const arg = (name: string, def: string) => {
@@ -195,7 +195,7 @@ for (const scheme of groups) {
   const nsgaPoints = fullPoints(n, r.valImages);
   const cmp: Record<string, unknown> = {};
   for (const drop of [0.04, 0.1]) {
-    const ref = { energy: base!.baseline.energyPj * 1.0001, accuracy: base!.baseline.valAccuracy - drop };
+    const ref = exactReference({ energy: base!.baseline.energyPj, accuracy: base!.baseline.valAccuracy }, drop);
     const hvG = hypervolume(greedyPoints, ref);
     const hvN = hypervolume(nsgaPoints, ref);
     cmp[`ref_minus_${drop * 100}pp`] = { reference: ref, hypervolumeGreedy: hvG, hypervolumeNsga2: hvN, hypervolumeRatio: hvG / hvN };

@@ -2,7 +2,7 @@ import { analyticalEstimate } from '../flow/analytical.ts';
 import { ENERGY_PARTS, type EnergyPart, OBJECTIVES, type Objective, objectiveEnergy } from '../flow/energy.ts';
 import { resolveDesign } from '../generators/array/index.ts';
 import { placeModel } from '../mapping/place.ts';
-import { parseGene, toArrayConfig, type UnitPlan } from '../mapping/units.ts';
+import { exactArrayConfig, parseGene, type UnitPlan } from '../mapping/units.ts';
 import type { CvConfig } from '../nn/cv.ts';
 import type { Dataset } from '../nn/dataset.ts';
 import type { QuantModel } from '../nn/qmodel.ts';
@@ -66,15 +66,7 @@ export async function objectiveModel(
   o: { batch?: number; memoryModel?: string } = {},
 ): Promise<ObjectiveModel> {
   const batch = o.batch ?? 250;
-  const design = resolveDesign(
-    toArrayConfig(
-      plan,
-      plan.units.map(() => exact),
-      exact,
-      'explore_exact',
-    ),
-    'explore exact design',
-  );
+  const design = resolveDesign(exactArrayConfig(plan, exact, 'explore_exact'), 'explore exact design');
   const placement = placeModel(q, design);
   const est = await analyticalEstimate(q, design, placement, ds, batch, { clockMHz: table.clockMHz, liberty: table.liberty, memoryModel: o.memoryModel });
   const n = ds.count;
@@ -189,12 +181,7 @@ export async function cvOverhead(
   // Every layer on one tile named like the exact design's first: a layer's energy does not depend
   // on the other tiles (idle tiles are power-gated), and the tile's modules (PE, accumulators,
   // the correction stage) are synthesized once instead of once per tile.
-  const base = toArrayConfig(
-    plan,
-    plan.units.map(() => exact),
-    exact,
-    'explore_exact_cv',
-  ) as { tiles: { name: string }[] };
+  const base = exactArrayConfig(plan, exact, 'explore_exact_cv') as { tiles: { name: string }[] };
   const single = { name: 'explore_exact_cv', rows: plan.rows, cols: plan.cols, tiles: [{ name: base.tiles[0]!.name, cell: exact }] };
   const folds = Math.max(...plan.layers.map((l) => Math.ceil(l.oc / plan.cols)));
   const perInference = async (config: Record<string, unknown>, withCv: boolean) => {

@@ -26,6 +26,14 @@ export function paretoFront<T extends TradeoffPoint>(points: T[]): T[] {
 }
 
 /**
+ * The hypervolume reference of a search against its exact design: the exact design's energy (x
+ * 1.0001, so designs at the exact energy still count) and its accuracy minus `drop`.
+ */
+export function exactReference(exact: TradeoffPoint, drop: number): TradeoffPoint {
+  return { energy: exact.energy * 1.0001, accuracy: exact.accuracy - drop };
+}
+
+/**
  * 2-D hypervolume dominated by `points` relative to a reference point (refEnergy, refAccuracy) that
  * is worse than every point (higher energy, lower accuracy). Points outside the box add nothing.
  */

@@ -18,6 +18,15 @@ export interface PathStep {
   ratio: number;
 }
 
+/** Fill trials stop after this many rejections in a row (pathGreedy's default). */
+export const FILL_PATIENCE = 3;
+
+/** pJ saved per unit of predicted damage added when a unit moves from choice `from` to `to` (its E, D rows). */
+const stepRatio = (E: number[], D: number[], from: number, to: number) => {
+  const added = D[to]! - D[from]!;
+  return added <= 0 ? Number.POSITIVE_INFINITY : (E[from]! - E[to]!) / added;
+};
+
 /**
  * energy[u][i], damage[u][i]: per unit and choice index, the energy and the predicted damage
  * (unit u alone on choice i, the rest exact); start[u]: the exact choice (damage 0).
@@ -31,10 +40,8 @@ export function marginalPath(energy: number[][], damage: number[][], start: numb
       let best = -1;
       let bestRatio = -1;
       for (let i = 0; i < E.length; i++) {
-        const saved = E[cur]! - E[i]!;
-        if (!(saved > 0)) continue;
-        const added = D[i]! - D[cur]!;
-        const r = added <= 0 ? Number.POSITIVE_INFINITY : saved / added;
+        if (!(E[i]! < E[cur]!)) continue;
+        const r = stepRatio(E, D, cur, i);
         // Equal ratios (collinear on the hull): the smaller step first, so the path is finer.
         if (r > bestRatio || (r === bestRatio && E[i]! > E[best]!)) {
           best = i;
@@ -69,7 +76,7 @@ export interface PathGreedyOptions {
    * trial (may stop at the screening stage).
    */
   fits: (genes: number[], probe: boolean) => Promise<boolean>;
-  /** Fill trials stop after this many rejections in a row (default 3). */
+  /** Fill trials stop after this many rejections in a row (default FILL_PATIENCE). */
   fillPatience?: number;
   /** Called once when the fill starts, with the most trials it can take (progress). */
   onFill?: (trialsAtMost: number) => void;
@@ -82,13 +89,6 @@ export interface PathGreedyResult {
   /** Designs judged, in order. */
   trials: { genes: number[]; fits: boolean; phase: 'bisect' | 'fill' }[];
 }
-
-/** pJ saved per unit of predicted damage added when unit u moves from choice `from` to `to`. */
-const ratio = (o: PathGreedyOptions, u: number, from: number, to: number) => {
-  const added = o.damage[u]![to]! - o.damage[u]![from]!;
-  const saved = o.energy[u]![from]! - o.energy[u]![to]!;
-  return added <= 0 ? Number.POSITIVE_INFINITY : saved / added;
-};
 
 /**
  * Bisect the path for the last design that keeps the budget (assumes a design fits when a later
@@ -124,13 +124,13 @@ export async function pathGreedy(o: PathGreedyOptions): Promise<PathGreedyResult
   const open = () => {
     const moves: { u: number; c: number; r: number }[] = [];
     o.energy.forEach((E, u) => {
-      for (let c = 0; c < E.length; c++) if (E[c]! < E[genes[u]!]! && E[c]! > floorE[u]!) moves.push({ u, c, r: ratio(o, u, genes[u]!, c) });
+      for (let c = 0; c < E.length; c++) if (E[c]! < E[genes[u]!]! && E[c]! > floorE[u]!) moves.push({ u, c, r: stepRatio(E, o.damage[u]!, genes[u]!, c) });
     });
     // Best ratio first; equal ratios: the smaller step.
     return moves.sort((a, b) => b.r - a.r || o.energy[b.u]![b.c]! - o.energy[a.u]![a.c]!);
   };
   o.onFill?.(open().length);
-  const patience = o.fillPatience ?? 3;
+  const patience = o.fillPatience ?? FILL_PATIENCE;
   let misses = 0;
   for (let next = open()[0]; next && misses < patience; next = open()[0]) {
     const trial = [...genes];

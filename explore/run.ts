@@ -17,6 +17,7 @@ import {
   CV_SUFFIX,
   cellGrids,
   checkGranularity,
+  exactArrayConfig,
   type Granularity,
   parseGene,
   planUnits,
@@ -40,7 +41,7 @@ import { DEFAULT_PROTECT_MSBS, DEFAULT_WMEM_SEED, loadWmemModel, type WeightFaul
 import { loadLiberty } from '../synth/liberty.ts';
 import { type CandidateGroup, DEFAULT_CELLS, expandCells, groupCandidates } from './candidates.ts';
 import { type CriticalityResult, unitCriticality, unitScores, type XaiMetric } from './criticality.ts';
-import { type CriticalityCheck, checkCriticality, chooseEstimator, type Estimator, estimatorInputs } from './criticality-check.ts';
+import { type CellCheck, type CriticalityCheck, checkCriticality, chooseEstimator, type Estimator, estimatorInputs } from './criticality-check.ts';
 import { addCrossLayerTwins, CROSS_LAYER_SCOPE, DEFAULT_SPARSITIES, knobWeights, type PrunedEnergy, sparsityLevels, wmemSearchLevels } from './cross-layer.ts';
 import { type EnergyTable, energyTable, layerEnergies, unitEnergies } from './energy.ts';
 import { channelDamages, type ErrorEstimator, layerDamages } from './error-criticality.ts';
@@ -49,8 +50,8 @@ import { xaiGreedy } from './greedy.ts';
 import { Journal } from './journal.ts';
 import { nsga2 } from './nsga2.ts';
 import { cvOverhead, energiesOf, energyOf, type ObjectiveModel, objectiveModel, objectivePartsOf, objectiveUnitEnergies } from './objective.ts';
-import { hypervolume, paretoFront } from './pareto.ts';
-import { marginalPath, pathGreedy } from './path.ts';
+import { exactReference, hypervolume, paretoFront } from './pareto.ts';
+import { FILL_PATIENCE, marginalPath, pathGreedy } from './path.ts';
 import type { RangeRunner } from './range.ts';
 import { type PairedLoss, pairedLoss, spearman } from './stats.ts';
 import { addVoltageTwins, VOLTAGE_SCOPE, voltageLevels } from './voltage.ts';
@@ -548,15 +549,7 @@ async function setupStage(o: ExploreOptions, group: CandidateGroup, s: Shared): 
   const log = (msg: string) => {
     if (!o.quiet && !process.env.AXTPU_QUIET) process.stderr.write(`explore [${scheme}]: ${msg}\n`);
   };
-  const psumBits = resolveDesign(
-    toArrayConfig(
-      plan,
-      plan.units.map(() => group.exact),
-      group.exact,
-      'explore_exact',
-    ),
-    'explore exact design',
-  ).psumBits;
+  const psumBits = resolveDesign(exactArrayConfig(plan, group.exact, 'explore_exact'), 'explore exact design').psumBits;
   const volt: VoltageContext = { rows: plan.rows, psumBits, seed: o.seed ?? 1 };
   const nominal = o.knobs?.includes('voltage') ? loadLiberty(defaultLiberty()).nomVoltage : undefined;
   const levels = nominal === undefined ? undefined : voltageLevels(o.levels ?? [], nominal);
@@ -963,33 +956,30 @@ function checkStage(g: GroupContext, e: EnergyStage, crit: CriticalityResult, se
   });
   const chosen = chooseEstimator(check);
   const used = g.o.criticality === undefined ? 'noise-kl' : g.o.criticality === 'auto' ? chosen : g.o.criticality;
-  const probe = check.cells[0]!;
-  const layerScore = Object.fromEntries(probe.measured.map((m, j) => [m.layer, probe.estimates[used][j]!]));
-  let scores: number[];
-  if (used === 'conductance' || used === 'gxa') scores = unitScores(plan, layerScore, crit.channelShare);
-  else if (plan.granularity === 'layer') scores = unitScores(plan, layerScore);
-  else {
-    // Filter units: the layer's damage split by the channels' share of the Fisher estimate.
-    const ch = channelDamages(x, sens.probe);
-    scores = unitScores(plan, layerScore, used === 'fisher' ? ch.fisher : ch['fisher-coherent']);
-  }
-  // The path order predicts every kept cell on every unit: cells beyond the check's three cost
-  // one noise run per layer on the estimator images each.
-  const damageBy: ErrorEstimator = used === 'conductance' || used === 'gxa' ? 'noise-kl' : used;
+  // Per layer: an estimator's value for a checked cell (model order, as the check measured).
+  const layerScore = (c: CellCheck, est: Estimator) => Object.fromEntries(c.measured.map((m, j) => [m.layer, c.estimates[est][j]!]));
+  // Per unit, every kept cell's predicted damage (the path order asks for each): cells beyond the
+  // check's three cost one noise run per layer on the estimator images. Cell-blind XAI scores
+  // cannot rank cells against each other, so with them the damage is noise-kl's.
+  const cellBlind = used === 'conductance' || used === 'gxa';
+  const damageBy: ErrorEstimator = cellBlind ? 'noise-kl' : used;
   const damages = new Map<string, number[]>();
   const unitDamage = (cell: string): number[] => {
     let d = damages.get(cell);
     if (d) return d;
     const known = check.cells.find((c) => c.cell === cell);
-    const layerScore = known ? Object.fromEntries(known.measured.map((m, j) => [m.layer, known.estimates[damageBy][j]!])) : layerDamages(x, cell)[damageBy];
-    if (plan.granularity === 'layer') d = unitScores(plan, layerScore);
+    const layers = known ? layerScore(known, damageBy) : layerDamages(x, cell)[damageBy];
+    if (plan.granularity === 'layer') d = unitScores(plan, layers);
     else {
+      // Filter units: the layer's damage split by the channels' share of the Fisher estimate.
       const ch = channelDamages(x, cell);
-      d = unitScores(plan, layerScore, damageBy === 'fisher' ? ch.fisher : ch['fisher-coherent']);
+      d = unitScores(plan, layers, damageBy === 'fisher' ? ch.fisher : ch['fisher-coherent']);
     }
     damages.set(cell, d);
     return d;
   };
+  // The search order: the probe's (first checked cell's) damage, or the XAI score split by channel.
+  const scores = cellBlind ? unitScores(plan, layerScore(check.cells[0]!, used), crit.channelShare) : unitDamage(sens.probe);
   return { ...check, chosen, used, unitScores: scores, unitDamage };
 }
 
@@ -1142,7 +1132,7 @@ async function pathSearch(x: SearchSpace, unitDamage: (cell: string) => number[]
       return j.fits;
     },
     onFill: (n) => {
-      pg = new Progress('greedy path: fill (at most; stops after 3 rejections in a row)', n);
+      pg = new Progress(`greedy path: fill (at most; stops after ${FILL_PATIENCE} rejections in a row)`, n);
     },
   });
   return {
@@ -1300,7 +1290,7 @@ function groupResult(
   });
   const hv = hypervolume(
     f.full.map((p) => ({ energy: p.energyPj, accuracy: p.valAccuracy })),
-    { energy: (g.s.ref?.energies[e.objective] ?? e.exactE) * 1.0001, accuracy: (g.s.ref?.valAccuracy ?? base.valAccuracy) - 4 * g.o.budget },
+    exactReference({ energy: g.s.ref?.energies[e.objective] ?? e.exactE, accuracy: g.s.ref?.valAccuracy ?? base.valAccuracy }, 4 * g.o.budget),
   );
   const ref = g.s.ref;
   return {

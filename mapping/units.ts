@@ -278,6 +278,15 @@ function kernelAssignment(grids: Record<string, string[][]>): Assignment {
 /** A supply level's name in a generated design: `nom`, or the volts spelled out (`v1p55`). */
 export const levelName = (volts: number, nominal: number): string => (volts >= nominal ? 'nom' : `v${String(volts).replace('.', 'p')}`);
 
+/** The all-exact design of a plan: every unit on the exact cell (the baseline every search prices against). */
+export const exactArrayConfig = (plan: UnitPlan, exact: string, name: string): Record<string, unknown> =>
+  toArrayConfig(
+    plan,
+    plan.units.map(() => exact),
+    exact,
+    name,
+  );
+
 /**
  * The array config (generators/array schema) that realizes the gene vector. Kernel granularity:
  * the tagged design with the plan's cell set (the same hardware for every gene vector; the

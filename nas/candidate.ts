@@ -5,7 +5,7 @@ import { analyticalRun } from '../flow/analytical.ts';
 import type { Objective } from '../flow/energy.ts';
 import { resolveDesign } from '../generators/array/index.ts';
 import { placeModel } from '../mapping/place.ts';
-import { planUnits, toArrayConfig } from '../mapping/units.ts';
+import { exactArrayConfig, planUnits } from '../mapping/units.ts';
 import type { Dataset } from '../nn/dataset.ts';
 import { loadQuantModelFor } from '../nn/load.ts';
 import { type Architecture, archLabel, networkOf, type Space } from './space.ts';
@@ -170,15 +170,7 @@ export async function evaluateCandidate(key: string, arch: Architecture, train: 
 async function exactCycles(onnx: string, g: GroupResult, o: CandidateOptions): Promise<number> {
   const { model: q } = await loadQuantModelFor(onnx, g.scheme, { dataset: o.dataset });
   const plan = planUnits(q, 'layer', o.rows, o.cols);
-  const design = resolveDesign(
-    toArrayConfig(
-      plan,
-      plan.units.map(() => g.exact),
-      g.exact,
-      'nas_exact',
-    ),
-    'nas exact design',
-  );
+  const design = resolveDesign(exactArrayConfig(plan, g.exact, 'nas_exact'), 'nas exact design');
   const images = 250;
   const layers = analyticalRun(q, design, placeModel(q, design), images, images);
   return layers.reduce((s, l) => s + l.cycles, 0) / images;

@@ -37,6 +37,7 @@ import { defaultVoltageModel } from '../../synth/voltage.ts';
 import { globals } from '../context.ts';
 import { wmemDrawInputs, wmemDrawOptions } from '../engine-options.ts';
 import { parseVoltageList } from '../levels.ts';
+import { withQueue } from '../queue.ts';
 
 const pct = (x: number | undefined, d = 2) => (x === undefined ? '-' : (100 * x).toFixed(d));
 
@@ -219,50 +220,44 @@ export function registerExplore(program: Command): void {
       const cols = intOption(String(o.cols), '--cols', 2, 64);
       const out = resolve(String(o.out));
       const testImages = o.testImages === undefined ? undefined : intOption(String(o.testImages), '--test-images', 1, 10_000_000);
-      const remote = o.queue === undefined ? undefined : await (await import('../../sweep/queue.ts')).remoteRanges(String(o.queue));
-      const run = explore({
-        model,
-        dataset: String(o.dataset),
-        cells,
-        budget,
-        granularity,
-        inputGroups,
-        search: search as SearchKind,
-        objective: objective as Objective,
-        memoryModel,
-        rows,
-        cols,
-        out,
-        valImages: intOption(String(o.valImages), '--val-images', 10, 10_000_000),
-        confidence: numberOption(String(o.confidence), '--confidence', 0.5, 0.9999),
-        screenImages: o.screenImages === undefined ? undefined : intOption(String(o.screenImages), '--screen-images', 0, 10_000_000),
-        testImages,
-        calibImages: intOption(String(o.calibImages), '--calib-images', 1, 10_000),
-        xaiMetric: metric,
-        criticality: criticality as Estimator | 'auto',
-        greedyOrder: greedyOrder as GreedyOrder,
-        greedyStep,
-        probe: o.probe as string | undefined,
-        keepDominated: o.keepDominated === true,
-        nsgaPopulation: intOption(String(o.population), '--population', 4, 1000),
-        nsgaGenerations: intOption(String(o.generations), '--generations', 1, 1000),
-        seed: intOption(String(o.seed), '--seed', 0, 2 ** 31),
-        frontTestMax: intOption(String(o.frontTest ?? (o.demo ? 1 : 3)), '--front-test', 1, 1000),
-        workers: o.workers === undefined ? undefined : intOption(String(o.workers), '--workers', 1, 64),
-        remote: remote?.run,
-        knobs,
-        levels,
-        vosOps,
-        clockMargin,
-        ...cross,
-      });
-      run.catch(() => {}); // a lost queue ends the run first; its later rejection is expected
-      let r: ExploreResult;
-      try {
-        r = remote ? await Promise.race([run, remote.lost]) : await run;
-      } finally {
-        await remote?.close();
-      }
+      const r: ExploreResult = await withQueue(o.queue, (remote) =>
+        explore({
+          model,
+          dataset: String(o.dataset),
+          cells,
+          budget,
+          granularity,
+          inputGroups,
+          search: search as SearchKind,
+          objective: objective as Objective,
+          memoryModel,
+          rows,
+          cols,
+          out,
+          valImages: intOption(String(o.valImages), '--val-images', 10, 10_000_000),
+          confidence: numberOption(String(o.confidence), '--confidence', 0.5, 0.9999),
+          screenImages: o.screenImages === undefined ? undefined : intOption(String(o.screenImages), '--screen-images', 0, 10_000_000),
+          testImages,
+          calibImages: intOption(String(o.calibImages), '--calib-images', 1, 10_000),
+          xaiMetric: metric,
+          criticality: criticality as Estimator | 'auto',
+          greedyOrder: greedyOrder as GreedyOrder,
+          greedyStep,
+          probe: o.probe as string | undefined,
+          keepDominated: o.keepDominated === true,
+          nsgaPopulation: intOption(String(o.population), '--population', 4, 1000),
+          nsgaGenerations: intOption(String(o.generations), '--generations', 1, 1000),
+          seed: intOption(String(o.seed), '--seed', 0, 2 ** 31),
+          frontTestMax: intOption(String(o.frontTest ?? (o.demo ? 1 : 3)), '--front-test', 1, 1000),
+          workers: o.workers === undefined ? undefined : intOption(String(o.workers), '--workers', 1, 64),
+          remote,
+          knobs,
+          levels,
+          vosOps,
+          clockMargin,
+          ...cross,
+        }),
+      );
       let rtl: WinnerRtl | null = null;
       let rtlNote = '';
       const g = r.groups[r.winnerGroup]!;

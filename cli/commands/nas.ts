@@ -14,6 +14,7 @@ import { requireTorch } from '../../nn/finetune.ts';
 import { DEFAULT_DATASET } from '../../nn/load.ts';
 import { globals } from '../context.ts';
 import { torchTrainInputs } from '../engine-options.ts';
+import { withQueue } from '../queue.ts';
 
 const pct = (x: number) => (100 * x).toFixed(2);
 
@@ -139,25 +140,15 @@ export function registerNas(program: Command): void {
       const finalTest = o.finalTestImages === undefined ? 10_000_000 : intOption(String(o.finalTestImages), '--final-test-images', 1, 10_000_000);
       checkOutputDir(out, { force: Boolean(o.force) });
       requireTorch('nas');
-      // An unreachable queue is refused before anything is written.
-      const remote = o.queue === undefined ? undefined : await (await import('../../sweep/queue.ts')).remoteRanges(String(o.queue));
-      ensureDir(out);
-      markOutput(out);
-      const searchAndFinal = async () => {
-        const r = await nas({ ...opts, remote: remote?.run });
+      // withQueue reaches the queue first: an unreachable one is refused before anything is written.
+      const { r, final } = await withQueue(o.queue, async (remote) => {
+        ensureDir(out);
+        markOutput(out);
+        const r = await nas({ ...opts, remote });
         const winner = r.candidates.find((c) => c.key === r.winner)!;
         const f = { epochs: finalEpochs, trainImages: finalTrain, testImages: finalTest, rtl: o.rtl !== false };
-        return { r, final: finalEpochs > 0 ? await finalWinner(winner, train, { ...opts, remote: remote?.run }, f) : null };
-      };
-      const run = searchAndFinal();
-      run.catch(() => {}); // a lost queue ends the run first; its later rejection is expected
-      let done: Awaited<typeof run>;
-      try {
-        done = remote ? await Promise.race([run, remote.lost]) : await run;
-      } finally {
-        await remote?.close();
-      }
-      const { r, final } = done;
+        return { r, final: finalEpochs > 0 ? await finalWinner(winner, train, { ...opts, remote }, f) : null };
+      });
       const paths = writeNasOutputs(out, r, final);
       emit(globals(cmd), { ...r, final, outputs: paths }, () => human(r, final, paths));
       if (final?.rtl && !final.rtl.equal) process.exitCode = 1;
