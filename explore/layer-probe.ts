@@ -66,21 +66,26 @@ export class LayerProbe {
       r = steps.next(acc);
     }
     const { scores, pred } = r.value;
-    const classes = scores.length / this.n;
-    const ce = new Float64Array(this.n);
-    const correct = new Uint8Array(this.n);
-    const logp = new Float64Array(this.n * classes);
-    for (let b = 0; b < this.n; b++) {
-      const y = this.labels[b]!;
-      let mx = -Infinity;
-      for (let i = 0; i < classes; i++) mx = Math.max(mx, scores[b * classes + i]!);
-      let s = 0;
-      for (let i = 0; i < classes; i++) s += Math.exp(scores[b * classes + i]! - mx);
-      const lse = mx + Math.log(s);
-      for (let i = 0; i < classes; i++) logp[b * classes + i] = scores[b * classes + i]! - lse;
-      ce[b] = lse - scores[b * classes + y]!;
-      correct[b] = pred[b] === y ? 1 : 0;
-    }
-    return { ce, correct, logp };
+    return probeOutcome(scores, pred, this.labels, this.n);
   }
+}
+
+/** Per image: cross-entropy, correctness and log-softmax of a batch's output scores (n x classes). */
+export function probeOutcome(scores: Float64Array, pred: Uint8Array, labels: ArrayLike<number>, n: number): ProbeOutcome {
+  const classes = scores.length / n;
+  const ce = new Float64Array(n);
+  const correct = new Uint8Array(n);
+  const logp = new Float64Array(n * classes);
+  for (let b = 0; b < n; b++) {
+    const y = labels[b]!;
+    let mx = -Infinity;
+    for (let i = 0; i < classes; i++) mx = Math.max(mx, scores[b * classes + i]!);
+    let s = 0;
+    for (let i = 0; i < classes; i++) s += Math.exp(scores[b * classes + i]! - mx);
+    const lse = mx + Math.log(s);
+    for (let i = 0; i < classes; i++) logp[b * classes + i] = scores[b * classes + i]! - lse;
+    ce[b] = lse - scores[b * classes + y]!;
+    correct[b] = pred[b] === y ? 1 : 0;
+  }
+  return { ce, correct, logp };
 }

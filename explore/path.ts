@@ -145,3 +145,145 @@ export async function pathGreedy(o: PathGreedyOptions): Promise<PathGreedyResult
   }
   return { genes, boundary: lo, trials };
 }
+
+/** One step of the measured path: unit `unit` moves to choice `to`; `score` is the whole design's surrogate after it. */
+export interface MeasuredStep extends PathStep {
+  score: number;
+}
+
+export interface SurrogateGreedyOptions {
+  /** Per unit and choice: the energy (the choices a move may take: any cheaper one). */
+  energy: number[][];
+  start: number[];
+  /**
+   * The whole design's surrogate damage (lower is better; the start scores 0): it sees the
+   * interactions between units that a per-unit prediction cannot.
+   */
+  score: (genes: number[]) => Promise<number>;
+  /** As in pathGreedy: `probe` = measured on every validation image. */
+  fits: (genes: number[], probe: boolean) => Promise<boolean>;
+  fillPatience?: number;
+  /** Progress: a design judged, a path step taken. */
+  onTrial?: (phase: 'gallop' | 'bisect' | 'fill') => void;
+}
+
+export interface SurrogateGreedyResult {
+  genes: number[];
+  /** The path as far as it was built (it stops past the first probe that failed). */
+  steps: MeasuredStep[];
+  /** The last path design that kept the budget, before the fill (-1: not even the start). */
+  boundary: number;
+  trials: { genes: number[]; fits: boolean; phase: 'bisect' | 'fill' }[];
+}
+
+/**
+ * Greedy on a measured path (`--greedy-order surrogate`). The surrogate first scores every unit
+ * alone on every cheaper choice; each unit's lower convex hull of those (score, energy) points is
+ * the cells its path steps may take. Each step then takes, from the current design, the unit whose
+ * next hull cell saves the most energy per unit of surrogate damage added, the surrogate measuring
+ * the WHOLE design after the move (so the order sees how the units' errors combine). The path is
+ * built only as far as needed: designs 1, 2, 4, 8, ... are judged until one fails (gallop), then
+ * the gap is bisected. The fill continues the walk from the boundary with every move judged, a
+ * move being each unit's next hull cell or its next cheaper cell off the hull; a rejected move
+ * rules out that choice and every cheaper one on its unit, and the fill stops after `fillPatience`
+ * rejections in a row. Like pathGreedy it assumes a design fits when a later one on the path does.
+ */
+export async function surrogateGreedy(o: SurrogateGreedyOptions): Promise<SurrogateGreedyResult> {
+  const trials: SurrogateGreedyResult['trials'] = [];
+  const judge = async (genes: number[], phase: 'gallop' | 'bisect' | 'fill') => {
+    const ok = await o.fits(genes, phase !== 'fill');
+    trials.push({ genes, fits: ok, phase: phase === 'fill' ? 'fill' : 'bisect' });
+    o.onTrial?.(phase);
+    return ok;
+  };
+  if (!(await judge([...o.start], 'gallop'))) return { genes: [...o.start], steps: [], boundary: -1, trials };
+  const { energy } = o;
+  // Each unit alone on each cheaper choice (the start's damage is 0): the per-unit hulls.
+  const alone: number[][] = [];
+  for (const [u, E] of energy.entries()) {
+    alone.push([]);
+    for (let c = 0; c < E.length; c++) {
+      const g = [...o.start];
+      g[u] = c;
+      alone[u]![c] = E[c]! < E[o.start[u]!]! ? await o.score(g) : 0;
+    }
+  }
+  const hull = energy.map((E, u) => marginalPath([E], [alone[u]!], [o.start[u]!]).map((st) => st.to));
+  const floorE = energy.map(() => Number.NEGATIVE_INFINITY);
+  const open = (u: number, c: number, genes: number[]) => energy[u]![c]! < energy[u]![genes[u]!]! && energy[u]![c]! > floorE[u]!;
+  const nextOnHull = (u: number, genes: number[]) => hull[u]!.find((c) => open(u, c, genes));
+  // The off-hull fill move: the cheaper choice nearest in energy.
+  const nextCheaper = (u: number, genes: number[]) => {
+    let best: number | undefined;
+    for (let c = 0; c < energy[u]!.length; c++) if (open(u, c, genes) && (best === undefined || energy[u]![c]! > energy[u]![best]!)) best = c;
+    return best;
+  };
+  // The best move from `genes` (score `cur`) among the candidates `movesOf` names per unit.
+  const best = async (genes: number[], cur: number, movesOf: (u: number) => (number | undefined)[]) => {
+    let top: (MeasuredStep & { dE: number }) | undefined;
+    for (let u = 0; u < energy.length; u++)
+      for (const c of new Set(movesOf(u))) {
+        if (c === undefined) continue;
+        const trial = [...genes];
+        trial[u] = c;
+        const score = await o.score(trial);
+        const dE = energy[u]![genes[u]!]! - energy[u]![c]!;
+        const ratio = score <= cur ? Number.POSITIVE_INFINITY : dE / (score - cur);
+        // Equal ratios (free moves): the larger saving.
+        if (!top || ratio > top.ratio || (ratio === top.ratio && dE > top.dE)) top = { unit: u, to: c, ratio, score, dE };
+      }
+    return top && { unit: top.unit, to: top.to, ratio: top.ratio, score: top.score };
+  };
+  const steps: MeasuredStep[] = [];
+  const designs = [[...o.start]];
+  const scores = [0];
+  let lo = 0;
+  let hi = -1;
+  for (let probe = 1; hi < 0; ) {
+    const k = designs.length - 1;
+    const g = designs[k]!;
+    const m = await best(g, scores[k]!, (u) => [nextOnHull(u, g)]);
+    if (!m) {
+      // The end of the path: judge its last design if the gallop has not.
+      if (k > lo) {
+        if (await judge(g, 'gallop')) lo = k;
+        else hi = k;
+      }
+      break;
+    }
+    steps.push(m);
+    const next = [...g];
+    next[m.unit] = m.to;
+    designs.push(next);
+    scores.push(m.score);
+    if (k + 1 === probe) {
+      if (await judge(next, 'gallop')) lo = probe;
+      else hi = probe;
+      probe *= 2;
+    }
+  }
+  while (hi >= 0 && hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (await judge(designs[mid]!, 'bisect')) lo = mid;
+    else hi = mid;
+  }
+  const genes = [...designs[lo]!];
+  let cur = scores[lo]!;
+  if (lo < steps.length) floorE[steps[lo]!.unit] = energy[steps[lo]!.unit]![steps[lo]!.to]!;
+  const patience = o.fillPatience ?? FILL_PATIENCE;
+  let misses = 0;
+  const fillMoves = (u: number) => [nextOnHull(u, genes), nextCheaper(u, genes)];
+  for (let m = await best(genes, cur, fillMoves); m && misses < patience; m = await best(genes, cur, fillMoves)) {
+    const trial = [...genes];
+    trial[m.unit] = m.to;
+    if (await judge(trial, 'fill')) {
+      genes[m.unit] = m.to;
+      cur = m.score;
+      misses = 0;
+    } else {
+      floorE[m.unit] = energy[m.unit]![m.to]!;
+      misses++;
+    }
+  }
+  return { genes, steps, boundary: lo, trials };
+}

@@ -51,9 +51,10 @@ import { Journal } from './journal.ts';
 import { nsga2 } from './nsga2.ts';
 import { cvOverhead, energiesOf, energyOf, type ObjectiveModel, objectiveModel, objectivePartsOf, objectiveUnitEnergies } from './objective.ts';
 import { exactReference, hypervolume, paretoFront } from './pareto.ts';
-import { FILL_PATIENCE, marginalPath, pathGreedy } from './path.ts';
+import { FILL_PATIENCE, marginalPath, pathGreedy, surrogateGreedy } from './path.ts';
 import type { RangeRunner } from './range.ts';
 import { type PairedLoss, pairedLoss, spearman } from './stats.ts';
+import { DesignKl, type SurrogateRecord } from './surrogate.ts';
 import { addVoltageTwins, VOLTAGE_SCOPE, voltageLevels } from './voltage.ts';
 
 /**
@@ -61,7 +62,7 @@ import { addVoltageTwins, VOLTAGE_SCOPE, voltageLevels } from './voltage.ts';
  * Pareto front -> final numbers on the test split. The RTL step for the winner is explore/winner.ts.
  */
 export type SearchKind = 'xai-greedy' | 'nsga2' | 'exhaustive';
-export const GREEDY_ORDERS = ['criticality', 'per-energy', 'path'] as const;
+export const GREEDY_ORDERS = ['criticality', 'per-energy', 'path', 'surrogate'] as const;
 export type GreedyOrder = (typeof GREEDY_ORDERS)[number];
 export const KNOBS = ['cells', 'cv', 'voltage', 'prune', 'wmem', 'width'] as const;
 export type Knob = (typeof KNOBS)[number];
@@ -115,9 +116,11 @@ export interface ExploreOptions {
    * Greedy's order: 'criticality' (units, least critical first), 'per-energy' (units, least
    * criticality per pJ the unit's most aggressive cell can save first: the knapsack ratio) or
    * 'path' (single cell steps on every unit, by predicted damage per pJ saved, each cell's damage
-   * estimated on each unit; explore/path.ts). Default 'path' (docs/explore.md, Error-aware
-   * greedy vs NSGA-II: the larger hypervolume with about half the designs on 3 of 4 problems);
-   * with cv, voltage or cross-layer twins 'path' falls back to 'per-energy'.
+   * estimated on each unit; explore/path.ts) or 'surrogate' (single cell moves ranked by the whole
+   * design's output KL on the estimator images after the move; explore/surrogate.ts). Default
+   * 'surrogate' (docs/explore.md, Greedy on a measured path); 'surrogate' at filter or kernel
+   * granularity falls back to 'path'; with cv, voltage or cross-layer twins both fall back to
+   * 'per-energy'.
    */
   greedyOrder?: GreedyOrder;
   /** Greedy's per-unit step (explore/greedy.ts): 'bisect' (default) or 'scan' (default with the voltage knob). */
@@ -994,12 +997,17 @@ interface SearchOutcome {
 
 /** What `--greedy-order path` walked (summary.json): the predicted path and the designs judged on it. */
 export interface GreedyPathRecord {
-  /** Step k+1 of the path: unit (its name), the cell it moves to, the unit's predicted damage with
-   *  that cell, and pJ saved per unit of predicted damage. */
-  steps: { unit: string; cell: string; damage: number; ratio: number }[];
+  /** 'path' (predicted, additive) or 'surrogate' (measured on the whole design, built as far as needed). */
+  order: 'path' | 'surrogate';
+  /** Step k+1 of the path: unit (its name), the cell it moves to, the damage (path: the unit's
+   *  predicted damage with that cell; surrogate: the whole design's output KL after the step), and
+   *  pJ saved per unit of damage added (null: none added, a free step). */
+  steps: { unit: string; cell: string; damage: number; ratio: number | null }[];
   /** The last path design that kept the budget (its number of steps; -1: not even the first). */
   boundary: number;
   trials: { phase: 'bisect' | 'fill'; cells: string[]; fits: boolean }[];
+  /** 'surrogate': engine runs on the estimator images (fresh, replayed from surrogate.jsonl) and images per run. */
+  surrogate?: { runs: number; replays: number; images: number };
 }
 
 async function searchStage(g: GroupContext, judge: ValidationJudge, e: EnergyStage, check: CheckResult): Promise<SearchOutcome> {
@@ -1038,14 +1046,22 @@ async function searchStage(g: GroupContext, judge: ValidationJudge, e: EnergySta
   const evals0 = judge.designs;
   const screened0 = judge.screenedOut;
   const images0 = g.ev.images;
-  const order = g.o.greedyOrder ?? 'path';
+  const order = g.o.greedyOrder ?? 'surrogate';
   // The path needs a predicted damage per cell: plain kept cells only (no cv, supply or
   // cross-layer twins; their damage is not what the estimators model).
   const pathable = check.unitDamage !== undefined && pool.every((id) => e.kept.includes(id));
   let greedyPath: GreedyPathRecord | undefined;
-  if (g.o.search === 'xai-greedy' && order === 'path' && pathable) greedyPath = await pathSearch(space, check.unitDamage!);
+  const walks = order === 'path' || order === 'surrogate';
+  // The surrogate first scores every unit alone on every cheaper cell: one engine run each, too
+  // many with filter or kernel units (hundreds of units), where the path's analytic per-channel
+  // prediction is cheap.
+  const surrogate = order === 'surrogate' && plan.granularity === 'layer';
+  if (g.o.search === 'xai-greedy' && order === 'surrogate' && !surrogate && pathable)
+    g.log(`greedy order: surrogate scores every unit alone (${plan.units.length} ${plan.granularity} units); using path`);
+  if (g.o.search === 'xai-greedy' && surrogate && pathable) greedyPath = await surrogateSearch(space);
+  else if (g.o.search === 'xai-greedy' && walks && pathable) greedyPath = await pathSearch(space, check.unitDamage!);
   else if (g.o.search === 'xai-greedy') {
-    if (order === 'path') g.log('greedy order: path needs plain cells (no cv, voltage or cross-layer twins); using per-energy');
+    if (walks) g.log(`greedy order: ${order} needs plain cells (no cv, voltage or cross-layer twins); using per-energy`);
     // Knapsack order: damage per pJ the unit can save (its most aggressive choice vs exact).
     const perEnergy = criticality.map((c, u) => c / Math.max(1e-9, unitE[u]![exact]! - unitE[u]![choices[u]![0]!]!));
     await greedySearch(space, order === 'criticality' ? criticality : perEnergy);
@@ -1136,9 +1152,54 @@ async function pathSearch(x: SearchSpace, unitDamage: (cell: string) => number[]
     },
   });
   return {
-    steps: steps.map((s) => ({ unit: units[s.unit]!.name, cell: choices[s.unit]![s.to]!, damage: damage[s.unit]![s.to]!, ratio: s.ratio })),
+    order: 'path',
+    steps: steps.map((s) => ({ unit: units[s.unit]!.name, cell: choices[s.unit]![s.to]!, damage: damage[s.unit]![s.to]!, ratio: finiteOrNull(s.ratio) })),
     boundary: r.boundary,
     trials: r.trials.map((t) => ({ phase: t.phase, cells: x.cellsOf(t.genes), fits: t.fits })),
+  };
+}
+
+const finiteOrNull = (x: number) => (Number.isFinite(x) ? x : null);
+
+/** `--greedy-order surrogate`: greedy on the path measured by the whole-design output KL (explore/path.ts surrogateGreedy). */
+async function surrogateSearch(x: SearchSpace): Promise<GreedyPathRecord> {
+  const { g, judge, choices, e } = x;
+  const units = g.plan.units;
+  const energy = choices.map((c, u) => c.map((id) => e.unitE[u]![id]!));
+  const start = choices.map((c) => c.length - 1);
+  const kl = await DesignKl.create(
+    g.q,
+    g.s.estimatorCalib,
+    toAssignment(g.plan, x.cellsOf(start), g.exact),
+    new Journal<SurrogateRecord>(join(g.o.out, 'surrogate.jsonl')),
+    g.problem,
+  );
+  g.log(`greedy surrogate: whole-design output KL on ${kl.images} estimator images, path built as far as the budget needs`);
+  // At most: the start, the gallop and the bisection over the longest path, then one fill trial per
+  // step left and per allowed rejection.
+  const longest = choices.reduce((a, c) => a + c.length - 1, 0);
+  const pg = new Progress('greedy surrogate: designs judged (at most)', 1 + 2 * Math.ceil(Math.log2(longest + 1)) + longest + FILL_PATIENCE);
+  const r = await surrogateGreedy({
+    energy,
+    start,
+    score: async (genes) => kl.score(toAssignment(g.plan, x.cellsOf(genes), g.exact)),
+    fits: async (genes, probe) => {
+      const cells = x.cellsOf(genes);
+      const j = await judge.judge(cells, !probe);
+      x.note(cells, j, 'xai-greedy');
+      return j.fits;
+    },
+    onTrial: (phase) => pg.tick(1, phase),
+  });
+  g.log(
+    `greedy surrogate: ${r.steps.length} path steps, ${kl.runs} engine runs on ${kl.images} images (${kl.hits} replayed), ${r.trials.length} designs judged`,
+  );
+  return {
+    order: 'surrogate',
+    steps: r.steps.map((s) => ({ unit: units[s.unit]!.name, cell: choices[s.unit]![s.to]!, damage: s.score, ratio: finiteOrNull(s.ratio) })),
+    boundary: r.boundary,
+    trials: r.trials.map((t) => ({ phase: t.phase, cells: x.cellsOf(t.genes), fits: t.fits })),
+    surrogate: { runs: kl.runs, replays: kl.hits, images: kl.images },
   };
 }
 

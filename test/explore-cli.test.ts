@@ -80,11 +80,15 @@ describe('axtpu explore (LeNet-5, small candidate set, 300 validation images)', 
     for (const c of cc.cells) for (const x of c.vsKl) expect(x.spearmanCi[0]).toBeLessThanOrEqual(x.spearmanCi[1]);
     expect(cc.used).toBe('noise-kl');
     expect(g.units.map((u) => u.criticality)).toEqual(cc.cells[0]!.estimates['noise-kl']);
-    // The default greedy walks the predicted path: bisection probes measured on all 300 images,
-    // every design it judged is a point, and the winner is the last accepted one.
+    // The default greedy walks the measured (surrogate) path: bisection probes measured on all 300
+    // images, every design it judged is a point, and the winner is the last accepted one.
     const gp = g.greedyPath!;
+    expect(gp.order).toBe('surrogate');
     expect(gp.steps.length).toBeGreaterThan(0);
-    for (let i = 1; i < gp.steps.length; i++) expect(gp.steps[i]!.ratio).toBeLessThanOrEqual(gp.steps[i - 1]!.ratio);
+    // Each step moves one unit to a cheaper cell; the surrogate ran once per design it scored.
+    expect(gp.surrogate!.runs).toBeGreaterThanOrEqual(gp.steps.length);
+    expect(gp.surrogate!.replays).toBe(0);
+    expect(readFileSync(join(out, 'surrogate.jsonl'), 'utf8').trim().split('\n').length).toBe(gp.surrogate!.runs);
     const byKey = new Map(g.points.map((p) => [p.cells.join('|'), p]));
     for (const t of gp.trials) {
       const p = byKey.get(t.cells.join('|'))!;
@@ -115,6 +119,8 @@ describe('axtpu explore (LeNet-5, small candidate set, 300 validation images)', 
     expect(s2.journal.fresh).toBe(0);
     expect(readFileSync(join(out, 'journal.jsonl'), 'utf8').trim().split('\n').length).toBe(journalLines);
     expect(s2.groups[0]!.winner.cells).toEqual(g.winner.cells);
+    // ...the surrogate's runs too (surrogate.jsonl).
+    expect(s2.groups[0]!.greedyPath!.surrogate).toMatchObject({ runs: 0, replays: gp.surrogate!.runs });
   });
 });
 

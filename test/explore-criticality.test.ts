@@ -1,3 +1,5 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../core/paths.ts';
@@ -6,10 +8,12 @@ import { layerErrorStats } from '../explore/cell-error.ts';
 import { checkCriticality, ESTIMATORS } from '../explore/criticality-check.ts';
 import { tailDataset } from '../explore/evaluator.ts';
 import { xaiGreedy } from '../explore/greedy.ts';
-import { LayerProbe } from '../explore/layer-probe.ts';
+import { Journal } from '../explore/journal.ts';
+import { LayerProbe, outputKl } from '../explore/layer-probe.ts';
 import { lossGradients } from '../explore/loss-gradients.ts';
 import { criticalitySeeds } from '../explore/run.ts';
 import { kendall, percentileInterval } from '../explore/stats.ts';
+import { DesignKl, type SurrogateRecord } from '../explore/surrogate.ts';
 import { layerCriticality } from '../explore/xai.ts';
 import { productTable } from '../generators/multipliers/index.ts';
 import { resolveAssignment } from '../nn/assign.ts';
@@ -182,6 +186,39 @@ describe('on LeNet-5 (unsigned)', () => {
       if (Math.abs(viaProbe.ce[b]! - probe.exact.ce[b]!) > 1e-9) changed++;
     }
     expect(changed).toBeGreaterThan(20);
+  });
+
+  it("the greedy surrogate's whole-design KL: 0 for exact, a one-layer design's equals the probe's, replayed from its journal", async () => {
+    const ds = limitDataset(loadDataset('fmnist', 'train'), 48);
+    const dir = mkdtempSync(join(tmpdir(), 'axtpu-surrogate-'));
+    try {
+      const exact = { default: 'exact_u8', layers: {} };
+      const journal = () => new Journal<SurrogateRecord>(join(dir, 'surrogate.jsonl'));
+      const kl = await DesignKl.create(q, ds, exact, journal(), 'p');
+      expect(kl.score(exact)).toBe(0);
+      // One layer on a cell: the engine's whole run vs the probe's (exact prefix reused, that layer's LUT GEMM).
+      const layer = convLayers(q)[1]!.name;
+      const one = { default: 'exact_u8', layers: { [layer]: 'bam_h1_v6_u8' } };
+      const probe = new LayerProbe(q, ds.pixels, ds.labels, ds.count);
+      const r = resolveAssignment(q, one);
+      const o = probe.run(layer, (l, g) => gemmLut(r.rowOffsets[l.name]!, r.table, g, l.oc));
+      let mean = 0;
+      for (let b = 0; b < ds.count; b++) mean += outputKl(probe.exact, o, b) / ds.count;
+      expect(mean).toBeGreaterThan(0);
+      expect(kl.score(one)).toBeCloseTo(mean, 12);
+      // Two layers together: not the sum of the two alone (the units' errors interact).
+      const other = convLayers(q)[3]!.name;
+      const two = { default: 'exact_u8', layers: { [layer]: 'bam_h1_v6_u8', [other]: 'bam_h1_v6_u8' } };
+      const sum = kl.score(one) + kl.score({ default: 'exact_u8', layers: { [other]: 'bam_h1_v6_u8' } });
+      expect(Math.abs(kl.score(two) - sum)).toBeGreaterThan(1e-6 * sum);
+      expect([kl.runs, kl.hits]).toEqual([4, 0]);
+      // A second run on the same output folder replays every design.
+      const again = await DesignKl.create(q, ds, exact, journal(), 'p');
+      expect(again.score(two)).toBe(kl.score(two));
+      expect([again.runs, again.hits]).toEqual([0, 1]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('the criticality check ranks layers for two cells with intervals; noise-kl predicts the BAM damage', () => {

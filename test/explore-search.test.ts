@@ -92,7 +92,7 @@ describe('NSGA-II', () => {
 });
 
 import { xaiGreedy } from '../explore/greedy.ts';
-import { marginalPath, pathDesign, pathGreedy } from '../explore/path.ts';
+import { marginalPath, pathDesign, pathGreedy, surrogateGreedy } from '../explore/path.ts';
 
 describe('XAI-guided greedy', () => {
   it('approximates least-critical units first and respects the budget', async () => {
@@ -207,5 +207,85 @@ describe('greedy along the predicted front', () => {
     const r = await pathGreedy({ energy, damage, start: [3, 2], steps: marginalPath(energy, damage, [3, 2]), fits: async () => false });
     expect(r.trials.length).toBe(1);
     expect(r.boundary).toBe(-1);
+  });
+});
+
+describe('greedy on a measured (surrogate) path', () => {
+  it('finds designs whose unit errors cancel, which an additive prediction ranks out', async () => {
+    // Two units, errors of opposite sign: unit 0 adds +4 / +1, unit 1 adds -4 / -1 (choices 0 / 1;
+    // 2 = exact). The true damage is |sum|, so both on their cheapest choice cancel to 0.
+    const E = [
+      [1, 2, 3],
+      [1, 2, 3],
+    ];
+    const err = [
+      [4, 1, 0],
+      [-4, -1, 0],
+    ];
+    const truth = (g: number[]) => Math.abs(err[0]![g[0]!]! + err[1]![g[1]!]!);
+    const budget = 2;
+    const scored = new Set<string>();
+    const r = await surrogateGreedy({
+      energy: E,
+      start: [2, 2],
+      score: async (g) => {
+        scored.add(g.join());
+        return truth(g);
+      },
+      fits: async (g) => truth(g) <= budget,
+    });
+    expect(r.genes).toEqual([0, 0]);
+    expect(truth(r.genes)).toBe(0);
+    // Every step's score is the whole design's, after the step.
+    let g = [2, 2];
+    for (const s of r.steps) {
+      g = [...g];
+      g[s.unit] = s.to;
+      expect(s.score).toBe(truth(g));
+    }
+    // The additive prediction (per-unit |error|) walks a path whose bisection stops earlier.
+    const D = err.map((row) => row.map(Math.abs));
+    const p = await pathGreedy({ energy: E, damage: D, start: [2, 2], steps: marginalPath(E, D, [2, 2]), fits: async (x) => truth(x) <= budget });
+    const energyOf = (x: number[]) => E[0]![x[0]!]! + E[1]![x[1]!]!;
+    expect(energyOf(r.genes)).toBeLessThan(energyOf(p.genes));
+    // Each design is scored once however often the walk asks.
+    expect(scored.size).toBeLessThanOrEqual(8);
+  });
+
+  it('builds the path only about twice past the boundary, gallops and bisects, then fills', async () => {
+    // 4 units x 5 choices, additive truth with unit weights; budget 10.
+    const E = Array.from({ length: 4 }, () => [1, 2, 3, 4, 5]);
+    const w = [1, 2, 3, 5];
+    const truth = (g: number[]) => g.reduce((a, c, u) => a + w[u]! * (4 - c), 0);
+    const judged: string[] = [];
+    const r = await surrogateGreedy({
+      energy: E,
+      start: [4, 4, 4, 4],
+      score: async (g) => truth(g),
+      fillPatience: 100,
+      fits: async (g) => {
+        judged.push(g.join());
+        return truth(g) <= 10;
+      },
+    });
+    expect(truth(r.genes)).toBeLessThanOrEqual(10);
+    expect(r.steps.length).toBeLessThanOrEqual(2 * r.boundary + 1);
+    const probes = r.trials.filter((t) => t.phase === 'bisect').length;
+    expect(probes).toBeLessThanOrEqual(2 * Math.ceil(Math.log2(r.boundary + 1)) + 2);
+    // With unlimited patience the fill ends where no single move to a cheaper choice fits.
+    for (let u = 0; u < 4; u++)
+      for (let c = 0; c < r.genes[u]!; c++) {
+        const t = [...r.genes];
+        t[u] = c;
+        expect(truth(t)).toBeGreaterThan(10);
+      }
+    expect(judged.length).toBe(r.trials.length);
+  });
+
+  it('tries nothing else when the starting design already fails', async () => {
+    const r = await surrogateGreedy({ energy: [[1, 2]], start: [1], score: async () => 0, fits: async () => false });
+    expect(r.trials.length).toBe(1);
+    expect(r.boundary).toBe(-1);
+    expect(r.steps).toEqual([]);
   });
 });

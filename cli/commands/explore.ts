@@ -134,8 +134,8 @@ export function registerExplore(program: Command): void {
       .option('--xai-metric <m>', 'conductance | gxa: XAI score reported beside the error-aware ones (the search order is --criticality)', 'conductance')
       .option(
         '--greedy-order <o>',
-        'path (cell steps on all units by predicted damage per pJ saved, bisected, then a measured fill) | per-energy (units, least criticality per pJ first) | criticality (least critical unit first)',
-        'path',
+        "surrogate (cell moves ranked by the whole design's output KL on the estimator images, galloped and bisected, then a measured fill) | path (cell steps by predicted per-unit damage per pJ saved, bisected, then a measured fill) | per-energy (units, least criticality per pJ first) | criticality (least critical unit first)",
+        'surrogate',
       )
       .option(
         '--greedy-step <s>',
