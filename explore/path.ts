@@ -8,6 +8,10 @@
  * merged by energy saved per unit of predicted damage, best first. Design k applies the first k
  * steps. Predicted damage adds over units (the first-order assumption every estimator makes), so
  * along the path the predicted loss rises and the energy falls.
+ *
+ * `surrogateGreedy` (`--greedy-order surrogate`, the default) walks a path measured instead of
+ * predicted: each step is ranked by a surrogate of the whole design (explore/surrogate.ts), which
+ * sees what a sum of per-unit predictions misses when the units' errors do not add.
  */
 
 /** One path step: unit `unit` moves to choice `to` (cheaper than its current choice). */
