@@ -9,17 +9,15 @@
  *   node --import tsx bench/surrogate-check.ts --tag <explore-run tag> --scheme signed|unsigned [--images 64]
  * Merges its row into bench/results/surrogate-check.json.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic.ts';
 import { repoRoot } from '../core/paths.ts';
 import { estimatorInputs } from '../explore/criticality-check.ts';
 import { layerDamages } from '../explore/error-criticality.ts';
 import { unpackBits } from '../explore/evaluator.ts';
-import { Journal } from '../explore/journal.ts';
 import { kendall, spearman } from '../explore/stats.ts';
-import { DesignKl, type SurrogateRecord } from '../explore/surrogate.ts';
+import { DesignKl } from '../explore/surrogate.ts';
 import type { Assignment } from '../nn/assign.ts';
 import { limitDataset, loadDataset } from '../nn/dataset.ts';
 import { loadQuantModelFor } from '../nn/load.ts';
@@ -68,50 +66,30 @@ if (!exact) throw new Error(`${tag}: no all-exact ${scheme} design on all ${V} v
 const q = (await loadQuantModelFor(modelPath, scheme, { dataset: 'fmnist' })).model;
 const train = loadDataset('fmnist', 'train');
 const est = limitDataset(train, images);
-const dir = mkdtempSync(join(tmpdir(), 'axtpu-surrogate-check-'));
 const t0 = performance.now();
 const rows: { surrogate: number; additive: number; loss: number }[] = [];
-try {
-  const kl = await DesignKl.create(q, est, exact.a, new Journal<SurrogateRecord>(join(dir, 'surrogate.jsonl')), tag);
-  // The additive prediction exactly as explore computes it (64 estimator images).
-  const x = estimatorInputs(q, importOnnx(modelPath), exactCell, limitDataset(train, 64));
-  const damage = new Map<string, Record<string, number>>();
-  const base = accuracy(exact.r);
-  for (const { a, r } of designs) {
-    let additive = 0;
-    for (const [layer, cell] of Object.entries(a.layers) as [string, string][]) {
-      if (cell === exactCell) continue;
-      if (!damage.has(cell)) damage.set(cell, layerDamages(x, cell)['noise-kl']);
-      additive += damage.get(cell)![layer]!;
-    }
-    rows.push({ surrogate: kl.score(a), additive, loss: base - accuracy(r) });
+const kl = await DesignKl.create(q, est, exact.a, tag);
+// The additive prediction exactly as explore computes it (64 estimator images).
+const x = estimatorInputs(q, importOnnx(modelPath), exactCell, limitDataset(train, 64));
+const damage = new Map<string, Record<string, number>>();
+const base = accuracy(exact.r);
+for (const { a, r } of designs) {
+  let additive = 0;
+  for (const [layer, cell] of Object.entries(a.layers) as [string, string][]) {
+    if (cell === exactCell) continue;
+    if (!damage.has(cell)) damage.set(cell, layerDamages(x, cell)['noise-kl']);
+    additive += damage.get(cell)![layer]!;
   }
-} finally {
-  rmSync(dir, { recursive: true, force: true });
+  rows.push({ surrogate: kl.score(a), additive, loss: base - accuracy(r) });
 }
-const corr = (rs: typeof rows) => ({
-  designs: rs.length,
-  surrogate: {
-    spearman: spearman(
-      rs.map((r) => r.surrogate),
-      rs.map((r) => r.loss),
-    ),
-    kendall: kendall(
-      rs.map((r) => r.surrogate),
-      rs.map((r) => r.loss),
-    ),
-  },
-  additive: {
-    spearman: spearman(
-      rs.map((r) => r.additive),
-      rs.map((r) => r.loss),
-    ),
-    kendall: kendall(
-      rs.map((r) => r.additive),
-      rs.map((r) => r.loss),
-    ),
-  },
-});
+const corr = (rs: typeof rows) => {
+  const loss = rs.map((r) => r.loss);
+  const vs = (k: 'surrogate' | 'additive') => {
+    const p = rs.map((r) => r[k]);
+    return { spearman: spearman(p, loss), kendall: kendall(p, loss) };
+  };
+  return { designs: rs.length, surrogate: vs('surrogate'), additive: vs('additive') };
+};
 const row = {
   tag,
   scheme,

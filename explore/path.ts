@@ -156,7 +156,7 @@ export interface MeasuredStep extends PathStep {
 }
 
 export interface SurrogateGreedyOptions {
-  /** Per unit and choice: the energy (the choices a move may take: any cheaper one). */
+  /** Per unit and choice: the energy. */
   energy: number[][];
   start: number[];
   /**

@@ -1051,20 +1051,22 @@ async function searchStage(g: GroupContext, judge: ValidationJudge, e: EnergySta
   // cross-layer twins; their damage is not what the estimators model).
   const pathable = check.unitDamage !== undefined && pool.every((id) => e.kept.includes(id));
   let greedyPath: GreedyPathRecord | undefined;
-  const walks = order === 'path' || order === 'surrogate';
-  // The surrogate first scores every unit alone on every cheaper cell: one engine run each, too
-  // many with filter or kernel units (hundreds of units), where the path's analytic per-channel
-  // prediction is cheap.
-  const surrogate = order === 'surrogate' && plan.granularity === 'layer';
-  if (g.o.search === 'xai-greedy' && order === 'surrogate' && !surrogate && pathable)
-    g.log(`greedy order: surrogate scores every unit alone (${plan.units.length} ${plan.granularity} units); using path`);
-  if (g.o.search === 'xai-greedy' && surrogate && pathable) greedyPath = await surrogateSearch(space);
-  else if (g.o.search === 'xai-greedy' && walks && pathable) greedyPath = await pathSearch(space, check.unitDamage!);
-  else if (g.o.search === 'xai-greedy') {
-    if (walks) g.log(`greedy order: ${order} needs plain cells (no cv, voltage or cross-layer twins); using per-energy`);
-    // Knapsack order: damage per pJ the unit can save (its most aggressive choice vs exact).
-    const perEnergy = criticality.map((c, u) => c / Math.max(1e-9, unitE[u]![exact]! - unitE[u]![choices[u]![0]!]!));
-    await greedySearch(space, order === 'criticality' ? criticality : perEnergy);
+  if (g.o.search === 'xai-greedy') {
+    const walks = order === 'path' || order === 'surrogate';
+    if (walks && pathable) {
+      // The surrogate first scores every unit alone on every cheaper cell: one engine run each, too
+      // many with filter or kernel units (hundreds of units), where the path's analytic per-channel
+      // prediction is cheap.
+      const surrogate = order === 'surrogate' && plan.granularity === 'layer';
+      if (order === 'surrogate' && !surrogate)
+        g.log(`greedy order: surrogate scores every unit alone (${plan.units.length} ${plan.granularity} units); using path`);
+      greedyPath = surrogate ? await surrogateSearch(space) : await pathSearch(space, check.unitDamage!);
+    } else {
+      if (walks) g.log(`greedy order: ${order} needs plain cells (no cv, voltage or cross-layer twins); using per-energy`);
+      // Knapsack order: damage per pJ the unit can save (its most aggressive choice vs exact).
+      const perEnergy = criticality.map((c, u) => c / Math.max(1e-9, unitE[u]![exact]! - unitE[u]![choices[u]![0]!]!));
+      await greedySearch(space, order === 'criticality' ? criticality : perEnergy);
+    }
   } else if (g.o.search === 'nsga2') await nsga2Search(space, criticality);
   else await exhaustiveSearch(space);
   return {
@@ -1125,12 +1127,44 @@ async function greedySearch(x: SearchSpace, criticality: number[]): Promise<void
  * objective's energy saved per unit of predicted damage; bisection probes are measured on every
  * validation image (each is a front point), fill trials are screened like greedy's.
  */
+/**
+ * What both path walks (path, surrogate) share: each unit's choice energies, the all-exact start,
+ * a judge that notes every design it measures, and the record of the walk for summary.json.
+ */
+function walkOf(x: SearchSpace) {
+  const units = x.g.plan.units;
+  return {
+    energy: x.choices.map((c, u) => c.map((id) => x.e.unitE[u]![id]!)),
+    start: x.choices.map((c) => c.length - 1),
+    fits: async (genes: number[], probe: boolean) => {
+      const cells = x.cellsOf(genes);
+      const j = await x.judge.judge(cells, !probe);
+      x.note(cells, j, 'xai-greedy');
+      return j.fits;
+    },
+    record: (
+      order: GreedyPathRecord['order'],
+      steps: { unit: number; to: number; ratio: number; damage: number }[],
+      r: { boundary: number; trials: { phase: 'bisect' | 'fill'; genes: number[]; fits: boolean }[] },
+    ): GreedyPathRecord => ({
+      order,
+      steps: steps.map((s) => ({
+        unit: units[s.unit]!.name,
+        cell: x.choices[s.unit]![s.to]!,
+        damage: s.damage,
+        ratio: Number.isFinite(s.ratio) ? s.ratio : null,
+      })),
+      boundary: r.boundary,
+      trials: r.trials.map((t) => ({ phase: t.phase, cells: x.cellsOf(t.genes), fits: t.fits })),
+    }),
+  };
+}
+
 async function pathSearch(x: SearchSpace, unitDamage: (cell: string) => number[]): Promise<GreedyPathRecord> {
-  const { g, judge, choices, e } = x;
+  const { g, choices } = x;
   const units = g.plan.units;
-  const energy = choices.map((c, u) => c.map((id) => e.unitE[u]![id]!));
+  const { energy, start, fits, record } = walkOf(x);
   const damage = choices.map((c, u) => c.map((id) => (id === g.exact ? 0 : unitDamage(id)[u]!)));
-  const start = choices.map((c) => c.length - 1);
   const steps = marginalPath(energy, damage, start);
   g.log(`greedy path: ${steps.length} steps over ${units.length} units`);
   // At most 1 + ceil(log2(steps + 1)) bisection probes; the fill's length is known when it starts.
@@ -1141,38 +1175,31 @@ async function pathSearch(x: SearchSpace, unitDamage: (cell: string) => number[]
     start,
     steps,
     fits: async (genes, probe) => {
-      const cells = x.cellsOf(genes);
-      const j = await judge.judge(cells, !probe);
-      x.note(cells, j, 'xai-greedy');
+      const ok = await fits(genes, probe);
       pg.tick();
-      return j.fits;
+      return ok;
     },
     onFill: (n) => {
       pg = new Progress(`greedy path: fill (at most; stops after ${FILL_PATIENCE} rejections in a row)`, n);
     },
   });
-  return {
-    order: 'path',
-    steps: steps.map((s) => ({ unit: units[s.unit]!.name, cell: choices[s.unit]![s.to]!, damage: damage[s.unit]![s.to]!, ratio: finiteOrNull(s.ratio) })),
-    boundary: r.boundary,
-    trials: r.trials.map((t) => ({ phase: t.phase, cells: x.cellsOf(t.genes), fits: t.fits })),
-  };
+  return record(
+    'path',
+    steps.map((s) => ({ ...s, damage: damage[s.unit]![s.to]! })),
+    r,
+  );
 }
-
-const finiteOrNull = (x: number) => (Number.isFinite(x) ? x : null);
 
 /** `--greedy-order surrogate`: greedy on the path measured by the whole-design output KL (explore/path.ts surrogateGreedy). */
 async function surrogateSearch(x: SearchSpace): Promise<GreedyPathRecord> {
-  const { g, judge, choices, e } = x;
-  const units = g.plan.units;
-  const energy = choices.map((c, u) => c.map((id) => e.unitE[u]![id]!));
-  const start = choices.map((c) => c.length - 1);
+  const { g, choices } = x;
+  const { energy, start, fits, record } = walkOf(x);
   const kl = await DesignKl.create(
     g.q,
     g.s.estimatorCalib,
     toAssignment(g.plan, x.cellsOf(start), g.exact),
-    new Journal<SurrogateRecord>(join(g.o.out, 'surrogate.jsonl')),
     g.problem,
+    new Journal<SurrogateRecord>(join(g.o.out, 'surrogate.jsonl')),
   );
   g.log(`greedy surrogate: whole-design output KL on ${kl.images} estimator images, path built as far as the budget needs`);
   // At most: the start, the gallop and the bisection over the longest path, then one fill trial per
@@ -1183,22 +1210,18 @@ async function surrogateSearch(x: SearchSpace): Promise<GreedyPathRecord> {
     energy,
     start,
     score: async (genes) => kl.score(toAssignment(g.plan, x.cellsOf(genes), g.exact)),
-    fits: async (genes, probe) => {
-      const cells = x.cellsOf(genes);
-      const j = await judge.judge(cells, !probe);
-      x.note(cells, j, 'xai-greedy');
-      return j.fits;
-    },
+    fits,
     onTrial: (phase) => pg.tick(1, phase),
   });
   g.log(
     `greedy surrogate: ${r.steps.length} path steps, ${kl.runs} engine runs on ${kl.images} images (${kl.hits} replayed), ${r.trials.length} designs judged`,
   );
   return {
-    order: 'surrogate',
-    steps: r.steps.map((s) => ({ unit: units[s.unit]!.name, cell: choices[s.unit]![s.to]!, damage: s.score, ratio: finiteOrNull(s.ratio) })),
-    boundary: r.boundary,
-    trials: r.trials.map((t) => ({ phase: t.phase, cells: x.cellsOf(t.genes), fits: t.fits })),
+    ...record(
+      'surrogate',
+      r.steps.map((s) => ({ ...s, damage: s.score })),
+      r,
+    ),
     surrogate: { runs: kl.runs, replays: kl.hits, images: kl.images },
   };
 }

@@ -32,14 +32,14 @@ export class DesignKl {
     private readonly q: QuantModel,
     private readonly ds: Dataset,
     private readonly exact: ProbeOutcome,
-    private readonly journal: Journal<SurrogateRecord>,
     private readonly problem: string,
+    private readonly journal?: Journal<SurrogateRecord>,
   ) {}
 
-  /** `exact`: the all-exact design's assignment (the reference distribution). */
-  static async create(q: QuantModel, ds: Dataset, exact: Assignment, journal: Journal<SurrogateRecord>, problem: string): Promise<DesignKl> {
+  /** `exact`: the all-exact design's assignment (the reference distribution); without a journal nothing is written. */
+  static async create(q: QuantModel, ds: Dataset, exact: Assignment, problem: string, journal?: Journal<SurrogateRecord>): Promise<DesignKl> {
     await prepareNativeKernels();
-    return new DesignKl(q, ds, outcome(q, ds, exact), journal, problem);
+    return new DesignKl(q, ds, outcome(q, ds, exact), problem, journal);
   }
 
   get images(): number {
@@ -51,7 +51,7 @@ export class DesignKl {
     const key = `${this.problem}:est[0,${this.ds.count}):${stableStringify(a)}`;
     const m = this.memo.get(key);
     if (m !== undefined) return m;
-    const hit = this.journal.get(key);
+    const hit = this.journal?.get(key);
     let kl: number;
     if (hit && typeof hit.kl === 'number') {
       this.hits++;
@@ -61,7 +61,7 @@ export class DesignKl {
       kl = 0;
       for (let b = 0; b < this.ds.count; b++) kl += outputKl(this.exact, o, b);
       kl /= this.ds.count;
-      this.journal.record(key, { kl, images: this.ds.count });
+      this.journal?.record(key, { kl, images: this.ds.count });
       this.runs++;
     }
     this.memo.set(key, kl);

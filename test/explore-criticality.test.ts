@@ -194,7 +194,7 @@ describe('on LeNet-5 (unsigned)', () => {
     try {
       const exact = { default: 'exact_u8', layers: {} };
       const journal = () => new Journal<SurrogateRecord>(join(dir, 'surrogate.jsonl'));
-      const kl = await DesignKl.create(q, ds, exact, journal(), 'p');
+      const kl = await DesignKl.create(q, ds, exact, 'p', journal());
       expect(kl.score(exact)).toBe(0);
       // One layer on a cell: the engine's whole run vs the probe's (exact prefix reused, that layer's LUT GEMM).
       const layer = convLayers(q)[1]!.name;
@@ -213,7 +213,7 @@ describe('on LeNet-5 (unsigned)', () => {
       expect(Math.abs(kl.score(two) - sum)).toBeGreaterThan(1e-6 * sum);
       expect([kl.runs, kl.hits]).toEqual([4, 0]);
       // A second run on the same output folder replays every design.
-      const again = await DesignKl.create(q, ds, exact, journal(), 'p');
+      const again = await DesignKl.create(q, ds, exact, 'p', journal());
       expect(again.score(two)).toBe(kl.score(two));
       expect([again.runs, again.hits]).toEqual([0, 1]);
     } finally {
